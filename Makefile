@@ -1,0 +1,52 @@
+# VexFS top-level build.
+#   make            build the module, mkfs.vexfs and the native tests
+#   make test       unit tests natively, then the guest tests under QEMU
+#   make demo       boot the guest and show a filesystem surviving a remount
+#   make vm-shell   an interactive guest for debugging
+#   make bench      file-operation benchmark, vexfs vs ext4, in the guest
+
+KVER ?= $(shell ls /boot/vmlinuz-* 2>/dev/null | sed 's|.*/vmlinuz-||' | sort -V | tail -1)
+KDIR ?= /usr/src/linux-headers-$(KVER)
+export KVER KDIR
+
+CC ?= gcc
+CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
+export CC CFLAGS
+
+.PHONY: all kmod mkfs unit-tests test unit-test vm-test demo vm-shell bench install clean
+
+all: kmod mkfs unit-tests
+
+kmod:
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
+
+mkfs:
+	$(MAKE) -C mkfs
+
+unit-tests: mkfs
+	$(MAKE) -C tests/unit
+
+install: mkfs
+	$(MAKE) -C mkfs install
+
+unit-test: unit-tests
+	$(MAKE) -C tests/unit run
+
+vm-test: all install
+	scripts/vm.sh -- tests/vm/run-all.sh
+
+test: unit-test vm-test
+
+demo: all install
+	scripts/vm.sh -- scripts/demo.sh
+
+vm-shell: all install
+	scripts/vm.sh --interactive
+
+bench: all install
+	scripts/vm.sh -- tests/bench/run-fsbench.sh
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
+	-$(MAKE) -C mkfs clean
+	-$(MAKE) -C tests/unit clean

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * VexFS on-disk format.
+ *
+ * Shared by the kernel module, mkfs.vexfs, fsck.vexfs and the tests. Every
+ * field is little-endian; every struct has explicit reserved bytes and its
+ * size is checked at compile time, so the layout cannot drift silently.
+ *
+ * Layout of a VexFS image (block size is always 4 KiB):
+ *
+ *   block 0                 superblock (struct vexfs_super_block at offset 0)
+ *   journal_start ...       journal area (reserved, see VEXFS_FEATURE_COMPAT_JOURNAL)
+ *   inode_bitmap_start ...  inode bitmap blocks
+ *   block_bitmap_start ...  block bitmap blocks (one bit per block of the image)
+ *   inode_table_start ...   inode table, VEXFS_INODES_PER_BLOCK inodes a block
+ *   data_start ...          data, directory, extent-tree and xattr blocks
+ *
+ * Inode numbers start at 1 (VEXFS_ROOT_INO); inode n lives at slot n of the
+ * inode table and bit n of the inode bitmap. Slot 0 is never used.
+ *
+ * Checksums are CRC-32C (Castagnoli) without final inversion, as the
+ * kernel's crc32c(seed, buf, len) computes them:
+ *   superblock  crc32c(VEXFS_CRC_SEED, sb, 512) with s_checksum zero
+ *   inode       crc32c(VEXFS_CRC_SEED ^ (u32)ino, inode, 256) with i_checksum zero
+ *   block       crc32c(VEXFS_CRC_SEED ^ (u32)blocknr, block, 4096 - 4), i.e. the
+ *               payload and t_magic; the result goes in t_checksum
+ * Seeding with the inode or block number catches a block written to the
+ * wrong place as well as a torn or corrupted one.
+ */
+#ifndef _UAPI_LINUX_VEXFS_FS_H
+#define _UAPI_LINUX_VEXFS_FS_H
+
+#include <linux/types.h>
+
+#define VEXFS_MAGIC		0x56455846	/* "VEXF" */
+#define VEXFS_FORMAT_VERSION	1
+#define VEXFS_BLOCK_SHIFT	12
+#define VEXFS_BLOCK_SIZE	(1u << VEXFS_BLOCK_SHIFT)
+#define VEXFS_SUPER_BLOCKNR	0
+#define VEXFS_ROOT_INO		1
+#define VEXFS_NAME_LEN		255
+#define VEXFS_LABEL_LEN		32
+#define VEXFS_CRC_SEED		0xFFFFFFFFu
+
+/*
+ * Feature masks. A kernel that meets an unknown incompat bit refuses to
+ * mount; an unknown ro_compat bit allows a read-only mount only; unknown
+ * compat bits are ignored.
+ */
+#define VEXFS_FEATURE_COMPAT_JOURNAL	(1ull << 0)	/* journal area holds a jbd2 journal */
+#define VEXFS_FEATURE_COMPAT_SUPP	0ull
+#define VEXFS_FEATURE_RO_COMPAT_SUPP	0ull
+#define VEXFS_FEATURE_INCOMPAT_EXTENTS	(1ull << 0)	/* files map blocks with extent trees */
+#define VEXFS_FEATURE_INCOMPAT_SUPP	VEXFS_FEATURE_INCOMPAT_EXTENTS
+
+/* s_state */
+#define VEXFS_STATE_CLEAN	0x0001	/* unmounted cleanly */
+#define VEXFS_STATE_ERROR	0x0002	/* an inconsistency was seen */
+
+/* struct vexfs_super_block: 512 bytes at offset 0 of block 0 */
+struct vexfs_super_block {
+	__le32 s_magic;
+	__le32 s_checksum;		/* crc32c of these 512 bytes, this field zero */
+	__le32 s_format_version;
+	__le32 s_block_shift;		/* VEXFS_BLOCK_SHIFT */
+	__le64 s_feature_compat;
+	__le64 s_feature_ro_compat;
+	__le64 s_feature_incompat;
+	__le64 s_blocks_count;		/* blocks in the image */
+	__le64 s_inodes_count;		/* inode slots, including slot 0 */
+	__le64 s_free_blocks;		/* as of the last clean unmount */
+	__le64 s_free_inodes;		/* as of the last clean unmount */
+	__le64 s_journal_start;
+	__le64 s_journal_blocks;
+	__le64 s_inode_bitmap_start;
+	__le64 s_inode_bitmap_blocks;
+	__le64 s_block_bitmap_start;
+	__le64 s_block_bitmap_blocks;
+	__le64 s_inode_table_start;
+	__le64 s_inode_table_blocks;
+	__le64 s_data_start;
+	__le64 s_root_ino;
+	__le64 s_mkfs_time;		/* seconds since the epoch */
+	__le64 s_mount_time;
+	__le64 s_write_time;
+	__le32 s_mount_count;
+	__le16 s_state;			/* VEXFS_STATE_* */
+	__le16 s_reserved0;
+	__u8   s_uuid[16];
+	char   s_label[VEXFS_LABEL_LEN];	/* NUL-padded */
+	__u8   s_reserved[280];
+};
+
+/* Tail of every checksummed metadata block (bitmaps, extent nodes, dirs, xattrs). */
+struct vexfs_block_tail {
+	__le32 t_magic;			/* which kind of block this is */
+	__le32 t_checksum;		/* see the checksum rules above */
+};
+
+#define VEXFS_TAIL_SIZE		((unsigned int)sizeof(struct vexfs_block_tail))
+#define VEXFS_BLOCK_PAYLOAD	(VEXFS_BLOCK_SIZE - VEXFS_TAIL_SIZE)
+
+#define VEXFS_BITMAP_MAGIC	0x504d4256	/* "VBMP" */
+#define VEXFS_EXTENT_MAGIC	0x54584556	/* "VEXT" */
+#define VEXFS_DIR_MAGIC		0x52494456	/* "VDIR" */
+#define VEXFS_XATTR_MAGIC	0x52544156	/* "VATR" */
+
+/* Bitmap blocks carry this many bits; the rest of the block is the tail. */
+#define VEXFS_BITS_PER_BITMAP	(VEXFS_BLOCK_PAYLOAD * 8)
+
+/*
+ * Extent trees, in the manner of ext4: the root node lives in the inode,
+ * deeper nodes in blocks. A node is a header and an array of 16-byte
+ * entries: extents in leaves (depth 0), index entries above.
+ */
+#define VEXFS_EXTENT_NODE_MAGIC	0xf30b
+#define VEXFS_EXTENT_MAX_DEPTH	5
+#define VEXFS_EXTENT_MAX_LEN	32768u	/* blocks in one extent */
+
+/* struct vexfs_extent_header: 16 bytes */
+struct vexfs_extent_header {
+	__le16 eh_magic;		/* VEXFS_EXTENT_NODE_MAGIC */
+	__le16 eh_entries;		/* entries in use */
+	__le16 eh_max;			/* capacity of this node */
+	__le16 eh_depth;		/* 0 for a leaf */
+	__le32 eh_reserved[2];
+};
+
+/* struct vexfs_extent: 16 bytes, a run of blocks of a file */
+struct vexfs_extent {
+	__le32 ee_lblk;			/* first logical block */
+	__le32 ee_len;			/* number of blocks, 1..VEXFS_EXTENT_MAX_LEN */
+	__le64 ee_pblk;			/* first physical block */
+};
+
+/* struct vexfs_extent_index: 16 bytes, points at a lower node */
+struct vexfs_extent_index {
+	__le32 ei_lblk;			/* first logical block covered by the child */
+	__le32 ei_reserved;
+	__le64 ei_child;		/* block number of the child node */
+};
+
+#define VEXFS_EXTENT_ROOT_SIZE	160	/* header + 9 entries, in the inode */
+#define VEXFS_EXTENT_ROOT_MAX	((VEXFS_EXTENT_ROOT_SIZE - 16) / 16)
+#define VEXFS_EXTENT_NODE_MAX	((VEXFS_BLOCK_PAYLOAD - 16) / 16)
+
+/* struct vexfs_inode: 256 bytes, VEXFS_INODES_PER_BLOCK to a block */
+struct vexfs_inode {
+	__le16 i_mode;
+	__le16 i_flags;
+	__le32 i_nlink;
+	__le32 i_uid;
+	__le32 i_gid;
+	__le64 i_size;
+	__le64 i_blocks;		/* 4 KiB blocks held, metadata included */
+	__le64 i_atime;
+	__le64 i_mtime;
+	__le64 i_ctime;
+	__le32 i_atime_nsec;
+	__le32 i_mtime_nsec;
+	__le32 i_ctime_nsec;
+	__le32 i_generation;
+	__le64 i_xattr_block;		/* 0 when the inode has no xattr block */
+	__le64 i_parent;		/* directories: the parent's inode number */
+	__le32 i_rdev;			/* device nodes: new_encode_dev() */
+	__le32 i_checksum;		/* see the checksum rules above */
+	__u8   i_extent_root[VEXFS_EXTENT_ROOT_SIZE];
+};
+
+#define VEXFS_INODE_SIZE	256
+#define VEXFS_INODES_PER_BLOCK	(VEXFS_BLOCK_SIZE / VEXFS_INODE_SIZE)
+
+/*
+ * Directory blocks: records in the manner of ext2, never crossing a block,
+ * covering the payload exactly; a deleted record's space joins the one
+ * before it, or its inode becomes 0 when it is first in the block. "." and
+ * ".." are not stored: the parent lives in the directory's inode.
+ */
+struct vexfs_dirent {
+	__le64 d_ino;			/* 0: unused record */
+	__le16 d_rec_len;		/* bytes to the next record, multiple of 8 */
+	__u8   d_name_len;
+	__u8   d_type;			/* DT_* value */
+	__le32 d_reserved;
+	char   d_name[];		/* not NUL-terminated */
+};
+
+#define VEXFS_DIRENT_HEADER	16
+#define VEXFS_DIRENT_ALIGN	8
+#define VEXFS_DIRENT_SIZE(name_len) \
+	((VEXFS_DIRENT_HEADER + (name_len) + VEXFS_DIRENT_ALIGN - 1) & \
+	 ~(VEXFS_DIRENT_ALIGN - 1))
+
+/*
+ * Extended attributes live in one block per inode: a header, then packed
+ * entries (name, then value), then the tail.
+ */
+#define VEXFS_XATTR_INDEX_USER		1
+#define VEXFS_XATTR_INDEX_TRUSTED	2
+
+struct vexfs_xattr_header {
+	__le32 xh_count;		/* entries in the block */
+	__le32 xh_used;			/* bytes used after this header */
+	__le64 xh_owner;		/* inode number owning this block */
+};
+
+struct vexfs_xattr_entry {
+	__u8   xe_name_index;		/* VEXFS_XATTR_INDEX_* */
+	__u8   xe_name_len;
+	__le16 xe_value_len;
+	char   xe_name[];		/* name, then value, then padding to 4 */
+};
+
+#define VEXFS_XATTR_ENTRY_SIZE(name_len, value_len) \
+	((4 + (name_len) + (value_len) + 3) & ~3u)
+#define VEXFS_XATTR_SPACE \
+	(VEXFS_BLOCK_PAYLOAD - (unsigned int)sizeof(struct vexfs_xattr_header))
+
+#ifdef __KERNEL__
+#define VEXFS_ASSERT_SIZE(type, size) BUILD_BUG_ON(sizeof(type) != (size))
+#else
+#define VEXFS_ASSERT_SIZE(type, size) _Static_assert(sizeof(type) == (size), #type)
+#endif
+
+static inline void vexfs_check_layout(void)
+{
+	VEXFS_ASSERT_SIZE(struct vexfs_super_block, 512);
+	VEXFS_ASSERT_SIZE(struct vexfs_block_tail, 8);
+	VEXFS_ASSERT_SIZE(struct vexfs_extent_header, 16);
+	VEXFS_ASSERT_SIZE(struct vexfs_extent, 16);
+	VEXFS_ASSERT_SIZE(struct vexfs_extent_index, 16);
+	VEXFS_ASSERT_SIZE(struct vexfs_inode, VEXFS_INODE_SIZE);
+	VEXFS_ASSERT_SIZE(struct vexfs_dirent, VEXFS_DIRENT_HEADER);
+	VEXFS_ASSERT_SIZE(struct vexfs_xattr_header, 16);
+	VEXFS_ASSERT_SIZE(struct vexfs_xattr_entry, 4);
+}
+
+#endif /* _UAPI_LINUX_VEXFS_FS_H */
