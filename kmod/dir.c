@@ -1,0 +1,657 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Directories: entry blocks on disk and a name index in memory.
+ *
+ * On disk a directory is a run of blocks of ext2-style records (see
+ * vexfs_fs.h), so a crash or an old reader never depends on anything but
+ * plain records. In memory, the first operation that needs a name builds
+ * an index of the whole directory: a resizable hash table from name to
+ * (block, offset, inode) and, per block, the largest record a new entry
+ * could use. Lookups, creates and deletes then cost O(1) block reads
+ * whatever the size of the directory; the index lives as long as the
+ * directory's inode stays cached. Everything that reads or changes the
+ * index holds the directory's dir_lock.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/jhash.h>
+#include <linux/rhashtable.h>
+#include <linux/slab.h>
+#include "vexfs.h"
+
+struct vexfs_dir_slot {
+	struct rhash_head node;
+	struct rcu_head rcu;
+	u64 ino;
+	u32 lblk;			/* block of the directory holding the entry */
+	u16 offset;			/* offset of the record in that block */
+	u8 type;
+	u8 len;
+	char name[];
+};
+
+struct vexfs_dir_index {
+	struct rhashtable names;
+	u16 *slack;			/* per block: largest usable record */
+	u32 nblocks;
+	u32 capacity;			/* entries allocated in slack */
+	u32 hint;			/* block that last took an entry */
+	u64 count;			/* entries in the directory */
+};
+
+static u32 vexfs_name_hash(const void *data, u32 len, u32 seed)
+{
+	const struct qstr *name = data;
+
+	return jhash(name->name, name->len, seed);
+}
+
+static u32 vexfs_slot_hash(const void *data, u32 len, u32 seed)
+{
+	const struct vexfs_dir_slot *slot = data;
+
+	return jhash(slot->name, slot->len, seed);
+}
+
+static int vexfs_slot_cmp(struct rhashtable_compare_arg *arg, const void *obj)
+{
+	const struct qstr *name = arg->key;
+	const struct vexfs_dir_slot *slot = obj;
+
+	return slot->len != name->len || memcmp(slot->name, name->name, name->len);
+}
+
+static const struct rhashtable_params vexfs_dir_params = {
+	.head_offset		= offsetof(struct vexfs_dir_slot, node),
+	.hashfn			= vexfs_name_hash,
+	.obj_hashfn		= vexfs_slot_hash,
+	.obj_cmpfn		= vexfs_slot_cmp,
+	.automatic_shrinking	= true,
+};
+
+static struct vexfs_dirent *vexfs_rec(void *block, unsigned int off)
+{
+	return (struct vexfs_dirent *)((char *)block + off);
+}
+
+/* Space a new entry could take from this record. */
+static unsigned int vexfs_rec_slack(const struct vexfs_dirent *de)
+{
+	unsigned int len = le16_to_cpu(de->d_rec_len);
+
+	return de->d_ino ? len - VEXFS_DIRENT_SIZE(de->d_name_len) : len;
+}
+
+/*
+ * Check the record at off before using it: it must lie inside the block,
+ * and a used record must hold a sane name and inode number.
+ */
+static int vexfs_rec_check(struct inode *dir, u32 lblk, void *block,
+			   unsigned int off)
+{
+	struct vexfs_dirent *de = vexfs_rec(block, off);
+	unsigned int len;
+	u64 ino;
+
+	if (off + VEXFS_DIRENT_HEADER > VEXFS_BLOCK_PAYLOAD)
+		goto bad;
+	len = le16_to_cpu(de->d_rec_len);
+	if (len < VEXFS_DIRENT_HEADER || len % VEXFS_DIRENT_ALIGN ||
+	    off + len > VEXFS_BLOCK_PAYLOAD)
+		goto bad;
+	ino = le64_to_cpu(de->d_ino);
+	if (!ino)
+		return len;
+	if (ino >= VEXFS_SB(dir->i_sb)->inodes_count || !de->d_name_len ||
+	    VEXFS_DIRENT_SIZE(de->d_name_len) > len ||
+	    memchr(de->d_name, '/', de->d_name_len) ||
+	    memchr(de->d_name, '\0', de->d_name_len))
+		goto bad;
+	return len;
+bad:
+	vexfs_corrupt(dir->i_sb, "directory %lu block %u: bad record at %u",
+		      dir->i_ino, lblk, off);
+	return -EUCLEAN;
+}
+
+static struct buffer_head *vexfs_dir_bread(struct inode *dir, u32 lblk)
+{
+	u64 pblk;
+	u32 len;
+	int err;
+
+	err = vexfs_map_block(dir, lblk, &pblk, &len);
+	if (err)
+		return ERR_PTR(err);
+	if (!pblk) {
+		vexfs_corrupt(dir->i_sb, "directory %lu has a hole at block %u",
+			      dir->i_ino, lblk);
+		return ERR_PTR(-EUCLEAN);
+	}
+	return vexfs_bread_meta(dir->i_sb, pblk, VEXFS_DIR_MAGIC);
+}
+
+/* Largest usable record of a block; -EUCLEAN if a record is bad. */
+static int vexfs_block_slack(struct inode *dir, u32 lblk, void *block)
+{
+	unsigned int off, best = 0;
+	int len;
+
+	for (off = 0; off < VEXFS_BLOCK_PAYLOAD; off += len) {
+		len = vexfs_rec_check(dir, lblk, block, off);
+		if (len < 0)
+			return len;
+		best = max(best, vexfs_rec_slack(vexfs_rec(block, off)));
+	}
+	return best;
+}
+
+static int vexfs_index_reserve(struct vexfs_dir_index *idx, u32 nblocks)
+{
+	u32 cap = max(nblocks, 2 * idx->capacity);
+	u16 *slack;
+
+	if (nblocks <= idx->capacity)
+		return 0;
+	slack = kvcalloc(cap, sizeof(*slack), GFP_NOFS);
+	if (!slack)
+		return -ENOMEM;
+	if (idx->slack)
+		memcpy(slack, idx->slack, idx->nblocks * sizeof(*slack));
+	kvfree(idx->slack);
+	idx->slack = slack;
+	idx->capacity = cap;
+	return 0;
+}
+
+static struct vexfs_dir_slot *vexfs_slot_new(const char *name, u8 len,
+					     u64 ino, u8 type)
+{
+	struct vexfs_dir_slot *slot = kmalloc(sizeof(*slot) + len, GFP_NOFS);
+
+	if (!slot)
+		return NULL;
+	slot->ino = ino;
+	slot->type = type;
+	slot->len = len;
+	memcpy(slot->name, name, len);
+	return slot;
+}
+
+static void vexfs_slot_free(void *ptr, void *arg)
+{
+	kfree(ptr);
+}
+
+static void vexfs_index_destroy(struct vexfs_dir_index *idx)
+{
+	rhashtable_free_and_destroy(&idx->names, vexfs_slot_free, NULL);
+	kvfree(idx->slack);
+	kfree(idx);
+}
+
+/* Put every used record of one block into the index. */
+static int vexfs_index_block(struct inode *dir, struct vexfs_dir_index *idx,
+			     u32 lblk, void *block)
+{
+	unsigned int off;
+	int len, err;
+
+	for (off = 0; off < VEXFS_BLOCK_PAYLOAD; off += len) {
+		struct vexfs_dirent *de = vexfs_rec(block, off);
+		struct vexfs_dir_slot *slot;
+		struct qstr name;
+
+		len = vexfs_rec_check(dir, lblk, block, off);
+		if (len < 0)
+			return len;
+		if (!de->d_ino)
+			continue;
+		slot = vexfs_slot_new(de->d_name, de->d_name_len,
+				      le64_to_cpu(de->d_ino), de->d_type);
+		if (!slot)
+			return -ENOMEM;
+		slot->lblk = lblk;
+		slot->offset = off;
+		name = (struct qstr)QSTR_INIT(slot->name, slot->len);
+		err = rhashtable_lookup_insert_key(&idx->names, &name,
+						   &slot->node, vexfs_dir_params);
+		if (err) {
+			kfree(slot);
+			if (err == -EEXIST) {
+				vexfs_corrupt(dir->i_sb, "directory %lu: duplicate name",
+					      dir->i_ino);
+				return -EUCLEAN;
+			}
+			return err;
+		}
+		idx->count++;
+	}
+	return 0;
+}
+
+static int vexfs_index_build(struct inode *dir, struct vexfs_dir_index **out)
+{
+	u32 nblocks = dir->i_size >> VEXFS_BLOCK_SHIFT, lblk;
+	struct vexfs_dir_index *idx;
+	int err;
+
+	idx = kzalloc(sizeof(*idx), GFP_NOFS);
+	if (!idx)
+		return -ENOMEM;
+	err = rhashtable_init(&idx->names, &vexfs_dir_params);
+	if (err) {
+		kfree(idx);
+		return err;
+	}
+	err = vexfs_index_reserve(idx, max(nblocks, 8u));
+	for (lblk = 0; !err && lblk < nblocks; lblk++) {
+		struct buffer_head *bh = vexfs_dir_bread(dir, lblk);
+		int slack;
+
+		if (IS_ERR(bh)) {
+			err = PTR_ERR(bh);
+			break;
+		}
+		slack = vexfs_block_slack(dir, lblk, bh->b_data);
+		err = slack < 0 ? slack : vexfs_index_block(dir, idx, lblk, bh->b_data);
+		idx->slack[lblk] = max(slack, 0);
+		idx->nblocks = lblk + 1;
+		brelse(bh);
+		cond_resched();
+	}
+	if (err) {
+		vexfs_index_destroy(idx);
+		return err;
+	}
+	*out = idx;
+	return 0;
+}
+
+/* The directory's index, built on first use. Called under dir_lock. */
+static struct vexfs_dir_index *vexfs_index(struct inode *dir)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	int err;
+
+	if (!vi->dir_index) {
+		err = vexfs_index_build(dir, &vi->dir_index);
+		if (err)
+			return ERR_PTR(err);
+	}
+	return vi->dir_index;
+}
+
+void vexfs_dir_index_free(struct inode *dir)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+
+	if (vi->dir_index) {
+		vexfs_index_destroy(vi->dir_index);
+		vi->dir_index = NULL;
+	}
+}
+
+static struct vexfs_dir_slot *vexfs_index_find(struct vexfs_dir_index *idx,
+					       const struct qstr *name)
+{
+	return rhashtable_lookup_fast(&idx->names, name, vexfs_dir_params);
+}
+
+int vexfs_find_entry(struct inode *dir, const struct qstr *name, u64 *ino)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	struct vexfs_dir_index *idx;
+	struct vexfs_dir_slot *slot;
+	int err = 0;
+
+	mutex_lock(&vi->dir_lock);
+	idx = vexfs_index(dir);
+	if (IS_ERR(idx)) {
+		err = PTR_ERR(idx);
+		goto out;
+	}
+	slot = vexfs_index_find(idx, name);
+	if (slot)
+		*ino = slot->ino;
+	else
+		err = -ENOENT;
+out:
+	mutex_unlock(&vi->dir_lock);
+	return err;
+}
+
+static void vexfs_dir_touch(struct inode *dir)
+{
+	inode_set_mtime_to_ts(dir, inode_set_ctime_current(dir));
+	mark_inode_dirty(dir);
+}
+
+/* Add an empty block at the end of the directory. */
+static int vexfs_dir_grow(struct inode *dir, struct vexfs_dir_index *idx,
+			  u32 *lblk)
+{
+	struct vexfs_dirent *de;
+	struct buffer_head *bh;
+	u64 pblk;
+	u32 len;
+	bool new;
+	int err;
+
+	*lblk = idx->nblocks;
+	if ((u64)(*lblk + 1) << VEXFS_BLOCK_SHIFT > dir->i_sb->s_maxbytes)
+		return -EFBIG;
+	err = vexfs_index_reserve(idx, *lblk + 1);
+	if (err)
+		return err;
+	err = vexfs_map_alloc(dir, *lblk, 1, &pblk, &len, &new);
+	if (err)
+		return err;
+	bh = vexfs_new_meta(dir->i_sb, pblk);
+	if (IS_ERR(bh)) {
+		vexfs_truncate_blocks(dir, *lblk);
+		return PTR_ERR(bh);
+	}
+	de = vexfs_rec(bh->b_data, 0);
+	de->d_rec_len = cpu_to_le16(VEXFS_BLOCK_PAYLOAD);
+	vexfs_dirty_meta(bh, VEXFS_DIR_MAGIC);
+	brelse(bh);
+
+	idx->slack[*lblk] = VEXFS_BLOCK_PAYLOAD;
+	idx->nblocks = *lblk + 1;
+	i_size_write(dir, (loff_t)idx->nblocks << VEXFS_BLOCK_SHIFT);
+	mark_inode_dirty(dir);
+	return 0;
+}
+
+/* A block with room for need bytes, searched from the last one used. */
+static int vexfs_dir_find_room(struct inode *dir, struct vexfs_dir_index *idx,
+			       unsigned int need, u32 *lblk)
+{
+	u32 i, b;
+
+	for (i = 0; i < idx->nblocks; i++) {
+		b = (idx->hint + i) % idx->nblocks;
+		if (idx->slack[b] >= need) {
+			*lblk = b;
+			return 0;
+		}
+	}
+	return vexfs_dir_grow(dir, idx, lblk);
+}
+
+/* Write the entry into a block known to have room; returns its offset. */
+static int vexfs_dir_place(struct inode *dir, u32 lblk, void *block,
+			   const struct qstr *name, u64 ino, u8 type)
+{
+	unsigned int need = VEXFS_DIRENT_SIZE(name->len), off;
+	struct vexfs_dirent *de = NULL;
+	int len;
+
+	for (off = 0; off < VEXFS_BLOCK_PAYLOAD; off += len) {
+		len = vexfs_rec_check(dir, lblk, block, off);
+		if (len < 0)
+			return len;
+		de = vexfs_rec(block, off);
+		if (vexfs_rec_slack(de) >= need)
+			break;
+	}
+	if (off >= VEXFS_BLOCK_PAYLOAD) {
+		vexfs_corrupt(dir->i_sb, "directory %lu block %u: no room as counted",
+			      dir->i_ino, lblk);
+		return -EUCLEAN;
+	}
+	if (de->d_ino) {
+		unsigned int used = VEXFS_DIRENT_SIZE(de->d_name_len);
+		struct vexfs_dirent *next = vexfs_rec(block, off + used);
+
+		next->d_rec_len = cpu_to_le16(len - used);
+		de->d_rec_len = cpu_to_le16(used);
+		de = next;
+		off += used;
+	}
+	de->d_ino = cpu_to_le64(ino);
+	de->d_name_len = name->len;
+	de->d_type = type;
+	de->d_reserved = 0;
+	memcpy(de->d_name, name->name, name->len);
+	return off;
+}
+
+int vexfs_add_entry(struct inode *dir, const struct qstr *name,
+		    struct inode *inode)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	u8 type = fs_umode_to_dtype(inode->i_mode);
+	struct vexfs_dir_index *idx;
+	struct vexfs_dir_slot *slot;
+	struct buffer_head *bh;
+	u32 lblk;
+	int err, off;
+
+	if (name->len > VEXFS_NAME_LEN)
+		return -ENAMETOOLONG;
+	slot = vexfs_slot_new(name->name, name->len, inode->i_ino, type);
+	if (!slot)
+		return -ENOMEM;
+
+	mutex_lock(&vi->dir_lock);
+	idx = vexfs_index(dir);
+	if (IS_ERR(idx)) {
+		err = PTR_ERR(idx);
+		goto out_free;
+	}
+	err = vexfs_dir_find_room(dir, idx, VEXFS_DIRENT_SIZE(name->len), &lblk);
+	if (err)
+		goto out_free;
+	bh = vexfs_dir_bread(dir, lblk);
+	if (IS_ERR(bh)) {
+		err = PTR_ERR(bh);
+		goto out_free;
+	}
+	/* Index first: it is the step that can fail without touching disk. */
+	err = rhashtable_lookup_insert_key(&idx->names, name, &slot->node,
+					   vexfs_dir_params);
+	if (err)
+		goto out_brelse;
+	off = vexfs_dir_place(dir, lblk, bh->b_data, name, inode->i_ino, type);
+	if (off < 0) {
+		err = off;
+		rhashtable_remove_fast(&idx->names, &slot->node, vexfs_dir_params);
+		goto out_brelse;
+	}
+	slot->lblk = lblk;
+	slot->offset = off;
+	idx->count++;
+	idx->hint = lblk;
+	idx->slack[lblk] = max(vexfs_block_slack(dir, lblk, bh->b_data), 0);
+	vexfs_dirty_meta(bh, VEXFS_DIR_MAGIC);
+	brelse(bh);
+	vexfs_dir_touch(dir);
+	mutex_unlock(&vi->dir_lock);
+	return 0;
+
+out_brelse:
+	brelse(bh);
+out_free:
+	mutex_unlock(&vi->dir_lock);
+	kfree(slot);
+	return err;
+}
+
+/* Find an indexed entry's block and record, checking they agree. */
+static int vexfs_dir_locate(struct inode *dir, struct vexfs_dir_slot *slot,
+			    struct buffer_head **bhp, unsigned int *prev)
+{
+	struct buffer_head *bh = vexfs_dir_bread(dir, slot->lblk);
+	unsigned int off, last = VEXFS_BLOCK_PAYLOAD;
+	int len;
+
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	for (off = 0; off < slot->offset; off += len) {
+		len = vexfs_rec_check(dir, slot->lblk, bh->b_data, off);
+		if (len < 0)
+			goto bad;
+		last = off;
+	}
+	if (off != slot->offset ||
+	    le64_to_cpu(vexfs_rec(bh->b_data, off)->d_ino) != slot->ino)
+		goto bad;
+	*bhp = bh;
+	*prev = last;
+	return 0;
+bad:
+	brelse(bh);
+	vexfs_corrupt(dir->i_sb, "directory %lu changed under its index",
+		      dir->i_ino);
+	return -EUCLEAN;
+}
+
+int vexfs_delete_entry(struct inode *dir, const struct qstr *name)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	struct vexfs_dir_index *idx;
+	struct vexfs_dir_slot *slot;
+	struct vexfs_dirent *de;
+	struct buffer_head *bh;
+	unsigned int prev;
+	int err;
+
+	mutex_lock(&vi->dir_lock);
+	idx = vexfs_index(dir);
+	err = IS_ERR(idx) ? PTR_ERR(idx) : 0;
+	if (err)
+		goto out;
+	slot = vexfs_index_find(idx, name);
+	if (!slot) {
+		err = -ENOENT;
+		goto out;
+	}
+	err = vexfs_dir_locate(dir, slot, &bh, &prev);
+	if (err)
+		goto out;
+	de = vexfs_rec(bh->b_data, slot->offset);
+	if (prev < VEXFS_BLOCK_PAYLOAD) {
+		struct vexfs_dirent *p = vexfs_rec(bh->b_data, prev);
+
+		le16_add_cpu(&p->d_rec_len, le16_to_cpu(de->d_rec_len));
+	} else {
+		de->d_ino = 0;
+	}
+	idx->slack[slot->lblk] = max(vexfs_block_slack(dir, slot->lblk,
+						       bh->b_data), 0);
+	vexfs_dirty_meta(bh, VEXFS_DIR_MAGIC);
+	brelse(bh);
+	rhashtable_remove_fast(&idx->names, &slot->node, vexfs_dir_params);
+	kfree_rcu(slot, rcu);
+	idx->count--;
+	vexfs_dir_touch(dir);
+out:
+	mutex_unlock(&vi->dir_lock);
+	return err;
+}
+
+/* Point an existing entry at another inode (rename over a name). */
+int vexfs_set_entry(struct inode *dir, const struct qstr *name,
+		    struct inode *inode)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	struct vexfs_dir_index *idx;
+	struct vexfs_dir_slot *slot;
+	struct vexfs_dirent *de;
+	struct buffer_head *bh;
+	unsigned int prev;
+	int err;
+
+	mutex_lock(&vi->dir_lock);
+	idx = vexfs_index(dir);
+	err = IS_ERR(idx) ? PTR_ERR(idx) : 0;
+	if (err)
+		goto out;
+	slot = vexfs_index_find(idx, name);
+	if (!slot) {
+		err = -ENOENT;
+		goto out;
+	}
+	err = vexfs_dir_locate(dir, slot, &bh, &prev);
+	if (err)
+		goto out;
+	de = vexfs_rec(bh->b_data, slot->offset);
+	de->d_ino = cpu_to_le64(inode->i_ino);
+	de->d_type = fs_umode_to_dtype(inode->i_mode);
+	vexfs_dirty_meta(bh, VEXFS_DIR_MAGIC);
+	brelse(bh);
+	slot->ino = inode->i_ino;
+	slot->type = de->d_type;
+	vexfs_dir_touch(dir);
+out:
+	mutex_unlock(&vi->dir_lock);
+	return err;
+}
+
+/* 1 if empty, 0 if not, negative errno if the directory is unreadable. */
+int vexfs_dir_is_empty(struct inode *dir)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	struct vexfs_dir_index *idx;
+	int ret;
+
+	mutex_lock(&vi->dir_lock);
+	idx = vexfs_index(dir);
+	ret = IS_ERR(idx) ? PTR_ERR(idx) : idx->count == 0;
+	mutex_unlock(&vi->dir_lock);
+	return ret;
+}
+
+/*
+ * readdir positions: 0 and 1 are "." and "..", then 2 + the byte offset
+ * of a record in the directory. Records never move, so a position stays
+ * valid while entries come and go around it.
+ */
+static int vexfs_readdir(struct file *file, struct dir_context *ctx)
+{
+	struct inode *dir = file_inode(file);
+	u64 end = i_size_read(dir);
+
+	if (!dir_emit_dots(file, ctx))
+		return 0;
+	while ((u64)ctx->pos - 2 < end) {
+		u64 pos = ctx->pos - 2;
+		u32 lblk = pos >> VEXFS_BLOCK_SHIFT;
+		unsigned int start = pos & (VEXFS_BLOCK_SIZE - 1), off;
+		struct buffer_head *bh;
+		int len;
+
+		bh = vexfs_dir_bread(dir, lblk);
+		if (IS_ERR(bh))
+			return PTR_ERR(bh);
+		for (off = 0; off < VEXFS_BLOCK_PAYLOAD; off += len) {
+			struct vexfs_dirent *de = vexfs_rec(bh->b_data, off);
+
+			len = vexfs_rec_check(dir, lblk, bh->b_data, off);
+			if (len < 0) {
+				brelse(bh);
+				return len;
+			}
+			if (off < start || !de->d_ino)
+				continue;
+			ctx->pos = 2 + ((u64)lblk << VEXFS_BLOCK_SHIFT) + off;
+			if (!dir_emit(ctx, de->d_name, de->d_name_len,
+				      le64_to_cpu(de->d_ino), de->d_type)) {
+				brelse(bh);
+				return 0;
+			}
+		}
+		brelse(bh);
+		ctx->pos = 2 + ((u64)(lblk + 1) << VEXFS_BLOCK_SHIFT);
+	}
+	return 0;
+}
+
+const struct file_operations vexfs_dir_ops = {
+	.llseek		= generic_file_llseek,
+	.read		= generic_read_dir,
+	.iterate_shared	= vexfs_readdir,
+	.fsync		= vexfs_fsync,
+};

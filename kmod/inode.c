@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Inodes: reading and writing them in the inode table, creating and
+ * deleting them, size changes, and the block mapping the page cache uses.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/buffer_head.h>
+#include <linux/mpage.h>
+#include <linux/random.h>
+#include <linux/writeback.h>
+#include "vexfs.h"
+
+static u64 vexfs_inode_block(struct super_block *sb, u64 ino)
+{
+	return VEXFS_SB(sb)->inode_table_start + ino / VEXFS_INODES_PER_BLOCK;
+}
+
+static unsigned int vexfs_inode_offset(u64 ino)
+{
+	return (ino % VEXFS_INODES_PER_BLOCK) * VEXFS_INODE_SIZE;
+}
+
+static void vexfs_set_ops(struct inode *inode)
+{
+	switch (inode->i_mode & S_IFMT) {
+	case S_IFREG:
+		inode->i_op = &vexfs_file_iops;
+		inode->i_fop = &vexfs_file_ops;
+		inode->i_mapping->a_ops = &vexfs_aops;
+		break;
+	case S_IFDIR:
+		inode->i_op = &vexfs_dir_iops;
+		inode->i_fop = &vexfs_dir_ops;
+		inode->i_mapping->a_ops = &vexfs_aops;
+		break;
+	case S_IFLNK:
+		inode->i_op = &vexfs_symlink_iops;
+		inode_nohighmem(inode);
+		inode->i_mapping->a_ops = &vexfs_aops;
+		break;
+	default:
+		inode->i_op = &vexfs_special_iops;
+		init_special_inode(inode, inode->i_mode, inode->i_rdev);
+		break;
+	}
+}
+
+static bool vexfs_mode_valid(umode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK:
+	case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+		return true;
+	}
+	return false;
+}
+
+/* Copy a checked on-disk inode into the VFS inode. */
+static int vexfs_inode_from_disk(struct inode *inode, struct vexfs_inode *raw)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	loff_t size = le64_to_cpu(raw->i_size);
+
+	inode->i_mode = le16_to_cpu(raw->i_mode);
+	if (!vexfs_mode_valid(inode->i_mode) || !le32_to_cpu(raw->i_nlink))
+		return -EUCLEAN;
+	if (size < 0 || size > inode->i_sb->s_maxbytes)
+		return -EUCLEAN;
+	if (S_ISDIR(inode->i_mode) && (size & (VEXFS_BLOCK_SIZE - 1)))
+		return -EUCLEAN;
+	if (S_ISLNK(inode->i_mode) && (size == 0 || size >= PAGE_SIZE))
+		return -EUCLEAN;
+
+	i_uid_write(inode, le32_to_cpu(raw->i_uid));
+	i_gid_write(inode, le32_to_cpu(raw->i_gid));
+	set_nlink(inode, le32_to_cpu(raw->i_nlink));
+	inode->i_size = size;
+	inode->i_blocks = le64_to_cpu(raw->i_blocks) << (VEXFS_BLOCK_SHIFT - 9);
+	inode_set_atime(inode, le64_to_cpu(raw->i_atime),
+			le32_to_cpu(raw->i_atime_nsec));
+	inode_set_mtime(inode, le64_to_cpu(raw->i_mtime),
+			le32_to_cpu(raw->i_mtime_nsec));
+	inode_set_ctime(inode, le64_to_cpu(raw->i_ctime),
+			le32_to_cpu(raw->i_ctime_nsec));
+	inode->i_generation = le32_to_cpu(raw->i_generation);
+	inode->i_rdev = new_decode_dev(le32_to_cpu(raw->i_rdev));
+	vi->xattr_block = le64_to_cpu(raw->i_xattr_block);
+	vi->parent = le64_to_cpu(raw->i_parent);
+	memcpy(vi->extent_root, raw->i_extent_root, VEXFS_EXTENT_ROOT_SIZE);
+	if (vi->xattr_block &&
+	    !vexfs_data_block_valid(inode->i_sb, vi->xattr_block, 1))
+		return -EUCLEAN;
+	return vexfs_extent_root_check(inode);
+}
+
+struct inode *vexfs_iget(struct super_block *sb, u64 ino)
+{
+	struct vexfs_inode *raw;
+	struct buffer_head *bh;
+	struct inode *inode;
+	int err;
+
+	if (ino < VEXFS_ROOT_INO || ino >= VEXFS_SB(sb)->inodes_count) {
+		vexfs_corrupt(sb, "inode number %llu out of range", ino);
+		return ERR_PTR(-EUCLEAN);
+	}
+	inode = iget_locked(sb, ino);
+	if (!inode)
+		return ERR_PTR(-ENOMEM);
+	if (!(inode->i_state & I_NEW))
+		return inode;
+
+	bh = sb_bread(sb, vexfs_inode_block(sb, ino));
+	if (!bh) {
+		err = -EIO;
+		goto fail;
+	}
+	raw = (struct vexfs_inode *)(bh->b_data + vexfs_inode_offset(ino));
+	if (le32_to_cpu(raw->i_checksum) != vexfs_inode_csum(raw, ino)) {
+		vexfs_corrupt(sb, "inode %llu checksum mismatch", ino);
+		err = -EUCLEAN;
+	} else {
+		err = vexfs_inode_from_disk(inode, raw);
+		if (err)
+			vexfs_corrupt(sb, "inode %llu is inconsistent", ino);
+	}
+	brelse(bh);
+	if (err)
+		goto fail;
+	vexfs_set_ops(inode);
+	unlock_new_inode(inode);
+	return inode;
+fail:
+	iget_failed(inode);
+	return ERR_PTR(err);
+}
+
+static void vexfs_inode_to_disk(struct inode *inode, struct vexfs_inode *raw)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	struct timespec64 ts;
+
+	memset(raw, 0, sizeof(*raw));
+	raw->i_mode = cpu_to_le16(inode->i_mode);
+	raw->i_nlink = cpu_to_le32(inode->i_nlink);
+	raw->i_uid = cpu_to_le32(i_uid_read(inode));
+	raw->i_gid = cpu_to_le32(i_gid_read(inode));
+	raw->i_size = cpu_to_le64(i_size_read(inode));
+	raw->i_blocks = cpu_to_le64(inode->i_blocks >> (VEXFS_BLOCK_SHIFT - 9));
+	ts = inode_get_atime(inode);
+	raw->i_atime = cpu_to_le64(ts.tv_sec);
+	raw->i_atime_nsec = cpu_to_le32(ts.tv_nsec);
+	ts = inode_get_mtime(inode);
+	raw->i_mtime = cpu_to_le64(ts.tv_sec);
+	raw->i_mtime_nsec = cpu_to_le32(ts.tv_nsec);
+	ts = inode_get_ctime(inode);
+	raw->i_ctime = cpu_to_le64(ts.tv_sec);
+	raw->i_ctime_nsec = cpu_to_le32(ts.tv_nsec);
+	raw->i_generation = cpu_to_le32(inode->i_generation);
+	raw->i_xattr_block = cpu_to_le64(vi->xattr_block);
+	raw->i_parent = cpu_to_le64(vi->parent);
+	raw->i_rdev = cpu_to_le32(new_encode_dev(inode->i_rdev));
+	mutex_lock(&vi->map_lock);
+	memcpy(raw->i_extent_root, vi->extent_root, VEXFS_EXTENT_ROOT_SIZE);
+	mutex_unlock(&vi->map_lock);
+}
+
+/* Store an inode slot; a deleted inode is stored as all zeroes. */
+static int vexfs_store_inode(struct inode *inode, bool deleted, bool sync)
+{
+	struct super_block *sb = inode->i_sb;
+	struct vexfs_inode disk, *raw;
+	struct buffer_head *bh;
+	int err = 0;
+
+	if (deleted)
+		memset(&disk, 0, sizeof(disk));
+	else
+		vexfs_inode_to_disk(inode, &disk);
+	disk.i_checksum = cpu_to_le32(vexfs_inode_csum(&disk, inode->i_ino));
+
+	bh = sb_bread(sb, vexfs_inode_block(sb, inode->i_ino));
+	if (!bh)
+		return -EIO;
+	raw = (struct vexfs_inode *)(bh->b_data + vexfs_inode_offset(inode->i_ino));
+	lock_buffer(bh);
+	memcpy(raw, &disk, sizeof(disk));
+	unlock_buffer(bh);
+	mark_buffer_dirty(bh);
+	if (sync) {
+		sync_dirty_buffer(bh);
+		if (buffer_req(bh) && !buffer_uptodate(bh))
+			err = -EIO;
+	}
+	brelse(bh);
+	return err;
+}
+
+int vexfs_write_inode(struct inode *inode, struct writeback_control *wbc)
+{
+	return vexfs_store_inode(inode, false, wbc->sync_mode == WB_SYNC_ALL);
+}
+
+void vexfs_evict_inode(struct inode *inode)
+{
+	bool deleted = !inode->i_nlink && !is_bad_inode(inode);
+
+	truncate_inode_pages_final(&inode->i_data);
+	if (deleted) {
+		inode->i_size = 0;
+		vexfs_truncate_blocks(inode, 0);
+		vexfs_xattr_drop(inode);
+		vexfs_store_inode(inode, true, inode_needs_sync(inode));
+	}
+	invalidate_inode_buffers(inode);
+	clear_inode(inode);
+	vexfs_dir_index_free(inode);
+	if (deleted)
+		vexfs_free_inode_nr(inode->i_sb, inode->i_ino);
+}
+
+/*
+ * A new inode for a file about to be linked into dir. It is returned
+ * locked (I_NEW); the caller links it and calls d_instantiate_new(), or
+ * drops its link count and calls discard_new_inode() on failure.
+ */
+struct inode *vexfs_new_inode(struct mnt_idmap *idmap, struct inode *dir,
+			      umode_t mode, dev_t rdev)
+{
+	struct super_block *sb = dir->i_sb;
+	struct vexfs_inode_info *vi;
+	struct inode *inode;
+	u64 ino;
+	int err;
+
+	inode = new_inode(sb);
+	if (!inode)
+		return ERR_PTR(-ENOMEM);
+	err = vexfs_alloc_inode_nr(sb, &ino);
+	if (err) {
+		make_bad_inode(inode);
+		iput(inode);
+		return ERR_PTR(err);
+	}
+	vi = VEXFS_I(inode);
+	inode_init_owner(idmap, inode, dir, mode);
+	inode->i_ino = ino;
+	inode->i_blocks = 0;
+	inode->i_rdev = rdev;
+	inode->i_generation = get_random_u32();
+	simple_inode_init_ts(inode);
+	vi->xattr_block = 0;
+	vi->parent = S_ISDIR(mode) ? dir->i_ino : 0;
+	vi->last_pblk = 0;
+	vexfs_extent_root_init(inode);
+	vexfs_set_ops(inode);
+
+	if (insert_inode_locked(inode) < 0) {
+		vexfs_corrupt(sb, "inode %llu is allocated but in use", ino);
+		make_bad_inode(inode);
+		iput(inode);
+		return ERR_PTR(-EUCLEAN);
+	}
+	mark_inode_dirty(inode);
+	return inode;
+}
+
+int vexfs_get_block(struct inode *inode, sector_t iblock,
+		    struct buffer_head *bh, int create)
+{
+	u32 want = bh->b_size >> VEXFS_BLOCK_SHIFT;
+	bool new = false;
+	u64 pblk;
+	u32 len;
+	int err;
+
+	if (iblock >= U32_MAX)
+		return -EFBIG;
+	if (!want)
+		want = 1;
+	if (create)
+		err = vexfs_map_alloc(inode, iblock, want, &pblk, &len, &new);
+	else
+		err = vexfs_map_block(inode, iblock, &pblk, &len);
+	if (err)
+		return err;
+	if (!pblk)
+		return 0;
+	map_bh(bh, inode->i_sb, pblk);
+	bh->b_size = (size_t)min(len, want) << VEXFS_BLOCK_SHIFT;
+	if (new)
+		set_buffer_new(bh);
+	return 0;
+}
+
+static int vexfs_read_folio(struct file *file, struct folio *folio)
+{
+	return mpage_read_folio(folio, vexfs_get_block);
+}
+
+static void vexfs_readahead(struct readahead_control *rac)
+{
+	mpage_readahead(rac, vexfs_get_block);
+}
+
+static int vexfs_writepages(struct address_space *mapping,
+			    struct writeback_control *wbc)
+{
+	return mpage_writepages(mapping, wbc, vexfs_get_block);
+}
+
+/* Give back blocks a failed write allocated past the end of the file. */
+static void vexfs_write_failed(struct address_space *mapping, loff_t to)
+{
+	struct inode *inode = mapping->host;
+
+	if (to > inode->i_size) {
+		truncate_pagecache(inode, inode->i_size);
+		vexfs_truncate_blocks(inode, DIV_ROUND_UP(inode->i_size,
+							  VEXFS_BLOCK_SIZE));
+	}
+}
+
+static int vexfs_write_begin(struct file *file, struct address_space *mapping,
+			     loff_t pos, unsigned int len, struct folio **foliop,
+			     void **fsdata)
+{
+	int err = block_write_begin(mapping, pos, len, foliop, vexfs_get_block);
+
+	if (err < 0)
+		vexfs_write_failed(mapping, pos + len);
+	return err;
+}
+
+static int vexfs_write_end(struct file *file, struct address_space *mapping,
+			   loff_t pos, unsigned int len, unsigned int copied,
+			   struct folio *folio, void *fsdata)
+{
+	int ret = generic_write_end(file, mapping, pos, len, copied, folio,
+				    fsdata);
+
+	if (ret < len)
+		vexfs_write_failed(mapping, pos + len);
+	return ret;
+}
+
+static sector_t vexfs_bmap(struct address_space *mapping, sector_t block)
+{
+	return generic_block_bmap(mapping, block, vexfs_get_block);
+}
+
+const struct address_space_operations vexfs_aops = {
+	.dirty_folio		= block_dirty_folio,
+	.invalidate_folio	= block_invalidate_folio,
+	.read_folio		= vexfs_read_folio,
+	.readahead		= vexfs_readahead,
+	.writepages		= vexfs_writepages,
+	.write_begin		= vexfs_write_begin,
+	.write_end		= vexfs_write_end,
+	.bmap			= vexfs_bmap,
+	.migrate_folio		= buffer_migrate_folio,
+	.is_partially_uptodate	= block_is_partially_uptodate,
+	.error_remove_folio	= generic_error_remove_folio,
+};
+
+static int vexfs_setsize(struct inode *inode, loff_t size)
+{
+	int err;
+
+	if (!S_ISREG(inode->i_mode))
+		return -EINVAL;
+	if (IS_APPEND(inode) || IS_IMMUTABLE(inode))
+		return -EPERM;
+	inode_dio_wait(inode);
+	err = block_truncate_page(inode->i_mapping, size, vexfs_get_block);
+	if (err)
+		return err;
+	filemap_invalidate_lock(inode->i_mapping);
+	truncate_setsize(inode, size);
+	err = vexfs_truncate_blocks(inode, DIV_ROUND_UP(size, VEXFS_BLOCK_SIZE));
+	filemap_invalidate_unlock(inode->i_mapping);
+	inode_set_mtime_to_ts(inode, inode_set_ctime_current(inode));
+	mark_inode_dirty(inode);
+	return err;
+}
+
+int vexfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
+		  struct iattr *attr)
+{
+	struct inode *inode = d_inode(dentry);
+	int err;
+
+	err = setattr_prepare(idmap, dentry, attr);
+	if (err)
+		return err;
+	if ((attr->ia_valid & ATTR_SIZE) && attr->ia_size != inode->i_size) {
+		err = vexfs_setsize(inode, attr->ia_size);
+		if (err)
+			return err;
+	}
+	setattr_copy(idmap, inode, attr);
+	mark_inode_dirty(inode);
+	return 0;
+}

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Directory inode operations: lookup, creating and removing names, links
+ * and rename. Entries themselves are handled in dir.c.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/namei.h>
+#include "vexfs.h"
+
+static struct dentry *vexfs_lookup(struct inode *dir, struct dentry *dentry,
+				   unsigned int flags)
+{
+	struct inode *inode = NULL;
+	u64 ino;
+	int err;
+
+	if (dentry->d_name.len > VEXFS_NAME_LEN)
+		return ERR_PTR(-ENAMETOOLONG);
+	err = vexfs_find_entry(dir, &dentry->d_name, &ino);
+	if (!err) {
+		inode = vexfs_iget(dir->i_sb, ino);
+		if (IS_ERR(inode))
+			return ERR_CAST(inode);
+	} else if (err != -ENOENT) {
+		return ERR_PTR(err);
+	}
+	return d_splice_alias(inode, dentry);
+}
+
+/* Link a new inode under dentry, or undo its creation. */
+static int vexfs_instantiate(struct inode *dir, struct dentry *dentry,
+			     struct inode *inode)
+{
+	int err = vexfs_add_entry(dir, &dentry->d_name, inode);
+
+	if (err) {
+		clear_nlink(inode);
+		discard_new_inode(inode);
+		return err;
+	}
+	d_instantiate_new(dentry, inode);
+	return 0;
+}
+
+static int vexfs_mknod(struct mnt_idmap *idmap, struct inode *dir,
+		       struct dentry *dentry, umode_t mode, dev_t rdev)
+{
+	struct inode *inode;
+
+	inode = vexfs_new_inode(idmap, dir, mode, rdev);
+	if (IS_ERR(inode))
+		return PTR_ERR(inode);
+	return vexfs_instantiate(dir, dentry, inode);
+}
+
+static int vexfs_create(struct mnt_idmap *idmap, struct inode *dir,
+			struct dentry *dentry, umode_t mode, bool excl)
+{
+	return vexfs_mknod(idmap, dir, dentry, mode | S_IFREG, 0);
+}
+
+static int vexfs_symlink(struct mnt_idmap *idmap, struct inode *dir,
+			 struct dentry *dentry, const char *target)
+{
+	unsigned int len = strlen(target) + 1;
+	struct inode *inode;
+	int err;
+
+	if (len > PAGE_SIZE)
+		return -ENAMETOOLONG;
+	inode = vexfs_new_inode(idmap, dir, S_IFLNK | 0777, 0);
+	if (IS_ERR(inode))
+		return PTR_ERR(inode);
+	err = page_symlink(inode, target, len);
+	if (err) {
+		clear_nlink(inode);
+		discard_new_inode(inode);
+		return err;
+	}
+	return vexfs_instantiate(dir, dentry, inode);
+}
+
+static int vexfs_link(struct dentry *old_dentry, struct inode *dir,
+		      struct dentry *dentry)
+{
+	struct inode *inode = d_inode(old_dentry);
+	int err;
+
+	inode_set_ctime_current(inode);
+	inode_inc_link_count(inode);
+	ihold(inode);
+	err = vexfs_add_entry(dir, &dentry->d_name, inode);
+	if (err) {
+		inode_dec_link_count(inode);
+		iput(inode);
+		return err;
+	}
+	d_instantiate(dentry, inode);
+	return 0;
+}
+
+static int vexfs_mkdir(struct mnt_idmap *idmap, struct inode *dir,
+		       struct dentry *dentry, umode_t mode)
+{
+	struct inode *inode;
+	int err;
+
+	inode = vexfs_new_inode(idmap, dir, S_IFDIR | mode, 0);
+	if (IS_ERR(inode))
+		return PTR_ERR(inode);
+	set_nlink(inode, 2);
+	err = vexfs_add_entry(dir, &dentry->d_name, inode);
+	if (err) {
+		clear_nlink(inode);
+		discard_new_inode(inode);
+		return err;
+	}
+	inode_inc_link_count(dir);
+	d_instantiate_new(dentry, inode);
+	return 0;
+}
+
+static int vexfs_unlink(struct inode *dir, struct dentry *dentry)
+{
+	struct inode *inode = d_inode(dentry);
+	int err;
+
+	err = vexfs_delete_entry(dir, &dentry->d_name);
+	if (err)
+		return err;
+	inode_set_ctime_to_ts(inode, inode_get_ctime(dir));
+	inode_dec_link_count(inode);
+	return 0;
+}
+
+static int vexfs_rmdir(struct inode *dir, struct dentry *dentry)
+{
+	struct inode *inode = d_inode(dentry);
+	int err;
+
+	err = vexfs_dir_is_empty(inode);
+	if (err <= 0)
+		return err ? err : -ENOTEMPTY;
+	err = vexfs_unlink(dir, dentry);
+	if (err)
+		return err;
+	inode->i_size = 0;
+	inode_dec_link_count(inode);
+	inode_dec_link_count(dir);
+	return 0;
+}
+
+/* A directory moved to another parent: its ".." link moves with it. */
+static void vexfs_reparent(struct inode *inode, struct inode *old_dir,
+			   struct inode *new_dir)
+{
+	if (!S_ISDIR(inode->i_mode) || old_dir == new_dir)
+		return;
+	VEXFS_I(inode)->parent = new_dir->i_ino;
+	inode_dec_link_count(old_dir);
+	inode_inc_link_count(new_dir);
+	mark_inode_dirty(inode);
+}
+
+static int vexfs_exchange(struct inode *old_dir, struct dentry *old_dentry,
+			  struct inode *new_dir, struct dentry *new_dentry)
+{
+	struct inode *old_inode = d_inode(old_dentry);
+	struct inode *new_inode = d_inode(new_dentry);
+	int err;
+
+	err = vexfs_set_entry(old_dir, &old_dentry->d_name, new_inode);
+	if (err)
+		return err;
+	err = vexfs_set_entry(new_dir, &new_dentry->d_name, old_inode);
+	if (err) {
+		vexfs_set_entry(old_dir, &old_dentry->d_name, old_inode);
+		return err;
+	}
+	vexfs_reparent(old_inode, old_dir, new_dir);
+	vexfs_reparent(new_inode, new_dir, old_dir);
+	inode_set_ctime_current(old_inode);
+	inode_set_ctime_current(new_inode);
+	mark_inode_dirty(old_inode);
+	mark_inode_dirty(new_inode);
+	return 0;
+}
+
+static int vexfs_rename(struct mnt_idmap *idmap, struct inode *old_dir,
+			struct dentry *old_dentry, struct inode *new_dir,
+			struct dentry *new_dentry, unsigned int flags)
+{
+	struct inode *old_inode = d_inode(old_dentry);
+	struct inode *new_inode = d_inode(new_dentry);
+	bool is_dir = S_ISDIR(old_inode->i_mode);
+	int err;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (flags & RENAME_EXCHANGE)
+		return vexfs_exchange(old_dir, old_dentry, new_dir, new_dentry);
+
+	if (new_inode) {
+		if (is_dir) {
+			err = vexfs_dir_is_empty(new_inode);
+			if (err <= 0)
+				return err ? err : -ENOTEMPTY;
+		}
+		err = vexfs_set_entry(new_dir, &new_dentry->d_name, old_inode);
+		if (err)
+			return err;
+		inode_set_ctime_current(new_inode);
+		if (is_dir)
+			drop_nlink(new_inode);
+		inode_dec_link_count(new_inode);
+	} else {
+		err = vexfs_add_entry(new_dir, &new_dentry->d_name, old_inode);
+		if (err)
+			return err;
+		if (is_dir)
+			inode_inc_link_count(new_dir);
+	}
+	err = vexfs_delete_entry(old_dir, &old_dentry->d_name);
+	if (err)
+		return err;
+	if (is_dir) {
+		inode_dec_link_count(old_dir);
+		VEXFS_I(old_inode)->parent = new_dir->i_ino;
+	}
+	inode_set_ctime_current(old_inode);
+	mark_inode_dirty(old_inode);
+	return 0;
+}
+
+const struct inode_operations vexfs_dir_iops = {
+	.lookup		= vexfs_lookup,
+	.create		= vexfs_create,
+	.mknod		= vexfs_mknod,
+	.symlink	= vexfs_symlink,
+	.link		= vexfs_link,
+	.mkdir		= vexfs_mkdir,
+	.unlink		= vexfs_unlink,
+	.rmdir		= vexfs_rmdir,
+	.rename		= vexfs_rename,
+	.setattr	= vexfs_setattr,
+	.listxattr	= vexfs_listxattr,
+};

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * VexFS: in-memory structures shared by the module's files.
+ */
+#ifndef _VEXFS_H
+#define _VEXFS_H
+
+#include <linux/fs.h>
+#include <linux/buffer_head.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <uapi/vexfs_fs.h>
+
+struct vexfs_dir_index;
+
+/* Geometry and allocator state of a mounted filesystem. */
+struct vexfs_sb_info {
+	struct buffer_head *sbh;		/* block 0, kept for the mount's life */
+	struct vexfs_super_block *raw;		/* points into sbh */
+
+	u64 blocks_count;
+	u64 inodes_count;
+	u64 inode_bitmap_start;
+	u64 inode_bitmap_blocks;
+	u64 block_bitmap_start;
+	u64 block_bitmap_blocks;
+	u64 inode_table_start;
+	u64 inode_table_blocks;
+	u64 data_start;
+
+	struct mutex alloc_lock;		/* bitmaps, free counts, goals */
+	u64 free_blocks;
+	u64 free_inodes;
+	u64 inode_goal;				/* where the next inode search starts */
+};
+
+/* A VexFS inode in memory. */
+struct vexfs_inode_info {
+	struct inode vfs_inode;
+
+	/*
+	 * map_lock serialises changes to the extent tree (the root below and
+	 * the tree blocks) against each other and against lookups.
+	 */
+	struct mutex map_lock;
+	u8 extent_root[VEXFS_EXTENT_ROOT_SIZE];
+
+	u64 xattr_block;
+	u64 parent;				/* directories only */
+	struct rw_semaphore xattr_sem;		/* the xattr block */
+	u64 last_pblk;				/* allocation goal for the next block */
+
+	/* Directories: name index built on first use, under dir_lock. */
+	struct mutex dir_lock;
+	struct vexfs_dir_index *dir_index;
+};
+
+static inline struct vexfs_sb_info *VEXFS_SB(struct super_block *sb)
+{
+	return sb->s_fs_info;
+}
+
+static inline struct vexfs_inode_info *VEXFS_I(struct inode *inode)
+{
+	return container_of(inode, struct vexfs_inode_info, vfs_inode);
+}
+
+/* Report an inconsistency found on disk; the caller returns -EUCLEAN. */
+#define vexfs_corrupt(sb, fmt, ...) \
+	pr_err_ratelimited("%pg: corrupted: " fmt "\n", (sb)->s_bdev, ##__VA_ARGS__)
+
+/* csum.c */
+u32 vexfs_super_csum(const struct vexfs_super_block *raw);
+u32 vexfs_inode_csum(const struct vexfs_inode *raw, u64 ino);
+void vexfs_block_csum_set(void *block, u32 magic, u64 blocknr);
+bool vexfs_block_csum_ok(const void *block, u32 magic, u64 blocknr);
+struct buffer_head *vexfs_bread_meta(struct super_block *sb, u64 blocknr,
+				     u32 magic);
+void vexfs_dirty_meta(struct buffer_head *bh, u32 magic);
+struct buffer_head *vexfs_new_meta(struct super_block *sb, u64 blocknr);
+
+/* alloc.c */
+int vexfs_count_free(struct super_block *sb);
+int vexfs_alloc_inode_nr(struct super_block *sb, u64 *ino);
+void vexfs_free_inode_nr(struct super_block *sb, u64 ino);
+int vexfs_alloc_blocks(struct inode *inode, u64 goal, u32 want, u64 *start,
+		       u32 *got);
+void vexfs_free_blocks(struct inode *inode, u64 start, u32 count);
+bool vexfs_data_block_valid(struct super_block *sb, u64 start, u64 count);
+
+/* extent.c */
+void vexfs_extent_root_init(struct inode *inode);
+int vexfs_extent_root_check(struct inode *inode);
+int vexfs_map_block(struct inode *inode, u32 lblk, u64 *pblk, u32 *len);
+int vexfs_map_alloc(struct inode *inode, u32 lblk, u32 want, u64 *pblk,
+		    u32 *len, bool *new);
+int vexfs_truncate_blocks(struct inode *inode, u32 from_lblk);
+
+/* inode.c */
+extern const struct address_space_operations vexfs_aops;
+struct inode *vexfs_iget(struct super_block *sb, u64 ino);
+struct inode *vexfs_new_inode(struct mnt_idmap *idmap, struct inode *dir,
+			      umode_t mode, dev_t rdev);
+int vexfs_write_inode(struct inode *inode, struct writeback_control *wbc);
+void vexfs_evict_inode(struct inode *inode);
+int vexfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
+		  struct iattr *attr);
+int vexfs_get_block(struct inode *inode, sector_t iblock,
+		    struct buffer_head *bh, int create);
+
+/* file.c */
+int vexfs_fsync(struct file *file, loff_t start, loff_t end, int datasync);
+extern const struct file_operations vexfs_file_ops;
+extern const struct inode_operations vexfs_file_iops;
+extern const struct inode_operations vexfs_symlink_iops;
+extern const struct inode_operations vexfs_special_iops;
+
+/* dir.c */
+extern const struct file_operations vexfs_dir_ops;
+int vexfs_find_entry(struct inode *dir, const struct qstr *name, u64 *ino);
+int vexfs_add_entry(struct inode *dir, const struct qstr *name,
+		    struct inode *inode);
+int vexfs_delete_entry(struct inode *dir, const struct qstr *name);
+int vexfs_set_entry(struct inode *dir, const struct qstr *name,
+		    struct inode *inode);
+int vexfs_dir_is_empty(struct inode *dir);
+void vexfs_dir_index_free(struct inode *dir);
+
+/* namei.c */
+extern const struct inode_operations vexfs_dir_iops;
+
+/* xattr.c */
+extern const struct xattr_handler * const vexfs_xattr_handlers[];
+ssize_t vexfs_listxattr(struct dentry *dentry, char *buffer, size_t size);
+void vexfs_xattr_drop(struct inode *inode);
+
+#endif /* _VEXFS_H */
