@@ -225,6 +225,9 @@ int vexfs_check_super(const struct vexfs_super_block *sb, char *err,
 		return ondisk_error(err, errlen,
 				    "unknown incompatible features 0x%" PRIx64,
 				    unknown);
+	/* every file maps its blocks with an extent tree: there is no other way */
+	if (!(le64toh(sb->s_feature_incompat) & VEXFS_FEATURE_INCOMPAT_EXTENTS))
+		return ondisk_error(err, errlen, "extent feature missing");
 	if (le64toh(sb->s_root_ino) != VEXFS_ROOT_INO)
 		return ondisk_error(err, errlen, "root inode is %" PRIu64,
 				    (uint64_t)le64toh(sb->s_root_ino));

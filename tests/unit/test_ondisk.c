@@ -169,6 +169,20 @@ static void test_super_unknown_incompat_refused(void **state)
 	assert_non_null(strstr(err, "incompatible"));
 }
 
+static void test_super_without_extents_refused(void **state)
+{
+	struct vexfs_layout l = layout_of(1ull << 30);
+	struct vexfs_super_block sb;
+	char err[256] = "";
+
+	(void)state;
+	encode_test_super(&sb, &l);
+	sb.s_feature_incompat = 0;
+	vexfs_super_csum_set(&sb);
+	assert_int_equal(vexfs_check_super(&sb, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "extent"));
+}
+
 static void test_label_always_terminated(void **state)
 {
 	struct vexfs_layout l = layout_of(1ull << 30);
@@ -358,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_super_checksum_rule),
 		cmocka_unit_test(test_super_any_flipped_bit_fails),
 		cmocka_unit_test(test_super_unknown_incompat_refused),
+		cmocka_unit_test(test_super_without_extents_refused),
 		cmocka_unit_test(test_label_always_terminated),
 		cmocka_unit_test(test_root_inode),
 		cmocka_unit_test(test_inode_checksum_bound_to_number),
