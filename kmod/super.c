@@ -388,4 +388,4 @@ module_exit(vexfs_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("VexFS: a filesystem whose files carry vector embeddings");
-MODULE_SOFTDEP("pre: crc32c");
+MODULE_SOFTDEP("pre: libcrc32c");

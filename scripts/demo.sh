@@ -12,7 +12,7 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 step "Load the module"
-modprobe crc32c 2>/dev/null || true
+modprobe libcrc32c
 lsmod | grep -q '^vexfs ' || run insmod "$repo/kmod/vexfs.ko"
 grep vexfs /proc/filesystems
 
