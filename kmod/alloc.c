@@ -188,10 +188,15 @@ int vexfs_alloc_blocks(struct inode *inode, u64 goal, u32 want, u64 *start,
 		err = -ENOSPC;
 		goto out;
 	}
+	/* Files with no blocks yet start where the last allocation ended. */
+	if (!goal)
+		goal = sbi->block_goal;
 	err = vexfs_bitmap_take(sb, sbi->block_bitmap_start, sbi->data_start,
 				sbi->blocks_count, goal, want, start, got);
-	if (!err)
+	if (!err) {
 		sbi->free_blocks -= *got;
+		sbi->block_goal = *start + *got;
+	}
 out:
 	mutex_unlock(&sbi->alloc_lock);
 	if (!err)

@@ -6,8 +6,9 @@
  * VEXFS_EXTENT_ROOT_MAX entries); deeper nodes fill a block each. Leaves
  * (depth 0) hold extents sorted by logical block; index nodes hold the
  * first logical block each child covers. A lookup descends through the last
- * index entry whose start is not above the block sought (or the first
- * entry), so child i holds the extents in [start(i), start(i + 1)).
+ * index entry whose start is not above the block sought, so child i holds
+ * the extents in [start(i), start(i + 1)); the first entry of a leftmost
+ * index node starts at 0, so every block has a child to go to.
  *
  * Growth: a full leaf splits in two, adding an index entry to its parent; a
  * full root moves its entries into a new block and becomes a one-entry
@@ -328,7 +329,8 @@ static int vexfs_grow_tree(struct inode *inode)
 
 	vexfs_node_init(root, VEXFS_EXTENT_ROOT_MAX, depth + 1);
 	idx = vexfs_idx(root, 0);
-	idx->ei_lblk = cpu_to_le32(n ? vexfs_entry_lblk(child, 0) : 0);
+	/* The root's only child is the leftmost: it covers from block 0. */
+	idx->ei_lblk = 0;
 	idx->ei_reserved = 0;
 	idx->ei_child = cpu_to_le64(bh->b_blocknr);
 	vexfs_set_entries(root, 1);
@@ -530,10 +532,7 @@ static int vexfs_trim_node(struct inode *inode, struct vexfs_extent_header *eh,
 			if (left < 0)
 				return left;
 			if (left > 0) {
-				if (start <= from)
-					break;
-				/* only child 0 keeps extents below its start */
-				continue;
+				break;
 			}
 			vexfs_free_blocks(inode, child, 1);
 		}

@@ -32,6 +32,7 @@ struct vexfs_sb_info {
 	u64 free_blocks;
 	u64 free_inodes;
 	u64 inode_goal;				/* where the next inode search starts */
+	u64 block_goal;				/* after the last block handed out */
 };
 
 /* A VexFS inode in memory. */
