@@ -84,7 +84,12 @@ static int vexfs_inode_from_disk(struct inode *inode, struct vexfs_inode *raw)
 	inode_set_ctime(inode, le64_to_cpu(raw->i_ctime),
 			le32_to_cpu(raw->i_ctime_nsec));
 	inode->i_generation = le32_to_cpu(raw->i_generation);
-	inode->i_rdev = new_decode_dev(le32_to_cpu(raw->i_rdev));
+	vi->flags = le16_to_cpu(raw->i_flags);
+	vi->aux = le32_to_cpu(raw->i_aux);
+	if (S_ISCHR(inode->i_mode) || S_ISBLK(inode->i_mode))
+		inode->i_rdev = new_decode_dev(vi->aux);
+	if (vi->flags & ~VEXFS_INODE_FLAGS_KNOWN)
+		return -EUCLEAN;
 	vi->xattr_block = le64_to_cpu(raw->i_xattr_block);
 	vi->parent = le64_to_cpu(raw->i_parent);
 	memcpy(vi->extent_root, raw->i_extent_root, VEXFS_EXTENT_ROOT_SIZE);
@@ -160,7 +165,11 @@ static void vexfs_inode_to_disk(struct inode *inode, struct vexfs_inode *raw)
 	raw->i_generation = cpu_to_le32(inode->i_generation);
 	raw->i_xattr_block = cpu_to_le64(vi->xattr_block);
 	raw->i_parent = cpu_to_le64(vi->parent);
-	raw->i_rdev = cpu_to_le32(new_encode_dev(inode->i_rdev));
+	raw->i_flags = cpu_to_le16(vi->flags);
+	if (S_ISCHR(inode->i_mode) || S_ISBLK(inode->i_mode))
+		raw->i_aux = cpu_to_le32(new_encode_dev(inode->i_rdev));
+	else
+		raw->i_aux = cpu_to_le32(vi->aux);
 	mutex_lock(&vi->map_lock);
 	memcpy(raw->i_extent_root, vi->extent_root, VEXFS_EXTENT_ROOT_SIZE);
 	mutex_unlock(&vi->map_lock);
@@ -252,6 +261,8 @@ struct inode *vexfs_new_inode(struct mnt_idmap *idmap, struct inode *dir,
 	simple_inode_init_ts(inode);
 	vi->xattr_block = 0;
 	vi->parent = S_ISDIR(mode) ? dir->i_ino : 0;
+	vi->flags = 0;
+	vi->aux = 0;
 	vi->last_pblk = 0;
 	vexfs_extent_root_init(inode);
 	vexfs_set_ops(inode);

@@ -47,7 +47,9 @@ struct vexfs_inode_info {
 	u8 extent_root[VEXFS_EXTENT_ROOT_SIZE];
 
 	u64 xattr_block;
-	u64 parent;				/* directories only */
+	u64 parent;				/* see i_parent on disk */
+	u16 flags;				/* VEXFS_INODE_* */
+	u32 aux;				/* see i_aux on disk */
 	struct rw_semaphore xattr_sem;		/* the xattr block */
 	u64 last_pblk;				/* allocation goal for the next block */
 

@@ -161,11 +161,19 @@ struct vexfs_inode {
 	__le32 i_ctime_nsec;
 	__le32 i_generation;
 	__le64 i_xattr_block;		/* 0 when the inode has no xattr block */
-	__le64 i_parent;		/* directories: the parent's inode number */
-	__le32 i_rdev;			/* device nodes: new_encode_dev() */
+	__le64 i_parent;		/* directories: the parent's inode number;
+					 * files with a vector: their collection */
+	__le32 i_aux;			/* device nodes: new_encode_dev();
+					 * collections: the vector table's inode;
+					 * files with a vector: slot + 1 */
 	__le32 i_checksum;		/* see the checksum rules above */
 	__u8   i_extent_root[VEXFS_EXTENT_ROOT_SIZE];
 };
+
+/* i_flags */
+#define VEXFS_INODE_COLLECTION	0x0001	/* directory is a vector collection */
+#define VEXFS_INODE_VTABLE	0x0002	/* hidden: a collection's vector table */
+#define VEXFS_INODE_FLAGS_KNOWN	0x0003
 
 #define VEXFS_INODE_SIZE	256
 #define VEXFS_INODES_PER_BLOCK	(VEXFS_BLOCK_SIZE / VEXFS_INODE_SIZE)
@@ -216,6 +224,42 @@ struct vexfs_xattr_entry {
 #define VEXFS_XATTR_SPACE \
 	(VEXFS_BLOCK_PAYLOAD - (unsigned int)sizeof(struct vexfs_xattr_header))
 
+/*
+ * Vector tables. Each collection keeps its vectors in a hidden regular
+ * inode (flag VEXFS_INODE_VTABLE, linked from no directory, named by the
+ * collection's i_aux): a header in block 0, then fixed-size slot records
+ * from VEXFS_VTABLE_DATA_START, each a struct vexfs_vrec followed by the
+ * vector (dim little-endian float32). Slot n of a file is its i_aux - 1;
+ * a free slot has vr_ino 0. Owner, group and mode are kept beside each
+ * vector so search can check read permission without loading inodes.
+ */
+#define VEXFS_VTABLE_MAGIC	0x42545856	/* "VXTB" */
+#define VEXFS_VTABLE_DATA_START	VEXFS_BLOCK_SIZE
+
+struct vexfs_vtable_header {
+	__le32 vh_magic;
+	__le32 vh_version;		/* 1 */
+	__le32 vh_dim;
+	__le16 vh_metric;		/* VEXFS_METRIC_* of uapi/vexfs.h */
+	__le16 vh_elem_type;		/* VEXFS_ELEM_* */
+	__le32 vh_rec_size;		/* sizeof(struct vexfs_vrec) + 4 * dim */
+	__le32 vh_checksum;		/* crc32c(VEXFS_CRC_SEED, header), this field zero */
+	__le64 vh_owner;		/* the collection directory's inode */
+	__le64 vh_slots;		/* slots in use or free below this mark */
+	__u8   vh_reserved[24];
+};
+
+struct vexfs_vrec {
+	__le64 vr_ino;			/* file holding this vector, 0: free */
+	__le64 vr_id;			/* user id */
+	__le64 vr_attrs[4];		/* metadata words */
+	__le32 vr_uid;
+	__le32 vr_gid;
+	__le16 vr_mode;
+	__le16 vr_flags;
+	__le32 vr_reserved;
+};
+
 #ifdef __KERNEL__
 #define VEXFS_ASSERT_SIZE(type, size) BUILD_BUG_ON(sizeof(type) != (size))
 #else
@@ -233,6 +277,8 @@ static inline void vexfs_check_layout(void)
 	VEXFS_ASSERT_SIZE(struct vexfs_dirent, VEXFS_DIRENT_HEADER);
 	VEXFS_ASSERT_SIZE(struct vexfs_xattr_header, 16);
 	VEXFS_ASSERT_SIZE(struct vexfs_xattr_entry, 4);
+	VEXFS_ASSERT_SIZE(struct vexfs_vtable_header, 64);
+	VEXFS_ASSERT_SIZE(struct vexfs_vrec, 64);
 }
 
 #endif /* _UAPI_LINUX_VEXFS_FS_H */

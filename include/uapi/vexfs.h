@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * VexFS ioctl ABI: vector collections, vectors on files, batch insert and
+ * search.
+ *
+ * Rules every struct follows, so the ABI can grow without breaking old
+ * callers: the first field is `size`, set by the caller to sizeof() of the
+ * struct it was compiled with; the kernel rejects sizes it does not know
+ * with -EINVAL. Every user pointer travels as a __u64. Reserved fields
+ * must be zero on input (-EINVAL otherwise) and are zero on output. All
+ * numbers are native-endian (they never reach the disk as-is).
+ *
+ * Which file descriptor:
+ *   VEXFS_IOC_GET_VERSION          any file or directory of a VexFS mount
+ *   VEXFS_IOC_CREATE_COLLECTION    an empty-of-vectors directory (needs write access)
+ *   VEXFS_IOC_GET_COLLECTION       a collection directory
+ *   VEXFS_IOC_BATCH_INSERT         a collection directory (needs write access)
+ *   VEXFS_IOC_SEARCH               a collection directory
+ *   VEXFS_IOC_SET_VECTOR, _GET_VECTOR, _DEL_VECTOR
+ *                                  a regular file in a collection directory
+ */
+#ifndef _UAPI_LINUX_VEXFS_H
+#define _UAPI_LINUX_VEXFS_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define VEXFS_ABI_VERSION	1
+
+#define VEXFS_MAX_DIM		4096
+#define VEXFS_MAX_K		4096
+#define VEXFS_MAX_BATCH		65536	/* entries in one batch insert */
+#define VEXFS_ATTR_WORDS	4	/* metadata words beside each vector */
+
+/* Distance metrics: smaller is closer for all three. */
+#define VEXFS_METRIC_L2		1	/* squared Euclidean distance */
+#define VEXFS_METRIC_IP		2	/* negated inner product */
+#define VEXFS_METRIC_COSINE	3	/* 1 - cosine similarity */
+
+#define VEXFS_ELEM_F32		1	/* IEEE-754 binary32, little-endian on disk */
+
+/* Capabilities reported by VEXFS_IOC_GET_VERSION. */
+#define VEXFS_CAP_COLLECTIONS	(1ull << 0)
+#define VEXFS_CAP_BATCH_INSERT	(1ull << 1)
+#define VEXFS_CAP_EXACT_SEARCH	(1ull << 2)
+#define VEXFS_CAP_PREDICATE	(1ull << 3)
+
+struct vexfs_ioc_version {
+	__u32 size;
+	__u32 abi_version;		/* out: VEXFS_ABI_VERSION */
+	__u64 capabilities;		/* out: VEXFS_CAP_* */
+	__u32 max_dim;			/* out */
+	__u32 max_k;			/* out */
+	__u32 max_batch;		/* out */
+	__u32 attr_words;		/* out */
+	__u64 reserved[4];
+};
+
+struct vexfs_ioc_collection {
+	__u32 size;
+	__u32 dim;			/* in (create) / out: 1..VEXFS_MAX_DIM */
+	__u16 metric;			/* in / out: VEXFS_METRIC_* */
+	__u16 elem_type;		/* in / out: VEXFS_ELEM_* */
+	__u32 flags;			/* must be 0 */
+	__u64 count;			/* out: vectors stored */
+	__u64 slots;			/* out: slots in the table, free ones included */
+	__u64 bytes;			/* out: bytes of the vector table */
+	__u64 unindexed;		/* out: vectors not in a published index */
+	__u64 reserved[4];
+};
+
+/* A vector and its metadata on one file. */
+struct vexfs_ioc_vector {
+	__u32 size;
+	__u32 dim;			/* must equal the collection's */
+	__u64 vector_ptr;		/* float[dim] */
+	__u64 id;			/* user id; 0 on SET means "the inode number" */
+	__u64 attrs[VEXFS_ATTR_WORDS];	/* metadata words, filters read them */
+	__u64 reserved[2];
+};
+
+/*
+ * Batch insert: create `count` regular files in the collection, named by
+ * their ids in decimal, each with its vector and metadata.
+ *
+ * All or nothing: every entry is checked (dimension, finite values, ids
+ * unique in the batch and not already present as names) before anything
+ * is created; if a check fails, nothing changes, the call fails and
+ * error_index holds the first bad entry. If creating fails half-way (no
+ * space), the entries created by this call are removed again.
+ */
+struct vexfs_ioc_batch_insert {
+	__u32 size;
+	__u32 dim;
+	__u32 count;			/* 1..VEXFS_MAX_BATCH */
+	__u32 mode;			/* permission bits of the new files, 0: 0644 */
+	__u64 ids_ptr;			/* __u64[count], non-zero */
+	__u64 vectors_ptr;		/* float[count * dim] */
+	__u64 attrs_ptr;		/* __u64[count * VEXFS_ATTR_WORDS], or 0 */
+	__u32 error_index;		/* out: first bad entry, or count */
+	__u32 flags;			/* must be 0 */
+	__u64 reserved[4];
+};
+
+/* Built-in predicate on one metadata word. */
+#define VEXFS_PRED_NONE		0
+#define VEXFS_PRED_EQ		1	/* attrs[word] == value */
+#define VEXFS_PRED_NE		2
+#define VEXFS_PRED_LT		3
+#define VEXFS_PRED_LE		4
+#define VEXFS_PRED_GT		5
+#define VEXFS_PRED_GE		6
+#define VEXFS_PRED_ALL_BITS	7	/* (attrs[word] & value) == value */
+#define VEXFS_PRED_ANY_BITS	8	/* (attrs[word] & value) != 0 */
+
+struct vexfs_predicate {
+	__u16 op;			/* VEXFS_PRED_* */
+	__u16 word;			/* < VEXFS_ATTR_WORDS */
+	__u32 reserved;
+	__u64 value;
+};
+
+struct vexfs_search_result {
+	__u64 id;
+	__u64 ino;
+	float distance;
+	__u32 reserved;
+};
+
+struct vexfs_ioc_search {
+	__u32 size;
+	__u32 dim;
+	__u32 k;			/* 1..VEXFS_MAX_K */
+	__u32 ef;			/* index search breadth; 0: default */
+	__u64 query_ptr;		/* float[dim] */
+	__u64 results_ptr;		/* struct vexfs_search_result[k] */
+	__u32 count;			/* out: results written, best first */
+	__u32 flags;			/* must be 0 */
+	struct vexfs_predicate where;
+	__u64 scanned;			/* out: candidates whose distance was computed */
+	__u64 reserved[4];
+};
+
+#define VEXFS_IOC_MAGIC		0xE9
+
+#define VEXFS_IOC_GET_VERSION		_IOWR(VEXFS_IOC_MAGIC, 0x00, struct vexfs_ioc_version)
+#define VEXFS_IOC_CREATE_COLLECTION	_IOWR(VEXFS_IOC_MAGIC, 0x01, struct vexfs_ioc_collection)
+#define VEXFS_IOC_GET_COLLECTION	_IOWR(VEXFS_IOC_MAGIC, 0x02, struct vexfs_ioc_collection)
+#define VEXFS_IOC_SET_VECTOR		_IOW(VEXFS_IOC_MAGIC, 0x03, struct vexfs_ioc_vector)
+#define VEXFS_IOC_GET_VECTOR		_IOWR(VEXFS_IOC_MAGIC, 0x04, struct vexfs_ioc_vector)
+#define VEXFS_IOC_DEL_VECTOR		_IO(VEXFS_IOC_MAGIC, 0x05)
+#define VEXFS_IOC_BATCH_INSERT		_IOWR(VEXFS_IOC_MAGIC, 0x06, struct vexfs_ioc_batch_insert)
+#define VEXFS_IOC_SEARCH		_IOWR(VEXFS_IOC_MAGIC, 0x07, struct vexfs_ioc_search)
+
+#endif /* _UAPI_LINUX_VEXFS_H */
