@@ -58,13 +58,14 @@ pass() {
 	printf 'ok   %s\n' "$1"
 }
 
-# fail NAME MSG: also shows the end of the kernel log, since most failures
-# of a filesystem test are explained there, and CI keeps only this output.
+# fail NAME MSG: also shows the end of the kernel log since this script
+# started, since most failures of a filesystem test are explained there,
+# and CI keeps only this output.
 fail() {
 	FAILED=$((FAILED + 1))
 	printf 'FAIL %s: %s\n' "$1" "${2:-}"
-	printf '     --- last kernel messages ---\n'
-	dmesg 2>/dev/null | tail -n 15 | sed 's/^/     | /'
+	printf '     --- last kernel messages of this test ---\n'
+	dmesg_since_start | tail -n 15 | sed 's/^/     | /'
 }
 
 skip() { printf 'skip %s: %s\n' "$1" "${2:-}"; }
@@ -144,10 +145,15 @@ dmesg_mark() {
 	echo "test-mark: $TEST_NAME $DMESG_MARK ${1:-}" >/dev/kmsg 2>/dev/null || true
 }
 
-dmesg_since_mark() {
-	dmesg 2>/dev/null | awk -v m="test-mark: $TEST_NAME $DMESG_MARK " \
-		'seen { print } index($0, m) { seen = 1 }'
+# Kernel messages after the last line containing $1.
+dmesg_after() {
+	dmesg 2>/dev/null | awk -v m="$1" '
+		index($0, m) { n = 0; next }
+		{ line[n++] = $0 }
+		END { for (i = 0; i < n; i++) print line[i] }'
 }
+dmesg_since_mark() { dmesg_after "test-mark: $TEST_NAME $DMESG_MARK "; }
+dmesg_since_start() { dmesg_after "test-mark: $TEST_NAME start"; }
 
 OOPS_PATTERN='Oops|BUG:|WARNING:|general protection fault|Call Trace|Kernel panic|UBSAN|KASAN|stack-protector'
 
@@ -311,3 +317,17 @@ require_root() {
 	}
 }
 require_root
+
+# The guest's /dev is a bare devtmpfs: without udev nobody made the links
+# that bash process substitution and /dev/stdout users expect.
+ensure_dev_links() {
+	local i name
+	[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd 2>/dev/null
+	i=0
+	for name in stdin stdout stderr; do
+		[ -e /dev/$name ] || ln -s /proc/self/fd/$i /dev/$name 2>/dev/null
+		i=$((i + 1))
+	done
+}
+ensure_dev_links
+echo "test-mark: $TEST_NAME start" >/dev/kmsg 2>/dev/null || true

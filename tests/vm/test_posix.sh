@@ -139,8 +139,8 @@ sparse_du_small() {
 }
 check "du of the sparse file is far below its size" sparse_du_small
 check "the hole before the block reads as zeros" is_zeros "$MNT/files/sparse" $((32 << 20))
-check "the block in the middle reads back" bash -c 'cmp <(dd if="$1" bs=4096 skip=$((32 * 256)) count=1 status=none) "$2"' _ "$MNT/files/sparse" "$REF/sparse-block"
-check "the hole after the block reads as zeros" bash -c 'cmp <(tail -c $(((32 << 20) - 4096)) "$1") <(head -c $(((32 << 20) - 4096)) /dev/zero)' _ "$MNT/files/sparse"
+check "the block in the middle reads back" bash -c 'dd if="$1" bs=4096 skip=$((32 * 256)) count=1 status=none | cmp - "$2"' _ "$MNT/files/sparse" "$REF/sparse-block"
+check "the hole after the block reads as zeros" bash -c 'tail -c $(((32 << 20) - 4096)) "$1" | cmp -n $(((32 << 20) - 4096)) - /dev/zero' _ "$MNT/files/sparse"
 
 # Thousands of separate extents, written in random order: forces the
 # extent tree past the root and past one level of index blocks.
@@ -258,11 +258,11 @@ verify_big() {
 	size=$(stat -c %s "$BIG")
 	[ "$size" = "$BIG_SIZE" ] || { echo "size $size, expected $BIG_SIZE"; return 1; }
 	for i in "${!BIG_OFFSETS[@]}"; do
-		cmp <(read_bytes "$BIG" "${BIG_OFFSETS[$i]}" $((1 << 20))) "$REF/big-$i" ||
+		read_bytes "$BIG" "${BIG_OFFSETS[$i]}" $((1 << 20)) | cmp - "$REF/big-$i" ||
 			{ echo "chunk at ${BIG_OFFSETS[$i]} differs"; return 1; }
 	done
 	for i in "${BIG_HOLES[@]}"; do
-		cmp <(read_bytes "$BIG" "$i" $((1 << 20))) <(head -c $((1 << 20)) /dev/zero) ||
+		read_bytes "$BIG" "$i" $((1 << 20)) | is_zeros - $((1 << 20)) ||
 			{ echo "hole at $i is not zeros"; return 1; }
 	done
 	sha256sum "$REF"/big-* | sed "s|$REF/||"
@@ -599,12 +599,12 @@ check "sparse file still reads zeros in its hole" is_zeros "$MNT/files/sparse" $
 # size must be gone, and must not come back when the file grows again.
 big_truncate() {
 	truncate -s $((600 << 20)) "$BIG" || return 1
-	cmp <(read_bytes "$BIG" $((300 << 20)) $((1 << 20))) "$REF/big-1" || return 1
+	read_bytes "$BIG" $((300 << 20)) $((1 << 20)) | cmp - "$REF/big-1" || return 1
 	[ -z "$(read_bytes "$BIG" $((1 << 30)) 100)" ] || { echo "reads past EOF return data"; return 1; }
 	truncate -s "$BIG_SIZE" "$BIG" || return 1
-	cmp <(read_bytes "$BIG" $(((1 << 30) + (7 << 20))) $((1 << 20))) <(head -c $((1 << 20)) /dev/zero) ||
+	read_bytes "$BIG" $(((1 << 30) + (7 << 20))) $((1 << 20)) | is_zeros - $((1 << 20)) ||
 		{ echo "old data reappeared after growing"; return 1; }
-	cmp <(read_bytes "$BIG" 0 $((1 << 20))) "$REF/big-0"
+	read_bytes "$BIG" 0 $((1 << 20)) | cmp - "$REF/big-0"
 }
 check "truncate the 4 GiB file to 600 MiB and back: tail reads zeros" big_truncate
 
