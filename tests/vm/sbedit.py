@@ -8,6 +8,11 @@
     sbedit.py IMAGE fix-csum                recompute the checksum only
     sbedit.py IMAGE check-csum              exit 1 when the checksum is wrong
     sbedit.py IMAGE offset FIELD            print a field's byte offset
+    sbedit.py IMAGE inode-csum INO [fix]    check (or fix) inode INO's checksum
+    sbedit.py IMAGE block-csum BLOCK [fix]  check (or fix) a metadata block's
+
+The checksum fixers let a test corrupt a structure *behind* its CRC, so
+that the kernel's validation of the contents is tested, not only the CRC.
 
 VALUE is an integer (0x.. and 1<<63 style accepted) or, for byte arrays,
 a string. The field layout is read from include/uapi/vexfs_fs.h rather than
@@ -57,14 +62,14 @@ def header_constants(text):
     return consts
 
 
-def superblock_layout(header_path=HEADER):
-    """[(name, offset, element_size, count)] of struct vexfs_super_block."""
+def struct_layout(struct, struct_size, header_path=HEADER):
+    """[(name, offset, element_size, count)] of a struct in the header."""
     with open(header_path) as f:
         text = f.read()
     consts = header_constants(text)
-    body = re.search(r"struct vexfs_super_block\s*\{(.*?)\};", text, re.S)
+    body = re.search(r"struct %s\s*\{(.*?)\};" % struct, text, re.S)
     if not body:
-        sys.exit("sbedit: struct vexfs_super_block not found in " + header_path)
+        sys.exit("sbedit: struct %s not found in %s" % (struct, header_path))
     fields, offset = [], 0
     for line in body.group(1).splitlines():
         line = re.sub(r"/\*.*?\*/", "", line).strip()
@@ -77,9 +82,67 @@ def superblock_layout(header_path=HEADER):
         offset = (offset + size - 1) // size * size  # natural alignment
         fields.append((name, offset, size, n))
         offset += size * n
-    if offset != SB_SIZE:
-        sys.exit("sbedit: parsed superblock is %d bytes, expected %d" % (offset, SB_SIZE))
+    if offset != struct_size:
+        sys.exit("sbedit: parsed struct %s is %d bytes, expected %d" % (struct, offset, struct_size))
     return fields
+
+
+def superblock_layout():
+    return struct_layout("vexfs_super_block", SB_SIZE)
+
+
+BLOCK_SIZE = 4096
+INODE_SIZE = 256
+TAIL_SIZE = 8           # struct vexfs_block_tail: t_magic, t_checksum
+TAIL_MAGICS = {0x504D4256: "bitmap", 0x54584556: "extent",
+               0x52494456: "dir", 0x52544156: "xattr"}
+
+
+def inode_checksum_offset():
+    return find_field(struct_layout("vexfs_inode", INODE_SIZE), "i_checksum")[1]
+
+
+def inode_position(sb, ino):
+    table = read_field(sb, find_field(superblock_layout(), "s_inode_table_start"))
+    return table * BLOCK_SIZE + ino * INODE_SIZE
+
+
+def inode_checksum(raw, ino):
+    """Stored and computed checksum of the 256 bytes of inode ino."""
+    off = inode_checksum_offset()
+    stored = int.from_bytes(raw[off:off + 4], "little")
+    copy = bytearray(raw)
+    copy[off:off + 4] = b"\0\0\0\0"
+    return stored, crc32c(CRC_SEED ^ (ino & 0xFFFFFFFF), copy)
+
+
+def block_checksum(raw, blocknr):
+    """(kind or None, stored, computed) for a 4 KiB block with a tail."""
+    magic = int.from_bytes(raw[-TAIL_SIZE:-4], "little")
+    stored = int.from_bytes(raw[-4:], "little")
+    computed = crc32c(CRC_SEED ^ (blocknr & 0xFFFFFFFF), raw[:-4])
+    return TAIL_MAGICS.get(magic), stored, computed
+
+
+def fix_inode_checksum(f, sb, ino):
+    pos = inode_position(sb, ino)
+    f.seek(pos)
+    raw = f.read(INODE_SIZE)
+    _, computed = inode_checksum(raw, ino)
+    f.seek(pos + inode_checksum_offset())
+    f.write(computed.to_bytes(4, "little"))
+
+
+def fix_block_checksum(f, blocknr):
+    """Recompute a block's tail CRC; False when it has no known tail magic."""
+    f.seek(blocknr * BLOCK_SIZE)
+    raw = f.read(BLOCK_SIZE)
+    kind, _, computed = block_checksum(raw, blocknr)
+    if kind is None:
+        return False
+    f.seek(blocknr * BLOCK_SIZE + BLOCK_SIZE - 4)
+    f.write(computed.to_bytes(4, "little"))
+    return True
 
 
 def find_field(layout, name):
@@ -177,6 +240,24 @@ def main(argv):
     elif cmd == "fix-csum":
         fix_checksum(layout, sb)
         store(image, sb)
+    elif cmd == "inode-csum":
+        ino = int(args[0], 0)
+        with open(image, "r+b") as f:
+            if args[1:] == ["fix"]:
+                fix_inode_checksum(f, sb, ino)
+            f.seek(inode_position(sb, ino))
+            stored, computed = inode_checksum(f.read(INODE_SIZE), ino)
+        print("inode %d: stored %#010x computed %#010x" % (ino, stored, computed))
+        return 0 if stored == computed else 1
+    elif cmd == "block-csum":
+        blocknr = int(args[0], 0)
+        with open(image, "r+b") as f:
+            if args[1:] == ["fix"] and not fix_block_checksum(f, blocknr):
+                sys.exit("sbedit: block %d has no checksummed tail" % blocknr)
+            f.seek(blocknr * BLOCK_SIZE)
+            kind, stored, computed = block_checksum(f.read(BLOCK_SIZE), blocknr)
+        print("block %d (%s): stored %#010x computed %#010x" % (blocknr, kind, stored, computed))
+        return 0 if kind and stored == computed else 1
     elif cmd == "check-csum":
         stored = read_field(sb, find_field(layout, CHECKSUM_FIELD))
         computed = superblock_checksum(layout, sb)

@@ -1,0 +1,381 @@
+#!/usr/bin/env bash
+# Images the module must refuse, each with a reason in the kernel log and
+# never an oops: not VexFS at all, a damaged or too-new superblock, a
+# geometry that does not fit the device, a corrupted inode. Then a fuzz
+# loop over the metadata of a populated image, where any outcome but an
+# oops or a hang is acceptable (scripts/vm.sh turns an oops into a failed
+# run; this script also looks for one after every case).
+#
+# The images are VexFS-specific, so with VEXFS_TEST_FSTYPE set to another
+# filesystem there is nothing to run.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$FSTYPE" != vexfs ]; then
+	skip "$TEST_NAME" "corruption cases are specific to vexfs, not $FSTYPE"
+	summary
+	exit
+fi
+
+SBEDIT=$TESTS_DIR/sbedit.py
+FUZZ_ROUNDS=${VEXFS_FUZZ_ROUNDS:-50}
+FUZZ_SEED=${VEXFS_FUZZ_SEED:-$(date +%s)}
+MNT=$SCRATCH/mnt
+IMGDIR=$SCRATCH/images
+rm -rf "$IMGDIR"
+mkdir -p "$MNT" "$IMGDIR"
+
+sb_get() { "$SBEDIT" "$1" get "$2"; }
+
+fresh_image() {	# IMG SIZE
+	rm -f "$1"
+	truncate -s "$2" "$1" && "$(mkfs_vexfs_bin)" -q -f "$1" >/dev/null
+}
+
+flip_byte() {	# IMG OFFSET: invert every bit of one byte
+	python3 - "$1" "$2" <<'EOF'
+import sys
+path, off = sys.argv[1], int(sys.argv[2])
+with open(path, "r+b") as f:
+    f.seek(off)
+    b = f.read(1)
+    f.seek(off)
+    f.write(bytes([b[0] ^ 0xFF]))
+EOF
+}
+
+mount_image() {	# IMG [OPTS]: sets DEV; mounts at $MNT
+	DEV=$(attach "$1") || return 1
+	mount -t vexfs ${2:+-o "$2"} "$DEV" "$MNT"
+}
+
+release_image() {
+	is_mounted "$MNT" && umount "$MNT"
+	[ -z "$DEV" ] || detach "$DEV"
+	DEV=
+}
+
+# refuse NAME IMG KMSG_REGEX [MOUNT_OPTS]: the mount must fail, the kernel
+# must say why (a "vexfs:" line matching the regex), and must not oops.
+refuse() {
+	local name=$1 img=$2 why=$3 opts=${4:-}
+	dmesg_mark "$name"
+	DEV=$(attach "$img") || { fail "$name" "losetup failed"; return; }
+	expect_fail "$name: mount is refused" mount -t vexfs ${opts:+-o "$opts"} "$DEV" "$MNT"
+	check_kmsg "$name: the kernel log says why" "vexfs: .*($why)"
+	check_no_oops "$name: no oops"
+	release_image
+}
+
+# ---------------------------------------------------------------------------
+section "images that are not VexFS"
+load_module || {
+	fail "load the module" "insmod failed"
+	summary
+	exit 1
+}
+grep -qw vexfs /proc/filesystems && pass "the module is loaded"
+
+truncate -s 16M "$IMGDIR/zero.img"
+refuse "zero-filled image" "$IMGDIR/zero.img" 'no VexFS superblock|magic'
+
+truncate -s 16M "$IMGDIR/ext4.img"
+mkfs.ext4 -q -F "$IMGDIR/ext4.img"
+refuse "ext4 image" "$IMGDIR/ext4.img" 'no VexFS superblock|magic'
+
+# ---------------------------------------------------------------------------
+section "damaged superblocks"
+check "mkfs a 16 MiB reference image" fresh_image "$IMGDIR/good.img" 16M
+check "the reference superblock checksum is valid" "$SBEDIT" "$IMGDIR/good.img" check-csum
+check "the reference image mounts" mount_image "$IMGDIR/good.img"
+release_image
+
+variant() {	# NAME: a copy of the reference image to damage
+	cp "$IMGDIR/good.img" "$IMGDIR/$1.img"
+	echo "$IMGDIR/$1.img"
+}
+
+img=$(variant label-flip)
+flip_byte "$img" $(($("$SBEDIT" x offset s_label) + 3))
+refuse "flipped byte in the label" "$img" 'checksum'
+
+img=$(variant reserved-flip)
+flip_byte "$img" 500
+refuse "flipped byte in the reserved tail" "$img" 'checksum'
+
+img=$(variant free-blocks-flip)
+flip_byte "$img" "$("$SBEDIT" x offset s_free_blocks)"
+refuse "flipped byte in s_free_blocks" "$img" 'checksum'
+
+img=$(variant magic-flip)
+flip_byte "$img" 0
+refuse "flipped byte in the magic" "$img" 'no VexFS superblock|magic'
+
+img=$(variant incompat)
+"$SBEDIT" "$img" set s_feature_incompat $(($(sb_get "$img" s_feature_incompat) | (1 << 63)))
+check "incompat bit 63 set with a valid checksum" "$SBEDIT" "$img" check-csum
+refuse "unknown incompat feature bit 63" "$img" 'incompat|unknown'
+
+img=$(variant incompat-low)
+"$SBEDIT" "$img" set s_feature_incompat $(($(sb_get "$img" s_feature_incompat) | (1 << 5)))
+refuse "unknown incompat feature bit 5" "$img" 'incompat|unknown'
+
+img=$(variant no-extents)
+"$SBEDIT" "$img" set s_feature_incompat 0
+refuse "incompat extents bit cleared" "$img" 'extent'
+
+img=$(variant version)
+"$SBEDIT" "$img" set s_format_version 2
+refuse "format version 2" "$img" 'version'
+
+img=$(variant blockshift)
+"$SBEDIT" "$img" set s_block_shift 13
+refuse "block shift 13 (8 KiB blocks)" "$img" 'version|block'
+
+# An unknown ro_compat feature: read-only is allowed, read-write is not.
+img=$(variant rocompat)
+"$SBEDIT" "$img" set s_feature_ro_compat '1<<40'
+refuse "unknown ro_compat feature, read-write" "$img" 'read-only|ro_compat|features'
+dmesg_mark rocompat-ro
+check "unknown ro_compat feature: a read-only mount works" mount_image "$img" ro
+check "and reads the root directory" ls -la "$MNT"
+check_no_oops "unknown ro_compat feature, read-only: no oops"
+release_image
+
+img=$(variant compat)
+"$SBEDIT" "$img" set s_feature_compat '1<<40'
+dmesg_mark compat
+check "an unknown compat feature is ignored: mounts" mount_image "$img"
+check "and works" bash -c 'echo x >"$1/f" && [ "$(cat "$1/f")" = x ]' _ "$MNT"
+check_no_oops "unknown compat feature: no oops"
+release_image
+
+# ---------------------------------------------------------------------------
+section "geometry that does not fit"
+img=$(variant too-many-blocks)
+"$SBEDIT" "$img" set s_blocks_count $(($(sb_get "$img" s_blocks_count) + 1024))
+refuse "s_blocks_count larger than the device" "$img" 'blocks but the device|device|geometry'
+
+img=$(variant data-start)
+"$SBEDIT" "$img" set s_data_start 2
+refuse "s_data_start inside the inode table" "$img" 'geometry|inconsistent'
+
+img=$(variant inode-table)
+"$SBEDIT" "$img" set s_inode_table_blocks 1
+refuse "inode table too small for s_inodes_count" "$img" 'geometry|inconsistent|inode'
+
+img=$(variant bitmap)
+"$SBEDIT" "$img" set s_block_bitmap_start "$(sb_get "$img" s_blocks_count)"
+refuse "block bitmap beyond the end" "$img" 'geometry|inconsistent|bitmap|device'
+
+img=$(variant root-ino)
+"$SBEDIT" "$img" set s_root_ino 7
+refuse "s_root_ino is not 1" "$img" 'root'
+
+fresh_image "$IMGDIR/big.img" 32M
+truncate -s 16M "$IMGDIR/big.img"
+refuse "image truncated to half" "$IMGDIR/big.img" 'blocks but the device|device|geometry'
+
+fresh_image "$IMGDIR/tiny.img" 16M
+truncate -s 4096 "$IMGDIR/tiny.img"
+refuse "image truncated to its superblock" "$IMGDIR/tiny.img" 'blocks but the device|device|geometry|read'
+
+fresh_image "$IMGDIR/stub.img" 16M
+truncate -s 2048 "$IMGDIR/stub.img"
+refuse "image shorter than one block" "$IMGDIR/stub.img" 'superblock|read|device|block'
+
+# ---------------------------------------------------------------------------
+section "corrupted inodes"
+inode_offset() {	# IMG INO
+	echo $(($(sb_get "$1" s_inode_table_start) * 4096 + $2 * 256))
+}
+
+# rejected_or_eio NAME IMG PATH: the mount fails, or accessing PATH gives an
+# I/O error or "structure needs cleaning"; either way with a vexfs message.
+rejected_or_eio() {
+	local name=$1 img=$2 path=$3
+	dmesg_mark "$name"
+	if mount_image "$img" 2>"$CHECK_OUT"; then
+		expect_fail "$name: access fails with EIO or EUCLEAN" \
+			-e 'Input/output error|Structure needs cleaning' ls -l "$MNT/$path"
+	else
+		pass "$name: mount refused"
+	fi
+	check_kmsg "$name: the kernel log says why" 'vexfs: '
+	check_no_oops "$name: no oops"
+	release_image
+}
+
+img=$(variant root-inode)
+flip_byte "$img" $(($(inode_offset "$img" 1) + 16))
+rejected_or_eio "root inode with a flipped size byte" "$img" .
+
+img=$(variant root-inode-mode)
+flip_byte "$img" "$(inode_offset "$img" 1)"
+rejected_or_eio "root inode with a flipped mode byte" "$img" .
+
+# The same, behind a valid checksum: the contents themselves must be checked.
+img=$(variant root-not-dir)
+python3 - "$img" "$(inode_offset "$img" 1)" <<'EOF'
+import sys
+path, off = sys.argv[1], int(sys.argv[2])
+with open(path, "r+b") as f:
+    f.seek(off)
+    f.write((0o100644).to_bytes(2, "little"))     # S_IFREG: root is a file now
+EOF
+"$SBEDIT" "$img" inode-csum 1 fix >/dev/null
+rejected_or_eio "root inode is a regular file (valid checksum)" "$img" .
+
+# A file's inode: the mount works, the file gives an error, the rest reads.
+victim_image() {
+	fresh_image "$IMGDIR/victim.img" 16M && mount_image "$IMGDIR/victim.img" || return 1
+	echo "bystander" >"$MNT/bystander"
+	echo "victim" >"$MNT/victim"
+	stat -c %i "$MNT/victim" >"$IMGDIR/victim.ino"
+	release_image
+}
+check "make an image with a victim file" victim_image
+VICTIM_INO=$(cat "$IMGDIR/victim.ino")
+flip_byte "$IMGDIR/victim.img" $(($(inode_offset "$IMGDIR/victim.img" "$VICTIM_INO") + 20))
+dmesg_mark victim
+check "a corrupted file inode does not stop the mount" mount_image "$IMGDIR/victim.img"
+expect_fail "the corrupted file gives EIO or EUCLEAN" -e 'Input/output error|Structure needs cleaning' cat "$MNT/victim"
+check "other files still read" bash -c '[ "$(cat "$1/bystander")" = bystander ]' _ "$MNT"
+check_kmsg "the kernel log names the corruption" 'vexfs: '
+check "the filesystem still unmounts" umount "$MNT"
+check_no_oops "corrupted file inode: no oops"
+release_image
+
+# ---------------------------------------------------------------------------
+section "fuzzing the metadata of a populated image ($FUZZ_ROUNDS rounds, seed $FUZZ_SEED)"
+
+populate() {
+	fresh_image "$IMGDIR/populated.img" 8M && mount_image "$IMGDIR/populated.img" || return 1
+	local m=$MNT i
+	mkdir -p "$m/a/b/c" "$m/wide" "$m/empty"
+	for i in $(seq 1 20); do
+		head -c $((i * 997)) /dev/urandom >"$m/a/file$i"
+	done
+	head -c 300000 /dev/urandom >"$m/a/b/c/big"
+	# Enough names for several directory blocks.
+	python3 -c 'import os, sys
+for i in range(300):
+    open(os.path.join(sys.argv[1], "entry-%03d-%s" % (i, "n" * (i % 40))), "w").write(str(i))' "$m/wide"
+	# Scattered blocks: an extent tree deeper than the inode's root.
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)
+for i in range(40):
+    os.pwrite(fd, b"x" * 4096, i * 8192)
+os.close(fd)' "$m/a/fragmented"
+	ln -s file1 "$m/a/short-link"
+	ln -s "$(head -c 400 /dev/zero | tr '\0' L)" "$m/a/long-link"
+	ln "$m/a/file1" "$m/a/b/hardlink"
+	mkfifo "$m/a/fifo"
+	setfattr -n user.one -v 1 "$m/a/file2"
+	setfattr -n trusted.two -v "$(head -c 500 /dev/zero | tr '\0' t)" "$m/a/file2"
+	setfattr -n user.dir -v yes "$m/wide"
+	release_image
+}
+check "make a populated 8 MiB image" populate
+
+# fuzz_image SRC DST SEED: copies SRC and overwrites a few random bytes in
+# its metadata: bitmaps, the used part of the inode table, and the first
+# blocks of the data area where directories and extent nodes sit. Every
+# other round the damaged inodes and blocks get valid checksums again, so
+# the damage reaches the kernel's structure checks instead of stopping at
+# the CRC. Prints what it did.
+fuzz_image() {
+	cp "$1" "$2" && python3 - "$2" "$3" "$TESTS_DIR" <<'EOF'
+import random, sys
+sys.path.insert(0, sys.argv[3])
+import sbedit
+path, seed = sys.argv[1], int(sys.argv[2])
+rng = random.Random(seed)
+with open(path, "rb") as f:
+    sb = bytearray(f.read(sbedit.SB_SIZE))
+layout = sbedit.superblock_layout()
+get = lambda name: sbedit.read_field(sb, sbedit.find_field(layout, name))
+bs, table, data = sbedit.BLOCK_SIZE, get("s_inode_table_start"), get("s_data_start")
+used_inodes = get("s_inodes_count") - get("s_free_inodes")
+regions = [
+    ("bitmaps", get("s_inode_bitmap_start") * bs, table * bs),
+    ("inodes", table * bs + sbedit.INODE_SIZE, table * bs + (used_inodes + 2) * sbedit.INODE_SIZE),
+    ("data", data * bs, (data + 64) * bs),
+]
+if rng.random() < 0.1:
+    regions.append(("superblock", 0, sbedit.SB_SIZE))
+recrc = seed % 2 == 0
+touched_inodes, touched_blocks, notes = set(), set(), []
+with open(path, "r+b") as f:
+    for _ in range(rng.randint(1, 6)):
+        name, lo, hi = rng.choice(regions)
+        off = rng.randrange(lo, hi)
+        f.seek(off)
+        f.write(bytes([rng.randrange(256)]))
+        notes.append("%s@%d" % (name, off))
+        if name == "inodes":
+            touched_inodes.add((off - table * bs) // sbedit.INODE_SIZE)
+        elif name != "superblock":
+            touched_blocks.add(off // bs)
+    if recrc:
+        for ino in touched_inodes:
+            sbedit.fix_inode_checksum(f, sb, ino)
+        for blk in touched_blocks:
+            sbedit.fix_block_checksum(f, blk)
+print("seed %d%s: %s" % (seed, " (checksums fixed)" if recrc else "", " ".join(notes)))
+EOF
+}
+
+# Reads everything the kernel will show; errors are expected and ignored.
+# A hang is not: each step has a time limit.
+exercise_mount() {
+	timeout 120 ls -lR "$MNT" >/dev/null 2>&1
+	[ $? != 124 ] || { echo "ls -lR hung"; return 1; }
+	timeout 120 find "$MNT" -type f -exec cat {} + >/dev/null 2>&1
+	[ $? != 124 ] || { echo "cat hung"; return 1; }
+	timeout 120 getfattr -R -d -m - "$MNT" >/dev/null 2>&1
+	[ $? != 124 ] || { echo "getfattr hung"; return 1; }
+	timeout 120 find "$MNT" -type l -exec readlink {} + >/dev/null 2>&1
+	[ $? != 124 ] || { echo "readlink hung"; return 1; }
+	return 0
+}
+
+MOUNTED=0
+REFUSED=0
+fuzz_round() {	# ROUND
+	local seed=$((FUZZ_SEED + $1)) img=$IMGDIR/fuzz.img
+	fuzz_image "$IMGDIR/populated.img" "$img" "$seed" || return 1
+	dmesg_mark "fuzz-$1"
+	DEV=$(attach "$img") || return 1
+	if timeout 120 mount -t vexfs "$DEV" "$MNT" 2>/dev/null; then
+		MOUNTED=$((MOUNTED + 1))
+		exercise_mount || return 1
+		timeout 120 umount "$MNT" || { echo "umount failed or hung"; return 1; }
+	else
+		[ $? != 124 ] || { echo "mount hung"; return 1; }
+		REFUSED=$((REFUSED + 1))
+	fi
+	detach "$DEV"
+	DEV=
+	if dmesg_since_mark | grep -qE "$OOPS_PATTERN"; then
+		dmesg_since_mark | grep -E -A5 "$OOPS_PATTERN" | head -n 20
+		return 1
+	fi
+}
+
+if is_mounted "$MNT"; then umount "$MNT"; fi
+START=$(now_ms)
+for round in $(seq 1 "$FUZZ_ROUNDS"); do
+	# fuzz_round sets counters, so it runs in this shell, not under check.
+	fuzz_round "$round" >"$CHECK_OUT" 2>&1
+	rc=$?
+	if [ $rc = 0 ]; then
+		pass "fuzz round $round: $(head -n 1 "$CHECK_OUT")"
+	else
+		fail "fuzz round $round" "reproduce with VEXFS_FUZZ_SEED=$FUZZ_SEED (round $round)"
+		show_output
+		release_image 2>/dev/null
+	fi
+done
+log "fuzz: $MOUNTED rounds mounted, $REFUSED refused, $(elapsed_since "$START") s"
+
+summary
