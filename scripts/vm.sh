@@ -130,7 +130,10 @@ write_job() {
 qemu_args() {
 	local append="console=ttyS0 quiet panic=-1 oops=panic panic_on_warn=1"
 	append+=" printk.devkmsg=on ${VEXFS_VM_APPEND:-}"
-	qemu=(qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp "$smp"
+	# One TCG thread for all vCPUs: with a thread per vCPU, the kernel's
+	# live code patching (int3 + text_poke) races with the other vCPU's
+	# translated code and oopses now and then at boot.
+	qemu=(qemu-system-x86_64 -accel tcg,thread=single -cpu max -m "$mem" -smp "$smp"
 		-nodefaults -display none -no-reboot
 		-kernel "$kernel" -initrd "$initrd" -append "$append"
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
