@@ -654,4 +654,6 @@ const struct file_operations vexfs_dir_ops = {
 	.read		= generic_read_dir,
 	.iterate_shared	= vexfs_readdir,
 	.fsync		= vexfs_fsync,
+	.unlocked_ioctl	= vexfs_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
 };

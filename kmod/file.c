@@ -39,6 +39,8 @@ const struct file_operations vexfs_file_ops = {
 	.fsync		= vexfs_fsync,
 	.splice_read	= filemap_splice_read,
 	.splice_write	= iter_file_splice_write,
+	.unlocked_ioctl	= vexfs_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
 };
 
 const struct inode_operations vexfs_file_iops = {

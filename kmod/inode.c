@@ -10,6 +10,7 @@
 #include <linux/random.h>
 #include <linux/writeback.h>
 #include "vexfs.h"
+#include "collection.h"
 
 static u64 vexfs_inode_block(struct super_block *sb, u64 ino)
 {
@@ -216,6 +217,8 @@ void vexfs_evict_inode(struct inode *inode)
 	bool deleted = !inode->i_nlink && !is_bad_inode(inode);
 
 	truncate_inode_pages_final(&inode->i_data);
+	if (deleted && S_ISDIR(inode->i_mode))
+		vexfs_collection_destroy_table(inode);
 	if (deleted) {
 		inode->i_size = 0;
 		vexfs_truncate_blocks(inode, 0);
@@ -225,6 +228,7 @@ void vexfs_evict_inode(struct inode *inode)
 	invalidate_inode_buffers(inode);
 	clear_inode(inode);
 	vexfs_dir_index_free(inode);
+	vexfs_collection_free(inode);
 	if (deleted)
 		vexfs_free_inode_nr(inode->i_sb, inode->i_ino);
 }
@@ -412,5 +416,7 @@ int vexfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	}
 	setattr_copy(idmap, inode, attr);
 	mark_inode_dirty(inode);
+	if (attr->ia_valid & (ATTR_MODE | ATTR_UID | ATTR_GID))
+		vexfs_vector_perm_changed(inode);
 	return 0;
 }

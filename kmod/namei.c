@@ -7,6 +7,7 @@
 
 #include <linux/namei.h>
 #include "vexfs.h"
+#include "collection.h"
 
 static struct dentry *vexfs_lookup(struct inode *dir, struct dentry *dentry,
 				   unsigned int flags)
@@ -131,6 +132,8 @@ static int vexfs_unlink(struct inode *dir, struct dentry *dentry)
 		return err;
 	inode_set_ctime_to_ts(inode, inode_get_ctime(dir));
 	inode_dec_link_count(inode);
+	if (!inode->i_nlink)
+		vexfs_vector_forget(dir, inode);
 	return 0;
 }
 
@@ -151,12 +154,19 @@ static int vexfs_rmdir(struct inode *dir, struct dentry *dentry)
 	return 0;
 }
 
-/* A directory moved to another parent: its ".." link moves with it. */
+/*
+ * An inode moved to another parent: a directory's ".." link moves with
+ * it; a file leaves its collection, and so loses its vector.
+ */
 static void vexfs_reparent(struct inode *inode, struct inode *old_dir,
 			   struct inode *new_dir)
 {
-	if (!S_ISDIR(inode->i_mode) || old_dir == new_dir)
+	if (old_dir == new_dir)
 		return;
+	if (!S_ISDIR(inode->i_mode)) {
+		vexfs_vector_forget(old_dir, inode);
+		return;
+	}
 	VEXFS_I(inode)->parent = new_dir->i_ino;
 	inode_dec_link_count(old_dir);
 	inode_inc_link_count(new_dir);
@@ -214,6 +224,8 @@ static int vexfs_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 		if (is_dir)
 			drop_nlink(new_inode);
 		inode_dec_link_count(new_inode);
+		if (!new_inode->i_nlink)
+			vexfs_vector_forget(new_dir, new_inode);
 	} else {
 		err = vexfs_add_entry(new_dir, &new_dentry->d_name, old_inode);
 		if (err)
@@ -227,6 +239,9 @@ static int vexfs_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 	if (is_dir) {
 		inode_dec_link_count(old_dir);
 		VEXFS_I(old_inode)->parent = new_dir->i_ino;
+	} else if (old_dir != new_dir) {
+		/* A vector belongs to its collection: leaving it drops it. */
+		vexfs_vector_forget(old_dir, old_inode);
 	}
 	inode_set_ctime_current(old_inode);
 	mark_inode_dirty(old_inode);

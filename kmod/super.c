@@ -26,6 +26,7 @@ static struct inode *vexfs_alloc_inode(struct super_block *sb)
 	if (!vi)
 		return NULL;
 	vi->dir_index = NULL;
+	vi->coll = NULL;
 	vi->xattr_block = 0;
 	vi->parent = 0;
 	vi->last_pblk = 0;

@@ -12,6 +12,7 @@
 #include <uapi/vexfs_fs.h>
 
 struct vexfs_dir_index;
+struct vexfs_collection;
 
 /* Geometry and allocator state of a mounted filesystem. */
 struct vexfs_sb_info {
@@ -56,6 +57,7 @@ struct vexfs_inode_info {
 	/* Directories: name index built on first use, under dir_lock. */
 	struct mutex dir_lock;
 	struct vexfs_dir_index *dir_index;
+	struct vexfs_collection *coll;		/* collections: loaded table */
 };
 
 static inline struct vexfs_sb_info *VEXFS_SB(struct super_block *sb)
@@ -131,6 +133,13 @@ void vexfs_dir_index_free(struct inode *dir);
 
 /* namei.c */
 extern const struct inode_operations vexfs_dir_iops;
+
+/* ioctl.c */
+long vexfs_ioctl(struct file *filp, unsigned int cmd, unsigned long uarg);
+
+/* vxattr.c */
+#define VEXFS_VECTOR_XATTR	"user.vexfs.vector"
+extern const struct xattr_handler vexfs_vector_xattr_handler;
 
 /* xattr.c */
 extern const struct xattr_handler * const vexfs_xattr_handlers[];

@@ -266,7 +266,9 @@ static const struct xattr_handler vexfs_trusted_handler = {
 	.set	= vexfs_xattr_set,
 };
 
+/* The exact name of the vector handler must be tried before "user.". */
 const struct xattr_handler * const vexfs_xattr_handlers[] = {
+	&vexfs_vector_xattr_handler,
 	&vexfs_user_handler,
 	&vexfs_trusted_handler,
 	NULL,
@@ -289,10 +291,18 @@ ssize_t vexfs_listxattr(struct dentry *dentry, char *buffer, size_t size)
 	ssize_t total = 0;
 	int used, off;
 
+	if (S_ISREG(inode->i_mode) && vi->aux) {
+		total = sizeof(VEXFS_VECTOR_XATTR);
+		if (buffer && size < total)
+			return -ERANGE;
+		if (buffer)
+			memcpy(buffer, VEXFS_VECTOR_XATTR, total);
+	}
 	down_read(&vi->xattr_sem);
 	bh = vexfs_xattr_read(inode, &used);
 	if (IS_ERR_OR_NULL(bh)) {
-		total = PTR_ERR_OR_ZERO(bh);
+		if (IS_ERR(bh))
+			total = PTR_ERR(bh);
 		goto out;
 	}
 	for (off = 0; off < used; off += vexfs_xe_size(vexfs_xe(bh->b_data, off))) {

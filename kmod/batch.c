@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Batch insert: create many files of a collection, each with its vector
+ * and metadata, in one call.
+ *
+ * All or nothing. Every entry is checked before the first file is
+ * created: ids non-zero and unique in the batch, every value finite, no
+ * name already taken. Files are then created through the VFS (so
+ * permission checks, LSMs and fsnotify see ordinary creates) with the
+ * directory locked, which keeps the names free between the check and the
+ * create; if a create fails half-way, the files made so far are removed.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mount.h>
+#include <linux/namei.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/uaccess.h>
+#include "vexfs.h"
+#include "collection.h"
+
+/* Vectors copied in one call are bounded so a call cannot pin all memory. */
+#define VEXFS_BATCH_MAX_BYTES	(256u << 20)
+
+struct vexfs_batch {
+	u32 count;
+	u32 dim;
+	u64 *ids;
+	u32 *vectors;
+	u64 *attrs;			/* count * VEXFS_ATTR_WORDS */
+	struct dentry **dentries;
+	u32 bad;			/* first bad entry */
+};
+
+struct vexfs_id_pos {
+	u64 id;
+	u32 pos;
+};
+
+static int vexfs_id_pos_cmp(const void *a, const void *b)
+{
+	const struct vexfs_id_pos *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* First entry whose id was already used by an earlier entry, or count. */
+static int vexfs_first_duplicate(struct vexfs_batch *b, u32 *first)
+{
+	struct vexfs_id_pos *v;
+	u32 i;
+
+	v = kvmalloc_array(b->count, sizeof(*v), GFP_KERNEL);
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < b->count; i++)
+		v[i] = (struct vexfs_id_pos){ b->ids[i], i };
+	sort(v, b->count, sizeof(*v), vexfs_id_pos_cmp, NULL);
+	*first = b->count;
+	for (i = 1; i < b->count; i++)
+		if (v[i].id == v[i - 1].id && v[i].pos < *first)
+			*first = v[i].pos;
+	kvfree(v);
+	return 0;
+}
+
+static int vexfs_batch_check(struct vexfs_batch *b)
+{
+	u32 dup, i;
+	int err;
+
+	err = vexfs_first_duplicate(b, &dup);
+	if (err)
+		return err;
+	for (i = 0; i < b->count; i++) {
+		if (!b->ids[i] || i == dup ||
+		    !vexfs_vector_valid(b->vectors + (size_t)i * b->dim, b->dim)) {
+			b->bad = i;
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int vexfs_batch_copy(struct vexfs_batch *b,
+			    const struct vexfs_ioc_batch_insert *arg)
+{
+	size_t nvals;
+
+	if (check_mul_overflow((size_t)arg->count, (size_t)arg->dim, &nvals) ||
+	    nvals > VEXFS_BATCH_MAX_BYTES / sizeof(u32))
+		return -E2BIG;
+	b->ids = vmemdup_array_user(u64_to_user_ptr(arg->ids_ptr), arg->count,
+				    sizeof(u64));
+	if (IS_ERR(b->ids))
+		return PTR_ERR(b->ids);
+	b->vectors = vmemdup_array_user(u64_to_user_ptr(arg->vectors_ptr),
+					nvals, sizeof(u32));
+	if (IS_ERR(b->vectors))
+		return PTR_ERR(b->vectors);
+	if (arg->attrs_ptr)
+		b->attrs = vmemdup_array_user(u64_to_user_ptr(arg->attrs_ptr),
+					      (size_t)arg->count * VEXFS_ATTR_WORDS,
+					      sizeof(u64));
+	else
+		b->attrs = kvcalloc((size_t)arg->count * VEXFS_ATTR_WORDS,
+				    sizeof(u64), GFP_KERNEL) ?: ERR_PTR(-ENOMEM);
+	if (IS_ERR(b->attrs))
+		return PTR_ERR(b->attrs);
+	b->dentries = kvcalloc(arg->count, sizeof(*b->dentries), GFP_KERNEL);
+	return b->dentries ? 0 : -ENOMEM;
+}
+
+static void vexfs_batch_release(struct vexfs_batch *b)
+{
+	u32 i;
+
+	if (!IS_ERR_OR_NULL(b->dentries))
+		for (i = 0; i < b->count; i++)
+			if (!IS_ERR_OR_NULL(b->dentries[i]))
+				dput(b->dentries[i]);
+	kvfree(b->dentries);
+	if (!IS_ERR(b->attrs))
+		kvfree(b->attrs);
+	if (!IS_ERR(b->vectors))
+		kvfree(b->vectors);
+	if (!IS_ERR(b->ids))
+		kvfree(b->ids);
+}
+
+/* Look every name up; any that exists fails the batch. */
+static int vexfs_batch_lookup(struct vexfs_batch *b, struct mnt_idmap *idmap,
+			      struct dentry *parent)
+{
+	char name[24];
+	u32 i;
+
+	for (i = 0; i < b->count; i++) {
+		int len = snprintf(name, sizeof(name), "%llu", b->ids[i]);
+		struct dentry *d = lookup_one(idmap, name, parent, len);
+
+		if (IS_ERR(d)) {
+			b->bad = i;
+			return PTR_ERR(d);
+		}
+		b->dentries[i] = d;
+		if (d_really_is_positive(d)) {
+			b->bad = i;
+			return -EEXIST;
+		}
+	}
+	return 0;
+}
+
+static void vexfs_batch_undo(struct vexfs_batch *b, struct mnt_idmap *idmap,
+			     struct inode *dir, u32 created)
+{
+	u32 i;
+
+	for (i = 0; i < created; i++)
+		vfs_unlink(idmap, dir, b->dentries[i], NULL);
+}
+
+static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
+			      struct mnt_idmap *idmap, struct inode *dir,
+			      umode_t mode)
+{
+	u32 i, created = 0;
+	int err = 0;
+
+	for (i = 0; i < b->count; i++) {
+		struct dentry *d = b->dentries[i];
+
+		err = vfs_create(idmap, dir, d, S_IFREG | mode, true);
+		if (err)
+			break;
+		created++;
+		err = vexfs_vector_set(c, d_inode(d),
+				       b->vectors + (size_t)i * b->dim, b->ids[i],
+				       b->attrs + (size_t)i * VEXFS_ATTR_WORDS);
+		if (err)
+			break;
+		cond_resched();
+	}
+	if (!err)
+		return 0;
+	b->bad = i;
+	vexfs_batch_undo(b, idmap, dir, created);
+	return err;
+}
+
+long vexfs_ioc_batch_insert(struct file *filp, unsigned long uarg)
+{
+	struct vexfs_ioc_batch_insert arg;
+	struct inode *dir = file_inode(filp);
+	struct mnt_idmap *idmap = file_mnt_idmap(filp);
+	struct vexfs_batch b = { 0 };
+	struct vexfs_collection *c;
+	umode_t mode;
+	u32 usize;
+	int err;
+
+	if (get_user(usize, (u32 __user *)uarg))
+		return -EFAULT;
+	if (usize != sizeof(arg))
+		return -EINVAL;
+	if (copy_from_user(&arg, (void __user *)uarg, sizeof(arg)))
+		return -EFAULT;
+	if (!arg.count || arg.count > VEXFS_MAX_BATCH || arg.flags ||
+	    (arg.mode & ~0777) || memchr_inv(arg.reserved, 0, sizeof(arg.reserved)))
+		return -EINVAL;
+	c = vexfs_collection_get(dir);
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	if (arg.dim != c->dim)
+		return -EINVAL;
+	mode = arg.mode ? arg.mode : 0644;
+
+	b.count = arg.count;
+	b.dim = arg.dim;
+	b.bad = arg.count;
+	err = vexfs_batch_copy(&b, &arg);
+	if (!err)
+		err = vexfs_batch_check(&b);
+	if (err)
+		goto out;
+	err = mnt_want_write_file(filp);
+	if (err)
+		goto out;
+	inode_lock_nested(dir, I_MUTEX_PARENT);
+	err = vexfs_batch_lookup(&b, idmap, filp->f_path.dentry);
+	if (!err)
+		err = vexfs_batch_create(&b, c, idmap, dir, mode);
+	inode_unlock(dir);
+	mnt_drop_write_file(filp);
+out:
+	vexfs_batch_release(&b);
+	arg.error_index = err ? b.bad : arg.count;
+	if (put_user(arg.error_index,
+		     (u32 __user *)(uarg + offsetof(typeof(arg), error_index))))
+		return -EFAULT;
+	return err;
+}

@@ -1,0 +1,581 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Vector collections: a directory whose files carry vectors.
+ *
+ * Each collection owns a hidden inode, its vector table (format in
+ * vexfs_fs.h), and keeps a full in-memory image of it while the directory
+ * is cached: slot metadata in one array and the vectors in another,
+ * contiguous, so an exact scan streams memory. Every change is written
+ * through to the table's page cache at once, so the table on disk always
+ * matches memory at the next writeback or fsync.
+ *
+ * A file's vector lives in the collection of the directory it was set in
+ * (i_parent) at slot i_aux - 1. It is dropped when the file's last link
+ * goes or when the file is renamed out of that directory.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/crc32c.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include "vexfs.h"
+#include "collection.h"
+
+#define VEXFS_VREC_HEADER	sizeof(struct vexfs_vrec)
+
+static u32 vexfs_vtable_csum(const struct vexfs_vtable_header *vh)
+{
+	struct vexfs_vtable_header copy = *vh;
+
+	copy.vh_checksum = 0;
+	return crc32c(VEXFS_CRC_SEED, &copy, sizeof(copy));
+}
+
+/* ==== the table inode's page cache ==== */
+
+static int vexfs_table_read(struct inode *table, void *buf, size_t len,
+			    loff_t pos)
+{
+	while (len) {
+		size_t n = min_t(size_t, len, PAGE_SIZE - offset_in_page(pos));
+		struct folio *folio;
+
+		folio = read_mapping_folio(table->i_mapping, pos >> PAGE_SHIFT,
+					   NULL);
+		if (IS_ERR(folio))
+			return PTR_ERR(folio);
+		memcpy_from_folio(buf, folio, offset_in_folio(folio, pos), n);
+		folio_put(folio);
+		buf += n;
+		pos += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Write through the page cache, as a write(2) would. Holds table's i_rwsem. */
+static int vexfs_table_write(struct inode *table, const void *buf, size_t len,
+			     loff_t pos)
+{
+	struct address_space *mapping = table->i_mapping;
+	const struct address_space_operations *aops = mapping->a_ops;
+	int err = 0;
+
+	inode_lock(table);
+	while (len) {
+		size_t n = min_t(size_t, len, PAGE_SIZE - offset_in_page(pos));
+		struct folio *folio;
+		void *fsdata = NULL;
+		int copied;
+
+		err = aops->write_begin(NULL, mapping, pos, n, &folio, &fsdata);
+		if (err)
+			break;
+		memcpy_to_folio(folio, offset_in_folio(folio, pos), buf, n);
+		copied = aops->write_end(NULL, mapping, pos, n, n, folio, fsdata);
+		if (copied < 0 || copied != n) {
+			err = copied < 0 ? copied : -EIO;
+			break;
+		}
+		buf += n;
+		pos += n;
+		len -= n;
+	}
+	inode_unlock(table);
+	return err;
+}
+
+static int vexfs_write_header(struct vexfs_collection *c)
+{
+	struct vexfs_vtable_header vh = {
+		.vh_magic = cpu_to_le32(VEXFS_VTABLE_MAGIC),
+		.vh_version = cpu_to_le32(1),
+		.vh_dim = cpu_to_le32(c->dim),
+		.vh_metric = cpu_to_le16(c->metric),
+		.vh_elem_type = cpu_to_le16(VEXFS_ELEM_F32),
+		.vh_rec_size = cpu_to_le32(c->rec_size),
+		.vh_owner = cpu_to_le64(c->dir->i_ino),
+		.vh_slots = cpu_to_le64(c->nslots),
+	};
+
+	vh.vh_checksum = cpu_to_le32(vexfs_vtable_csum(&vh));
+	return vexfs_table_write(c->table, &vh, sizeof(vh), 0);
+}
+
+static loff_t vexfs_slot_pos(struct vexfs_collection *c, u64 slot)
+{
+	return VEXFS_VTABLE_DATA_START + slot * c->rec_size;
+}
+
+/* Store slot's record (header and vector) in the table. */
+static int vexfs_write_slot(struct vexfs_collection *c, u64 slot)
+{
+	const struct vexfs_slot *s = &c->slots[slot];
+	struct vexfs_vrec *rec;
+	int i, err;
+
+	rec = kzalloc(c->rec_size, GFP_NOFS);
+	if (!rec)
+		return -ENOMEM;
+	rec->vr_ino = cpu_to_le64(s->ino);
+	if (s->ino) {
+		rec->vr_id = cpu_to_le64(s->id);
+		for (i = 0; i < VEXFS_ATTR_WORDS; i++)
+			rec->vr_attrs[i] = cpu_to_le64(s->attrs[i]);
+		rec->vr_uid = cpu_to_le32(from_kuid(&init_user_ns, s->uid));
+		rec->vr_gid = cpu_to_le32(from_kgid(&init_user_ns, s->gid));
+		rec->vr_mode = cpu_to_le16(s->mode);
+		memcpy(rec + 1, vexfs_slot_vector(c, slot), c->dim * sizeof(u32));
+	}
+	err = vexfs_table_write(c->table, rec, c->rec_size, vexfs_slot_pos(c, slot));
+	kfree(rec);
+	return err;
+}
+
+/* ==== in-memory image ==== */
+
+static int vexfs_collection_reserve(struct vexfs_collection *c, u64 want)
+{
+	u64 cap = max3(want, c->capacity * 2, (u64)64);
+	struct vexfs_slot *slots;
+	u32 *vectors, *free;
+
+	if (want <= c->capacity)
+		return 0;
+	slots = kvcalloc(cap, sizeof(*slots), GFP_NOFS);
+	vectors = kvmalloc_array(cap * c->dim, sizeof(u32), GFP_NOFS);
+	free = kvmalloc_array(cap, sizeof(u32), GFP_NOFS);
+	if (!slots || !vectors || !free) {
+		kvfree(slots);
+		kvfree(vectors);
+		kvfree(free);
+		return -ENOMEM;
+	}
+	if (c->nslots) {
+		memcpy(slots, c->slots, c->nslots * sizeof(*slots));
+		memcpy(vectors, c->vectors, c->nslots * c->dim * sizeof(u32));
+	}
+	if (c->nfree)
+		memcpy(free, c->free, c->nfree * sizeof(u32));
+	kvfree(c->slots);
+	kvfree(c->vectors);
+	kvfree(c->free);
+	c->slots = slots;
+	c->vectors = vectors;
+	c->free = free;
+	c->capacity = cap;
+	return 0;
+}
+
+static struct vexfs_collection *vexfs_collection_alloc(struct inode *dir,
+						       struct inode *table,
+						       u32 dim, u16 metric)
+{
+	struct vexfs_collection *c = kzalloc(sizeof(*c), GFP_NOFS);
+
+	if (!c)
+		return NULL;
+	init_rwsem(&c->rwsem);
+	c->dir = dir;
+	c->table = table;
+	c->dim = dim;
+	c->metric = metric;
+	c->rec_size = VEXFS_VREC_HEADER + dim * sizeof(u32);
+	return c;
+}
+
+static void vexfs_collection_release(struct vexfs_collection *c)
+{
+	kvfree(c->slots);
+	kvfree(c->vectors);
+	kvfree(c->free);
+	kfree(c);
+}
+
+/* Take one record read from disk into the image. */
+static int vexfs_load_slot(struct vexfs_collection *c, u64 slot,
+			   const struct vexfs_vrec *rec)
+{
+	struct vexfs_slot *s = &c->slots[slot];
+	int i;
+
+	s->ino = le64_to_cpu(rec->vr_ino);
+	if (!s->ino) {
+		c->free[c->nfree++] = slot;
+		return 0;
+	}
+	if (s->ino <= VEXFS_ROOT_INO ||
+	    s->ino >= VEXFS_SB(c->dir->i_sb)->inodes_count)
+		return -EUCLEAN;
+	s->id = le64_to_cpu(rec->vr_id);
+	for (i = 0; i < VEXFS_ATTR_WORDS; i++)
+		s->attrs[i] = le64_to_cpu(rec->vr_attrs[i]);
+	s->uid = make_kuid(&init_user_ns, le32_to_cpu(rec->vr_uid));
+	s->gid = make_kgid(&init_user_ns, le32_to_cpu(rec->vr_gid));
+	s->mode = le16_to_cpu(rec->vr_mode);
+	memcpy(c->vectors + slot * c->dim, rec + 1, c->dim * sizeof(u32));
+	c->live++;
+	return 0;
+}
+
+static int vexfs_load_slots(struct vexfs_collection *c, u64 nslots)
+{
+	u32 per_chunk = max_t(u32, 1, (64 * 1024) / c->rec_size);
+	u64 slot = 0;
+	void *buf;
+	int err = 0;
+
+	buf = kvmalloc((size_t)per_chunk * c->rec_size, GFP_NOFS);
+	if (!buf)
+		return -ENOMEM;
+	err = vexfs_collection_reserve(c, nslots);
+	c->nslots = nslots;
+	while (!err && slot < nslots) {
+		u32 n = min_t(u64, per_chunk, nslots - slot), i;
+
+		err = vexfs_table_read(c->table, buf, (size_t)n * c->rec_size,
+				       vexfs_slot_pos(c, slot));
+		for (i = 0; !err && i < n; i++)
+			err = vexfs_load_slot(c, slot + i, buf + (size_t)i * c->rec_size);
+		slot += n;
+		cond_resched();
+	}
+	kvfree(buf);
+	return err;
+}
+
+static int vexfs_check_header(struct inode *dir, struct inode *table,
+			      const struct vexfs_vtable_header *vh)
+{
+	u32 dim = le32_to_cpu(vh->vh_dim);
+	u16 metric = le16_to_cpu(vh->vh_metric);
+	u64 slots = le64_to_cpu(vh->vh_slots);
+
+	if (le32_to_cpu(vh->vh_magic) != VEXFS_VTABLE_MAGIC ||
+	    le32_to_cpu(vh->vh_checksum) != vexfs_vtable_csum(vh) ||
+	    le32_to_cpu(vh->vh_version) != 1 ||
+	    le64_to_cpu(vh->vh_owner) != dir->i_ino ||
+	    !dim || dim > VEXFS_MAX_DIM ||
+	    metric < VEXFS_METRIC_L2 || metric > VEXFS_METRIC_COSINE ||
+	    le16_to_cpu(vh->vh_elem_type) != VEXFS_ELEM_F32 ||
+	    le32_to_cpu(vh->vh_rec_size) != VEXFS_VREC_HEADER + dim * sizeof(u32) ||
+	    slots >= U32_MAX ||
+	    VEXFS_VTABLE_DATA_START + slots * le32_to_cpu(vh->vh_rec_size) >
+	    i_size_read(table))
+		return -EUCLEAN;
+	return 0;
+}
+
+static int vexfs_collection_load(struct inode *dir, struct vexfs_collection **out)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	struct vexfs_vtable_header vh;
+	struct vexfs_collection *c;
+	struct inode *table;
+	int err;
+
+	if (!(vi->flags & VEXFS_INODE_COLLECTION))
+		return -ENOTTY;
+	table = vexfs_iget(dir->i_sb, vi->aux);
+	if (IS_ERR(table))
+		return PTR_ERR(table);
+	err = -EUCLEAN;
+	if (!S_ISREG(table->i_mode) || !(VEXFS_I(table)->flags & VEXFS_INODE_VTABLE))
+		goto out_bad;
+	err = vexfs_table_read(table, &vh, sizeof(vh), 0);
+	if (err)
+		goto out_put;
+	err = vexfs_check_header(dir, table, &vh);
+	if (err)
+		goto out_bad;
+	err = -ENOMEM;
+	c = vexfs_collection_alloc(dir, table, le32_to_cpu(vh.vh_dim),
+				   le16_to_cpu(vh.vh_metric));
+	if (!c)
+		goto out_put;
+	err = vexfs_load_slots(c, le64_to_cpu(vh.vh_slots));
+	if (err) {
+		vexfs_collection_release(c);
+		goto out_bad;
+	}
+	*out = c;
+	return 0;
+out_bad:
+	if (err == -EUCLEAN)
+		vexfs_corrupt(dir->i_sb, "collection %lu: bad vector table %lu",
+			      dir->i_ino, table->i_ino);
+out_put:
+	iput(table);
+	return err;
+}
+
+/* The directory's collection, loaded on first use; -ENOTTY if none. */
+struct vexfs_collection *vexfs_collection_get(struct inode *dir)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	int err = 0;
+
+	if (!S_ISDIR(dir->i_mode))
+		return ERR_PTR(-ENOTDIR);
+	mutex_lock(&vi->dir_lock);
+	if (!vi->coll)
+		err = vexfs_collection_load(dir, &vi->coll);
+	mutex_unlock(&vi->dir_lock);
+	return err ? ERR_PTR(err) : vi->coll;
+}
+
+/* Make dir a collection. The caller holds dir's i_rwsem. */
+int vexfs_collection_create(struct inode *dir, u32 dim, u16 metric)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	struct vexfs_collection *c;
+	struct inode *table;
+	int err;
+
+	if (vi->flags & VEXFS_INODE_COLLECTION)
+		return -EEXIST;
+	table = vexfs_new_inode(&nop_mnt_idmap, dir, S_IFREG | 0600, 0);
+	if (IS_ERR(table))
+		return PTR_ERR(table);
+	VEXFS_I(table)->flags = VEXFS_INODE_VTABLE;
+	VEXFS_I(table)->parent = dir->i_ino;
+	unlock_new_inode(table);
+
+	err = -ENOMEM;
+	c = vexfs_collection_alloc(dir, table, dim, metric);
+	if (!c)
+		goto out_drop;
+	err = vexfs_write_header(c);
+	if (err) {
+		vexfs_collection_release(c);
+		goto out_drop;
+	}
+	mutex_lock(&vi->dir_lock);
+	vi->coll = c;
+	vi->flags |= VEXFS_INODE_COLLECTION;
+	vi->aux = table->i_ino;
+	mutex_unlock(&vi->dir_lock);
+	inode_set_ctime_current(dir);
+	mark_inode_dirty(dir);
+	return 0;
+out_drop:
+	clear_nlink(table);
+	iput(table);
+	return err;
+}
+
+/* The directory is leaving memory: drop the image, keep the table. */
+void vexfs_collection_free(struct inode *dir)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	struct vexfs_collection *c = vi->coll;
+
+	if (!c)
+		return;
+	vi->coll = NULL;
+	iput(c->table);
+	vexfs_collection_release(c);
+}
+
+/* The directory is being deleted: delete its vector table too. */
+void vexfs_collection_destroy_table(struct inode *dir)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	struct inode *table;
+
+	if (!(vi->flags & VEXFS_INODE_COLLECTION))
+		return;
+	if (vi->coll) {
+		table = igrab(vi->coll->table);
+	} else {
+		table = vexfs_iget(dir->i_sb, vi->aux);
+		if (IS_ERR(table))
+			return;
+	}
+	if (table && (VEXFS_I(table)->flags & VEXFS_INODE_VTABLE)) {
+		clear_nlink(table);
+		mark_inode_dirty(table);
+	}
+	iput(table);
+	vexfs_collection_free(dir);
+}
+
+/* ==== vectors on files ==== */
+
+/* True when every value is a finite float: no NaN, no infinity. */
+bool vexfs_vector_valid(const u32 *vec, u32 dim)
+{
+	u32 i;
+
+	for (i = 0; i < dim; i++)
+		if ((vec[i] & 0x7f800000) == 0x7f800000)
+			return false;
+	return true;
+}
+
+/* The inode's slot in c, or -ENOENT. */
+static s64 vexfs_find_slot(struct vexfs_collection *c, struct inode *inode)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	u64 slot = (u64)vi->aux - 1;
+
+	if (!vi->aux || vi->parent != c->dir->i_ino || slot >= c->nslots ||
+	    c->slots[slot].ino != inode->i_ino)
+		return -ENOENT;
+	return slot;
+}
+
+static s64 vexfs_take_slot(struct vexfs_collection *c)
+{
+	int err;
+
+	if (c->nfree)
+		return c->free[--c->nfree];
+	if (c->nslots >= U32_MAX - 1)
+		return -ENOSPC;
+	err = vexfs_collection_reserve(c, c->nslots + 1);
+	if (err)
+		return err;
+	c->slots[c->nslots].ino = 0;
+	return c->nslots++;
+}
+
+static void vexfs_fill_slot(struct vexfs_collection *c, u64 slot,
+			    struct inode *inode, const u32 *vec, u64 id,
+			    const u64 *attrs)
+{
+	struct vexfs_slot *s = &c->slots[slot];
+
+	s->ino = inode->i_ino;
+	s->id = id ? id : inode->i_ino;
+	memcpy(s->attrs, attrs, sizeof(s->attrs));
+	s->uid = inode->i_uid;
+	s->gid = inode->i_gid;
+	s->mode = inode->i_mode;
+	memcpy(c->vectors + slot * c->dim, vec, c->dim * sizeof(u32));
+}
+
+int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
+		     const u32 *vec, u64 id, const u64 *attrs)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	u64 old_nslots;
+	s64 slot;
+	bool fresh = false;
+	int err;
+
+	if (vi->aux && vi->parent != c->dir->i_ino)
+		return -EBUSY;	/* a hard link holds it in another collection */
+	down_write(&c->rwsem);
+	old_nslots = c->nslots;
+	slot = vexfs_find_slot(c, inode);
+	if (slot < 0) {
+		slot = vexfs_take_slot(c);
+		fresh = true;
+	}
+	if (slot < 0) {
+		err = slot;
+		goto out;
+	}
+	vexfs_fill_slot(c, slot, inode, vec, id, attrs);
+	err = vexfs_write_slot(c, slot);
+	if (!err && c->nslots != old_nslots)
+		err = vexfs_write_header(c);
+	if (err) {
+		if (fresh) {
+			c->slots[slot].ino = 0;
+			c->free[c->nfree++] = slot;
+		}
+		goto out;
+	}
+	if (fresh) {
+		c->live++;
+		vi->aux = slot + 1;
+		vi->parent = c->dir->i_ino;
+		mark_inode_dirty(inode);
+	}
+out:
+	up_write(&c->rwsem);
+	return err;
+}
+
+int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
+		     u32 *vec, u64 *id, u64 *attrs)
+{
+	s64 slot;
+
+	down_read(&c->rwsem);
+	slot = vexfs_find_slot(c, inode);
+	if (slot >= 0) {
+		memcpy(vec, vexfs_slot_vector(c, slot), c->dim * sizeof(u32));
+		*id = c->slots[slot].id;
+		memcpy(attrs, c->slots[slot].attrs, sizeof(c->slots[slot].attrs));
+	}
+	up_read(&c->rwsem);
+	return slot < 0 ? -ENODATA : 0;
+}
+
+int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	s64 slot;
+	int err;
+
+	down_write(&c->rwsem);
+	slot = vexfs_find_slot(c, inode);
+	if (slot < 0) {
+		err = -ENODATA;
+		goto out;
+	}
+	c->slots[slot].ino = 0;
+	err = vexfs_write_slot(c, slot);
+	c->free[c->nfree++] = slot;
+	c->live--;
+	vi->aux = 0;
+	vi->parent = 0;
+	mark_inode_dirty(inode);
+out:
+	up_write(&c->rwsem);
+	return err;
+}
+
+/* Drop inode's vector if it lives in dir's collection (unlink, rename). */
+void vexfs_vector_forget(struct inode *dir, struct inode *inode)
+{
+	struct vexfs_collection *c;
+
+	if (!S_ISREG(inode->i_mode) || !VEXFS_I(inode)->aux ||
+	    VEXFS_I(inode)->parent != dir->i_ino)
+		return;
+	c = vexfs_collection_get(dir);
+	if (!IS_ERR(c))
+		vexfs_vector_del(c, inode);
+}
+
+/* Owner, group or mode changed: keep the copy beside the vector in step. */
+void vexfs_vector_perm_changed(struct inode *inode)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	struct vexfs_collection *c;
+	struct inode *dir;
+	s64 slot;
+
+	if (!S_ISREG(inode->i_mode) || !vi->aux)
+		return;
+	dir = vexfs_iget(inode->i_sb, vi->parent);
+	if (IS_ERR(dir))
+		return;
+	c = vexfs_collection_get(dir);
+	if (!IS_ERR(c)) {
+		down_write(&c->rwsem);
+		slot = vexfs_find_slot(c, inode);
+		if (slot >= 0) {
+			c->slots[slot].uid = inode->i_uid;
+			c->slots[slot].gid = inode->i_gid;
+			c->slots[slot].mode = inode->i_mode;
+			vexfs_write_slot(c, slot);
+		}
+		up_write(&c->rwsem);
+	}
+	iput(dir);
+}

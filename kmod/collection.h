@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Vector collections: the in-memory image of a collection's vector table.
+ */
+#ifndef _VEXFS_COLLECTION_H
+#define _VEXFS_COLLECTION_H
+
+#include <linux/rwsem.h>
+#include <linux/uidgid.h>
+#include <uapi/vexfs.h>
+
+/* What search needs of a slot, kept beside the vectors. */
+struct vexfs_slot {
+	u64 ino;			/* 0: free */
+	u64 id;
+	u64 attrs[VEXFS_ATTR_WORDS];
+	kuid_t uid;
+	kgid_t gid;
+	umode_t mode;
+};
+
+/*
+ * A loaded collection. Locking: searches and reads take rwsem shared;
+ * anything that changes slots, vectors or the table takes it exclusive.
+ * The table inode's own i_rwsem is taken inside, for its page cache.
+ */
+struct vexfs_collection {
+	struct rw_semaphore rwsem;
+	struct inode *dir;		/* not referenced: it owns us */
+	struct inode *table;		/* referenced */
+	u32 dim;
+	u16 metric;
+	u32 rec_size;
+	u64 nslots;			/* high-water mark */
+	u64 capacity;			/* slots allocated in memory */
+	u64 live;			/* slots in use */
+	struct vexfs_slot *slots;
+	u32 *vectors;			/* nslots * dim float32 bit patterns */
+	u32 *free;			/* stack of free slot numbers */
+	u64 nfree;
+};
+
+static inline const u32 *vexfs_slot_vector(const struct vexfs_collection *c,
+					   u64 slot)
+{
+	return c->vectors + slot * c->dim;
+}
+
+struct vexfs_search_args {
+	const u32 *query;
+	u32 k;
+	struct vexfs_predicate where;
+	bool may_read_all;		/* CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH */
+	const struct cred *cred;
+	struct mnt_idmap *idmap;
+	struct super_block *sb;
+};
+
+/* collection.c */
+struct vexfs_collection *vexfs_collection_get(struct inode *dir);
+int vexfs_collection_create(struct inode *dir, u32 dim, u16 metric);
+void vexfs_collection_free(struct inode *dir);
+void vexfs_collection_destroy_table(struct inode *dir);
+int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
+		     const u32 *vec, u64 id, const u64 *attrs);
+int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
+		     u32 *vec, u64 *id, u64 *attrs);
+int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode);
+void vexfs_vector_forget(struct inode *dir, struct inode *inode);
+void vexfs_vector_perm_changed(struct inode *inode);
+bool vexfs_vector_valid(const u32 *vec, u32 dim);
+
+/* batch.c */
+long vexfs_ioc_batch_insert(struct file *filp, unsigned long uarg);
+
+/* search.c */
+int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
+		 struct vexfs_search_result *results, u32 *count, u64 *scanned);
+
+#endif /* _VEXFS_COLLECTION_H */

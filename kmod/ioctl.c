@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The vector ioctls: argument checking and dispatch only. Every argument
+ * struct is copied in whole, its size and reserved fields checked, and
+ * user buffers copied before any lock is taken, so a bad pointer or a bad
+ * value fails cleanly with nothing changed.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/file.h>
+#include <linux/mount.h>
+#include <linux/namei.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include "vexfs.h"
+#include "collection.h"
+
+/* Copy an argument struct whose first field is its size. */
+static int vexfs_copy_arg(void *arg, size_t size, unsigned long uarg)
+{
+	u32 usize;
+
+	if (get_user(usize, (u32 __user *)uarg))
+		return -EFAULT;
+	if (usize != size)
+		return -EINVAL;
+	if (copy_from_user(arg, (void __user *)uarg, size))
+		return -EFAULT;
+	return 0;
+}
+
+static bool vexfs_zeroed(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
+
+static long vexfs_ioc_version(unsigned long uarg)
+{
+	struct vexfs_ioc_version v;
+	int err = vexfs_copy_arg(&v, sizeof(v), uarg);
+
+	if (err)
+		return err;
+	if (!vexfs_zeroed(v.reserved, sizeof(v.reserved)))
+		return -EINVAL;
+	v.abi_version = VEXFS_ABI_VERSION;
+	v.capabilities = VEXFS_CAP_COLLECTIONS | VEXFS_CAP_BATCH_INSERT |
+			 VEXFS_CAP_EXACT_SEARCH | VEXFS_CAP_PREDICATE;
+	v.max_dim = VEXFS_MAX_DIM;
+	v.max_k = VEXFS_MAX_K;
+	v.max_batch = VEXFS_MAX_BATCH;
+	v.attr_words = VEXFS_ATTR_WORDS;
+	return copy_to_user((void __user *)uarg, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
+static void vexfs_fill_collection(struct vexfs_collection *c,
+				  struct vexfs_ioc_collection *out)
+{
+	down_read(&c->rwsem);
+	out->dim = c->dim;
+	out->metric = c->metric;
+	out->elem_type = VEXFS_ELEM_F32;
+	out->count = c->live;
+	out->slots = c->nslots;
+	out->bytes = VEXFS_VTABLE_DATA_START + c->nslots * c->rec_size;
+	out->unindexed = c->live;
+	up_read(&c->rwsem);
+}
+
+static long vexfs_ioc_get_collection(struct file *filp, unsigned long uarg)
+{
+	struct vexfs_ioc_collection arg;
+	struct vexfs_collection *c;
+	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+
+	if (err)
+		return err;
+	c = vexfs_collection_get(file_inode(filp));
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	memset(&arg, 0, sizeof(arg));
+	arg.size = sizeof(arg);
+	vexfs_fill_collection(c, &arg);
+	return copy_to_user((void __user *)uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+static long vexfs_ioc_create_collection(struct file *filp, unsigned long uarg)
+{
+	struct inode *dir = file_inode(filp);
+	struct vexfs_ioc_collection arg;
+	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+
+	if (err)
+		return err;
+	if (!S_ISDIR(dir->i_mode))
+		return -ENOTDIR;
+	if (!arg.dim || arg.dim > VEXFS_MAX_DIM ||
+	    arg.metric < VEXFS_METRIC_L2 || arg.metric > VEXFS_METRIC_COSINE ||
+	    arg.elem_type != VEXFS_ELEM_F32 || arg.flags || arg.count ||
+	    arg.slots || arg.bytes || arg.unindexed ||
+	    !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
+		return -EINVAL;
+	if (!inode_owner_or_capable(file_mnt_idmap(filp), dir))
+		return -EPERM;
+	err = mnt_want_write_file(filp);
+	if (err)
+		return err;
+	inode_lock(dir);
+	err = vexfs_collection_create(dir, arg.dim, arg.metric);
+	inode_unlock(dir);
+	mnt_drop_write_file(filp);
+	return err;
+}
+
+/* The collection of the directory holding filp's file. */
+static struct vexfs_collection *vexfs_file_collection(struct file *filp,
+						      struct inode **dirp)
+{
+	struct dentry *parent = dget_parent(filp->f_path.dentry);
+	struct inode *dir = d_inode(parent);
+	struct vexfs_collection *c;
+
+	if (!S_ISREG(file_inode(filp)->i_mode)) {
+		dput(parent);
+		return ERR_PTR(-EINVAL);
+	}
+	ihold(dir);
+	dput(parent);
+	c = vexfs_collection_get(dir);
+	if (IS_ERR(c)) {
+		iput(dir);
+		return c;
+	}
+	*dirp = dir;
+	return c;
+}
+
+/* Changing a file's vector needs write access to the file. */
+static int vexfs_may_change(struct file *filp)
+{
+	if (filp->f_mode & FMODE_WRITE)
+		return 0;
+	return inode_permission(file_mnt_idmap(filp), file_inode(filp), MAY_WRITE);
+}
+
+/* Copy a user vector of dim floats and check every value is finite. */
+static u32 *vexfs_copy_vector(u64 uptr, u32 dim)
+{
+	u32 *vec = memdup_array_user(u64_to_user_ptr(uptr), dim, sizeof(u32));
+
+	if (IS_ERR(vec))
+		return vec;
+	if (!vexfs_vector_valid(vec, dim)) {
+		kfree(vec);
+		return ERR_PTR(-EINVAL);
+	}
+	return vec;
+}
+
+static long vexfs_ioc_set_vector(struct file *filp, unsigned long uarg)
+{
+	struct vexfs_ioc_vector arg;
+	struct vexfs_collection *c;
+	struct inode *dir;
+	u32 *vec;
+	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+
+	if (err)
+		return err;
+	if (!vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
+		return -EINVAL;
+	err = vexfs_may_change(filp);
+	if (err)
+		return err;
+	c = vexfs_file_collection(filp, &dir);
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	err = -EINVAL;
+	if (arg.dim != c->dim)
+		goto out_dir;
+	vec = vexfs_copy_vector(arg.vector_ptr, arg.dim);
+	if (IS_ERR(vec)) {
+		err = PTR_ERR(vec);
+		goto out_dir;
+	}
+	err = mnt_want_write_file(filp);
+	if (!err) {
+		err = vexfs_vector_set(c, file_inode(filp), vec, arg.id, arg.attrs);
+		mnt_drop_write_file(filp);
+	}
+	kfree(vec);
+out_dir:
+	iput(dir);
+	return err;
+}
+
+static long vexfs_ioc_get_vector(struct file *filp, unsigned long uarg)
+{
+	struct vexfs_ioc_vector arg;
+	struct vexfs_collection *c;
+	struct inode *dir;
+	u32 *vec;
+	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+
+	if (err)
+		return err;
+	c = vexfs_file_collection(filp, &dir);
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	err = -EINVAL;
+	if (arg.dim != c->dim)
+		goto out_dir;
+	err = -ENOMEM;
+	vec = kmalloc_array(c->dim, sizeof(u32), GFP_KERNEL);
+	if (!vec)
+		goto out_dir;
+	err = vexfs_vector_get(c, file_inode(filp), vec, &arg.id, arg.attrs);
+	if (!err && (copy_to_user(u64_to_user_ptr(arg.vector_ptr), vec,
+				  c->dim * sizeof(u32)) ||
+		     copy_to_user((void __user *)uarg, &arg, sizeof(arg))))
+		err = -EFAULT;
+	kfree(vec);
+out_dir:
+	iput(dir);
+	return err;
+}
+
+static long vexfs_ioc_del_vector(struct file *filp)
+{
+	struct vexfs_collection *c;
+	struct inode *dir;
+	int err = vexfs_may_change(filp);
+
+	if (err)
+		return err;
+	c = vexfs_file_collection(filp, &dir);
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	err = mnt_want_write_file(filp);
+	if (!err) {
+		err = vexfs_vector_del(c, file_inode(filp));
+		mnt_drop_write_file(filp);
+	}
+	iput(dir);
+	return err;
+}
+
+static bool vexfs_predicate_ok(const struct vexfs_predicate *p)
+{
+	if (p->reserved)
+		return false;
+	if (p->op == VEXFS_PRED_NONE)
+		return !p->word && !p->value;
+	return p->op <= VEXFS_PRED_ANY_BITS && p->word < VEXFS_ATTR_WORDS;
+}
+
+static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
+{
+	struct vexfs_search_result *results;
+	struct vexfs_ioc_search arg;
+	struct vexfs_search_args args;
+	struct vexfs_collection *c;
+	u32 *query;
+	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+
+	if (err)
+		return err;
+	if (!arg.k || arg.k > VEXFS_MAX_K || arg.flags || arg.count ||
+	    !vexfs_predicate_ok(&arg.where) ||
+	    !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
+		return -EINVAL;
+	c = vexfs_collection_get(file_inode(filp));
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	if (arg.dim != c->dim)
+		return -EINVAL;
+	query = vexfs_copy_vector(arg.query_ptr, arg.dim);
+	if (IS_ERR(query))
+		return PTR_ERR(query);
+	results = kvcalloc(arg.k, sizeof(*results), GFP_KERNEL);
+	if (!results) {
+		kfree(query);
+		return -ENOMEM;
+	}
+	args = (struct vexfs_search_args) {
+		.query = query,
+		.k = arg.k,
+		.where = arg.where,
+		.cred = current_cred(),
+		.may_read_all = ns_capable_noaudit(&init_user_ns, CAP_DAC_OVERRIDE) ||
+				ns_capable_noaudit(&init_user_ns, CAP_DAC_READ_SEARCH),
+		.idmap = file_mnt_idmap(filp),
+		.sb = file_inode(filp)->i_sb,
+	};
+	err = vexfs_search(c, &args, results, &arg.count, &arg.scanned);
+	if (!err && (copy_to_user(u64_to_user_ptr(arg.results_ptr), results,
+				  arg.count * sizeof(*results)) ||
+		     copy_to_user((void __user *)uarg, &arg, sizeof(arg))))
+		err = -EFAULT;
+	kvfree(results);
+	kfree(query);
+	return err;
+}
+
+long vexfs_ioctl(struct file *filp, unsigned int cmd, unsigned long uarg)
+{
+	switch (cmd) {
+	case VEXFS_IOC_GET_VERSION:
+		return vexfs_ioc_version(uarg);
+	case VEXFS_IOC_CREATE_COLLECTION:
+		return vexfs_ioc_create_collection(filp, uarg);
+	case VEXFS_IOC_GET_COLLECTION:
+		return vexfs_ioc_get_collection(filp, uarg);
+	case VEXFS_IOC_SET_VECTOR:
+		return vexfs_ioc_set_vector(filp, uarg);
+	case VEXFS_IOC_GET_VECTOR:
+		return vexfs_ioc_get_vector(filp, uarg);
+	case VEXFS_IOC_DEL_VECTOR:
+		return vexfs_ioc_del_vector(filp);
+	case VEXFS_IOC_BATCH_INSERT:
+		return vexfs_ioc_batch_insert(filp, uarg);
+	case VEXFS_IOC_SEARCH:
+		return vexfs_ioc_search(filp, uarg);
+	}
+	return -ENOTTY;
+}

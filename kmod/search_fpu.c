@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Distances and top-k selection for search, compiled as an FPU unit.
+ * Only called inside kernel_fpu_begin()/kernel_fpu_end() (see search.c).
+ */
+#include <asm/cpufeature.h>
+#include "vexfs.h"
+#include "collection.h"
+#include "search_fpu.h"
+
+static unsigned int vexfs_cpu_flags(void)
+{
+	unsigned int flags = VEXFS_CPU_SSE2;
+
+	if (boot_cpu_has(X86_FEATURE_AVX) && boot_cpu_has(X86_FEATURE_OSXSAVE))
+		flags |= VEXFS_CPU_AVX;
+	if (boot_cpu_has(X86_FEATURE_AVX2))
+		flags |= VEXFS_CPU_AVX2;
+	if (boot_cpu_has(X86_FEATURE_FMA))
+		flags |= VEXFS_CPU_FMA;
+	return flags;
+}
+
+void vexfs_scan_start_fpu(struct vexfs_scan *scan,
+			  const struct vexfs_collection *c, const u32 *query,
+			  u32 k)
+{
+	const struct vexfs_distance_ops *ops;
+
+	ops = vexfs_distance_select(vexfs_cpu_flags());
+	scan->c = c;
+	scan->query = (const float *)query;
+	scan->distance = vexfs_distance_fn_of(ops, c->metric);
+	vexfs_topk_init(&scan->topk, scan->entries, k);
+}
+
+void vexfs_scan_fpu(struct vexfs_scan *scan, const u32 *cand, u32 n)
+{
+	const struct vexfs_collection *c = scan->c;
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		const float *v = (const float *)vexfs_slot_vector(c, cand[i]);
+
+		vexfs_topk_push(&scan->topk, cand[i],
+				scan->distance(scan->query, v, c->dim));
+	}
+}
+
+u32 vexfs_scan_results_fpu(struct vexfs_scan *scan,
+			   struct vexfs_search_result *results)
+{
+	const struct vexfs_collection *c = scan->c;
+	u32 n = vexfs_topk_extract(&scan->topk), i;
+
+	for (i = 0; i < n; i++) {
+		const struct vexfs_slot *s = &c->slots[scan->entries[i].id];
+
+		results[i].id = s->id;
+		results[i].ino = s->ino;
+		results[i].distance = scan->entries[i].dist;
+		results[i].reserved = 0;
+	}
+	return n;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The floating-point half of search. An FPU unit may use SSE registers in
+ * any function it compiles, so every function here runs only between
+ * kernel_fpu_begin() and kernel_fpu_end(); allocation happens outside.
+ */
+#ifndef _VEXFS_SEARCH_FPU_H
+#define _VEXFS_SEARCH_FPU_H
+
+#include "../lib/vexfs_distance.h"
+#include "../lib/vexfs_topk.h"
+
+struct vexfs_collection;
+struct vexfs_search_result;
+
+struct vexfs_scan {
+	const struct vexfs_collection *c;
+	const float *query;
+	vexfs_distance_fn distance;
+	struct vexfs_topk topk;
+	struct vexfs_topk_entry entries[];
+};
+
+void vexfs_scan_start_fpu(struct vexfs_scan *scan,
+			  const struct vexfs_collection *c, const u32 *query,
+			  u32 k);
+void vexfs_scan_fpu(struct vexfs_scan *scan, const u32 *cand, u32 n);
+u32 vexfs_scan_results_fpu(struct vexfs_scan *scan,
+			   struct vexfs_search_result *results);
+
+#endif /* _VEXFS_SEARCH_FPU_H */

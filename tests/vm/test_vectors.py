@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Guest test of vector collections: batch insert of SIFT, exact search
+recall against the ground truth (before and after a remount), predicates,
+per-file vectors, bad input and permissions.
+
+Run as root inside the guest with the module loaded; prints
+"N passed, M failed" and exits non-zero on any failure.
+"""
+import array
+import errno
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vexfs_ioctl as vx  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA = os.environ.get("VEXFS_SIFT", os.path.join(REPO, "..", "shared", "data", "sift5k"))
+SCRATCH = os.environ.get("VEXFS_SCRATCH", "/tmp")
+IMG, MNT = os.path.join(SCRATCH, "vectors.img"), os.path.join(SCRATCH, "vectors")
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"PASS {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}")
+
+
+def expect_errno(name, code, fn):
+    try:
+        fn()
+    except OSError as e:
+        check(name, e.errno == code, f"errno {e.errno} != {code}")
+        return e
+    check(name, False, "no error")
+    return None
+
+
+def sh(*cmd):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def mount(dev):
+    os.makedirs(MNT, exist_ok=True)
+    sh("mount", "-t", "vexfs", dev, MNT)
+
+
+def remount(dev):
+    sh("umount", MNT)
+    mount(dev)
+
+
+def recall_at_10(dirfd, queries, truth):
+    hits = 0
+    for q, gt in zip(queries, truth):
+        res, _ = vx.search(dirfd, q, 10)
+        hits += len({r[0] - 1 for r in res} & set(gt[:10]))
+    return hits / (10 * len(queries))
+
+
+def test_search(coll, queries, truth, label):
+    fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+    r = recall_at_10(fd, queries, truth)
+    print(f"recall@10 {label}: {r:.4f}")
+    check(f"recall@10 = 1.0 {label}", r == 1.0, f"got {r}")
+    res, scanned = vx.search(fd, queries[0], 10)
+    check(f"results best first {label}", all(res[i][2] <= res[i + 1][2] for i in range(len(res) - 1)))
+    check(f"exact scan visits every vector {label}", scanned == 4900, f"scanned {scanned}")
+    os.close(fd)
+
+
+def test_bad_input(fd, base):
+    dim = 128
+    q = list(base[0])
+    expect_errno("search wrong dim", errno.EINVAL, lambda: vx.search(fd, q[:64], 10))
+    expect_errno("search k=0", errno.EINVAL, lambda: vx.search(fd, q, 0))
+    expect_errno("search k too large", errno.EINVAL, lambda: vx.search(fd, q, 100000))
+    expect_errno("search NaN", errno.EINVAL, lambda: vx.search(fd, [float("nan")] + q[1:], 10))
+    expect_errno("search Inf", errno.EINVAL, lambda: vx.search(fd, [float("inf")] + q[1:], 10))
+    expect_errno("search bad predicate", errno.EINVAL, lambda: vx.search(fd, q, 10, (99, 0, 0)))
+    expect_errno("search predicate word out of range", errno.EINVAL, lambda: vx.search(fd, q, 10, (1, 9, 0)))
+    import fcntl, struct
+    buf = bytearray(struct.pack(vx.SEARCH_FMT, 96, dim, 10, 0, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    expect_errno("search bad pointer", errno.EFAULT, lambda: fcntl.ioctl(fd, vx.IOC_SEARCH, buf))
+    buf = bytearray(struct.pack(vx.SEARCH_FMT, 64, dim, 10, 0, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    expect_errno("search wrong struct size", errno.EINVAL, lambda: fcntl.ioctl(fd, vx.IOC_SEARCH, buf))
+    expect_errno("unknown ioctl", errno.ENOTTY, lambda: fcntl.ioctl(fd, vx._ioc(3, 0x7f, 8), bytearray(8)))
+
+    before = vx.get_collection(fd)["count"]
+    vecs = array.array("f", [1.0] * (3 * dim))
+    e = expect_errno("batch duplicate id", errno.EINVAL,
+                     lambda: vx.batch_insert(fd, [90001, 90002, 90001], vecs.tobytes(), dim))
+    check("batch duplicate id index", e is not None and e.error_index == 2, getattr(e, "error_index", None))
+    bad = array.array("f", [1.0] * (3 * dim))
+    bad[dim + 5] = float("nan")
+    e = expect_errno("batch NaN", errno.EINVAL, lambda: vx.batch_insert(fd, [90001, 90002, 90003], bad.tobytes(), dim))
+    check("batch NaN index", e is not None and e.error_index == 1, getattr(e, "error_index", None))
+    e = expect_errno("batch existing name", errno.EEXIST,
+                     lambda: vx.batch_insert(fd, [90001, 7, 90003], vecs.tobytes(), dim))
+    check("batch existing name index", e is not None and e.error_index == 1, getattr(e, "error_index", None))
+    expect_errno("batch zero id", errno.EINVAL, lambda: vx.batch_insert(fd, [0], vecs.tobytes()[:4 * dim], dim))
+    expect_errno("batch wrong dim", errno.EINVAL, lambda: vx.batch_insert(fd, [90001], vecs.tobytes()[:256], 64))
+    after = vx.get_collection(fd)["count"]
+    check("failed batches change nothing", before == after and not os.path.exists(os.path.join(MNT, "c", "90001")),
+          f"{before} -> {after}")
+
+
+def test_files(coll, base):
+    path = os.path.join(coll, "doc.txt")
+    with open(path, "w") as f:
+        f.write("a document\n")
+    fd = os.open(path, os.O_RDWR)
+    vec = [float(i) / 7 for i in range(128)]
+    vx.set_vector(fd, vec, 4242, (1, 2, 3, 4))
+    got, vid, attrs = vx.get_vector(fd, 128)
+    check("set/get vector round trip", got == list(array.array("f", vec)) and vid == 4242 and attrs == [1, 2, 3, 4])
+    dfd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+    res, _ = vx.search(dfd, vec, 1)
+    check("file vector is found", res and res[0][0] == 4242 and res[0][2] == 0.0, res)
+    raw = os.getxattr(path, "user.vexfs.vector")
+    check("xattr shows the vector", raw == array.array("f", vec).tobytes())
+    check("xattr is listed", "user.vexfs.vector" in os.listxattr(path))
+    os.setxattr(path, "user.vexfs.vector", array.array("f", [2.0] * 128).tobytes())
+    got, vid, attrs = vx.get_vector(fd, 128)
+    check("setfattr changes the vector, keeps id and attrs", got == [2.0] * 128 and vid == 4242 and attrs == [1, 2, 3, 4])
+    expect_errno("xattr of wrong length", errno.EINVAL,
+                 lambda: os.setxattr(path, "user.vexfs.vector", b"\0" * 12))
+    expect_errno("xattr with NaN", errno.EINVAL,
+                 lambda: os.setxattr(path, "user.vexfs.vector", array.array("f", [float("nan")] * 128).tobytes()))
+    os.removexattr(path, "user.vexfs.vector")
+    expect_errno("removexattr deletes the vector", errno.ENODATA, lambda: vx.get_vector(fd, 128))
+    vx.set_vector(fd, vec, 4242, (1, 2, 3, 4))
+    vx.del_vector(fd)
+    expect_errno("deleted vector is gone", errno.ENODATA, lambda: vx.get_vector(fd, 128))
+    expect_errno("set vector wrong dim", errno.EINVAL, lambda: vx.set_vector(fd, vec[:3]))
+    vx.set_vector(fd, vec, 4243)
+    os.close(fd)
+    n0 = vx.get_collection(dfd)["count"]
+    os.unlink(path)
+    check("unlink frees the slot", vx.get_collection(dfd)["count"] == n0 - 1)
+    res, _ = vx.search(dfd, vec, 5)
+    check("unlinked file never returned", all(r[0] != 4243 for r in res))
+    # Renaming out of the collection drops the vector; within keeps it.
+    fd = os.open(os.path.join(coll, "r1"), os.O_CREAT | os.O_RDWR)
+    vx.set_vector(fd, vec, 5000001)
+    os.close(fd)
+    os.rename(os.path.join(coll, "r1"), os.path.join(coll, "r2"))
+    res, _ = vx.search(dfd, vec, 1)
+    check("rename inside keeps the vector", res and res[0][0] == 5000001, res)
+    os.rename(os.path.join(coll, "r2"), os.path.join(MNT, "r3"))
+    res, _ = vx.search(dfd, vec, 1)
+    check("rename out drops the vector", res and res[0][0] != 5000001, res)
+    fd = os.open(os.path.join(MNT, "r3"), os.O_RDONLY)
+    expect_errno("file outside a collection", errno.ENOTTY, lambda: vx.get_vector(fd, 128))
+    os.close(fd)
+    os.close(dfd)
+
+
+def test_predicate(coll, base):
+    fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+    res, scanned = vx.search(fd, base[0], 20, (1, 0, 3))
+    check("predicate EQ filters", len(res) == 20 and all(r[0] % 10 == 3 for r in res), res[:3])
+    check("predicate narrows the scan", scanned < 4900 and scanned >= 480, scanned)
+    res, _ = vx.search(fd, base[0], 10, (6, 1, 4000))
+    check("predicate GE filters", len(res) == 10 and all(r[0] >= 4000 for r in res))
+    os.close(fd)
+
+
+def test_permissions(coll, base):
+    # Make every file with an odd id unreadable to others, then search as nobody.
+    for i in range(1, 4901, 2):
+        os.chmod(os.path.join(coll, str(i)), 0o600)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+            bad = 0
+            for q in base[:20]:
+                res, _ = vx.search(fd, q, 10)
+                bad += sum(1 for r in res if r[0] % 2 == 1) + (len(res) != 10)
+            f = os.open(os.path.join(coll, "2"), os.O_RDONLY)
+            try:
+                vx.set_vector(f, list(base[0]))
+                bad += 1
+            except OSError as e:
+                bad += e.errno not in (errno.EACCES, errno.EPERM)
+            os._exit(1 if bad else 0)
+        except Exception as e:  # noqa: BLE001
+            print("child:", e)
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    check("unprivileged search never returns unreadable files; cannot change vectors",
+          os.waitstatus_to_exitcode(status) == 0, status)
+    fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+    res, _ = vx.search(fd, base[1], 10)
+    check("root still sees all", any(r[0] % 2 == 1 for r in res))
+    os.close(fd)
+
+
+def main():
+    base = vx.read_vecs(os.path.join(DATA, "sift5k_base.fvecs"), "f")
+    queries = vx.read_vecs(os.path.join(DATA, "sift5k_query.fvecs"), "f")
+    truth = vx.read_vecs(os.path.join(DATA, "sift5k_groundtruth.ivecs"), "i")
+    sh("truncate", "-s", "512M", IMG)
+    dev = sh("losetup", "-f", "--show", IMG)
+    sh("mkfs.vexfs", "-q", "-f", dev)
+    mount(dev)
+    coll = os.path.join(MNT, "c")
+    os.mkdir(coll)
+    fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+    v = vx.version(fd)
+    check("version ioctl", v[0] == 64 and v[1] == 1 and v[4] >= 4096, v)
+    vx.create_collection(fd, 128, "l2")
+    expect_errno("collection created twice", errno.EEXIST, lambda: vx.create_collection(fd, 128))
+    info = vx.get_collection(fd)
+    check("empty collection", info["dim"] == 128 and info["count"] == 0, info)
+    for start in range(0, 4900, 1000):
+        rows = base[start:start + 1000]
+        vx.batch_insert(fd, [start + i + 1 for i in range(len(rows))],
+                        b"".join(r.tobytes() for r in rows), 128,
+                        attrs=[w for i in range(len(rows)) for w in ((start + i + 1) % 10, start + i + 1, 0, 0)])
+    info = vx.get_collection(fd)
+    check("4900 vectors inserted", info["count"] == 4900, info)
+    check("4900 files created", len(os.listdir(coll)) == 4900)
+    os.close(fd)
+
+    test_search(coll, queries, truth, "after insert")
+    remount(dev)
+    test_search(coll, queries, truth, "after remount")
+    fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+    test_bad_input(fd, base)
+    os.close(fd)
+    test_predicate(coll, base)
+    test_files(coll, base)
+    test_permissions(coll, base)
+    remount(dev)
+    fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+    check("count survives the second remount", vx.get_collection(fd)["count"] == 4900, vx.get_collection(fd))
+    os.close(fd)
+    sh("umount", MNT)
+    sh("losetup", "-d", dev)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
