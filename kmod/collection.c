@@ -467,6 +467,13 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 	if (vi->aux && vi->parent != c->dir->i_ino)
 		return -EBUSY;	/* a hard link holds it in another collection */
 	down_write(&c->rwsem);
+	/*
+	 * Unlink drops the link count before it takes this lock to forget
+	 * the vector, so an unlinked file seen here must not get a new slot.
+	 */
+	err = -ENOENT;
+	if (!inode->i_nlink)
+		goto out;
 	old_nslots = c->nslots;
 	slot = vexfs_find_slot(c, inode);
 	if (slot < 0) {
@@ -539,13 +546,17 @@ out:
 	return err;
 }
 
-/* Drop inode's vector if it lives in dir's collection (unlink, rename). */
+/*
+ * Drop inode's vector if it lives in dir's collection (unlink, rename).
+ * The slot is looked up under the collection lock, never before it, so a
+ * vector being set at this moment is either refused or forgotten here.
+ */
 void vexfs_vector_forget(struct inode *dir, struct inode *inode)
 {
 	struct vexfs_collection *c;
 
-	if (!S_ISREG(inode->i_mode) || !VEXFS_I(inode)->aux ||
-	    VEXFS_I(inode)->parent != dir->i_ino)
+	if (!S_ISREG(inode->i_mode) ||
+	    !(VEXFS_I(dir)->flags & VEXFS_INODE_COLLECTION))
 		return;
 	c = vexfs_collection_get(dir);
 	if (!IS_ERR(c))

@@ -205,6 +205,83 @@ def test_permissions(coll, base):
     os.close(fd)
 
 
+def _writer(coll, first, n, dim):
+    """Create files with vectors, one set per file; each vector encodes its id."""
+    for i in range(first, first + n):
+        fd = os.open(os.path.join(coll, f"w{i}"), os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            vx.set_vector(fd, [float(i)] + [float(i % 7)] * (dim - 1), i)
+        except FileNotFoundError:
+            pass  # unlinked between create and set: it may not get a vector
+        os.close(fd)
+
+
+def _deleter(coll, first, n):
+    """Unlink every other file another writer creates, as soon as it exists."""
+    for i in range(first, first + n, 2):
+        path = os.path.join(coll, f"w{i}")
+        for _ in range(2000):
+            try:
+                os.unlink(path)
+                break
+            except FileNotFoundError:
+                pass
+
+
+def _searcher(coll, dim, rounds):
+    fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+    bad = 0
+    for r in range(rounds):
+        res, _ = vx.search(fd, [float(r)] + [0.0] * (dim - 1), 10)
+        bad += any(res[i][2] > res[i + 1][2] for i in range(len(res) - 1))
+    os.close(fd)
+    return bad
+
+
+def test_concurrency(mnt):
+    """Writers, a deleter and a searcher at once; then verify every survivor."""
+    dim, n = 16, 400
+    coll = os.path.join(mnt, "conc")
+    os.mkdir(coll)
+    fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+    vx.create_collection(fd, dim)
+    os.close(fd)
+    jobs = [("w", 1000, n), ("w", 2000, n), ("d", 2000, n), ("s", 0, 0), ("s", 0, 0)]
+    pids = []
+    for kind, first, count in jobs:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                if kind == "w":
+                    _writer(coll, first, count, dim)
+                    os._exit(0)
+                if kind == "d":
+                    _deleter(coll, first, count)
+                    os._exit(0)
+                os._exit(1 if _searcher(coll, dim, 150) else 0)
+            except Exception as e:  # noqa: BLE001
+                print("worker:", kind, e)
+                os._exit(2)
+        pids.append(pid)
+    codes = [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids]
+    check("concurrent insert, unlink and search finish cleanly", codes == [0] * len(codes), codes)
+    names = sorted(os.listdir(coll))
+    fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+    info = vx.get_collection(fd)
+    check("vector count matches surviving files", info["count"] == len(names), (info, len(names)))
+    wrong = 0
+    for name in names:
+        i = int(name[1:])
+        f = os.open(os.path.join(coll, name), os.O_RDONLY)
+        vec, vid, _ = vx.get_vector(f, dim)
+        os.close(f)
+        wrong += vid != i or vec[0] != float(i)
+        res, _ = vx.search(fd, vec, 1)
+        wrong += not res or res[0][0] != i or res[0][2] != 0.0
+    check("every surviving vector intact and found", wrong == 0, f"{wrong} wrong of {len(names)}")
+    os.close(fd)
+
+
 def main():
     base = vx.read_vecs(os.path.join(DATA, "sift5k_base.fvecs"), "f")
     queries = vx.read_vecs(os.path.join(DATA, "sift5k_query.fvecs"), "f")
@@ -241,6 +318,7 @@ def main():
     test_predicate(coll, base)
     test_files(coll, base)
     test_permissions(coll, base)
+    test_concurrency(MNT)
     remount(dev)
     fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
     check("count survives the second remount", vx.get_collection(fd)["count"] == 4900, vx.get_collection(fd))
