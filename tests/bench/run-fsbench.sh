@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# make bench: fsbench on vexfs and on ext4, each on its own loop device of
+# the same size backed by the same tmpfs, in the same guest, one after the
+# other; then a table of the vexfs/ext4 ratio per phase.
+#
+#   scripts/vm.sh -- tests/bench/run-fsbench.sh
+#
+# Environment (defaults in brackets):
+#   FSBENCH_FILES       files per phase [5000]
+#   FSBENCH_FILE_SIZE   bytes written to each file [16k]
+#   FSBENCH_FSYNC       end | each | none, see fsbench.c [end]
+#   FSBENCH_IMAGE_SIZE  size of each loop device [384M]
+#   FSBENCH_FS          filesystems to compare [vexfs ext4]
+#
+# The combined JSON goes to $VEXFS_RESULTS/fsbench.json when that is set,
+# and is printed on one line starting with "fsbench-json:" as well, since
+# the results share outlives the guest only with scripts/vm.sh --keep.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+files=${FSBENCH_FILES:-5000}
+file_size=${FSBENCH_FILE_SIZE:-16k}
+fsync_mode=${FSBENCH_FSYNC:-end}
+image_size=${FSBENCH_IMAGE_SIZE:-384M}
+read -r -a filesystems <<<"${FSBENCH_FS:-vexfs ext4}"
+work=${VEXFS_SCRATCH:-/tmp}/fsbench
+mnt=$work/mnt
+dev=
+
+cleanup() {
+	if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt"; fi
+	[ -z "$dev" ] || losetup -d "$dev" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# The guest's root is read-only: when the host has not built fsbench (or
+# built it from an older source), compile a private copy in scratch.
+fsbench_binary() {
+	local src=$repo/tests/bench/fsbench.c bin=$repo/tests/bench/fsbench
+	if [ -x "$bin" ] && [ "$bin" -nt "$src" ]; then
+		echo "$bin"
+		return
+	fi
+	${CC:-cc} -O2 -Wall -o "$work/fsbench" "$src"
+	echo "$work/fsbench"
+}
+
+load_vexfs() {
+	grep -qw vexfs /proc/filesystems && return
+	modprobe -q libcrc32c 2>/dev/null || true
+	insmod "$repo/kmod/vexfs.ko"
+}
+
+make_fs() {	# TYPE DEVICE
+	case $1 in
+	vexfs) "$(command -v mkfs.vexfs || echo "$repo/mkfs/mkfs.vexfs")" -q -f "$2" ;;
+	# 4 KiB blocks like vexfs; inode tables and journal written now, so
+	# ext4's lazy init does not run in the background of the measurement.
+	ext4) mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=0,lazy_journal_init=0 "$2" ;;
+	*) "mkfs.$1" -q "$2" ;;
+	esac
+}
+
+bench_one() {	# TYPE: prints fsbench's table, leaves its JSON in $work/TYPE.json
+	local fs=$1 img=$work/$1.img
+	rm -f "$img"
+	truncate -s "$image_size" "$img"
+	dev=$(losetup -f --show "$img")
+	make_fs "$fs" "$dev" >/dev/null
+	mkdir -p "$mnt"
+	mount -t "$fs" "$dev" "$mnt"
+	"$fsbench" -n "$files" -s "$file_size" -f "$fsync_mode" -l "$fs" --json "$mnt" >"$work/$fs.json"
+	umount "$mnt"
+	losetup -d "$dev"
+	dev=
+	rm -f "$img"
+}
+
+# Table and combined JSON from the per-filesystem JSON files.
+report() {
+	python3 - "$work" "${VEXFS_RESULTS:-}" "${filesystems[@]}" <<'EOF'
+import json, os, sys
+work, results, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+runs = {n: json.load(open(os.path.join(work, n + ".json"))) for n in names}
+first = runs[names[0]]
+print("\nfsbench: %d files x %d bytes, fsync=%s, caches %s between phases"
+      % (first["files"], first["file_size"], first["fsync"],
+         "dropped" if first["caches_dropped"] else "warm"))
+head = "%-8s" % "phase" + "".join("%14s" % (n + " ops/s") for n in names)
+head += "".join("%12s" % (n + " MB/s") for n in names)
+if len(names) == 2:
+    head += "%10s" % "ratio"
+print(head)
+combined = {"files": first["files"], "file_size": first["file_size"], "fsync": first["fsync"],
+            "runs": runs, "ratio": {}}
+for i, phase in enumerate(p["name"] for p in first["phases"]):
+    rows = [runs[n]["phases"][i] for n in names]
+    line = "%-8s" % phase + "".join("%14.1f" % r["ops_per_sec"] for r in rows)
+    line += "".join("%12s" % ("%.1f" % r["mb_per_sec"] if r["mb_per_sec"] is not None else "-")
+                    for r in rows)
+    if len(names) == 2 and rows[1]["ops_per_sec"]:
+        ratio = rows[0]["ops_per_sec"] / rows[1]["ops_per_sec"]
+        combined["ratio"][phase] = round(ratio, 3)
+        line += "%10.2f" % ratio
+    print(line)
+if len(names) == 2:
+    print("ratio = %s / %s throughput; above 1 means %s is faster" % (names[0], names[1], names[0]))
+text = json.dumps(combined, sort_keys=True)
+print("fsbench-json: " + text)
+if results:
+    with open(os.path.join(results, "fsbench.json"), "w") as f:
+        f.write(text + "\n")
+    print("wrote " + os.path.join(results, "fsbench.json"))
+EOF
+}
+
+mkdir -p "$work"
+fsbench=$(fsbench_binary)
+for fs in "${filesystems[@]}"; do
+	[ "$fs" != vexfs ] || load_vexfs
+	echo "== $fs: $files files x $file_size on a $image_size loop device"
+	start=$SECONDS
+	bench_one "$fs"
+	echo "   done in $((SECONDS - start)) s"
+done
+report
