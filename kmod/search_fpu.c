@@ -4,6 +4,8 @@
  * Only called inside kernel_fpu_begin()/kernel_fpu_end() (see search.c).
  */
 #include <asm/cpufeature.h>
+#include <asm/fpu/api.h>
+#include <asm/fpu/xcr.h>
 #include "vexfs.h"
 #include "collection.h"
 #include "search_fpu.h"
@@ -12,7 +14,8 @@ static unsigned int vexfs_cpu_flags(void)
 {
 	unsigned int flags = VEXFS_CPU_SSE2;
 
-	if (boot_cpu_has(X86_FEATURE_AVX) && boot_cpu_has(X86_FEATURE_OSXSAVE))
+	if (boot_cpu_has(X86_FEATURE_AVX) &&
+	    cpu_has_xfeatures(XFEATURE_MASK_SSE | XFEATURE_MASK_YMM, NULL))
 		flags |= VEXFS_CPU_AVX;
 	if (boot_cpu_has(X86_FEATURE_AVX2))
 		flags |= VEXFS_CPU_AVX2;
