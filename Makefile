@@ -1,5 +1,5 @@
 # VexFS top-level build.
-#   make            build the module, mkfs.vexfs and the native tests
+#   make            build the module, mkfs.vexfs, vexfsctl and the native tests
 #   make test       unit tests natively, then the guest tests under QEMU
 #   make demo       boot the guest and show a filesystem surviving a remount
 #   make vm-shell   an interactive guest for debugging
@@ -13,15 +13,18 @@ CC ?= gcc
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs unit-tests test unit-test vm-test demo vm-shell bench install clean
+.PHONY: all kmod mkfs daemon unit-tests test unit-test vm-test demo vm-shell bench install clean
 
-all: kmod mkfs unit-tests
+all: kmod mkfs daemon unit-tests
 
 kmod:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
 
 mkfs:
 	$(MAKE) -C mkfs
+
+daemon:
+	$(MAKE) -C daemon
 
 unit-tests: mkfs
 	$(MAKE) -C tests/unit
@@ -49,4 +52,5 @@ bench: all install
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
 	-$(MAKE) -C mkfs clean
+	-$(MAKE) -C daemon clean
 	-$(MAKE) -C tests/unit clean

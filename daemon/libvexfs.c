@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libvexfs: one function per VexFS ioctl. The argument structs are
+ * zero-initialised before their fields are set, which is what keeps the
+ * reserved fields zero as the ABI demands.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+
+#include "libvexfs.h"
+
+/* Pointers travel as __u64 in the ABI, whatever the caller's word size. */
+static __u64 uptr(const void *p)
+{
+	return (__u64)(uintptr_t)p;
+}
+
+static int vexfs_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+}
+
+int vexfs_version(int fd, struct vexfs_version_info *info)
+{
+	struct vexfs_ioc_version v = { .size = sizeof(v) };
+	int err = vexfs_ioctl(fd, VEXFS_IOC_GET_VERSION, &v);
+
+	if (err)
+		return err;
+	*info = (struct vexfs_version_info) {
+		.abi_version = v.abi_version,
+		.capabilities = v.capabilities,
+		.max_dim = v.max_dim,
+		.max_k = v.max_k,
+		.max_batch = v.max_batch,
+		.attr_words = v.attr_words,
+	};
+	return 0;
+}
+
+int vexfs_collection_create(int dirfd, uint32_t dim, unsigned int metric)
+{
+	struct vexfs_ioc_collection c = {
+		.size = sizeof(c),
+		.dim = dim,
+		.metric = metric,
+		.elem_type = VEXFS_ELEM_F32,
+	};
+
+	/* The ABI field is 16 bits; do not let a bad number wrap to a good one. */
+	if (metric > 0xffff)
+		return -EINVAL;
+	return vexfs_ioctl(dirfd, VEXFS_IOC_CREATE_COLLECTION, &c);
+}
+
+int vexfs_collection_info(int dirfd, struct vexfs_collection_info *info)
+{
+	struct vexfs_ioc_collection c = { .size = sizeof(c) };
+	int err = vexfs_ioctl(dirfd, VEXFS_IOC_GET_COLLECTION, &c);
+
+	if (err)
+		return err;
+	*info = (struct vexfs_collection_info) {
+		.dim = c.dim,
+		.metric = c.metric,
+		.elem_type = c.elem_type,
+		.count = c.count,
+		.slots = c.slots,
+		.bytes = c.bytes,
+		.unindexed = c.unindexed,
+	};
+	return 0;
+}
+
+int vexfs_vector_set(int fd, const float *vec, uint32_t dim, uint64_t id,
+		     const uint64_t *attrs)
+{
+	struct vexfs_ioc_vector v = {
+		.size = sizeof(v),
+		.dim = dim,
+		.vector_ptr = uptr(vec),
+		.id = id,
+	};
+
+	if (attrs)
+		memcpy(v.attrs, attrs, sizeof(v.attrs));
+	return vexfs_ioctl(fd, VEXFS_IOC_SET_VECTOR, &v);
+}
+
+int vexfs_vector_get(int fd, float *vec, uint32_t dim, uint64_t *id,
+		     uint64_t *attrs)
+{
+	struct vexfs_ioc_vector v = {
+		.size = sizeof(v),
+		.dim = dim,
+		.vector_ptr = uptr(vec),
+	};
+	int err = vexfs_ioctl(fd, VEXFS_IOC_GET_VECTOR, &v);
+
+	if (err)
+		return err;
+	if (id)
+		*id = v.id;
+	if (attrs)
+		memcpy(attrs, v.attrs, sizeof(v.attrs));
+	return 0;
+}
+
+int vexfs_vector_del(int fd)
+{
+	return ioctl(fd, VEXFS_IOC_DEL_VECTOR) < 0 ? -errno : 0;
+}
+
+int vexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
+		       const uint64_t *attrs, uint32_t count, uint32_t dim,
+		       mode_t mode, uint32_t *error_index)
+{
+	/*
+	 * The kernel writes error_index only once it has looked at the
+	 * entries; preset it to count so that an earlier refusal (wrong
+	 * dimension, bad flags) does not seem to blame entry 0.
+	 */
+	struct vexfs_ioc_batch_insert b = {
+		.size = sizeof(b),
+		.dim = dim,
+		.count = count,
+		.mode = mode,
+		.ids_ptr = uptr(ids),
+		.vectors_ptr = uptr(vectors),
+		.attrs_ptr = attrs ? uptr(attrs) : 0,
+		.error_index = count,
+	};
+	int err = vexfs_ioctl(dirfd, VEXFS_IOC_BATCH_INSERT, &b);
+
+	if (error_index)
+		*error_index = err ? b.error_index : count;
+	return err;
+}
+
+int vexfs_search(int dirfd, const float *query, uint32_t dim, uint32_t k,
+		 const struct vexfs_predicate *where,
+		 struct vexfs_search_result *results, uint32_t *count,
+		 uint64_t *scanned)
+{
+	struct vexfs_ioc_search s = {
+		.size = sizeof(s),
+		.dim = dim,
+		.k = k,
+		.query_ptr = uptr(query),
+		.results_ptr = uptr(results),
+	};
+	int err;
+
+	if (where) {
+		s.where.op = where->op;
+		s.where.word = where->word;
+		s.where.value = where->value;
+	}
+	err = vexfs_ioctl(dirfd, VEXFS_IOC_SEARCH, &s);
+	if (err)
+		return err;
+	*count = s.count;
+	if (scanned)
+		*scanned = s.scanned;
+	return 0;
+}
+
+static const char *const metric_names[] = {
+	[VEXFS_METRIC_L2] = "l2",
+	[VEXFS_METRIC_IP] = "ip",
+	[VEXFS_METRIC_COSINE] = "cosine",
+};
+
+#define METRIC_SLOTS (sizeof(metric_names) / sizeof(metric_names[0]))
+
+const char *vexfs_metric_name(unsigned int metric)
+{
+	return metric < METRIC_SLOTS ? metric_names[metric] : NULL;
+}
+
+int vexfs_metric_parse(const char *name)
+{
+	unsigned int m;
+
+	for (m = 0; m < METRIC_SLOTS; m++)
+		if (metric_names[m] && !strcasecmp(name, metric_names[m]))
+			return m;
+	return -EINVAL;
+}

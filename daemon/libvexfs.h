@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libvexfs: a small C client library over the VexFS vector ioctls
+ * (include/uapi/vexfs.h).
+ *
+ * Each function wraps one ioctl: it fills the argument struct (size first,
+ * reserved fields zero), issues the call and copies the answer out. Every
+ * function returns 0 on success or a negative errno, never -1 with errno,
+ * so callers can pass the result straight to strerror(-err).
+ *
+ * Which descriptor each call wants:
+ *   vexfs_version            any file or directory of a VexFS mount
+ *   vexfs_collection_*       a directory (O_RDONLY | O_DIRECTORY is enough;
+ *                            creating needs ownership of it)
+ *   vexfs_batch_insert       a collection directory (write access)
+ *   vexfs_search             a collection directory
+ *   vexfs_vector_*           a regular file in a collection directory
+ *                            (set/del: opened for writing, or writable)
+ */
+#ifndef LIBVEXFS_H
+#define LIBVEXFS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "uapi/vexfs.h"
+
+struct vexfs_version_info {
+	uint32_t abi_version;
+	uint64_t capabilities;		/* VEXFS_CAP_* */
+	uint32_t max_dim;
+	uint32_t max_k;
+	uint32_t max_batch;
+	uint32_t attr_words;
+};
+
+struct vexfs_collection_info {
+	uint32_t dim;
+	unsigned int metric;		/* VEXFS_METRIC_* */
+	unsigned int elem_type;		/* VEXFS_ELEM_* */
+	uint64_t count;			/* vectors stored */
+	uint64_t slots;			/* table slots, free ones included */
+	uint64_t bytes;			/* size of the vector table */
+	uint64_t unindexed;		/* vectors not in a published index */
+};
+
+/* ABI version, capabilities and limits of the module behind fd. */
+int vexfs_version(int fd, struct vexfs_version_info *info);
+
+/* Make the directory dirfd a collection of float32 vectors. */
+int vexfs_collection_create(int dirfd, uint32_t dim, unsigned int metric);
+
+int vexfs_collection_info(int dirfd, struct vexfs_collection_info *info);
+
+/*
+ * Give the file fd a vector of dim floats (dim must be the collection's),
+ * a user id (0: the inode number) and VEXFS_ATTR_WORDS metadata words
+ * (attrs may be NULL: all zero). Replaces any vector the file had.
+ */
+int vexfs_vector_set(int fd, const float *vec, uint32_t dim, uint64_t id,
+		     const uint64_t *attrs);
+
+/*
+ * Read the file's vector into vec[dim]; id and attrs[VEXFS_ATTR_WORDS]
+ * may be NULL. -ENODATA when the file has no vector.
+ */
+int vexfs_vector_get(int fd, float *vec, uint32_t dim, uint64_t *id,
+		     uint64_t *attrs);
+
+/* Remove the file's vector; the file itself stays. */
+int vexfs_vector_del(int fd);
+
+/*
+ * Create count files in the collection dirfd, named by ids[i] in decimal,
+ * with vectors[i * dim ...] and attrs[i * VEXFS_ATTR_WORDS ...] (attrs may
+ * be NULL). mode: permission bits of the new files, 0 for 0644.
+ *
+ * All or nothing. On failure *error_index (if not NULL) is the first
+ * entry the kernel blamed, or count when no single entry was at fault
+ * (wrong dimension for all, no memory, ...).
+ */
+int vexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
+		       const uint64_t *attrs, uint32_t count, uint32_t dim,
+		       mode_t mode, uint32_t *error_index);
+
+/*
+ * The k nearest vectors of the collection dirfd to query[dim], best
+ * first, into results[k]. where may be NULL (no predicate). *count gets
+ * the number of results (fewer than k when fewer vectors qualify);
+ * scanned (may be NULL) the number of distances computed.
+ */
+int vexfs_search(int dirfd, const float *query, uint32_t dim, uint32_t k,
+		 const struct vexfs_predicate *where,
+		 struct vexfs_search_result *results, uint32_t *count,
+		 uint64_t *scanned);
+
+/* "l2", "ip", "cosine", or NULL for a number that is no metric. */
+const char *vexfs_metric_name(unsigned int metric);
+
+/* The VEXFS_METRIC_* of a name above (any case), or -EINVAL. */
+int vexfs_metric_parse(const char *name);
+
+#endif /* LIBVEXFS_H */

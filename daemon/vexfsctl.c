@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vexfsctl: the command-line tool for VexFS vector collections. This file
+ * holds the usage text and picks the command; each command lives in its
+ * own cmd_*.c file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static const char usage_text[] =
+"Usage: vexfsctl [--json] COMMAND [ARGS]\n"
+"\n"
+"Collections:\n"
+"  vexfsctl collection create DIR --dim N [--metric l2|ip|cosine]\n"
+"  vexfsctl collection info DIR         (also: vexfsctl stats DIR)\n"
+"  vexfsctl version PATH                ABI, capabilities and limits of the module\n"
+"\n"
+"The vector of one file in a collection:\n"
+"  vexfsctl put FILE (--vector \"X1,X2,...\" | --vector-file F.fvecs|F.npy [--row R])\n"
+"                [--id N] [--attr W=V]...\n"
+"  vexfsctl get FILE\n"
+"  vexfsctl del FILE                    removes the vector; the file stays\n"
+"\n"
+"Many vectors:\n"
+"  vexfsctl import DIR DATA.fvecs|DATA.npy [--batch N] [--id-start N]\n"
+"                [--attrs-from ATTRS.ivecs] [-q]\n"
+"  vexfsctl search DIR (--query \"X1,X2,...\" | --query-file F.fvecs|F.npy [--row R])\n"
+"                [-k N] [--where EXPR]\n"
+"  vexfsctl recall DIR QUERIES.fvecs GROUNDTRUTH.ivecs [-k N] [--id-offset N]\n"
+"\n"
+"Options:\n"
+"  --json          machine-readable output on stdout, for every command\n"
+"  -h, --help      this text\n"
+"  --dim N         dimension of a new collection, 1..4096\n"
+"  --metric M      l2 (squared Euclidean, the default), ip (negated inner\n"
+"                  product) or cosine (1 - cosine similarity)\n"
+"  --id N          user id of the vector (default: the file's inode number)\n"
+"  --attr W=V      metadata word W (0..3) = V; repeat for several words\n"
+"  --row R         row of the vector file, from 0 (default 0)\n"
+"  --batch N       vectors per batch-insert call (default 1000, at most 65536)\n"
+"  --id-start N    id of the first imported vector (default 1); each file is\n"
+"                  named by its id\n"
+"  --attrs-from F  metadata words of the imported vectors: an .ivecs file\n"
+"                  with one row per vector and up to 4 non-negative columns\n"
+"  -q, --quiet     no progress display\n"
+"  -k N            number of neighbours (default 10)\n"
+"  --where EXPR    only files whose metadata word passes a test: attrW OP V,\n"
+"                  OP one of = != < <= > >= & (all bits of V set) | (any bit\n"
+"                  of V set); e.g. --where attr0=3  --where 'attr1>=5'\n"
+"  --id-offset N   ground-truth id = result id - N (default 1, as import\n"
+"                  numbers files from 1 and ground truth rows from 0)\n"
+"\n"
+"Exit status: 0 success, 1 failure, 2 wrong usage.\n";
+
+void ctl_print_usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
+
+struct command {
+	const char *word;
+	const char *sub;		/* second word, or NULL */
+	int (*run)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "collection", "create", cmd_collection_create },
+	{ "collection", "info", cmd_collection_info },
+	{ "stats", NULL, cmd_collection_info },
+	{ "version", NULL, cmd_version },
+	{ "put", NULL, cmd_put },
+	{ "get", NULL, cmd_get },
+	{ "del", NULL, cmd_del },
+	{ "import", NULL, cmd_import },
+	{ "search", NULL, cmd_search },
+	{ "recall", NULL, cmd_recall },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *word, const char *sub)
+{
+	size_t i;
+
+	for (i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(commands[i].word, word))
+			continue;
+		if (!commands[i].sub || (sub && !strcmp(commands[i].sub, sub)))
+			return &commands[i];
+	}
+	return NULL;
+}
+
+static bool is_group(const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < N_COMMANDS; i++)
+		if (commands[i].sub && !strcmp(commands[i].word, word))
+			return true;
+	return false;
+}
+
+/* Options before the command: --json and --help. */
+static int parse_global_options(int argc, char **argv)
+{
+	static const struct option opts[] = { CTL_COMMON_OPTIONS, { 0 } };
+	int opt, rc;
+
+	/* "+": stop at the command word, its options are its own. */
+	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		rc = ctl_common_option(opt);
+		if (rc != CTL_CONTINUE)
+			return rc;
+	}
+	if (optind == argc) {
+		ctl_print_usage(stderr);
+		return CTL_USAGE;
+	}
+	return CTL_CONTINUE;
+}
+
+int main(int argc, char **argv)
+{
+	static char name[64];
+	const struct command *cmd;
+	const char *sub;
+	int rc, first;
+
+	rc = parse_global_options(argc, argv);
+	if (rc != CTL_CONTINUE)
+		return rc;
+	first = optind;
+	sub = first + 1 < argc ? argv[first + 1] : NULL;
+	cmd = find_command(argv[first], sub);
+	if (!cmd && is_group(argv[first])) {
+		ctl.cmd = argv[first];
+		return sub ? ctl_usage_error("unknown subcommand '%s'", sub) :
+			     ctl_usage_error("which one? (create or info)");
+	}
+	if (!cmd)
+		return ctl_usage_error("unknown command '%s'", argv[first]);
+	snprintf(name, sizeof(name), "%s%s%s", cmd->word, cmd->sub ? " " : "",
+		 cmd->sub ? cmd->sub : "");
+	ctl.cmd = name;
+	if (cmd->sub)
+		first++;
+	optind = 0;	/* glibc: start a fresh scan of the command's argv */
+	return cmd->run(argc - first, argv + first);
+}
