@@ -142,9 +142,9 @@ static int vexfs_collection_reserve(struct vexfs_collection *c, u64 want)
 
 	if (want <= c->capacity)
 		return 0;
-	slots = kvcalloc(cap, sizeof(*slots), GFP_NOFS);
-	vectors = kvmalloc_array(cap * c->dim, sizeof(u32), GFP_NOFS);
-	free = kvmalloc_array(cap, sizeof(u32), GFP_NOFS);
+	slots = kvcalloc(cap, sizeof(*slots), GFP_NOFS | __GFP_NOWARN);
+	vectors = kvmalloc_array(cap * c->dim, sizeof(u32), GFP_NOFS | __GFP_NOWARN);
+	free = kvmalloc_array(cap, sizeof(u32), GFP_NOFS | __GFP_NOWARN);
 	if (!slots || !vectors || !free) {
 		kvfree(slots);
 		kvfree(vectors);
@@ -244,6 +244,10 @@ static int vexfs_load_slots(struct vexfs_collection *c, u64 nslots)
 	return err;
 }
 
+/*
+ * Slots are only added when none is free, so there are never more of them
+ * than inodes: a bound that keeps a corrupt count from sizing allocations.
+ */
 static int vexfs_check_header(struct inode *dir, struct inode *table,
 			      const struct vexfs_vtable_header *vh)
 {
@@ -259,7 +263,7 @@ static int vexfs_check_header(struct inode *dir, struct inode *table,
 	    metric < VEXFS_METRIC_L2 || metric > VEXFS_METRIC_COSINE ||
 	    le16_to_cpu(vh->vh_elem_type) != VEXFS_ELEM_F32 ||
 	    le32_to_cpu(vh->vh_rec_size) != VEXFS_VREC_HEADER + dim * sizeof(u32) ||
-	    slots >= U32_MAX ||
+	    slots > VEXFS_SB(dir->i_sb)->inodes_count ||
 	    VEXFS_VTABLE_DATA_START + slots * le32_to_cpu(vh->vh_rec_size) >
 	    i_size_read(table))
 		return -EUCLEAN;

@@ -153,7 +153,7 @@ static int vexfs_index_reserve(struct vexfs_dir_index *idx, u32 nblocks)
 
 	if (nblocks <= idx->capacity)
 		return 0;
-	slack = kvcalloc(cap, sizeof(*slack), GFP_NOFS);
+	slack = kvcalloc(cap, sizeof(*slack), GFP_NOFS | __GFP_NOWARN);
 	if (!slack)
 		return -ENOMEM;
 	if (idx->slack)

@@ -70,6 +70,10 @@ static int vexfs_inode_from_disk(struct inode *inode, struct vexfs_inode *raw)
 		return -EUCLEAN;
 	if (S_ISDIR(inode->i_mode) && (size & (VEXFS_BLOCK_SIZE - 1)))
 		return -EUCLEAN;
+	/* Every block of a directory is allocated: its size cannot exceed them. */
+	if (S_ISDIR(inode->i_mode) &&
+	    (u64)size >> VEXFS_BLOCK_SHIFT > le64_to_cpu(raw->i_blocks))
+		return -EUCLEAN;
 	if (S_ISLNK(inode->i_mode) && (size == 0 || size >= PAGE_SIZE))
 		return -EUCLEAN;
 
