@@ -4,6 +4,8 @@
 #   make demo       boot the guest and show a filesystem surviving a remount
 #   make vm-shell   an interactive guest for debugging
 #   make bench      file-operation benchmark, vexfs vs ext4, in the guest
+#   make vecbench   vector insert and search benchmark, ioctl vs plain files
+#                   and userspace, in the guest
 
 KVER ?= $(shell ls /boot/vmlinuz-* 2>/dev/null | sed 's|.*/vmlinuz-||' | sort -V | tail -1)
 KDIR ?= /usr/src/linux-headers-$(KVER)
@@ -13,7 +15,7 @@ CC ?= gcc
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs daemon unit-tests test unit-test vm-test demo vm-shell bench install clean
+.PHONY: all kmod mkfs daemon unit-tests test unit-test vm-test demo vm-shell bench vecbench install clean
 
 all: kmod mkfs daemon unit-tests
 
@@ -48,6 +50,18 @@ vm-shell: all install
 
 bench: all install
 	scripts/vm.sh -- tests/bench/run-fsbench.sh
+
+# Built here, on the host: the guest's root is read-only.
+VECBENCH := build/bench/vecbench
+
+$(VECBENCH): tests/bench/vecbench.c daemon
+	$(MAKE) -C lib
+	mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -D_GNU_SOURCE -Iinclude -Ilib -Idaemon -o $@ $< \
+		daemon/libvexfs.a lib/libvexfs_core.a -lm
+
+vecbench: kmod mkfs $(VECBENCH)
+	scripts/vm.sh -- tests/bench/run-vecbench.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
