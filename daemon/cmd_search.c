@@ -193,8 +193,9 @@ static void print_text(const struct search_args *a, const struct search_out *o)
 		       (uint64_t)o->results[i].id, dist);
 		free(path);
 	}
-	printf("%u result%s, %" PRIu64 " vectors compared, %.3f ms\n", o->count,
-	       o->count == 1 ? "" : "s", o->scanned, o->seconds * 1e3);
+	printf("%u result%s, %" PRIu64 " vector%s compared, %.3f ms\n", o->count,
+	       o->count == 1 ? "" : "s", o->scanned, o->scanned == 1 ? "" : "s",
+	       o->seconds * 1e3);
 }
 
 static void print_json(const struct search_args *a, const struct search_out *o)

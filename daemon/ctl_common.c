@@ -116,7 +116,6 @@ int ctl_want_args(int argc, char **argv, int n, const char *names)
 {
 	int have = argc - optind;
 
-	(void)argv;
 	if (have < n)
 		return ctl_usage_error("missing %s", names);
 	if (have > n)

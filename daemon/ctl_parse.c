@@ -75,32 +75,41 @@ static size_t count_fields(const char *s)
 	return n;
 }
 
+/*
+ * One number and what follows it: blanks, then at most one comma, which
+ * promises another number (so "1,,2" and "1,2," are refused as typos).
+ */
+static int scan_element(const char **s, float *out, bool *comma)
+{
+	char *end;
+
+	*out = strtof(*s, &end);
+	if (end == *s || (*end && !is_separator(*end) && *end != ']'))
+		return -EINVAL;
+	*s = skip_blanks(end);
+	*comma = **s == ',';
+	if (*comma)
+		*s = skip_blanks(*s + 1);
+	return 0;
+}
+
 int parse_vector(const char *s, float **vec, uint32_t *dim)
 {
 	size_t cap = count_fields(s), n = 0;
-	bool bracket;
+	bool bracket, comma = false;
 	float *v;
-	char *end;
 
 	s = skip_blanks(s);
 	bracket = *s == '[';
-	s += bracket;
+	s = skip_blanks(s + bracket);
 	v = malloc(cap * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (;;) {
-		while (is_separator(*s))
-			s++;
-		if (!*s || *s == ']')
-			break;
-		if (n == cap || n == UINT32_MAX)
+	while (*s && *s != ']') {
+		if (n == cap || n == UINT32_MAX || scan_element(&s, &v[n++], &comma))
 			goto bad;
-		v[n++] = strtof(s, &end);
-		if (end == s || (*end && !is_separator(*end) && *end != ']'))
-			goto bad;
-		s = end;
 	}
-	if (bracket != (*s == ']') || *skip_blanks(s + bracket) || !n)
+	if (comma || !n || bracket != (*s == ']') || *skip_blanks(s + bracket))
 		goto bad;
 	*vec = v;
 	*dim = (uint32_t)n;
