@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "crc32c.h"
 #include "ondisk.h"
@@ -98,6 +99,11 @@ bool vexfs_block_sealed_ok(const void *block, uint32_t magic,
 void vexfs_bit_set(void *bitmap, uint64_t bit)
 {
 	((uint8_t *)bitmap)[bit / 8] |= (uint8_t)(1u << (bit % 8));
+}
+
+void vexfs_bit_clear(void *bitmap, uint64_t bit)
+{
+	((uint8_t *)bitmap)[bit / 8] &= (uint8_t)~(1u << (bit % 8));
 }
 
 bool vexfs_bit_test(const void *bitmap, uint64_t bit)
@@ -271,6 +277,28 @@ void vexfs_encode_inode(struct vexfs_inode *raw, uint64_t ino,
 	vexfs_encode_empty_extent_root(raw->i_extent_root);
 	vexfs_inode_csum_set(raw, ino);
 }
+
+bool vexfs_inode_mode_valid(uint16_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK:
+	case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+		return true;
+	}
+	return false;
+}
+
+/* ---- vector tables ------------------------------------------------ */
+
+uint32_t vexfs_vtable_csum(const struct vexfs_vtable_header *vh)
+{
+	struct vexfs_vtable_header copy = *vh;
+
+	copy.vh_checksum = 0;
+	return vexfs_crc32c(VEXFS_CRC_SEED, &copy, sizeof(copy));
+}
+
+/* ---- inode table -------------------------------------------------- */
 
 uint64_t vexfs_inode_blocknr(const struct vexfs_layout *l, uint64_t ino)
 {

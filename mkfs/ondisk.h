@@ -38,6 +38,7 @@ bool vexfs_block_sealed_ok(const void *block, uint32_t magic,
  * helpers see them: bit n is bit (n % 8) of byte (n / 8).
  */
 void vexfs_bit_set(void *bitmap, uint64_t bit);
+void vexfs_bit_clear(void *bitmap, uint64_t bit);
 bool vexfs_bit_test(const void *bitmap, uint64_t bit);
 void vexfs_bit_set_range(void *bitmap, uint64_t first, uint64_t count);
 
@@ -87,6 +88,12 @@ struct vexfs_inode_params {
 void vexfs_encode_inode(struct vexfs_inode *raw, uint64_t ino,
 			const struct vexfs_inode_params *p);
 void vexfs_encode_empty_extent_root(uint8_t root[VEXFS_EXTENT_ROOT_SIZE]);
+
+/* The file types an inode may have, as the module accepts them. */
+bool vexfs_inode_mode_valid(uint16_t mode);
+
+/* crc32c(VEXFS_CRC_SEED, header) with vh_checksum zero, as the module seals it. */
+uint32_t vexfs_vtable_csum(const struct vexfs_vtable_header *vh);
 
 /* Where inode @ino lives: its inode table block and its slot in it. */
 uint64_t vexfs_inode_blocknr(const struct vexfs_layout *l, uint64_t ino);

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fsck.vexfs: an inode's xattr block, held to the rules of the module's
+ * vexfs_xattr_check(): sealed as an xattr block, owned by the inode that
+ * points at it, entries that tile exactly the bytes the header says are
+ * used, and as many of them as it counts.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "fsck.h"
+
+static const struct vexfs_xattr_entry *entry_at(const uint8_t *block,
+						uint32_t off)
+{
+	return (const void *)(block + sizeof(struct vexfs_xattr_header) + off);
+}
+
+static uint32_t entry_size(const struct vexfs_xattr_entry *xe)
+{
+	return VEXFS_XATTR_ENTRY_SIZE(xe->xe_name_len,
+				      (uint32_t)le16toh(xe->xe_value_len));
+}
+
+/* Returns a description of the first fault, or NULL. */
+static const char *check_entries(const uint8_t *block, uint64_t ino)
+{
+	const struct vexfs_xattr_header *xh = (const void *)block;
+	uint32_t used = le32toh(xh->xh_used), count = 0, off;
+
+	if (le64toh(xh->xh_owner) != ino)
+		return "owned by another inode";
+	if (used > VEXFS_XATTR_SPACE)
+		return "more bytes used than the block holds";
+	for (off = 0; off < used; off += entry_size(entry_at(block, off))) {
+		const struct vexfs_xattr_entry *xe = entry_at(block, off);
+
+		if (off + 4 > used || !xe->xe_name_len ||
+		    off + entry_size(xe) > used)
+			return "an entry runs past the used bytes";
+		count++;
+	}
+	if (count != le32toh(xh->xh_count))
+		return "entry count does not match the entries";
+	return NULL;
+}
+
+/* Returns 0, or 1 when the block is bad (reported). */
+int fsck_check_xattr(struct fsck *f, uint64_t ino, uint64_t blocknr)
+{
+	uint8_t *block;
+	const char *why = NULL;
+
+	if (!fsck_data_block_valid(f, blocknr, 1)) {
+		fsck_unfixable(f, "Inode %" PRIu64 ": xattr block %" PRIu64 " is outside the data area.",
+			       ino, blocknr);
+		return 1;
+	}
+	if (!fsck_claim_block(f, blocknr))
+		fsck_unfixable(f, "Inode %" PRIu64 ": xattr block %" PRIu64 " is also used by something else.",
+			       ino, blocknr);
+	block = malloc(VEXFS_BLOCK_SIZE);
+	if (!block || fsck_read_block(f, blocknr, block)) {
+		free(block);
+		f->aborted = true;
+		return 1;
+	}
+	if (!vexfs_block_sealed_ok(block, VEXFS_XATTR_MAGIC, blocknr))
+		why = "checksum or magic mismatch";
+	else
+		why = check_entries(block, ino);
+	free(block);
+	if (why)
+		fsck_unfixable(f, "Inode %" PRIu64 ", xattr block %" PRIu64 ": %s.",
+			       ino, blocknr, why);
+	else
+		f->stats.xattr_blocks++;
+	return why ? 1 : 0;
+}

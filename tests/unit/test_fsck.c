@@ -1,0 +1,730 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fsck.vexfs end to end: images made by mkfs.vexfs and populated by the
+ * test builder (imgbuild.c), checked clean, then damaged one thing at a
+ * time through raw edits with the checksums recomputed. For each damage:
+ * -n reports it (exit 4) and writes nothing, -y repairs it (exit 1) and
+ * the next run is clean (exit 0); or, for what fsck does not repair, -y
+ * leaves it reported (exit 4).
+ */
+#include <endian.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "crc32c.h"
+#include "imgbuild.h"
+
+#ifndef MKFS_BIN
+#error "MKFS_BIN must name the mkfs.vexfs binary"
+#endif
+#ifndef FSCK_BIN
+#error "FSCK_BIN must name the fsck.vexfs binary under test"
+#endif
+
+#define MAX_ARGS	16
+#define OUTPUT_MAX	(1 << 20)
+
+static char scratch[256];
+static char image[300];
+static char output_path[300];
+static char output[OUTPUT_MAX];
+
+/* What populate() made, for the damage functions to aim at. */
+static struct {
+	uint64_t docs, sub, file, empty, symlink, sparse, coll, table;
+	uint64_t vfiles[3];
+} pop;
+
+/* ---- scratch space and programs ---------------------------------- */
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int make_scratch(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	(void)state;
+	snprintf(scratch, sizeof(scratch), "%s/vexfs-fsck-test-XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(scratch))
+		return -1;
+	snprintf(output_path, sizeof(output_path), "%s/output", scratch);
+	return 0;
+}
+
+static int remove_scratch(void **state)
+{
+	(void)state;
+	return nftw(scratch, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Run @prog with NULL-terminated arguments; output kept in output[]. */
+static int run(const char *prog, ...)
+{
+	char *argv[MAX_ARGS];
+	int argc = 0, status, fd;
+	ssize_t n;
+	va_list ap;
+	pid_t pid;
+
+	argv[argc++] = (char *)prog;
+	va_start(ap, prog);
+	while (argc < MAX_ARGS - 1 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		fd = open(output_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(127);
+		execv(prog, argv);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	fd = open(output_path, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, output, sizeof(output) - 1);
+	close(fd);
+	output[n > 0 ? n : 0] = '\0';
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* FSCK_TEST_VERBOSE=1 shows every run's output, to see what fsck says. */
+static int fsck(const char *mode)
+{
+	int rc = run(FSCK_BIN, mode, image, NULL);
+
+	if (getenv("FSCK_TEST_VERBOSE"))
+		fprintf(stderr, "--- fsck %s: exit %d\n%s", mode, rc, output);
+	return rc;
+}
+
+/* Fail showing fsck's output, which says what went wrong. */
+#define assert_fsck(mode, want) do {					\
+	int rc_ = fsck(mode);						\
+	if (rc_ != (want))						\
+		fprintf(stderr, "fsck %s gave %d, expected %d:\n%s\n",	\
+			(mode), rc_, (want), output);			\
+	assert_int_equal(rc_, (want));					\
+} while (0)
+
+#define assert_output_has(text) do {					\
+	if (!strstr(output, (text)))					\
+		fprintf(stderr, "no '%s' in:\n%s\n", (text), output);	\
+	assert_non_null(strstr(output, (text)));			\
+} while (0)
+
+static uint32_t image_hash(void)
+{
+	static char buf[1 << 16];
+	uint32_t crc = ~0u;
+	ssize_t n;
+	int fd = open(image, O_RDONLY);
+
+	assert_true(fd >= 0);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		crc = vexfs_crc32c(crc, buf, (size_t)n);
+	close(fd);
+	return crc;
+}
+
+/* ---- images -------------------------------------------------------- */
+
+static void fresh_image(const char *name)
+{
+	snprintf(image, sizeof(image), "%s/%s.img", scratch, name);
+	unlink(image);
+	assert_int_equal(run(MKFS_BIN, "-q", "-N", "2500", image, "16M", NULL), 0);
+}
+
+/* Every kind of inode the module makes, in a few directories. */
+static void populate(const char *name)
+{
+	struct img im;
+
+	fresh_image(name);
+	img_open(&im, image);
+	pop.docs = img_mkdir(&im, VEXFS_ROOT_INO, "docs");
+	pop.file = img_create(&im, pop.docs, "a.txt", 5000);
+	pop.empty = img_create(&im, VEXFS_ROOT_INO, "empty", 0);
+	img_link(&im, pop.docs, "hard", pop.file);
+	img_link(&im, VEXFS_ROOT_INO, "hard2", pop.file);
+	pop.symlink = img_symlink(&im, VEXFS_ROOT_INO, "link", "docs/a.txt");
+	img_set_xattr(&im, pop.file, "color", "blue");
+	pop.sparse = img_sparse(&im, VEXFS_ROOT_INO, "sparse", 12);
+	pop.sub = img_mkdir(&im, pop.docs, "sub");
+	img_create(&im, pop.sub, "deep", 4096 * 3);
+	pop.coll = img_collection(&im, VEXFS_ROOT_INO, "vectors", 8, 3, 1,
+				  pop.vfiles, &pop.table);
+	img_close(&im);
+}
+
+/* ---- damage ---------------------------------------------------------- */
+
+typedef void (*damage_fn)(struct img *im);
+
+static void set_inode_field(struct img *im, uint64_t ino, size_t off,
+			    size_t size, uint64_t value)
+{
+	struct vexfs_inode raw;
+	uint64_t le = htole64(value);
+
+	img_read_inode(im, ino, &raw);
+	memcpy((uint8_t *)&raw + off, &le, size);
+	img_write_inode(im, ino, &raw);
+}
+
+#define SET_INODE(im, ino, field, value) \
+	set_inode_field((im), (ino), offsetof(struct vexfs_inode, field), \
+			sizeof(((struct vexfs_inode *)0)->field), (value))
+
+static void set_super_field(struct img *im, size_t off, size_t size,
+			    uint64_t value, int reseal)
+{
+	uint8_t block[VEXFS_BLOCK_SIZE];
+	uint64_t le = htole64(value);
+
+	img_read_block(im, 0, block);
+	memcpy(block + off, &le, size);
+	if (reseal)
+		vexfs_super_csum_set((struct vexfs_super_block *)block);
+	img_write_block(im, 0, block);
+}
+
+static void leaked_block_bit(struct img *im)
+{
+	img_set_bit(im, im->l.block_bitmap_start, im->l.blocks_count - 10, 1);
+}
+
+static void cleared_block_bit(struct img *im)
+{
+	img_set_bit(im, im->l.block_bitmap_start, img_bmap(im, pop.file, 1), 0);
+}
+
+static void leaked_inode_bit(struct img *im)
+{
+	img_set_bit(im, im->l.inode_bitmap_start, im->l.inodes_count - 3, 1);
+}
+
+static void cleared_inode_bit(struct img *im)
+{
+	img_set_bit(im, im->l.inode_bitmap_start, pop.symlink, 0);
+}
+
+static void wrong_file_links(struct img *im)
+{
+	SET_INODE(im, pop.file, i_nlink, 5);
+}
+
+static void wrong_dir_links(struct img *im)
+{
+	SET_INODE(im, pop.docs, i_nlink, 2);
+}
+
+static void wrong_free_blocks(struct img *im)
+{
+	set_super_field(im, offsetof(struct vexfs_super_block, s_free_blocks),
+			8, le64toh(im->sb.s_free_blocks) + 7, 1);
+}
+
+static void wrong_free_inodes(struct img *im)
+{
+	set_super_field(im, offsetof(struct vexfs_super_block, s_free_inodes),
+			8, le64toh(im->sb.s_free_inodes) - 1, 1);
+}
+
+static void write_vr_ino(struct img *im, uint64_t slot, uint64_t ino)
+{
+	uint64_t le = htole64(ino);
+	size_t rec = sizeof(struct vexfs_vrec) + 4 * 8;
+
+	img_file_io(im, pop.table, VEXFS_VTABLE_DATA_START + slot * rec, &le,
+		    sizeof(le), 1);
+}
+
+/* The free slot names a file that has no vector. */
+static void dangling_slot(struct img *im)
+{
+	write_vr_ino(im, 3, pop.empty);
+}
+
+/* A live slot names an inode number nothing uses. */
+static void slot_to_free_inode(struct img *im)
+{
+	write_vr_ino(im, 1, im->l.inodes_count - 2);
+}
+
+/* A file claims the free slot, which does not name it. */
+static void aux_not_pointed_back(struct img *im)
+{
+	SET_INODE(im, pop.empty, i_aux, 4);
+	SET_INODE(im, pop.empty, i_parent, pop.coll);
+}
+
+static void super_checksum(struct img *im)
+{
+	set_super_field(im, offsetof(struct vexfs_super_block, s_checksum), 4,
+			le32toh(im->sb.s_checksum) ^ 0x5a5a, 0);
+}
+
+static void inode_checksum(struct img *im)
+{
+	struct vexfs_inode raw;
+
+	img_read_inode(im, pop.file, &raw);
+	raw.i_checksum ^= htole32(0x1234);
+	img_write_inode_raw(im, pop.file, &raw);
+}
+
+static void bitmap_checksum(struct img *im)
+{
+	uint8_t block[VEXFS_BLOCK_SIZE];
+
+	img_read_block(im, im->l.block_bitmap_start, block);
+	block[VEXFS_BLOCK_SIZE - 1] ^= 0xff;
+	img_write_block(im, im->l.block_bitmap_start, block);
+}
+
+static void wrong_dir_parent(struct img *im)
+{
+	SET_INODE(im, pop.sub, i_parent, VEXFS_ROOT_INO);
+}
+
+static void wrong_block_count(struct img *im)
+{
+	SET_INODE(im, pop.sparse, i_blocks, 3);
+}
+
+static void wrong_table_links(struct img *im)
+{
+	SET_INODE(im, pop.table, i_nlink, 0);
+}
+
+/* ---- what fsck must say and do ---------------------------------------- */
+
+static void damage(damage_fn fn)
+{
+	struct img im;
+
+	img_open(&im, image);
+	fn(&im);
+	img_close_raw(&im);
+}
+
+/* -n reports (exit 4) without writing, -y repairs (exit 1), then clean. */
+static void expect_repair(const char *name, damage_fn fn, const char *says)
+{
+	uint32_t before;
+
+	populate(name);
+	damage(fn);
+	before = image_hash();
+	assert_fsck("-n", 4);
+	assert_output_has(says);
+	assert_int_equal(image_hash(), before);
+	assert_fsck("-y", 1);
+	assert_output_has(says);
+	assert_fsck("-n", 0);
+}
+
+/* Reported, and still there after -y. */
+static void expect_unrepaired(const char *name, damage_fn fn, const char *says)
+{
+	uint32_t before;
+	int rc;
+
+	populate(name);
+	damage(fn);
+	before = image_hash();
+	assert_fsck("-n", 4);
+	assert_output_has(says);
+	assert_int_equal(image_hash(), before);
+	rc = fsck("-y");
+	assert_true(rc & 4);
+	assert_fsck("-n", 4);
+	assert_output_has(says);
+}
+
+#define REPAIR_TEST(fn, says) \
+	static void test_##fn(void **state) \
+	{ (void)state; expect_repair(#fn, fn, says); }
+
+#define UNREPAIRED_TEST(fn, says) \
+	static void test_##fn(void **state) \
+	{ (void)state; expect_unrepaired(#fn, fn, says); }
+
+REPAIR_TEST(leaked_block_bit, "Block bitmap differences: -")
+REPAIR_TEST(cleared_block_bit, "Block bitmap differences: +")
+REPAIR_TEST(leaked_inode_bit, "Inode bitmap differences: -")
+REPAIR_TEST(cleared_inode_bit, "Inode bitmap differences: +")
+REPAIR_TEST(wrong_file_links, "ref count is 5, should be 3")
+REPAIR_TEST(wrong_dir_links, "ref count is 2, should be 3")
+REPAIR_TEST(wrong_free_blocks, "Free blocks count wrong")
+REPAIR_TEST(wrong_free_inodes, "Free inodes count wrong")
+REPAIR_TEST(dangling_slot, "slot 3 names inode")
+REPAIR_TEST(slot_to_free_inode, "slot 1 names inode")
+REPAIR_TEST(aux_not_pointed_back, "does not name it")
+REPAIR_TEST(super_checksum, "Superblock checksum")
+REPAIR_TEST(inode_checksum, "passes checks, but its checksum")
+REPAIR_TEST(bitmap_checksum, "Block bitmap block")
+REPAIR_TEST(wrong_dir_parent, "i_parent is 1, should be")
+REPAIR_TEST(wrong_block_count, "i_blocks is 3, should be 13")
+REPAIR_TEST(wrong_table_links, "link count is 0, should be 1")
+
+static void dir_block_checksum(struct img *im)
+{
+	uint8_t block[VEXFS_BLOCK_SIZE];
+	uint64_t nr = img_bmap(im, pop.docs, 0);
+
+	img_read_block(im, nr, block);
+	block[100] ^= 1;
+	img_write_block(im, nr, block);
+}
+
+static void bad_extent_node(struct img *im)
+{
+	struct vexfs_inode raw;
+	uint8_t block[VEXFS_BLOCK_SIZE];
+	uint64_t leaf;
+
+	img_read_inode(im, pop.sparse, &raw);
+	leaf = le64toh(((struct vexfs_extent_index *)(raw.i_extent_root + 16))->ei_child);
+	img_read_block(im, leaf, block);
+	((struct vexfs_extent_header *)block)->eh_max = htole16(100);
+	vexfs_block_seal(block, VEXFS_EXTENT_MAGIC, leaf);
+	img_write_block(im, leaf, block);
+}
+
+static void extents_out_of_order(struct img *im)
+{
+	struct vexfs_inode raw;
+	uint8_t block[VEXFS_BLOCK_SIZE];
+	struct vexfs_extent *ex = (struct vexfs_extent *)(block + 16);
+	uint64_t leaf;
+
+	img_read_inode(im, pop.sparse, &raw);
+	leaf = le64toh(((struct vexfs_extent_index *)(raw.i_extent_root + 16))->ei_child);
+	img_read_block(im, leaf, block);
+	ex[5].ee_lblk = ex[2].ee_lblk;
+	vexfs_block_seal(block, VEXFS_EXTENT_MAGIC, leaf);
+	img_write_block(im, leaf, block);
+}
+
+static void shared_block(struct img *im)
+{
+	struct vexfs_inode raw;
+	struct vexfs_extent *ex = (struct vexfs_extent *)(raw.i_extent_root + 16);
+
+	img_read_inode(im, pop.symlink, &raw);
+	ex->ee_pblk = htole64(img_bmap(im, pop.file, 0));
+	img_write_inode(im, pop.symlink, &raw);
+}
+
+static void entry_to_free_inode(struct img *im)
+{
+	struct vexfs_inode zero = { 0 };
+
+	img_write_inode_raw(im, pop.symlink, &zero);
+	img_set_bit(im, im->l.inode_bitmap_start, pop.symlink, 0);
+}
+
+static void wrong_entry_type(struct img *im)
+{
+	SET_INODE(im, pop.empty, i_mode, S_IFIFO | 0644);
+}
+
+static void bad_table_header(struct img *im)
+{
+	uint32_t dim = htole32(9);
+
+	img_file_io(im, pop.table, offsetof(struct vexfs_vtable_header, vh_dim),
+		    &dim, sizeof(dim), 1);
+}
+
+static void garbage_inode(struct img *im)
+{
+	struct vexfs_inode raw;
+
+	img_read_inode(im, pop.empty, &raw);
+	memset(&raw, 0x5a, 64);
+	img_write_inode_raw(im, pop.empty, &raw);
+}
+
+UNREPAIRED_TEST(dir_block_checksum, "checksum or magic mismatch")
+UNREPAIRED_TEST(bad_extent_node, "header gives")
+UNREPAIRED_TEST(extents_out_of_order, "out of order")
+UNREPAIRED_TEST(shared_block, "also used by something else")
+UNREPAIRED_TEST(entry_to_free_inode, "refers to free inode")
+UNREPAIRED_TEST(wrong_entry_type, "has type 8, but inode")
+UNREPAIRED_TEST(bad_table_header, "bad header (checksum mismatch)")
+UNREPAIRED_TEST(garbage_inode, "contents are invalid")
+
+/* ---- clean images, lost+found, releases, operational errors ---------- */
+
+static void test_fresh_image_clean(void **state)
+{
+	uint32_t before;
+
+	(void)state;
+	fresh_image("fresh");
+	before = image_hash();
+	assert_fsck("-n", 0);
+	assert_output_has("Pass 6: checking bitmaps and free counts");
+	assert_output_has("1/");
+	assert_fsck("-y", 0);
+	assert_fsck("-p", 0);
+	assert_fsck("-f", 8);	/* no terminal to ask: -n, -y or -p needed */
+	assert_int_equal(image_hash(), before);
+}
+
+static void test_populated_image_clean(void **state)
+{
+	uint32_t before;
+
+	(void)state;
+	populate("populated");
+	before = image_hash();
+	assert_fsck("-n", 0);
+	assert_null(strstr(output, "Fix?"));
+	assert_null(strstr(output, "Not repaired"));
+	assert_fsck("-y", 0);
+	assert_int_equal(image_hash(), before);
+	assert_int_equal(run(FSCK_BIN, "-n", "-v", image, NULL), 0);
+	assert_output_has("3 vectors");
+}
+
+static void test_unattached_file_to_lost_found(void **state)
+{
+	uint64_t ino = 0;
+	struct img im;
+	char name[32];
+
+	(void)state;
+	populate("unattached");
+	img_open(&im, image);
+	ino = img_new_inode(&im, S_IFREG | 0644, 1, 10, 1);
+	img_close(&im);
+	assert_fsck("-n", 4);
+	assert_output_has("Unattached inode");
+	assert_fsck("-y", 1);
+	assert_output_has("lost+found created");
+	assert_fsck("-n", 0);
+	img_open(&im, image);
+	snprintf(name, sizeof(name), "#%llu", (unsigned long long)ino);
+	assert_int_equal(img_lookup(&im, img_lookup(&im, VEXFS_ROOT_INO, "lost+found"), name), ino);
+	img_close_raw(&im);
+}
+
+/* A directory whose entry is gone, with a file in it. */
+static void test_unattached_dir_to_lost_found(void **state)
+{
+	struct vexfs_inode raw;
+	uint64_t dir, file, lf;
+	struct img im;
+	char name[32];
+
+	(void)state;
+	populate("unattached_dir");
+	img_open(&im, image);
+	dir = img_new_inode(&im, S_IFDIR | 0755, 2, 0, 0);
+	img_read_inode(&im, dir, &raw);
+	raw.i_parent = htole64(pop.docs);
+	img_write_inode(&im, dir, &raw);
+	file = img_create(&im, dir, "inside", 10);
+	img_close(&im);
+	assert_fsck("-n", 4);
+	assert_output_has("Unconnected directory inode");
+	assert_fsck("-y", 1);
+	assert_fsck("-n", 0);
+	img_open(&im, image);
+	lf = img_lookup(&im, VEXFS_ROOT_INO, "lost+found");
+	snprintf(name, sizeof(name), "#%llu", (unsigned long long)dir);
+	assert_int_equal(img_lookup(&im, lf, name), dir);
+	assert_int_equal(img_lookup(&im, dir, "inside"), file);
+	img_close_raw(&im);
+}
+
+/*
+ * Many orphans, and every other free block taken: lost+found grows to
+ * 13 blocks in 11 extents, past what its root holds.
+ */
+static void test_many_orphans(void **state)
+{
+	uint64_t base, lf;
+	struct vexfs_inode raw;
+	struct img im;
+	int i;
+
+	(void)state;
+	populate("many_orphans");
+	img_open(&im, image);
+	for (i = 0; i < 2200; i++)
+		img_new_inode(&im, S_IFREG | 0644, 1, 0, 0);
+	base = im.next_block;
+	for (i = 0; i < 32; i++)
+		img_set_bit(&im, im.l.block_bitmap_start, base + 2 * i + 1, 1);
+	img_close(&im);
+	assert_fsck("-n", 4);
+	assert_fsck("-y", 1);
+	assert_fsck("-n", 0);
+	img_open(&im, image);
+	lf = img_lookup(&im, VEXFS_ROOT_INO, "lost+found");
+	img_read_inode(&im, lf, &raw);
+	assert_int_equal(le16toh(((struct vexfs_extent_header *)raw.i_extent_root)->eh_depth), 1);
+	img_close_raw(&im);
+}
+
+/* Deleted while open, never released: no links, no name. */
+static void test_deleted_inode_released(void **state)
+{
+	struct img im;
+
+	(void)state;
+	populate("deleted");
+	img_open(&im, image);
+	img_new_inode(&im, S_IFREG | 0644, 0, 8192, 2);
+	img_close(&im);
+	assert_fsck("-n", 4);
+	assert_output_has("has no links and no name");
+	assert_fsck("-y", 1);
+	/* the release itself frees the bits: no difference left to report */
+	assert_null(strstr(output, "bitmap differences"));
+	assert_fsck("-n", 0);
+}
+
+static void test_orphan_table_released(void **state)
+{
+	struct vexfs_inode raw;
+	uint64_t table;
+	struct img im;
+
+	(void)state;
+	populate("orphan_table");
+	img_open(&im, image);
+	table = img_new_inode(&im, S_IFREG | 0600, 1, 8192, 2);
+	img_read_inode(&im, table, &raw);
+	raw.i_flags = htole16(VEXFS_INODE_VTABLE);
+	raw.i_parent = htole64(pop.docs);
+	img_write_inode(&im, table, &raw);
+	img_close(&im);
+	assert_fsck("-n", 4);
+	assert_output_has("belongs to no collection");
+	assert_fsck("-y", 1);
+	assert_fsck("-n", 0);
+}
+
+static void test_preen_fixes_quietly(void **state)
+{
+	(void)state;
+	populate("preen");
+	damage(leaked_block_bit);
+	assert_fsck("-p", 1);
+	assert_output_has(image);
+	assert_null(strstr(output, "Pass 1"));
+	assert_fsck("-n", 0);
+}
+
+static void test_not_vexfs(void **state)
+{
+	struct img im;
+
+	(void)state;
+	fresh_image("magic");
+	img_open(&im, image);
+	set_super_field(&im, 0, 4, 0x12345678, 1);
+	img_close_raw(&im);
+	assert_fsck("-n", 8);
+	assert_output_has("bad magic");
+	assert_fsck("-y", 8);
+}
+
+static void test_device_too_small(void **state)
+{
+	(void)state;
+	fresh_image("small");
+	assert_int_equal(truncate(image, 8 << 20), 0);
+	assert_fsck("-n", 8);
+	assert_output_has("device only");
+}
+
+static void test_usage(void **state)
+{
+	(void)state;
+	assert_int_equal(run(FSCK_BIN, NULL), 16);
+	assert_int_equal(run(FSCK_BIN, "-n", "-y", "x", NULL), 16);
+	assert_int_equal(run(FSCK_BIN, "-q", "x", NULL), 16);
+	assert_int_equal(run(FSCK_BIN, "-n", "/nonexistent/image", NULL), 8);
+}
+
+#define T(name) cmocka_unit_test(test_##name)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(fresh_image_clean),
+		T(populated_image_clean),
+		T(leaked_block_bit),
+		T(cleared_block_bit),
+		T(leaked_inode_bit),
+		T(cleared_inode_bit),
+		T(wrong_file_links),
+		T(wrong_dir_links),
+		T(wrong_free_blocks),
+		T(wrong_free_inodes),
+		T(dangling_slot),
+		T(slot_to_free_inode),
+		T(aux_not_pointed_back),
+		T(super_checksum),
+		T(inode_checksum),
+		T(bitmap_checksum),
+		T(wrong_dir_parent),
+		T(wrong_block_count),
+		T(wrong_table_links),
+		T(dir_block_checksum),
+		T(bad_extent_node),
+		T(extents_out_of_order),
+		T(shared_block),
+		T(entry_to_free_inode),
+		T(wrong_entry_type),
+		T(bad_table_header),
+		T(garbage_inode),
+		T(unattached_file_to_lost_found),
+		T(unattached_dir_to_lost_found),
+		T(many_orphans),
+		T(deleted_inode_released),
+		T(orphan_table_released),
+		T(preen_fixes_quietly),
+		T(not_vexfs),
+		T(device_too_small),
+		T(usage),
+	};
+
+	if (access(MKFS_BIN, X_OK) != 0 || access(FSCK_BIN, X_OK) != 0) {
+		fprintf(stderr, "%s or %s is not built: run make -C mkfs first\n",
+			MKFS_BIN, FSCK_BIN);
+		return 1;
+	}
+	return cmocka_run_group_tests_name("fsck", tests, make_scratch,
+					   remove_scratch);
+}
