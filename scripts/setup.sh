@@ -24,6 +24,7 @@ from_bookworm=(
 	libelf-dev zlib1g-dev libzstd-dev dwarves pkg-config
 	libcmocka-dev e2fsprogs util-linux attr acl
 	fio stress-ng
+	libhnswlib-dev
 )
 
 missing() {

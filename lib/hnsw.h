@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * HNSW: approximate nearest-neighbour search over a collection's vectors.
+ *
+ * ==== The idea ====
+ *
+ * A hierarchical navigable small world graph (Malkov & Yashunin, 2016)
+ * links each vector to a few of its near neighbours. Every node lives on
+ * level 0; a node drawn to level L also lives on levels 1..L, with
+ * P(L >= l) = M^-l, so each level holds about 1/M of the one below. A
+ * search enters at the single node of the top level, walks greedily
+ * towards the query on each upper level (long hops over a sparse graph),
+ * and on level 0 runs a best-first beam search of width ef. ef trades
+ * speed for recall; the index never changes for it.
+ *
+ * ==== Three parts, two worlds ====
+ *
+ *   hnsw_build.c   userspace only (the daemon): inserts vectors one by one,
+ *                  on several threads, and writes the graph in the format of
+ *                  include/uapi/vexfs_hnsw.h.
+ *   hnsw_load.c    freestanding, kernel and userspace, no floating point:
+ *                  checks a serialized graph completely and makes a view of
+ *                  it (struct vexfs_hnsw_graph); also sizes and prepares the
+ *                  search scratch. In the kernel it runs outside
+ *                  kernel_fpu_begin()/kernel_fpu_end(), next to allocation
+ *                  and copy_from_user().
+ *   hnsw_search.c  freestanding, an FPU unit: the search itself. It
+ *                  allocates nothing, takes no locks and never sleeps;
+ *                  everything it writes is in the caller's scratch, so the
+ *                  kernel can run it in bounded chunks inside the FPU
+ *                  bracket (vexfs_hnsw_search_step()).
+ *
+ * ==== Vectors live elsewhere ====
+ *
+ * The graph names a node's vector by its collection slot and asks the
+ * caller for it through a callback, so the kernel searches the vectors
+ * where its vector table already keeps them and the graph stays small
+ * (about 4 * (2M + 1) + 16 bytes a node). A slot whose callback answers
+ * NULL (freed since the build) is neither followed nor returned.
+ *
+ * ==== Filters and deletions ====
+ *
+ * One more callback decides whether a node may be returned: a metadata
+ * predicate, a BPF filter, a permission check, a deleted mark. A rejected
+ * node is still traversed, as in hnswlib, because it may be the only way
+ * to good nodes behind it; the beam keeps going until it holds ef accepted
+ * nodes. With a filter that accepts almost nothing that can become a walk
+ * over the whole graph, so a search may carry an effort bound
+ * (max_distances), as redis vector sets bound max_candidates.
+ *
+ * ==== Memory of a search ====
+ *
+ *   visited    one u32 tag per node; a node is visited when its tag equals
+ *              the search's epoch, so starting a search is one increment,
+ *              and the array is cleared only when the epoch wraps.
+ *   candidates a min-heap of nodes still to expand, bounded. When it
+ *              fills, the candidates farther than the worst of ef results
+ *              go (they would never be expanded); if it is still full,
+ *              the farthest goes, which only a filtered search reaches.
+ *   results    a max-heap of the ef best accepted nodes.
+ *   batch      one neighbour list, gathered before distances are taken so
+ *              the vectors can be prefetched.
+ *
+ * All of it is one block the caller allocates at the size
+ * vexfs_hnsw_scratch_size() gives; one scratch serves one search at a time.
+ */
+#ifndef VEXFS_HNSW_H
+#define VEXFS_HNSW_H
+
+#include "vexfs_types.h"
+#include "vexfs_distance.h"
+#include <uapi/vexfs_hnsw.h>
+
+/* ==== Little-endian fields ==== */
+
+#ifdef __KERNEL__
+#define vexfs_hnsw_le16(x)	le16_to_cpu(x)
+#define vexfs_hnsw_le32(x)	le32_to_cpu(x)
+#define vexfs_hnsw_le64(x)	le64_to_cpu(x)
+#elif __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define vexfs_hnsw_le16(x)	((uint16_t)(x))
+#define vexfs_hnsw_le32(x)	((uint32_t)(x))
+#define vexfs_hnsw_le64(x)	((uint64_t)(x))
+#else
+#define vexfs_hnsw_le16(x)	__builtin_bswap16(x)
+#define vexfs_hnsw_le32(x)	__builtin_bswap32(x)
+#define vexfs_hnsw_le64(x)	__builtin_bswap64(x)
+#endif
+
+/* ==== A checked graph ==== */
+
+/*
+ * A view of a serialized graph that vexfs_hnsw_load() has checked: plain
+ * numbers decoded from the header, pointers into the caller's buffer. It
+ * owns nothing and stays valid while the buffer does.
+ */
+struct vexfs_hnsw_graph {
+	const struct vexfs_hnsw_header *hdr;	/* page 0 of the buffer */
+	const struct vexfs_hnsw_node *nodes;	/* node table */
+	const uint8_t *level0;		/* first page of the level-0 records */
+	const uint8_t *upper;		/* first page of the upper records */
+	uint32_t dim;			/* vector dimension */
+	uint32_t metric;		/* VEXFS_METRIC_* */
+	uint32_t m;			/* link capacity above level 0 */
+	uint32_t m0;			/* link capacity at level 0 */
+	uint32_t max_level;		/* level of the entry point */
+	uint32_t entry;			/* entry node, VEXFS_HNSW_NO_NODE if empty */
+	uint32_t node_count;		/* nodes in the graph */
+	uint32_t upper_count;		/* upper-level records */
+	uint32_t level0_rec;		/* bytes of a level-0 record */
+	uint32_t level0_per_page;	/* level-0 records in a page */
+	uint32_t upper_rec;		/* bytes of an upper record */
+	uint32_t upper_per_page;	/* upper records in a page */
+	uint64_t size;			/* bytes of the serialized graph */
+};
+
+/* Record r of a section of records packed per_page to a page. */
+static inline const struct vexfs_hnsw_links *
+vexfs_hnsw_record(const uint8_t *section, uint32_t r, uint32_t rec_size,
+		  uint32_t per_page)
+{
+	return (const struct vexfs_hnsw_links *)(section +
+		(size_t)(r / per_page) * VEXFS_HNSW_PAGE_SIZE +
+		(size_t)(r % per_page) * rec_size);
+}
+
+/* The links of node n on level 0. */
+static inline const struct vexfs_hnsw_links *
+vexfs_hnsw_links0(const struct vexfs_hnsw_graph *g, uint32_t n)
+{
+	return vexfs_hnsw_record(g->level0, n, g->level0_rec,
+				 g->level0_per_page);
+}
+
+/* The links of node n on level l, 1 <= l <= the node's level. */
+static inline const struct vexfs_hnsw_links *
+vexfs_hnsw_links_upper(const struct vexfs_hnsw_graph *g, uint32_t n,
+		       uint32_t l)
+{
+	uint32_t r = vexfs_hnsw_le32(g->nodes[n].n_upper) + l - 1;
+
+	return vexfs_hnsw_record(g->upper, r, g->upper_rec, g->upper_per_page);
+}
+
+static inline const struct vexfs_hnsw_links *
+vexfs_hnsw_links(const struct vexfs_hnsw_graph *g, uint32_t n, uint32_t l)
+{
+	return l ? vexfs_hnsw_links_upper(g, n, l) : vexfs_hnsw_links0(g, n);
+}
+
+static inline uint32_t vexfs_hnsw_slot(const struct vexfs_hnsw_graph *g,
+				       uint32_t n)
+{
+	return vexfs_hnsw_le32(g->nodes[n].n_slot);
+}
+
+static inline uint32_t vexfs_hnsw_level(const struct vexfs_hnsw_graph *g,
+					uint32_t n)
+{
+	return vexfs_hnsw_le16(g->nodes[n].n_level);
+}
+
+/*
+ * Check the graph in buf[0..len) completely and describe it in *g. Every
+ * slot must be below max_slots (the collection's slot count). buf must be
+ * 8-byte aligned. Returns 0; -EINVAL when the buffer is not a graph this
+ * code reads (magic, version, features, alignment, too short), -EUCLEAN
+ * when it is one but inconsistent. On error *why (if why is not NULL)
+ * points to a static description. Reads nothing outside buf[0..len).
+ */
+int vexfs_hnsw_load(const void *buf, size_t len, uint32_t max_slots,
+		    struct vexfs_hnsw_graph *g, const char **why);
+
+/* ==== Searching ==== */
+
+/* The vector of a slot, or NULL if the slot holds none any more. */
+typedef const float *(*vexfs_hnsw_vector_fn)(void *ctx, uint32_t slot);
+/* Whether a slot may be returned (filter, deleted mark, permission). */
+typedef bool (*vexfs_hnsw_accept_fn)(void *ctx, uint32_t slot);
+
+/* One search: what to look for and how to reach the vectors. */
+struct vexfs_hnsw_query {
+	const float *vector;		/* the query, graph dim floats */
+	uint32_t k;			/* results wanted */
+	uint32_t ef;			/* beam width on level 0; raised to k */
+	uint32_t max_distances;		/* effort bound, 0: none */
+	vexfs_distance_fn distance;	/* for the graph's metric */
+	vexfs_hnsw_vector_fn vector_of;	/* slot -> vector, required */
+	vexfs_hnsw_accept_fn accept;	/* NULL: every slot is acceptable */
+	void *ctx;			/* passed to both callbacks */
+};
+
+/* One result: a slot and its distance to the query. */
+struct vexfs_hnsw_result {
+	uint32_t slot;
+	float dist;
+};
+
+/* A node and its distance to the query: an entry of the search heaps. */
+struct vexfs_hnsw_cand {
+	uint32_t node;
+	float dist;
+};
+
+/*
+ * The memory and the state of one search. vexfs_hnsw_scratch_init() sets
+ * the first group; the search owns the second.
+ */
+struct vexfs_hnsw_scratch {
+	/* ---- memory, carved from the caller's block ---- */
+	uint32_t *visited;		/* node_cap epoch tags */
+	struct vexfs_hnsw_cand *cand;	/* min-heap of nodes to expand */
+	struct vexfs_hnsw_cand *res;	/* max-heap of accepted nodes */
+	uint32_t *batch_node;		/* one neighbour list being scored */
+	const float **batch_vec;	/* and the vectors of its nodes */
+	uint32_t node_cap;		/* graph nodes the tags cover */
+	uint32_t cand_cap;		/* entries of cand */
+	uint32_t ef_max;		/* entries of res: the largest ef */
+	uint32_t batch_cap;		/* entries of batch_*: the largest m0 */
+	uint32_t epoch;			/* tag of the nodes visited now */
+	/* ---- state of the search in progress ---- */
+	uint32_t phase;			/* VEXFS_HNSW_PHASE_* (hnsw_search.c) */
+	uint32_t level;			/* level of the greedy descent */
+	uint32_t cur;			/* descent: node reached so far */
+	float cur_dist;			/* and its distance to the query */
+	uint32_t ef;			/* ef of this search */
+	uint32_t ncand;			/* entries in cand */
+	uint32_t nres;			/* entries in res */
+	uint32_t distances;		/* distances computed so far */
+};
+
+/*
+ * Bytes of scratch for searches of g with ef up to ef_max (at least 1).
+ * Integer only; 0 if the numbers overflow.
+ */
+size_t vexfs_hnsw_scratch_size(const struct vexfs_hnsw_graph *g,
+			       uint32_t ef_max);
+
+/*
+ * Lay out a scratch of size bytes at mem (8-byte aligned) for searches of
+ * g with ef up to ef_max; clears the visited tags. -EINVAL if it is too
+ * small. Integer only. The scratch then serves any graph that is no larger
+ * and has no larger m0.
+ */
+int vexfs_hnsw_scratch_init(struct vexfs_hnsw_scratch *s, void *mem,
+			    size_t size, const struct vexfs_hnsw_graph *g,
+			    uint32_t ef_max);
+
+/*
+ * Search g: the up to k accepted slots nearest to the query, best first
+ * (ties by slot), into results[0..k). Returns how many, or -EINVAL when the
+ * query does not fit the scratch (ef > ef_max, a larger graph) or has no
+ * vector callback. In the kernel: between kernel_fpu_begin() and
+ * kernel_fpu_end(), and the callbacks must not sleep.
+ */
+int vexfs_hnsw_search(const struct vexfs_hnsw_graph *g,
+		      const struct vexfs_hnsw_query *q,
+		      struct vexfs_hnsw_scratch *s,
+		      struct vexfs_hnsw_result *results);
+
+/*
+ * The same in chunks, so the kernel may leave the FPU bracket and
+ * reschedule between them: start, then step until it returns 0 (done) and
+ * not -EAGAIN (budget spent: call again), then collect the results. A step
+ * computes about budget distances (it finishes the neighbour list it is
+ * on). The graph, query and scratch must not change in between. The
+ * results may also be taken early: the best found so far.
+ */
+int vexfs_hnsw_search_start(const struct vexfs_hnsw_graph *g,
+			    const struct vexfs_hnsw_query *q,
+			    struct vexfs_hnsw_scratch *s);
+int vexfs_hnsw_search_step(const struct vexfs_hnsw_graph *g,
+			   const struct vexfs_hnsw_query *q,
+			   struct vexfs_hnsw_scratch *s, uint32_t budget);
+int vexfs_hnsw_search_results(const struct vexfs_hnsw_graph *g,
+			      const struct vexfs_hnsw_query *q,
+			      struct vexfs_hnsw_scratch *s,
+			      struct vexfs_hnsw_result *results);
+
+/* ==== Building (userspace) ==== */
+
+#ifndef __KERNEL__
+
+struct vexfs_hnsw_builder;
+
+struct vexfs_hnsw_build_params {
+	uint32_t dim;			/* vector dimension */
+	uint32_t metric;		/* VEXFS_METRIC_* */
+	uint32_t m;			/* links per node above level 0; 2m at 0 */
+	uint32_t ef_construction;	/* beam width while inserting */
+	uint32_t threads;		/* inserting threads; 0 or 1: the caller */
+	bool keep_pruned;		/* fill lists with pruned candidates */
+	uint64_t seed;			/* seeds the draw of levels */
+	vexfs_distance_fn distance;	/* NULL: the best kernel for metric */
+	vexfs_hnsw_vector_fn vector_of;	/* slot -> vector, required */
+	void *ctx;			/* passed to vector_of */
+};
+
+/* M 16, efConstruction 200, one thread, keep pruned connections. */
+void vexfs_hnsw_build_defaults(struct vexfs_hnsw_build_params *p);
+
+/*
+ * Build a graph over the n slots (NULL: slots 0..n-1; else distinct, in
+ * any order; node i is the i-th smallest). With one thread the graph
+ * depends only on the parameters, the slots and the vectors. Returns 0 and
+ * the builder in *out, -EINVAL for bad parameters, duplicate slots or a
+ * slot without a vector, -ENOMEM, or a pthread error negated.
+ */
+int vexfs_hnsw_build(const struct vexfs_hnsw_build_params *p,
+		     const uint32_t *slots, uint32_t n,
+		     struct vexfs_hnsw_builder **out);
+
+/* Bytes of the serialized graph. */
+size_t vexfs_hnsw_serialized_size(const struct vexfs_hnsw_builder *b);
+
+/* Write it to buf (len at least the size above); -EINVAL if too small. */
+int vexfs_hnsw_serialize(const struct vexfs_hnsw_builder *b, void *buf,
+			 size_t len);
+
+/* Memory the builder holds (graph, locks, tables), vectors not included. */
+size_t vexfs_hnsw_builder_bytes(const struct vexfs_hnsw_builder *b);
+
+/* Inspection, for tests: levels and links of node n as built. */
+uint32_t vexfs_hnsw_builder_nodes(const struct vexfs_hnsw_builder *b);
+uint32_t vexfs_hnsw_builder_level(const struct vexfs_hnsw_builder *b,
+				  uint32_t n);
+const uint32_t *vexfs_hnsw_builder_links(const struct vexfs_hnsw_builder *b,
+					 uint32_t n, uint32_t level,
+					 uint32_t *count);
+
+void vexfs_hnsw_builder_free(struct vexfs_hnsw_builder *b);
+
+#endif /* !__KERNEL__ */
+
+#endif /* VEXFS_HNSW_H */

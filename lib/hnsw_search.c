@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Searching a checked HNSW graph (see hnsw.h for the design).
+ *
+ * A search is a small state machine kept in the scratch, so it can stop
+ * after any neighbour list and resume later:
+ *
+ *   DESCEND  greedy walk on levels max_level .. 1: move to the nearest
+ *            neighbour while one is nearer than the current node.
+ *   BEAM     best-first search on level 0 from where the walk ended: expand
+ *            the nearest unexpanded candidate; a neighbour joins the
+ *            candidates while fewer than ef accepted nodes are known or it
+ *            is nearer than the worst of them, and joins the results too if
+ *            the accept callback agrees. Stop when the nearest candidate is
+ *            farther than the worst of ef results, when no candidate is
+ *            left, or when the effort bound is reached.
+ *   DONE     the results heap holds the answer.
+ *
+ * The graph was checked by vexfs_hnsw_load(), so links are followed
+ * without further bounds checks. Heaps order entries by distance, then by
+ * node index (which orders slots too), so equal distances never make the
+ * outcome depend on memory layout.
+ *
+ * An FPU unit: in the kernel every function here runs between
+ * kernel_fpu_begin() and kernel_fpu_end().
+ */
+#include "hnsw.h"
+
+#define HNSW_PHASE_IDLE		0	/* not started, or results taken */
+#define HNSW_PHASE_DESCEND	1
+#define HNSW_PHASE_BEAM		2
+#define HNSW_PHASE_DONE		3
+
+/* ==== Heaps of (node, distance) ==== */
+
+/* The total order of search entries: nearer first, then lower node. */
+static __always_inline bool cand_before(const struct vexfs_hnsw_cand *a,
+					const struct vexfs_hnsw_cand *b)
+{
+	if (a->dist != b->dist)
+		return a->dist < b->dist;
+	return a->node < b->node;
+}
+
+/* x belongs above y: nearer in the min-heap, farther in the max-heap. */
+static __always_inline bool heap_above(const struct vexfs_hnsw_cand *x,
+				       const struct vexfs_hnsw_cand *y,
+				       bool max)
+{
+	return max ? cand_before(y, x) : cand_before(x, y);
+}
+
+static __always_inline void heap_up(struct vexfs_hnsw_cand *h, uint32_t i,
+				    bool max)
+{
+	struct vexfs_hnsw_cand e = h[i];
+
+	while (i > 0) {
+		uint32_t parent = (i - 1) / 2;
+
+		if (!heap_above(&e, &h[parent], max))
+			break;
+		h[i] = h[parent];
+		i = parent;
+	}
+	h[i] = e;
+}
+
+static __always_inline void heap_down(struct vexfs_hnsw_cand *h, uint32_t i,
+				      uint32_t n, bool max)
+{
+	struct vexfs_hnsw_cand e = h[i];
+
+	for (;;) {
+		uint32_t child = 2 * i + 1;
+
+		if (child >= n)
+			break;
+		if (child + 1 < n && heap_above(&h[child + 1], &h[child], max))
+			child++;
+		if (!heap_above(&h[child], &e, max))
+			break;
+		h[i] = h[child];
+		i = child;
+	}
+	h[i] = e;
+}
+
+/* The farthest candidate of a full min-heap: one of the leaves. */
+static uint32_t cand_farthest(const struct vexfs_hnsw_scratch *s)
+{
+	uint32_t i, worst = s->ncand / 2;
+
+	for (i = worst + 1; i < s->ncand; i++)
+		if (cand_before(&s->cand[worst], &s->cand[i]))
+			worst = i;
+	return worst;
+}
+
+/*
+ * Once ef results are held, a candidate farther than the worst of them
+ * will never be expanded: drop all such, and heapify what is left.
+ */
+static void cand_compact(struct vexfs_hnsw_scratch *s)
+{
+	uint32_t i, n = 0;
+
+	if (s->nres < s->ef)
+		return;
+	for (i = 0; i < s->ncand; i++)
+		if (cand_before(&s->cand[i], &s->res[0]))
+			s->cand[n++] = s->cand[i];
+	s->ncand = n;
+	for (i = n / 2; i > 0; i--)
+		heap_down(s->cand, i - 1, n, false);
+}
+
+/*
+ * Add a candidate. When the heap is full, first drop the hopeless ones;
+ * if it is still full, drop the farthest.
+ */
+static void cand_push(struct vexfs_hnsw_scratch *s, uint32_t node, float dist)
+{
+	struct vexfs_hnsw_cand c = { .node = node, .dist = dist };
+	uint32_t i;
+
+	if (s->ncand == s->cand_cap)
+		cand_compact(s);
+	if (s->ncand < s->cand_cap) {
+		i = s->ncand++;
+	} else {
+		i = cand_farthest(s);
+		if (!cand_before(&c, &s->cand[i]))
+			return;
+	}
+	s->cand[i] = c;
+	heap_up(s->cand, i, false);
+}
+
+static struct vexfs_hnsw_cand cand_pop(struct vexfs_hnsw_scratch *s)
+{
+	struct vexfs_hnsw_cand top = s->cand[0];
+
+	s->cand[0] = s->cand[--s->ncand];
+	if (s->ncand)
+		heap_down(s->cand, 0, s->ncand, false);
+	return top;
+}
+
+/* Add an accepted node to the ef best, dropping the worst when full. */
+static void res_push(struct vexfs_hnsw_scratch *s, uint32_t node, float dist)
+{
+	struct vexfs_hnsw_cand c = { .node = node, .dist = dist };
+
+	if (s->nres < s->ef) {
+		s->res[s->nres] = c;
+		heap_up(s->res, s->nres++, true);
+	} else if (cand_before(&c, &s->res[0])) {
+		s->res[0] = c;
+		heap_down(s->res, 0, s->nres, true);
+	}
+}
+
+/* Whether a node at dist could still improve the results. */
+static inline bool res_wants(const struct vexfs_hnsw_scratch *s, float dist)
+{
+	return s->nres < s->ef || dist < s->res[0].dist;
+}
+
+/* ==== Distances ==== */
+
+static inline bool hnsw_accepts(const struct vexfs_hnsw_query *q,
+				uint32_t slot)
+{
+	return !q->accept || q->accept(q->ctx, slot);
+}
+
+/* Distance from the query to node n; +inf when its slot has no vector. */
+static float hnsw_node_dist(const struct vexfs_hnsw_graph *g,
+			    const struct vexfs_hnsw_query *q,
+			    struct vexfs_hnsw_scratch *s, uint32_t n)
+{
+	const float *v = q->vector_of(q->ctx, vexfs_hnsw_slot(g, n));
+
+	if (!v)
+		return __builtin_inff();
+	s->distances++;
+	return q->distance(q->vector, v, g->dim);
+}
+
+/* ==== Upper levels: greedy descent ==== */
+
+/* One pass over the current node's links; false when none was nearer. */
+static bool hnsw_descend_once(const struct vexfs_hnsw_graph *g,
+			      const struct vexfs_hnsw_query *q,
+			      struct vexfs_hnsw_scratch *s)
+{
+	const struct vexfs_hnsw_links *l = vexfs_hnsw_links_upper(g, s->cur,
+								  s->level);
+	uint32_t count = vexfs_hnsw_le32(l->l_count);
+	bool moved = false;
+	uint32_t i;
+
+	for (i = 0; i < count; i++) {
+		uint32_t id = vexfs_hnsw_le32(l->l_ids[i]);
+		float d = hnsw_node_dist(g, q, s, id);
+
+		if (d < s->cur_dist) {
+			s->cur = id;
+			s->cur_dist = d;
+			moved = true;
+		}
+	}
+	return moved;
+}
+
+/* The node the descent ended on seeds the beam on level 0. */
+static void hnsw_beam_begin(const struct vexfs_hnsw_graph *g,
+			    const struct vexfs_hnsw_query *q,
+			    struct vexfs_hnsw_scratch *s)
+{
+	uint32_t slot = vexfs_hnsw_slot(g, s->cur);
+	bool has_vector = q->vector_of(q->ctx, slot) != NULL;
+
+	s->visited[s->cur] = s->epoch;
+	cand_push(s, s->cur, has_vector ? s->cur_dist : __builtin_inff());
+	if (has_vector && hnsw_accepts(q, slot))
+		res_push(s, s->cur, s->cur_dist);
+	s->phase = HNSW_PHASE_BEAM;
+}
+
+static int hnsw_descend(const struct vexfs_hnsw_graph *g,
+			const struct vexfs_hnsw_query *q,
+			struct vexfs_hnsw_scratch *s, uint32_t stop)
+{
+	while (s->level > 0) {
+		if (s->distances >= stop)
+			return -EAGAIN;
+		if (!hnsw_descend_once(g, q, s))
+			s->level--;
+	}
+	hnsw_beam_begin(g, q, s);
+	return 0;
+}
+
+/* ==== Level 0: beam search ==== */
+
+/*
+ * Gather the unvisited neighbours of node n that still have a vector,
+ * marking them visited, and prefetch their vectors.
+ */
+static uint32_t hnsw_gather(const struct vexfs_hnsw_graph *g,
+			    const struct vexfs_hnsw_query *q,
+			    struct vexfs_hnsw_scratch *s, uint32_t n)
+{
+	const struct vexfs_hnsw_links *l = vexfs_hnsw_links0(g, n);
+	uint32_t count = vexfs_hnsw_le32(l->l_count);
+	uint32_t i, nb = 0;
+
+	for (i = 0; i < count; i++) {
+		uint32_t id = vexfs_hnsw_le32(l->l_ids[i]);
+		const float *v;
+
+		if (s->visited[id] == s->epoch)
+			continue;
+		s->visited[id] = s->epoch;
+		v = q->vector_of(q->ctx, vexfs_hnsw_slot(g, id));
+		if (!v)
+			continue;
+		__builtin_prefetch(v);
+		s->batch_node[nb] = id;
+		s->batch_vec[nb++] = v;
+	}
+	return nb;
+}
+
+static void hnsw_expand(const struct vexfs_hnsw_graph *g,
+			const struct vexfs_hnsw_query *q,
+			struct vexfs_hnsw_scratch *s, uint32_t n)
+{
+	uint32_t nb = hnsw_gather(g, q, s, n);
+	uint32_t i;
+
+	for (i = 0; i < nb; i++) {
+		uint32_t id = s->batch_node[i];
+		float d = q->distance(q->vector, s->batch_vec[i], g->dim);
+
+		s->distances++;
+		if (d != d || !res_wants(s, d))
+			continue;	/* NaN has no place in the order */
+		cand_push(s, id, d);
+		if (hnsw_accepts(q, vexfs_hnsw_slot(g, id)))
+			res_push(s, id, d);
+	}
+}
+
+static int hnsw_beam(const struct vexfs_hnsw_graph *g,
+		     const struct vexfs_hnsw_query *q,
+		     struct vexfs_hnsw_scratch *s, uint32_t stop)
+{
+	while (s->ncand) {
+		if (s->nres == s->ef && cand_before(&s->res[0], &s->cand[0]))
+			break;
+		if (q->max_distances && s->distances >= q->max_distances)
+			break;
+		if (s->distances >= stop)
+			return -EAGAIN;
+		hnsw_expand(g, q, s, cand_pop(s).node);
+	}
+	s->phase = HNSW_PHASE_DONE;
+	return 0;
+}
+
+/* ==== Entry points ==== */
+
+int vexfs_hnsw_search_start(const struct vexfs_hnsw_graph *g,
+			    const struct vexfs_hnsw_query *q,
+			    struct vexfs_hnsw_scratch *s)
+{
+	uint32_t ef = q->ef > q->k ? q->ef : q->k;
+
+	if (!q->vector || !q->distance || !q->vector_of || ef > s->ef_max ||
+	    g->node_count > s->node_cap || g->m0 > s->batch_cap)
+		return -EINVAL;
+	s->ef = ef;
+	s->ncand = 0;
+	s->nres = 0;
+	s->distances = 0;
+	if (++s->epoch == 0) {
+		memset(s->visited, 0, (size_t)s->node_cap * sizeof(uint32_t));
+		s->epoch = 1;
+	}
+	if (g->node_count == 0 || q->k == 0) {
+		s->phase = HNSW_PHASE_DONE;
+		return 0;
+	}
+	s->level = g->max_level;
+	s->cur = g->entry;
+	s->cur_dist = hnsw_node_dist(g, q, s, g->entry);
+	if (s->cur_dist != s->cur_dist)
+		s->cur_dist = __builtin_inff();
+	s->phase = HNSW_PHASE_DESCEND;
+	return 0;
+}
+
+int vexfs_hnsw_search_step(const struct vexfs_hnsw_graph *g,
+			   const struct vexfs_hnsw_query *q,
+			   struct vexfs_hnsw_scratch *s, uint32_t budget)
+{
+	uint32_t stop = 0xffffffffu;
+	int err;
+
+	if (budget && budget < stop - s->distances)
+		stop = s->distances + budget;
+	if (s->phase == HNSW_PHASE_DESCEND) {
+		err = hnsw_descend(g, q, s, stop);
+		if (err)
+			return err;
+	}
+	if (s->phase == HNSW_PHASE_BEAM)
+		return hnsw_beam(g, q, s, stop);
+	return s->phase == HNSW_PHASE_DONE ? 0 : -EINVAL;
+}
+
+int vexfs_hnsw_search_results(const struct vexfs_hnsw_graph *g,
+			      const struct vexfs_hnsw_query *q,
+			      struct vexfs_hnsw_scratch *s,
+			      struct vexfs_hnsw_result *results)
+{
+	uint32_t n = s->nres, end, i;
+
+	if (s->phase == HNSW_PHASE_IDLE)
+		return -EINVAL;
+	/* Heap sort: the farthest goes to the back, best first remains. */
+	for (end = n; end > 1; end--) {
+		struct vexfs_hnsw_cand t = s->res[0];
+
+		s->res[0] = s->res[end - 1];
+		s->res[end - 1] = t;
+		heap_down(s->res, 0, end - 1, true);
+	}
+	if (n > q->k)
+		n = q->k;
+	for (i = 0; i < n; i++) {
+		results[i].slot = vexfs_hnsw_slot(g, s->res[i].node);
+		results[i].dist = s->res[i].dist;
+	}
+	s->nres = 0;
+	s->phase = HNSW_PHASE_IDLE;
+	return (int)n;
+}
+
+int vexfs_hnsw_search(const struct vexfs_hnsw_graph *g,
+		      const struct vexfs_hnsw_query *q,
+		      struct vexfs_hnsw_scratch *s,
+		      struct vexfs_hnsw_result *results)
+{
+	int err = vexfs_hnsw_search_start(g, q, s);
+
+	if (!err)
+		err = vexfs_hnsw_search_step(g, q, s, 0);
+	if (err)
+		return err;
+	return vexfs_hnsw_search_results(g, q, s, results);
+}

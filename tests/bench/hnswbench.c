@@ -1,0 +1,691 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hnswbench: the lib/ HNSW, natively, against exact ground truth and, when
+ * it was built in, against hnswlib on the same data with the same
+ * parameters, in the same process.
+ *
+ *   hnswbench [-d DATA_DIR] [-j FILE] [-m M] [-e EF_CONSTRUCTION] [-P]
+ *
+ * Two data sets: sift5k (4,900 SIFT descriptors, 100 queries, L2, ground
+ * truth shipped with it) and 10,000 generated vectors of 128 dimensions,
+ * L2-normalized around 64 random centres, 200 queries drawn the same way,
+ * inner product, ground truth by exact scan. For each implementation:
+ * build time with 1 thread (CPU time of the thread, and wall clock) and 2
+ * threads (wall clock), best of two; the bytes of the index (and of the graph alone,
+ * without the vectors); then for each ef recall@10 and queries per CPU
+ * second on one thread, best of five rounds. The engines take turns round
+ * by round, so a shared host's load falls on both alike. The QPS at recall
+ * 0.95 is interpolated between the two ef values around it.
+ * The VexFS graph is searched as the kernel would: serialized, loaded,
+ * vectors reached through the slot callback. -P builds it without
+ * keepPrunedConnections, as hnswlib does. -j also writes it all as JSON.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hnsw.h"
+#include "vexfs_topk.h"
+
+#ifndef VEXFS_DATA_DIR
+#define VEXFS_DATA_DIR "../../../shared/data"
+#endif
+
+#define K		10
+#define BUILD_ROUNDS	2
+#define QPS_ROUNDS	5
+#define ROUND_S		0.1	/* CPU seconds of queries in one round */
+#define TARGET_RECALL	0.95
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const uint32_t efs[] = { 10, 16, 32, 64, 128, 256 };
+#define NEF		ARRAY_SIZE(efs)
+
+static bool keep_pruned = true;	/* -P clears it */
+
+/* ==== Data sets ==== */
+
+struct dataset {
+	const char *name;		/* for the table and the JSON */
+	uint32_t metric;		/* VEXFS_METRIC_L2 or _IP */
+	float *base;			/* n * dim */
+	uint32_t n;
+	uint32_t dim;
+	float *queries;			/* nq * dim */
+	uint32_t nq;
+	uint32_t *truth;		/* nq * K exact nearest rows */
+};
+
+/* A texmex file: records of an int32 dimension and dim 4-byte values. */
+static void *read_vecs(const char *dir, const char *name, uint32_t *n,
+		       uint32_t *dim)
+{
+	char path[1024];
+	uint8_t *raw, *out = NULL;
+	size_t len, rec, i;
+	int32_t d32;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	raw = malloc(len);
+	if (!raw || fread(raw, 1, len, f) != len || len < 4)
+		goto out;
+	memcpy(&d32, raw, 4);
+	rec = 4 + 4 * (size_t)d32;
+	if (d32 <= 0 || len % rec)
+		goto out;
+	*dim = d32;
+	*n = len / rec;
+	out = malloc(len);
+	for (i = 0; out && i < *n; i++)
+		memcpy(out + i * (rec - 4), raw + i * rec + 4, rec - 4);
+out:
+	free(raw);
+	fclose(f);
+	return out;
+}
+
+static int load_sift(struct dataset *d, const char *dir)
+{
+	uint32_t qdim, ngt, gdim, i, j;
+	int32_t *gt;
+
+	d->name = "sift5k";
+	d->metric = VEXFS_METRIC_L2;
+	d->base = read_vecs(dir, "sift5k/sift5k_base.fvecs", &d->n, &d->dim);
+	d->queries = read_vecs(dir, "sift5k/sift5k_query.fvecs", &d->nq, &qdim);
+	gt = read_vecs(dir, "sift5k/sift5k_groundtruth.ivecs", &ngt, &gdim);
+	if (!d->base || !d->queries || !gt || qdim != d->dim ||
+	    ngt != d->nq || gdim < K) {
+		free(gt);
+		return -ENOENT;
+	}
+	d->truth = malloc((size_t)d->nq * K * sizeof(*d->truth));
+	for (i = 0; i < d->nq; i++)
+		for (j = 0; j < K; j++)
+			d->truth[i * K + j] = gt[(size_t)i * gdim + j];
+	free(gt);
+	return 0;
+}
+
+static uint64_t rng_state;
+
+static uint64_t rng_next(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static float rng_gauss(void)
+{
+	double u = ((rng_next() >> 11) + 1) * 0x1p-53;
+	double v = (rng_next() >> 11) * 0x1p-53;
+
+	return (float)(sqrt(-2 * log(u)) * cos(2 * M_PI * v));
+}
+
+static vexfs_distance_fn distance_for(uint32_t metric)
+{
+	return vexfs_distance_fn_of(vexfs_distance_select(vexfs_cpu_flags_native()),
+				    metric);
+}
+
+/* Exact K nearest rows of each query. */
+static void exact_truth(struct dataset *d)
+{
+	vexfs_distance_fn dist = distance_for(d->metric);
+	struct vexfs_topk_entry e[K];
+	struct vexfs_topk t;
+	uint32_t i, j;
+
+	d->truth = malloc((size_t)d->nq * K * sizeof(*d->truth));
+	for (i = 0; i < d->nq; i++) {
+		const float *q = d->queries + (size_t)i * d->dim;
+
+		vexfs_topk_init(&t, e, K);
+		for (j = 0; j < d->n; j++)
+			vexfs_topk_push(&t, j, dist(q, d->base + (size_t)j * d->dim,
+						    d->dim));
+		vexfs_topk_extract(&t);
+		for (j = 0; j < K; j++)
+			d->truth[i * K + j] = (uint32_t)e[j].id;
+	}
+}
+
+/* Unit vectors around random centres: base rows, then query rows. */
+static void make_clustered(struct dataset *d, uint32_t n, uint32_t nq,
+			   uint32_t dim, uint32_t clusters, uint64_t seed)
+{
+	float *centres = malloc((size_t)clusters * dim * sizeof(float));
+	float *all = malloc((size_t)(n + nq) * dim * sizeof(float));
+	uint32_t i, j;
+
+	rng_state = seed;
+	for (i = 0; i < clusters * dim; i++)
+		centres[i] = rng_gauss();
+	for (i = 0; i < n + nq; i++) {
+		const float *c = centres + (rng_next() % clusters) * dim;
+		float *x = all + (size_t)i * dim;
+		double norm = 0;
+
+		for (j = 0; j < dim; j++) {
+			x[j] = c[j] + 0.8f * rng_gauss();
+			norm += (double)x[j] * x[j];
+		}
+		for (j = 0; j < dim; j++)
+			x[j] /= (float)sqrt(norm);
+	}
+	free(centres);
+	d->name = "clustered10k";
+	d->metric = VEXFS_METRIC_IP;
+	d->base = all;
+	d->n = n;
+	d->dim = dim;
+	d->queries = all + (size_t)n * dim;
+	d->nq = nq;
+	exact_truth(d);
+}
+
+/* ==== Engines ==== */
+
+/* One implementation behind a common face; h is a built index. */
+struct engine {
+	const char *name;
+	void *(*build)(const struct dataset *d, uint32_t m, uint32_t efc,
+		       uint32_t threads);
+	void (*drop)(void *h);
+	size_t (*bytes)(void *h, size_t *graph_only);
+	void (*set_ef)(void *h, uint32_t ef);
+	/* the K nearest rows of q into ids, best first; returns how many */
+	uint32_t (*search)(void *h, const float *q, uint32_t *ids);
+};
+
+/* ---- VexFS: serialized, loaded and searched as the kernel would ---- */
+
+struct vexfs_index {
+	const struct dataset *d;
+	struct vexfs_hnsw_graph g;	/* view of buf */
+	void *buf;			/* the serialized graph */
+	size_t builder_bytes;		/* what the builder held */
+	void *mem;			/* search scratch */
+	size_t scratch_bytes;
+	struct vexfs_hnsw_scratch s;
+	struct vexfs_hnsw_query q;	/* ef and callbacks; vector per call */
+};
+
+static const float *row_vector(void *ctx, uint32_t slot)
+{
+	const struct dataset *d = ctx;
+
+	return d->base + (size_t)slot * d->dim;
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "hnswbench: %s: %s\n", what, strerror(-err));
+	exit(1);
+}
+
+static void *vexfs_build(const struct dataset *d, uint32_t m, uint32_t efc,
+			 uint32_t threads)
+{
+	struct vexfs_index *v = calloc(1, sizeof(*v));
+	struct vexfs_hnsw_build_params p;
+	struct vexfs_hnsw_builder *b;
+	size_t len;
+	int err;
+
+	vexfs_hnsw_build_defaults(&p);
+	p.dim = d->dim;
+	p.metric = d->metric;
+	p.m = m;
+	p.ef_construction = efc;
+	p.threads = threads;
+	p.keep_pruned = keep_pruned;
+	p.vector_of = row_vector;
+	p.ctx = (void *)d;
+	err = vexfs_hnsw_build(&p, NULL, d->n, &b);
+	if (err)
+		die("build", err);
+	v->d = d;
+	v->builder_bytes = vexfs_hnsw_builder_bytes(b);
+	len = vexfs_hnsw_serialized_size(b);
+	if (posix_memalign(&v->buf, 4096, len))
+		die("serialize", -ENOMEM);
+	err = vexfs_hnsw_serialize(b, v->buf, len);
+	vexfs_hnsw_builder_free(b);
+	err = err ?: vexfs_hnsw_load(v->buf, len, d->n, &v->g, NULL);
+	if (err)
+		die("serialize and load", err);
+	v->scratch_bytes = vexfs_hnsw_scratch_size(&v->g, efs[NEF - 1]);
+	if (posix_memalign(&v->mem, 8, v->scratch_bytes))
+		die("scratch", -ENOMEM);
+	err = vexfs_hnsw_scratch_init(&v->s, v->mem, v->scratch_bytes, &v->g,
+				      efs[NEF - 1]);
+	if (err)
+		die("scratch", err);
+	v->q.k = K;
+	v->q.distance = distance_for(d->metric);
+	v->q.vector_of = row_vector;
+	v->q.ctx = (void *)d;
+	return v;
+}
+
+static void vexfs_drop(void *h)
+{
+	struct vexfs_index *v = h;
+
+	free(v->buf);
+	free(v->mem);
+	free(v);
+}
+
+/* The graph the kernel holds; the vectors are the collection's anyway. */
+static size_t vexfs_bytes(void *h, size_t *graph_only)
+{
+	struct vexfs_index *v = h;
+
+	*graph_only = v->g.size;
+	return v->g.size + (size_t)v->d->n * v->d->dim * sizeof(float);
+}
+
+static void vexfs_set_ef(void *h, uint32_t ef)
+{
+	struct vexfs_index *v = h;
+
+	v->q.ef = ef;
+}
+
+static uint32_t vexfs_search(void *h, const float *query, uint32_t *ids)
+{
+	struct vexfs_index *v = h;
+	struct vexfs_hnsw_result r[K];
+	int n, i;
+
+	v->q.vector = query;
+	n = vexfs_hnsw_search(&v->g, &v->q, &v->s, r);
+	for (i = 0; i < n; i++)
+		ids[i] = r[i].slot;
+	return n < 0 ? 0 : (uint32_t)n;
+}
+
+static const struct engine vexfs_engine = {
+	"vexfs", vexfs_build, vexfs_drop, vexfs_bytes, vexfs_set_ef,
+	vexfs_search,
+};
+
+/* ---- hnswlib, from tests/bench/hnswlib_peer.cpp ---- */
+
+#ifdef HAVE_HNSWLIB
+struct hnswlib_peer;
+struct hnswlib_peer *hnswlib_peer_build(const float *base, uint32_t n,
+					uint32_t dim, int inner, uint32_t m,
+					uint32_t ef_construction,
+					uint32_t threads, uint64_t seed);
+void hnswlib_peer_set_ef(struct hnswlib_peer *p, uint32_t ef);
+uint32_t hnswlib_peer_search(struct hnswlib_peer *p, const float *query,
+			     uint32_t k, uint32_t *ids);
+size_t hnswlib_peer_bytes(const struct hnswlib_peer *p, size_t *graph_only);
+void hnswlib_peer_free(struct hnswlib_peer *p);
+
+static void *peer_build(const struct dataset *d, uint32_t m, uint32_t efc,
+			uint32_t threads)
+{
+	return hnswlib_peer_build(d->base, d->n, d->dim,
+				  d->metric == VEXFS_METRIC_IP, m, efc,
+				  threads, 100);
+}
+
+static void peer_drop(void *h)
+{
+	hnswlib_peer_free(h);
+}
+
+static size_t peer_bytes(void *h, size_t *graph_only)
+{
+	return hnswlib_peer_bytes(h, graph_only);
+}
+
+static void peer_set_ef(void *h, uint32_t ef)
+{
+	hnswlib_peer_set_ef(h, ef);
+}
+
+static uint32_t peer_search(void *h, const float *q, uint32_t *ids)
+{
+	return hnswlib_peer_search(h, q, K, ids);
+}
+
+static const struct engine hnswlib_engine = {
+	"hnswlib", peer_build, peer_drop, peer_bytes, peer_set_ef,
+	peer_search,
+};
+#endif
+
+/* ==== Measuring ==== */
+
+struct point {
+	uint32_t ef;
+	double recall;			/* recall@10 */
+	double qps;			/* queries per CPU second, one thread */
+};
+
+struct result {
+	const char *engine;
+	double build_s[3];		/* 1 thread CPU and wall, 2 threads wall */
+	size_t bytes;			/* index in memory, vectors included */
+	size_t graph_bytes;		/* without the vectors */
+	struct point pts[NEF];
+	double qps_at_target;		/* interpolated; 0: never reached */
+};
+
+/*
+ * The host may be shared, so one-thread figures use the thread's CPU
+ * clock (time it actually ran), and every figure is the best of several
+ * rounds, the engines taking turns round by round.
+ */
+static double clock_s(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double recall_of(const struct dataset *d, const struct engine *e,
+			void *h)
+{
+	uint32_t ids[K], i, j, l, found = 0;
+
+	for (i = 0; i < d->nq; i++) {
+		uint32_t n = e->search(h, d->queries + (size_t)i * d->dim, ids);
+
+		for (j = 0; j < K; j++)
+			for (l = 0; l < n; l++)
+				found += ids[l] == d->truth[i * K + j];
+	}
+	return (double)found / ((double)d->nq * K);
+}
+
+/* Queries per CPU second over one round of at least ROUND_S. */
+static double qps_round(const struct dataset *d, const struct engine *e,
+			void *h)
+{
+	double start = clock_s(CLOCK_THREAD_CPUTIME_ID), elapsed;
+	uint32_t ids[K], i;
+	uint64_t done = 0;
+
+	do {
+		for (i = 0; i < d->nq; i++)
+			e->search(h, d->queries + (size_t)i * d->dim, ids);
+		done += d->nq;
+		elapsed = clock_s(CLOCK_THREAD_CPUTIME_ID) - start;
+	} while (elapsed < ROUND_S);
+	return done / elapsed;
+}
+
+static void keep_min(double *best, double t, bool first)
+{
+	if (first || t < *best)
+		*best = t;
+}
+
+/* Builds, alternating engines; the last one-thread index of each is kept. */
+static void build_all(const struct dataset *d, const struct engine **e,
+		      uint32_t ne, uint32_t m, uint32_t efc, void **h,
+		      struct result *r)
+{
+	uint32_t rep, i;
+
+	for (rep = 0; rep < BUILD_ROUNDS; rep++) {
+		for (i = 0; i < ne; i++) {
+			double w0 = clock_s(CLOCK_MONOTONIC), c0;
+
+			e[i]->drop(e[i]->build(d, m, efc, 2));
+			keep_min(&r[i].build_s[2], clock_s(CLOCK_MONOTONIC) - w0,
+				 rep == 0);
+
+			if (h[i])
+				e[i]->drop(h[i]);
+			w0 = clock_s(CLOCK_MONOTONIC);
+			c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+			h[i] = e[i]->build(d, m, efc, 1);
+			keep_min(&r[i].build_s[0],
+				 clock_s(CLOCK_THREAD_CPUTIME_ID) - c0, rep == 0);
+			keep_min(&r[i].build_s[1], clock_s(CLOCK_MONOTONIC) - w0,
+				 rep == 0);
+		}
+	}
+	for (i = 0; i < ne; i++) {
+		r[i].engine = e[i]->name;
+		r[i].bytes = e[i]->bytes(h[i], &r[i].graph_bytes);
+	}
+}
+
+/* QPS where the recall curve crosses the target, linearly between points. */
+static double qps_at(const struct point *p, uint32_t n, double target)
+{
+	uint32_t i;
+
+	if (n && p[0].recall >= target)
+		return p[0].qps;
+	for (i = 1; i < n; i++) {
+		if (p[i].recall >= target) {
+			double t = (target - p[i - 1].recall) /
+				   (p[i].recall - p[i - 1].recall);
+
+			return p[i - 1].qps + t * (p[i].qps - p[i - 1].qps);
+		}
+	}
+	return 0;
+}
+
+static void sweep_all(const struct dataset *d, const struct engine **e,
+		      uint32_t ne, void **h, struct result *r)
+{
+	uint32_t f, i, round;
+
+	for (f = 0; f < NEF; f++) {
+		for (i = 0; i < ne; i++) {
+			e[i]->set_ef(h[i], efs[f]);
+			r[i].pts[f].ef = efs[f];
+			r[i].pts[f].recall = recall_of(d, e[i], h[i]);
+		}
+		for (round = 0; round < QPS_ROUNDS; round++) {
+			for (i = 0; i < ne; i++) {
+				double qps;
+
+				e[i]->set_ef(h[i], efs[f]);
+				qps = qps_round(d, e[i], h[i]);
+				if (qps > r[i].pts[f].qps)
+					r[i].pts[f].qps = qps;
+			}
+		}
+	}
+	for (i = 0; i < ne; i++)
+		r[i].qps_at_target = qps_at(r[i].pts, NEF, TARGET_RECALL);
+}
+
+/* ==== Output ==== */
+
+static void print_result(const struct result *r)
+{
+	printf("  %-8s build 1 thread %.2f s CPU, %.2f s wall; 2 threads %.2f s"
+	       " wall; index %.2f MiB, graph alone %.2f MiB\n", r->engine,
+	       r->build_s[0], r->build_s[1], r->build_s[2],
+	       r->bytes / 1048576.0, r->graph_bytes / 1048576.0);
+}
+
+static void print_curves(const struct result *r, uint32_t nr)
+{
+	uint32_t f, i;
+
+	printf("  %5s", "ef");
+	for (i = 0; i < nr; i++)
+		printf("  %8s %-9s", r[i].engine, "recall");
+	for (i = 0; i < nr; i++)
+		printf("  %8s %-4s", r[i].engine, "QPS");
+	printf("\n");
+	for (f = 0; f < NEF; f++) {
+		printf("  %5u", efs[f]);
+		for (i = 0; i < nr; i++)
+			printf("  %18.4f", r[i].pts[f].recall);
+		for (i = 0; i < nr; i++)
+			printf("  %13.0f", r[i].pts[f].qps);
+		printf("\n");
+	}
+}
+
+static void json_result(FILE *f, const struct result *r)
+{
+	uint32_t i;
+
+	fprintf(f, "{\"engine\": \"%s\", \"build_s_1thread_cpu\": %.4f, "
+		"\"build_s_1thread_wall\": %.4f, \"build_s_2threads_wall\": %.4f, "
+		"\"index_bytes\": %zu, \"graph_bytes\": %zu, "
+		"\"qps_at_recall_0.95\": %.1f, \"curve\": [", r->engine,
+		r->build_s[0], r->build_s[1], r->build_s[2], r->bytes,
+		r->graph_bytes, r->qps_at_target);
+	for (i = 0; i < NEF; i++)
+		fprintf(f, "%s{\"ef\": %u, \"recall\": %.4f, \"qps\": %.1f}",
+			i ? ", " : "", r->pts[i].ef, r->pts[i].recall,
+			r->pts[i].qps);
+	fprintf(f, "]}");
+}
+
+static void json_set(FILE *f, const struct dataset *d, uint32_t m,
+		     uint32_t efc, const struct result *r, uint32_t nr,
+		     bool first)
+{
+	uint32_t i;
+
+	fprintf(f, "%s\n  {\"dataset\": \"%s\", \"n\": %u, \"dim\": %u, "
+		"\"queries\": %u, \"metric\": \"%s\", \"M\": %u, "
+		"\"ef_construction\": %u, \"keep_pruned\": %s, \"k\": %d, "
+		"\"results\": [", first ? "" : ",", d->name, d->n, d->dim, d->nq,
+		d->metric == VEXFS_METRIC_L2 ? "l2" : "ip", m, efc,
+		keep_pruned ? "true" : "false", K);
+	for (i = 0; i < nr; i++) {
+		fprintf(f, "%s\n    ", i ? "," : "");
+		json_result(f, &r[i]);
+	}
+	fprintf(f, "]}");
+}
+
+static void run_set(const struct dataset *d, uint32_t m, uint32_t efc,
+		    FILE *json, bool first)
+{
+	const struct engine *e[] = {
+		&vexfs_engine,
+#ifdef HAVE_HNSWLIB
+		&hnswlib_engine,
+#endif
+	};
+	uint32_t ne = ARRAY_SIZE(e), i;
+	struct result r[ARRAY_SIZE(e)];
+	void *h[ARRAY_SIZE(e)] = { NULL };
+	struct vexfs_index *v;
+
+	memset(r, 0, sizeof(r));
+	printf("%s: %u x %u, %u queries, %s, M %u, efConstruction %u%s\n",
+	       d->name, d->n, d->dim, d->nq,
+	       d->metric == VEXFS_METRIC_L2 ? "L2" : "inner product", m, efc,
+	       keep_pruned ? "" : ", vexfs without keepPruned");
+	build_all(d, e, ne, m, efc, h, r);
+	v = h[0];
+	printf("  vexfs    builder %.2f MiB, serialized graph %.2f MiB, "
+	       "search scratch %zu KiB\n", v->builder_bytes / 1048576.0,
+	       v->g.size / 1048576.0, v->scratch_bytes >> 10);
+	for (i = 0; i < ne; i++)
+		print_result(&r[i]);
+	sweep_all(d, e, ne, h, r);
+	print_curves(r, ne);
+	printf("  QPS at recall@10 %.2f:", TARGET_RECALL);
+	for (i = 0; i < ne; i++)
+		printf("  %s %.0f", r[i].engine, r[i].qps_at_target);
+	if (ne == 2 && r[1].qps_at_target > 0)
+		printf("  (vexfs/hnswlib %.2f)",
+		       r[0].qps_at_target / r[1].qps_at_target);
+	printf("\n\n");
+	for (i = 0; i < ne; i++)
+		e[i]->drop(h[i]);
+	if (json)
+		json_set(json, d, m, efc, r, ne, first);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: hnswbench [-d DATA_DIR] [-j FILE] [-m M] "
+		"[-e EF_CONSTRUCTION] [-P]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = VEXFS_DATA_DIR, *json_path = NULL;
+	uint32_t m = 16, efc = 200;
+	struct dataset sift = { 0 }, gen = { 0 };
+	bool first = true;
+	FILE *json = NULL;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "d:j:m:e:P")) != -1) {
+		switch (opt) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'j':
+			json_path = optarg;
+			break;
+		case 'm':
+			m = strtoul(optarg, NULL, 0);
+			break;
+		case 'e':
+			efc = strtoul(optarg, NULL, 0);
+			break;
+		case 'P':
+			keep_pruned = false;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (json_path) {
+		json = fopen(json_path, "w");
+		if (!json) {
+			perror(json_path);
+			return 1;
+		}
+		fprintf(json, "{\"bench\": \"hnsw\", \"threads_search\": 1, "
+			"\"sets\": [");
+	}
+#ifndef HAVE_HNSWLIB
+	printf("hnswlib not built in (install libhnswlib-dev): VexFS only\n\n");
+#endif
+	if (load_sift(&sift, dir) == 0) {
+		run_set(&sift, m, efc, json, first);
+		first = false;
+	} else {
+		printf("sift5k: not found under %s, skipped\n\n", dir);
+	}
+	make_clustered(&gen, 10000, 200, 128, 64, 1234);
+	run_set(&gen, m, efc, json, first);
+	if (json) {
+		fprintf(json, "\n]}\n");
+		fclose(json);
+	}
+	return 0;
+}
