@@ -10,9 +10,11 @@
 # anything failed. Each script's log is kept in $VEXFS_RESULTS when set.
 . "$(dirname "$0")/lib.sh"
 
-# The fuzzing in test_corrupt goes last: the guest panics on the first
-# kernel warning, and such a panic should not cost the other results.
-PREFERRED_ORDER=(posix bigdir enospc stress corrupt)
+# The basic tests first; the fuzzing in test_corrupt after every other
+# script: the guest panics on the first kernel warning, and such a panic
+# should not cost the other results.
+RUN_FIRST=(posix bigdir enospc stress)
+RUN_LAST=(corrupt)
 
 script_list() {
 	local name f seen=" "
@@ -22,14 +24,17 @@ script_list() {
 		done | sed 's/\.sh$//; s/$/.sh/'
 		return
 	fi
-	for name in "${PREFERRED_ORDER[@]}"; do
-		f=$TESTS_DIR/test_$name.sh
-		[ -x "$f" ] || continue
-		echo "$f"
-		seen+="$f "
+	for name in "${RUN_FIRST[@]}" "${RUN_LAST[@]}"; do
+		seen+="$TESTS_DIR/test_$name.sh "
+	done
+	for name in "${RUN_FIRST[@]}"; do
+		[ ! -f "$TESTS_DIR/test_$name.sh" ] || echo "$TESTS_DIR/test_$name.sh"
 	done
 	for f in "$TESTS_DIR"/test_*.sh; do
 		[[ $seen == *" $f "* ]] || echo "$f"
+	done
+	for name in "${RUN_LAST[@]}"; do
+		[ ! -f "$TESTS_DIR/test_$name.sh" ] || echo "$TESTS_DIR/test_$name.sh"
 	done
 }
 

@@ -45,6 +45,8 @@ do_verify=1
 verify_fatal=1
 randrepeat=1
 end_fsync=1
+# No state files in the working directory (the repository, read-only in the guest).
+verify_state_save=0
 
 [seq-64k]
 rw=write
