@@ -162,17 +162,22 @@ static void print_summary(const struct fsck *f)
 
 static int check(struct fsck *f)
 {
+	int ret = FSCK_EXIT_OPERATIONAL;
+
 	if (fsck_open(f) || fsck_check_super(f) || fsck_load_bitmaps(f))
-		return FSCK_EXIT_OPERATIONAL;
+		goto out;
 	if (run_passes(f) == 0) {
 		mark_clean(f);
 		if (f->super_dirty && fsck_write_super(f))
 			f->aborted = true;
 		print_summary(f);
 	}
+	ret = 0;
+out:
 	if (fsck_close(f))
 		f->aborted = true;
-	return fsck_exit_code(f);
+	fsck_free_bitmaps(f);
+	return ret ? ret : fsck_exit_code(f);
 }
 
 int main(int argc, char **argv)

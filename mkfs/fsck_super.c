@@ -160,6 +160,19 @@ int fsck_load_bitmaps(struct fsck *f)
 			   f->l.block_bitmap_blocks, f->disk_bbits, f->bbm_bad);
 }
 
+void fsck_free_bitmaps(struct fsck *f)
+{
+	free(f->disk_ibits);
+	free(f->ibits);
+	free(f->disk_bbits);
+	free(f->bbits);
+	free(f->ibm_bad);
+	free(f->bbm_bad);
+	free(f->ibm_dirty);
+	free(f->bbm_dirty);
+	free(f->ino);
+}
+
 /* Write back the in-memory superblock, sealed, keeping the rest of block 0. */
 int fsck_write_super(struct fsck *f)
 {
