@@ -127,6 +127,7 @@ static void print_info_text(const char *dir, const struct vexfs_collection_info 
 	printf("slots       %llu (%llu free)\n", (unsigned long long)c->slots,
 	       (unsigned long long)(c->slots - c->count));
 	printf("table       %llu bytes\n", (unsigned long long)c->bytes);
+	printf("indexed     %llu\n", (unsigned long long)c->indexed);
 	printf("unindexed   %llu\n", (unsigned long long)c->unindexed);
 }
 
@@ -147,7 +148,9 @@ static void print_info_json(const char *dir, const struct vexfs_collection_info 
 	jw_u64(&w, "count", c->count);
 	jw_u64(&w, "slots", c->slots);
 	jw_u64(&w, "bytes", c->bytes);
+	jw_u64(&w, "indexed", c->indexed);
 	jw_u64(&w, "unindexed", c->unindexed);
+	jw_u64(&w, "seq", c->seq);
 	jw_object_end(&w);
 }
 

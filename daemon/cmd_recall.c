@@ -22,7 +22,7 @@
 
 #define DEFAULT_K	10
 
-enum { OPT_ID_OFFSET = OPT_OWN };
+enum { OPT_ID_OFFSET = OPT_OWN, OPT_EF, OPT_EXACT };
 
 struct recall_args {
 	const char *dir;
@@ -30,6 +30,7 @@ struct recall_args {
 	const char *truth;
 	uint32_t k;
 	uint64_t id_offset;
+	struct vexfs_search_opts opts;
 };
 
 struct recall_job {
@@ -52,6 +53,8 @@ static int parse_recall_args(int argc, char **argv, struct recall_args *a)
 	static const struct option opts[] = {
 		CTL_COMMON_OPTIONS,
 		{ "id-offset", required_argument, NULL, OPT_ID_OFFSET },
+		{ "ef", required_argument, NULL, OPT_EF },
+		{ "exact", no_argument, NULL, OPT_EXACT },
 		{ 0 }
 	};
 	int opt, rc;
@@ -65,6 +68,13 @@ static int parse_recall_args(int argc, char **argv, struct recall_args *a)
 		case OPT_ID_OFFSET:
 			if (parse_u64(optarg, &a->id_offset))
 				return ctl_usage_error("--id-offset wants a number, not '%s'", optarg);
+			break;
+		case OPT_EF:
+			if (parse_u32_range(optarg, 1, VEXFS_MAX_K, &a->opts.ef))
+				return ctl_usage_error("--ef wants 1..%u, not '%s'", VEXFS_MAX_K, optarg);
+			break;
+		case OPT_EXACT:
+			a->opts.flags |= VEXFS_SEARCH_EXACT;
 			break;
 		default:
 			rc = ctl_common_option(opt);
@@ -160,8 +170,9 @@ static int run_queries(struct recall_job *j)
 		if (rc)
 			return rc;
 		start = monotonic_seconds();
-		err = vexfs_search(j->dirfd, j->query, j->queries.dim, j->args->k,
-				   NULL, j->results, &count, &scanned);
+		err = vexfs_search_opt(j->dirfd, j->query, j->queries.dim, j->args->k,
+				       NULL, &j->args->opts, j->results, &count,
+				       &scanned);
 		j->search_seconds += monotonic_seconds() - start;
 		if (err) {
 			why = err == -EINVAL ?

@@ -112,5 +112,7 @@ int cmd_del(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_recall(int argc, char **argv);
+int cmd_index_build(int argc, char **argv);
+int cmd_index_drop(int argc, char **argv);
 
 #endif /* CTL_H */

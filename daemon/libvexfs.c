@@ -71,6 +71,8 @@ int vexfs_collection_info(int dirfd, struct vexfs_collection_info *info)
 		.slots = c.slots,
 		.bytes = c.bytes,
 		.unindexed = c.unindexed,
+		.indexed = c.indexed,
+		.seq = c.seq,
 	};
 	return 0;
 }
@@ -145,10 +147,22 @@ int vexfs_search(int dirfd, const float *query, uint32_t dim, uint32_t k,
 		 struct vexfs_search_result *results, uint32_t *count,
 		 uint64_t *scanned)
 {
+	return vexfs_search_opt(dirfd, query, dim, k, where, NULL, results,
+				count, scanned);
+}
+
+int vexfs_search_opt(int dirfd, const float *query, uint32_t dim, uint32_t k,
+		     const struct vexfs_predicate *where,
+		     const struct vexfs_search_opts *opts,
+		     struct vexfs_search_result *results, uint32_t *count,
+		     uint64_t *scanned)
+{
 	struct vexfs_ioc_search s = {
 		.size = sizeof(s),
 		.dim = dim,
 		.k = k,
+		.ef = opts ? opts->ef : 0,
+		.flags = opts ? opts->flags : 0,
 		.query_ptr = uptr(query),
 		.results_ptr = uptr(results),
 	};

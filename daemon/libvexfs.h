@@ -42,6 +42,8 @@ struct vexfs_collection_info {
 	uint64_t slots;			/* table slots, free ones included */
 	uint64_t bytes;			/* size of the vector table */
 	uint64_t unindexed;		/* vectors not in a published index */
+	uint64_t indexed;		/* vectors the published index covers */
+	uint64_t seq;			/* change sequence */
 };
 
 /* ABI version, capabilities and limits of the module behind fd. */
@@ -93,6 +95,19 @@ int vexfs_search(int dirfd, const float *query, uint32_t dim, uint32_t k,
 		 const struct vexfs_predicate *where,
 		 struct vexfs_search_result *results, uint32_t *count,
 		 uint64_t *scanned);
+
+/* How a search runs: HNSW breadth, and whether to bypass the index. */
+struct vexfs_search_opts {
+	uint32_t ef;			/* 0: the kernel's default */
+	uint32_t flags;			/* VEXFS_SEARCH_* (EXACT) */
+};
+
+/* vexfs_search() with options; opts may be NULL. */
+int vexfs_search_opt(int dirfd, const float *query, uint32_t dim, uint32_t k,
+		     const struct vexfs_predicate *where,
+		     const struct vexfs_search_opts *opts,
+		     struct vexfs_search_result *results, uint32_t *count,
+		     uint64_t *scanned);
 
 /* "l2", "ip", "cosine", or NULL for a number that is no metric. */
 const char *vexfs_metric_name(unsigned int metric);

@@ -29,6 +29,11 @@ static const char usage_text[] =
 "  vexfsctl search DIR (--query \"X1,X2,...\" | --query-file F.fvecs|F.npy [--row R])\n"
 "                [-k N] [--where EXPR]\n"
 "  vexfsctl recall DIR QUERIES.fvecs GROUNDTRUTH.ivecs [-k N] [--id-offset N]\n"
+"                [--ef N] [--exact]\n"
+"\n"
+"The HNSW index of a collection (search uses it, and scans the rest exactly):\n"
+"  vexfsctl index build DIR [--m N] [--ef-construction N] [--threads N] [--seed N]\n"
+"  vexfsctl index drop DIR              search becomes exact\n"
 "\n"
 "Options:\n"
 "  --json          machine-readable output on stdout, for every command\n"
@@ -76,6 +81,8 @@ static const struct command commands[] = {
 	{ "import", NULL, cmd_import },
 	{ "search", NULL, cmd_search },
 	{ "recall", NULL, cmd_recall },
+	{ "index", "build", cmd_index_build },
+	{ "index", "drop", cmd_index_drop },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

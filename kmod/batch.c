@@ -20,9 +20,6 @@
 #include "vexfs.h"
 #include "collection.h"
 
-/* Vectors copied in one call are bounded so a call cannot pin all memory. */
-#define VEXFS_BATCH_MAX_BYTES	(256u << 20)
-
 struct vexfs_batch {
 	u32 count;
 	u32 dim;
@@ -91,7 +88,7 @@ static int vexfs_batch_copy(struct vexfs_batch *b,
 	size_t nvals;
 
 	if (check_mul_overflow((size_t)arg->count, (size_t)arg->dim, &nvals) ||
-	    nvals > VEXFS_BATCH_MAX_BYTES / sizeof(u32))
+	    nvals > VEXFS_MAX_BATCH_BYTES / sizeof(u32))
 		return -E2BIG;
 	b->ids = vmemdup_array_user(u64_to_user_ptr(arg->ids_ptr), arg->count,
 				    sizeof(u64));
@@ -192,14 +189,55 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 	return err;
 }
 
+/* Checks that need no entry: refused as a whole, error_index = count. */
+static int vexfs_batch_args_ok(const struct vexfs_ioc_batch_insert *arg,
+			       const struct vexfs_collection *c)
+{
+	if (!arg->count || arg->count > VEXFS_MAX_BATCH || arg->flags ||
+	    (arg->mode & ~0777) || arg->dim != c->dim ||
+	    memchr_inv(arg->reserved, 0, sizeof(arg->reserved)))
+		return -EINVAL;
+	return 0;
+}
+
+static int vexfs_batch_run(struct file *filp, struct vexfs_ioc_batch_insert *arg,
+			   struct vexfs_batch *b)
+{
+	struct inode *dir = file_inode(filp);
+	struct mnt_idmap *idmap = file_mnt_idmap(filp);
+	struct vexfs_collection *c;
+	int err;
+
+	c = vexfs_collection_get(dir);
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	err = vexfs_batch_args_ok(arg, c);
+	if (err)
+		return err;
+	b->count = arg->count;
+	b->dim = arg->dim;
+	err = vexfs_batch_copy(b, arg);
+	if (!err)
+		err = vexfs_batch_check(b);
+	if (err)
+		return err;
+	err = mnt_want_write_file(filp);
+	if (err)
+		return err;
+	inode_lock_nested(dir, I_MUTEX_PARENT);
+	err = vexfs_batch_lookup(b, idmap, filp->f_path.dentry);
+	if (!err)
+		err = vexfs_batch_create(b, c, idmap, dir,
+					 arg->mode ? arg->mode : 0644);
+	inode_unlock(dir);
+	mnt_drop_write_file(filp);
+	return err;
+}
+
 long vexfs_ioc_batch_insert(struct file *filp, unsigned long uarg)
 {
 	struct vexfs_ioc_batch_insert arg;
-	struct inode *dir = file_inode(filp);
-	struct mnt_idmap *idmap = file_mnt_idmap(filp);
 	struct vexfs_batch b = { 0 };
-	struct vexfs_collection *c;
-	umode_t mode;
 	u32 usize;
 	int err;
 
@@ -209,34 +247,8 @@ long vexfs_ioc_batch_insert(struct file *filp, unsigned long uarg)
 		return -EINVAL;
 	if (copy_from_user(&arg, (void __user *)uarg, sizeof(arg)))
 		return -EFAULT;
-	if (!arg.count || arg.count > VEXFS_MAX_BATCH || arg.flags ||
-	    (arg.mode & ~0777) || memchr_inv(arg.reserved, 0, sizeof(arg.reserved)))
-		return -EINVAL;
-	c = vexfs_collection_get(dir);
-	if (IS_ERR(c))
-		return PTR_ERR(c);
-	if (arg.dim != c->dim)
-		return -EINVAL;
-	mode = arg.mode ? arg.mode : 0644;
-
-	b.count = arg.count;
-	b.dim = arg.dim;
 	b.bad = arg.count;
-	err = vexfs_batch_copy(&b, &arg);
-	if (!err)
-		err = vexfs_batch_check(&b);
-	if (err)
-		goto out;
-	err = mnt_want_write_file(filp);
-	if (err)
-		goto out;
-	inode_lock_nested(dir, I_MUTEX_PARENT);
-	err = vexfs_batch_lookup(&b, idmap, filp->f_path.dentry);
-	if (!err)
-		err = vexfs_batch_create(&b, c, idmap, dir, mode);
-	inode_unlock(dir);
-	mnt_drop_write_file(filp);
-out:
+	err = vexfs_batch_run(filp, &arg, &b);
 	vexfs_batch_release(&b);
 	arg.error_index = err ? b.bad : arg.count;
 	if (put_user(arg.error_index,

@@ -33,7 +33,7 @@ static u32 vexfs_vtable_csum(const struct vexfs_vtable_header *vh)
 
 /* ==== the table inode's page cache ==== */
 
-static int vexfs_table_read(struct inode *table, void *buf, size_t len,
+int vexfs_table_read(struct inode *table, void *buf, size_t len,
 			    loff_t pos)
 {
 	while (len) {
@@ -54,7 +54,7 @@ static int vexfs_table_read(struct inode *table, void *buf, size_t len,
 }
 
 /* Write through the page cache, as a write(2) would. Holds table's i_rwsem. */
-static int vexfs_table_write(struct inode *table, const void *buf, size_t len,
+int vexfs_table_write(struct inode *table, const void *buf, size_t len,
 			     loff_t pos)
 {
 	struct address_space *mapping = table->i_mapping;
@@ -85,7 +85,7 @@ static int vexfs_table_write(struct inode *table, const void *buf, size_t len,
 	return err;
 }
 
-static int vexfs_write_header(struct vexfs_collection *c)
+int vexfs_write_header(struct vexfs_collection *c)
 {
 	struct vexfs_vtable_header vh = {
 		.vh_magic = cpu_to_le32(VEXFS_VTABLE_MAGIC),
@@ -96,6 +96,7 @@ static int vexfs_write_header(struct vexfs_collection *c)
 		.vh_rec_size = cpu_to_le32(c->rec_size),
 		.vh_owner = cpu_to_le64(c->dir->i_ino),
 		.vh_slots = cpu_to_le64(c->nslots),
+		.vh_index_ino = cpu_to_le64(c->index_inode ? c->index_inode->i_ino : 0),
 	};
 
 	vh.vh_checksum = cpu_to_le32(vexfs_vtable_csum(&vh));
@@ -118,6 +119,7 @@ static int vexfs_write_slot(struct vexfs_collection *c, u64 slot)
 	if (!rec)
 		return -ENOMEM;
 	rec->vr_ino = cpu_to_le64(s->ino);
+	rec->vr_seq = cpu_to_le32(s->seq);
 	if (s->ino) {
 		rec->vr_id = cpu_to_le64(s->id);
 		for (i = 0; i < VEXFS_ATTR_WORDS; i++)
@@ -176,6 +178,7 @@ static struct vexfs_collection *vexfs_collection_alloc(struct inode *dir,
 	if (!c)
 		return NULL;
 	init_rwsem(&c->rwsem);
+	mutex_init(&c->publish_lock);
 	c->dir = dir;
 	c->table = table;
 	c->dim = dim;
@@ -200,6 +203,8 @@ static int vexfs_load_slot(struct vexfs_collection *c, u64 slot,
 	int i;
 
 	s->ino = le64_to_cpu(rec->vr_ino);
+	s->seq = le32_to_cpu(rec->vr_seq);
+	c->seq = max(c->seq, s->seq);
 	if (!s->ino) {
 		c->free[c->nfree++] = slot;
 		return 0;
@@ -302,6 +307,11 @@ static int vexfs_collection_load(struct inode *dir, struct vexfs_collection **ou
 		vexfs_collection_release(c);
 		goto out_bad;
 	}
+	/* The index only speeds search up: without it, search is exact. */
+	if (le64_to_cpu(vh.vh_index_ino) &&
+	    vexfs_index_load(c, le64_to_cpu(vh.vh_index_ino)))
+		pr_warn("%pg: collection %lu: index not loaded, searching exactly\n",
+			dir->i_sb->s_bdev, dir->i_ino);
 	*out = c;
 	return 0;
 out_bad:
@@ -328,6 +338,20 @@ struct vexfs_collection *vexfs_collection_get(struct inode *dir)
 	return err ? ERR_PTR(err) : vi->coll;
 }
 
+/* A new hidden inode of a collection: linked from no directory. */
+struct inode *vexfs_hidden_inode(struct inode *dir, u16 flag)
+{
+	struct inode *inode = vexfs_new_inode(&nop_mnt_idmap, dir,
+					      S_IFREG | 0600, 0);
+
+	if (IS_ERR(inode))
+		return inode;
+	VEXFS_I(inode)->flags = flag;
+	VEXFS_I(inode)->parent = dir->i_ino;
+	unlock_new_inode(inode);
+	return inode;
+}
+
 /* Make dir a collection. The caller holds dir's i_rwsem. */
 int vexfs_collection_create(struct inode *dir, u32 dim, u16 metric)
 {
@@ -338,12 +362,9 @@ int vexfs_collection_create(struct inode *dir, u32 dim, u16 metric)
 
 	if (vi->flags & VEXFS_INODE_COLLECTION)
 		return -EEXIST;
-	table = vexfs_new_inode(&nop_mnt_idmap, dir, S_IFREG | 0600, 0);
+	table = vexfs_hidden_inode(dir, VEXFS_INODE_VTABLE);
 	if (IS_ERR(table))
 		return PTR_ERR(table);
-	VEXFS_I(table)->flags = VEXFS_INODE_VTABLE;
-	VEXFS_I(table)->parent = dir->i_ino;
-	unlock_new_inode(table);
 
 	err = -ENOMEM;
 	c = vexfs_collection_alloc(dir, table, dim, metric);
@@ -377,6 +398,7 @@ void vexfs_collection_free(struct inode *dir)
 	if (!c)
 		return;
 	vi->coll = NULL;
+	vexfs_index_release(c, false);
 	iput(c->table);
 	vexfs_collection_release(c);
 }
@@ -385,12 +407,16 @@ void vexfs_collection_free(struct inode *dir)
 void vexfs_collection_destroy_table(struct inode *dir)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	struct vexfs_collection *c;
 	struct inode *table;
 
 	if (!(vi->flags & VEXFS_INODE_COLLECTION))
 		return;
-	if (vi->coll) {
-		table = igrab(vi->coll->table);
+	/* Loading it finds the index inode too; a broken table is just dropped. */
+	c = vexfs_collection_get(dir);
+	if (!IS_ERR(c)) {
+		vexfs_index_release(c, true);
+		table = igrab(c->table);
 	} else {
 		table = vexfs_iget(dir->i_sb, vi->aux);
 		if (IS_ERR(table))
@@ -444,6 +470,24 @@ static s64 vexfs_take_slot(struct vexfs_collection *c)
 	return c->nslots++;
 }
 
+/*
+ * The next change sequence number. When it would wrap, the index is
+ * dropped first: until a new one is published, search is exact, and the
+ * sequence restarts below every number an index could carry.
+ */
+static u32 vexfs_next_seq(struct vexfs_collection *c)
+{
+	u64 i;
+
+	if (c->seq == U32_MAX) {
+		vexfs_index_drop(c);
+		for (i = 0; i < c->nslots; i++)
+			c->slots[i].seq = 0;
+		c->seq = 0;
+	}
+	return ++c->seq;
+}
+
 static void vexfs_fill_slot(struct vexfs_collection *c, u64 slot,
 			    struct inode *inode, const u32 *vec, u64 id,
 			    const u64 *attrs)
@@ -451,6 +495,7 @@ static void vexfs_fill_slot(struct vexfs_collection *c, u64 slot,
 	struct vexfs_slot *s = &c->slots[slot];
 
 	s->ino = inode->i_ino;
+	s->seq = vexfs_next_seq(c);
 	s->id = id ? id : inode->i_ino;
 	memcpy(s->attrs, attrs, sizeof(s->attrs));
 	s->uid = inode->i_uid;
@@ -539,7 +584,13 @@ int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode)
 		goto out;
 	}
 	c->slots[slot].ino = 0;
+	c->slots[slot].seq = vexfs_next_seq(c);
 	err = vexfs_write_slot(c, slot);
+	if (err) {
+		/* Memory must keep agreeing with the table on disk. */
+		c->slots[slot].ino = inode->i_ino;
+		goto out;
+	}
 	c->free[c->nfree++] = slot;
 	c->live--;
 	vi->aux = 0;

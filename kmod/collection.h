@@ -5,13 +5,17 @@
 #ifndef _VEXFS_COLLECTION_H
 #define _VEXFS_COLLECTION_H
 
+#include <linux/bitops.h>
+#include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/uidgid.h>
 #include <uapi/vexfs.h>
+#include "../lib/hnsw.h"
 
 /* What search needs of a slot, kept beside the vectors. */
 struct vexfs_slot {
 	u64 ino;			/* 0: free */
+	u32 seq;			/* change sequence of its last change */
 	u64 id;
 	u64 attrs[VEXFS_ATTR_WORDS];
 	kuid_t uid;
@@ -38,7 +42,31 @@ struct vexfs_collection {
 	u32 *vectors;			/* nslots * dim float32 bit patterns */
 	u32 *free;			/* stack of free slot numbers */
 	u64 nfree;
+	u32 seq;			/* change sequence, see uapi READ_VECTORS */
+	struct vexfs_index *index;	/* published HNSW graph, or NULL */
+	struct mutex publish_lock;	/* one publish at a time */
+	struct inode *index_inode;	/* where it is stored, referenced */
 };
+
+/* A published graph, validated, and the slots it covers. */
+struct vexfs_index {
+	void *buf;			/* the serialized graph */
+	size_t len;
+	struct vexfs_hnsw_graph graph;	/* view into buf */
+	u32 seq;			/* change sequence it was built at */
+	unsigned long *in_graph;	/* slots the graph holds */
+	u64 nbits;			/* bits in in_graph */
+};
+
+/* Is slot searched through the index, rather than exactly? */
+static inline bool vexfs_slot_covered(const struct vexfs_collection *c,
+				      u64 slot)
+{
+	const struct vexfs_index *idx = c->index;
+
+	return idx && slot < idx->nbits && test_bit(slot, idx->in_graph) &&
+	       c->slots[slot].seq <= idx->seq;
+}
 
 static inline const u32 *vexfs_slot_vector(const struct vexfs_collection *c,
 					   u64 slot)
@@ -49,6 +77,8 @@ static inline const u32 *vexfs_slot_vector(const struct vexfs_collection *c,
 struct vexfs_search_args {
 	const u32 *query;
 	u32 k;
+	u32 ef;
+	bool exact;			/* ignore the index */
 	struct vexfs_predicate where;
 	bool may_read_all;		/* CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH */
 	const struct cred *cred;
@@ -69,6 +99,21 @@ int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode);
 void vexfs_vector_forget(struct inode *dir, struct inode *inode);
 void vexfs_vector_perm_changed(struct inode *inode);
 bool vexfs_vector_valid(const u32 *vec, u32 dim);
+
+/* index.c */
+int vexfs_index_load(struct vexfs_collection *c, u64 ino);
+int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
+			u32 seq);
+int vexfs_index_drop(struct vexfs_collection *c);
+void vexfs_index_release(struct vexfs_collection *c, bool destroy);
+u64 vexfs_index_covered(struct vexfs_collection *c);
+
+/* collection.c, for index.c */
+int vexfs_table_read(struct inode *table, void *buf, size_t len, loff_t pos);
+int vexfs_table_write(struct inode *table, const void *buf, size_t len,
+		      loff_t pos);
+int vexfs_write_header(struct vexfs_collection *c);
+struct inode *vexfs_hidden_inode(struct inode *dir, u16 flag);
 
 /* batch.c */
 long vexfs_ioc_batch_insert(struct file *filp, unsigned long uarg);

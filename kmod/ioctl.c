@@ -45,7 +45,8 @@ static long vexfs_ioc_version(unsigned long uarg)
 		return -EINVAL;
 	v.abi_version = VEXFS_ABI_VERSION;
 	v.capabilities = VEXFS_CAP_COLLECTIONS | VEXFS_CAP_BATCH_INSERT |
-			 VEXFS_CAP_EXACT_SEARCH | VEXFS_CAP_PREDICATE;
+			 VEXFS_CAP_EXACT_SEARCH | VEXFS_CAP_PREDICATE |
+			 VEXFS_CAP_HNSW;
 	v.max_dim = VEXFS_MAX_DIM;
 	v.max_k = VEXFS_MAX_K;
 	v.max_batch = VEXFS_MAX_BATCH;
@@ -63,7 +64,9 @@ static void vexfs_fill_collection(struct vexfs_collection *c,
 	out->count = c->live;
 	out->slots = c->nslots;
 	out->bytes = VEXFS_VTABLE_DATA_START + c->nslots * c->rec_size;
-	out->unindexed = c->live;
+	out->indexed = vexfs_index_covered(c);
+	out->unindexed = c->live - out->indexed;
+	out->seq = c->seq;
 	up_read(&c->rwsem);
 }
 
@@ -75,6 +78,8 @@ static long vexfs_ioc_get_collection(struct file *filp, unsigned long uarg)
 
 	if (err)
 		return err;
+	if (!vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
+		return -EINVAL;
 	c = vexfs_collection_get(file_inode(filp));
 	if (IS_ERR(c))
 		return PTR_ERR(c);
@@ -97,7 +102,7 @@ static long vexfs_ioc_create_collection(struct file *filp, unsigned long uarg)
 	if (!arg.dim || arg.dim > VEXFS_MAX_DIM ||
 	    arg.metric < VEXFS_METRIC_L2 || arg.metric > VEXFS_METRIC_COSINE ||
 	    arg.elem_type != VEXFS_ELEM_F32 || arg.flags || arg.count ||
-	    arg.slots || arg.bytes || arg.unindexed ||
+	    arg.slots || arg.bytes || arg.unindexed || arg.seq || arg.indexed ||
 	    !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
 		return -EINVAL;
 	if (!inode_owner_or_capable(file_mnt_idmap(filp), dir))
@@ -204,6 +209,8 @@ static long vexfs_ioc_get_vector(struct file *filp, unsigned long uarg)
 
 	if (err)
 		return err;
+	if (!vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
+		return -EINVAL;
 	c = vexfs_file_collection(filp, &dir);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
@@ -265,7 +272,8 @@ static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
 
 	if (err)
 		return err;
-	if (!arg.k || arg.k > VEXFS_MAX_K || arg.flags || arg.count ||
+	if (!arg.k || arg.k > VEXFS_MAX_K || arg.ef > VEXFS_MAX_K ||
+	    (arg.flags & ~VEXFS_SEARCH_FLAGS) || arg.count ||
 	    !vexfs_predicate_ok(&arg.where) ||
 	    !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
 		return -EINVAL;
@@ -285,6 +293,8 @@ static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
 	args = (struct vexfs_search_args) {
 		.query = query,
 		.k = arg.k,
+		.ef = max(arg.ef ? arg.ef : VEXFS_DEFAULT_EF, arg.k),
+		.exact = arg.flags & VEXFS_SEARCH_EXACT,
 		.where = arg.where,
 		.cred = current_cred(),
 		.may_read_all = ns_capable_noaudit(&init_user_ns, CAP_DAC_OVERRIDE) ||
@@ -299,6 +309,129 @@ static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
 		err = -EFAULT;
 	kvfree(results);
 	kfree(query);
+	return err;
+}
+
+/* Copy slots [start, start + n) out, under the read lock. */
+static int vexfs_read_slots(struct vexfs_collection *c,
+			    struct vexfs_ioc_read_vectors *arg, u64 *inos,
+			    u32 *vecs)
+{
+	u64 i;
+
+	down_read(&c->rwsem);
+	arg->slots = c->nslots;
+	arg->seq = c->seq;
+	arg->returned = arg->start < c->nslots ?
+			min_t(u64, arg->count, c->nslots - arg->start) : 0;
+	for (i = 0; i < arg->returned; i++)
+		inos[i] = c->slots[arg->start + i].ino;
+	memcpy(vecs, vexfs_slot_vector(c, arg->start),
+	       (size_t)arg->returned * c->dim * sizeof(u32));
+	up_read(&c->rwsem);
+	return 0;
+}
+
+static long vexfs_ioc_read_vectors(struct file *filp, unsigned long uarg)
+{
+	struct vexfs_ioc_read_vectors arg;
+	struct vexfs_collection *c;
+	u64 *inos = NULL;
+	u32 *vecs = NULL;
+	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+
+	if (err)
+		return err;
+	if (!arg.count || arg.count > VEXFS_MAX_BATCH || arg.returned ||
+	    !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
+		return -EINVAL;
+	/* Reading every vector is reading every file: only for such callers. */
+	if (!capable(CAP_DAC_READ_SEARCH))
+		return -EPERM;
+	c = vexfs_collection_get(file_inode(filp));
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	if (arg.dim != c->dim ||
+	    (size_t)arg.count * arg.dim > (256u << 20) / sizeof(u32))
+		return -EINVAL;
+	inos = kvcalloc(arg.count, sizeof(*inos), GFP_KERNEL);
+	vecs = kvmalloc_array((size_t)arg.count * arg.dim, sizeof(u32), GFP_KERNEL);
+	err = -ENOMEM;
+	if (!inos || !vecs)
+		goto out;
+	vexfs_read_slots(c, &arg, inos, vecs);
+	err = -EFAULT;
+	if (copy_to_user(u64_to_user_ptr(arg.inos_ptr), inos,
+			 arg.returned * sizeof(*inos)) ||
+	    copy_to_user(u64_to_user_ptr(arg.vectors_ptr), vecs,
+			 (size_t)arg.returned * arg.dim * sizeof(u32)) ||
+	    copy_to_user((void __user *)uarg, &arg, sizeof(arg)))
+		goto out;
+	err = 0;
+out:
+	kvfree(vecs);
+	kvfree(inos);
+	return err;
+}
+
+/* Largest graph accepted: generous for any collection this module holds. */
+#define VEXFS_MAX_GRAPH_BYTES	(2ull << 30)
+
+static long vexfs_ioc_publish_index(struct file *filp, unsigned long uarg)
+{
+	struct vexfs_ioc_publish_index arg;
+	struct vexfs_collection *c;
+	void *buf;
+	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+
+	if (err)
+		return err;
+	if (arg.flags || !arg.graph_len || arg.graph_len > VEXFS_MAX_GRAPH_BYTES ||
+	    arg.seq > U32_MAX || !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
+		return -EINVAL;
+	err = inode_permission(file_mnt_idmap(filp), file_inode(filp), MAY_WRITE);
+	if (err)
+		return err;
+	c = vexfs_collection_get(file_inode(filp));
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	buf = kvmalloc(arg.graph_len, GFP_KERNEL | __GFP_NOWARN);
+	if (!buf)
+		return -ENOMEM;
+	if (copy_from_user(buf, u64_to_user_ptr(arg.graph_ptr), arg.graph_len)) {
+		kvfree(buf);
+		return -EFAULT;
+	}
+	err = mnt_want_write_file(filp);
+	if (err) {
+		kvfree(buf);
+		return err;
+	}
+	err = vexfs_index_publish(c, buf, arg.graph_len, arg.seq);
+	mnt_drop_write_file(filp);
+	return err;
+}
+
+static long vexfs_ioc_drop_index(struct file *filp)
+{
+	struct vexfs_collection *c;
+	int err;
+
+	err = inode_permission(file_mnt_idmap(filp), file_inode(filp), MAY_WRITE);
+	if (err)
+		return err;
+	c = vexfs_collection_get(file_inode(filp));
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	err = mnt_want_write_file(filp);
+	if (err)
+		return err;
+	mutex_lock(&c->publish_lock);
+	down_write(&c->rwsem);
+	err = vexfs_index_drop(c);
+	up_write(&c->rwsem);
+	mutex_unlock(&c->publish_lock);
+	mnt_drop_write_file(filp);
 	return err;
 }
 
@@ -321,6 +454,12 @@ long vexfs_ioctl(struct file *filp, unsigned int cmd, unsigned long uarg)
 		return vexfs_ioc_batch_insert(filp, uarg);
 	case VEXFS_IOC_SEARCH:
 		return vexfs_ioc_search(filp, uarg);
+	case VEXFS_IOC_READ_VECTORS:
+		return vexfs_ioc_read_vectors(filp, uarg);
+	case VEXFS_IOC_PUBLISH_INDEX:
+		return vexfs_ioc_publish_index(filp, uarg);
+	case VEXFS_IOC_DROP_INDEX:
+		return vexfs_ioc_drop_index(filp);
 	}
 	return -ENOTTY;
 }

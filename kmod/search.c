@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Exact k-nearest-neighbour search over a collection.
+ * k-nearest-neighbour search over a collection: the published HNSW graph
+ * over the slots it covers, then an exact scan of every other slot (the
+ * unindexed tail, and slots changed since the graph was built), both
+ * feeding one top-k. Without an index, or with VEXFS_SEARCH_EXACT, the
+ * scan covers everything and the answer is exact.
  *
  * The scan runs in chunks. For each chunk, plain integer code picks the
  * candidates (live, readable by the caller, matching the predicate); then
@@ -21,8 +25,6 @@
 #include "vexfs.h"
 #include "collection.h"
 #include "search_fpu.h"
-
-#define VEXFS_SCAN_CHUNK	256
 
 static bool vexfs_pred_match(const struct vexfs_predicate *p, const u64 *attrs)
 {
@@ -55,21 +57,112 @@ static bool vexfs_slot_readable(const struct vexfs_search_args *a,
 	return s->mode & S_IROTH;
 }
 
+/* A live slot the caller may read and the predicate accepts. */
+static bool vexfs_slot_wanted(const struct vexfs_collection *c,
+			      const struct vexfs_search_args *a, u64 slot)
+{
+	const struct vexfs_slot *s = &c->slots[slot];
+
+	return s->ino && vexfs_pred_match(&a->where, s->attrs) &&
+	       vexfs_slot_readable(a, s);
+}
+
+/* The exact pass: every wanted slot the index search did not cover. */
 static u32 vexfs_pick_candidates(struct vexfs_collection *c,
 				 const struct vexfs_search_args *a,
-				 u64 start, u64 end, u32 *cand)
+				 bool used_index, u64 start, u64 end, u32 *cand)
 {
 	u32 n = 0;
 	u64 i;
 
-	for (i = start; i < end; i++) {
-		const struct vexfs_slot *s = &c->slots[i];
-
-		if (s->ino && vexfs_pred_match(&a->where, s->attrs) &&
-		    vexfs_slot_readable(a, s))
+	for (i = start; i < end; i++)
+		if (vexfs_slot_wanted(c, a, i) &&
+		    !(used_index && vexfs_slot_covered(c, i)))
 			cand[n++] = i;
-	}
 	return n;
+}
+
+/* ==== the index pass ==== */
+
+struct vexfs_index_ctx {
+	const struct vexfs_collection *c;
+	const struct vexfs_search_args *a;
+};
+
+static const float *vexfs_vector_of(void *ctx, uint32_t slot)
+{
+	const struct vexfs_index_ctx *x = ctx;
+
+	return (const float *)vexfs_slot_vector(x->c, slot);
+}
+
+/* Graph nodes that are stale, dead or unwanted are walked, not returned. */
+static bool vexfs_accept(void *ctx, uint32_t slot)
+{
+	const struct vexfs_index_ctx *x = ctx;
+
+	return vexfs_slot_covered(x->c, slot) && vexfs_slot_wanted(x->c, x->a, slot);
+}
+
+#define VEXFS_HNSW_BUDGET	512	/* distances per FPU section */
+
+/* Run the HNSW graph in bounded FPU sections; merge into scan's top k. */
+static int vexfs_search_index(struct vexfs_collection *c,
+			      const struct vexfs_search_args *a,
+			      struct vexfs_scan *scan, u64 *scanned)
+{
+	const struct vexfs_hnsw_graph *g = &c->index->graph;
+	struct vexfs_index_ctx ctx = { c, a };
+	struct vexfs_hnsw_query q = {
+		.vector = (const float *)a->query,
+		.k = a->k,
+		.ef = a->ef,
+		.distance = scan->distance,
+		.vector_of = vexfs_vector_of,
+		.accept = vexfs_accept,
+		.ctx = &ctx,
+	};
+	struct vexfs_hnsw_result *res;
+	struct vexfs_hnsw_scratch s;
+	size_t size;
+	void *mem;
+	int err;
+
+	kernel_fpu_begin();
+	size = vexfs_hnsw_scratch_size(g, a->ef);
+	kernel_fpu_end();
+	mem = kvmalloc(size, GFP_KERNEL);
+	res = kvmalloc_array(a->k, sizeof(*res), GFP_KERNEL);
+	err = -ENOMEM;
+	if (!mem || !res)
+		goto out;
+
+	kernel_fpu_begin();
+	err = vexfs_hnsw_scratch_init(&s, mem, size, g, a->ef);
+	if (!err)
+		err = vexfs_hnsw_search_start(g, &q, &s);
+	kernel_fpu_end();
+	while (!err) {
+		kernel_fpu_begin();
+		err = vexfs_hnsw_search_step(g, &q, &s, VEXFS_HNSW_BUDGET);
+		kernel_fpu_end();
+		if (err != -EAGAIN)
+			break;
+		err = 0;
+		cond_resched();
+	}
+	if (!err) {
+		kernel_fpu_begin();
+		err = vexfs_hnsw_search_results(g, &q, &s, res);
+		if (err > 0)
+			vexfs_scan_merge_fpu(scan, res, err);
+		kernel_fpu_end();
+		*scanned += s.distances;
+	}
+out:
+	kvfree(res);
+	kvfree(mem);
+	return err < 0 ? err : 0;
 }
 
 /* Keep only the results the caller may read by the full check. */
@@ -94,6 +187,8 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 		 struct vexfs_search_result *results, u32 *count, u64 *scanned)
 {
 	struct vexfs_scan *scan;
+	bool used_index;
+	int err = 0;
 	u32 *cand;
 	u64 start;
 
@@ -109,9 +204,16 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 	kernel_fpu_begin();
 	vexfs_scan_start_fpu(scan, c, args->query, args->k);
 	kernel_fpu_end();
+	used_index = !args->exact && c->index;
+	if (used_index) {
+		err = vexfs_search_index(c, args, scan, scanned);
+		if (err)
+			goto out;
+	}
 	for (start = 0; start < c->nslots; start += VEXFS_SCAN_CHUNK) {
 		u64 end = min_t(u64, start + VEXFS_SCAN_CHUNK, c->nslots);
-		u32 n = vexfs_pick_candidates(c, args, start, end, cand);
+		u32 n = vexfs_pick_candidates(c, args, used_index, start, end,
+					      cand);
 
 		if (n) {
 			kernel_fpu_begin();
@@ -124,10 +226,11 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 	kernel_fpu_begin();
 	*count = vexfs_scan_results_fpu(scan, results);
 	kernel_fpu_end();
+out:
 	up_read(&c->rwsem);
-
-	*count = vexfs_final_permission(args, results, *count);
+	if (!err)
+		*count = vexfs_final_permission(args, results, *count);
 	kvfree(scan);
 	kfree(cand);
-	return 0;
+	return err;
 }

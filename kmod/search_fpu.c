@@ -31,23 +31,48 @@ void vexfs_scan_start_fpu(struct vexfs_scan *scan,
 	const struct vexfs_distance_ops *ops;
 
 	ops = vexfs_distance_select(vexfs_cpu_flags());
+	scan->ops = ops;
 	scan->c = c;
 	scan->query = (const float *)query;
 	scan->distance = vexfs_distance_fn_of(ops, c->metric);
 	vexfs_topk_init(&scan->topk, scan->entries, k);
 }
 
+/*
+ * Score candidates into the top k. A run of consecutive slots (the common
+ * case: a chunk with no free, filtered or covered slot) goes through the
+ * batch kernel, which streams the vectors with no call per vector.
+ */
 void vexfs_scan_fpu(struct vexfs_scan *scan, const u32 *cand, u32 n)
 {
 	const struct vexfs_collection *c = scan->c;
 	u32 i;
 
+	if (n && cand[n - 1] - cand[0] == n - 1) {
+		vexfs_distance_batch(scan->ops, c->metric, scan->query,
+				     (const float *)vexfs_slot_vector(c, cand[0]),
+				     n, c->dim, scan->dist);
+		for (i = 0; i < n; i++)
+			scan->ids[i] = cand[0] + i;
+		vexfs_topk_push_array(&scan->topk, scan->ids, scan->dist, n);
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		const float *v = (const float *)vexfs_slot_vector(c, cand[i]);
 
 		vexfs_topk_push(&scan->topk, cand[i],
 				scan->distance(scan->query, v, c->dim));
 	}
+}
+
+/* Take the index search's results into the top k. */
+void vexfs_scan_merge_fpu(struct vexfs_scan *scan,
+			  const struct vexfs_hnsw_result *res, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		vexfs_topk_push(&scan->topk, res[i].slot, res[i].dist);
 }
 
 u32 vexfs_scan_results_fpu(struct vexfs_scan *scan,

@@ -9,14 +9,21 @@
 
 #include "../lib/vexfs_distance.h"
 #include "../lib/vexfs_topk.h"
+#include "../lib/hnsw.h"
 
 struct vexfs_collection;
 struct vexfs_search_result;
 
+/* Slots the exact scan takes per FPU section. */
+#define VEXFS_SCAN_CHUNK	256
+
 struct vexfs_scan {
 	const struct vexfs_collection *c;
 	const float *query;
+	const struct vexfs_distance_ops *ops;
 	vexfs_distance_fn distance;
+	float dist[VEXFS_SCAN_CHUNK];	/* a contiguous run's distances */
+	uint64_t ids[VEXFS_SCAN_CHUNK];	/* and its slots */
 	struct vexfs_topk topk;
 	struct vexfs_topk_entry entries[];
 };
@@ -25,6 +32,8 @@ void vexfs_scan_start_fpu(struct vexfs_scan *scan,
 			  const struct vexfs_collection *c, const u32 *query,
 			  u32 k);
 void vexfs_scan_fpu(struct vexfs_scan *scan, const u32 *cand, u32 n);
+void vexfs_scan_merge_fpu(struct vexfs_scan *scan,
+			  const struct vexfs_hnsw_result *res, u32 n);
 u32 vexfs_scan_results_fpu(struct vexfs_scan *scan,
 			   struct vexfs_search_result *results);
 

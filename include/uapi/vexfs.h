@@ -30,6 +30,7 @@
 #define VEXFS_MAX_DIM		4096
 #define VEXFS_MAX_K		4096
 #define VEXFS_MAX_BATCH		65536	/* entries in one batch insert */
+#define VEXFS_MAX_BATCH_BYTES	(256u << 20)	/* vector bytes in one batch insert */
 #define VEXFS_ATTR_WORDS	4	/* metadata words beside each vector */
 
 /* Distance metrics: smaller is closer for all three. */
@@ -44,6 +45,7 @@
 #define VEXFS_CAP_BATCH_INSERT	(1ull << 1)
 #define VEXFS_CAP_EXACT_SEARCH	(1ull << 2)
 #define VEXFS_CAP_PREDICATE	(1ull << 3)
+#define VEXFS_CAP_HNSW		(1ull << 4)
 
 struct vexfs_ioc_version {
 	__u32 size;
@@ -66,7 +68,9 @@ struct vexfs_ioc_collection {
 	__u64 slots;			/* out: slots in the table, free ones included */
 	__u64 bytes;			/* out: bytes of the vector table */
 	__u64 unindexed;		/* out: vectors not in a published index */
-	__u64 reserved[4];
+	__u64 seq;			/* out: change sequence (see READ_VECTORS) */
+	__u64 indexed;			/* out: vectors the published index covers */
+	__u64 reserved[2];
 };
 
 /* A vector and its metadata on one file. */
@@ -135,9 +139,50 @@ struct vexfs_ioc_search {
 	__u64 query_ptr;		/* float[dim] */
 	__u64 results_ptr;		/* struct vexfs_search_result[k] */
 	__u32 count;			/* out: results written, best first */
-	__u32 flags;			/* must be 0 */
+	__u32 flags;			/* VEXFS_SEARCH_* */
 	struct vexfs_predicate where;
 	__u64 scanned;			/* out: candidates whose distance was computed */
+	__u64 reserved[4];
+};
+
+/* vexfs_ioc_search.flags */
+#define VEXFS_SEARCH_EXACT	(1u << 0)	/* ignore the index: scan every vector */
+#define VEXFS_SEARCH_FLAGS	VEXFS_SEARCH_EXACT
+
+#define VEXFS_DEFAULT_EF	64
+
+/*
+ * Index builders read a collection's vectors slot by slot. Every change to
+ * a slot advances the collection's change sequence; `seq` says where it
+ * stood when these slots were read, and the index published from them
+ * names it, so the kernel knows which slots changed since and searches
+ * those exactly.
+ */
+struct vexfs_ioc_read_vectors {
+	__u32 size;
+	__u32 dim;
+	__u64 start;			/* first slot */
+	__u32 count;			/* slots wanted, at most VEXFS_MAX_BATCH */
+	__u32 returned;			/* out: slots read (fewer at the end) */
+	__u64 inos_ptr;			/* out: __u64[count], inode per slot, 0: free */
+	__u64 vectors_ptr;		/* out: float[count * dim] */
+	__u64 seq;			/* out: change sequence at the read */
+	__u64 slots;			/* out: slots in the collection */
+	__u64 reserved[2];
+};
+
+/*
+ * Publish an HNSW graph (include/uapi/vexfs_hnsw.h) built over vectors read
+ * at change sequence `seq`. The kernel validates every field and id,
+ * stores it in the collection's index inode and swaps it in; searches
+ * already running finish on the old graph.
+ */
+struct vexfs_ioc_publish_index {
+	__u32 size;
+	__u32 flags;			/* must be 0 */
+	__u64 graph_ptr;
+	__u64 graph_len;		/* bytes */
+	__u64 seq;
 	__u64 reserved[4];
 };
 
@@ -151,5 +196,8 @@ struct vexfs_ioc_search {
 #define VEXFS_IOC_DEL_VECTOR		_IO(VEXFS_IOC_MAGIC, 0x05)
 #define VEXFS_IOC_BATCH_INSERT		_IOWR(VEXFS_IOC_MAGIC, 0x06, struct vexfs_ioc_batch_insert)
 #define VEXFS_IOC_SEARCH		_IOWR(VEXFS_IOC_MAGIC, 0x07, struct vexfs_ioc_search)
+#define VEXFS_IOC_READ_VECTORS		_IOWR(VEXFS_IOC_MAGIC, 0x08, struct vexfs_ioc_read_vectors)
+#define VEXFS_IOC_PUBLISH_INDEX		_IOW(VEXFS_IOC_MAGIC, 0x09, struct vexfs_ioc_publish_index)
+#define VEXFS_IOC_DROP_INDEX		_IO(VEXFS_IOC_MAGIC, 0x0a)
 
 #endif /* _UAPI_LINUX_VEXFS_H */

@@ -173,7 +173,8 @@ struct vexfs_inode {
 /* i_flags */
 #define VEXFS_INODE_COLLECTION	0x0001	/* directory is a vector collection */
 #define VEXFS_INODE_VTABLE	0x0002	/* hidden: a collection's vector table */
-#define VEXFS_INODE_FLAGS_KNOWN	0x0003
+#define VEXFS_INODE_VINDEX	0x0004	/* hidden: a collection's HNSW index */
+#define VEXFS_INODE_FLAGS_KNOWN	0x0007
 
 #define VEXFS_INODE_SIZE	256
 #define VEXFS_INODES_PER_BLOCK	(VEXFS_BLOCK_SIZE / VEXFS_INODE_SIZE)
@@ -246,7 +247,8 @@ struct vexfs_vtable_header {
 	__le32 vh_checksum;		/* crc32c(VEXFS_CRC_SEED, header), this field zero */
 	__le64 vh_owner;		/* the collection directory's inode */
 	__le64 vh_slots;		/* slots in use or free below this mark */
-	__u8   vh_reserved[24];
+	__le64 vh_index_ino;		/* hidden index inode, 0: none */
+	__u8   vh_reserved[16];
 };
 
 struct vexfs_vrec {
@@ -257,7 +259,25 @@ struct vexfs_vrec {
 	__le32 vr_gid;
 	__le16 vr_mode;
 	__le16 vr_flags;
-	__le32 vr_reserved;
+	__le32 vr_seq;			/* change sequence of the last change */
+};
+
+/*
+ * Index inodes: this header in block 0, the serialized graph from
+ * VEXFS_VINDEX_GRAPH_START. A slot is covered by the index when the graph
+ * holds it and its vr_seq is not above vi_seq; other slots are searched
+ * exactly.
+ */
+#define VEXFS_VINDEX_MAGIC	0x58495856	/* "VXIX" */
+#define VEXFS_VINDEX_GRAPH_START	VEXFS_BLOCK_SIZE
+
+struct vexfs_vindex_header {
+	__le32 vi_magic;
+	__le32 vi_checksum;		/* crc32c(VEXFS_CRC_SEED, header), this field zero */
+	__le64 vi_seq;			/* change sequence the graph was built at */
+	__le64 vi_graph_len;		/* bytes of the graph */
+	__le64 vi_owner;		/* the collection directory's inode */
+	__u8   vi_reserved[32];
 };
 
 #ifdef __KERNEL__
@@ -279,6 +299,7 @@ static inline void vexfs_check_layout(void)
 	VEXFS_ASSERT_SIZE(struct vexfs_xattr_entry, 4);
 	VEXFS_ASSERT_SIZE(struct vexfs_vtable_header, 64);
 	VEXFS_ASSERT_SIZE(struct vexfs_vrec, 64);
+	VEXFS_ASSERT_SIZE(struct vexfs_vindex_header, 64);
 }
 
 #endif /* _UAPI_LINUX_VEXFS_FS_H */

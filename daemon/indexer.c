@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Index building: see indexer.h.
+ *
+ * The vectors are read in chunks; the change sequence of the FIRST chunk
+ * is the one published. A slot changed while later chunks are read then
+ * carries a newer sequence than the graph, so the kernel searches it
+ * exactly instead of trusting the graph's (possibly older) view of it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uapi/vexfs.h"
+
+#include "../lib/hnsw.h"
+#include "indexer.h"
+
+#define READ_CHUNK	4096u
+
+struct snapshot {
+	uint32_t dim;
+	uint32_t metric;
+	uint64_t nslots;
+	uint64_t seq;
+	float *vectors;			/* nslots * dim */
+	uint32_t *live;			/* slots holding a vector */
+	uint32_t nlive;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void report(const struct vexfs_index_params *p, const char *phase,
+		   uint64_t done, uint64_t total)
+{
+	if (p->progress)
+		p->progress(p->ctx, phase, done, total);
+}
+
+static int collection_shape(int dirfd, struct snapshot *s)
+{
+	struct vexfs_ioc_collection c = { .size = sizeof(c) };
+
+	if (ioctl(dirfd, VEXFS_IOC_GET_COLLECTION, &c))
+		return -errno;
+	s->dim = c.dim;
+	s->metric = c.metric;
+	s->nslots = c.slots;
+	return 0;
+}
+
+static int read_chunk(int dirfd, struct snapshot *s, uint64_t start,
+		      uint64_t *inos, bool first)
+{
+	struct vexfs_ioc_read_vectors r = {
+		.size = sizeof(r),
+		.dim = s->dim,
+		.start = start,
+		.count = READ_CHUNK,
+		.inos_ptr = (uintptr_t)inos,
+		.vectors_ptr = (uintptr_t)(s->vectors + start * s->dim),
+	};
+	uint32_t i;
+
+	if (ioctl(dirfd, VEXFS_IOC_READ_VECTORS, &r))
+		return -errno;
+	if (first)
+		s->seq = r.seq;
+	for (i = 0; i < r.returned; i++)
+		if (inos[i])
+			s->live[s->nlive++] = start + i;
+	return 0;
+}
+
+/* Read every slot; slots added after the shape was taken are left out. */
+static int take_snapshot(int dirfd, const struct vexfs_index_params *p,
+			 struct snapshot *s)
+{
+	uint64_t *inos, start;
+	int err;
+
+	err = collection_shape(dirfd, s);
+	if (err)
+		return err;
+	s->vectors = malloc((s->nslots + READ_CHUNK) * s->dim * sizeof(float));
+	s->live = malloc((s->nslots + READ_CHUNK) * sizeof(uint32_t));
+	inos = malloc(READ_CHUNK * sizeof(*inos));
+	err = -ENOMEM;
+	if (!s->vectors || !s->live || !inos)
+		goto out;
+	err = 0;
+	for (start = 0; !err && start < s->nslots; start += READ_CHUNK) {
+		err = read_chunk(dirfd, s, start, inos, start == 0);
+		report(p, "read", start, s->nslots);
+	}
+out:
+	free(inos);
+	return err;
+}
+
+static const float *snapshot_vector(void *ctx, uint32_t slot)
+{
+	const struct snapshot *s = ctx;
+
+	return s->vectors + (size_t)slot * s->dim;
+}
+
+static int publish(int dirfd, const struct vexfs_hnsw_builder *b,
+		   const struct snapshot *s, uint64_t *bytes)
+{
+	size_t len = vexfs_hnsw_serialized_size(b);
+	void *buf = malloc(len);
+	struct vexfs_ioc_publish_index pub = {
+		.size = sizeof(pub),
+		.graph_len = len,
+		.seq = s->seq,
+	};
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
+	err = vexfs_hnsw_serialize(b, buf, len);
+	if (!err) {
+		pub.graph_ptr = (uintptr_t)buf;
+		err = ioctl(dirfd, VEXFS_IOC_PUBLISH_INDEX, &pub) ? -errno : 0;
+	}
+	*bytes = len;
+	free(buf);
+	return err;
+}
+
+int vexfs_index_build(int dirfd, const struct vexfs_index_params *p,
+		      struct vexfs_index_stats *st)
+{
+	struct vexfs_hnsw_build_params bp;
+	struct vexfs_hnsw_builder *b = NULL;
+	struct snapshot s = { 0 };
+	double t0 = now(), t1, t2;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	err = take_snapshot(dirfd, p, &s);
+	if (err || !s.nlive)
+		goto out;
+	t1 = now();
+	vexfs_hnsw_build_defaults(&bp);
+	bp.dim = s.dim;
+	bp.metric = s.metric;
+	if (p->m)
+		bp.m = p->m;
+	if (p->ef_construction)
+		bp.ef_construction = p->ef_construction;
+	bp.threads = p->threads ? p->threads : (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
+	bp.seed = p->seed;
+	bp.vector_of = snapshot_vector;
+	bp.ctx = &s;
+	report(p, "build", 0, s.nlive);
+	err = vexfs_hnsw_build(&bp, s.live, s.nlive, &b);
+	if (err)
+		goto out;
+	t2 = now();
+	report(p, "publish", 0, 1);
+	err = publish(dirfd, b, &s, &st->graph_bytes);
+	st->vectors = s.nlive;
+	st->seq = s.seq;
+	st->read_seconds = t1 - t0;
+	st->build_seconds = t2 - t1;
+	st->publish_seconds = now() - t2;
+out:
+	if (!err && !s.nlive)
+		err = -ENODATA;
+	vexfs_hnsw_builder_free(b);
+	free(s.vectors);
+	free(s.live);
+	return err;
+}
+
+int vexfs_index_drop(int dirfd)
+{
+	return ioctl(dirfd, VEXFS_IOC_DROP_INDEX) ? -errno : 0;
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The HNSW index through the kernel: build and publish with vexfsctl, recall
+# through the ioctl, the unindexed tail searched exactly, the index kept
+# across a remount, dropped (search exact again), and corrupt graphs refused.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$FSTYPE" != vexfs ]; then
+	echo "the index is VexFS-only; skipped on $FSTYPE"
+	summary
+	exit
+fi
+CTL=$REPO/daemon/vexfsctl
+SIFT=${VEXFS_SIFT:-$REPO/../shared/data/sift5k}
+[ -d "$SIFT" ] || SIFT=/work/shared/data/sift5k
+
+# recall_of DIR [ARGS]: recall@10 of the sift queries, as printed by vexfsctl.
+recall_of() {
+	local dir=$1
+	shift
+	"$CTL" --json recall "$dir" "$SIFT/sift5k_query.fvecs" \
+		"$SIFT/sift5k_groundtruth.ivecs" "$@" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["recall"])'
+}
+
+at_least() { python3 -c "import sys; sys.exit(0 if float('$1') >= float('$2') else 1)"; }
+
+info_field() {
+	"$CTL" --json collection info "$1" |
+		python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
+}
+
+section "index build and publish"
+setup_vexfs 512M
+C=$MNT/sift
+check "make a collection" "$CTL" collection create "$C" --dim 128
+check "import sift5k" "$CTL" import -q "$C" "$SIFT/sift5k_base.fvecs"
+check "build and publish an index" "$CTL" index build "$C" --threads 2
+check "every vector is indexed" test "$(info_field "$C" indexed)" = 4900
+r=$(recall_of "$C")
+log "recall@10 through the index (ef 64): $r"
+check "recall@10 >= 0.95 at the default ef" at_least "$r" 0.95
+r=$(recall_of "$C" --ef 16)
+log "recall@10 at ef 16: $r"
+r=$(recall_of "$C" --exact)
+check "exact mode still gives recall 1.0" at_least "$r" 1.0
+
+section "the unindexed tail"
+python3 - "$C" "$REPO" <<'PY'
+import os, sys
+sys.path.insert(0, os.path.join(sys.argv[2], "tests", "vm"))
+import vexfs_ioctl as vx
+coll = sys.argv[1]
+fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+vx.batch_insert(fd, [900001], b"".join([bytes(4 * 128)]), 128)
+os.close(fd)
+PY
+check "a new vector is not indexed" test "$(info_field "$C" unindexed)" = 1
+check "the new vector is found exactly" python3 -c "
+import os, sys
+sys.path.insert(0, '$TESTS_DIR')
+import vexfs_ioctl as vx
+fd = os.open('$C', os.O_RDONLY | os.O_DIRECTORY)
+res, _ = vx.search(fd, [0.0] * 128, 1)
+sys.exit(0 if res and res[0][0] == 900001 and res[0][2] == 0.0 else 1)"
+check "an unlinked indexed file is never returned" python3 -c "
+import os, sys
+sys.path.insert(0, '$TESTS_DIR')
+import vexfs_ioctl as vx
+fd = os.open('$C/17', os.O_RDONLY)
+vec, _, _ = vx.get_vector(fd, 128)
+os.close(fd)
+os.unlink('$C/17')
+d = os.open('$C', os.O_RDONLY | os.O_DIRECTORY)
+res, _ = vx.search(d, vec, 10)
+sys.exit(0 if all(r[0] != 17 for r in res) else 1)"
+
+section "remount keeps the index"
+remount
+check "still indexed after remount" test "$(info_field "$C" indexed)" = 4899
+r=$(recall_of "$C")
+log "recall@10 after remount: $r"
+check "recall@10 >= 0.95 after remount" at_least "$r" 0.95
+
+section "drop and corrupt graphs"
+check "drop the index" "$CTL" index drop "$C"
+check "nothing indexed after drop" test "$(info_field "$C" indexed)" = 0
+r=$(recall_of "$C")
+check "search without an index is exact" test "$r" = "$(recall_of "$C" --exact)"
+check "corrupt graphs are refused" python3 - "$C" "$TESTS_DIR" <<'PY'
+import ctypes, errno, fcntl, os, random, struct, sys
+sys.path.insert(0, sys.argv[2])
+import vexfs_ioctl as vx
+PUB = vx._ioc(1, 9, 64)
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+random.seed(7)
+refused = 0
+for trial in range(200):
+    n = random.choice([16, 256, 4096, 8192, 20000])
+    g = bytearray(random.getrandbits(8) for _ in range(n))
+    if trial % 2:
+        g[0:4] = b"VXHN"  # a plausible magic, then garbage
+    buf = ctypes.create_string_buffer(bytes(g), len(g))
+    arg = bytearray(struct.pack("<IIQQQ4Q", 64, 0, ctypes.addressof(buf), len(g), 0, 0, 0, 0, 0))
+    try:
+        fcntl.ioctl(fd, PUB, arg)
+    except OSError as e:
+        refused += e.errno in (errno.EINVAL, errno.EUCLEAN)
+print("refused", refused, "of 200")
+sys.exit(0 if refused == 200 else 1)
+PY
+teardown
+summary
