@@ -2,9 +2,10 @@
 # Images the module must refuse, each with a reason in the kernel log and
 # never an oops: not VexFS at all, a damaged or too-new superblock, a
 # geometry that does not fit the device, a corrupted inode. Then a fuzz
-# loop over the metadata of a populated image, where any outcome but an
-# oops or a hang is acceptable (scripts/vm.sh turns an oops into a failed
-# run; this script also looks for one after every case).
+# loop over the metadata of a populated image, which reads everything
+# and then makes a few changes (VEXFS_FUZZ_WRITES=0: reads only), where
+# any outcome but an oops or a hang is acceptable (scripts/vm.sh turns an
+# oops into a failed run; this script also looks for one after every case).
 #
 # The images are VexFS-specific, so with VEXFS_TEST_FSTYPE set to another
 # filesystem there is nothing to run.
@@ -19,6 +20,7 @@ fi
 SBEDIT=$TESTS_DIR/sbedit.py
 FUZZ_ROUNDS=${VEXFS_FUZZ_ROUNDS:-50}
 FUZZ_SEED=${VEXFS_FUZZ_SEED:-$(date +%s)}
+FUZZ_WRITES=${VEXFS_FUZZ_WRITES:-1}	# 0: only read the damaged filesystems
 MNT=$SCRATCH/mnt
 IMGDIR=$SCRATCH/images
 rm -rf "$IMGDIR"
@@ -376,6 +378,40 @@ for dirpath, dirnames, filenames in os.walk(sys.argv[1], onerror=walk_error):
 print("read everything, %d errors" % errors)
 EOF
 
+# Changes to a damaged filesystem: allocation from a bad bitmap, unlinking
+# from a bad directory, truncating a bad extent tree. Every operation may
+# fail; none may crash the kernel.
+read -r -d '' WRITE_SOME_PY <<'EOF'
+import os, shutil, sys
+root, errors = sys.argv[1], 0
+def attempt(fn, *args):
+    global errors
+    try:
+        fn(*args)
+    except OSError:
+        errors += 1
+def write_file(path, size):
+    with open(path, "wb") as f:
+        f.write(b"w" * size)
+def p(*parts):
+    return os.path.join(root, *parts)
+attempt(write_file, p("fuzz-new"), 65536)
+attempt(os.mkdir, p("fuzz-dir"))
+attempt(write_file, p("fuzz-dir", "inside"), 5000)
+attempt(os.rename, p("a", "file3"), p("a", "file3.renamed"))
+attempt(os.truncate, p("a", "b", "c", "big"), 100)
+attempt(os.rename, p("a", "b"), p("wide", "b-moved"))
+attempt(os.unlink, p("a", "file4"))
+attempt(os.truncate, p("a", "fragmented"), 10000)
+attempt(os.link, p("a", "file7"), p("a", "file7.link"))
+attempt(os.symlink, "file8", p("a", "file8.link"))
+attempt(os.setxattr, p("a", "file5"), "user.fuzz", b"v" * 300)
+attempt(os.removexattr, p("a", "file2"), "user.one")
+attempt(shutil.rmtree, p("wide"))
+attempt(os.sync)
+print("wrote, %d errors" % errors)
+EOF
+
 timed_out() { [ "$1" = 124 ] || [ "$1" = 137 ]; }
 
 # Under a time limit: a corrupted directory or extent tree must not send
@@ -393,6 +429,10 @@ exercise_mount() {
 		return 1
 	fi
 	tail -n 1 "$SCRATCH/walk.log"
+	[ "$FUZZ_WRITES" = 1 ] || return 0
+	timeout -k 10 300 python3 -c "$WRITE_SOME_PY" "$MNT" 2>&1
+	rc=$?
+	! timed_out $rc || { echo "the writes did not finish in 300 s"; return 1; }
 }
 
 MOUNTED=0
@@ -408,6 +448,7 @@ fuzz_round() {	# ROUND
 		timeout 120 umount "$MNT" || { echo "umount failed or hung"; return 1; }
 	else
 		[ $? != 124 ] || { echo "mount hung"; return 1; }
+		echo "mount refused"
 		REFUSED=$((REFUSED + 1))
 	fi
 	detach "$DEV"
@@ -425,7 +466,7 @@ for round in $(seq 1 "$FUZZ_ROUNDS"); do
 	fuzz_round "$round" >"$CHECK_OUT" 2>&1
 	rc=$?
 	if [ $rc = 0 ]; then
-		pass "fuzz round $round: $(head -n 1 "$CHECK_OUT")"
+		pass "fuzz round $round: $(paste -s -d ';' "$CHECK_OUT")"
 	else
 		fail "fuzz round $round" "reproduce with VEXFS_FUZZ_SEED=$FUZZ_SEED (round $round)"
 		show_output
