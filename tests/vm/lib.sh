@@ -19,6 +19,12 @@
 #                      (default: a fresh directory under /tmp)
 #   VEXFS_MOUNT_OPTS   extra mount options, e.g. "noatime"
 #   VEXFS_TEST_VERBOSE 1 to print the output of passing checks too
+#   VEXFS_BIGDIR_FILES   files in test_bigdir's directory (100000)
+#   VEXFS_STRESS_TIMEOUT seconds per stress-ng stressor in test_stress (20)
+#   VEXFS_FUZZ_ROUNDS, VEXFS_FUZZ_SEED, VEXFS_FUZZ_WRITES  test_corrupt's
+#                      fuzz loop: rounds (50), base seed (the time), whether
+#                      to write to the damaged filesystems too (1)
+# scripts/vm.sh passes every VEXFS_* variable through to the guest.
 
 set -uo pipefail
 
@@ -45,7 +51,6 @@ CHECK_OUT=$SCRATCH/.check-output
 IMG=
 DEV=
 MNT=
-MKFS_ARGS=()
 ATTACHED_DEVS=()
 
 # --- reporting -------------------------------------------------------------
@@ -248,7 +253,6 @@ mount_fs() {
 setup_vexfs() {
 	local size=$1
 	shift
-	MKFS_ARGS=("$@")
 	load_module || return 1
 	IMG=$SCRATCH/$FSTYPE.img
 	MNT=$SCRATCH/mnt

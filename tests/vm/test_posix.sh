@@ -343,10 +343,15 @@ check "rename a file to a new name keeps its inode" rename_to_new_name
 
 rename_over_file() {
 	echo source >"$R/src" && echo target >"$R/dst"
+	local free_inodes
+	free_inodes=$(fs_inodes_free "$MNT")
 	sys_rename "$R/src" "$R/dst" && [ ! -e "$R/src" ] && [ "$(cat "$R/dst")" = source ] &&
-		[ "$(ls "$R" | grep -c '^dst$')" = 1 ]
+		[ "$(ls "$R" | grep -c '^dst$')" = 1 ] || return 1
+	# The replaced file had no other name: its inode must be freed.
+	[ "$(fs_inodes_free "$MNT")" = $((free_inodes + 1)) ] ||
+		{ echo "free inodes $free_inodes -> $(fs_inodes_free "$MNT"), expected one more"; return 1; }
 }
-check "rename a file over an existing file replaces it" rename_over_file
+check "rename a file over an existing file replaces it and frees its inode" rename_over_file
 
 mkdir -p "$R/x/moved/sub" "$R/y"
 echo inside >"$R/x/moved/sub/f"
@@ -370,9 +375,15 @@ check "moved directory: '..' (stat and readdir) and parents' link counts" moved_
 
 rename_dir_over_empty_dir() {
 	mkdir -p "$R/d1" "$R/d2" && echo payload >"$R/d1/file"
-	sys_rename "$R/d1" "$R/d2" && [ ! -e "$R/d1" ] && [ "$(cat "$R/d2/file")" = payload ]
+	local links free_inodes
+	links=$(stat -c %h "$R") free_inodes=$(fs_inodes_free "$MNT")
+	sys_rename "$R/d1" "$R/d2" && [ ! -e "$R/d1" ] && [ "$(cat "$R/d2/file")" = payload ] || return 1
+	[ "$(stat -c %h "$R")" = $((links - 1)) ] ||
+		{ echo "parent has $(stat -c %h "$R") links, expected $((links - 1))"; return 1; }
+	[ "$(fs_inodes_free "$MNT")" = $((free_inodes + 1)) ] ||
+		{ echo "the replaced directory's inode was not freed"; return 1; }
 }
-check "rename a directory over an empty directory" rename_dir_over_empty_dir
+check "rename a directory over an empty one: parent links, inode freed" rename_dir_over_empty_dir
 
 mkdir -p "$R/full1" "$R/full2" && touch "$R/full1/f" "$R/full2/g"
 expect_fail "rename a directory over a non-empty one fails (ENOTEMPTY)" -e 'ENOTEMPTY|EEXIST' sys_rename "$R/full1" "$R/full2"
