@@ -95,7 +95,7 @@ int vexfs_write_header(struct vexfs_collection *c)
 		.vh_elem_type = cpu_to_le16(VEXFS_ELEM_F32),
 		.vh_rec_size = cpu_to_le32(c->rec_size),
 		.vh_owner = cpu_to_le64(c->dir->i_ino),
-		.vh_slots = cpu_to_le64(c->nslots),
+		.vh_slots = cpu_to_le64(c->disk_slots),
 		.vh_index_ino = cpu_to_le64(c->index_inode ? c->index_inode->i_ino : 0),
 	};
 
@@ -235,6 +235,7 @@ static int vexfs_load_slots(struct vexfs_collection *c, u64 nslots)
 		return -ENOMEM;
 	err = vexfs_collection_reserve(c, nslots);
 	c->nslots = nslots;
+	c->disk_slots = nslots;
 	while (!err && slot < nslots) {
 		u32 n = min_t(u64, per_chunk, nslots - slot), i;
 
@@ -252,6 +253,7 @@ static int vexfs_load_slots(struct vexfs_collection *c, u64 nslots)
 /*
  * Slots are only added when none is free, so there are never more of them
  * than inodes: a bound that keeps a corrupt count from sizing allocations.
+ * Slots past the end of the table file read as zeroes, that is, free.
  */
 static int vexfs_check_header(struct inode *dir, struct inode *table,
 			      const struct vexfs_vtable_header *vh)
@@ -268,9 +270,7 @@ static int vexfs_check_header(struct inode *dir, struct inode *table,
 	    metric < VEXFS_METRIC_L2 || metric > VEXFS_METRIC_COSINE ||
 	    le16_to_cpu(vh->vh_elem_type) != VEXFS_ELEM_F32 ||
 	    le32_to_cpu(vh->vh_rec_size) != VEXFS_VREC_HEADER + dim * sizeof(u32) ||
-	    slots > VEXFS_SB(dir->i_sb)->inodes_count ||
-	    VEXFS_VTABLE_DATA_START + slots * le32_to_cpu(vh->vh_rec_size) >
-	    i_size_read(table))
+	    slots > VEXFS_SB(dir->i_sb)->inodes_count)
 		return -EUCLEAN;
 	return 0;
 }
@@ -455,6 +455,20 @@ static s64 vexfs_find_slot(struct vexfs_collection *c, struct inode *inode)
 	return slot;
 }
 
+/*
+ * The header's slot count grows in steps, so a long insert run rewrites it
+ * once per step rather than once per vector; the slots reserved ahead are
+ * simply free slots to a later mount.
+ */
+#define VEXFS_SLOT_STEP	1024
+
+static u64 vexfs_slots_to_persist(struct vexfs_collection *c)
+{
+	u64 want = round_up(c->nslots, VEXFS_SLOT_STEP);
+
+	return min(want, VEXFS_SB(c->dir->i_sb)->inodes_count);
+}
+
 static s64 vexfs_take_slot(struct vexfs_collection *c)
 {
 	int err;
@@ -504,6 +518,26 @@ static void vexfs_fill_slot(struct vexfs_collection *c, u64 slot,
 	memcpy(c->vectors + slot * c->dim, vec, c->dim * sizeof(u32));
 }
 
+/* Does inode's vector still live in the collection its i_parent names? */
+static bool vexfs_vector_elsewhere(struct inode *inode)
+{
+	struct vexfs_collection *c;
+	struct inode *dir;
+	bool found = false;
+
+	dir = vexfs_iget(inode->i_sb, VEXFS_I(inode)->parent);
+	if (IS_ERR(dir))
+		return false;
+	c = vexfs_collection_get(dir);
+	if (!IS_ERR(c)) {
+		down_read(&c->rwsem);
+		found = vexfs_find_slot(c, inode) >= 0;
+		up_read(&c->rwsem);
+	}
+	iput(dir);
+	return found;
+}
+
 int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 		     const u32 *vec, u64 id, const u64 *attrs)
 {
@@ -513,8 +547,13 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 	bool fresh = false;
 	int err;
 
-	if (vi->aux && vi->parent != c->dir->i_ino)
-		return -EBUSY;	/* a hard link holds it in another collection */
+	if (vi->aux && vi->parent != c->dir->i_ino) {
+		/* A hard link may hold it in another collection. */
+		if (vexfs_vector_elsewhere(inode))
+			return -EBUSY;
+		vi->aux = 0;	/* that collection is gone: a stale pointer */
+		vi->parent = 0;
+	}
 	down_write(&c->rwsem);
 	/*
 	 * Unlink drops the link count before it takes this lock to forget
@@ -523,7 +562,7 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 	err = -ENOENT;
 	if (!inode->i_nlink)
 		goto out;
-	old_nslots = c->nslots;
+	old_nslots = c->disk_slots;
 	slot = vexfs_find_slot(c, inode);
 	if (slot < 0) {
 		slot = vexfs_take_slot(c);
@@ -535,8 +574,12 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 	}
 	vexfs_fill_slot(c, slot, inode, vec, id, attrs);
 	err = vexfs_write_slot(c, slot);
-	if (!err && c->nslots != old_nslots)
+	if (!err && c->nslots > c->disk_slots) {
+		c->disk_slots = vexfs_slots_to_persist(c);
 		err = vexfs_write_header(c);
+		if (err)
+			c->disk_slots = old_nslots;
+	}
 	if (err) {
 		if (fresh) {
 			c->slots[slot].ino = 0;
@@ -616,6 +659,29 @@ void vexfs_vector_forget(struct inode *dir, struct inode *inode)
 	c = vexfs_collection_get(dir);
 	if (!IS_ERR(c))
 		vexfs_vector_del(c, inode);
+}
+
+/*
+ * The file's last link went away in dir. Its vector may live in another
+ * collection (it was hard-linked out of it): forget it there.
+ */
+void vexfs_vector_forget_last(struct inode *dir, struct inode *inode)
+{
+	struct inode *owner;
+	u64 parent = VEXFS_I(inode)->parent;
+
+	if (VEXFS_I(dir)->flags & VEXFS_INODE_COLLECTION) {
+		vexfs_vector_forget(dir, inode);
+		if (parent == dir->i_ino)
+			return;
+	}
+	if (!S_ISREG(inode->i_mode) || !VEXFS_I(inode)->aux || !parent)
+		return;
+	owner = vexfs_iget(inode->i_sb, parent);
+	if (IS_ERR(owner))
+		return;
+	vexfs_vector_forget(owner, inode);
+	iput(owner);
 }
 
 /* Owner, group or mode changed: keep the copy beside the vector in step. */

@@ -36,6 +36,7 @@ struct vexfs_collection {
 	u16 metric;
 	u32 rec_size;
 	u64 nslots;			/* high-water mark */
+	u64 disk_slots;			/* vh_slots on disk: >= nslots */
 	u64 capacity;			/* slots allocated in memory */
 	u64 live;			/* slots in use */
 	struct vexfs_slot *slots;
@@ -97,6 +98,7 @@ int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
 		     u32 *vec, u64 *id, u64 *attrs);
 int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode);
 void vexfs_vector_forget(struct inode *dir, struct inode *inode);
+void vexfs_vector_forget_last(struct inode *dir, struct inode *inode);
 void vexfs_vector_perm_changed(struct inode *inode);
 bool vexfs_vector_valid(const u32 *vec, u32 dim);
 

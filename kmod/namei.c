@@ -133,7 +133,7 @@ static int vexfs_unlink(struct inode *dir, struct dentry *dentry)
 	inode_set_ctime_to_ts(inode, inode_get_ctime(dir));
 	inode_dec_link_count(inode);
 	if (!inode->i_nlink)
-		vexfs_vector_forget(dir, inode);
+		vexfs_vector_forget_last(dir, inode);
 	return 0;
 }
 
@@ -225,7 +225,7 @@ static int vexfs_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 			drop_nlink(new_inode);
 		inode_dec_link_count(new_inode);
 		if (!new_inode->i_nlink)
-			vexfs_vector_forget(new_dir, new_inode);
+			vexfs_vector_forget_last(new_dir, new_inode);
 	} else {
 		err = vexfs_add_entry(new_dir, &new_dentry->d_name, old_inode);
 		if (err)

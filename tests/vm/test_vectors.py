@@ -159,6 +159,18 @@ def test_files(coll, base):
     fd = os.open(os.path.join(MNT, "r3"), os.O_RDONLY)
     expect_errno("file outside a collection", errno.ENOTTY, lambda: vx.get_vector(fd, 128))
     os.close(fd)
+    # A vector outlives a name but not the file: hard-link it out, drop both names.
+    n0 = vx.get_collection(dfd)["count"]
+    fd = os.open(os.path.join(coll, "hl"), os.O_CREAT | os.O_RDWR)
+    vx.set_vector(fd, vec, 7000001)
+    os.close(fd)
+    os.link(os.path.join(coll, "hl"), os.path.join(MNT, "hl-out"))
+    os.unlink(os.path.join(coll, "hl"))
+    check("a hard link elsewhere keeps the vector", vx.get_collection(dfd)["count"] == n0 + 1)
+    os.unlink(os.path.join(MNT, "hl-out"))
+    res, _ = vx.search(dfd, vec, 3)
+    check("the last link removed outside frees the vector",
+          vx.get_collection(dfd)["count"] == n0 and all(r[0] != 7000001 for r in res), res)
     os.close(dfd)
 
 
