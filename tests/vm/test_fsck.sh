@@ -348,10 +348,9 @@ check "the repaired collection searches" vector_search
 
 # ---------------------------------------------------------------------------
 # A file with a vector, hard-linked out of its collection, whose last link
-# then goes from the other directory: vexfs_unlink() asks the other
-# directory, not the collection, to forget the vector, so the slot stays
-# live, naming a freed inode. fsck must see it and free the slot; the
-# module's part shows as a skip until the module is fixed.
+# then goes from the other directory: the module must forget the vector
+# through the file's own collection, leaving no slot naming a freed inode.
+# Should one ever be left, fsck must see it and free it.
 section "a vector whose file was last unlinked outside its collection"
 teardown
 last_link_elsewhere() {
@@ -377,7 +376,7 @@ if setup_vexfs 64M && check "hard link out of a collection, unlink both names" l
 	if [ "$FSCK_RC" = 0 ]; then
 		pass "no slot left naming the freed inode"
 	else
-		skip "module: slot left live" "$(grep -m1 'names inode' "$FSCK_OUT")"
+		fail "no slot left naming the freed inode" "$(grep -m1 'names inode' "$FSCK_OUT")"
 		expect_fsck "fsck -n: the slot names a freed inode" 4 "~slot 0 names inode" -n "$DEV"
 		expect_fsck "fsck -y frees the slot" 1 -y "$DEV"
 		expect_fsck "then clean" 0 -n "$DEV"
