@@ -6,6 +6,7 @@
 #   make bench      file-operation benchmark, vexfs vs ext4, in the guest
 #   make vecbench   vector insert and search benchmark, ioctl vs plain files
 #                   and userspace, in the guest
+#   make recall     HNSW recall through the kernel on three datasets
 
 KVER ?= $(shell ls /boot/vmlinuz-* 2>/dev/null | sed 's|.*/vmlinuz-||' | sort -V | tail -1)
 KDIR ?= /usr/src/linux-headers-$(KVER)
@@ -15,7 +16,7 @@ CC ?= gcc
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs daemon unit-tests test unit-test vm-test demo vm-shell bench vecbench install clean
+.PHONY: all kmod mkfs daemon unit-tests test unit-test vm-test demo vm-shell bench vecbench recall install clean
 
 all: kmod mkfs daemon unit-tests
 
@@ -47,6 +48,12 @@ demo: all install
 
 vm-shell: all install
 	scripts/vm.sh --interactive
+
+# HNSW recall through the kernel on three datasets (prepared on the host:
+# the guest's root is read-only).
+recall: all install
+	python3 scripts/datasets.py build/data
+	scripts/vm.sh -- tests/bench/run-recall.sh
 
 bench: all install
 	scripts/vm.sh -- tests/bench/run-fsbench.sh

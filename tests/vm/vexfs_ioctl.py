@@ -97,12 +97,15 @@ def batch_insert(fd, ids, vectors_bytes, dim, attrs=None, mode=0):
     return struct.unpack(BATCH_FMT, buf)[7]
 
 
-def search(fd, query, k, where=None):
+SEARCH_EXACT = 1
+
+
+def search(fd, query, k, where=None, ef=0, flags=0):
     """where: (op, word, value). Returns (results, scanned) with results [(id, ino, dist)]."""
     q = bytearray(array.array("f", query).tobytes())
     res = bytearray(24 * k)
     op, word, value = where if where else (0, 0, 0)
-    buf = bytearray(struct.pack(SEARCH_FMT, 96, len(query), k, 0, _addr(q), _addr(res), 0, 0,
+    buf = bytearray(struct.pack(SEARCH_FMT, 96, len(query), k, ef, _addr(q), _addr(res), 0, flags,
                                 op, word, 0, value, 0, 0, 0, 0, 0))
     fcntl.ioctl(fd, IOC_SEARCH, buf)
     f = struct.unpack(SEARCH_FMT, buf)
