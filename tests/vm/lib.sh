@@ -271,6 +271,27 @@ remount() {
 	mount_fs
 }
 
+fsck_bin() {
+	if [ "$FSTYPE" = vexfs ]; then
+		command -v fsck.vexfs 2>/dev/null || echo "$REPO/mkfs/fsck.vexfs"
+	else
+		command -v "fsck.$FSTYPE" 2>/dev/null
+	fi
+}
+
+# check_fsck NAME: the filesystem on $DEV, unmounted, checks clean with a
+# read-only fsck (-n): what the kernel wrote is consistent on disk, not
+# only as the kernel itself reads it back.
+check_fsck() {
+	local bin
+	bin=$(fsck_bin)
+	if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+		skip "$1" "no fsck.$FSTYPE"
+		return 0
+	fi
+	check "$1" "$bin" -n -f "$DEV"
+}
+
 is_mounted() { [ -n "$1" ] && mountpoint -q "$1" 2>/dev/null; }
 
 teardown() {

@@ -135,5 +135,6 @@ check "the emptied directory can be removed" rmdir "$DIR"
 check "a new file in a new directory works" bash -c 'mkdir "$1/again" && touch "$1/again/f" && [ -e "$1/again/f" ]' _ "$MNT"
 
 check "final unmount" umount "$MNT"
+check_fsck "fsck finds the filesystem clean"
 teardown
 summary

@@ -123,6 +123,7 @@ check "after the remount: statfs is sane" statfs_sane
 check "delete the small files" rm -rf "$MNT/small"
 check "free space comes back after the remount" bash -c '[ "$1" -ge $(( $2 - 4259840 )) ]' _ "$(free_bytes)" "$FREE_EMPTY"
 check "unmount" umount "$MNT"
+check_fsck "fsck finds the filled and emptied filesystem clean"
 teardown
 
 # ---------------------------------------------------------------------------
@@ -178,5 +179,6 @@ check_eq "all inodes free again" "$INODES_FREE" "$(fs_inodes_free "$MNT")"
 check "a new directory works" bash -c 'mkdir "$1/dir" && touch "$1/dir/f"' _ "$MNT"
 
 check "final unmount" umount "$MNT"
+check_fsck "fsck finds the inode-exhausted filesystem clean"
 teardown
 summary

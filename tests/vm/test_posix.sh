@@ -635,5 +635,6 @@ check "mount -o remount,rw" mount -o remount,rw "$MNT"
 check "writing works again" bash -c 'echo back >"$1/files/rw-again" && [ "$(cat "$1/files/rw-again")" = back ] && rm "$1/files/rw-again"' _ "$MNT"
 
 check "final unmount" umount "$MNT"
+check_fsck "fsck finds the filesystem clean"
 teardown
 summary

@@ -128,5 +128,6 @@ check "free blocks are back to the start (within 16)" bash -c '[ "$1" -ge $(( $2
 log "free blocks: $FREE_BLOCKS at the start, $(fs_blocks_free "$MNT") now"
 
 check "final unmount" umount "$MNT"
+check_fsck "fsck finds the filesystem clean"
 teardown
 summary
