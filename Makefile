@@ -39,7 +39,7 @@ unit-test: unit-tests
 	$(MAKE) -C tests/unit run
 
 vm-test: all install
-	scripts/vm.sh -- tests/vm/run-all.sh
+	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- tests/vm/run-all.sh
 
 test: unit-test vm-test
 
@@ -53,7 +53,7 @@ vm-shell: all install
 # the guest's root is read-only).
 recall: all install
 	python3 scripts/datasets.py build/data
-	scripts/vm.sh -- tests/bench/run-recall.sh
+	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- tests/bench/run-recall.sh
 
 bench: all install
 	scripts/vm.sh -- tests/bench/run-fsbench.sh
@@ -68,7 +68,7 @@ $(VECBENCH): tests/bench/vecbench.c daemon
 		daemon/libvexfs.a lib/libvexfs_core.a -lm
 
 vecbench: kmod mkfs $(VECBENCH)
-	scripts/vm.sh -- tests/bench/run-vecbench.sh
+	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- tests/bench/run-vecbench.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean

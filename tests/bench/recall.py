@@ -21,9 +21,7 @@ import vexfs_ioctl as vx  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CTL = os.path.join(REPO, "daemon", "vexfsctl")
-SIFT = os.path.join(REPO, "..", "shared", "data", "sift5k")
-if not os.path.isdir(SIFT):
-    SIFT = "/work/shared/data/sift5k"
+SIFT = os.environ.get("VEXFS_SIFT", os.path.join(REPO, "..", "shared", "data", "sift5k"))
 DATA = os.path.join(REPO, "build", "data")
 DATASETS = [
     ("sift5k", "l2", os.path.join(SIFT, "sift5k_base.fvecs"), os.path.join(SIFT, "sift5k_query.fvecs")),

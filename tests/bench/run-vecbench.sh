@@ -23,7 +23,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$repo/build/bench/vecbench
-sift=${VEXFS_VECBENCH_SIFT:-$repo/../shared/data/sift5k}
+sift=${VEXFS_VECBENCH_SIFT:-${VEXFS_SIFT:-$repo/../shared/data/sift5k}}
 gen=${VEXFS_VECBENCH_GEN:-10000:1536}
 rounds=${VEXFS_VECBENCH_ROUNDS:-3}
 queries=${VEXFS_VECBENCH_QUERIES:-100}
