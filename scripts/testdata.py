@@ -5,8 +5,8 @@ sift5k_query.fvecs, sift5k_groundtruth.ivecs), the tests' ANN dataset.
 Looked for in $VEXFS_SIFT, then ../shared/data/sift5k beside the
 repository, then /work/shared/data/sift5k. Where none exists (a machine
 without the shared data), a stand-in of the same shape is generated once
-into build/data/sift5k: 4,900 + 100 seeded, clustered, integer-valued
-128-d vectors with their exact L2 top-100 ground truth.
+into build/data/sift5k: 4,900 + 100 seeded, clustered 128-d vectors in
+SIFT's value range, with their exact L2 top-100 ground truth.
 """
 import array
 import os
@@ -36,7 +36,8 @@ def generate(d, n=4900, nq=100, dim=128, seed=5000):
 
     def point():
         c = rng.choice(centres)
-        return [float(max(0, min(255, x + int(rng.gauss(0, 12))))) for x in c]
+        # Real-valued, so no two distances tie at a rank boundary.
+        return [max(0.0, min(255.0, x + rng.gauss(0, 12))) for x in c]
 
     base = [point() for _ in range(n)]
     queries = [point() for _ in range(nq)]
