@@ -16,15 +16,20 @@ CC ?= gcc
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs daemon unit-tests test unit-test vm-test demo vm-shell bench vecbench recall install clean
+.PHONY: all kmod mkfs bpf-filters daemon unit-tests test unit-test vm-test demo vm-shell bench vecbench recall install clean
 
-all: kmod mkfs daemon unit-tests
+all: kmod mkfs bpf-filters daemon unit-tests
 
 kmod:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
 
 mkfs:
 	$(MAKE) -C mkfs
+
+# BPF search filters (docs/filters.md): their vmlinux.h carries the
+# module's types, so kmod first.
+bpf-filters: kmod
+	$(MAKE) -C bpf/filters
 
 daemon:
 	$(MAKE) -C daemon
@@ -73,5 +78,6 @@ vecbench: kmod mkfs $(VECBENCH)
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
 	-$(MAKE) -C mkfs clean
+	-$(MAKE) -C bpf/filters clean
 	-$(MAKE) -C daemon clean
 	-$(MAKE) -C tests/unit clean

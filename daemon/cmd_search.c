@@ -21,10 +21,12 @@
 #include "ctl_parse.h"
 #include "jsonw.h"
 #include "progress.h"
+#include "uapi/vexfs_filter.h"
 
 #define DEFAULT_K	10
 
-enum { OPT_QUERY = OPT_OWN, OPT_QUERY_FILE, OPT_ROW, OPT_WHERE };
+enum { OPT_QUERY = OPT_OWN, OPT_QUERY_FILE, OPT_ROW, OPT_WHERE, OPT_FILTER,
+       OPT_EF, OPT_EXACT };
 
 struct search_args {
 	const char *dir;
@@ -35,6 +37,7 @@ struct search_args {
 	uint32_t k;
 	const char *where_text;
 	struct vexfs_predicate where;
+	struct vexfs_search_opts opts;	/* --filter, --ef, --exact */
 };
 
 struct search_out {
@@ -53,6 +56,9 @@ static int parse_search_args(int argc, char **argv, struct search_args *a)
 		{ "query-file", required_argument, NULL, OPT_QUERY_FILE },
 		{ "row", required_argument, NULL, OPT_ROW },
 		{ "where", required_argument, NULL, OPT_WHERE },
+		{ "filter", required_argument, NULL, OPT_FILTER },
+		{ "ef", required_argument, NULL, OPT_EF },
+		{ "exact", no_argument, NULL, OPT_EXACT },
 		{ 0 }
 	};
 	int opt, rc;
@@ -81,6 +87,19 @@ static int parse_search_args(int argc, char **argv, struct search_args *a)
 				return ctl_usage_error("--where wants attrW OP V (W 0..%d, OP one of = != < <= > >= & |), not '%s'",
 						       VEXFS_ATTR_WORDS - 1, optarg);
 			a->where_text = optarg;
+			break;
+		case OPT_FILTER:
+			if (!*optarg || strlen(optarg) >= VEXFS_FILTER_NAME_LEN)
+				return ctl_usage_error("--filter wants a name of 1..%d characters",
+						       VEXFS_FILTER_NAME_LEN - 1);
+			a->opts.filter = optarg;
+			break;
+		case OPT_EF:
+			if (parse_u32_range(optarg, 1, VEXFS_MAX_K, &a->opts.ef))
+				return ctl_usage_error("--ef wants 1..%u, not '%s'", VEXFS_MAX_K, optarg);
+			break;
+		case OPT_EXACT:
+			a->opts.flags |= VEXFS_SEARCH_EXACT;
 			break;
 		default:
 			rc = ctl_common_option(opt);
@@ -250,9 +269,14 @@ static int run_search(const struct search_args *a, int dirfd, uint32_t coll_dim,
 	if (!o->results || !o->names)
 		return ctl_fail(ENOMEM, NULL, NULL);
 	start = monotonic_seconds();
-	err = vexfs_search(dirfd, q, dim, a->k, a->where_text ? &a->where : NULL,
-			   o->results, &o->count, &o->scanned);
+	err = vexfs_search_opt(dirfd, q, dim, a->k,
+			       a->where_text ? &a->where : NULL, &a->opts,
+			       o->results, &o->count, &o->scanned);
 	o->seconds = monotonic_seconds() - start;
+	if (err == -ENOENT && a->opts.filter)
+		return ctl_fail(err, a->opts.filter, "no filter of that name is loaded");
+	if (err == -EOPNOTSUPP && a->opts.filter)
+		return ctl_fail(err, a->opts.filter, "this kernel has no BPF filters");
 	if (err) {
 		why = err == -EINVAL ? ctl_explain_vector(q, dim, coll_dim) : NULL;
 		return why ? ctl_fail(err, NULL, "%s", why) : ctl_fail(err, NULL, NULL);

@@ -168,6 +168,11 @@ int vexfs_search_opt(int dirfd, const float *query, uint32_t dim, uint32_t k,
 	};
 	int err;
 
+	if (opts && opts->filter) {
+		if (strlen(opts->filter) >= sizeof(s.filter))
+			return -ENAMETOOLONG;
+		strcpy(s.filter, opts->filter);
+	}
 	if (where) {
 		s.where.op = where->op;
 		s.where.word = where->word;

@@ -100,6 +100,7 @@ int vexfs_search(int dirfd, const float *query, uint32_t dim, uint32_t k,
 struct vexfs_search_opts {
 	uint32_t ef;			/* 0: the kernel's default */
 	uint32_t flags;			/* VEXFS_SEARCH_* (EXACT) */
+	const char *filter;		/* BPF filter name (docs/filters.md), or NULL */
 };
 
 /* vexfs_search() with options; opts may be NULL. */

@@ -27,13 +27,19 @@ static const char usage_text[] =
 "  vexfsctl import DIR DATA.fvecs|DATA.npy [--batch N] [--id-start N]\n"
 "                [--attrs-from ATTRS.ivecs] [-q]\n"
 "  vexfsctl search DIR (--query \"X1,X2,...\" | --query-file F.fvecs|F.npy [--row R])\n"
-"                [-k N] [--where EXPR]\n"
+"                [-k N] [--where EXPR] [--filter NAME] [--ef N] [--exact]\n"
 "  vexfsctl recall DIR QUERIES.fvecs GROUNDTRUTH.ivecs [-k N] [--id-offset N]\n"
 "                [--ef N] [--exact]\n"
 "\n"
 "The HNSW index of a collection (search uses it, and scans the rest exactly):\n"
 "  vexfsctl index build DIR [--m N] [--ef-construction N] [--threads N] [--seed N]\n"
 "  vexfsctl index drop DIR              search becomes exact\n"
+"\n"
+"BPF search filters (docs/filters.md):\n"
+"  vexfsctl filter load FILE.bpf.o [--name N] [--set VAR=N]...\n"
+"                                       attach and pin a filter\n"
+"  vexfsctl filter list                 the filters pinned\n"
+"  vexfsctl filter unload NAME          unpin it; detached when unused\n"
 "\n"
 "Options:\n"
 "  --json          machine-readable output on stdout, for every command\n"
@@ -83,6 +89,9 @@ static const struct command commands[] = {
 	{ "recall", NULL, cmd_recall },
 	{ "index", "build", cmd_index_build },
 	{ "index", "drop", cmd_index_drop },
+	{ "filter", "load", cmd_filter_load },
+	{ "filter", "list", cmd_filter_list },
+	{ "filter", "unload", cmd_filter_unload },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

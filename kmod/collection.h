@@ -81,6 +81,7 @@ struct vexfs_search_args {
 	u32 ef;
 	bool exact;			/* ignore the index */
 	struct vexfs_predicate where;
+	const struct vexfs_filter_ops *filter;	/* BPF filter, or NULL */
 	bool may_read_all;		/* CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH */
 	const struct cred *cred;
 	struct mnt_idmap *idmap;

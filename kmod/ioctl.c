@@ -14,6 +14,7 @@
 #include <linux/uaccess.h>
 #include "vexfs.h"
 #include "collection.h"
+#include "filter.h"
 
 /* Copy an argument struct whose first field is its size. */
 static int vexfs_copy_arg(void *arg, size_t size, unsigned long uarg)
@@ -47,6 +48,8 @@ static long vexfs_ioc_version(unsigned long uarg)
 	v.capabilities = VEXFS_CAP_COLLECTIONS | VEXFS_CAP_BATCH_INSERT |
 			 VEXFS_CAP_EXACT_SEARCH | VEXFS_CAP_PREDICATE |
 			 VEXFS_CAP_HNSW;
+	if (vexfs_filter_available())
+		v.capabilities |= VEXFS_CAP_BPF_FILTER;
 	v.max_dim = VEXFS_MAX_DIM;
 	v.max_k = VEXFS_MAX_K;
 	v.max_batch = VEXFS_MAX_BATCH;
@@ -267,6 +270,7 @@ static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
 	struct vexfs_ioc_search arg;
 	struct vexfs_search_args args;
 	struct vexfs_collection *c;
+	int filter_cookie = 0;
 	u32 *query;
 	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
 
@@ -275,6 +279,7 @@ static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
 	if (!arg.k || arg.k > VEXFS_MAX_K || arg.ef > VEXFS_MAX_K ||
 	    (arg.flags & ~VEXFS_SEARCH_FLAGS) || arg.count ||
 	    !vexfs_predicate_ok(&arg.where) ||
+	    arg.filter[sizeof(arg.filter) - 1] ||
 	    !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
 		return -EINVAL;
 	c = vexfs_collection_get(file_inode(filp));
@@ -302,11 +307,20 @@ static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
 		.idmap = file_mnt_idmap(filp),
 		.sb = file_inode(filp)->i_sb,
 	};
+	/* The filter stays usable until vexfs_filter_put(), across sleeps. */
+	if (arg.filter[0]) {
+		err = vexfs_filter_get(arg.filter, &args.filter, &filter_cookie);
+		if (err)
+			goto out;
+	}
 	err = vexfs_search(c, &args, results, &arg.count, &arg.scanned);
+	if (args.filter)
+		vexfs_filter_put(filter_cookie);
 	if (!err && (copy_to_user(u64_to_user_ptr(arg.results_ptr), results,
 				  arg.count * sizeof(*results)) ||
 		     copy_to_user((void __user *)uarg, &arg, sizeof(arg))))
 		err = -EFAULT;
+out:
 	kvfree(results);
 	kfree(query);
 	return err;

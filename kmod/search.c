@@ -16,6 +16,13 @@
  * Read permission is decided from the owner, group and mode kept beside
  * each vector; the final results then pass the full inode_permission()
  * check (LSMs included), which may drop some.
+ *
+ * A BPF filter (filter.c), when the search names one, is asked last about
+ * each candidate, so it only ever sees slots the caller may read. With a
+ * filter the index pass is only a first try; the exact scan replaces it
+ * (see vexfs_filter_wants_exact()) when the collection is small or the
+ * filter turns out to be selective, where a graph walk finds too few of
+ * the admitted neighbours.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -25,6 +32,7 @@
 #include "vexfs.h"
 #include "collection.h"
 #include "search_fpu.h"
+#include "filter.h"
 
 static bool vexfs_pred_match(const struct vexfs_predicate *p, const u64 *attrs)
 {
@@ -64,7 +72,8 @@ static bool vexfs_slot_wanted(const struct vexfs_collection *c,
 	const struct vexfs_slot *s = &c->slots[slot];
 
 	return s->ino && vexfs_pred_match(&a->where, s->attrs) &&
-	       vexfs_slot_readable(a, s);
+	       vexfs_slot_readable(a, s) &&
+	       (!a->filter || vexfs_filter_admit(a->filter, s));
 }
 
 /* The exact pass: every wanted slot the index search did not cover. */
@@ -87,6 +96,8 @@ static u32 vexfs_pick_candidates(struct vexfs_collection *c,
 struct vexfs_index_ctx {
 	const struct vexfs_collection *c;
 	const struct vexfs_search_args *a;
+	u64 readable;			/* covered nodes the caller may read */
+	u64 wanted;			/* of those, the ones accepted */
 };
 
 static const float *vexfs_vector_of(void *ctx, uint32_t slot)
@@ -99,9 +110,44 @@ static const float *vexfs_vector_of(void *ctx, uint32_t slot)
 /* Graph nodes that are stale, dead or unwanted are walked, not returned. */
 static bool vexfs_accept(void *ctx, uint32_t slot)
 {
-	const struct vexfs_index_ctx *x = ctx;
+	struct vexfs_index_ctx *x = ctx;
+	const struct vexfs_slot *s = &x->c->slots[slot];
+	bool wanted;
 
-	return vexfs_slot_covered(x->c, slot) && vexfs_slot_wanted(x->c, x->a, slot);
+	if (!vexfs_slot_covered(x->c, slot))
+		return false;
+	if (!s->ino || !vexfs_slot_readable(x->a, s))
+		return false;
+	x->readable++;
+	wanted = vexfs_slot_wanted(x->c, x->a, slot);
+	x->wanted += wanted;
+	return wanted;
+}
+
+/*
+ * The planner for filtered searches, in two rules:
+ *  - a collection of fewer than VEXFS_FILTER_SMALL * k live vectors is
+ *    scanned exactly from the start: the scan costs little there;
+ *  - otherwise the graph is walked first, and if the walk returned fewer
+ *    than k results, or fewer than 1 in VEXFS_FILTER_SPARSE of the readable
+ *    nodes it met were accepted (the predicate and the filter together
+ *    are selective), the answer is thrown away and the exact filtered
+ *    scan runs instead.
+ * Without a filter the index is used as before.
+ */
+#define VEXFS_FILTER_SMALL	64
+#define VEXFS_FILTER_SPARSE	4
+
+static bool vexfs_filter_wants_exact(const struct vexfs_collection *c,
+				     const struct vexfs_search_args *a,
+				     const struct vexfs_index_ctx *x,
+				     u32 found)
+{
+	if (!a->filter)
+		return false;
+	if (!x)
+		return c->live < (u64)VEXFS_FILTER_SMALL * a->k;
+	return found < a->k || x->wanted * VEXFS_FILTER_SPARSE < x->readable;
 }
 
 #define VEXFS_HNSW_BUDGET	512	/* distances per FPU section */
@@ -109,7 +155,8 @@ static bool vexfs_accept(void *ctx, uint32_t slot)
 /* Run the HNSW graph in bounded FPU sections; merge into scan's top k. */
 static int vexfs_search_index(struct vexfs_collection *c,
 			      const struct vexfs_search_args *a,
-			      struct vexfs_scan *scan, u64 *scanned)
+			      struct vexfs_scan *scan, u64 *scanned,
+			      bool *redo)
 {
 	const struct vexfs_hnsw_graph *g = &c->index->graph;
 	struct vexfs_index_ctx ctx = { c, a };
@@ -154,7 +201,8 @@ static int vexfs_search_index(struct vexfs_collection *c,
 	if (!err) {
 		kernel_fpu_begin();
 		err = vexfs_hnsw_search_results(g, &q, &s, res);
-		if (err > 0)
+		*redo = err >= 0 && vexfs_filter_wants_exact(c, a, &ctx, err);
+		if (err > 0 && !*redo)
 			vexfs_scan_merge_fpu(scan, res, err);
 		kernel_fpu_end();
 		*scanned += s.distances;
@@ -187,7 +235,7 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 		 struct vexfs_search_result *results, u32 *count, u64 *scanned)
 {
 	struct vexfs_scan *scan;
-	bool used_index;
+	bool used_index, redo = false;
 	int err = 0;
 	u32 *cand;
 	u64 start;
@@ -204,11 +252,13 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 	kernel_fpu_begin();
 	vexfs_scan_start_fpu(scan, c, args->query, args->k);
 	kernel_fpu_end();
-	used_index = !args->exact && c->index;
+	used_index = !args->exact && c->index &&
+		     !vexfs_filter_wants_exact(c, args, NULL, 0);
 	if (used_index) {
-		err = vexfs_search_index(c, args, scan, scanned);
+		err = vexfs_search_index(c, args, scan, scanned, &redo);
 		if (err)
 			goto out;
+		used_index = !redo;
 	}
 	for (start = 0; start < c->nslots; start += VEXFS_SCAN_CHUNK) {
 		u64 end = min_t(u64, start + VEXFS_SCAN_CHUNK, c->nslots);

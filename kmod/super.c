@@ -15,6 +15,7 @@
 #include <linux/statfs.h>
 #include <linux/slab.h>
 #include "vexfs.h"
+#include "filter.h"
 
 static struct kmem_cache *vexfs_inode_cachep;
 
@@ -368,6 +369,7 @@ static int __init vexfs_init(void)
 					       vexfs_inode_init_once);
 	if (!vexfs_inode_cachep)
 		return -ENOMEM;
+	vexfs_filter_init();	/* without BPF filters the fs still loads */
 	err = register_filesystem(&vexfs_fs_type);
 	if (err) {
 		kmem_cache_destroy(vexfs_inode_cachep);

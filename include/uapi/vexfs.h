@@ -46,6 +46,7 @@
 #define VEXFS_CAP_EXACT_SEARCH	(1ull << 2)
 #define VEXFS_CAP_PREDICATE	(1ull << 3)
 #define VEXFS_CAP_HNSW		(1ull << 4)
+#define VEXFS_CAP_BPF_FILTER	(1ull << 5)	/* vexfs_ioc_search.filter */
 
 struct vexfs_ioc_version {
 	__u32 size;
@@ -142,7 +143,8 @@ struct vexfs_ioc_search {
 	__u32 flags;			/* VEXFS_SEARCH_* */
 	struct vexfs_predicate where;
 	__u64 scanned;			/* out: candidates whose distance was computed */
-	__u64 reserved[4];
+	char filter[16];		/* BPF filter name (vexfs_filter.h), NUL-terminated; "": none */
+	__u64 reserved[2];
 };
 
 /* vexfs_ioc_search.flags */
