@@ -32,7 +32,13 @@ static const char usage_text[] =
 "                [--ef N] [--exact]\n"
 "\n"
 "The HNSW index of a collection (search uses it, and scans the rest exactly):\n"
-"  vexfsctl index build DIR [--m N] [--ef-construction N] [--threads N] [--seed N]\n"
+"  vexfsctl index build DIR [--wait] [-q] [--socket PATH]\n"
+"                                       vexfsd builds it when it is running\n"
+"  vexfsctl index build DIR --local [--m N] [--ef-construction N] [--threads N]\n"
+"                [--seed N]             build here (also when vexfsd is not\n"
+"                                       running, or parameters are given)\n"
+"  vexfsctl index status DIR [--socket PATH]\n"
+"                                       counts, and what vexfsd is doing\n"
 "  vexfsctl index drop DIR              search becomes exact\n"
 "\n"
 "BPF search filters (docs/filters.md):\n"
@@ -62,8 +68,15 @@ static const char usage_text[] =
 "                  of V set); e.g. --where attr0=3  --where 'attr1>=5'\n"
 "  --id-offset N   ground-truth id = result id - N (default 1, as import\n"
 "                  numbers files from 1 and ground truth rows from 0)\n"
+"  --wait          index build: wait for vexfsd to publish, showing progress\n"
+"  --local         index build: build in this process, not in vexfsd\n"
+"  --socket PATH   vexfsd's control socket (default $VEXFSD_SOCKET, else\n"
+"                  /run/vexfs/vexfsd.sock)\n"
 "\n"
 "Exit status: 0 success, 1 failure, 2 wrong usage.\n";
+
+/* In cmd_index.c, beside index build and drop. */
+int cmd_index_status(int argc, char **argv);
 
 void ctl_print_usage(FILE *f)
 {
@@ -88,6 +101,7 @@ static const struct command commands[] = {
 	{ "search", NULL, cmd_search },
 	{ "recall", NULL, cmd_recall },
 	{ "index", "build", cmd_index_build },
+	{ "index", "status", cmd_index_status },
 	{ "index", "drop", cmd_index_drop },
 	{ "filter", "load", cmd_filter_load },
 	{ "filter", "list", cmd_filter_list },
