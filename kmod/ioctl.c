@@ -264,6 +264,14 @@ static bool vexfs_predicate_ok(const struct vexfs_predicate *p)
 	return p->op <= VEXFS_PRED_ANY_BITS && p->word < VEXFS_ATTR_WORDS;
 }
 
+/* NUL-terminated, and only NULs after it, so the bytes can grow a meaning. */
+static bool vexfs_filter_name_ok(const char *name, size_t size)
+{
+	size_t len = strnlen(name, size);
+
+	return len < size && vexfs_zeroed(name + len, size - len);
+}
+
 static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
 {
 	struct vexfs_search_result *results;
@@ -279,7 +287,7 @@ static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
 	if (!arg.k || arg.k > VEXFS_MAX_K || arg.ef > VEXFS_MAX_K ||
 	    (arg.flags & ~VEXFS_SEARCH_FLAGS) || arg.count ||
 	    !vexfs_predicate_ok(&arg.where) ||
-	    arg.filter[sizeof(arg.filter) - 1] ||
+	    !vexfs_filter_name_ok(arg.filter, sizeof(arg.filter)) ||
 	    !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
 		return -EINVAL;
 	c = vexfs_collection_get(file_inode(filp));

@@ -137,6 +137,13 @@ static bool vexfs_accept(void *ctx, uint32_t slot)
  */
 #define VEXFS_FILTER_SMALL	64
 #define VEXFS_FILTER_SPARSE	4
+/*
+ * A walk through a graph whose nodes the filter mostly rejects can cover
+ * the whole graph before it holds ef accepted nodes: with a filter it stops
+ * after this many distances per unit of ef, and the rules above judge
+ * what it found.
+ */
+#define VEXFS_FILTER_WALK	64
 
 static bool vexfs_filter_wants_exact(const struct vexfs_collection *c,
 				     const struct vexfs_search_args *a,
@@ -164,6 +171,7 @@ static int vexfs_search_index(struct vexfs_collection *c,
 		.vector = (const float *)a->query,
 		.k = a->k,
 		.ef = a->ef,
+		.max_distances = a->filter ? VEXFS_FILTER_WALK * a->ef : 0,
 		.distance = scan->distance,
 		.vector_of = vexfs_vector_of,
 		.accept = vexfs_accept,

@@ -25,6 +25,7 @@ sys.path.insert(0, os.environ["TESTS_DIR"])
 import vexfs_ioctl as vx
 
 FMT = "<IIIIQQIIHHIQQ16s2Q"
+last_scanned = [0]
 assert struct.calcsize(FMT) == struct.calcsize(vx.SEARCH_FMT)
 
 def search(fd, query, k, filt=b"", where=None, ef=0, flags=0):
@@ -34,7 +35,7 @@ def search(fd, query, k, filt=b"", where=None, ef=0, flags=0):
     buf = bytearray(struct.pack(FMT, 96, len(query), k, ef, vx._addr(q), vx._addr(res), 0,
                                 flags, op, word, 0, value, 0, filt, 0, 0))
     fcntl.ioctl(fd, vx.IOC_SEARCH, buf)
-    count = struct.unpack(FMT, buf)[6]
+    count, last_scanned[0] = struct.unpack(FMT, buf)[6], struct.unpack(FMT, buf)[12]
     return [struct.unpack_from(vx.RESULT_FMT, res, 24 * i)[:3] for i in range(count)]
 
 def vectors(n, dim, seed):
@@ -69,12 +70,13 @@ recall() {
 	python3 - "$C" "$1" "$2" "$DIM" <<'PY'
 import errno, os, sys
 sys.path.insert(0, os.path.dirname(os.environ["PYHELP"]))
-from filtersearch import search, vectors, vx
+from filtersearch import search, vectors, vx, last_scanned
 coll, name, hi, dim = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3]), int(sys.argv[4])
 fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
-hits = total = 0
+hits = total = scanned = 0
 for q in vectors(40, dim, 7):
     got = search(fd, q, 10, name)
+    scanned += last_scanned[0]
     for i, _, _ in got:
         if (i * 37) % 100 >= hi:
             sys.exit("id %d is not admitted by %s" % (i, name))
@@ -84,7 +86,7 @@ for q in vectors(40, dim, 7):
         sys.exit("exact filtered search differs from the predicate's truth")
     hits += len(set(r[0] for r in got) & set(r[0] for r in truth))
     total += len(truth)
-print("%.4f" % (hits / total))
+print("%.4f %d" % (hits / total, scanned // 40))
 PY
 }
 
@@ -168,9 +170,41 @@ check "vexfsctl search --filter" sh -c "$CTL --json search '$C' --query '$(pytho
 expect_fail "vexfsctl search with an unknown filter" -e 'No such file' \
 	"$CTL" search "$C" --query "$(python3 -c "print(','.join(['0.1'] * $DIM))")" --filter nosuch
 check_eq "an unknown filter name is ENOENT" ENOENT "$(search_errno nosuch)"
+check "a name with bytes after its NUL is EINVAL" python3 - "$C" "$DIM" <<'PY'
+import errno, os, sys
+sys.path.insert(0, os.path.dirname(os.environ["PYHELP"]))
+from filtersearch import search
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+try:
+    search(fd, [0.0] * int(sys.argv[2]), 10, b"tags\0x")
+except OSError as e:
+    sys.exit(0 if e.errno == errno.EINVAL else 1)
+sys.exit(1)
+PY
+# Files 1..300 become private to root: a search by uid 65534 must not
+# return them, with or without a filter that admits them.
+check "a filter never admits what the caller cannot read" python3 - "$C" "$DIM" <<'PY'
+import os, sys
+sys.path.insert(0, os.path.dirname(os.environ["PYHELP"]))
+from filtersearch import search, vectors, vx
+coll, dim = sys.argv[1], int(sys.argv[2])
+fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+qs = [vx.get_vector(os.open("%s/%d" % (coll, i), os.O_RDONLY), dim)[0] for i in (5, 77, 250)]
+for i in range(1, 301):
+    os.chmod("%s/%d" % (coll, i), 0o600)
+os.setgroups([])
+os.setresgid(65534, 65534, 65534)
+os.setresuid(65534, 65534, 65534)
+for q in qs:
+    for name in (b"owner", b"idmod"):
+        got = search(fd, list(q), 10, name)
+        if not got or any(i <= 300 for i, _, _ in got):
+            sys.exit("%s: %r" % (name, got))
+PY
 for sel in 50 10 1; do
-	r=$(recall r$sel $sel)
-	log "recall@10 at $sel% selectivity: $r"
+	read -r r scanned < <(recall r$sel $sel)
+	log "recall@10 at $sel% selectivity: $r (distances per search: $scanned)"
+	[ "$sel" != 50 ] || check "at 50% the index is walked, not scanned" test "${scanned:-$N}" -lt $((N / 2))
 	check "recall@10 >= 0.95 at $sel% selectivity (only admitted results)" at_least "${r:-0}" 0.95
 done
 
