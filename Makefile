@@ -16,9 +16,9 @@ CC ?= gcc
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs bpf-filters daemon unit-tests test unit-test vm-test demo vm-shell bench vecbench recall install clean
+.PHONY: all kmod mkfs bpf bpf-filters daemon unit-tests test unit-test vm-test demo vm-shell bench vecbench recall install clean
 
-all: kmod mkfs bpf-filters daemon unit-tests
+all: kmod mkfs bpf bpf-filters daemon unit-tests
 
 kmod:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
@@ -31,7 +31,11 @@ mkfs:
 bpf-filters: kmod
 	$(MAKE) -C bpf/filters
 
-daemon:
+# BPF programs: their vmlinux.h carries the module's types, so kmod first.
+bpf: kmod
+	$(MAKE) -C bpf
+
+daemon: bpf
 	$(MAKE) -C daemon
 
 unit-tests: mkfs
@@ -79,5 +83,6 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
 	-$(MAKE) -C mkfs clean
 	-$(MAKE) -C bpf/filters clean
+	-$(MAKE) -C bpf clean
 	-$(MAKE) -C daemon clean
 	-$(MAKE) -C tests/unit clean

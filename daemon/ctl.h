@@ -117,5 +117,14 @@ int cmd_index_drop(int argc, char **argv);
 int cmd_filter_load(int argc, char **argv);
 int cmd_filter_list(int argc, char **argv);
 int cmd_filter_unload(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_slow(int argc, char **argv);
+
+/*
+ * Open the telemetry maps pinned under pin_dir (NULL: the default). On
+ * failure the error is reported and the exit status returned.
+ */
+struct tel_maps;
+int ctl_open_telemetry(const char *pin_dir, struct tel_maps *m);
 
 #endif /* CTL_H */

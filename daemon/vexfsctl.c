@@ -47,6 +47,13 @@ static const char usage_text[] =
 "  vexfsctl filter list                 the filters pinned\n"
 "  vexfsctl filter unload NAME          unpin it; detached when unused\n"
 "\n"
+"Telemetry, from the maps vexfs-telemetryd or vexfsd pinned (docs/telemetry.md):\n"
+"  vexfsctl top [--once] [--interval MS] [--window] [--all] [--pin-dir DIR]\n"
+"                                       rate, p50/p95/p99 and histogram of\n"
+"                                       each operation, every second\n"
+"  vexfsctl slow [--threshold-us N] [--op OP] [--duration S] [--count N]\n"
+"                [--pin-dir DIR]        stream operations slower than N us\n"
+"\n"
 "Options:\n"
 "  --json          machine-readable output on stdout, for every command\n"
 "  -h, --help      this text\n"
@@ -106,6 +113,8 @@ static const struct command commands[] = {
 	{ "filter", "load", cmd_filter_load },
 	{ "filter", "list", cmd_filter_list },
 	{ "filter", "unload", cmd_filter_unload },
+	{ "top", NULL, cmd_top },
+	{ "slow", NULL, cmd_slow },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

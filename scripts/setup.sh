@@ -25,6 +25,7 @@ from_bookworm=(
 	libcmocka-dev e2fsprogs util-linux attr acl
 	fio stress-ng
 	libhnswlib-dev
+	libmicrohttpd-dev xxd curl prometheus chromium
 )
 
 missing() {
