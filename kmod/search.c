@@ -144,6 +144,18 @@ static bool vexfs_accept(void *ctx, uint32_t slot)
  * what it found.
  */
 #define VEXFS_FILTER_WALK	64
+/*
+ * The second rule is also checked between steps of the walk, once it has
+ * met this many readable nodes: a selective filter shows early, and the
+ * walk is abandoned then rather than at its end.
+ */
+#define VEXFS_FILTER_PROBE	256
+
+static bool vexfs_filter_sparse(const struct vexfs_index_ctx *x)
+{
+	return x->readable >= VEXFS_FILTER_PROBE &&
+	       x->wanted * VEXFS_FILTER_SPARSE < x->readable;
+}
 
 static bool vexfs_filter_wants_exact(const struct vexfs_collection *c,
 				     const struct vexfs_search_args *a,
@@ -204,6 +216,11 @@ static int vexfs_search_index(struct vexfs_collection *c,
 		if (err != -EAGAIN)
 			break;
 		err = 0;
+		if (a->filter && vexfs_filter_sparse(&ctx)) {
+			*redo = true;
+			*scanned += s.distances;
+			goto out;
+		}
 		cond_resched();
 	}
 	if (!err) {
