@@ -31,33 +31,54 @@ static const char *const page_paths[NR_PAGES] = {
 };
 
 /*
- * Rates need an earlier reading. Requests come when they come, so the
- * server keeps the last reading at least a second old (ref) and the
- * latest one (recent), and reports rates over [ref, now]. Requests are
- * served by one thread (MHD's internal one), which alone touches these.
+ * Rates need earlier readings. Requests come when they come, so the
+ * server keeps a reading at most once a second, the last RATE_READINGS of
+ * them, and reports rates against the oldest one of the last
+ * RATE_WINDOW_NS: a rate over about ten seconds, whoever polls and how
+ * often. Requests are served by one thread (MHD's internal one), which
+ * alone touches these.
  */
-#define RATE_MIN_NS	1000000000ull
+#define RATE_READINGS	12
+#define RATE_STEP_NS	1000000000ull
+#define RATE_WINDOW_NS	10000000000ull
 
 static struct {
 	struct MHD_Daemon *mhd;
 	struct tel_http_config cfg;
 	uint64_t requests[NR_PAGES];
-	struct telemetry_stats ref, recent;
-	bool have_ref, have_recent;
+	struct telemetry_stats readings[RATE_READINGS];
+	unsigned int n_readings, newest;
+	struct telemetry_stats since_load;
 } http;
 
-/* The reading to take rates against, or NULL before there is one. */
+/* The reading to take rates against: the oldest within the window. */
 static const struct telemetry_stats *rate_base(const struct telemetry_stats *now)
 {
-	if (http.have_recent && now->taken_ns - http.recent.taken_ns >= RATE_MIN_NS) {
-		http.ref = http.recent;
-		http.have_ref = true;
+	const struct telemetry_stats *base = NULL, *r;
+	unsigned int i;
+
+	for (i = 0; i < http.n_readings; i++) {
+		r = &http.readings[(http.newest + RATE_READINGS - i) % RATE_READINGS];
+		if (now->taken_ns - r->taken_ns > RATE_WINDOW_NS)
+			break;
+		base = r;
 	}
-	if (!http.have_recent || now->taken_ns - http.recent.taken_ns >= RATE_MIN_NS) {
-		http.recent = *now;
-		http.have_recent = true;
+	/* Nothing recent: the last reading, however old, or since load. */
+	if (!base && http.n_readings)
+		base = &http.readings[http.newest];
+	if (!base) {
+		memset(&http.since_load, 0, sizeof(http.since_load));
+		http.since_load.taken_ns = now->info.loaded_ns;
+		base = &http.since_load;
 	}
-	return http.have_ref ? &http.ref : NULL;
+	if (!http.n_readings ||
+	    now->taken_ns - http.readings[http.newest].taken_ns >= RATE_STEP_NS) {
+		http.newest = (http.newest + 1) % RATE_READINGS;
+		http.readings[http.newest] = *now;
+		if (http.n_readings < RATE_READINGS)
+			http.n_readings++;
+	}
+	return base;
 }
 
 __attribute__((format(printf, 1, 2)))
@@ -159,15 +180,7 @@ static char *render(const char *url, size_t *len, const char **type)
 		write_requests(f);
 		*type = "text/plain; version=0.0.4; charset=utf-8";
 	} else {
-		const struct telemetry_stats *base = rate_base(st);
-
-		/* No earlier reading yet: average since the programs attached. */
-		if (!base) {
-			memset(&http.ref, 0, sizeof(http.ref));
-			http.ref.taken_ns = st->info.loaded_ns;
-			base = &http.ref;
-		}
-		tel_write_json(f, st, base);
+		tel_write_json(f, st, rate_base(st));
 		*type = "application/json";
 	}
 	fclose(f);

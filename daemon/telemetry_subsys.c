@@ -2,10 +2,9 @@
 /*
  * BPF telemetry as a vexfsd subsystem: started with the daemon, its ring
  * buffer (if any) watched by the main loop, the module followed on every
- * scan, stopped at exit. vexfsd lists it as `&telemetry_subsys` and links
- * telemetry.o telemetry_stats.o telemetry_http.o telemetry_subsys.o with
- * -lbpf -lmicrohttpd; telemetry_subsys_configure() sets anything but the
- * defaults (slow threshold 10 ms, auto mode, HTTP on 127.0.0.1:9477).
+ * scan, stopped at exit. vexfsd lists it as `&telemetry_subsys` (the
+ * Makefile links it in); telemetry_subsys_configure() sets anything but
+ * the defaults (slow threshold 10 ms, auto mode, HTTP on 127.0.0.1:9477).
  */
 #include <errno.h>
 #include <string.h>
