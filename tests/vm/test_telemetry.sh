@@ -307,5 +307,17 @@ fi
 section "stop"
 stop_teld
 check "pins removed at exit" test ! -e "$PINS/hist"
-check "module can be unloaded once detached" sh -c "umount $MNT && rmmod vexfs && insmod $REPO/kmod/vexfs.ko && mount -t vexfs $DEV $MNT"
+# The load generators may still be closing their files: wait for the
+# mount to be free (killing stragglers after 10 s), then unload.
+release_mount() {
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		umount "$MNT" 2>/dev/null && return 0
+		sleep 1
+	done
+	fuser -k -m "$MNT" 2>/dev/null
+	sleep 1
+	umount "$MNT"
+}
+check "module can be unloaded once detached" sh -c "$(declare -f release_mount); MNT=$MNT; release_mount && rmmod vexfs && insmod $REPO/kmod/vexfs.ko && mount -t vexfs $DEV $MNT"
 summary
