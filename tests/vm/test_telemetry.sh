@@ -201,7 +201,7 @@ api_hits() {
 
 # A light load while the dashboard is on screen, so its rates are not zero.
 background_load() {
-	python3 - "$MNT/c" "$REPO/tests/vm" <<'EOF'
+	exec python3 - "$MNT/c" "$REPO/tests/vm" <<'EOF'
 import os, random, sys, time
 sys.path.insert(0, sys.argv[2])
 import vexfs_ioctl as v
