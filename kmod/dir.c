@@ -508,6 +508,26 @@ bad:
 	return -EUCLEAN;
 }
 
+/*
+ * The indexed entry of name, its block and the record before it.
+ * Called under dir_lock; the caller releases *bhp.
+ */
+static int vexfs_entry_locked(struct inode *dir, const struct qstr *name,
+			      struct vexfs_dir_index **idxp,
+			      struct vexfs_dir_slot **slotp,
+			      struct buffer_head **bhp, unsigned int *prev)
+{
+	struct vexfs_dir_index *idx = vexfs_index(dir);
+
+	if (IS_ERR(idx))
+		return PTR_ERR(idx);
+	*slotp = vexfs_index_find(idx, name);
+	if (!*slotp)
+		return -ENOENT;
+	*idxp = idx;
+	return vexfs_dir_locate(dir, *slotp, bhp, prev);
+}
+
 int vexfs_delete_entry(struct inode *dir, const struct qstr *name)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
@@ -519,16 +539,7 @@ int vexfs_delete_entry(struct inode *dir, const struct qstr *name)
 	int err;
 
 	mutex_lock(&vi->dir_lock);
-	idx = vexfs_index(dir);
-	err = IS_ERR(idx) ? PTR_ERR(idx) : 0;
-	if (err)
-		goto out;
-	slot = vexfs_index_find(idx, name);
-	if (!slot) {
-		err = -ENOENT;
-		goto out;
-	}
-	err = vexfs_dir_locate(dir, slot, &bh, &prev);
+	err = vexfs_entry_locked(dir, name, &idx, &slot, &bh, &prev);
 	if (err)
 		goto out;
 	de = vexfs_rec(bh->b_data, slot->offset);
@@ -565,16 +576,7 @@ int vexfs_set_entry(struct inode *dir, const struct qstr *name,
 	int err;
 
 	mutex_lock(&vi->dir_lock);
-	idx = vexfs_index(dir);
-	err = IS_ERR(idx) ? PTR_ERR(idx) : 0;
-	if (err)
-		goto out;
-	slot = vexfs_index_find(idx, name);
-	if (!slot) {
-		err = -ENOENT;
-		goto out;
-	}
-	err = vexfs_dir_locate(dir, slot, &bh, &prev);
+	err = vexfs_entry_locked(dir, name, &idx, &slot, &bh, &prev);
 	if (err)
 		goto out;
 	de = vexfs_rec(bh->b_data, slot->offset);
