@@ -171,11 +171,14 @@ static bool vexfs_filter_wants_exact(const struct vexfs_collection *c,
 
 #define VEXFS_HNSW_BUDGET	512	/* distances per FPU section */
 
-/* Run the HNSW graph in bounded FPU sections; merge into scan's top k. */
-static int vexfs_search_index(struct vexfs_collection *c,
-			      const struct vexfs_search_args *a,
-			      struct vexfs_scan *scan, u64 *scanned,
-			      bool *redo)
+/*
+ * Run the HNSW graph in bounded FPU sections; merge into scan's top k.
+ * Neither inlined nor cloned, so telemetry can attach to it by name.
+ */
+static noinline __noclone int
+vexfs_search_index(struct vexfs_collection *c,
+		   const struct vexfs_search_args *a,
+		   struct vexfs_scan *scan, u64 *scanned, bool *redo)
 {
 	const struct vexfs_hnsw_graph *g = &c->index->graph;
 	struct vexfs_index_ctx ctx = { c, a };
