@@ -82,6 +82,25 @@ static int vexfs_batch_check(struct vexfs_batch *b)
 	return 0;
 }
 
+/*
+ * vmemdup_array_user() for arrays of up to VEXFS_MAX_BATCH_BYTES that the
+ * caller sizes: an allocation that does not fit fails with -ENOMEM rather
+ * than waking the OOM killer on behalf of an unprivileged caller.
+ */
+static void *vexfs_dup_user_array(u64 uptr, size_t n, size_t size)
+{
+	void *p = kvmalloc_array(n, size, GFP_KERNEL | __GFP_RETRY_MAYFAIL |
+				 __GFP_NOWARN);
+
+	if (!p)
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_user(p, u64_to_user_ptr(uptr), n * size)) {
+		kvfree(p);
+		return ERR_PTR(-EFAULT);
+	}
+	return p;
+}
+
 static int vexfs_batch_copy(struct vexfs_batch *b,
 			    const struct vexfs_ioc_batch_insert *arg)
 {
@@ -90,18 +109,16 @@ static int vexfs_batch_copy(struct vexfs_batch *b,
 	if (check_mul_overflow((size_t)arg->count, (size_t)arg->dim, &nvals) ||
 	    nvals > VEXFS_MAX_BATCH_BYTES / sizeof(u32))
 		return -E2BIG;
-	b->ids = vmemdup_array_user(u64_to_user_ptr(arg->ids_ptr), arg->count,
-				    sizeof(u64));
+	b->ids = vexfs_dup_user_array(arg->ids_ptr, arg->count, sizeof(u64));
 	if (IS_ERR(b->ids))
 		return PTR_ERR(b->ids);
-	b->vectors = vmemdup_array_user(u64_to_user_ptr(arg->vectors_ptr),
-					nvals, sizeof(u32));
+	b->vectors = vexfs_dup_user_array(arg->vectors_ptr, nvals, sizeof(u32));
 	if (IS_ERR(b->vectors))
 		return PTR_ERR(b->vectors);
 	if (arg->attrs_ptr)
-		b->attrs = vmemdup_array_user(u64_to_user_ptr(arg->attrs_ptr),
-					      (size_t)arg->count * VEXFS_ATTR_WORDS,
-					      sizeof(u64));
+		b->attrs = vexfs_dup_user_array(arg->attrs_ptr,
+						(size_t)arg->count * VEXFS_ATTR_WORDS,
+						sizeof(u64));
 	else
 		b->attrs = kvcalloc((size_t)arg->count * VEXFS_ATTR_WORDS,
 				    sizeof(u64), GFP_KERNEL) ?: ERR_PTR(-ENOMEM);

@@ -16,6 +16,12 @@
 #include "collection.h"
 #include "filter.h"
 
+/*
+ * Large buffers sized by the caller: fail rather than wake the OOM killer,
+ * which an unprivileged caller must not be able to do.
+ */
+#define VEXFS_GFP_USER_SIZED	(GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+
 /* Copy an argument struct whose first field is its size. */
 static int vexfs_copy_arg(void *arg, size_t size, unsigned long uarg)
 {
@@ -376,8 +382,9 @@ static long vexfs_ioc_read_vectors(struct file *filp, unsigned long uarg)
 	if (arg.dim != c->dim ||
 	    (size_t)arg.count * arg.dim > (256u << 20) / sizeof(u32))
 		return -EINVAL;
-	inos = kvcalloc(arg.count, sizeof(*inos), GFP_KERNEL);
-	vecs = kvmalloc_array((size_t)arg.count * arg.dim, sizeof(u32), GFP_KERNEL);
+	inos = kvcalloc(arg.count, sizeof(*inos), VEXFS_GFP_USER_SIZED);
+	vecs = kvmalloc_array((size_t)arg.count * arg.dim, sizeof(u32),
+			      VEXFS_GFP_USER_SIZED);
 	err = -ENOMEM;
 	if (!inos || !vecs)
 		goto out;
@@ -399,6 +406,22 @@ out:
 /* Largest graph accepted: generous for any collection this module holds. */
 #define VEXFS_MAX_GRAPH_BYTES	(2ull << 30)
 
+/*
+ * The largest valid graph over nslots slots: every slot a node on every
+ * level, with the widest link records. A longer buffer cannot be a graph
+ * of this collection, so it is refused before anything is allocated.
+ */
+static u64 vexfs_graph_bytes_max(u64 nslots)
+{
+	u64 l0_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M0);
+	u64 up_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M);
+	u64 pages = 1 + DIV_ROUND_UP(nslots, VEXFS_HNSW_NODES_PER_PAGE) +
+		    DIV_ROUND_UP(nslots, l0_per_page) +
+		    DIV_ROUND_UP(nslots * VEXFS_HNSW_MAX_LEVEL, up_per_page);
+
+	return pages * VEXFS_HNSW_PAGE_SIZE;
+}
+
 static long vexfs_ioc_publish_index(struct file *filp, unsigned long uarg)
 {
 	struct vexfs_ioc_publish_index arg;
@@ -417,7 +440,9 @@ static long vexfs_ioc_publish_index(struct file *filp, unsigned long uarg)
 	c = vexfs_collection_get(file_inode(filp));
 	if (IS_ERR(c))
 		return PTR_ERR(c);
-	buf = kvmalloc(arg.graph_len, GFP_KERNEL | __GFP_NOWARN);
+	if (arg.graph_len > vexfs_graph_bytes_max(READ_ONCE(c->nslots)))
+		return -EINVAL;
+	buf = kvmalloc(arg.graph_len, VEXFS_GFP_USER_SIZED);
 	if (!buf)
 		return -ENOMEM;
 	if (copy_from_user(buf, u64_to_user_ptr(arg.graph_ptr), arg.graph_len)) {
