@@ -16,9 +16,9 @@ CC ?= gcc
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs bpf bpf-filters daemon unit-tests test unit-test vm-test demo vm-shell bench vecbench recall install clean
+.PHONY: all kmod mkfs bpf bpf-filters daemon unit-tests fuzz test unit-test vm-test demo vm-shell bench vecbench recall install clean
 
-all: kmod mkfs bpf bpf-filters daemon unit-tests
+all: kmod mkfs bpf bpf-filters daemon unit-tests fuzz
 
 kmod:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
@@ -37,6 +37,11 @@ bpf: kmod
 
 daemon: bpf
 	$(MAKE) -C daemon
+
+# The fuzzers the guest runs (docs/reliability.md), built here: the
+# guest's root is read-only.
+fuzz:
+	$(MAKE) -C tests/fuzz
 
 unit-tests: mkfs
 	$(MAKE) -C tests/unit
@@ -86,3 +91,4 @@ clean:
 	-$(MAKE) -C bpf clean
 	-$(MAKE) -C daemon clean
 	-$(MAKE) -C tests/unit clean
+	-$(MAKE) -C tests/fuzz clean
