@@ -644,6 +644,12 @@ static int vexfs_readdir(struct file *file, struct dir_context *ctx)
 				brelse(bh);
 				return 0;
 			}
+			/*
+			 * Past the record just emitted: if a later record is
+			 * bad, the next call starts there and fails, rather
+			 * than emitting this one again forever.
+			 */
+			ctx->pos += len;
 		}
 		brelse(bh);
 		ctx->pos = 2 + ((u64)(lblk + 1) << VEXFS_BLOCK_SHIFT);
