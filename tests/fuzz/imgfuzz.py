@@ -1,0 +1,595 @@
+#!/usr/bin/env python3
+"""Image fuzzing: damage the metadata of a populated VexFS image, then
+mount it, walk it, unmount it and run fsck.vexfs on it, many times.
+
+    imgfuzz.py mutate BASE OUT SEED     write one damaged copy, print what changed
+    imgfuzz.py run BASE --count N --seed S --mnt DIR [--fsck BIN]
+                                        the loop (in the guest, as root)
+
+The mutator finds the metadata by reading the image as the module does:
+the superblock, every inode in use, their extent trees (root in the inode,
+deeper nodes in blocks), directory blocks, xattr blocks, each collection's
+vector table and its HNSW index inode (header and graph). Each image gets
+one to three changes, drawn from:
+
+  bytes      random bytes in a metadata block or inode, the checksum fixed
+             half of the time
+  inode      a field set to an edge value (size, blocks, links, mode, flags,
+             parent, aux, xattr block), the inode checksum fixed
+  extent     an extent or index entry out of range, overlapping, empty, too
+             long, pointing into metadata or at its own node (a loop); a
+             node header with a bad depth, count or capacity
+  dirent     a record naming a free, hidden, out-of-range or ancestor inode
+             (a directory loop), a bad record length, name length or type
+  xattr      bad counts, used bytes, owner, entry lengths
+  vtable     a vector-table header field (dimension, record size, slots,
+             owner, index inode) with its checksum fixed; a slot record
+             naming the wrong inode
+  vindex     an index header field with its checksum fixed; graph header
+             numbers, node slots, levels and link counts, link ids (the
+             graph itself has no checksum of its own)
+
+The run loop counts images, mounts, refusals, walk errors and fsck exit
+codes, and stops at the first failure: a hang (mount, walk, umount or
+fsck past its time limit), fsck killed by a signal or exiting with a code
+fsck never uses. Kernel oopses and warnings panic the guest (scripts/vm.sh
+reports them); each image's seed and changes are printed before it is
+mounted, so the last line before a panic says how to reproduce it.
+"""
+import argparse
+import os
+import random
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "vm"))
+import sbedit  # noqa: E402
+import vexfs_ioctl  # noqa: E402
+
+BS = sbedit.BLOCK_SIZE
+ISZ = sbedit.INODE_SIZE
+SEED = sbedit.CRC_SEED
+
+# struct vexfs_inode, offsets from include/uapi/vexfs_fs.h
+INODE = {name: (off, size) for name, off, size, _ in
+         sbedit.struct_layout("vexfs_inode", ISZ)}
+I_EXTENT_ROOT = INODE["i_extent_root"][0]
+F_COLLECTION, F_VTABLE, F_VINDEX = 1, 2, 4
+EXT_MAGIC = 0xF30B
+TAIL_KINDS = {0x504D4256, 0x54584556, 0x52494456, 0x52544156}
+VTABLE_HDR = {name: (off, size) for name, off, size, _ in
+              sbedit.struct_layout("vexfs_vtable_header", 64)}
+VINDEX_HDR = {name: (off, size) for name, off, size, _ in
+              sbedit.struct_layout("vexfs_vindex_header", 64)}
+HNSW_HDR = {name: (off, size) for name, off, size, _ in
+            sbedit.struct_layout("vexfs_hnsw_header", 256,
+                                 os.path.join(HERE, "..", "..", "include", "uapi",
+                                              "vexfs_hnsw.h"))}
+
+
+def u(buf, off, size):
+    return int.from_bytes(buf[off:off + size], "little")
+
+
+def put(buf, off, size, value):
+    buf[off:off + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+
+
+class Image:
+    """A bytearray image and the metadata found in it."""
+
+    def __init__(self, data):
+        self.d = data
+        sb = data[:sbedit.SB_SIZE]
+        layout = sbedit.superblock_layout()
+        self.sb = {name: sbedit.read_field(sb, (name, off, size, n))
+                   for name, off, size, n in layout if n == 1}
+        self.blocks = self.sb["s_blocks_count"]
+        self.ninodes = self.sb["s_inodes_count"]
+        self.table = self.sb["s_inode_table_start"]
+        self.data_start = self.sb["s_data_start"]
+        self.inodes = {}        # ino -> (mode, flags)
+        self.parent = {}        # directory ino -> parent ino
+        self.ext_nodes = []     # (ino, block or None for the root in the inode)
+        self.dir_blocks = []    # (dir ino, block)
+        self.xattr_blocks = []
+        self.tables = []        # (ino, {lblk: pblk})
+        self.indexes = []
+        self.scan_inodes()
+
+    # ---- reading ----
+    def inode_off(self, ino):
+        return self.table * BS + ino * ISZ
+
+    def field(self, ino, name):
+        off, size = INODE[name]
+        return u(self.d, self.inode_off(ino) + off, size)
+
+    def inode_used(self, ino):
+        byte = self.d[self.sb["s_inode_bitmap_start"] * BS + ino // 8]
+        return byte >> (ino % 8) & 1
+
+    def scan_inodes(self):
+        limit = min(self.ninodes, self.sb["s_inode_table_blocks"] * (BS // ISZ))
+        for ino in range(1, min(limit, 32704)):
+            if not self.inode_used(ino):
+                continue
+            mode, flags = self.field(ino, "i_mode"), self.field(ino, "i_flags")
+            if not mode:
+                continue
+            self.inodes[ino] = (mode, flags)
+            mapping = self.walk_extents(ino)
+            if stat.S_ISDIR(mode):
+                self.parent[ino] = self.field(ino, "i_parent")
+                self.dir_blocks += [(ino, b) for b in mapping.values()]
+            if flags & F_VTABLE:
+                self.tables.append((ino, mapping))
+            if flags & F_VINDEX:
+                self.indexes.append((ino, mapping))
+            xb = self.field(ino, "i_xattr_block")
+            if self.data_start <= xb < self.blocks:
+                self.xattr_blocks.append(xb)
+
+    def walk_extents(self, ino):
+        """{logical block: physical block} of a file, noting the tree's nodes."""
+        mapping = {}
+        self.ext_nodes.append((ino, None))
+        self.walk_node(ino, self.inode_off(ino) + I_EXTENT_ROOT, mapping, 0)
+        return mapping
+
+    def walk_node(self, ino, off, mapping, level):
+        d = self.d
+        if u(d, off, 2) != EXT_MAGIC or level > 5:
+            return
+        entries, depth = u(d, off + 2, 2), u(d, off + 6, 2)
+        for i in range(min(entries, 254)):
+            e = off + 16 + 16 * i
+            if depth == 0:
+                lblk, length, pblk = u(d, e, 4), u(d, e + 4, 4), u(d, e + 8, 8)
+                for j in range(min(length, 4096)):
+                    if pblk + j < self.blocks:
+                        mapping[lblk + j] = pblk + j
+            else:
+                child = u(d, e + 8, 8)
+                if self.data_start <= child < self.blocks:
+                    self.ext_nodes.append((ino, child))
+                    self.walk_node(ino, child * BS, mapping, level + 1)
+
+    # ---- checksums ----
+    def fix_inode(self, ino):
+        off = self.inode_off(ino)
+        raw = bytes(self.d[off:off + ISZ])
+        _, computed = sbedit.inode_checksum(raw, ino)
+        put(self.d, off + INODE["i_checksum"][0], 4, computed)
+
+    def fix_block(self, blk):
+        raw = self.d[blk * BS:(blk + 1) * BS]
+        if u(raw, BS - 8, 4) in TAIL_KINDS:
+            put(self.d, blk * BS + BS - 4, 4, sbedit.crc32c(SEED ^ (blk & 0xFFFFFFFF), raw[:-4]))
+
+    def fix_header(self, off, csum_off):
+        """vector-table and index headers: crc32c of 64 bytes, the field zero."""
+        put(self.d, off + csum_off, 4, 0)
+        put(self.d, off + csum_off, 4, sbedit.crc32c(SEED, self.d[off:off + 64]))
+
+
+def edge(rng, size, extra=()):
+    """A value worth trying in a field of size bytes."""
+    top = (1 << (8 * size)) - 1
+    pool = [0, 1, 2, top, top - 1, top >> 1, (top >> 1) + 1] + list(extra)
+    return rng.choice(pool) if rng.random() < 0.8 else rng.randrange(top + 1)
+
+
+# ---- mutations: each returns a description, or None when it found no target ----
+
+def m_bytes(img, rng):
+    regions = []
+    if img.inodes:
+        regions.append("inode")
+    for name, lst in (("extent", [b for _, b in img.ext_nodes if b]),
+                      ("dir", [b for _, b in img.dir_blocks]),
+                      ("xattr", img.xattr_blocks)):
+        if lst:
+            regions.append(name)
+    regions += ["bitmap", "superblock"] if rng.random() < 0.1 else ["bitmap"]
+    what = rng.choice(regions)
+    fix = rng.random() < 0.5
+    n = rng.randint(1, 8)
+    if what == "inode":
+        ino = rng.choice(list(img.inodes))
+        off = img.inode_off(ino)
+        for _ in range(n):
+            img.d[off + rng.randrange(ISZ)] = rng.randrange(256)
+        if fix:
+            img.fix_inode(ino)
+        return "bytes inode %d x%d%s" % (ino, n, " crc-fixed" if fix else "")
+    if what == "superblock":
+        for _ in range(n):
+            img.d[rng.randrange(sbedit.SB_SIZE)] = rng.randrange(256)
+        return "bytes superblock x%d" % n
+    if what == "bitmap":
+        lo = img.sb["s_inode_bitmap_start"]
+        blk = rng.randrange(lo, img.table)
+    else:
+        blk = rng.choice({"extent": [b for _, b in img.ext_nodes if b],
+                          "dir": [b for _, b in img.dir_blocks],
+                          "xattr": img.xattr_blocks}[what])
+    for _ in range(n):
+        img.d[blk * BS + rng.randrange(BS - 8)] = rng.randrange(256)
+    if fix:
+        img.fix_block(blk)
+    return "bytes %s block %d x%d%s" % (what, blk, n, " crc-fixed" if fix else "")
+
+
+def m_inode(img, rng):
+    if not img.inodes:
+        return None
+    ino = rng.choice(list(img.inodes))
+    name = rng.choice(["i_mode", "i_flags", "i_nlink", "i_size", "i_blocks",
+                       "i_xattr_block", "i_parent", "i_aux", "i_uid"])
+    off, size = INODE[name]
+    extra = {"i_mode": [0o040755, 0o100644, 0o120777, 0o020644, 0o010644, 0o140755, 0o170000],
+             "i_flags": [1, 2, 4, 3, 6, 7, 8],
+             "i_size": [BS, 1 << 44, (1 << 44) + 1, 4095 << 32],
+             "i_xattr_block": [img.data_start - 1, img.blocks, img.table, ino],
+             "i_parent": [ino, img.ninodes, img.ninodes - 1] + list(img.parent),
+             "i_aux": [img.ninodes, ino] + list(img.inodes)[:20]}.get(name, [])
+    value = edge(rng, size, extra)
+    put(img.d, img.inode_off(ino) + off, size, value)
+    img.fix_inode(ino)
+    return "inode %d %s=%#x" % (ino, name, value)
+
+
+def m_extent(img, rng):
+    if not img.ext_nodes:
+        return None
+    ino, blk = rng.choice(img.ext_nodes)
+    off = img.inode_off(ino) + I_EXTENT_ROOT if blk is None else blk * BS
+    entries, depth = u(img.d, off + 2, 2), u(img.d, off + 6, 2)
+    what = rng.choice(["entry", "entry", "entry", "header"])
+    if what == "header" or not entries:
+        name, fo, size = rng.choice([("entries", 2, 2), ("max", 4, 2), ("depth", 6, 2),
+                                     ("magic", 0, 2)])
+        value = edge(rng, size, [entries + 1, 9, 254, 255, depth + 1, 5, 6])
+        put(img.d, off + fo, size, value)
+        desc = "extent header %s=%#x" % (name, value)
+    else:
+        e = off + 16 + 16 * rng.randrange(entries)
+        if depth == 0:
+            name, fo, size = rng.choice([("lblk", 0, 4), ("len", 4, 4), ("pblk", 8, 8)])
+        else:
+            name, fo, size = rng.choice([("lblk", 0, 4), ("child", 8, 8), ("child", 8, 8)])
+        extra = [img.data_start - 1, img.data_start, img.blocks - 1, img.blocks,
+                 img.table, 32768, 32769, 1 << 32]
+        if blk:
+            extra += [blk] * 4          # a node that is its own child: a loop
+        prev = u(img.d, e - 16, 4) if e - 16 > off + 16 else 0
+        extra.append(prev)              # overlaps the entry before
+        value = edge(rng, size, extra)
+        put(img.d, e + fo, size, value)
+        desc = "extent %s=%#x" % (name, value)
+    if blk is None:
+        img.fix_inode(ino)
+        return "%s in inode %d" % (desc, ino)
+    img.fix_block(blk)
+    return "%s in block %d of inode %d" % (desc, blk, ino)
+
+
+def dir_records(img, blk):
+    off, end, out = blk * BS, blk * BS + BS - 8, []
+    while off + 16 <= end:
+        rec_len = u(img.d, off + 8, 2)
+        out.append(off)
+        if rec_len < 16 or rec_len % 8:
+            break
+        off += rec_len
+    return out
+
+
+def m_dirent(img, rng):
+    if not img.dir_blocks:
+        return None
+    dino, blk = rng.choice(img.dir_blocks)
+    recs = dir_records(img, blk)
+    if not recs:
+        return None
+    r = rng.choice(recs)
+    ancestors, p = [], img.parent.get(dino)
+    for _ in range(64):                 # the directory's own ancestors: a loop
+        if not p or p in ancestors:
+            break
+        ancestors.append(p)
+        p = img.parent.get(p)
+    hidden = [i for i, (_, fl) in img.inodes.items() if fl & (F_VTABLE | F_VINDEX)]
+    name, fo, size = rng.choice([("ino", 0, 8), ("ino", 0, 8), ("rec_len", 8, 2),
+                                 ("name_len", 10, 1), ("type", 11, 1), ("name", 16, 1)])
+    extra = {"ino": [1, dino, img.ninodes, img.ninodes - 1, 1 << 32] + ancestors * 3 + hidden * 3
+             + [i for i in range(2, 40) if i not in img.inodes][:3],
+             "rec_len": [8, 15, 24, BS, BS - 8, u(img.d, r + 8, 2) + 8],
+             "name_len": [255, u(img.d, r + 10, 1) + 1],
+             "type": [1, 2, 4, 7, 8, 15],
+             "name": [ord("/"), 0, ord(".")]}[name]
+    value = edge(rng, size, extra)
+    put(img.d, r + fo, size, value)
+    if name == "ino" and value in ancestors:
+        img.d[r + 11] = 4               # DT_DIR, so the loop is followed
+    img.fix_block(blk)
+    return "dirent %s=%#x in block %d of dir %d" % (name, value, blk, dino)
+
+
+def m_xattr(img, rng):
+    if not img.xattr_blocks:
+        return None
+    blk = rng.choice(img.xattr_blocks)
+    off = blk * BS
+    name, fo, size = rng.choice([("count", 0, 4), ("used", 4, 4), ("owner", 8, 8),
+                                 ("entry index", 16, 1), ("entry name_len", 17, 1),
+                                 ("entry value_len", 18, 2)])
+    value = edge(rng, size, [BS, BS - 24, BS - 23, 255, 4072, 4073])
+    put(img.d, off + fo, size, value)
+    img.fix_block(blk)
+    return "xattr %s=%#x in block %d" % (name, value, blk)
+
+
+def m_vtable(img, rng):
+    if not img.tables:
+        return None
+    ino, mapping = rng.choice(img.tables)
+    if 0 not in mapping:
+        return None
+    hdr = mapping[0] * BS
+    if rng.random() < 0.6:
+        name = rng.choice(["vh_dim", "vh_metric", "vh_elem_type", "vh_rec_size", "vh_owner",
+                           "vh_slots", "vh_index_ino", "vh_version", "vh_magic"])
+        off, size = VTABLE_HDR[name]
+        value = edge(rng, size, [4096, 4097, 64 + 4 * 4096, list(img.inodes)[0], img.ninodes])
+        put(img.d, hdr + off, size, value)
+        img.fix_header(hdr, VTABLE_HDR["vh_checksum"][0])
+        return "vtable %d header %s=%#x" % (ino, name, value)
+    dim = u(img.d, hdr + VTABLE_HDR["vh_dim"][0], 4)
+    rec = 64 + 4 * dim
+    slots = u(img.d, hdr + VTABLE_HDR["vh_slots"][0], 8)
+    if not slots or rec > BS:
+        return None
+    slot = rng.randrange(min(slots, 4096))
+    pos = BS + slot * rec
+    if pos // BS not in mapping:
+        return None
+    at = mapping[pos // BS] * BS + pos % BS
+    fo, size, name = rng.choice([(0, 8, "vr_ino"), (0, 8, "vr_ino"), (56, 4, "vr_seq"),
+                                 (52, 2, "vr_flags"), (48, 2, "vr_mode"), (64, 4, "vector[0]")])
+    if at + fo + size > mapping[pos // BS] * BS + BS:
+        return None
+    value = edge(rng, size, list(img.inodes) + [img.ninodes, 0x7fc00000, 0x7f800000])
+    put(img.d, at + fo, size, value)
+    return "vtable %d slot %d %s=%#x" % (ino, slot, name, value)
+
+
+def m_vindex(img, rng):
+    if not img.indexes:
+        return None
+    ino, mapping = rng.choice(img.indexes)
+    if 0 not in mapping or 1 not in mapping:
+        return None
+    hdr, g = mapping[0] * BS, mapping[1] * BS
+    choice = rng.random()
+    if choice < 0.25:
+        name = rng.choice(["vi_seq", "vi_graph_len", "vi_owner", "vi_magic"])
+        off, size = VINDEX_HDR[name]
+        value = edge(rng, size, [1 << 30, (1 << 31) - 4096, 1 << 40, 4096,
+                                 u(img.d, hdr + off, size) + 4096])
+        put(img.d, hdr + off, size, value)
+        img.fix_header(hdr, VINDEX_HDR["vi_checksum"][0])
+        return "vindex %d header %s=%#x" % (ino, name, value)
+    if choice < 0.6:
+        name = rng.choice([n for n in HNSW_HDR if not n.startswith("h_reserved")])
+        off, size = HNSW_HDR[name]
+        old = u(img.d, g + off, size)
+        value = edge(rng, size, [old + 1, old - 1 if old else 0, old * 2, 4096, 257, 129])
+        put(img.d, g + off, size, value)
+        return "vindex %d graph %s=%#x" % (ino, name, value)
+    # A node or link record: somewhere in the graph's pages after the header.
+    pages = sorted(k for k in mapping if k >= 2)
+    if not pages:
+        return None
+    lblk = rng.choice(pages)
+    at = mapping[lblk] * BS + rng.randrange(BS // 4) * 4
+    value = edge(rng, 4, [0xFFFFFFFF, u(img.d, at, 4) + 1, 1000000, 33])
+    put(img.d, at, 4, value)
+    return "vindex %d graph page %d word %d=%#x" % (ino, lblk - 1, (at % BS) // 4, value)
+
+
+MUTATIONS = [(m_bytes, 3), (m_inode, 3), (m_extent, 3), (m_dirent, 3), (m_xattr, 1),
+             (m_vtable, 2), (m_vindex, 3)]
+
+
+def mutate(base, seed):
+    """A damaged copy of base (bytes) and what was done to it."""
+    rng = random.Random(seed)
+    img = Image(bytearray(base))
+    notes = []
+    for _ in range(rng.randint(1, 3)):
+        for _attempt in range(5):
+            fn = rng.choices([m for m, _ in MUTATIONS], weights=[w for _, w in MUTATIONS])[0]
+            note = fn(img, rng)
+            if note:
+                notes.append(note)
+                break
+    return img.d, notes
+
+
+# ---- the loop in the guest ----
+
+def walk(root):
+    """find, stat, read, readlink, getfattr and a search on every collection."""
+    errors = 0
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: None):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+                if stat.S_ISLNK(st.st_mode):
+                    os.readlink(path)
+                elif stat.S_ISREG(st.st_mode):
+                    with open(path, "rb") as f:
+                        f.read(1 << 20)
+                for attr in os.listxattr(path, follow_symlinks=False):
+                    os.getxattr(path, attr, follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode):
+                    errors += search_dir(path)
+            except OSError:
+                errors += 1
+    return errors
+
+
+def search_dir(path):
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        coll = vexfs_ioctl.get_collection(fd)
+    except OSError:
+        os.close(fd)
+        return 0
+    dim = coll["dim"] if isinstance(coll, dict) else coll[0]
+    errors = 0
+    for flags in (0, vexfs_ioctl.SEARCH_EXACT):
+        try:
+            vexfs_ioctl.search(fd, [0.5] * dim, 10, flags=flags)
+        except OSError:
+            errors += 1
+    os.close(fd)
+    return errors
+
+
+def run_limited(fn, limit):
+    """Run fn() in a child; its exit status, or None when it outlived limit s."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os._exit(fn() & 0x7F)
+        except BaseException:
+            os._exit(120)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return None
+
+
+def sh(args, limit):
+    try:
+        return subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=limit).returncode
+    except subprocess.TimeoutExpired:
+        return None
+
+
+class Failure(Exception):
+    pass
+
+
+def one_image(base, seed, args, stats):
+    data, notes = mutate(base, seed)
+    print("image seed %d: %s" % (seed, "; ".join(notes)), flush=True)
+    with open(args.work, "wb") as f:
+        f.write(data)
+    dev = subprocess.run(["losetup", "-f", "--show", args.work], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    try:
+        rc = sh(["mount", "-t", "vexfs", dev, args.mnt], 120)
+        if rc is None:
+            raise Failure("mount hung")
+        if rc == 0:
+            stats["mounted"] += 1
+            rc = run_limited(lambda: min(walk(args.mnt), 100), 300)
+            if rc is None:
+                raise Failure("walking the tree hung")
+            if rc < 0 or rc >= 120:
+                raise Failure("the walk died (%s)" % rc)
+            stats["walk errors"] += rc
+            if sh(["umount", args.mnt], 120) is None:
+                raise Failure("umount hung")
+        else:
+            stats["refused"] += 1
+    finally:
+        sh(["umount", args.mnt], 60)
+        subprocess.run(["losetup", "-d", dev])
+    for mode in ("-n", "-y"):
+        rc = sh([args.fsck, mode, "-f", args.work], 300)
+        if rc is None:
+            raise Failure("fsck %s hung" % mode)
+        if rc < 0 or rc not in (0, 1, 4, 5, 8):
+            raise Failure("fsck %s exited %d" % (mode, rc))
+        key = "fsck %s exit %d" % (mode, rc)
+        stats[key] = stats.get(key, 0) + 1
+
+
+def cmd_run(args):
+    with open(args.base, "rb") as f:
+        base = f.read()
+    img = Image(bytearray(base))
+    print("imgfuzz: base image %s: %d inodes in use, %d extent nodes, %d dir blocks, "
+          "%d xattr blocks, %d vector tables, %d indexes"
+          % (args.base, len(img.inodes), len([b for _, b in img.ext_nodes if b]),
+             len(img.dir_blocks), len(img.xattr_blocks), len(img.tables), len(img.indexes)),
+          flush=True)
+    if not img.indexes or not img.tables:
+        print("imgfuzz: the base image has no collection with an index", flush=True)
+        return 2
+    stats = {"images": 0, "mounted": 0, "refused": 0, "walk errors": 0}
+    start = time.monotonic()
+    rc = 0
+    for i in range(args.count):
+        try:
+            one_image(base, args.seed + i, args, stats)
+        except Failure as e:
+            print("imgfuzz: FAILED on image seed %d: %s (reproduce: imgfuzz.py mutate BASE OUT %d)"
+                  % (args.seed + i, e, args.seed + i), flush=True)
+            rc = 1
+            break
+        stats["images"] += 1
+    print("imgfuzz: seed %d: %s in %.0f s" % (
+        args.seed, ", ".join("%s %d" % kv for kv in stats.items()), time.monotonic() - start),
+        flush=True)
+    return rc
+
+
+def cmd_mutate(args):
+    with open(args.base, "rb") as f:
+        data, notes = mutate(f.read(), args.seed)
+    with open(args.out, "wb") as f:
+        f.write(data)
+    print("; ".join(notes))
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("mutate")
+    m.add_argument("base")
+    m.add_argument("out")
+    m.add_argument("seed", type=int)
+    r = sub.add_parser("run")
+    r.add_argument("base")
+    r.add_argument("--count", type=int, default=100)
+    r.add_argument("--seed", type=int, default=int(time.time()))
+    r.add_argument("--mnt", required=True)
+    r.add_argument("--work", help="the damaged image (default: BASE.fuzz)")
+    r.add_argument("--fsck", default="fsck.vexfs")
+    args = p.parse_args()
+    if args.cmd == "mutate":
+        return cmd_mutate(args)
+    args.work = args.work or args.base + ".fuzz"
+    return cmd_run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
