@@ -10,11 +10,11 @@
 # anything failed. Each script's log is kept in $VEXFS_RESULTS when set.
 . "$(dirname "$0")/lib.sh"
 
-# The basic tests first; the fuzzing (test_ioctl_fuzz, test_corrupt)
+# The basic tests first; the fuzzing (test_ioctl_fuzz, test_imgfuzz, test_corrupt)
 # after every other script: the guest panics on the first kernel warning,
 # and such a panic should not cost the other results.
 RUN_FIRST=(posix bigdir enospc stress)
-RUN_LAST=(ioctl_fuzz corrupt)
+RUN_LAST=(ioctl_fuzz imgfuzz corrupt)
 
 script_list() {
 	local name f seen=" "
