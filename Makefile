@@ -7,6 +7,13 @@
 #   make vecbench   vector insert and search benchmark, ioctl vs plain files
 #                   and userspace, in the guest
 #   make recall     HNSW recall through the kernel on three datasets
+#   make install    install tools, daemons, BPF filters, systemd unit, man
+#                   pages, bash completion and the Python package under
+#                   $(DESTDIR)$(PREFIX) (default /usr/local); make uninstall
+#   make dkms-install  register the module with DKMS and build it for the
+#                   running kernel; make dkms-uninstall
+#   make dkms-test  build the module through DKMS for $(KVER) in a scratch
+#                   tree and check vexfs.ko comes out with BTF (root, slow)
 
 KVER ?= $(shell ls /boot/vmlinuz-* 2>/dev/null | sed 's|.*/vmlinuz-||' | sort -V | tail -1)
 KDIR ?= /usr/src/linux-headers-$(KVER)
@@ -16,7 +23,7 @@ CC ?= gcc
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs bpf bpf-filters daemon unit-tests fuzz test unit-test vm-test demo vm-shell bench vecbench recall install clean
+.PHONY: all kmod mkfs bpf bpf-filters daemon unit-tests fuzz test unit-test native-test vm-test demo vm-shell bench vecbench recall install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
 
 all: kmod mkfs bpf bpf-filters daemon unit-tests fuzz
 
@@ -46,30 +53,94 @@ fuzz:
 unit-tests: mkfs
 	$(MAKE) -C tests/unit
 
-install: mkfs
-	$(MAKE) -C mkfs install
+# --- installation ----------------------------------------------------------
+# Everything under $(DESTDIR)$(PREFIX), the configuration under /etc. On
+# Debian 12 /sbin is /usr/sbin: PREFIX=/usr puts mkfs.vexfs and fsck.vexfs
+# where mkfs(8) and fsck(8) look first; /usr/local/sbin is on their PATH.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(LIBDIR)/systemd/system
+BPFDIR ?= $(LIBDIR)/vexfs/bpf
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+INSTALL ?= install
+# Debian's python3 reads /usr/lib/python3/dist-packages and, for local
+# installs, /usr/local/lib/python3.X/dist-packages.
+PYTHON ?= /usr/bin/python3
+PYVER := $(shell $(PYTHON) -c 'import sys; print("python%d.%d" % sys.version_info[:2])' 2>/dev/null || echo python3)
+PYTHONDIR ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(LIBDIR)/$(PYVER)/dist-packages)
 
+MAN8 := mkfs.vexfs.8 fsck.vexfs.8 vexfsd.8 vexfsctl.8
+MAN5 := vexfs.5
+BPF_FILTERS := $(patsubst bpf/filters/%.bpf.c,%,$(wildcard bpf/filters/*.bpf.c))
+PY_FILES := $(wildcard python/vexfs/*.py)
+INSTALL_DIRS := BINDIR=$(BINDIR) SBINDIR=$(SBINDIR) UNITDIR=$(UNITDIR) \
+	SYSCONFDIR=$(SYSCONFDIR) DESTDIR=$(DESTDIR)
+
+install: mkfs daemon bpf-filters
+	$(MAKE) -C mkfs install $(INSTALL_DIRS)
+	$(MAKE) -C daemon install $(INSTALL_DIRS)
+	$(INSTALL) -d $(DESTDIR)$(BPFDIR)/filters
+	$(INSTALL) -m 0644 $(patsubst %,build/bpf/filters/%.bpf.o,$(BPF_FILTERS)) \
+		$(DESTDIR)$(BPFDIR)/filters/
+	$(INSTALL) -D -m 0644 -t $(DESTDIR)$(MANDIR)/man8 $(addprefix man/,$(MAN8))
+	$(INSTALL) -D -m 0644 -t $(DESTDIR)$(MANDIR)/man5 $(addprefix man/,$(MAN5))
+	$(INSTALL) -D -m 0644 contrib/vexfsctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/vexfsctl
+	$(INSTALL) -D -m 0644 -t $(DESTDIR)$(PYTHONDIR)/vexfs $(PY_FILES)
+
+# Leaves nothing of ours behind but a configuration file someone changed.
+uninstall:
+	$(MAKE) -C mkfs uninstall $(INSTALL_DIRS)
+	$(MAKE) -C daemon uninstall $(INSTALL_DIRS)
+	rm -f $(patsubst %,$(DESTDIR)$(BPFDIR)/filters/%.bpf.o,$(BPF_FILTERS))
+	-rmdir $(DESTDIR)$(BPFDIR)/filters $(DESTDIR)$(BPFDIR) $(DESTDIR)$(LIBDIR)/vexfs 2>/dev/null
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8)) $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(MAN5))
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/vexfsctl
+	rm -rf $(DESTDIR)$(PYTHONDIR)/vexfs
+
+# mkfs.vexfs and fsck.vexfs in /sbin of this machine, for the guest (which
+# shares its root) to find them as mkfs(8) and fsck(8) do.
+install-fs-tools: mkfs
+	$(MAKE) -C mkfs install PREFIX= SBINDIR=/sbin DESTDIR=
+
+# --- DKMS ------------------------------------------------------------------
+include dkms.mk
+
+# --- tests -----------------------------------------------------------------
 unit-test: unit-tests
 	$(MAKE) -C tests/unit run
 
-vm-test: all install
+# Native checks: the man pages render cleanly, make install/uninstall
+# into a scratch DESTDIR, the Python client's struct layouts against the C
+# header, and DKMS building the module for $(KVER) (about a minute, root).
+native-test: all
+	tests/native/test_man.sh
+	tests/native/test_install.sh
+	/usr/bin/python3 -B -m unittest discover -v -s python/tests -p test_layout.py
+	tests/native/test_dkms.sh $(KVER)
+
+vm-test: all install-fs-tools
 	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- tests/vm/run-all.sh
 
-test: unit-test vm-test
+test: unit-test native-test vm-test
 
-demo: all install
+demo: all install-fs-tools
 	scripts/vm.sh -- scripts/demo.sh
 
-vm-shell: all install
+vm-shell: all install-fs-tools
 	scripts/vm.sh --interactive
 
 # HNSW recall through the kernel on three datasets (prepared on the host:
 # the guest's root is read-only).
-recall: all install
+recall: all install-fs-tools
 	python3 scripts/datasets.py build/data
 	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- tests/bench/run-recall.sh
 
-bench: all install
+bench: all install-fs-tools
 	scripts/vm.sh -- tests/bench/run-fsbench.sh
 
 # Built here, on the host: the guest's root is read-only.

@@ -184,7 +184,44 @@ static int parse_load_args(int argc, char **argv, const char **name,
 				return rc;
 		}
 	}
-	return ctl_want_args(argc, argv, 1, "FILE.bpf.o");
+	return ctl_want_args(argc, argv, 1, "FILE.bpf.o or NAME");
+}
+
+/*
+ * A filter given by bare name (no slash, no ".o") is NAME.bpf.o in the
+ * first of: $VEXFS_BPF_DIR/filters, the installed PREFIX/lib/vexfs/bpf/filters
+ * beside this binary's PREFIX/bin, and build/bpf/filters of the source tree
+ * when run from daemon/. Anything else is a path, used as it is.
+ */
+static const char *filter_object_path(const char *arg, char *buf, size_t len)
+{
+	static const char *const rel[] = {
+		"../lib/vexfs/bpf/filters", "../build/bpf/filters",
+	};
+	const char *env = getenv("VEXFS_BPF_DIR");
+	char exe[PATH_MAX / 2], *slash;	/* leaves room for the rest */
+	ssize_t n;
+	size_t i;
+
+	if (strchr(arg, '/') || strstr(arg, ".o"))
+		return arg;
+	if (env && *env) {
+		snprintf(buf, len, "%s/filters/%s.bpf.o", env, arg);
+		return buf;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			snprintf(buf, len, "%s/%s/%s.bpf.o", exe, rel[i], arg);
+			if (!access(buf, R_OK))
+				return buf;
+		}
+	}
+	return arg;
 }
 
 int cmd_filter_load(int argc, char **argv)
@@ -193,14 +230,14 @@ int cmd_filter_load(int argc, char **argv)
 	struct bpf_link *link = NULL;
 	struct bpf_object *obj;
 	const char *path, *name = NULL;
-	char pin[PATH_MAX], *fname;
+	char pin[PATH_MAX], objpath[PATH_MAX], *fname;
 	struct bpf_map *map;
 	int nsets = 0, rc, err, i;
 
 	rc = parse_load_args(argc, argv, &name, sets, &nsets);
 	if (rc)
 		return rc;
-	path = argv[optind];
+	path = filter_object_path(argv[optind], objpath, sizeof(objpath));
 	libbpf_set_print(filter_libbpf_print);
 	obj = bpf_object__open_file(path, NULL);
 	if (!obj)

@@ -42,7 +42,7 @@ static const char usage_text[] =
 "  vexfsctl index drop DIR              search becomes exact\n"
 "\n"
 "BPF search filters (docs/filters.md):\n"
-"  vexfsctl filter load FILE.bpf.o [--name N] [--set VAR=N]...\n"
+"  vexfsctl filter load FILE.bpf.o|NAME [--name N] [--set VAR=N]...\n"
 "                                       attach and pin a filter\n"
 "  vexfsctl filter list                 the filters pinned\n"
 "  vexfsctl filter unload NAME          unpin it; detached when unused\n"

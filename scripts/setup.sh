@@ -26,6 +26,7 @@ from_bookworm=(
 	fio stress-ng
 	libhnswlib-dev
 	libmicrohttpd-dev xxd curl prometheus chromium
+	dkms man-db groff-base bash-completion python3 libjson-c-dev
 )
 
 missing() {
