@@ -21,6 +21,7 @@
 #   VEXFS_TEST_VERBOSE 1 to print the output of passing checks too
 #   VEXFS_BIGDIR_FILES   files in test_bigdir's directory (100000)
 #   VEXFS_STRESS_TIMEOUT seconds per stress-ng stressor in test_stress (20)
+#   VEXFS_FSCK         the fsck.vexfs to run (default: PATH, then the tree's)
 #   VEXFS_FUZZ_ROUNDS, VEXFS_FUZZ_SEED, VEXFS_FUZZ_WRITES  test_corrupt's
 #                      fuzz loop: rounds (50), base seed (the time), whether
 #                      to write to the damaged filesystems too (1)
@@ -272,7 +273,9 @@ remount() {
 }
 
 fsck_bin() {
-	if [ "$FSTYPE" = vexfs ]; then
+	if [ -n "${VEXFS_FSCK:-}" ]; then
+		echo "$VEXFS_FSCK"
+	elif [ "$FSTYPE" = vexfs ]; then
 		command -v fsck.vexfs 2>/dev/null || echo "$REPO/mkfs/fsck.vexfs"
 	else
 		command -v "fsck.$FSTYPE" 2>/dev/null
