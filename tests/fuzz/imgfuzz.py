@@ -491,13 +491,24 @@ def sh(args, limit):
         return None
 
 
+def kmsg(line):
+    """Into the kernel log too: if the kernel dies on this image, its log says which."""
+    try:
+        with open("/dev/kmsg", "w") as f:
+            f.write("imgfuzz: %s\n" % line[:900])
+    except OSError:
+        pass
+
+
 class Failure(Exception):
     pass
 
 
 def one_image(base, seed, args, stats):
     data, notes = mutate(base, seed)
-    print("image seed %d: %s" % (seed, "; ".join(notes)), flush=True)
+    line = "image seed %d: %s" % (seed, "; ".join(notes))
+    print(line, flush=True)
+    kmsg(line)
     with open(args.work, "wb") as f:
         f.write(data)
     dev = subprocess.run(["losetup", "-f", "--show", args.work], capture_output=True,
