@@ -75,7 +75,7 @@ struct fsck_ino {
 
 struct fsck_stats {
 	uint64_t regular, dirs, symlinks, special, tables, collections;
-	uint64_t vectors, extent_nodes, xattr_blocks;
+	uint64_t vectors, extent_nodes, xattr_blocks, indexes;
 };
 
 struct fsck {
@@ -224,6 +224,18 @@ int fsck_pass4(struct fsck *f);
 
 /* fsck_vector.c: pass 5. */
 int fsck_pass5(struct fsck *f);
+
+/* fsck_index.c: a collection's HNSW index, as pass 5 found its table. */
+struct fsck_table_info {
+	uint64_t dir;			/* the collection */
+	const struct vexfs_inode *raw;	/* its vector table's inode */
+	uint64_t slots;
+	uint32_t seq;			/* highest change sequence in the table */
+	uint32_t dim, metric;
+};
+void fsck_check_index(struct fsck *f, const struct fsck_table_info *t,
+		      uint64_t ino);
+void fsck_check_orphan_index(struct fsck *f, uint64_t ino);
 
 /* fsck_bitmap.c: pass 6. */
 int fsck_pass6(struct fsck *f);

@@ -11,7 +11,8 @@
  * slot naming a file that does not point back is freed (zeroed, as the
  * module frees one), a file whose slot does not name it forgets it
  * (i_aux and i_parent zero, as after VEXFS_IOC_DEL_VECTOR), and a table
- * no collection names is released. A bad header is only reported.
+ * no collection names is released. A bad header is only reported. The
+ * collections' indexes are checked in fsck_index.c.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct table {
 	struct vexfs_inode raw;
 	uint32_t rec_size;
 	uint64_t slots;
+	uint32_t seq;		/* highest vr_seq of any slot, free ones too */
 };
 
 static bool usable(const struct fsck *f, uint64_t ino)
@@ -102,11 +104,13 @@ static void clear_slot(struct fsck *f, const struct table *t, uint64_t slot,
 	free(zero);
 }
 
-static void check_slot(struct fsck *f, const struct table *t, uint64_t slot,
+static void check_slot(struct fsck *f, struct table *t, uint64_t slot,
 		       const struct vexfs_vrec *rec)
 {
 	uint64_t ino = le64toh(rec->vr_ino);
 
+	if (le32toh(rec->vr_seq) > t->seq)
+		t->seq = le32toh(rec->vr_seq);
 	if (!ino)
 		return;
 	/* a damaged inode's fields are unknown: leave its slot be */
@@ -121,7 +125,7 @@ static void check_slot(struct fsck *f, const struct table *t, uint64_t slot,
 }
 
 /* Read the slots a chunk at a time: a table can be large. */
-static void check_slots(struct fsck *f, const struct table *t)
+static void check_slots(struct fsck *f, struct table *t)
 {
 	uint64_t per = SLOT_CHUNK_BYTES / t->rec_size, slot, i, n;
 	uint8_t *buf;
@@ -214,6 +218,14 @@ static void check_collection(struct fsck *f, uint64_t dir)
 	t.rec_size = le32toh(vh.vh_rec_size);
 	t.slots = le64toh(vh.vh_slots);
 	check_slots(f, &t);
+	if (vh.vh_index_ino && !f->aborted) {
+		struct fsck_table_info info = {
+			.dir = dir, .raw = &t.raw, .slots = t.slots, .seq = t.seq,
+			.dim = le32toh(vh.vh_dim), .metric = le16toh(vh.vh_metric),
+		};
+
+		fsck_check_index(f, &info, le64toh(vh.vh_index_ino));
+	}
 }
 
 static void check_orphan_table(struct fsck *f, uint64_t ino)
@@ -277,6 +289,11 @@ static bool unowned_table(const struct fsck_ino *in)
 	return (in->flags & VEXFS_INODE_VTABLE) && !(in->state & INO_OWNED);
 }
 
+static bool unowned_index(const struct fsck_ino *in)
+{
+	return (in->flags & VEXFS_INODE_VINDEX) && !(in->state & INO_OWNED);
+}
+
 static bool plain_file(const struct fsck_ino *in)
 {
 	return S_ISREG(in->mode) && !(in->flags & FSCK_HIDDEN_FLAGS);
@@ -293,6 +310,9 @@ int fsck_pass5(struct fsck *f)
 	for (ino = VEXFS_ROOT_INO; ino < n && !f->aborted; ino++)
 		if (is_kind(fsck_ino(f, ino), unowned_table))
 			check_orphan_table(f, ino);
+	for (ino = VEXFS_ROOT_INO; ino < n && !f->aborted; ino++)
+		if (is_kind(fsck_ino(f, ino), unowned_index))
+			fsck_check_orphan_index(f, ino);
 	for (ino = VEXFS_ROOT_INO; ino < n && !f->aborted; ino++)
 		if (is_kind(fsck_ino(f, ino), plain_file))
 			check_file(f, ino);

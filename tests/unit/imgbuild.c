@@ -13,6 +13,8 @@
 
 #include <uapi/vexfs.h>
 
+#include "crc32c.h"
+#include "hnsw.h"
 #include "imgbuild.h"
 
 #define BS	VEXFS_BLOCK_SIZE
@@ -572,4 +574,66 @@ uint64_t img_collection(struct img *im, uint64_t parent, const char *name,
 	for (i = 0; i < nfree; i++)
 		write_slot(im, *table, dim, nfiles + i, 0);
 	return dir;
+}
+
+/* Vectors as write_slot() writes them, for the graph builder. */
+static const float *slot_vector(void *ctx, uint32_t slot)
+{
+	static __thread float vec[64];
+	uint32_t dim = *(const uint32_t *)ctx, i;
+
+	for (i = 0; i < dim; i++)
+		vec[i] = (float)(slot + i);
+	return vec;
+}
+
+uint64_t img_index(struct img *im, uint64_t dir, uint64_t table, uint32_t dim,
+		   uint32_t nlive)
+{
+	struct vexfs_hnsw_build_params bp;
+	struct vexfs_hnsw_builder *b;
+	struct vexfs_vindex_header h = { .vi_magic = htole32(VEXFS_VINDEX_MAGIC) };
+	struct vexfs_vtable_header vh;
+	struct vexfs_inode raw;
+	uint32_t *slots = calloc(nlive ? nlive : 1, sizeof(*slots)), i;
+	uint64_t ino, size;
+	size_t len;
+	void *graph;
+
+	for (i = 0; i < nlive; i++)
+		slots[i] = i;
+	vexfs_hnsw_build_defaults(&bp);
+	bp.dim = dim;
+	bp.metric = VEXFS_METRIC_L2;
+	bp.m = 4;
+	bp.ef_construction = 16;
+	bp.vector_of = slot_vector;
+	bp.ctx = &dim;
+	if (!slots || vexfs_hnsw_build(&bp, slots, nlive, &b))
+		die("cannot build the graph");
+	len = vexfs_hnsw_serialized_size(b);
+	graph = aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
+	if (!graph || vexfs_hnsw_serialize(b, graph, len))
+		die("cannot serialize the graph");
+	vexfs_hnsw_builder_free(b);
+
+	size = VEXFS_VINDEX_GRAPH_START + len;
+	ino = img_new_inode(im, S_IFREG | 0600, 1, size, (uint32_t)((size + BS - 1) / BS));
+	img_read_inode(im, ino, &raw);
+	raw.i_flags = htole16(VEXFS_INODE_VINDEX);
+	raw.i_parent = htole64(dir);
+	img_write_inode(im, ino, &raw);
+	h.vi_graph_len = htole64(len);
+	h.vi_owner = htole64(dir);
+	h.vi_checksum = htole32(vexfs_crc32c(VEXFS_CRC_SEED, &h, sizeof(h)));
+	img_file_io(im, ino, 0, &h, sizeof(h), 1);
+	img_file_io(im, ino, VEXFS_VINDEX_GRAPH_START, graph, len, 1);
+
+	img_file_io(im, table, 0, &vh, sizeof(vh), 0);
+	vh.vh_index_ino = htole64(ino);
+	vh.vh_checksum = htole32(vexfs_vtable_csum(&vh));
+	img_file_io(im, table, 0, &vh, sizeof(vh), 1);
+	free(graph);
+	free(slots);
+	return ino;
 }

@@ -71,6 +71,15 @@ uint64_t img_collection(struct img *im, uint64_t parent, const char *name,
 			uint32_t dim, uint32_t nfiles, uint32_t nfree,
 			uint64_t *files, uint64_t *table);
 
+/*
+ * An HNSW index over the first @nlive slots of a collection made by
+ * img_collection(), built by lib/hnsw_build.c and stored in a hidden index
+ * inode the table header names, as the module stores a published one.
+ * Returns the index inode.
+ */
+uint64_t img_index(struct img *im, uint64_t dir, uint64_t table, uint32_t dim,
+		   uint32_t nlive);
+
 /* The physical block of logical block @lblk (trees of depth 0 or 1). */
 uint64_t img_bmap(struct img *im, uint64_t ino, uint32_t lblk);
 /* Read or write bytes of a file's data. */

@@ -24,6 +24,7 @@
 
 #include "crc32c.h"
 #include "imgbuild.h"
+#include <uapi/vexfs_hnsw.h>
 
 #ifndef MKFS_BIN
 #error "MKFS_BIN must name the mkfs.vexfs binary"
@@ -42,7 +43,7 @@ static char output[OUTPUT_MAX];
 
 /* What populate() made, for the damage functions to aim at. */
 static struct {
-	uint64_t docs, sub, file, empty, symlink, sparse, coll, table;
+	uint64_t docs, sub, file, empty, symlink, sparse, coll, table, index;
 	uint64_t vfiles[3];
 } pop;
 
@@ -177,6 +178,7 @@ static void populate(const char *name)
 	img_create(&im, pop.sub, "deep", 4096 * 3);
 	pop.coll = img_collection(&im, VEXFS_ROOT_INO, "vectors", 8, 3, 1,
 				  pop.vfiles, &pop.table);
+	pop.index = img_index(&im, pop.coll, pop.table, 8, 3);
 	img_close(&im);
 }
 
@@ -332,6 +334,49 @@ static void damage(damage_fn fn)
 	img_close_raw(&im);
 }
 
+/* ---- the collection's index ---- */
+
+static void index_write(struct img *im, uint64_t pos, const void *buf, size_t len)
+{
+	img_file_io(im, pop.index, pos, (void *)buf, len, 1);
+}
+
+static void set_table_index(struct img *im, uint64_t ino)
+{
+	struct vexfs_vtable_header vh;
+
+	img_file_io(im, pop.table, 0, &vh, sizeof(vh), 0);
+	vh.vh_index_ino = htole64(ino);
+	vh.vh_checksum = htole32(vexfs_vtable_csum(&vh));
+	img_file_io(im, pop.table, 0, &vh, sizeof(vh), 1);
+}
+
+/* The graph's m0 no longer 2 * m: the loader refuses it. */
+static void bad_graph(struct img *im)
+{
+	uint16_t m0 = htole16(7);
+
+	index_write(im, VEXFS_VINDEX_GRAPH_START + offsetof(struct vexfs_hnsw_header, h_m0),
+		    &m0, sizeof(m0));
+}
+
+static void index_header_checksum(struct img *im)
+{
+	uint64_t seq = htole64(1);
+
+	index_write(im, offsetof(struct vexfs_vindex_header, vi_seq), &seq, sizeof(seq));
+}
+
+static void orphan_index(struct img *im)
+{
+	set_table_index(im, 0);
+}
+
+static void index_names_file(struct img *im)
+{
+	set_table_index(im, pop.file);
+}
+
 /* -n reports (exit 4) without writing, -y repairs (exit 1), then clean. */
 static void expect_repair(const char *name, damage_fn fn, const char *says)
 {
@@ -374,6 +419,10 @@ static void expect_unrepaired(const char *name, damage_fn fn, const char *says)
 	static void test_##fn(void **state) \
 	{ (void)state; expect_unrepaired(#fn, fn, says); }
 
+REPAIR_TEST(bad_graph, "bad index (")
+REPAIR_TEST(index_header_checksum, "bad index (checksum mismatch)")
+REPAIR_TEST(orphan_index, "belongs to no collection")
+REPAIR_TEST(index_names_file, "is not an index inode")
 REPAIR_TEST(leaked_block_bit, "Block bitmap differences: -")
 REPAIR_TEST(cleared_block_bit, "Block bitmap differences: +")
 REPAIR_TEST(leaked_inode_bit, "Inode bitmap differences: -")
@@ -634,6 +683,14 @@ static void test_orphan_table_released(void **state)
 	assert_fsck("-n", 0);
 }
 
+static void test_index_checked(void **state)
+{
+	(void)state;
+	populate("index");
+	assert_fsck("-nv", 0);
+	assert_output_has(" 1 HNSW indexes");
+}
+
 static void test_preen_fixes_quietly(void **state)
 {
 	(void)state;
@@ -684,6 +741,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(fresh_image_clean),
 		T(populated_image_clean),
+		T(index_checked),
+		T(bad_graph),
+		T(index_header_checksum),
+		T(orphan_index),
+		T(index_names_file),
 		T(leaked_block_bit),
 		T(cleared_block_bit),
 		T(leaked_inode_bit),
