@@ -113,6 +113,7 @@ include dkms.mk
 # --- tests -----------------------------------------------------------------
 unit-test: unit-tests
 	$(MAKE) -C tests/unit run
+	$(MAKE) -C tests/fuzz run-libfuzz SECONDS=5
 
 # Native checks: the man pages render cleanly, make install/uninstall
 # into a scratch DESTDIR, the Python client's struct layouts against the C

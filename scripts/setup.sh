@@ -20,7 +20,7 @@ from_backports=(linux-image-amd64 linux-headers-amd64 libbpf-dev bpftool)
 from_bookworm=(
 	build-essential make gcc kmod cpio xz-utils zstd
 	qemu-system-x86 busybox-static
-	clang-19 llvm-19 lld-19
+	clang-19 llvm-19 lld-19 libclang-rt-19-dev
 	libelf-dev zlib1g-dev libzstd-dev dwarves pkg-config
 	libcmocka-dev e2fsprogs util-linux attr acl
 	fio stress-ng
