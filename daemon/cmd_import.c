@@ -1,51 +1,73 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vexfsctl import: stream a vector file into a collection through batch
- * insert, one file per vector named by its id (id-start + row).
+ * insert, one file per vector named by its id (the row's own id in CSV
+ * and JSON lines, else id-start + row).
  *
+ * Formats: .fvecs, .bvecs, .npy (vecio.h), .csv and .jsonl (textvec.h).
  * The data is read one batch at a time, so memory stays at one batch
  * whatever the size of the file. Each batch is all or nothing in the
- * kernel; a failure stops the import with the rows before it in place.
+ * kernel; a failure stops the import with the batches before it in place.
+ *
+ * Resuming (--resume): before each batch every row's name is looked up;
+ * a row whose file exists with the same vector, id and metadata words was
+ * imported by an earlier run and is skipped; one that differs stops the
+ * import (it is not ours to overwrite). So an import killed at any point
+ * is finished by running the same command with --resume, whatever
+ * happened to the batch in flight: the kernel either created all of it
+ * or none.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctl.h"
 #include "ctl_parse.h"
 #include "jsonw.h"
 #include "progress.h"
+#include "textvec.h"
 #include "vecio.h"
 
 #define DEFAULT_BATCH	1000
 
-enum { OPT_BATCH = OPT_OWN, OPT_ID_START, OPT_ATTRS_FROM };
+enum { OPT_BATCH = OPT_OWN, OPT_ID_START, OPT_ATTRS_FROM, OPT_FORMAT, OPT_RESUME };
 
 struct import_args {
 	const char *dir;
 	const char *data;
 	const char *attrs_from;		/* .ivecs with up to ATTR_WORDS columns */
+	const char *format;		/* --format, or NULL: from the name */
 	uint32_t batch;
 	uint64_t id_start;
 	bool quiet;
+	bool resume;
 };
 
 struct import_job {
 	const struct import_args *args;
 	int dirfd;
 	uint32_t dim;
+	bool text;			/* CSV or JSON lines, else vecio */
 	struct vecio data;
+	struct textvec_reader tdata;
 	struct vecio attrs;
-	bool have_attrs;
+	bool have_attrs;		/* metadata words go to the kernel */
+	uint64_t total;			/* rows in the file (text: lines) */
+	uint64_t rows;			/* rows read from the file */
 	/* one batch */
 	float *vecs;
 	uint64_t *ids;
 	uint64_t *words;		/* batch * VEXFS_ATTR_WORDS */
 	int32_t *raw_attrs;		/* batch * attrs.dim, as read */
+	float *check;			/* --resume: a stored vector */
 	uint64_t done;			/* rows inserted */
+	uint64_t skipped;		/* rows found already imported */
 	struct progress progress;
 };
 
@@ -56,6 +78,8 @@ static int parse_import_args(int argc, char **argv, struct import_args *a)
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "id-start", required_argument, NULL, OPT_ID_START },
 		{ "attrs-from", required_argument, NULL, OPT_ATTRS_FROM },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "resume", no_argument, NULL, OPT_RESUME },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 }
 	};
@@ -76,6 +100,18 @@ static int parse_import_args(int argc, char **argv, struct import_args *a)
 		case OPT_ATTRS_FROM:
 			a->attrs_from = optarg;
 			break;
+		case OPT_FORMAT:
+			if (!vecio_format_parse(optarg) && strcasecmp(optarg, "csv") &&
+			    strcasecmp(optarg, "jsonl"))
+				return ctl_usage_error("--format wants fvecs, bvecs, npy, csv or jsonl, not '%s'",
+						       optarg);
+			if (vecio_format_parse(optarg) == VECIO_IVECS)
+				return ctl_usage_error("--format ivecs: integers are metadata (--attrs-from), not vectors");
+			a->format = optarg;
+			break;
+		case OPT_RESUME:
+			a->resume = true;
+			break;
 		case 'q':
 			a->quiet = true;
 			break;
@@ -85,7 +121,7 @@ static int parse_import_args(int argc, char **argv, struct import_args *a)
 				return rc;
 		}
 	}
-	rc = ctl_want_args(argc, argv, 2, "DIR and DATA (.fvecs or .npy)");
+	rc = ctl_want_args(argc, argv, 2, "DIR and DATA (.fvecs, .bvecs, .npy, .csv or .jsonl)");
 	if (rc)
 		return rc;
 	a->dir = argv[optind];
@@ -93,14 +129,46 @@ static int parse_import_args(int argc, char **argv, struct import_args *a)
 	return CTL_OK;
 }
 
+static enum textvec_format text_format(const struct import_args *a)
+{
+	if (a->format)
+		return !strcasecmp(a->format, "csv") ? TEXTVEC_CSV :
+		       !strcasecmp(a->format, "jsonl") ? TEXTVEC_JSONL : 0;
+	return textvec_format_of(a->data);
+}
+
+static int open_text(struct import_job *j, enum textvec_format format,
+		     uint32_t coll_dim)
+{
+	int err;
+
+	if (j->args->attrs_from)
+		return ctl_usage_error("--attrs-from is for .fvecs, .bvecs and .npy; CSV and JSON lines carry their own attr0..attr3");
+	j->text = true;
+	j->have_attrs = true;
+	j->dim = coll_dim;
+	err = textvec_open(&j->tdata, j->args->data, format);
+	if (err)
+		return ctl_fail_msg(err, "%s", j->tdata.err);
+	j->total = textvec_count_rows(j->args->data, format);
+	return CTL_OK;
+}
+
 static int open_data(struct import_job *j, uint32_t coll_dim)
 {
-	int err = vecio_open(&j->data, j->args->data);
+	enum textvec_format tformat = text_format(j->args);
+	int err;
 
+	if (tformat)
+		return open_text(j, tformat, coll_dim);
+	err = vecio_open_format(&j->data, j->args->data,
+				j->args->format ? vecio_format_parse(j->args->format) : 0);
 	if (err)
-		return ctl_fail_msg(err, "%s", j->data.err);
+		return ctl_fail_msg(err, "%s%s", j->data.err,
+				    err == -EINVAL && strstr(j->data.err, "unknown file format") ?
+				    "; for text give .csv or .jsonl, or --format" : "");
 	if (j->data.elem != VECIO_FLOAT32)
-		return ctl_fail_msg(EINVAL, "%s: holds integers; want float vectors (.fvecs or .npy)",
+		return ctl_fail_msg(EINVAL, "%s: holds integers; want float vectors (.fvecs, .bvecs or .npy)",
 				    j->args->data);
 	if (j->data.dim != coll_dim)
 		return ctl_fail(EINVAL, j->args->dir, "%s has dimension %u, collection has %u",
@@ -109,6 +177,7 @@ static int open_data(struct import_job *j, uint32_t coll_dim)
 		return ctl_usage_error("--id-start %" PRIu64 " leaves no room for %" PRIu64 " ids",
 				       j->args->id_start, j->data.rows);
 	j->dim = coll_dim;
+	j->total = j->data.rows;
 	return CTL_OK;
 }
 
@@ -139,9 +208,11 @@ static int alloc_batch(struct import_job *j)
 	j->vecs = malloc(n * j->dim * sizeof(*j->vecs));
 	j->ids = malloc(n * sizeof(*j->ids));
 	j->words = calloc(n * VEXFS_ATTR_WORDS, sizeof(*j->words));
-	if (j->have_attrs)
+	if (j->have_attrs && !j->text)
 		j->raw_attrs = malloc(n * j->attrs.dim * sizeof(*j->raw_attrs));
-	if (!j->vecs || !j->ids || !j->words || (j->have_attrs && !j->raw_attrs))
+	j->check = malloc(j->dim * sizeof(*j->check));
+	if (!j->vecs || !j->ids || !j->words || !j->check ||
+	    (j->have_attrs && !j->text && !j->raw_attrs))
 		return ctl_fail(ENOMEM, NULL, "a batch of %zu vectors", n);
 	return CTL_OK;
 }
@@ -152,8 +223,12 @@ static void release_job(struct import_job *j)
 	free(j->ids);
 	free(j->words);
 	free(j->raw_attrs);
-	vecio_close(&j->data);
-	if (j->have_attrs)
+	free(j->check);
+	if (j->text)
+		textvec_close(&j->tdata);
+	else
+		vecio_close(&j->data);
+	if (j->have_attrs && !j->text)
 		vecio_close(&j->attrs);
 	if (j->dirfd >= 0)
 		close(j->dirfd);
@@ -175,9 +250,43 @@ static int read_attrs(struct import_job *j, size_t n)
 
 			if (v < 0)
 				return ctl_fail_msg(EINVAL, "%s: row %" PRIu64 ": attribute %d is negative",
-						    j->args->attrs_from, j->done + i, v);
+						    j->args->attrs_from, j->rows + i, v);
 			j->words[i * VEXFS_ATTR_WORDS + c] = (uint64_t)v;
 		}
+	}
+	return CTL_OK;
+}
+
+/* The id of a row without one of its own. */
+static int default_id(struct import_job *j, uint64_t row, uint64_t *id)
+{
+	*id = j->args->id_start + row;
+	if (*id < j->args->id_start)
+		return ctl_usage_error("--id-start %" PRIu64 " leaves no room for row %" PRIu64,
+				       j->args->id_start, row);
+	return CTL_OK;
+}
+
+/* Up to a batch of rows from a CSV or JSON lines file. */
+static int read_text_batch(struct import_job *j, size_t *n)
+{
+	struct textvec_row row;
+	int got, rc;
+
+	for (*n = 0; *n < j->args->batch; (*n)++) {
+		got = textvec_next(&j->tdata, j->vecs + *n * j->dim, j->dim, &row);
+		if (got < 0)
+			return ctl_fail_msg(got, "%s", j->tdata.err);
+		if (!got)
+			break;
+		if (row.has_id) {
+			j->ids[*n] = row.id;
+		} else {
+			rc = default_id(j, j->rows + *n, &j->ids[*n]);
+			if (rc)
+				return rc;
+		}
+		memcpy(j->words + *n * VEXFS_ATTR_WORDS, row.attrs, sizeof(row.attrs));
 	}
 	return CTL_OK;
 }
@@ -185,15 +294,95 @@ static int read_attrs(struct import_job *j, size_t n)
 /* Read the next batch; *n = 0 at the end of the data. */
 static int read_batch(struct import_job *j, size_t *n)
 {
-	ssize_t got = vecio_read(&j->data, j->vecs, j->args->batch);
+	ssize_t got;
 	size_t i;
+	int rc;
 
+	if (j->text) {
+		rc = read_text_batch(j, n);
+		j->rows += *n;
+		return rc;
+	}
+	got = vecio_read(&j->data, j->vecs, j->args->batch);
 	if (got < 0)
 		return ctl_fail_msg((int)got, "%s", j->data.err);
 	*n = (size_t)got;
 	for (i = 0; i < *n; i++)
-		j->ids[i] = j->args->id_start + j->done + i;
-	return j->have_attrs && *n ? read_attrs(j, *n) : CTL_OK;
+		j->ids[i] = j->args->id_start + j->rows + i;
+	rc = j->have_attrs && *n ? read_attrs(j, *n) : CTL_OK;
+	j->rows += *n;
+	return rc;
+}
+
+/* --- resuming ------------------------------------------------------------ */
+
+/* Whether the file name holds exactly the row's vector, id and words. */
+static bool same_as_row(struct import_job *j, int fd, size_t i)
+{
+	uint64_t id, attrs[VEXFS_ATTR_WORDS];
+
+	if (vexfs_vector_get(fd, j->check, j->dim, &id, attrs))
+		return false;
+	return id == j->ids[i] &&
+	       !memcmp(j->check, j->vecs + i * j->dim, j->dim * sizeof(float)) &&
+	       !memcmp(attrs, j->words + i * VEXFS_ATTR_WORDS, sizeof(attrs));
+}
+
+/*
+ * Row i's file exists: *same says whether an earlier run imported it (and
+ * the row is to be skipped). Returns the exit status.
+ */
+static int check_existing(struct import_job *j, size_t i, const char *name,
+			  bool *same)
+{
+	int fd = openat(j->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return ctl_fail(errno, j->args->dir, "id %" PRIu64 ": cannot open the existing file %s",
+				j->ids[i], name);
+	*same = same_as_row(j, fd, i);
+	close(fd);
+	if (*same)
+		return CTL_OK;
+	return ctl_fail(EEXIST, j->args->dir,
+			"id %" PRIu64 ": file %s exists with another vector, id or metadata; not overwriting it (%" PRIu64 " imported, %" PRIu64 " skipped before it)",
+			j->ids[i], name, j->done, j->skipped);
+}
+
+static void move_row(struct import_job *j, size_t to, size_t from)
+{
+	if (to == from)
+		return;
+	memcpy(j->vecs + to * j->dim, j->vecs + from * j->dim, j->dim * sizeof(float));
+	j->ids[to] = j->ids[from];
+	memcpy(j->words + to * VEXFS_ATTR_WORDS, j->words + from * VEXFS_ATTR_WORDS,
+	       VEXFS_ATTR_WORDS * sizeof(*j->words));
+}
+
+/* --resume: drop the rows of the batch an earlier run imported. */
+static int skip_imported(struct import_job *j, size_t *n)
+{
+	char name[24];
+	struct stat st;
+	size_t i, kept = 0;
+	bool same;
+	int rc;
+
+	for (i = 0; i < *n; i++) {
+		snprintf(name, sizeof(name), "%" PRIu64, j->ids[i]);
+		if (fstatat(j->dirfd, name, &st, AT_SYMLINK_NOFOLLOW)) {
+			if (errno != ENOENT)
+				return ctl_fail(errno, j->args->dir, "id %" PRIu64, j->ids[i]);
+			move_row(j, kept++, i);
+			continue;
+		}
+		rc = check_existing(j, i, name, &same);
+		if (rc)
+			return rc;
+		j->skipped++;
+	}
+	*n = kept;
+	return CTL_OK;
 }
 
 /*
@@ -235,8 +424,9 @@ static int fail_insert(struct import_job *j, int err, uint32_t bad)
 	vec = j->vecs + (size_t)bad * j->dim;
 	v = first_nonfinite(vec, j->dim);
 	if (err == -EEXIST)
-		return ctl_fail(err, j->args->dir, "id %" PRIu64 ": a file of that name exists; %" PRIu64 " vectors imported before it",
-				j->ids[bad], j->done);
+		return ctl_fail(err, j->args->dir, "id %" PRIu64 ": a file of that name exists; %" PRIu64 " vectors imported before it%s",
+				j->ids[bad], j->done,
+				j->args->resume ? "" : " (--resume skips the rows an earlier import made)");
 	if (err == -EINVAL && v < j->dim)
 		return ctl_fail(err, j->args->dir, "id %" PRIu64 ": value %u is not finite; %" PRIu64 " vectors imported before it",
 				j->ids[bad], v, j->done);
@@ -252,21 +442,36 @@ static void print_summary(const struct import_job *j, double secs)
 	uint64_t first = j->args->id_start;
 	struct jsonw w;
 
+	if (!ctl.json && j->text) {
+		printf("imported %" PRIu64 " vectors of dimension %u into %s", j->done, j->dim,
+		       j->args->dir);
+		if (j->skipped)
+			printf(", skipped %" PRIu64 " already there", j->skipped);
+		printf(" in %.2f s: %.0f vectors/s, %.2f MB/s\n", secs, vps, mbps);
+		return;
+	}
 	if (!ctl.json) {
-		printf("imported %" PRIu64 " vectors of dimension %u into %s (ids %" PRIu64 "..%" PRIu64 ") in %.2f s: %.0f vectors/s, %.2f MB/s\n",
-		       j->done, j->dim, j->args->dir, first,
-		       j->done ? first + j->done - 1 : first, secs, vps, mbps);
+		printf("imported %" PRIu64 " vectors of dimension %u into %s (ids %" PRIu64 "..%" PRIu64 ")",
+		       j->done, j->dim, j->args->dir, first, j->rows ? first + j->rows - 1 : first);
+		if (j->skipped)
+			printf(", skipped %" PRIu64 " already there", j->skipped);
+		printf(" in %.2f s: %.0f vectors/s, %.2f MB/s\n", secs, vps, mbps);
 		return;
 	}
 	jw_init(&w, stdout);
 	jw_object_begin(&w, NULL);
 	jw_string(&w, "dir", j->args->dir);
 	jw_string(&w, "file", j->args->data);
-	jw_string(&w, "format", vecio_format_name(j->data.format));
+	jw_string(&w, "format", j->text ? (j->tdata.format == TEXTVEC_CSV ? "csv" : "jsonl") :
+		  vecio_format_name(j->data.format));
 	jw_u64(&w, "dim", j->dim);
 	jw_u64(&w, "imported", j->done);
-	jw_u64(&w, "first_id", first);
-	jw_u64(&w, "last_id", j->done ? first + j->done - 1 : first);
+	jw_u64(&w, "skipped", j->skipped);
+	jw_u64(&w, "rows", j->rows);
+	if (!j->text) {
+		jw_u64(&w, "first_id", first);
+		jw_u64(&w, "last_id", j->rows ? first + j->rows - 1 : first);
+	}
 	jw_u64(&w, "batch", j->args->batch);
 	jw_double(&w, "seconds", secs);
 	jw_double(&w, "vectors_per_s", vps);
@@ -282,19 +487,23 @@ static int run_import(struct import_job *j)
 	int rc, err;
 
 	progress_start(&j->progress, progress_style_for_stderr(j->args->quiet),
-		       "import", j->data.rows);
+		       "import", j->total);
 	for (;;) {
 		rc = read_batch(j, &n);
 		if (rc || !n)
 			break;
-		err = insert_rows(j, 0, (uint32_t)n, &bad);
+		if (j->args->resume)
+			rc = skip_imported(j, &n);
+		if (rc)
+			break;
+		err = n ? insert_rows(j, 0, (uint32_t)n, &bad) : 0;
 		if (err) {
-			progress_finish(&j->progress, j->done);
+			progress_finish(&j->progress, j->rows);
 			return fail_insert(j, err, bad);
 		}
-		progress_update(&j->progress, j->done);
+		progress_update(&j->progress, j->rows);
 	}
-	progress_finish(&j->progress, j->done);
+	progress_finish(&j->progress, j->rows);
 	if (!rc)
 		print_summary(j, monotonic_seconds() - start);
 	return rc;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Readers for .fvecs, .ivecs and .npy vector files (see vecio.h).
+ * Readers for .fvecs, .ivecs, .bvecs and .npy vector files (see vecio.h).
  *
  * Headers are checked against the file size up front, so a truncated or
  * mislabelled file is refused at open with a message, not half-imported.
@@ -49,6 +49,7 @@ const char *vecio_format_name(enum vecio_format format)
 	case VECIO_FVECS:	return "fvecs";
 	case VECIO_IVECS:	return "ivecs";
 	case VECIO_NPY:		return "npy";
+	case VECIO_BVECS:	return "bvecs";
 	}
 	return "unknown";
 }
@@ -95,25 +96,49 @@ static bool looks_like_npy(FILE *f)
 	return yes;
 }
 
+enum vecio_format vecio_format_parse(const char *name)
+{
+	static const enum vecio_format all[] = {
+		VECIO_FVECS, VECIO_IVECS, VECIO_NPY, VECIO_BVECS,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (!strcasecmp(name, vecio_format_name(all[i])))
+			return all[i];
+	return 0;
+}
+
+static void set_format(struct vecio *v, enum vecio_format format)
+{
+	v->format = format;
+	v->elem = format == VECIO_IVECS ? VECIO_INT32 : VECIO_FLOAT32;
+}
+
 static int detect_format(struct vecio *v, const char *path)
 {
-	if (has_suffix(path, ".fvecs")) {
+	if (v->format) {
+		set_format(v, v->format);
+	} else if (has_suffix(path, ".fvecs")) {
 		v->format = VECIO_FVECS;
 		v->elem = VECIO_FLOAT32;
 	} else if (has_suffix(path, ".ivecs")) {
 		v->format = VECIO_IVECS;
 		v->elem = VECIO_INT32;
+	} else if (has_suffix(path, ".bvecs")) {
+		v->format = VECIO_BVECS;
+		v->elem = VECIO_FLOAT32;	/* widened from bytes as read */
 	} else if (has_suffix(path, ".npy") || looks_like_npy(v->f)) {
 		v->format = VECIO_NPY;
 		v->elem = VECIO_FLOAT32;
 	} else {
 		return vecio_fail(v, -EINVAL,
-				  "unknown file format (want .fvecs, .ivecs or .npy)");
+				  "unknown file format (want .fvecs, .ivecs, .bvecs or .npy)");
 	}
 	return 0;
 }
 
-/* --- .fvecs / .ivecs ---------------------------------------------------- */
+/* --- .fvecs / .ivecs / .bvecs ------------------------------------------- */
 
 static int open_xvecs(struct vecio *v, uint64_t size)
 {
@@ -134,15 +159,36 @@ static int open_xvecs(struct vecio *v, uint64_t size)
 				  "first row has dimension %" PRId32 ": not a .%s file?",
 				  dim, vecio_format_name(v->format));
 	v->dim = (uint32_t)dim;
-	v->row_bytes = sizeof(word) + (size_t)v->dim * 4;
+	v->elem_bytes = v->format == VECIO_BVECS ? 1 : 4;
+	v->row_bytes = sizeof(word) + (size_t)v->dim * v->elem_bytes;
 	if (size % v->row_bytes)
 		return vecio_fail(v, -EINVAL,
 				  "%" PRIu64 " bytes is not a whole number of rows of dimension %u (%zu bytes each): truncated?",
 				  size, v->dim, v->row_bytes);
 	v->rows = size / v->row_bytes;
 	v->data_start = 0;
+	if (v->format == VECIO_BVECS) {
+		v->bytes = malloc(v->dim);
+		if (!v->bytes)
+			return vecio_fail_errno(v, -ENOMEM);
+	}
 	rewind(v->f);
 	return 0;
+}
+
+/* The payload of one row into out (dim elements of 4 bytes). */
+static int read_payload(struct vecio *v, char *out)
+{
+	float *f = (float *)out;
+	uint32_t i;
+	int err;
+
+	if (v->format != VECIO_BVECS)
+		return read_exact(v, out, (size_t)v->dim * 4);
+	err = read_exact(v, v->bytes, v->dim);
+	for (i = 0; !err && i < v->dim; i++)
+		f[i] = (float)v->bytes[i];
+	return err;
 }
 
 static ssize_t read_xvecs(struct vecio *v, char *out, size_t max_rows)
@@ -158,12 +204,13 @@ static ssize_t read_xvecs(struct vecio *v, char *out, size_t max_rows)
 					  "row %" PRIu64 " has dimension %" PRId32 ", expected %u",
 					  v->row, (int32_t)le32toh(word), v->dim);
 		if (!err)
-			err = read_exact(v, out + n * payload, payload);
+			err = read_payload(v, out + n * payload);
 		if (err)
 			return vecio_fail(v, err, "row %" PRIu64 ": %s", v->row,
 					  strerror(-err));
 	}
-	le32_to_host(out, n * v->dim);
+	if (v->format != VECIO_BVECS)
+		le32_to_host(out, n * v->dim);
 	return (ssize_t)n;
 }
 
@@ -396,10 +443,17 @@ static int vecio_open_file(struct vecio *v, const char *path, uint64_t *size)
 
 int vecio_open(struct vecio *v, const char *path)
 {
+	return vecio_open_format(v, path, 0);
+}
+
+int vecio_open_format(struct vecio *v, const char *path,
+		      enum vecio_format format)
+{
 	uint64_t size = 0;
 	int err;
 
 	memset(v, 0, sizeof(*v));
+	v->format = format;
 	snprintf(v->path, sizeof(v->path), "%s", path);
 	err = vecio_open_file(v, path, &size);
 	if (!err)
@@ -413,8 +467,10 @@ int vecio_open(struct vecio *v, const char *path)
 		if (v->f)
 			fclose(v->f);
 		free(v->buf);
+		free(v->bytes);
 		v->f = NULL;
 		v->buf = NULL;
+		v->bytes = NULL;
 	}
 	return err;
 }
@@ -442,6 +498,8 @@ void vecio_close(struct vecio *v)
 	if (v->f)
 		fclose(v->f);
 	free(v->buf);
+	free(v->bytes);
 	v->f = NULL;
 	v->buf = NULL;
+	v->bytes = NULL;
 }

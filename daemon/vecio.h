@@ -4,6 +4,7 @@
  *
  *   .fvecs  rows of (int32 dim, float32[dim]), little-endian
  *   .ivecs  rows of (int32 dim, int32[dim]), little-endian (ground truth)
+ *   .bvecs  rows of (int32 dim, uint8[dim]) (SIFT1B); read as float32
  *   .npy    NumPy array file: only float32 ('<f4'), C order, 2-D
  *
  * A reader holds one open file and a row cursor; vecio_read() copies the
@@ -29,6 +30,7 @@ enum vecio_format {
 	VECIO_FVECS = 1,
 	VECIO_IVECS,
 	VECIO_NPY,
+	VECIO_BVECS,
 };
 
 /* Every element vecio hands out is 4 bytes, of one of these types. */
@@ -47,15 +49,24 @@ struct vecio {
 	uint64_t row;			/* the row vecio_read() returns next */
 	off_t data_start;		/* file offset of row 0 */
 	size_t row_bytes;		/* bytes of one row in the file */
+	size_t elem_bytes;		/* bytes of one element in the file */
+	uint8_t *bytes;			/* .bvecs: one row as read, before widening */
 	char path[256];			/* for messages, maybe shortened */
 	char err[512];
 };
 
 /*
  * Open path and read its header; the format comes from the extension
- * (.fvecs, .ivecs, .npy), or from the NumPy magic for other names.
+ * (.fvecs, .ivecs, .bvecs, .npy), or from the NumPy magic for other names.
  */
 int vecio_open(struct vecio *v, const char *path);
+
+/* The same, with the format given (0: from the name, as vecio_open()). */
+int vecio_open_format(struct vecio *v, const char *path,
+		      enum vecio_format format);
+
+/* The format a name such as "fvecs" stands for, or 0. */
+enum vecio_format vecio_format_parse(const char *name);
 
 /*
  * Copy up to max_rows rows (dim elements of 4 bytes each) into out,
@@ -68,7 +79,7 @@ int vecio_seek(struct vecio *v, uint64_t row);
 
 void vecio_close(struct vecio *v);
 
-/* "fvecs", "ivecs" or "npy". */
+/* "fvecs", "ivecs", "bvecs" or "npy". */
 const char *vecio_format_name(enum vecio_format format);
 
 #endif /* VECIO_H */

@@ -429,6 +429,89 @@ static void test_directory_is_refused(void **state)
 	expect_open_error(tmpdir, -EINVAL, "not a regular file");
 }
 
+/* --- .bvecs ------------------------------------------------------------- */
+
+static const char *write_bvecs(const char *name, size_t rows, uint32_t dim,
+			       uint32_t bad_row_dim, size_t cut)
+{
+	size_t row_bytes = 4 + dim, r, c;
+	unsigned char *buf = calloc(rows, row_bytes);
+	const char *path;
+
+	assert_non_null(buf);
+	for (r = 0; r < rows; r++) {
+		uint32_t d = r == 1 && bad_row_dim ? bad_row_dim : dim;
+
+		memcpy(buf + r * row_bytes, &d, 4);
+		for (c = 0; c < dim; c++)
+			buf[r * row_bytes + 4 + c] = (unsigned char)(r * 50 + c * 3);
+	}
+	path = write_file(name, buf, rows * row_bytes - cut);
+	free(buf);
+	return path;
+}
+
+static void test_bvecs_reads_bytes_as_floats(void **state)
+{
+	const char *path = write_bvecs("b.bvecs", 5, 7, 0, 0);
+	float buf[5 * 7];
+	struct vecio v;
+	size_t r, c;
+
+	(void)state;
+	assert_int_equal(vecio_open(&v, path), 0);
+	assert_int_equal(v.format, VECIO_BVECS);
+	assert_int_equal(v.elem, VECIO_FLOAT32);
+	assert_int_equal(v.dim, 7);
+	assert_int_equal(v.rows, 5);
+	assert_string_equal(vecio_format_name(v.format), "bvecs");
+	/* in two reads of odd size, then seek back */
+	assert_int_equal(vecio_read(&v, buf, 3), 3);
+	assert_int_equal(vecio_read(&v, buf + 3 * 7, 10), 2);
+	assert_int_equal(vecio_read(&v, buf, 1), 0);
+	for (r = 0; r < 5; r++)
+		for (c = 0; c < 7; c++)
+			assert_true(buf[r * 7 + c] == (float)(unsigned char)(r * 50 + c * 3));
+	assert_int_equal(vecio_seek(&v, 4), 0);
+	assert_int_equal(vecio_read(&v, buf, 1), 1);
+	assert_true(buf[6] == (float)(unsigned char)(4 * 50 + 18));
+	vecio_close(&v);
+}
+
+static void test_bvecs_malformed(void **state)
+{
+	const char *path;
+	float buf[4 * 7];
+	struct vecio v;
+
+	(void)state;
+	expect_open_error(write_bvecs("t.bvecs", 3, 7, 0, 2), -EINVAL, "not a whole number of rows");
+	expect_open_error(write_file("e.bvecs", "", 0), -EINVAL, "empty");
+	/* an .fvecs file named .bvecs: its first row's dimension is a float's bits */
+	expect_open_error(write_file("f.bvecs", "\0\0\x80\x3f\0\0\0\0", 8), -EINVAL,
+			  "not a .bvecs file?");
+	path = write_bvecs("d.bvecs", 4, 7, 9, 0);
+	assert_int_equal(vecio_open(&v, path), 0);
+	assert_int_equal(vecio_read(&v, buf, 4), -EINVAL);
+	assert_non_null(strstr(v.err, "row 1 has dimension 9, expected 7"));
+	vecio_close(&v);
+}
+
+static void test_open_with_format(void **state)
+{
+	const char *path = write_bvecs("noext.dat", 2, 3, 0, 0);
+	struct vecio v;
+
+	(void)state;
+	assert_int_equal(vecio_format_parse("bvecs"), VECIO_BVECS);
+	assert_int_equal(vecio_format_parse("NPY"), VECIO_NPY);
+	assert_int_equal(vecio_format_parse("csv"), 0);
+	expect_open_error(path, -EINVAL, "unknown file format");
+	assert_int_equal(vecio_open_format(&v, path, VECIO_BVECS), 0);
+	assert_int_equal(v.rows, 2);
+	vecio_close(&v);
+}
+
 static int make_tmpdir(void **state)
 {
 	(void)state;
@@ -469,6 +552,9 @@ int main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_unknown_format),
 		cmocka_unit_test(test_directory_is_refused),
+		cmocka_unit_test(test_bvecs_reads_bytes_as_floats),
+		cmocka_unit_test(test_bvecs_malformed),
+		cmocka_unit_test(test_open_with_format),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);

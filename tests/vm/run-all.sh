@@ -5,9 +5,9 @@
 #   tests/vm/run-all.sh               every tests/vm/test_*.sh
 #   tests/vm/run-all.sh posix enospc  only test_posix.sh and test_enospc.sh
 #
-# Suites: posix, bigdir, enospc, stress first, corrupt last, and between
-# them every other test_*.sh in name order (fsck, filter, index, python,
-# telemetry, vectors, vexfsctl, vexfsd, ...).
+# Suites: posix, bigdir, enospc, stress first, the fuzzing last, and between
+# them every other test_*.sh in name order (filter, fsck, import, index,
+# python, telemetry, vectors, vexfsctl, vexfsd, ...).
 #
 # Meant for the guest (make vm-test runs scripts/vm.sh -- tests/vm/run-all.sh);
 # with VEXFS_TEST_FSTYPE=ext4 it runs natively too. Exits non-zero when
