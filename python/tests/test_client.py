@@ -217,6 +217,24 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             c.search([1, 2, 3, 4])
 
+    @unittest.skipUnless(os.environ.get("VEXFS_PY_FILTER"),
+                         "VEXFS_PY_FILTER (a loaded tags filter, tag_mask=2) is not set")
+    def test_bpf_filter(self):
+        # test_python.sh loads bpf/filters/tags.bpf.o with tag_mask=2 under
+        # this name: it admits (attrs[0] & 2) == 2, as where="attr0&2" does.
+        rnd = random.Random(9)
+        c = self.fresh(dim=8)
+        vecs = [[rnd.uniform(-1, 1) for _ in range(8)] for _ in range(200)]
+        c.add_batch(range(1, 201), vecs, attrs=[[i % 4] for i in range(200)])
+        q = vecs[10]
+        want = [i + 1 for i in sorted((i for i in range(200) if i % 4 in (2, 3)),
+                                      key=lambda i: l2(vecs[i], q))[:10]]
+        got = c.search(q, k=10, filter=os.environ["VEXFS_PY_FILTER"])
+        self.assertEqual([h.id for h in got], want)
+        self.assertEqual([h.id for h in c.search(q, k=10, where="attr0&2")], want)
+        both = c.search(q, k=5, filter=os.environ["VEXFS_PY_FILTER"], where="attr0=3")
+        self.assertTrue(both and all((h.id - 1) % 4 == 3 for h in both))
+
     def test_metrics(self):
         ip = self.fresh(dim=2, metric="ip")
         ip.add_batch([1, 2], [[1, 0], [3, 0]])

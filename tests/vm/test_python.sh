@@ -14,10 +14,21 @@ setup_vexfs 64M || { fail "setup" "cannot make and mount a filesystem"; summary;
 section "unittest"
 dmesg_mark unittest
 mkdir -p "$SCRATCH/other"
+# A BPF filter for the filter= test, loaded by its bare name (vexfsctl finds
+# tags.bpf.o in build/bpf/filters beside daemon/).
+FILTER=pytags
+if check "load the tags filter by name" "$REPO/daemon/vexfsctl" filter load tags --name $FILTER \
+	--set tag_mask=2; then
+	export VEXFS_PY_FILTER=$FILTER
+fi
 check "python client unittest suite" env VEXFS_PY_MNT="$MNT" VEXFS_PY_OTHER="$SCRATCH/other" \
 	"$PY" -m unittest discover -v -s "$REPO/python/tests" -p test_client.py
+cp "$CHECK_OUT" "$SCRATCH/unittest.out"
 # The suite's own counts, for the log.
-grep -aE '^(Ran|OK|FAILED)' "$CHECK_OUT" | sed 's/^/     /'
+grep -aE '^(Ran|OK|FAILED)' "$SCRATCH/unittest.out" | sed 's/^/     /'
+grep -q 'test_bpf_filter .* ok$' "$SCRATCH/unittest.out" && pass "the BPF filter test ran" ||
+	fail "the BPF filter test ran" "$(grep test_bpf_filter "$SCRATCH/unittest.out")"
+[ -z "${VEXFS_PY_FILTER:-}" ] || check "unload the filter" "$REPO/daemon/vexfsctl" filter unload $FILTER
 check_no_oops "no kernel splat from the client suite"
 
 section "example: index a folder of text files"
