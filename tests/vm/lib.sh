@@ -201,7 +201,7 @@ load_module() {
 	}
 }
 
-# mkfs.vexfs from PATH (make install puts it in /sbin), else from the tree.
+# mkfs.vexfs from PATH (make install-fs-tools puts it in /sbin), else from the tree.
 mkfs_vexfs_bin() {
 	command -v mkfs.vexfs 2>/dev/null || echo "$REPO/mkfs/mkfs.vexfs"
 }

@@ -243,7 +243,7 @@ expect_fsck "fsck -n -v: every vector is counted" 0 "~holding 398 vectors" -n -v
 if command -v fsck >/dev/null && [ -x /sbin/fsck.vexfs ]; then
 	check "fsck -t vexfs -n finds fsck.vexfs and passes" fsck -t vexfs -n "$DEV"
 else
-	skip "fsck -t vexfs" "fsck(8) or /sbin/fsck.vexfs missing (make install)"
+	skip "fsck -t vexfs" "fsck(8) or /sbin/fsck.vexfs missing (make install-fs-tools)"
 fi
 expect_fsck "fsck -y on a clean image: exit 0" 0 -y "$DEV"
 INO_TABLE=$(vx get "$INO_COLL" i_aux)
