@@ -7,6 +7,7 @@
 #   make vecbench   vector insert and search benchmark, ioctl vs plain files
 #                   and userspace, in the guest
 #   make recall     HNSW recall through the kernel on three datasets
+#   make reliability the long fuzzing and soak runs (docs/reliability.md)
 #   make install    install tools, daemons, BPF filters, systemd unit, man
 #                   pages, bash completion and the Python package under
 #                   $(DESTDIR)$(PREFIX) (default /usr/local); make uninstall
@@ -23,7 +24,7 @@ CC ?= gcc
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs bpf bpf-filters daemon unit-tests fuzz test unit-test native-test vm-test demo vm-shell bench vecbench recall install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
+.PHONY: all kmod mkfs bpf bpf-filters daemon unit-tests fuzz reliability test unit-test native-test vm-test demo vm-shell bench vecbench recall install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
 
 all: kmod mkfs bpf bpf-filters daemon unit-tests fuzz
 
@@ -140,6 +141,20 @@ vm-shell: all install-fs-tools
 recall: all install-fs-tools
 	python3 scripts/datasets.py build/data
 	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- tests/bench/run-recall.sh
+
+# The long runs of docs/reliability.md: each libFuzzer target for
+# FUZZ_SECONDS, then in one guest the ioctl fuzzer, the image fuzzer and
+# the soak at their long settings. Hours under TCG, not part of make test.
+FUZZ_SECONDS ?= 600
+IOCTL_FUZZ_CALLS ?= 200000
+IMGFUZZ_IMAGES ?= 1000
+SOAK_SECONDS ?= 600
+
+reliability: all install-fs-tools
+	$(MAKE) -C tests/fuzz run-libfuzz SECONDS=$(FUZZ_SECONDS)
+	VEXFS_IOCTL_FUZZ_CALLS=$(IOCTL_FUZZ_CALLS) VEXFS_IMGFUZZ_IMAGES=$(IMGFUZZ_IMAGES) \
+	VEXFS_SOAK_SECONDS=$(SOAK_SECONDS) scripts/vm.sh --timeout 14400 -- \
+		tests/vm/run-all.sh ioctl_fuzz imgfuzz soak
 
 bench: all install-fs-tools
 	scripts/vm.sh -- tests/bench/run-fsbench.sh

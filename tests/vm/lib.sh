@@ -25,6 +25,9 @@
 #   VEXFS_FUZZ_ROUNDS, VEXFS_FUZZ_SEED, VEXFS_FUZZ_WRITES  test_corrupt's
 #                      fuzz loop: rounds (50), base seed (the time), whether
 #                      to write to the damaged filesystems too (1)
+#   VEXFS_IOCTL_FUZZ_CALLS, _SEED, _THREADS   test_ioctl_fuzz (15000 calls)
+#   VEXFS_IMGFUZZ_IMAGES, VEXFS_IMGFUZZ_SEED  test_imgfuzz (40 images)
+#   VEXFS_SOAK_SECONDS, _THREADS, _SEED        test_soak (30 s, 8 threads)
 # scripts/vm.sh passes every VEXFS_* variable through to the guest.
 
 set -uo pipefail
