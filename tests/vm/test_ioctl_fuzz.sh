@@ -44,6 +44,34 @@ else
 fi
 check_no_oops "no oops or warning during the fuzzing"
 
+section "cases the fuzzing found"
+# An unprivileged caller with write access to a small collection asked
+# PUBLISH_INDEX for a 1 GiB buffer and woke the OOM killer: a graph longer
+# than any graph of the collection could be is now refused first.
+publish_huge_graph() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups python3 - "$1" <<'PY'
+import errno, fcntl, os, struct, sys
+fmt = "<IIQQQ4Q"
+cmd = (1 << 30) | (struct.calcsize(fmt) << 16) | (0xE9 << 8) | 0x09
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+buf = bytearray(struct.pack(fmt, struct.calcsize(fmt), 0, 4096, 1 << 30, 0, 0, 0, 0, 0))
+try:
+    fcntl.ioctl(fd, cmd, buf)
+except OSError as e:
+    print("PUBLISH_INDEX of 1 GiB: %s" % errno.errorcode[e.errno])
+    sys.exit(0 if e.errno == errno.EINVAL else 1)
+sys.exit("PUBLISH_INDEX of 1 GiB succeeded")
+PY
+}
+small_collection() {
+	mkdir "$MNT/small" && chmod 0777 "$MNT/small" &&
+		"$REPO/daemon/vexfsctl" collection create "$MNT/small" --dim 4 >/dev/null
+}
+check "a small collection anyone may write to" small_collection
+check "an unprivileged 1 GiB PUBLISH_INDEX on it is refused with EINVAL" \
+	publish_huge_graph "$MNT/small"
+check_no_oops "no oops or warning (nor an OOM kill)"
+
 check "unmount" umount "$MNT"
 check_fsck "fsck.vexfs -n is clean after the fuzzing"
 check "the filesystem mounts again" mount_fs
