@@ -29,6 +29,23 @@ static u32 vexfs_vindex_csum(const struct vexfs_vindex_header *h)
 	return crc32c(VEXFS_CRC_SEED, &copy, sizeof(copy));
 }
 
+/*
+ * The largest valid graph over nslots slots: every slot a node on every
+ * level, with the widest link records. A longer buffer cannot be a graph
+ * of this collection, so it is refused before anything is allocated,
+ * whether a caller publishes it or a damaged image says it is that long.
+ */
+u64 vexfs_graph_bytes_max(u64 nslots)
+{
+	u64 l0_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M0);
+	u64 up_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M);
+	u64 pages = 1 + DIV_ROUND_UP(nslots, VEXFS_HNSW_NODES_PER_PAGE) +
+		    DIV_ROUND_UP(nslots, l0_per_page) +
+		    DIV_ROUND_UP(nslots * VEXFS_HNSW_MAX_LEVEL, up_per_page);
+
+	return pages * VEXFS_HNSW_PAGE_SIZE;
+}
+
 static void vexfs_index_free(struct vexfs_index *idx)
 {
 	if (!idx)
@@ -103,10 +120,11 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 	    le32_to_cpu(h.vi_checksum) != vexfs_vindex_csum(&h) ||
 	    le64_to_cpu(h.vi_owner) != c->dir->i_ino || !len ||
 	    le64_to_cpu(h.vi_seq) > c->seq ||
-	    VEXFS_VINDEX_GRAPH_START + len > i_size_read(inode))
+	    VEXFS_VINDEX_GRAPH_START + len > i_size_read(inode) ||
+	    len > vexfs_graph_bytes_max(c->nslots))
 		goto out_put;
 	err = -ENOMEM;
-	buf = kvmalloc(len, GFP_KERNEL | __GFP_NOWARN);
+	buf = kvmalloc(len, GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
 	if (!buf)
 		goto out_put;
 	err = vexfs_table_read(inode, buf, len, VEXFS_VINDEX_GRAPH_START);

@@ -406,22 +406,6 @@ out:
 /* Largest graph accepted: generous for any collection this module holds. */
 #define VEXFS_MAX_GRAPH_BYTES	(2ull << 30)
 
-/*
- * The largest valid graph over nslots slots: every slot a node on every
- * level, with the widest link records. A longer buffer cannot be a graph
- * of this collection, so it is refused before anything is allocated.
- */
-static u64 vexfs_graph_bytes_max(u64 nslots)
-{
-	u64 l0_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M0);
-	u64 up_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M);
-	u64 pages = 1 + DIV_ROUND_UP(nslots, VEXFS_HNSW_NODES_PER_PAGE) +
-		    DIV_ROUND_UP(nslots, l0_per_page) +
-		    DIV_ROUND_UP(nslots * VEXFS_HNSW_MAX_LEVEL, up_per_page);
-
-	return pages * VEXFS_HNSW_PAGE_SIZE;
-}
-
 static long vexfs_ioc_publish_index(struct file *filp, unsigned long uarg)
 {
 	struct vexfs_ioc_publish_index arg;

@@ -25,8 +25,21 @@
 #include "hnsw.h"
 #include "ondisk.h"
 
-/* The module accepts no larger graph (kmod/ioctl.c). */
-#define FSCK_MAX_GRAPH_BYTES	(2ull << 30)
+/*
+ * The largest valid graph over slots slots, as the module bounds it
+ * (vexfs_graph_bytes_max, kmod/index.c): every slot a node on every level,
+ * with the widest link records.
+ */
+static uint64_t graph_bytes_max(uint64_t slots)
+{
+	uint64_t l0_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M0);
+	uint64_t up_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M);
+	uint64_t pages = 1 + (slots + VEXFS_HNSW_NODES_PER_PAGE - 1) / VEXFS_HNSW_NODES_PER_PAGE +
+			 (slots + l0_per_page - 1) / l0_per_page +
+			 (slots * VEXFS_HNSW_MAX_LEVEL + up_per_page - 1) / up_per_page;
+
+	return pages * VEXFS_HNSW_PAGE_SIZE;
+}
 
 static uint32_t vindex_csum(const struct vexfs_vindex_header *h)
 {
@@ -54,8 +67,8 @@ static const char *index_inode_fault(struct fsck *f, uint64_t dir, uint64_t ino)
 }
 
 static const char *header_fault(const struct vexfs_vindex_header *h,
-				const struct vexfs_inode *raw, uint64_t dir,
-				uint64_t table_seq)
+				const struct vexfs_inode *raw,
+				const struct fsck_table_info *t)
 {
 	uint64_t len = le64toh(h->vi_graph_len);
 
@@ -63,12 +76,12 @@ static const char *header_fault(const struct vexfs_vindex_header *h,
 		return "bad magic";
 	if (le32toh(h->vi_checksum) != vindex_csum(h))
 		return "checksum mismatch";
-	if (le64toh(h->vi_owner) != dir)
+	if (le64toh(h->vi_owner) != t->dir)
 		return "owned by another directory";
-	if (!len || len > FSCK_MAX_GRAPH_BYTES ||
+	if (!len || len > graph_bytes_max(t->slots) ||
 	    VEXFS_VINDEX_GRAPH_START + len > le64toh(raw->i_size))
 		return "graph length out of range";
-	if (le64toh(h->vi_seq) > table_seq)
+	if (le64toh(h->vi_seq) > t->seq)
 		return "built at a change sequence the table never reached";
 	return NULL;
 }
@@ -134,7 +147,7 @@ void fsck_check_index(struct fsck *f, const struct fsck_table_info *t,
 		return;
 	fault = "header unreadable";
 	if (!fsck_file_io(f, &raw, 0, &h, sizeof(h), false))
-		fault = header_fault(&h, &raw, t->dir, t->seq);
+		fault = header_fault(&h, &raw, t);
 	if (!fault)
 		fault = graph_fault(f, &raw, le64toh(h.vi_graph_len), t);
 	if (f->aborted)

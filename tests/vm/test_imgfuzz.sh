@@ -67,6 +67,15 @@ detach "$DEV"
 DEV=
 cp "$IMG" "$BASE"
 
+# expect_fsck_finds TEXT IMAGE: fsck -n exits 4 and says TEXT.
+expect_fsck_finds() {
+	local out rc
+	out=$("$(fsck_bin)" -n -f "$2" 2>&1)
+	rc=$?
+	echo "$out" | grep -F -- "$1" || { echo "$out" | tail -n 5; return 1; }
+	[ $rc = 4 ]
+}
+
 section "cases the fuzzing found"
 # A bad record after good ones in a directory block: readdir used to hand
 # back the last good entry again on every call, so ls never ended.
@@ -98,6 +107,48 @@ if check "damage the sixth record of a directory block" bad_record_after_good_on
 	check "mount it" mount_fs
 	check "listing the directory ends, with EUCLEAN" listing_fails
 	check "unmount" umount "$MNT"
+	detach "$DEV"
+	DEV=
+fi
+check_no_oops "no oops or warning"
+
+# An index header claiming a graph of 1.5 GiB in a sparse 1 TiB index
+# file: the module used to allocate and read all of it at the first
+# search, and keep it for as long as the filesystem stayed mounted.
+huge_index_image() {
+	python3 - "$BASE" "$SCRATCH/hugeindex.img" "$REPO/tests/fuzz" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[3])
+import imgfuzz
+img = imgfuzz.Image(bytearray(open(sys.argv[1], "rb").read()))
+ino, mapping = img.indexes[0]
+off, size = imgfuzz.INODE["i_size"]
+imgfuzz.put(img.d, img.inode_off(ino) + off, size, 1 << 40)
+img.fix_inode(ino)
+hdr = mapping[0] * imgfuzz.BS
+off, size = imgfuzz.VINDEX_HDR["vi_graph_len"]
+imgfuzz.put(img.d, hdr + off, size, 3 << 29)
+img.fix_header(hdr, imgfuzz.VINDEX_HDR["vi_checksum"][0])
+open(sys.argv[2], "wb").write(img.d)
+PY
+}
+search_coll() {
+	python3 -c 'import os, sys
+sys.path.insert(0, sys.argv[2])
+import vexfs_ioctl
+fd = os.open(sys.argv[1], os.O_RDONLY)
+results, scanned = vexfs_ioctl.search(fd, [0.5] * 8, 5)
+print("%d results, %d scanned" % (len(results), scanned))
+sys.exit(0 if len(results) == 5 else 1)' "$MNT/coll" "$TESTS_DIR"
+}
+dmesg_mark "huge index"
+if check "an index header claiming 1.5 GiB in a 1 TiB sparse file" huge_index_image; then
+	DEV=$(attach "$SCRATCH/hugeindex.img")
+	check "mount it" mount_fs
+	check "search works, exactly" search_coll
+	check_kmsg "the index is not loaded" "index not loaded"
+	check "unmount" umount "$MNT"
+	check "fsck.vexfs -n reports the index" expect_fsck_finds "graph length out of range" "$SCRATCH/hugeindex.img"
 	detach "$DEV"
 	DEV=
 fi
