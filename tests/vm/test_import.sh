@@ -172,6 +172,7 @@ new_coll tty
 script -qfec "$CTL import $MNT/tty $D/a.jsonl --batch 50" /dev/null >"$SCRATCH/tty.out" 2>&1
 check "on a terminal: a bar redrawn in place with rate and ETA" \
 	grep -qaE $'\r''import \[[#.]{30}\] +[0-9]+%  [0-9]+/600  [0-9]+/s' "$SCRATCH/tty.out"
+check "on a terminal: the bar shows the time left" grep -qaE '/600  [0-9]+/s  ETA [0-9]+s' "$SCRATCH/tty.out"
 check "on a terminal: the bar reaches 600/600" grep -qa '100%  600/600' "$SCRATCH/tty.out"
 check "summary: vectors/s and MB/s" \
 	grep -qaE '^imported 600 vectors of dimension 16 into .* in [0-9.]+ s: [0-9]+ vectors/s, [0-9.]+ MB/s' \
