@@ -73,6 +73,11 @@ static void make_base(void)
 	img_close(&im);
 }
 
+static void remove_image(void)
+{
+	unlink(path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const uint8_t zero[BS];
@@ -83,6 +88,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	snprintf(path, sizeof(path), "/dev/shm/vexfs-fuzz-fsck-XXXXXX");
 	make_base();
+	atexit(remove_image);
 	f = fopen(path, "rb");
 	if (!f || fseek(f, 0, SEEK_END))
 		abort();
