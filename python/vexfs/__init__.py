@@ -551,7 +551,7 @@ class Collection:
 
     # -- search --
 
-    def search(self, query, k=10, ef=0, exact=False, filter=None, where=None, numpy=False):
+    def search(self, query, k=10, ef=0, exact=False, filter=None, where=None):
         """The k (1..4096) nearest vectors to query, best first, as Results
         of Result(id, ino, distance); Results.scanned is the number of
         distances computed.
@@ -561,7 +561,6 @@ class Collection:
         loaded BPF filter (vexfsctl filter load); where: a predicate on one
         metadata word, "attr1>=5" or (1, ">=", 5). Only files the caller
         may read are returned, so there may be fewer than k."""
-        del numpy  # results carry no vectors; kept for symmetry with get()
         q = _float_array(query, "query")
         self._check_vector(q, "query")
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
