@@ -6,7 +6,12 @@
 #   make bench      file-operation benchmark, vexfs vs ext4, in the guest
 #   make vecbench   vector insert and search benchmark, ioctl vs plain files
 #                   and userspace, in the guest
-#   make recall     HNSW recall through the kernel on three datasets
+#   make recall     HNSW recall through the kernel (indexes built by vexfsd)
+#   make hnsw-peers native HNSW: lib/ vs hnswlib, FAISS and USearch, and the
+#                   recall-vs-QPS plot docs/hnsw-recall-qps.png
+#   make chroma-bench  Chroma (npm chromadb) on the 10k x 1536 cosine data
+#   make hnswioctl  HNSW search through the kernel vs the same code in
+#                   userspace, in the guest
 #   make reliability the long fuzzing and soak runs (docs/reliability.md)
 #   make install    install tools, daemons, BPF filters, systemd unit, man
 #                   pages, bash completion and the Python package under
@@ -24,7 +29,7 @@ CC ?= gcc
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs bpf bpf-filters daemon unit-tests fuzz reliability test unit-test native-test vm-test demo vm-shell bench vecbench recall install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
+.PHONY: all kmod mkfs bpf bpf-filters daemon unit-tests fuzz reliability test unit-test native-test vm-test demo vm-shell bench vecbench recall hnsw-peers chroma-bench hnswioctl install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
 
 all: kmod mkfs bpf bpf-filters daemon unit-tests fuzz
 
@@ -136,11 +141,40 @@ demo: all install-fs-tools
 vm-shell: all install-fs-tools
 	scripts/vm.sh --interactive
 
-# HNSW recall through the kernel on three datasets (prepared on the host:
-# the guest's root is read-only).
+# HNSW recall through the kernel (data prepared on the host: the guest's
+# root is read-only). VEXFS_RECALL_SETS picks datasets (tests/bench/recall.py);
+# the full 60k fashion-mnist wants VEXFS_RECALL_MEM=3G.
 recall: all install-fs-tools
 	python3 scripts/datasets.py build/data
-	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- tests/bench/run-recall.sh
+	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh \
+		--mem $${VEXFS_RECALL_MEM:-2G} -- tests/bench/run-recall.sh
+
+# Native, no guest: installs its peers itself (tests/bench/install-peers.sh).
+hnsw-peers:
+	$(MAKE) -C lib
+	$(MAKE) -C tests/bench hnsw-peers
+
+chroma-bench:
+	tests/bench/run-chroma.sh
+
+HNSWIOCTL := build/bench/hnswioctl
+
+$(HNSWIOCTL): tests/bench/hnswioctl.c daemon
+	$(MAKE) -C lib
+	mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -D_GNU_SOURCE -Iinclude -Ilib -Idaemon -o $@ $< \
+		daemon/libvexfs.a lib/libvexfs_core.a -lm -lpthread
+
+# The 1,536-d graphs are built natively (an hour under TCG); the guest
+# publishes them (tests/bench/run-hnswioctl.sh).
+hnswioctl: kmod install-fs-tools $(HNSWIOCTL)
+	python3 scripts/datasets.py build/data
+	test -e build/data/gen1536.hnsw || $(HNSWIOCTL) --write-graph build/data/gen1536.hnsw \
+		--base build/data/gen1536_base.fvecs --metric cosine
+	test -e build/data/gen1536-kept80.hnsw || $(HNSWIOCTL) --delete-share 0.2 \
+		--write-graph build/data/gen1536-kept80.hnsw \
+		--base build/data/gen1536_base.fvecs --metric cosine
+	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- tests/bench/run-hnswioctl.sh
 
 # The long runs of docs/reliability.md: each libFuzzer target for
 # FUZZ_SECONDS, then in one guest the ioctl fuzzer, the image fuzzer and

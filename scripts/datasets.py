@@ -3,7 +3,8 @@
 
   fashion-mnist   Debian's dataset-fashion-mnist (idx, uint8 784-d images):
                   base = the first N training images, queries = the first Q
-                  test images, as float32 pixel values; metric L2.
+                  test images, as float32 pixel values; metric L2. Also
+                  fashion60k_base: all 60,000 training images.
   gen1536         N x 1536 embedding-like vectors: points around 64 seeded
                   cluster centres, L2-normalized; queries drawn the same way;
                   metric cosine.
@@ -76,6 +77,9 @@ def main():
     os.makedirs(a.outdir, exist_ok=True)
     if not os.path.exists(os.path.join(a.outdir, "fashion_query.fvecs")):
         fashion(a.outdir, a.n, a.queries)
+    if not os.path.exists(os.path.join(a.outdir, "fashion60k_base.fvecs")):
+        write_fvecs(os.path.join(a.outdir, "fashion60k_base.fvecs"),
+                    idx_images(os.path.join(FASHION, "train-images-idx3-ubyte.gz"), 60000), 784)
     if not os.path.exists(os.path.join(a.outdir, "gen1536_query.fvecs")):
         gen(a.outdir, a.n, a.queries)
 

@@ -27,6 +27,7 @@ from_bookworm=(
 	libhnswlib-dev
 	libmicrohttpd-dev xxd curl prometheus chromium
 	dkms man-db groff-base bash-completion python3 libjson-c-dev
+	dataset-fashion-mnist python3-matplotlib
 )
 
 missing() {

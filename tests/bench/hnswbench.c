@@ -1,31 +1,47 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hnswbench: the lib/ HNSW, natively, against exact ground truth and, when
- * it was built in, against hnswlib on the same data with the same
- * parameters, in the same process.
+ * hnswbench: the lib/ HNSW, natively, against exact ground truth and, for
+ * each peer built in, against that peer on the same data with the same
+ * parameters, in the same process. Peers: hnswlib (Debian libhnswlib-dev),
+ * FAISS IndexHNSWFlat (Debian libfaiss-dev), USearch (its C API, built
+ * from the npm package's sources by `make hnsw-peers`).
  *
- *   hnswbench [-d DATA_DIR] [-j FILE] [-m M] [-e EF_CONSTRUCTION] [-P]
+ *   hnswbench [-d DATA_DIR] [-g GEN_DIR] [-s SETS] [-j FILE] [-m M]
+ *             [-e EF_CONSTRUCTION] [-P]
  *
- * Two data sets: sift5k (4,900 SIFT descriptors, 100 queries, L2, ground
- * truth shipped with it) and 10,000 generated vectors of 128 dimensions,
- * L2-normalized around 64 random centres, 200 queries drawn the same way,
- * inner product, ground truth by exact scan. For each implementation:
- * build time with 1 thread (CPU time of the thread, and wall clock) and 2
- * threads (wall clock), best of two; the bytes of the index (and of the graph alone,
- * without the vectors); then for each ef recall@10 and queries per CPU
- * second on one thread, best of five rounds. The engines take turns round
- * by round, so a shared host's load falls on both alike. The QPS at recall
- * 0.95 is interpolated between the two ef values around it.
+ * Data sets (-s, comma-separated; default sift5k,clustered10k):
+ *   sift5k        4,900 SIFT descriptors, 100 queries, L2, ground truth
+ *                 shipped with it (DATA_DIR/sift5k)
+ *   clustered10k  10,000 generated 128-d vectors, L2-normalized around 64
+ *                 random centres, 200 queries drawn the same way, inner
+ *                 product
+ *   gen1536       GEN_DIR/gen1536_*.fvecs (scripts/datasets.py): 10,000
+ *                 normalized 1,536-d vectors around 64 centres, 100
+ *                 queries; cosine, which on unit vectors every engine
+ *                 computes as inner product
+ *   fashion10k    GEN_DIR/fashion_*.fvecs: the first 10,000 fashion-mnist
+ *                 training images, 100 test images, 784-d, L2
+ * Ground truth by exact scan where none is shipped. For each
+ * implementation: build time with 1 thread (CPU time of the thread, and
+ * wall clock) and 2 threads (wall clock), best of two; the bytes of the
+ * index (and of the graph alone, without the vectors) and the growth of
+ * resident memory of a fresh process that builds it once; then for each
+ * ef recall@10 and queries per CPU second on one thread, best of five
+ * rounds. The engines take turns round by round, so a shared host's load
+ * falls on all alike. The QPS at recall 0.95 and 0.99 is interpolated
+ * between the two ef values around it.
  * The VexFS graph is searched as the kernel would: serialized, loaded,
  * vectors reached through the slot callback. -P builds it without
  * keepPrunedConnections, as hnswlib does. -j also writes it all as JSON.
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hnsw.h"
@@ -34,15 +50,20 @@
 #ifndef VEXFS_DATA_DIR
 #define VEXFS_DATA_DIR "../../../shared/data"
 #endif
+#ifndef VEXFS_GEN_DIR
+#define VEXFS_GEN_DIR "../../build/data"
+#endif
 
 #define K		10
 #define BUILD_ROUNDS	2
 #define QPS_ROUNDS	5
 #define ROUND_S		0.1	/* CPU seconds of queries in one round */
-#define TARGET_RECALL	0.95
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-static const uint32_t efs[] = { 10, 16, 32, 64, 128, 256 };
+static const double targets[] = { 0.95, 0.99 };	/* recall@10 */
+#define NTARGET		ARRAY_SIZE(targets)
+
+static const uint32_t efs[] = { 10, 16, 24, 32, 48, 64, 96, 128, 256 };
 #define NEF		ARRAY_SIZE(efs)
 
 static bool keep_pruned = true;	/* -P clears it */
@@ -115,6 +136,28 @@ static int load_sift(struct dataset *d, const char *dir)
 		for (j = 0; j < K; j++)
 			d->truth[i * K + j] = gt[(size_t)i * gdim + j];
 	free(gt);
+	return 0;
+}
+
+static void exact_truth(struct dataset *d);
+
+/* Base and query files of scripts/datasets.py; truth by exact scan. */
+static int load_generated(struct dataset *d, const char *dir,
+			  const char *name, const char *prefix,
+			  uint32_t metric)
+{
+	char base[256], query[256];
+	uint32_t qdim;
+
+	snprintf(base, sizeof(base), "%s_base.fvecs", prefix);
+	snprintf(query, sizeof(query), "%s_query.fvecs", prefix);
+	d->name = name;
+	d->metric = metric;
+	d->base = read_vecs(dir, base, &d->n, &d->dim);
+	d->queries = read_vecs(dir, query, &d->nq, &qdim);
+	if (!d->base || !d->queries || qdim != d->dim)
+		return -ENOENT;
+	exact_truth(d);
 	return 0;
 }
 
@@ -375,6 +418,100 @@ static const struct engine hnswlib_engine = {
 };
 #endif
 
+/* ---- FAISS IndexHNSWFlat, from tests/bench/faiss_peer.cpp ---- */
+
+#ifdef HAVE_FAISS
+struct faiss_peer;
+struct faiss_peer *faiss_peer_build(const float *base, uint32_t n,
+				    uint32_t dim, int inner, uint32_t m,
+				    uint32_t ef_construction, uint32_t threads);
+void faiss_peer_set_ef(struct faiss_peer *p, uint32_t ef);
+uint32_t faiss_peer_search(struct faiss_peer *p, const float *query,
+			   uint32_t k, uint32_t *ids);
+size_t faiss_peer_bytes(const struct faiss_peer *p, size_t *graph_only);
+void faiss_peer_free(struct faiss_peer *p);
+
+static void *faiss_build(const struct dataset *d, uint32_t m, uint32_t efc,
+			 uint32_t threads)
+{
+	return faiss_peer_build(d->base, d->n, d->dim,
+				d->metric == VEXFS_METRIC_IP, m, efc, threads);
+}
+
+static void faiss_drop(void *h)
+{
+	faiss_peer_free(h);
+}
+
+static size_t faiss_bytes(void *h, size_t *graph_only)
+{
+	return faiss_peer_bytes(h, graph_only);
+}
+
+static void faiss_set_ef(void *h, uint32_t ef)
+{
+	faiss_peer_set_ef(h, ef);
+}
+
+static uint32_t faiss_search(void *h, const float *q, uint32_t *ids)
+{
+	return faiss_peer_search(h, q, K, ids);
+}
+
+static const struct engine faiss_engine = {
+	"faiss", faiss_build, faiss_drop, faiss_bytes, faiss_set_ef,
+	faiss_search,
+};
+#endif
+
+/* ---- USearch, from tests/bench/usearch_peer.c ---- */
+
+#ifdef HAVE_USEARCH
+struct usearch_peer;
+struct usearch_peer *usearch_peer_build(const float *base, uint32_t n,
+					uint32_t dim, int inner, uint32_t m,
+					uint32_t ef_construction,
+					uint32_t threads);
+void usearch_peer_set_ef(struct usearch_peer *p, uint32_t ef);
+uint32_t usearch_peer_search(struct usearch_peer *p, const float *query,
+			     uint32_t k, uint32_t *ids);
+size_t usearch_peer_bytes(const struct usearch_peer *p, size_t *graph_only);
+void usearch_peer_free(struct usearch_peer *p);
+
+static void *usearch_build(const struct dataset *d, uint32_t m,
+			   uint32_t efc, uint32_t threads)
+{
+	return usearch_peer_build(d->base, d->n, d->dim,
+				  d->metric == VEXFS_METRIC_IP, m, efc,
+				  threads);
+}
+
+static void usearch_drop(void *h)
+{
+	usearch_peer_free(h);
+}
+
+static size_t usearch_bytes(void *h, size_t *graph_only)
+{
+	return usearch_peer_bytes(h, graph_only);
+}
+
+static void usearch_set_ef(void *h, uint32_t ef)
+{
+	usearch_peer_set_ef(h, ef);
+}
+
+static uint32_t usearch_search(void *h, const float *q, uint32_t *ids)
+{
+	return usearch_peer_search(h, q, K, ids);
+}
+
+static const struct engine usearch_engine = {
+	"usearch", usearch_build, usearch_drop, usearch_bytes, usearch_set_ef,
+	usearch_search,
+};
+#endif
+
 /* ==== Measuring ==== */
 
 struct point {
@@ -388,8 +525,9 @@ struct result {
 	double build_s[3];		/* 1 thread CPU and wall, 2 threads wall */
 	size_t bytes;			/* index in memory, vectors included */
 	size_t graph_bytes;		/* without the vectors */
+	long rss_growth;		/* bytes, of a process building it once */
 	struct point pts[NEF];
-	double qps_at_target;		/* interpolated; 0: never reached */
+	double qps_at_target[NTARGET];	/* interpolated; 0: never reached */
 };
 
 /*
@@ -443,6 +581,54 @@ static void keep_min(double *best, double t, bool first)
 		*best = t;
 }
 
+static long rss_bytes(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * Resident memory a fresh process gains by building the index once with
+ * one thread: measured in a child, so nothing the parent freed before is
+ * reused. It includes the allocator's slack and, for VexFS, what the
+ * builder held but did not give back to the system.
+ */
+static long rss_growth(const struct dataset *d, const struct engine *e,
+		       uint32_t m, uint32_t efc)
+{
+	long growth = -1;
+	int fds[2], status;
+	pid_t pid;
+
+	if (pipe(fds))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		long before = rss_bytes();
+		void *h = e->build(d, m, efc, 1);
+
+		growth = rss_bytes() - before;
+		if (write(fds[1], &growth, sizeof(growth)) != sizeof(growth))
+			_exit(1);
+		(void)h;
+		_exit(0);
+	}
+	close(fds[1]);
+	if (pid < 0 || read(fds[0], &growth, sizeof(growth)) != sizeof(growth))
+		growth = -1;
+	close(fds[0]);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return growth;
+}
+
 /* Builds, alternating engines; the last one-thread index of each is kept. */
 static void build_all(const struct dataset *d, const struct engine **e,
 		      uint32_t ne, uint32_t m, uint32_t efc, void **h,
@@ -472,6 +658,7 @@ static void build_all(const struct dataset *d, const struct engine **e,
 	for (i = 0; i < ne; i++) {
 		r[i].engine = e[i]->name;
 		r[i].bytes = e[i]->bytes(h[i], &r[i].graph_bytes);
+		r[i].rss_growth = rss_growth(d, e[i], m, efc);
 	}
 }
 
@@ -516,7 +703,8 @@ static void sweep_all(const struct dataset *d, const struct engine **e,
 		}
 	}
 	for (i = 0; i < ne; i++)
-		r[i].qps_at_target = qps_at(r[i].pts, NEF, TARGET_RECALL);
+		for (f = 0; f < NTARGET; f++)
+			r[i].qps_at_target[f] = qps_at(r[i].pts, NEF, targets[f]);
 }
 
 /* ==== Output ==== */
@@ -524,9 +712,10 @@ static void sweep_all(const struct dataset *d, const struct engine **e,
 static void print_result(const struct result *r)
 {
 	printf("  %-8s build 1 thread %.2f s CPU, %.2f s wall; 2 threads %.2f s"
-	       " wall; index %.2f MiB, graph alone %.2f MiB\n", r->engine,
-	       r->build_s[0], r->build_s[1], r->build_s[2],
-	       r->bytes / 1048576.0, r->graph_bytes / 1048576.0);
+	       " wall; index %.2f MiB, graph alone %.2f MiB; RSS growth"
+	       " %.2f MiB\n", r->engine, r->build_s[0], r->build_s[1],
+	       r->build_s[2], r->bytes / 1048576.0, r->graph_bytes / 1048576.0,
+	       r->rss_growth / 1048576.0);
 }
 
 static void print_curves(const struct result *r, uint32_t nr)
@@ -556,9 +745,11 @@ static void json_result(FILE *f, const struct result *r)
 	fprintf(f, "{\"engine\": \"%s\", \"build_s_1thread_cpu\": %.4f, "
 		"\"build_s_1thread_wall\": %.4f, \"build_s_2threads_wall\": %.4f, "
 		"\"index_bytes\": %zu, \"graph_bytes\": %zu, "
-		"\"qps_at_recall_0.95\": %.1f, \"curve\": [", r->engine,
+		"\"rss_growth_bytes\": %ld, \"qps_at_recall_0.95\": %.1f, "
+		"\"qps_at_recall_0.99\": %.1f, \"curve\": [", r->engine,
 		r->build_s[0], r->build_s[1], r->build_s[2], r->bytes,
-		r->graph_bytes, r->qps_at_target);
+		r->graph_bytes, r->rss_growth, r->qps_at_target[0],
+		r->qps_at_target[1]);
 	for (i = 0; i < NEF; i++)
 		fprintf(f, "%s{\"ef\": %u, \"recall\": %.4f, \"qps\": %.1f}",
 			i ? ", " : "", r->pts[i].ef, r->pts[i].recall,
@@ -593,8 +784,14 @@ static void run_set(const struct dataset *d, uint32_t m, uint32_t efc,
 #ifdef HAVE_HNSWLIB
 		&hnswlib_engine,
 #endif
+#ifdef HAVE_FAISS
+		&faiss_engine,
+#endif
+#ifdef HAVE_USEARCH
+		&usearch_engine,
+#endif
 	};
-	uint32_t ne = ARRAY_SIZE(e), i;
+	uint32_t ne = ARRAY_SIZE(e), i, t;
 	struct result r[ARRAY_SIZE(e)];
 	void *h[ARRAY_SIZE(e)] = { NULL };
 	struct vexfs_index *v;
@@ -613,13 +810,18 @@ static void run_set(const struct dataset *d, uint32_t m, uint32_t efc,
 		print_result(&r[i]);
 	sweep_all(d, e, ne, h, r);
 	print_curves(r, ne);
-	printf("  QPS at recall@10 %.2f:", TARGET_RECALL);
-	for (i = 0; i < ne; i++)
-		printf("  %s %.0f", r[i].engine, r[i].qps_at_target);
-	if (ne == 2 && r[1].qps_at_target > 0)
-		printf("  (vexfs/hnswlib %.2f)",
-		       r[0].qps_at_target / r[1].qps_at_target);
-	printf("\n\n");
+	for (t = 0; t < NTARGET; t++) {
+		printf("  QPS at recall@10 %.2f:", targets[t]);
+		for (i = 0; i < ne; i++)
+			printf("  %s %.0f", r[i].engine, r[i].qps_at_target[t]);
+		for (i = 1; i < ne; i++)
+			if (r[i].qps_at_target[t] > 0)
+				printf("  vexfs/%s %.2f", r[i].engine,
+				       r[0].qps_at_target[t] /
+				       r[i].qps_at_target[t]);
+		printf("\n");
+	}
+	printf("\n");
 	for (i = 0; i < ne; i++)
 		e[i]->drop(h[i]);
 	if (json)
@@ -628,24 +830,56 @@ static void run_set(const struct dataset *d, uint32_t m, uint32_t efc,
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: hnswbench [-d DATA_DIR] [-j FILE] [-m M] "
-		"[-e EF_CONSTRUCTION] [-P]\n");
+	fprintf(stderr, "usage: hnswbench [-d DATA_DIR] [-g GEN_DIR] [-s SETS] "
+		"[-j FILE] [-m M] [-e EF_CONSTRUCTION] [-P]\n"
+		"  SETS: comma-separated among sift5k, clustered10k, gen1536, "
+		"fashion10k\n");
 	exit(2);
+}
+
+/* Loads set `name`; -ENOENT when its files are missing. */
+static int load_set(struct dataset *d, const char *name, const char *dir,
+		    const char *gen_dir)
+{
+	memset(d, 0, sizeof(*d));
+	if (!strcmp(name, "sift5k"))
+		return load_sift(d, dir);
+	if (!strcmp(name, "clustered10k")) {
+		make_clustered(d, 10000, 200, 128, 64, 1234);
+		return 0;
+	}
+	if (!strcmp(name, "gen1536"))
+		return load_generated(d, gen_dir, "gen1536", "gen1536",
+				      VEXFS_METRIC_IP);
+	if (!strcmp(name, "fashion10k"))
+		return load_generated(d, gen_dir, "fashion10k", "fashion",
+				      VEXFS_METRIC_L2);
+	fprintf(stderr, "hnswbench: unknown data set %s\n", name);
+	usage();
+	return -EINVAL;
 }
 
 int main(int argc, char **argv)
 {
-	const char *dir = VEXFS_DATA_DIR, *json_path = NULL;
+	const char *dir = VEXFS_DATA_DIR, *gen_dir = VEXFS_GEN_DIR;
+	const char *json_path = NULL;
+	char sets[256] = "sift5k,clustered10k", *name, *save;
 	uint32_t m = 16, efc = 200;
-	struct dataset sift = { 0 }, gen = { 0 };
 	bool first = true;
 	FILE *json = NULL;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "d:j:m:e:P")) != -1) {
+	setvbuf(stdout, NULL, _IOLBF, 0);	/* progress through a pipe */
+	while ((opt = getopt(argc, argv, "d:g:s:j:m:e:P")) != -1) {
 		switch (opt) {
 		case 'd':
 			dir = optarg;
+			break;
+		case 'g':
+			gen_dir = optarg;
+			break;
+		case 's':
+			snprintf(sets, sizeof(sets), "%s", optarg);
 			break;
 		case 'j':
 			json_path = optarg;
@@ -673,16 +907,26 @@ int main(int argc, char **argv)
 			"\"sets\": [");
 	}
 #ifndef HAVE_HNSWLIB
-	printf("hnswlib not built in (install libhnswlib-dev): VexFS only\n\n");
+	printf("hnswlib not built in (install libhnswlib-dev)\n");
 #endif
-	if (load_sift(&sift, dir) == 0) {
-		run_set(&sift, m, efc, json, first);
+#ifndef HAVE_FAISS
+	printf("FAISS not built in (make hnsw-peers installs libfaiss-dev)\n");
+#endif
+#ifndef HAVE_USEARCH
+	printf("USearch not built in (make hnsw-peers builds it)\n");
+#endif
+	for (name = strtok_r(sets, ",", &save); name;
+	     name = strtok_r(NULL, ",", &save)) {
+		struct dataset d;
+
+		if (load_set(&d, name, dir, gen_dir)) {
+			printf("%s: data not found (under %s or %s), skipped\n\n",
+			       name, dir, gen_dir);
+			continue;
+		}
+		run_set(&d, m, efc, json, first);
 		first = false;
-	} else {
-		printf("sift5k: not found under %s, skipped\n\n", dir);
 	}
-	make_clustered(&gen, 10000, 200, 128, 64, 1234);
-	run_set(&gen, m, efc, json, first);
 	if (json) {
 		fprintf(json, "\n]}\n");
 		fclose(json);

@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
-# In the guest: recall of the kernel's HNSW search on sift5k, a 10k subset
-# of fashion-mnist and 10k x 1536 generated cosine data (make recall).
+# In the guest: recall of the kernel's HNSW search, with indexes built and
+# published by vexfsd, on sift5k, a 10k subset of fashion-mnist, 10k x 1536
+# generated cosine data and the full 60k fashion-mnist (make recall).
+# VEXFS_RECALL_SETS picks datasets by name (see recall.py).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=${VEXFS_SCRATCH:-/tmp}
 modprobe libcrc32c
 grep -qw vexfs /proc/filesystems || insmod "$repo/kmod/vexfs.ko"
-truncate -s 1G "$scratch/recall.img"
+truncate -s "${VEXFS_RECALL_IMAGE:-1G}" "$scratch/recall.img"
 dev=$(losetup -f --show "$scratch/recall.img")
 mkfs.vexfs -q -f "$dev"
 mkdir -p "$scratch/recall"
 mount -t vexfs "$dev" "$scratch/recall"
-python3 "$repo/tests/bench/recall.py" "$scratch/recall"
+
+# The daemon builds only when asked (index build --wait): its own scans
+# would race the imports and deletions being measured.
+export VEXFSD_SOCKET=$scratch/vexfsd.sock
+"$repo/daemon/vexfsd" -s "$VEXFSD_SOCKET" --scan-interval 86400 \
+	--index-threshold 100000000 --rebuild-dead-share 0 \
+	>"$scratch/vexfsd.log" 2>&1 &
+daemon=$!
+for _ in $(seq 100); do [ -S "$VEXFSD_SOCKET" ] && break; sleep 0.2; done
+[ -S "$VEXFSD_SOCKET" ] || { cat "$scratch/vexfsd.log"; exit 1; }
+
+status=0
+python3 "$repo/tests/bench/recall.py" "$scratch/recall" || status=$?
+kill "$daemon"
+wait "$daemon" || true
+grep 'index published' "$scratch/vexfsd.log" | sed 's/^/vexfsd: /' || true
 umount "$scratch/recall"
 losetup -d "$dev"
+exit $status
