@@ -76,7 +76,12 @@ static bool vexfs_slot_wanted(const struct vexfs_collection *c,
 	       (!a->filter || vexfs_filter_admit(a->filter, s));
 }
 
-/* The exact pass: every wanted slot the index search did not cover. */
+/*
+ * The exact pass: every wanted slot the index search did not cover. It
+ * runs over every slot on every search, and after an indexed search
+ * nearly all are covered: the cheap coverage test comes first, so they
+ * skip the predicate and permission checks.
+ */
 static u32 vexfs_pick_candidates(struct vexfs_collection *c,
 				 const struct vexfs_search_args *a,
 				 bool used_index, u64 start, u64 end, u32 *cand)
@@ -85,8 +90,8 @@ static u32 vexfs_pick_candidates(struct vexfs_collection *c,
 	u64 i;
 
 	for (i = start; i < end; i++)
-		if (vexfs_slot_wanted(c, a, i) &&
-		    !(used_index && vexfs_slot_covered(c, i)))
+		if (!(used_index && vexfs_slot_covered(c, i)) &&
+		    vexfs_slot_wanted(c, a, i))
 			cand[n++] = i;
 	return n;
 }
