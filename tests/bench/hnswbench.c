@@ -35,6 +35,7 @@
  * keepPrunedConnections, as hnswlib does. -j also writes it all as JSON.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -595,9 +596,10 @@ static long rss_bytes(void)
 }
 
 /*
- * Resident memory a fresh process gains by building the index once with
- * one thread: measured in a child, so nothing the parent freed before is
- * reused. It includes the allocator's slack and, for VexFS, what the
+ * Resident memory a process gains by building the index once with one
+ * thread: measured in a child, which first gives back the free memory
+ * it inherited, so that earlier sets' freed indexes are not reused
+ * unseen. It includes the allocator's slack and, for VexFS, what the
  * builder held but did not give back to the system.
  */
 static long rss_growth(const struct dataset *d, const struct engine *e,
@@ -611,8 +613,12 @@ static long rss_growth(const struct dataset *d, const struct engine *e,
 		return -1;
 	pid = fork();
 	if (pid == 0) {
-		long before = rss_bytes();
-		void *h = e->build(d, m, efc, 1);
+		long before;
+		void *h;
+
+		malloc_trim(0);
+		before = rss_bytes();
+		h = e->build(d, m, efc, 1);
 
 		growth = rss_bytes() - before;
 		if (write(fds[1], &growth, sizeof(growth)) != sizeof(growth))
