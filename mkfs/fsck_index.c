@@ -110,6 +110,22 @@ static const char *graph_fault(struct fsck *f, const struct vexfs_inode *raw,
 	return why;
 }
 
+/*
+ * Release an index inode, unless blocks are shared: then whose blocks are
+ * whose is not known, fsck_release_inode() refuses by design, and the
+ * inode stays for a later run (reported, not an operational error).
+ */
+static void release_index(struct fsck *f, uint64_t ino)
+{
+	if (f->dup_blocks) {
+		fsck_unfixable(f, "Index inode %" PRIu64 " is not released while blocks are shared.",
+			       ino);
+		return;
+	}
+	if (fsck_release_inode(f, ino))
+		fsck_fix_failed(f);
+}
+
 /* Forget the index in the table header, as VEXFS_IOC_DROP_INDEX does. */
 static void forget_index(struct fsck *f, const struct fsck_table_info *t)
 {
@@ -160,8 +176,7 @@ void fsck_check_index(struct fsck *f, const struct fsck_table_info *t,
 			  t->dir, ino, fault))
 		return;
 	forget_index(f, t);
-	if (fsck_release_inode(f, ino))
-		fsck_fix_failed(f);
+	release_index(f, ino);
 }
 
 void fsck_check_orphan_index(struct fsck *f, uint64_t ino)
@@ -176,9 +191,13 @@ void fsck_check_orphan_index(struct fsck *f, uint64_t ino)
 	if (fsck_ino_valid(f, dir) &&
 	    (fsck_ino(f, dir)->state & (INO_BAD | INO_TABLE_BAD)))
 		return;
+	if (f->dup_blocks) {
+		fsck_unfixable(f, "Index inode %" PRIu64 " (of directory %" PRIu64 ") belongs to no collection; not released while blocks are shared.",
+			       ino, dir);
+		return;
+	}
 	if (!fsck_fixable(f, "Index inode %" PRIu64 " (of directory %" PRIu64 ") belongs to no collection.  Release it.",
 			  ino, dir))
 		return;
-	if (fsck_release_inode(f, ino))
-		fsck_fix_failed(f);
+	release_index(f, ino);
 }

@@ -490,6 +490,27 @@ static void shared_block(struct img *im)
 	img_write_inode(im, pop.symlink, &raw);
 }
 
+/* A bad index while blocks are shared: it is forgotten, not released. */
+static void bad_graph_shared_block(struct img *im)
+{
+	bad_graph(im);
+	shared_block(im);
+}
+
+static void test_bad_graph_shared_block(void **state)
+{
+	(void)state;
+	populate("bad_graph_shared");
+	damage(bad_graph_shared_block);
+	assert_fsck("-n", 4);
+	assert_output_has("bad index (");
+	/* the index is forgotten (fixed), its inode stays (not released) */
+	assert_fsck("-y", 5);
+	assert_output_has("is not released while blocks are shared");
+	assert_fsck("-n", 4);
+	assert_null(strstr(output, "bad index ("));
+}
+
 static void entry_to_free_inode(struct img *im)
 {
 	struct vexfs_inode zero = { 0 };
@@ -746,6 +767,7 @@ int main(void)
 		T(index_header_checksum),
 		T(orphan_index),
 		T(index_names_file),
+		T(bad_graph_shared_block),
 		T(leaked_block_bit),
 		T(cleared_block_bit),
 		T(leaked_inode_bit),
