@@ -81,16 +81,22 @@ static int vexfs_bitmap_take(struct super_block *sb, u64 bitmap_start,
 			return PTR_ERR(bh);
 		found = find_next_zero_bit_le(bh->b_data, end - base, bit - base);
 		if (base + found < end) {
+			int err = vexfs_journal_access(sb, bh);
+
+			if (err) {
+				brelse(bh);
+				return err;
+			}
 			while (run < want && base + found + run < end &&
 			       !test_bit_le(found + run, bh->b_data)) {
 				__set_bit_le(found + run, bh->b_data);
 				run++;
 			}
-			vexfs_dirty_meta(bh, VEXFS_BITMAP_MAGIC);
+			err = vexfs_dirty_meta(sb, bh, VEXFS_BITMAP_MAGIC);
 			brelse(bh);
 			*first = base + found;
 			*got = run;
-			return 0;
+			return err;
 		}
 		brelse(bh);
 		scanned += end - bit;
@@ -108,18 +114,26 @@ static int vexfs_bitmap_release(struct super_block *sb, u64 bitmap_start,
 		u64 off = first % VEXFS_BITS_PER_BITMAP;
 		u64 n = min_t(u64, count, VEXFS_BITS_PER_BITMAP - off);
 		struct buffer_head *bh;
+		int err;
 		u64 i;
 
 		bh = vexfs_bread_meta(sb, bitmap_start + blk, VEXFS_BITMAP_MAGIC);
 		if (IS_ERR(bh))
 			return PTR_ERR(bh);
+		err = vexfs_journal_access(sb, bh);
+		if (err) {
+			brelse(bh);
+			return err;
+		}
 		for (i = 0; i < n; i++) {
 			if (!__test_and_clear_bit_le(off + i, bh->b_data))
 				vexfs_corrupt(sb, "freeing free bit %llu of bitmap at %llu",
 					      first + i, bitmap_start);
 		}
-		vexfs_dirty_meta(bh, VEXFS_BITMAP_MAGIC);
+		err = vexfs_dirty_meta(sb, bh, VEXFS_BITMAP_MAGIC);
 		brelse(bh);
+		if (err)
+			return err;
 		first += n;
 		count -= n;
 	}
@@ -204,7 +218,22 @@ out:
 	return err;
 }
 
+/*
+ * Blocks of a directory or a vector table hold metadata, journalled like
+ * the extent and xattr blocks; a regular file's blocks hold data.
+ */
+bool vexfs_blocks_are_meta(struct inode *inode)
+{
+	return S_ISDIR(inode->i_mode) ||
+	       (VEXFS_I(inode)->flags & VEXFS_INODE_VTABLE);
+}
+
 void vexfs_free_blocks(struct inode *inode, u64 start, u32 count)
+{
+	__vexfs_free_blocks(inode, start, count, vexfs_blocks_are_meta(inode));
+}
+
+void __vexfs_free_blocks(struct inode *inode, u64 start, u32 count, bool meta)
 {
 	struct super_block *sb = inode->i_sb;
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
@@ -216,8 +245,12 @@ void vexfs_free_blocks(struct inode *inode, u64 start, u32 count)
 	}
 	/*
 	 * Cached buffers of these blocks (directory, extent or xattr blocks
-	 * of the past) must never be written back over the blocks' next use.
+	 * of the past) must never be written back over the blocks' next use,
+	 * nor replayed from the journal over it.
 	 */
+	if (meta && vexfs_journal_revoke(sb, start, count))
+		pr_err_ratelimited("%pg: cannot revoke blocks %llu+%u\n",
+				   sb->s_bdev, start, count);
 	clean_bdev_aliases(sb->s_bdev, start, count);
 
 	mutex_lock(&sbi->alloc_lock);

@@ -31,16 +31,122 @@ static u32 vexfs_vtable_csum(const struct vexfs_vtable_header *vh)
 	return crc32c(VEXFS_CRC_SEED, &copy, sizeof(copy));
 }
 
-/* ==== the table inode's page cache ==== */
+/* ==== table I/O ==== */
 
-int vexfs_table_read(struct inode *table, void *buf, size_t len,
-			    loff_t pos)
+/*
+ * A vector table is metadata: its blocks go through the device's cache
+ * and the journal, like directory blocks, so a slot and the file that
+ * points at it always reach the disk in the same transaction. An index
+ * graph is bulk data written once per publish: it goes through its
+ * inode's page cache (see vexfs_index_store() for its ordering).
+ */
+static bool vexfs_is_table(struct inode *inode)
+{
+	return VEXFS_I(inode)->flags & VEXFS_INODE_VTABLE;
+}
+
+/* The table block at lblk: NULL for a hole, which reads as zeroes. */
+static struct buffer_head *vexfs_table_block(struct inode *table, u32 lblk,
+					     bool create)
+{
+	struct super_block *sb = table->i_sb;
+	struct buffer_head *bh;
+	bool new = false;
+	u64 pblk;
+	u32 len;
+	int err;
+
+	if (create)
+		err = vexfs_map_alloc(table, lblk, 1, &pblk, &len, &new);
+	else
+		err = vexfs_map_block(table, lblk, &pblk, &len);
+	if (err)
+		return ERR_PTR(err);
+	if (!pblk)
+		return NULL;
+	if (new)
+		return vexfs_new_meta(sb, pblk);
+	bh = sb_bread(sb, pblk);
+	if (!bh)
+		return ERR_PTR(-EIO);
+	if (create) {
+		err = vexfs_journal_access(sb, bh);
+		if (err) {
+			brelse(bh);
+			return ERR_PTR(err);
+		}
+	}
+	return bh;
+}
+
+static int vexfs_table_read_blocks(struct inode *table, void *buf, size_t len,
+				   loff_t pos)
+{
+	while (len) {
+		size_t off = pos & (VEXFS_BLOCK_SIZE - 1);
+		size_t n = min_t(size_t, len, VEXFS_BLOCK_SIZE - off);
+		struct buffer_head *bh;
+
+		bh = vexfs_table_block(table, pos >> VEXFS_BLOCK_SHIFT, false);
+		if (IS_ERR(bh))
+			return PTR_ERR(bh);
+		if (bh)
+			memcpy(buf, bh->b_data + off, n);
+		else
+			memset(buf, 0, n);
+		brelse(bh);
+		buf += n;
+		pos += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Holds the table's i_rwsem; the caller's handle covers the blocks. */
+static int vexfs_table_write_blocks(struct inode *table, const void *buf,
+				    size_t len, loff_t pos)
+{
+	struct super_block *sb = table->i_sb;
+	int err = 0;
+
+	inode_lock(table);
+	while (len) {
+		size_t off = pos & (VEXFS_BLOCK_SIZE - 1);
+		size_t n = min_t(size_t, len, VEXFS_BLOCK_SIZE - off);
+		struct buffer_head *bh;
+
+		bh = vexfs_table_block(table, pos >> VEXFS_BLOCK_SHIFT, true);
+		if (IS_ERR(bh)) {
+			err = PTR_ERR(bh);
+			break;
+		}
+		lock_buffer(bh);
+		memcpy(bh->b_data + off, buf, n);
+		unlock_buffer(bh);
+		err = vexfs_journal_dirty(sb, bh);
+		brelse(bh);
+		if (err)
+			break;
+		buf += n;
+		pos += n;
+		len -= n;
+	}
+	if (pos > i_size_read(table)) {
+		i_size_write(table, pos);
+		mark_inode_dirty(table);
+	}
+	inode_unlock(table);
+	return err;
+}
+
+static int vexfs_table_read_cache(struct inode *inode, void *buf, size_t len,
+				  loff_t pos)
 {
 	while (len) {
 		size_t n = min_t(size_t, len, PAGE_SIZE - offset_in_page(pos));
 		struct folio *folio;
 
-		folio = read_mapping_folio(table->i_mapping, pos >> PAGE_SHIFT,
+		folio = read_mapping_folio(inode->i_mapping, pos >> PAGE_SHIFT,
 					   NULL);
 		if (IS_ERR(folio))
 			return PTR_ERR(folio);
@@ -53,15 +159,15 @@ int vexfs_table_read(struct inode *table, void *buf, size_t len,
 	return 0;
 }
 
-/* Write through the page cache, as a write(2) would. Holds table's i_rwsem. */
-int vexfs_table_write(struct inode *table, const void *buf, size_t len,
-			     loff_t pos)
+/* Write through the page cache, as a write(2) would. Holds i_rwsem. */
+static int vexfs_table_write_cache(struct inode *inode, const void *buf,
+				   size_t len, loff_t pos)
 {
-	struct address_space *mapping = table->i_mapping;
+	struct address_space *mapping = inode->i_mapping;
 	const struct address_space_operations *aops = mapping->a_ops;
 	int err = 0;
 
-	inode_lock(table);
+	inode_lock(inode);
 	while (len) {
 		size_t n = min_t(size_t, len, PAGE_SIZE - offset_in_page(pos));
 		struct folio *folio;
@@ -81,8 +187,23 @@ int vexfs_table_write(struct inode *table, const void *buf, size_t len,
 		pos += n;
 		len -= n;
 	}
-	inode_unlock(table);
+	inode_unlock(inode);
 	return err;
+}
+
+int vexfs_table_read(struct inode *inode, void *buf, size_t len, loff_t pos)
+{
+	if (vexfs_is_table(inode))
+		return vexfs_table_read_blocks(inode, buf, len, pos);
+	return vexfs_table_read_cache(inode, buf, len, pos);
+}
+
+int vexfs_table_write(struct inode *inode, const void *buf, size_t len,
+		      loff_t pos)
+{
+	if (vexfs_is_table(inode))
+		return vexfs_table_write_blocks(inode, buf, len, pos);
+	return vexfs_table_write_cache(inode, buf, len, pos);
 }
 
 int vexfs_write_header(struct vexfs_collection *c)
@@ -348,12 +469,28 @@ struct inode *vexfs_hidden_inode(struct inode *dir, u16 flag)
 		return inode;
 	VEXFS_I(inode)->flags = flag;
 	VEXFS_I(inode)->parent = dir->i_ino;
+	mark_inode_dirty(inode);
 	unlock_new_inode(inode);
 	return inode;
 }
 
 /* Make dir a collection. The caller holds dir's i_rwsem. */
+static int __vexfs_collection_create(struct inode *dir, u32 dim, u16 metric);
+
 int vexfs_collection_create(struct inode *dir, u32 dim, u16 metric)
+{
+	handle_t *handle;
+	int err;
+
+	handle = vexfs_journal_begin(dir->i_sb, VEXFS_CREDITS_DIROP, 0);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	err = __vexfs_collection_create(dir, dim, metric);
+	vexfs_journal_end(handle);
+	return err;
+}
+
+static int __vexfs_collection_create(struct inode *dir, u32 dim, u16 metric)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
 	struct vexfs_collection *c;
@@ -542,6 +679,7 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 		     const u32 *vec, u64 id, const u64 *attrs)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	handle_t *handle;
 	u64 old_nslots;
 	s64 slot;
 	bool fresh = false;
@@ -554,6 +692,9 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 		vi->aux = 0;	/* that collection is gone: a stale pointer */
 		vi->parent = 0;
 	}
+	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_VECTOR, 0);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
 	down_write(&c->rwsem);
 	/*
 	 * Unlink drops the link count before it takes this lock to forget
@@ -595,6 +736,7 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 	}
 out:
 	up_write(&c->rwsem);
+	vexfs_journal_end(handle);
 	return err;
 }
 
@@ -617,9 +759,13 @@ int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
 int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	handle_t *handle;
 	s64 slot;
 	int err;
 
+	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_VECTOR, 0);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
 	down_write(&c->rwsem);
 	slot = vexfs_find_slot(c, inode);
 	if (slot < 0) {
@@ -641,6 +787,7 @@ int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode)
 	mark_inode_dirty(inode);
 out:
 	up_write(&c->rwsem);
+	vexfs_journal_end(handle);
 	return err;
 }
 
@@ -690,6 +837,7 @@ void vexfs_vector_perm_changed(struct inode *inode)
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
 	struct vexfs_collection *c;
 	struct inode *dir;
+	handle_t *handle;
 	s64 slot;
 
 	if (!S_ISREG(inode->i_mode) || !vi->aux)
@@ -698,7 +846,8 @@ void vexfs_vector_perm_changed(struct inode *inode)
 	if (IS_ERR(dir))
 		return;
 	c = vexfs_collection_get(dir);
-	if (!IS_ERR(c)) {
+	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_VECTOR, 0);
+	if (!IS_ERR(c) && !IS_ERR(handle)) {
 		down_write(&c->rwsem);
 		slot = vexfs_find_slot(c, inode);
 		if (slot >= 0) {
@@ -709,5 +858,6 @@ void vexfs_vector_perm_changed(struct inode *inode)
 		}
 		up_write(&c->rwsem);
 	}
+	vexfs_journal_end(handle);
 	iput(dir);
 }

@@ -12,8 +12,9 @@
 #include <linux/crc32c.h>
 #include "vexfs.h"
 
+/* Past jbd2's own private bits, which it sets on journalled buffers. */
 enum vexfs_bh_state_bits {
-	BH_Vexfs_Verified = BH_PrivateStart,
+	BH_Vexfs_Verified = BH_JBDPrivateStart,
 };
 
 BUFFER_FNS(Vexfs_Verified, vexfs_verified)
@@ -102,23 +103,34 @@ struct buffer_head *vexfs_bread_meta(struct super_block *sb, u64 blocknr,
 	return bh;
 }
 
-/* Seal a metadata block after a change and queue it for writeback. */
-void vexfs_dirty_meta(struct buffer_head *bh, u32 magic)
+/*
+ * Seal a metadata block after a change and log it in the running
+ * transaction (vexfs_journal_access() came before the change).
+ */
+int vexfs_dirty_meta(struct super_block *sb, struct buffer_head *bh, u32 magic)
 {
 	vexfs_block_csum_set(bh->b_data, magic, bh->b_blocknr);
 	set_buffer_vexfs_verified(bh);
 	set_buffer_uptodate(bh);
-	mark_buffer_dirty(bh);
+	return vexfs_journal_dirty(sb, bh);
 }
 
 /* A fresh, zeroed metadata block that is about to be filled. */
 struct buffer_head *vexfs_new_meta(struct super_block *sb, u64 blocknr)
 {
 	struct buffer_head *bh = sb_getblk(sb, blocknr);
+	int err;
 
 	if (!bh)
 		return ERR_PTR(-ENOMEM);
+	/* jbd2 wants the buffer locked while it takes a new block over. */
 	lock_buffer(bh);
+	err = vexfs_journal_create(sb, bh);
+	if (err) {
+		unlock_buffer(bh);
+		brelse(bh);
+		return ERR_PTR(err);
+	}
 	memset(bh->b_data, 0, bh->b_size);
 	set_buffer_uptodate(bh);
 	set_buffer_vexfs_verified(bh);

@@ -354,7 +354,7 @@ static int vexfs_dir_grow(struct inode *dir, struct vexfs_dir_index *idx,
 	}
 	de = vexfs_rec(bh->b_data, 0);
 	de->d_rec_len = cpu_to_le16(VEXFS_BLOCK_PAYLOAD);
-	vexfs_dirty_meta(bh, VEXFS_DIR_MAGIC);
+	vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
 
 	idx->slack[*lblk] = VEXFS_BLOCK_PAYLOAD;
@@ -449,6 +449,9 @@ int vexfs_add_entry(struct inode *dir, const struct qstr *name,
 		err = PTR_ERR(bh);
 		goto out_free;
 	}
+	err = vexfs_journal_access(dir->i_sb, bh);
+	if (err)
+		goto out_brelse;
 	/* Index first: it is the step that can fail without touching disk. */
 	err = rhashtable_lookup_insert_key(&idx->names, name, &slot->node,
 					   vexfs_dir_params);
@@ -465,7 +468,7 @@ int vexfs_add_entry(struct inode *dir, const struct qstr *name,
 	idx->count++;
 	idx->hint = lblk;
 	idx->slack[lblk] = max(vexfs_block_slack(dir, lblk, bh->b_data), 0);
-	vexfs_dirty_meta(bh, VEXFS_DIR_MAGIC);
+	vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
 	vexfs_dir_touch(dir);
 	mutex_unlock(&vi->dir_lock);
@@ -498,6 +501,12 @@ static int vexfs_dir_locate(struct inode *dir, struct vexfs_dir_slot *slot,
 	if (off != slot->offset ||
 	    le64_to_cpu(vexfs_rec(bh->b_data, off)->d_ino) != slot->ino)
 		goto bad;
+	/* Both callers change the record next. */
+	len = vexfs_journal_access(dir->i_sb, bh);
+	if (len) {
+		brelse(bh);
+		return len;
+	}
 	*bhp = bh;
 	*prev = last;
 	return 0;
@@ -552,7 +561,7 @@ int vexfs_delete_entry(struct inode *dir, const struct qstr *name)
 	}
 	idx->slack[slot->lblk] = max(vexfs_block_slack(dir, slot->lblk,
 						       bh->b_data), 0);
-	vexfs_dirty_meta(bh, VEXFS_DIR_MAGIC);
+	vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
 	rhashtable_remove_fast(&idx->names, &slot->node, vexfs_dir_params);
 	kfree_rcu(slot, rcu);
@@ -582,7 +591,7 @@ int vexfs_set_entry(struct inode *dir, const struct qstr *name,
 	de = vexfs_rec(bh->b_data, slot->offset);
 	de->d_ino = cpu_to_le64(inode->i_ino);
 	de->d_type = fs_umode_to_dtype(inode->i_mode);
-	vexfs_dirty_meta(bh, VEXFS_DIR_MAGIC);
+	vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
 	slot->ino = inode->i_ino;
 	slot->type = de->d_type;

@@ -212,13 +212,15 @@ static int vexfs_find_path(struct inode *inode, u32 lblk,
 	return depth;
 }
 
-/* Record a change to a node: re-seal its block, or dirty the inode. */
+/*
+ * Record a change to a node: re-seal its block. A change to the root, in
+ * the inode, is logged by the caller with mark_inode_dirty() once
+ * map_lock is dropped: logging the inode copies the root under map_lock.
+ */
 static void vexfs_node_dirty(struct inode *inode, struct vexfs_path *p)
 {
 	if (p->bh)
-		vexfs_dirty_meta(p->bh, VEXFS_EXTENT_MAGIC);
-	else
-		mark_inode_dirty(inode);
+		vexfs_dirty_meta(inode->i_sb, p->bh, VEXFS_EXTENT_MAGIC);
 }
 
 /* Where the first mapping to the right of the walked path starts. */
@@ -299,7 +301,7 @@ static struct buffer_head *vexfs_new_node(struct inode *inode, u16 depth)
 		return ERR_PTR(err);
 	bh = vexfs_new_meta(inode->i_sb, blocknr);
 	if (IS_ERR(bh)) {
-		vexfs_free_blocks(inode, blocknr, 1);
+		__vexfs_free_blocks(inode, blocknr, 1, true);
 		return bh;
 	}
 	vexfs_node_init((struct vexfs_extent_header *)bh->b_data,
@@ -325,7 +327,7 @@ static int vexfs_grow_tree(struct inode *inode)
 	child = (struct vexfs_extent_header *)bh->b_data;
 	memcpy(child + 1, root + 1, n * sizeof(struct vexfs_extent));
 	vexfs_set_entries(child, n);
-	vexfs_dirty_meta(bh, VEXFS_EXTENT_MAGIC);
+	vexfs_dirty_meta(inode->i_sb, bh, VEXFS_EXTENT_MAGIC);
 
 	vexfs_node_init(root, VEXFS_EXTENT_ROOT_MAX, depth + 1);
 	idx = vexfs_idx(root, 0);
@@ -334,7 +336,6 @@ static int vexfs_grow_tree(struct inode *inode)
 	idx->ei_reserved = 0;
 	idx->ei_child = cpu_to_le64(bh->b_blocknr);
 	vexfs_set_entries(root, 1);
-	mark_inode_dirty(inode);
 	brelse(bh);
 	return 0;
 }
@@ -378,7 +379,7 @@ static int vexfs_make_room(struct inode *inode, struct vexfs_path *path,
 	       (n - keep) * sizeof(struct vexfs_extent));
 	vexfs_set_entries(right, n - keep);
 	vexfs_set_entries(eh, keep);
-	vexfs_dirty_meta(bh, VEXFS_EXTENT_MAGIC);
+	vexfs_dirty_meta(inode->i_sb, bh, VEXFS_EXTENT_MAGIC);
 	vexfs_node_dirty(inode, &path[level]);
 
 	idx = vexfs_node_insert_at(parent->eh, parent->pos + 1);
@@ -409,6 +410,20 @@ static bool vexfs_try_merge(struct vexfs_extent_header *leaf, int pos,
 	return true;
 }
 
+/* Every tree block on the path may change: tell the journal first. */
+static int vexfs_path_access(struct inode *inode, struct vexfs_path *path,
+			     int depth)
+{
+	int level, err;
+
+	for (level = 1; level <= depth; level++) {
+		err = vexfs_journal_access(inode->i_sb, path[level].bh);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* Map [lblk, lblk + len) to [pblk, ...); the range must be a hole. */
 static int vexfs_insert_extent(struct inode *inode, u32 lblk, u64 pblk, u32 len)
 {
@@ -422,6 +437,11 @@ static int vexfs_insert_extent(struct inode *inode, u32 lblk, u64 pblk, u32 len)
 		depth = vexfs_find_path(inode, lblk, path);
 		if (depth < 0)
 			return depth;
+		err = vexfs_path_access(inode, path, depth);
+		if (err) {
+			vexfs_path_release(path, depth);
+			return err;
+		}
 		leaf = path[depth].eh;
 		pos = path[depth].pos;
 		if (vexfs_try_merge(leaf, pos, lblk, pblk, len)) {
@@ -480,6 +500,9 @@ int vexfs_map_alloc(struct inode *inode, u32 lblk, u32 want, u64 *pblk,
 	*new = true;
 out:
 	mutex_unlock(&vi->map_lock);
+	/* The root and the block count may have changed, even on failure. */
+	if (err || *new)
+		mark_inode_dirty(inode);
 	return err;
 }
 
@@ -524,17 +547,22 @@ static int vexfs_trim_node(struct inode *inode, struct vexfs_extent_header *eh,
 			bh = vexfs_read_node(inode, child, depth - 1);
 			if (IS_ERR(bh))
 				return PTR_ERR(bh);
+			left = vexfs_journal_access(inode->i_sb, bh);
+			if (left) {
+				brelse(bh);
+				return left;
+			}
 			left = vexfs_trim_node(inode,
 					(struct vexfs_extent_header *)bh->b_data, from);
 			if (left > 0)
-				vexfs_dirty_meta(bh, VEXFS_EXTENT_MAGIC);
+				vexfs_dirty_meta(inode->i_sb, bh, VEXFS_EXTENT_MAGIC);
 			brelse(bh);
 			if (left < 0)
 				return left;
 			if (left > 0) {
 				break;
 			}
-			vexfs_free_blocks(inode, child, 1);
+			__vexfs_free_blocks(inode, child, 1, true);
 		}
 		/* entry i is gone; it was the last one */
 		vexfs_set_entries(eh, i);

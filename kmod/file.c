@@ -9,9 +9,11 @@
 #include "vexfs.h"
 
 /*
- * Make the file's data and metadata durable. Extent, bitmap and directory
- * blocks live in the block device's cache, shared by all files, so they
- * are written with the device; the inode slot is written synchronously.
+ * Make the file's data and metadata durable. With a journal, every
+ * metadata change made so far (this file's and any other) is in the
+ * running transaction: committing it is enough. Without one, extent,
+ * bitmap and directory blocks live in the block device's cache, shared by
+ * all files, so they are written with the device.
  */
 int vexfs_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 {
@@ -22,6 +24,8 @@ int vexfs_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 	ret = file_write_and_wait_range(file, start, end);
 	if (ret)
 		return ret;
+	if (VEXFS_SB(sb)->journal)
+		return vexfs_journal_commit(sb);
 	ret = sync_inode_metadata(inode, 1);
 	err = sync_blockdev(sb->s_bdev);
 	if (!ret)
@@ -34,7 +38,7 @@ const struct file_operations vexfs_file_ops = {
 	.llseek		= generic_file_llseek,
 	.read_iter	= generic_file_read_iter,
 	.write_iter	= generic_file_write_iter,
-	.mmap		= generic_file_mmap,
+	.mmap		= vexfs_file_mmap,
 	.open		= generic_file_open,
 	.fsync		= vexfs_fsync,
 	.splice_read	= filemap_splice_read,

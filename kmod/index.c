@@ -118,7 +118,14 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 	err = -EUCLEAN;
 	if (le32_to_cpu(h.vi_magic) != VEXFS_VINDEX_MAGIC ||
 	    le32_to_cpu(h.vi_checksum) != vexfs_vindex_csum(&h) ||
-	    le64_to_cpu(h.vi_owner) != c->dir->i_ino || !len ||
+	    le64_to_cpu(h.vi_owner) != c->dir->i_ino)
+		goto out_put;
+	/* A publish was cut short: no graph, the inode is kept for the next. */
+	if (!len) {
+		c->index_inode = inode;
+		return 0;
+	}
+	if (
 	    le64_to_cpu(h.vi_seq) > c->seq ||
 	    VEXFS_VINDEX_GRAPH_START + len > i_size_read(inode) ||
 	    len > vexfs_graph_bytes_max(c->nslots))
@@ -144,9 +151,9 @@ out_put:
 	return err;
 }
 
-/* Store the graph in the index inode, creating it on first use. */
-static int vexfs_index_store(struct vexfs_collection *c, const void *buf,
-			     size_t len, u32 seq, bool *created)
+/* Write the index header; a zero length says there is no graph. */
+static int vexfs_index_write_header(struct vexfs_collection *c, size_t len,
+				    u32 seq)
 {
 	struct vexfs_vindex_header h = {
 		.vi_magic = cpu_to_le32(VEXFS_VINDEX_MAGIC),
@@ -154,21 +161,64 @@ static int vexfs_index_store(struct vexfs_collection *c, const void *buf,
 		.vi_graph_len = cpu_to_le64(len),
 		.vi_owner = cpu_to_le64(c->dir->i_ino),
 	};
+
+	h.vi_checksum = cpu_to_le32(vexfs_vindex_csum(&h));
+	return vexfs_table_write(c->index_inode, &h, sizeof(h), 0);
+}
+
+/* Everything written to the index inode so far is on stable storage. */
+static int vexfs_index_settle(struct vexfs_collection *c)
+{
+	int err = filemap_write_and_wait(c->index_inode->i_mapping);
+
+	return err ? err : vexfs_journal_commit(c->dir->i_sb);
+}
+
+static int vexfs_index_create_inode(struct vexfs_collection *c)
+{
+	handle_t *handle;
+	struct inode *inode;
+
+	handle = vexfs_journal_begin(c->dir->i_sb, VEXFS_CREDITS_DIROP, 0);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	inode = vexfs_hidden_inode(c->dir, VEXFS_INODE_VINDEX);
+	vexfs_journal_end(handle);
+	if (IS_ERR(inode))
+		return PTR_ERR(inode);
+	c->index_inode = inode;
+	return 0;
+}
+
+/*
+ * Store the graph in the index inode, creating it on first use. The graph
+ * is data, overwritten in place, so a crash must never find a valid
+ * header over a half-written graph: the header first says "no graph" on
+ * stable storage, then the graph is written and settled, and only then
+ * the real header goes out.
+ */
+static int vexfs_index_store(struct vexfs_collection *c, const void *buf,
+			     size_t len, u32 seq, bool *created)
+{
 	int err;
 
 	*created = false;
 	if (!c->index_inode) {
-		struct inode *inode = vexfs_hidden_inode(c->dir, VEXFS_INODE_VINDEX);
-
-		if (IS_ERR(inode))
-			return PTR_ERR(inode);
-		c->index_inode = inode;
+		err = vexfs_index_create_inode(c);
+		if (err)
+			return err;
 		*created = true;
 	}
-	h.vi_checksum = cpu_to_le32(vexfs_vindex_csum(&h));
-	err = vexfs_table_write(c->index_inode, buf, len, VEXFS_VINDEX_GRAPH_START);
+	err = vexfs_index_write_header(c, 0, seq);
 	if (!err)
-		err = vexfs_table_write(c->index_inode, &h, sizeof(h), 0);
+		err = vexfs_index_settle(c);
+	if (!err)
+		err = vexfs_table_write(c->index_inode, buf, len,
+					VEXFS_VINDEX_GRAPH_START);
+	if (!err)
+		err = vexfs_index_settle(c);
+	if (!err)
+		err = vexfs_index_write_header(c, len, seq);
 	return err;
 }
 
@@ -180,6 +230,7 @@ int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 			u32 seq)
 {
 	struct vexfs_index *idx, *old;
+	handle_t *handle;
 	bool created;
 	int err;
 
@@ -194,6 +245,10 @@ int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 
 	mutex_lock(&c->publish_lock);
 	err = vexfs_index_store(c, idx->buf, len, seq, &created);
+	handle = err ? NULL : vexfs_journal_begin(c->dir->i_sb,
+						  VEXFS_CREDITS_VECTOR, 0);
+	if (IS_ERR(handle))
+		err = PTR_ERR(handle);
 	if (!err) {
 		down_write(&c->rwsem);
 		/* Slots added since the view was made are simply not covered. */
@@ -202,6 +257,7 @@ int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 		if (created)
 			err = vexfs_write_header(c);
 		up_write(&c->rwsem);
+		vexfs_journal_end(handle);
 		vexfs_index_free(old);
 	} else {
 		vexfs_index_free(idx);

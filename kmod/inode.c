@@ -58,13 +58,16 @@ static bool vexfs_mode_valid(umode_t mode)
 }
 
 /* Copy a checked on-disk inode into the VFS inode. */
-static int vexfs_inode_from_disk(struct inode *inode, struct vexfs_inode *raw)
+static int vexfs_inode_from_disk(struct inode *inode, struct vexfs_inode *raw,
+				 bool orphan)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
 	loff_t size = le64_to_cpu(raw->i_size);
 
 	inode->i_mode = le16_to_cpu(raw->i_mode);
-	if (!vexfs_mode_valid(inode->i_mode) || !le32_to_cpu(raw->i_nlink))
+	/* A live inode has links; an orphan, and only an orphan, none. */
+	if (!vexfs_mode_valid(inode->i_mode) ||
+	    (le32_to_cpu(raw->i_nlink) == 0) != orphan)
 		return -EUCLEAN;
 	if (size < 0 || size > inode->i_sb->s_maxbytes)
 		return -EUCLEAN;
@@ -104,7 +107,12 @@ static int vexfs_inode_from_disk(struct inode *inode, struct vexfs_inode *raw)
 	return vexfs_extent_root_check(inode);
 }
 
-struct inode *vexfs_iget(struct super_block *sb, u64 ino)
+/*
+ * Read inode ino. Only an orphan, with no link left, may have a zero link
+ * count: it was unlinked and its deletion did not reach the disk before a
+ * crash (see orphan.c).
+ */
+static struct inode *__vexfs_iget(struct super_block *sb, u64 ino, bool orphan)
 {
 	struct vexfs_inode *raw;
 	struct buffer_head *bh;
@@ -131,7 +139,7 @@ struct inode *vexfs_iget(struct super_block *sb, u64 ino)
 		vexfs_corrupt(sb, "inode %llu checksum mismatch", ino);
 		err = -EUCLEAN;
 	} else {
-		err = vexfs_inode_from_disk(inode, raw);
+		err = vexfs_inode_from_disk(inode, raw, orphan);
 		if (err)
 			vexfs_corrupt(sb, "inode %llu is inconsistent", ino);
 	}
@@ -144,6 +152,16 @@ struct inode *vexfs_iget(struct super_block *sb, u64 ino)
 fail:
 	iget_failed(inode);
 	return ERR_PTR(err);
+}
+
+struct inode *vexfs_iget(struct super_block *sb, u64 ino)
+{
+	return __vexfs_iget(sb, ino, false);
+}
+
+struct inode *vexfs_iget_orphan(struct super_block *sb, u64 ino)
+{
+	return __vexfs_iget(sb, ino, true);
 }
 
 static void vexfs_inode_to_disk(struct inode *inode, struct vexfs_inode *raw)
@@ -197,11 +215,18 @@ static int vexfs_store_inode(struct inode *inode, bool deleted, bool sync)
 	bh = sb_bread(sb, vexfs_inode_block(sb, inode->i_ino));
 	if (!bh)
 		return -EIO;
+	err = vexfs_journal_access(sb, bh);
+	if (err) {
+		brelse(bh);
+		return err;
+	}
 	raw = (struct vexfs_inode *)(bh->b_data + vexfs_inode_offset(inode->i_ino));
 	lock_buffer(bh);
 	memcpy(raw, &disk, sizeof(disk));
 	unlock_buffer(bh);
-	mark_buffer_dirty(bh);
+	err = vexfs_journal_dirty(sb, bh);
+	if (VEXFS_SB(sb)->journal)
+		sync = false;	/* durable with its transaction */
 	if (sync) {
 		sync_dirty_buffer(bh);
 		if (buffer_req(bh) && !buffer_uptodate(bh))
@@ -211,18 +236,60 @@ static int vexfs_store_inode(struct inode *inode, bool deleted, bool sync)
 	return err;
 }
 
+/*
+ * With a journal, every change to an inode is logged into its table block
+ * when it is made (vexfs_dirty_inode), and writeback has nothing left to
+ * do but, for a sync, wait for the commit.
+ */
 int vexfs_write_inode(struct inode *inode, struct writeback_control *wbc)
 {
-	return vexfs_store_inode(inode, false, wbc->sync_mode == WB_SYNC_ALL);
+	struct super_block *sb = inode->i_sb;
+
+	if (!VEXFS_SB(sb)->journal)
+		return vexfs_store_inode(inode, false,
+					 wbc->sync_mode == WB_SYNC_ALL);
+	if (wbc->sync_mode != WB_SYNC_ALL || wbc->for_sync ||
+	    current->flags & PF_MEMALLOC)
+		return 0;
+	return vexfs_journal_commit(sb);
+}
+
+/* Called by mark_inode_dirty(): log the inode in the running transaction. */
+void vexfs_dirty_inode(struct inode *inode, int flags)
+{
+	struct super_block *sb = inode->i_sb;
+	handle_t *handle;
+
+	if (!VEXFS_SB(sb)->journal || !(flags & I_DIRTY_INODE))
+		return;
+	handle = vexfs_journal_begin(sb, VEXFS_CREDITS_INODE, 0);
+	if (IS_ERR(handle)) {
+		pr_err_ratelimited("%pg: inode %lu not logged (%ld)\n",
+				   sb->s_bdev, inode->i_ino, PTR_ERR(handle));
+		return;
+	}
+	vexfs_store_inode(inode, false, false);
+	vexfs_journal_end(handle);
 }
 
 void vexfs_evict_inode(struct inode *inode)
 {
 	bool deleted = !inode->i_nlink && !is_bad_inode(inode);
+	handle_t *handle = NULL;
 
 	truncate_inode_pages_final(&inode->i_data);
+	/* The table and index are inodes of their own, with their own handles. */
 	if (deleted && S_ISDIR(inode->i_mode))
 		vexfs_collection_destroy_table(inode);
+	if (deleted)
+		handle = vexfs_journal_begin_truncate(inode);
+	if (IS_ERR(handle)) {
+		/* The inode stays allocated; fsck.vexfs releases it. */
+		pr_err("%pg: cannot delete inode %lu (%ld)\n", inode->i_sb->s_bdev,
+		       inode->i_ino, PTR_ERR(handle));
+		handle = NULL;
+		deleted = false;
+	}
 	if (deleted) {
 		inode->i_size = 0;
 		vexfs_truncate_blocks(inode, 0);
@@ -230,11 +297,13 @@ void vexfs_evict_inode(struct inode *inode)
 		vexfs_store_inode(inode, true, inode_needs_sync(inode));
 	}
 	invalidate_inode_buffers(inode);
+	vexfs_journal_forget_inode(inode);
 	clear_inode(inode);
 	vexfs_dir_index_free(inode);
 	vexfs_collection_free(inode);
 	if (deleted)
 		vexfs_free_inode_nr(inode->i_sb, inode->i_ino);
+	vexfs_journal_end(handle);
 }
 
 /*
@@ -285,6 +354,30 @@ struct inode *vexfs_new_inode(struct mnt_idmap *idmap, struct inode *dir,
 	return inode;
 }
 
+/*
+ * Allocation under the caller's handle (write_begin, page_mkwrite); a
+ * path that reaches here without one (writeback of a page dirtied some
+ * other way) gets its own.
+ */
+static int vexfs_get_block_alloc(struct inode *inode, sector_t iblock, u32 want,
+				 u64 *pblk, u32 *len, bool *new)
+{
+	handle_t *handle = NULL;
+	int err;
+
+	if (VEXFS_SB(inode->i_sb)->journal && !journal_current_handle()) {
+		handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_WRITE, 0);
+		if (IS_ERR(handle))
+			return PTR_ERR(handle);
+	}
+	err = vexfs_map_alloc(inode, iblock, want, pblk, len, new);
+	if (!err && *new && !vexfs_blocks_are_meta(inode))
+		err = vexfs_journal_order(inode, (loff_t)iblock << VEXFS_BLOCK_SHIFT,
+					  (loff_t)*len << VEXFS_BLOCK_SHIFT);
+	vexfs_journal_end(handle);
+	return err;
+}
+
 int vexfs_get_block(struct inode *inode, sector_t iblock,
 		    struct buffer_head *bh, int create)
 {
@@ -299,7 +392,7 @@ int vexfs_get_block(struct inode *inode, sector_t iblock,
 	if (!want)
 		want = 1;
 	if (create)
-		err = vexfs_map_alloc(inode, iblock, want, &pblk, &len, &new);
+		err = vexfs_get_block_alloc(inode, iblock, want, &pblk, &len, &new);
 	else
 		err = vexfs_map_block(inode, iblock, &pblk, &len);
 	if (err)
@@ -341,14 +434,25 @@ static void vexfs_write_failed(struct address_space *mapping, loff_t to)
 	}
 }
 
+/*
+ * A write holds one handle from write_begin to write_end, started before
+ * the folio is locked: the commit locks folios to write ordered data.
+ */
 static int vexfs_write_begin(struct file *file, struct address_space *mapping,
 			     loff_t pos, unsigned int len, struct folio **foliop,
 			     void **fsdata)
 {
-	int err = block_write_begin(mapping, pos, len, foliop, vexfs_get_block);
+	handle_t *handle;
+	int err;
 
-	if (err < 0)
+	handle = vexfs_journal_begin(mapping->host->i_sb, VEXFS_CREDITS_WRITE, 0);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	err = block_write_begin(mapping, pos, len, foliop, vexfs_get_block);
+	if (err < 0) {
 		vexfs_write_failed(mapping, pos + len);
+		vexfs_journal_end(handle);
+	}
 	return err;
 }
 
@@ -361,7 +465,47 @@ static int vexfs_write_end(struct file *file, struct address_space *mapping,
 
 	if (ret < len)
 		vexfs_write_failed(mapping, pos + len);
+	vexfs_journal_end(journal_current_handle());
 	return ret;
+}
+
+/*
+ * A shared writable mapping gets its blocks when the page is first
+ * written, under a handle, so writeback never has to allocate.
+ */
+static vm_fault_t vexfs_page_mkwrite(struct vm_fault *vmf)
+{
+	struct file *file = vmf->vma->vm_file;
+	struct inode *inode = file_inode(file);
+	handle_t *handle;
+	int err;
+
+	sb_start_pagefault(inode->i_sb);
+	file_update_time(file);
+	filemap_invalidate_lock_shared(inode->i_mapping);
+	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_WRITE, 0);
+	if (IS_ERR(handle)) {
+		err = PTR_ERR(handle);
+	} else {
+		err = block_page_mkwrite(vmf->vma, vmf, vexfs_get_block);
+		vexfs_journal_end(handle);
+	}
+	filemap_invalidate_unlock_shared(inode->i_mapping);
+	sb_end_pagefault(inode->i_sb);
+	return vmf_fs_error(err);
+}
+
+static const struct vm_operations_struct vexfs_file_vm_ops = {
+	.fault		= filemap_fault,
+	.map_pages	= filemap_map_pages,
+	.page_mkwrite	= vexfs_page_mkwrite,
+};
+
+int vexfs_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	file_accessed(file);
+	vma->vm_ops = &vexfs_file_vm_ops;
+	return 0;
 }
 
 static sector_t vexfs_bmap(struct address_space *mapping, sector_t block)
@@ -410,17 +554,27 @@ int vexfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	struct inode *inode = d_inode(dentry);
 	int err;
 
+	handle_t *handle;
+
 	err = setattr_prepare(idmap, dentry, attr);
 	if (err)
 		return err;
+	if (attr->ia_valid & ATTR_SIZE)
+		handle = vexfs_journal_begin_truncate(inode);
+	else
+		handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_VECTOR, 0);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
 	if ((attr->ia_valid & ATTR_SIZE) && attr->ia_size != inode->i_size) {
 		err = vexfs_setsize(inode, attr->ia_size);
 		if (err)
-			return err;
+			goto out;
 	}
 	setattr_copy(idmap, inode, attr);
 	mark_inode_dirty(inode);
 	if (attr->ia_valid & (ATTR_MODE | ATTR_UID | ATTR_GID))
 		vexfs_vector_perm_changed(inode);
-	return 0;
+out:
+	vexfs_journal_end(handle);
+	return err;
 }

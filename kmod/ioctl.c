@@ -446,6 +446,7 @@ static long vexfs_ioc_publish_index(struct file *filp, unsigned long uarg)
 static long vexfs_ioc_drop_index(struct file *filp)
 {
 	struct vexfs_collection *c;
+	handle_t *handle;
 	int err;
 
 	err = inode_permission(file_mnt_idmap(filp), file_inode(filp), MAY_WRITE);
@@ -458,9 +459,16 @@ static long vexfs_ioc_drop_index(struct file *filp)
 	if (err)
 		return err;
 	mutex_lock(&c->publish_lock);
-	down_write(&c->rwsem);
-	err = vexfs_index_drop(c);
-	up_write(&c->rwsem);
+	handle = vexfs_journal_begin(c->dir->i_sb, VEXFS_CREDITS_DIROP,
+				     VEXFS_REVOKES_DIROP);
+	if (IS_ERR(handle)) {
+		err = PTR_ERR(handle);
+	} else {
+		down_write(&c->rwsem);
+		err = vexfs_index_drop(c);
+		up_write(&c->rwsem);
+		vexfs_journal_end(handle);
+	}
 	mutex_unlock(&c->publish_lock);
 	mnt_drop_write_file(filp);
 	return err;

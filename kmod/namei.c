@@ -44,7 +44,7 @@ static int vexfs_instantiate(struct inode *dir, struct dentry *dentry,
 	return 0;
 }
 
-static int vexfs_mknod(struct mnt_idmap *idmap, struct inode *dir,
+static int vexfs_do_mknod(struct mnt_idmap *idmap, struct inode *dir,
 		       struct dentry *dentry, umode_t mode, dev_t rdev)
 {
 	struct inode *inode;
@@ -55,13 +55,8 @@ static int vexfs_mknod(struct mnt_idmap *idmap, struct inode *dir,
 	return vexfs_instantiate(dir, dentry, inode);
 }
 
-static int vexfs_create(struct mnt_idmap *idmap, struct inode *dir,
-			struct dentry *dentry, umode_t mode, bool excl)
-{
-	return vexfs_mknod(idmap, dir, dentry, mode | S_IFREG, 0);
-}
 
-static int vexfs_symlink(struct mnt_idmap *idmap, struct inode *dir,
+static int vexfs_do_symlink(struct mnt_idmap *idmap, struct inode *dir,
 			 struct dentry *dentry, const char *target)
 {
 	unsigned int len = strlen(target) + 1;
@@ -82,7 +77,7 @@ static int vexfs_symlink(struct mnt_idmap *idmap, struct inode *dir,
 	return vexfs_instantiate(dir, dentry, inode);
 }
 
-static int vexfs_link(struct dentry *old_dentry, struct inode *dir,
+static int vexfs_do_link(struct dentry *old_dentry, struct inode *dir,
 		      struct dentry *dentry)
 {
 	struct inode *inode = d_inode(old_dentry);
@@ -101,7 +96,7 @@ static int vexfs_link(struct dentry *old_dentry, struct inode *dir,
 	return 0;
 }
 
-static int vexfs_mkdir(struct mnt_idmap *idmap, struct inode *dir,
+static int vexfs_do_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 		       struct dentry *dentry, umode_t mode)
 {
 	struct inode *inode;
@@ -111,6 +106,7 @@ static int vexfs_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 	if (IS_ERR(inode))
 		return PTR_ERR(inode);
 	set_nlink(inode, 2);
+	mark_inode_dirty(inode);
 	err = vexfs_add_entry(dir, &dentry->d_name, inode);
 	if (err) {
 		clear_nlink(inode);
@@ -122,7 +118,7 @@ static int vexfs_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 	return 0;
 }
 
-static int vexfs_unlink(struct inode *dir, struct dentry *dentry)
+static int vexfs_do_unlink(struct inode *dir, struct dentry *dentry)
 {
 	struct inode *inode = d_inode(dentry);
 	int err;
@@ -137,7 +133,7 @@ static int vexfs_unlink(struct inode *dir, struct dentry *dentry)
 	return 0;
 }
 
-static int vexfs_rmdir(struct inode *dir, struct dentry *dentry)
+static int vexfs_do_rmdir(struct inode *dir, struct dentry *dentry)
 {
 	struct inode *inode = d_inode(dentry);
 	int err;
@@ -145,7 +141,7 @@ static int vexfs_rmdir(struct inode *dir, struct dentry *dentry)
 	err = vexfs_dir_is_empty(inode);
 	if (err <= 0)
 		return err ? err : -ENOTEMPTY;
-	err = vexfs_unlink(dir, dentry);
+	err = vexfs_do_unlink(dir, dentry);
 	if (err)
 		return err;
 	inode->i_size = 0;
@@ -197,7 +193,7 @@ static int vexfs_exchange(struct inode *old_dir, struct dentry *old_dentry,
 	return 0;
 }
 
-static int vexfs_rename(struct mnt_idmap *idmap, struct inode *old_dir,
+static int vexfs_do_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 			struct dentry *old_dentry, struct inode *new_dir,
 			struct dentry *new_dentry, unsigned int flags)
 {
@@ -248,10 +244,87 @@ static int vexfs_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 	return 0;
 }
 
+/*
+ * Each operation runs in one handle, started before any lock of ours is
+ * taken (see journal.c).
+ */
+#define VEXFS_DIROP_BEGIN(sb, credits)					\
+	handle_t *handle = vexfs_journal_begin(sb, credits,		\
+					       VEXFS_REVOKES_DIROP);	\
+	int ret;							\
+	if (IS_ERR(handle))						\
+		return PTR_ERR(handle)
+
+#define VEXFS_DIROP_END()						\
+	vexfs_journal_end(handle);					\
+	return ret
+
+static int vexfs_journalled_mknod(struct mnt_idmap *idmap, struct inode *dir,
+				  struct dentry *dentry, umode_t mode, dev_t rdev)
+{
+	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
+	ret = vexfs_do_mknod(idmap, dir, dentry, mode, rdev);
+	VEXFS_DIROP_END();
+}
+
+static int vexfs_symlink(struct mnt_idmap *idmap, struct inode *dir,
+			 struct dentry *dentry, const char *target)
+{
+	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
+	ret = vexfs_do_symlink(idmap, dir, dentry, target);
+	VEXFS_DIROP_END();
+}
+
+static int vexfs_link(struct dentry *old_dentry, struct inode *dir,
+		      struct dentry *dentry)
+{
+	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
+	ret = vexfs_do_link(old_dentry, dir, dentry);
+	VEXFS_DIROP_END();
+}
+
+static int vexfs_mkdir(struct mnt_idmap *idmap, struct inode *dir,
+		       struct dentry *dentry, umode_t mode)
+{
+	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
+	ret = vexfs_do_mkdir(idmap, dir, dentry, mode);
+	VEXFS_DIROP_END();
+}
+
+static int vexfs_unlink(struct inode *dir, struct dentry *dentry)
+{
+	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
+	ret = vexfs_do_unlink(dir, dentry);
+	VEXFS_DIROP_END();
+}
+
+static int vexfs_rmdir(struct inode *dir, struct dentry *dentry)
+{
+	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
+	ret = vexfs_do_rmdir(dir, dentry);
+	VEXFS_DIROP_END();
+}
+
+static int vexfs_rename(struct mnt_idmap *idmap, struct inode *old_dir,
+			struct dentry *old_dentry, struct inode *new_dir,
+			struct dentry *new_dentry, unsigned int flags)
+{
+	VEXFS_DIROP_BEGIN(old_dir->i_sb, 2 * VEXFS_CREDITS_DIROP);
+	ret = vexfs_do_rename(idmap, old_dir, old_dentry, new_dir, new_dentry,
+			      flags);
+	VEXFS_DIROP_END();
+}
+
+static int vexfs_create(struct mnt_idmap *idmap, struct inode *dir,
+			struct dentry *dentry, umode_t mode, bool excl)
+{
+	return vexfs_journalled_mknod(idmap, dir, dentry, mode | S_IFREG, 0);
+}
+
 const struct inode_operations vexfs_dir_iops = {
 	.lookup		= vexfs_lookup,
 	.create		= vexfs_create,
-	.mknod		= vexfs_mknod,
+	.mknod		= vexfs_journalled_mknod,
 	.symlink	= vexfs_symlink,
 	.link		= vexfs_link,
 	.mkdir		= vexfs_mkdir,

@@ -31,6 +31,7 @@ static struct inode *vexfs_alloc_inode(struct super_block *sb)
 	vi->xattr_block = 0;
 	vi->parent = 0;
 	vi->last_pblk = 0;
+	jbd2_journal_init_jbd_inode(&vi->jinode, &vi->vfs_inode);
 	return &vi->vfs_inode;
 }
 
@@ -78,15 +79,24 @@ static int vexfs_write_super(struct super_block *sb, bool clean, bool wait)
 
 static int vexfs_sync_fs(struct super_block *sb, int wait)
 {
+	int err;
+
 	if (sb_rdonly(sb))
 		return 0;
-	return vexfs_write_super(sb, false, wait);
+	if (!wait) {
+		vexfs_journal_kick(sb);
+		return vexfs_write_super(sb, false, false);
+	}
+	err = VEXFS_SB(sb)->journal ? vexfs_journal_commit(sb) : 0;
+	return err ? err : vexfs_write_super(sb, false, true);
 }
 
 static void vexfs_put_super(struct super_block *sb)
 {
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
 
+	/* Checkpoints and empties the journal before the clean mark. */
+	vexfs_journal_release(sb);
 	if (!sb_rdonly(sb))
 		vexfs_write_super(sb, true, true);
 	brelse(sbi->sbh);
@@ -118,6 +128,7 @@ static const struct super_operations vexfs_super_ops = {
 	.alloc_inode	= vexfs_alloc_inode,
 	.free_inode	= vexfs_free_inode,
 	.write_inode	= vexfs_write_inode,
+	.dirty_inode	= vexfs_dirty_inode,
 	.evict_inode	= vexfs_evict_inode,
 	.put_super	= vexfs_put_super,
 	.sync_fs	= vexfs_sync_fs,
@@ -241,7 +252,10 @@ static void vexfs_mark_mounted(struct super_block *sb)
 {
 	struct vexfs_super_block *raw = VEXFS_SB(sb)->raw;
 
-	if (!(le16_to_cpu(raw->s_state) & VEXFS_STATE_CLEAN))
+	if (VEXFS_SB(sb)->recovered)
+		pr_info("%pg: recovered from the journal\n", sb->s_bdev);
+	else if (!(le16_to_cpu(raw->s_state) & VEXFS_STATE_CLEAN) &&
+		 !VEXFS_SB(sb)->journal)
 		pr_warn("%pg: was not cleanly unmounted, run fsck.vexfs\n",
 			sb->s_bdev);
 	le32_add_cpu(&raw->s_mount_count, 1);
@@ -291,19 +305,26 @@ static int vexfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_time_max = S64_MAX;
 	super_set_uuid(sb, sbi->raw->s_uuid, sizeof(sbi->raw->s_uuid));
 
+	err = vexfs_journal_load(sb);
+	if (err)
+		goto out_release;
 	err = vexfs_count_free(sb);
 	if (err) {
 		pr_err("%pg: cannot read the allocation bitmaps\n", sb->s_bdev);
-		goto out_release;
+		goto out_journal;
 	}
 	sbi->inode_goal = VEXFS_ROOT_INO + 1;
 	err = vexfs_load_root(sb);
 	if (err)
-		goto out_release;
+		goto out_journal;
+	if (!sb_rdonly(sb) && sbi->recovered)
+		vexfs_release_orphans(sb);
 	if (!sb_rdonly(sb))
 		vexfs_mark_mounted(sb);
 	return 0;
 
+out_journal:
+	vexfs_journal_release(sb);
 out_release:
 	brelse(sbi->sbh);
 out_free:
@@ -324,8 +345,11 @@ static int vexfs_reconfigure(struct fs_context *fc)
 	u64 ro_compat;
 
 	sync_filesystem(sb);
-	if (want_ro && !sb_rdonly(sb))
-		return vexfs_write_super(sb, true, true);
+	if (want_ro && !sb_rdonly(sb)) {
+		int err = vexfs_journal_flush(sb);
+
+		return err ? err : vexfs_write_super(sb, true, true);
+	}
 	if (!want_ro && sb_rdonly(sb)) {
 		ro_compat = le64_to_cpu(VEXFS_SB(sb)->raw->s_feature_ro_compat);
 		if (ro_compat & ~VEXFS_FEATURE_RO_COMPAT_SUPP) {

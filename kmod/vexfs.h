@@ -7,6 +7,7 @@
 
 #include <linux/fs.h>
 #include <linux/buffer_head.h>
+#include <linux/jbd2.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <uapi/vexfs_fs.h>
@@ -34,6 +35,8 @@ struct vexfs_sb_info {
 	u64 free_inodes;
 	u64 inode_goal;				/* where the next inode search starts */
 	u64 block_goal;				/* after the last block handed out */
+	journal_t *journal;			/* NULL: no journal on this image */
+	bool recovered;				/* the journal was replayed at mount */
 };
 
 /* A VexFS inode in memory. */
@@ -58,6 +61,7 @@ struct vexfs_inode_info {
 	struct mutex dir_lock;
 	struct vexfs_dir_index *dir_index;
 	struct vexfs_collection *coll;		/* collections: loaded table */
+	struct jbd2_inode jinode;		/* ordered data of this inode */
 };
 
 static inline struct vexfs_sb_info *VEXFS_SB(struct super_block *sb)
@@ -81,8 +85,33 @@ void vexfs_block_csum_set(void *block, u32 magic, u64 blocknr);
 bool vexfs_block_csum_ok(const void *block, u32 magic, u64 blocknr);
 struct buffer_head *vexfs_bread_meta(struct super_block *sb, u64 blocknr,
 				     u32 magic);
-void vexfs_dirty_meta(struct buffer_head *bh, u32 magic);
+int vexfs_dirty_meta(struct super_block *sb, struct buffer_head *bh, u32 magic);
 struct buffer_head *vexfs_new_meta(struct super_block *sb, u64 blocknr);
+
+/* journal.c: credits are metadata blocks an operation may dirty. */
+#define VEXFS_CREDITS_INODE	4	/* an inode and its table block */
+#define VEXFS_CREDITS_ALLOC	16	/* a bitmap block, an extent path */
+#define VEXFS_CREDITS_WRITE	(VEXFS_CREDITS_ALLOC + VEXFS_CREDITS_INODE)
+#define VEXFS_CREDITS_VECTOR	(2 * VEXFS_CREDITS_ALLOC + 8)
+#define VEXFS_CREDITS_DIROP	(VEXFS_CREDITS_ALLOC + VEXFS_CREDITS_VECTOR + 16)
+#define VEXFS_REVOKES_DIROP	8
+int vexfs_journal_load(struct super_block *sb);
+void vexfs_journal_release(struct super_block *sb);
+handle_t *vexfs_journal_begin(struct super_block *sb, int credits, int revokes);
+int vexfs_journal_end(handle_t *handle);
+int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh);
+int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh);
+int vexfs_journal_dirty(struct super_block *sb, struct buffer_head *bh);
+int vexfs_journal_revoke(struct super_block *sb, u64 start, u32 count);
+int vexfs_journal_order(struct inode *inode, loff_t pos, loff_t len);
+void vexfs_journal_forget_inode(struct inode *inode);
+int vexfs_journal_commit(struct super_block *sb);
+void vexfs_journal_kick(struct super_block *sb);
+int vexfs_journal_flush(struct super_block *sb);
+handle_t *vexfs_journal_begin_truncate(struct inode *inode);
+
+/* orphan.c */
+void vexfs_release_orphans(struct super_block *sb);
 
 /* alloc.c */
 int vexfs_count_free(struct super_block *sb);
@@ -91,6 +120,8 @@ void vexfs_free_inode_nr(struct super_block *sb, u64 ino);
 int vexfs_alloc_blocks(struct inode *inode, u64 goal, u32 want, u64 *start,
 		       u32 *got);
 void vexfs_free_blocks(struct inode *inode, u64 start, u32 count);
+bool vexfs_blocks_are_meta(struct inode *inode);
+void __vexfs_free_blocks(struct inode *inode, u64 start, u32 count, bool meta);
 bool vexfs_data_block_valid(struct super_block *sb, u64 start, u64 count);
 
 /* extent.c */
@@ -104,9 +135,12 @@ int vexfs_truncate_blocks(struct inode *inode, u32 from_lblk);
 /* inode.c */
 extern const struct address_space_operations vexfs_aops;
 struct inode *vexfs_iget(struct super_block *sb, u64 ino);
+struct inode *vexfs_iget_orphan(struct super_block *sb, u64 ino);
 struct inode *vexfs_new_inode(struct mnt_idmap *idmap, struct inode *dir,
 			      umode_t mode, dev_t rdev);
 int vexfs_write_inode(struct inode *inode, struct writeback_control *wbc);
+void vexfs_dirty_inode(struct inode *inode, int flags);
+int vexfs_file_mmap(struct file *file, struct vm_area_struct *vma);
 void vexfs_evict_inode(struct inode *inode);
 int vexfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		  struct iattr *attr);

@@ -173,7 +173,7 @@ static int vexfs_xattr_store(struct inode *inode, struct buffer_head *bh,
 
 	if (!used) {
 		if (vi->xattr_block)
-			vexfs_free_blocks(inode, vi->xattr_block, 1);
+			__vexfs_free_blocks(inode, vi->xattr_block, 1, true);
 		vi->xattr_block = 0;
 		return 0;
 	}
@@ -183,20 +183,23 @@ static int vexfs_xattr_store(struct inode *inode, struct buffer_head *bh,
 			return err;
 		bh = vexfs_new_meta(inode->i_sb, blocknr);
 		if (IS_ERR(bh)) {
-			vexfs_free_blocks(inode, blocknr, 1);
+			__vexfs_free_blocks(inode, blocknr, 1, true);
 			return PTR_ERR(bh);
 		}
 		vi->xattr_block = blocknr;
 	} else {
+		err = vexfs_journal_access(inode->i_sb, bh);
+		if (err)
+			return err;
 		get_bh(bh);
 	}
 	vexfs_xh(scratch)->xh_owner = cpu_to_le64(inode->i_ino);
 	lock_buffer(bh);
 	memcpy(bh->b_data, scratch, VEXFS_BLOCK_PAYLOAD);
 	unlock_buffer(bh);
-	vexfs_dirty_meta(bh, VEXFS_XATTR_MAGIC);
+	err = vexfs_dirty_meta(inode->i_sb, bh, VEXFS_XATTR_MAGIC);
 	brelse(bh);
-	return 0;
+	return err;
 }
 
 static int vexfs_xattr_set(const struct xattr_handler *handler,
@@ -206,6 +209,7 @@ static int vexfs_xattr_set(const struct xattr_handler *handler,
 {
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
 	struct buffer_head *bh;
+	handle_t *handle;
 	bool exists;
 	void *scratch;
 	int used, err;
@@ -217,6 +221,11 @@ static int vexfs_xattr_set(const struct xattr_handler *handler,
 	scratch = kzalloc(VEXFS_BLOCK_SIZE, GFP_NOFS);
 	if (!scratch)
 		return -ENOMEM;
+	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_WRITE, 2);
+	if (IS_ERR(handle)) {
+		kfree(scratch);
+		return PTR_ERR(handle);
+	}
 
 	down_write(&vi->xattr_sem);
 	bh = vexfs_xattr_read(inode, &used);
@@ -242,6 +251,7 @@ static int vexfs_xattr_set(const struct xattr_handler *handler,
 	}
 out:
 	up_write(&vi->xattr_sem);
+	vexfs_journal_end(handle);
 	kfree(scratch);
 	return err;
 }
@@ -337,7 +347,7 @@ void vexfs_xattr_drop(struct inode *inode)
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
 
 	if (vi->xattr_block) {
-		vexfs_free_blocks(inode, vi->xattr_block, 1);
+		__vexfs_free_blocks(inode, vi->xattr_block, 1, true);
 		vi->xattr_block = 0;
 	}
 }

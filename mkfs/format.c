@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "jbd2.h"
 #include "probe.h"
 
 #define BITMAP_BATCH_BLOCKS	64u
@@ -99,6 +100,21 @@ static int write_root_inode(struct vexfs_device *dev,
 				  table_block, sizeof(table_block));
 }
 
+/* An empty jbd2 journal in the reserved area, when there is one. */
+static int write_journal(struct vexfs_device *dev,
+			 const struct vexfs_layout *l,
+			 const struct vexfs_super_params *p)
+{
+	static char block[VEXFS_BLOCK_SIZE];
+
+	if (!l->journal_blocks)
+		return 0;
+	memset(block, 0, sizeof(block));
+	vexfs_jbd2_encode_super(block, l->journal_blocks, p->uuid);
+	return vexfs_device_write(dev, block_offset(l->journal_start), block,
+				  sizeof(block));
+}
+
 static int write_superblock(struct vexfs_device *dev,
 			    const struct vexfs_layout *l,
 			    const struct vexfs_super_params *p)
@@ -122,6 +138,7 @@ int vexfs_format(struct vexfs_device *dev, const struct vexfs_layout *l,
 	    zero_inode_table(dev, l) ||
 	    write_bitmaps(dev, l) ||
 	    write_root_inode(dev, l, &p->root) ||
+	    write_journal(dev, l, &p->super) ||
 	    vexfs_device_sync(dev))
 		return -1;
 	if (write_superblock(dev, l, &p->super) || vexfs_device_sync(dev))

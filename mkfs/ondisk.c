@@ -161,8 +161,9 @@ void vexfs_encode_super(struct vexfs_super_block *sb,
 	sb->s_magic = htole32(VEXFS_MAGIC);
 	sb->s_format_version = htole32(VEXFS_FORMAT_VERSION);
 	sb->s_block_shift = htole32(VEXFS_BLOCK_SHIFT);
-	/* The journal area is only reserved: COMPAT_JOURNAL stays clear. */
-	sb->s_feature_compat = htole64(0);
+	/* Images too small for a journal run without one. */
+	sb->s_feature_compat = htole64(l->journal_blocks ?
+				       VEXFS_FEATURE_COMPAT_JOURNAL : 0);
 	sb->s_feature_ro_compat = htole64(0);
 	sb->s_feature_incompat = htole64(VEXFS_FEATURE_INCOMPAT_EXTENTS);
 	sb->s_blocks_count = htole64(l->blocks_count);

@@ -13,6 +13,7 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 
 step "Load the module"
 modprobe libcrc32c
+modprobe jbd2
 lsmod | grep -q '^vexfs ' || run insmod "$repo/kmod/vexfs.ko"
 grep vexfs /proc/filesystems
 

@@ -7,6 +7,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=${VEXFS_SCRATCH:-/tmp}
 modprobe libcrc32c
+modprobe jbd2
 grep -qw vexfs /proc/filesystems || insmod "$repo/kmod/vexfs.ko"
 truncate -s "${VEXFS_RECALL_IMAGE:-1G}" "$scratch/recall.img"
 dev=$(losetup -f --show "$scratch/recall.img")

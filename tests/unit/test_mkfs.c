@@ -168,6 +168,25 @@ static uint64_t file_size(const char *path)
  * Check every bitmap block from @start: sealed for its own block number,
  * bits below @reserved and from @count on set, all others clear.
  */
+/* The journal area starts with an empty jbd2 superblock (big-endian). */
+static void assert_empty_journal(const char *path, const struct vexfs_layout *l)
+{
+	unsigned char block[VEXFS_BLOCK_SIZE];
+	uint32_t word[8];
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	read_block(fd, l->journal_start, block);
+	close(fd);
+	memcpy(word, block, sizeof(word));
+	assert_int_equal(be32toh(word[0]), 0xc03b3998u);	/* magic */
+	assert_int_equal(be32toh(word[1]), 4);		/* superblock v2 */
+	assert_int_equal(be32toh(word[3]), VEXFS_BLOCK_SIZE);
+	assert_int_equal(be32toh(word[4]), l->journal_blocks);
+	assert_int_equal(be32toh(word[5]), 1);		/* first log block */
+	assert_int_equal(be32toh(word[7]), 0);		/* s_start: clean */
+}
+
 static void assert_bitmap(int fd, uint64_t start, uint64_t nblocks,
 			  uint64_t reserved, uint64_t count)
 {
@@ -269,12 +288,16 @@ static struct vexfs_layout assert_valid_image(const char *path,
 	read_super(path, &sb);
 	if (vexfs_check_super(&sb, err, sizeof(err)))
 		fail_msg("bad superblock: %s", err);
-	assert_int_equal(le64toh(sb.s_feature_compat), 0);
 	assert_int_equal(le64toh(sb.s_feature_incompat),
 			 VEXFS_FEATURE_INCOMPAT_EXTENTS);
 	assert_int_equal(le16toh(sb.s_state), VEXFS_STATE_CLEAN);
 
 	vexfs_decode_layout(&sb, &l);
+	/* A journal, and only then the feature and an empty jbd2 superblock. */
+	assert_int_equal(le64toh(sb.s_feature_compat),
+			 l.journal_blocks ? VEXFS_FEATURE_COMPAT_JOURNAL : 0);
+	if (l.journal_blocks)
+		assert_empty_journal(path, &l);
 	assert_int_equal(vexfs_layout_compute(&req, &expect, err, sizeof(err)),
 			 0);
 	assert_same_geometry(&l, &expect);

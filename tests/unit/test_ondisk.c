@@ -85,7 +85,8 @@ static void test_super_fields(void **state)
 	assert_memory_equal(&sb, "FXEV", 4);
 	assert_int_equal(le32toh(sb.s_format_version), VEXFS_FORMAT_VERSION);
 	assert_int_equal(le32toh(sb.s_block_shift), 12);
-	assert_int_equal(le64toh(sb.s_feature_compat), 0);
+	assert_int_equal(le64toh(sb.s_feature_compat),
+			 VEXFS_FEATURE_COMPAT_JOURNAL);
 	assert_int_equal(le64toh(sb.s_feature_ro_compat), 0);
 	assert_int_equal(le64toh(sb.s_feature_incompat),
 			 VEXFS_FEATURE_INCOMPAT_EXTENTS);

@@ -198,15 +198,22 @@ load_module() {
 	# vexfs.ko needs crc32c; on kernels where it is built in this fails
 	# quietly and insmod still works.
 	modprobe -q libcrc32c 2>/dev/null || modprobe -q crc32c 2>/dev/null || true
+	# The journal is the kernel's jbd2; insmod does not pull it in.
+	modprobe -q jbd2 2>/dev/null || true
 	insmod "$REPO/kmod/vexfs.ko" || {
 		echo "cannot load $REPO/kmod/vexfs.ko" >&2
 		return 1
 	}
 }
 
-# mkfs.vexfs from PATH (make install-fs-tools puts it in /sbin), else from the tree.
+# The tools built in this tree, which match its module; installed ones
+# (make install-fs-tools puts them in /sbin) only when the tree has none.
 mkfs_vexfs_bin() {
-	command -v mkfs.vexfs 2>/dev/null || echo "$REPO/mkfs/mkfs.vexfs"
+	if [ -x "$REPO/mkfs/mkfs.vexfs" ]; then
+		echo "$REPO/mkfs/mkfs.vexfs"
+	else
+		command -v mkfs.vexfs
+	fi
 }
 
 # make_fs TYPE TARGET [ARGS...]: ARGS use mkfs.vexfs spelling (-f, -L, -N,
@@ -278,8 +285,10 @@ remount() {
 fsck_bin() {
 	if [ -n "${VEXFS_FSCK:-}" ]; then
 		echo "$VEXFS_FSCK"
+	elif [ "$FSTYPE" = vexfs ] && [ -x "$REPO/mkfs/fsck.vexfs" ]; then
+		echo "$REPO/mkfs/fsck.vexfs"
 	elif [ "$FSTYPE" = vexfs ]; then
-		command -v fsck.vexfs 2>/dev/null || echo "$REPO/mkfs/fsck.vexfs"
+		command -v fsck.vexfs 2>/dev/null
 	else
 		command -v "fsck.$FSTYPE" 2>/dev/null
 	fi

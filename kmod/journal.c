@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The metadata journal: the kernel's jbd2 in ordered mode, in the area
+ * mkfs reserves after the superblock (VEXFS_FEATURE_COMPAT_JOURNAL).
+ *
+ * Every operation that changes metadata runs inside a handle started at
+ * its entry point, before it takes any VexFS lock: starting a handle can
+ * wait for a commit, and a commit waits for every open handle to stop.
+ * Inner code (mark_inode_dirty, table writes, allocation) only nests into
+ * the caller's handle, which never waits.
+ *
+ * Metadata blocks are journalled whole: bitmaps, extent nodes, directory
+ * and xattr blocks, inode table blocks and vector table blocks. File data
+ * is not, but a commit writes the data of newly allocated blocks first,
+ * so a file never shows stale blocks after a crash. Blocks that held
+ * metadata are revoked when freed, so a replay never writes an old copy
+ * over their next use.
+ *
+ * An image without the feature (below 128 MiB mkfs makes none) runs
+ * unjournalled: handles are NULL and buffers are simply marked dirty.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/blkdev.h>
+#include <linux/jbd2.h>
+#include <linux/writeback.h>
+#include "vexfs.h"
+
+static journal_t *vexfs_journal(struct super_block *sb)
+{
+	return VEXFS_SB(sb)->journal;
+}
+
+/* Ordered mode: write a file's newly allocated data before the commit. */
+static int vexfs_submit_inode_data(struct jbd2_inode *jinode)
+{
+	struct writeback_control wbc = {
+		.sync_mode = WB_SYNC_ALL,
+		.nr_to_write = LONG_MAX,
+		.range_start = jinode->i_dirty_start,
+		.range_end = jinode->i_dirty_end,
+	};
+
+	return filemap_fdatawrite_wbc(jinode->i_vfs_inode->i_mapping, &wbc);
+}
+
+/*
+ * jbd2 maps log blocks 1:1 onto a journal device; ours sits inside the
+ * filesystem's device after the superblock, and its superblock counts
+ * from the start of the area, as the kernel's own inode journals do.
+ */
+static int vexfs_journal_bmap(journal_t *journal, sector_t *block)
+{
+	*block += journal->j_blk_offset;
+	return 0;
+}
+
+static bool vexfs_journal_needs_recovery(journal_t *journal)
+{
+	return journal->j_superblock->s_start != 0;
+}
+
+/*
+ * Open the journal and replay it. Called at mount before anything else
+ * reads metadata, so every later read sees the replayed blocks.
+ */
+int vexfs_journal_load(struct super_block *sb)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	struct vexfs_super_block *raw = sbi->raw;
+	u64 start = le64_to_cpu(raw->s_journal_start);
+	u64 len = le64_to_cpu(raw->s_journal_blocks);
+	journal_t *journal;
+	int err;
+
+	if (!(le64_to_cpu(raw->s_feature_compat) & VEXFS_FEATURE_COMPAT_JOURNAL))
+		return 0;
+	if (start != VEXFS_SUPER_BLOCKNR + 1 || len < JBD2_MIN_JOURNAL_BLOCKS ||
+	    len > INT_MAX || start + len > sbi->inode_bitmap_start) {
+		pr_err("%pg: journal area %llu+%llu is invalid\n", sb->s_bdev,
+		       start, len);
+		return -EUCLEAN;
+	}
+	journal = jbd2_journal_init_dev(sb->s_bdev, sb->s_bdev, start, len,
+					VEXFS_BLOCK_SIZE);
+	if (IS_ERR(journal)) {
+		pr_err("%pg: cannot open the journal (%ld)\n", sb->s_bdev,
+		       PTR_ERR(journal));
+		return PTR_ERR(journal);
+	}
+	journal->j_private = sb;
+	journal->j_bmap = vexfs_journal_bmap;
+	journal->j_submit_inode_data_buffers = vexfs_submit_inode_data;
+	journal->j_finish_inode_data_buffers =
+		jbd2_journal_finish_inode_data_buffers;
+
+	if (vexfs_journal_needs_recovery(journal)) {
+		if (bdev_read_only(sb->s_bdev)) {
+			pr_err("%pg: journal needs recovery but the device is read-only\n",
+			       sb->s_bdev);
+			jbd2_journal_destroy(journal);
+			return -EROFS;
+		}
+		pr_info("%pg: replaying the journal\n", sb->s_bdev);
+		sbi->recovered = true;
+	}
+	err = jbd2_journal_load(journal);
+	if (err) {
+		pr_err("%pg: cannot load the journal (%d)\n", sb->s_bdev, err);
+		jbd2_journal_destroy(journal);
+		return err;
+	}
+	sbi->journal = journal;
+	pr_info("%pg: %llu-block journal, ordered data\n", sb->s_bdev, len);
+	return 0;
+}
+
+/* Commit what is left and close the journal (unmount, failed mount). */
+void vexfs_journal_release(struct super_block *sb)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+
+	if (!sbi->journal)
+		return;
+	if (jbd2_journal_destroy(sbi->journal) < 0)
+		pr_err("%pg: the journal was aborted\n", sb->s_bdev);
+	sbi->journal = NULL;
+}
+
+/*
+ * Start a handle for an operation that dirties up to @credits metadata
+ * blocks and frees up to @revokes blocks that held metadata. Nests into
+ * the caller's handle when there is one. NULL without a journal.
+ */
+handle_t *vexfs_journal_begin(struct super_block *sb, int credits, int revokes)
+{
+	journal_t *journal = vexfs_journal(sb);
+
+	if (!journal)
+		return NULL;
+	/* Never ask for more than a transaction can hold: jbd2 warns. */
+	credits = min(credits, journal->j_max_transaction_buffers / 4);
+	revokes = min(revokes, journal->j_max_transaction_buffers / 4 *
+			       journal->j_revoke_records_per_block);
+	return jbd2__journal_start(journal, credits, 0, revokes, GFP_NOFS, 0, 0);
+}
+
+/*
+ * A handle for freeing all of an inode's blocks past some point: every
+ * bitmap block may change, and at most one tree block per 64 blocks
+ * (extents are at least that dense in practice, and leaves hold 254).
+ * Directory and table blocks are revoked one by one.
+ */
+handle_t *vexfs_journal_begin_truncate(struct inode *inode)
+{
+	u64 blocks = inode->i_blocks >> (VEXFS_BLOCK_SHIFT - 9);
+	u64 credits = VEXFS_CREDITS_DIROP + VEXFS_SB(inode->i_sb)->block_bitmap_blocks +
+		      blocks / 64;
+	u64 revokes = blocks / 64 + VEXFS_EXTENT_MAX_DEPTH + 2;
+
+	if (S_ISDIR(inode->i_mode) || (VEXFS_I(inode)->flags & VEXFS_INODE_VTABLE))
+		revokes += blocks;
+	return vexfs_journal_begin(inode->i_sb, min_t(u64, credits, INT_MAX),
+				   min_t(u64, revokes, INT_MAX / 2));
+}
+
+int vexfs_journal_end(handle_t *handle)
+{
+	if (!handle || IS_ERR(handle))
+		return 0;
+	return jbd2_journal_stop(handle);
+}
+
+/*
+ * Blocks an operation's handle was not sized for: a long truncate or a
+ * table that grows. Extend while the transaction runs; otherwise there is
+ * nothing safe to do here, and the operation fails with -ENOSPC.
+ */
+static int vexfs_journal_ensure(handle_t *handle, int credits, int revokes)
+{
+	int err;
+
+	if (jbd2_handle_buffer_credits(handle) >= credits &&
+	    handle->h_revoke_credits >= revokes)
+		return 0;
+	err = jbd2_journal_extend(handle, max(credits, 16), max(revokes, 16));
+	if (err > 0) {
+		pr_err_ratelimited("transaction full: operation too large for the journal\n");
+		return -ENOSPC;
+	}
+	return err;
+}
+
+/* The running handle, or NULL; warn once about a change made outside one. */
+static handle_t *vexfs_running_handle(struct super_block *sb)
+{
+	handle_t *handle = journal_current_handle();
+
+	if (!vexfs_journal(sb))
+		return NULL;
+	if (!handle) {
+		pr_err_once("metadata changed outside a transaction at %pS\n",
+			    __builtin_return_address(1));
+		return NULL;
+	}
+	return handle;
+}
+
+/* Call before changing a metadata block that is already on disk. */
+int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh)
+{
+	handle_t *handle = vexfs_running_handle(sb);
+	int err;
+
+	if (!handle)
+		return 0;
+	err = vexfs_journal_ensure(handle, 1, 0);
+	if (!err)
+		err = jbd2_journal_get_write_access(handle, bh);
+	return err;
+}
+
+/* Call before filling a block that becomes metadata now. */
+int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh)
+{
+	handle_t *handle = vexfs_running_handle(sb);
+	int err;
+
+	if (!handle)
+		return 0;
+	err = vexfs_journal_ensure(handle, 1, 0);
+	if (!err)
+		err = jbd2_journal_get_create_access(handle, bh);
+	return err;
+}
+
+/* A metadata block has been changed: log it, or queue it for writeback. */
+int vexfs_journal_dirty(struct super_block *sb, struct buffer_head *bh)
+{
+	handle_t *handle = vexfs_running_handle(sb);
+
+	if (!handle) {
+		mark_buffer_dirty(bh);
+		return 0;
+	}
+	return jbd2_journal_dirty_metadata(handle, bh);
+}
+
+/*
+ * Blocks that held metadata are being freed: revoke them, so that replay
+ * does not write an older journalled copy over their next owner.
+ */
+int vexfs_journal_revoke(struct super_block *sb, u64 start, u32 count)
+{
+	handle_t *handle = vexfs_running_handle(sb);
+	int err = 0;
+	u32 i;
+
+	if (!handle)
+		return 0;
+	for (i = 0; i < count && !err; i++) {
+		/* A cached copy is forgotten by the running transaction too. */
+		struct buffer_head *bh = sb_find_get_block(sb, start + i);
+
+		err = vexfs_journal_ensure(handle, 0, 1);
+		if (err) {
+			brelse(bh);
+			break;
+		}
+		/* Takes over our reference to bh, through jbd2_journal_forget(). */
+		err = jbd2_journal_revoke(handle, start + i, bh);
+	}
+	return err;
+}
+
+/*
+ * Ordered data: the commit that makes [pos, pos + len) of the inode
+ * reachable first writes it out.
+ */
+int vexfs_journal_order(struct inode *inode, loff_t pos, loff_t len)
+{
+	handle_t *handle = vexfs_running_handle(inode->i_sb);
+
+	if (!handle || !len)
+		return 0;
+	return jbd2_journal_inode_ranged_write(handle, &VEXFS_I(inode)->jinode,
+					       pos, len);
+}
+
+void vexfs_journal_forget_inode(struct inode *inode)
+{
+	journal_t *journal = vexfs_journal(inode->i_sb);
+
+	if (journal)
+		jbd2_journal_release_jbd_inode(journal, &VEXFS_I(inode)->jinode);
+}
+
+/*
+ * Make everything done so far durable: commit the running transaction and
+ * wait for it. Without a journal, write all dirty metadata and flush.
+ */
+int vexfs_journal_commit(struct super_block *sb)
+{
+	journal_t *journal = vexfs_journal(sb);
+	int err;
+
+	if (!journal) {
+		err = sync_blockdev(sb->s_bdev);
+		return err ? err : blkdev_issue_flush(sb->s_bdev);
+	}
+	err = jbd2_journal_force_commit(journal);
+	/* Data overwritten in place changed no metadata: flush it too. */
+	return err ? err : blkdev_issue_flush(sb->s_bdev);
+}
+
+/* Start a commit of what is in the journal without waiting for it. */
+void vexfs_journal_kick(struct super_block *sb)
+{
+	journal_t *journal = vexfs_journal(sb);
+
+	if (journal)
+		jbd2_journal_start_commit(journal, NULL);
+}
+
+/* Checkpoint everything, leaving the journal empty (remount read-only). */
+int vexfs_journal_flush(struct super_block *sb)
+{
+	journal_t *journal = vexfs_journal(sb);
+
+	return journal ? jbd2_journal_flush(journal, 0) : 0;
+}
