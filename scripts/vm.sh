@@ -128,7 +128,10 @@ write_job() {
 }
 
 qemu_args() {
+	# no_timer_check: under a loaded emulator the IO-APIC timer check can
+	# miss its ticks and panic the boot.
 	local append="console=ttyS0 quiet panic=-1 oops=panic panic_on_warn=1"
+	append+=" no_timer_check"
 	append+=" printk.devkmsg=on ${VEXFS_VM_APPEND:-}"
 	# One TCG thread for all vCPUs: with a thread per vCPU, the kernel's
 	# live code patching (int3 + text_poke) races with the other vCPU's
