@@ -5,7 +5,8 @@
  * A collection's table header names its index inode (vh_index_ino). The
  * index must be a regular inode flagged VEXFS_INODE_VINDEX that no other
  * collection owns, whose header passes the module's vexfs_index_load()
- * checks (magic, checksum, owner, graph length inside the file, built at
+ * checks (magic, checksum, owner, graph length inside the file, zero for
+ * a publish cut short by a crash, built at
  * a change sequence the table has reached) and whose graph passes the
  * same loader the module runs, lib/hnsw_load.c, against the table's slot
  * count, dimension and metric.
@@ -78,9 +79,12 @@ static const char *header_fault(const struct vexfs_vindex_header *h,
 		return "checksum mismatch";
 	if (le64toh(h->vi_owner) != t->dir)
 		return "owned by another directory";
-	if (!len || len > graph_bytes_max(t->slots) ||
-	    VEXFS_VINDEX_GRAPH_START + len > le64toh(raw->i_size))
+	if (!len)
+		return NULL;	/* no graph yet: see fsck_check_index() */
+	if (len > graph_bytes_max(t->slots))
 		return "graph length out of range";
+	if (VEXFS_VINDEX_GRAPH_START + len > le64toh(raw->i_size))
+		return "graph longer than the inode";
 	if (le64toh(h->vi_seq) > t->seq)
 		return "built at a change sequence the table never reached";
 	return NULL;
@@ -164,6 +168,12 @@ void fsck_check_index(struct fsck *f, const struct fsck_table_info *t,
 	fault = "header unreadable";
 	if (!fsck_file_io(f, &raw, 0, &h, sizeof(h), false))
 		fault = header_fault(&h, &raw, t);
+	/*
+	 * A zero length is a publish that a crash cut short: the module
+	 * writes it, on stable storage, before it overwrites the graph.
+	 */
+	if (!fault && !h.vi_graph_len)
+		return;
 	if (!fault)
 		fault = graph_fault(f, &raw, le64toh(h.vi_graph_len), t);
 	if (f->aborted)
