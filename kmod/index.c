@@ -125,11 +125,14 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 		c->index_inode = inode;
 		return 0;
 	}
-	if (
-	    le64_to_cpu(h.vi_seq) > c->seq ||
+	if (le64_to_cpu(h.vi_seq) > c->seq ||
 	    VEXFS_VINDEX_GRAPH_START + len > i_size_read(inode) ||
-	    len > vexfs_graph_bytes_max(c->nslots))
+	    len > vexfs_graph_bytes_max(c->nslots)) {
+		pr_info_ratelimited("collection %lu: index of %llu bytes at seq %llu refused: inode holds %lld, table at seq %u\n",
+				    c->dir->i_ino, len, le64_to_cpu(h.vi_seq),
+				    i_size_read(inode), c->seq);
 		goto out_put;
+	}
 	err = -ENOMEM;
 	buf = kvmalloc(len, GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
 	if (!buf)
@@ -174,20 +177,33 @@ static int vexfs_index_settle(struct vexfs_collection *c)
 	return err ? err : vexfs_journal_commit(c->dir->i_sb);
 }
 
-static int vexfs_index_create_inode(struct vexfs_collection *c)
+/*
+ * A new index inode, its "no graph" header and the table header naming it
+ * commit together (the header's block is new, so ordered mode writes it
+ * before the commit): no crash leaves an index no collection names.
+ */
+static int vexfs_index_create_inode(struct vexfs_collection *c, u32 seq)
 {
 	handle_t *handle;
 	struct inode *inode;
+	int err;
 
 	handle = vexfs_journal_begin(c->dir->i_sb, VEXFS_CREDITS_DIROP, 0);
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
 	inode = vexfs_hidden_inode(c->dir, VEXFS_INODE_VINDEX);
+	err = PTR_ERR_OR_ZERO(inode);
+	if (!err) {
+		c->index_inode = inode;
+		err = vexfs_index_write_header(c, 0, seq);
+	}
+	if (!err) {
+		down_write(&c->rwsem);
+		err = vexfs_write_header(c);
+		up_write(&c->rwsem);
+	}
 	vexfs_journal_end(handle);
-	if (IS_ERR(inode))
-		return PTR_ERR(inode);
-	c->index_inode = inode;
-	return 0;
+	return err;
 }
 
 /*
@@ -198,18 +214,14 @@ static int vexfs_index_create_inode(struct vexfs_collection *c)
  * the real header goes out.
  */
 static int vexfs_index_store(struct vexfs_collection *c, const void *buf,
-			     size_t len, u32 seq, bool *created)
+			     size_t len, u32 seq)
 {
 	int err;
 
-	*created = false;
-	if (!c->index_inode) {
-		err = vexfs_index_create_inode(c);
-		if (err)
-			return err;
-		*created = true;
-	}
-	err = vexfs_index_write_header(c, 0, seq);
+	if (!c->index_inode)
+		err = vexfs_index_create_inode(c, seq);
+	else
+		err = vexfs_index_write_header(c, 0, seq);
 	if (!err)
 		err = vexfs_index_settle(c);
 	if (!err)
@@ -230,8 +242,6 @@ int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 			u32 seq)
 {
 	struct vexfs_index *idx, *old;
-	handle_t *handle;
-	bool created;
 	int err;
 
 	down_read(&c->rwsem);
@@ -244,20 +254,13 @@ int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 		return PTR_ERR(idx);
 
 	mutex_lock(&c->publish_lock);
-	err = vexfs_index_store(c, idx->buf, len, seq, &created);
-	handle = err ? NULL : vexfs_journal_begin(c->dir->i_sb,
-						  VEXFS_CREDITS_VECTOR, 0);
-	if (IS_ERR(handle))
-		err = PTR_ERR(handle);
+	err = vexfs_index_store(c, idx->buf, len, seq);
 	if (!err) {
 		down_write(&c->rwsem);
 		/* Slots added since the view was made are simply not covered. */
 		old = c->index;
 		c->index = idx;
-		if (created)
-			err = vexfs_write_header(c);
 		up_write(&c->rwsem);
-		vexfs_journal_end(handle);
 		vexfs_index_free(old);
 	} else {
 		vexfs_index_free(idx);

@@ -165,7 +165,8 @@ static int check(struct fsck *f)
 {
 	int ret = FSCK_EXIT_OPERATIONAL;
 
-	if (fsck_open(f) || fsck_check_super(f) || fsck_load_bitmaps(f))
+	if (fsck_open(f) || fsck_check_super(f) || fsck_journal(f) ||
+	    fsck_load_bitmaps(f))
 		goto out;
 	if (run_passes(f) == 0) {
 		mark_clean(f);

@@ -168,6 +168,7 @@ void fsck_free_inode(struct fsck *f, uint64_t ino);
 
 /* fsck_super.c */
 int fsck_check_super(struct fsck *f);
+int fsck_journal(struct fsck *f);
 int fsck_load_bitmaps(struct fsck *f);
 void fsck_free_bitmaps(struct fsck *f);
 int fsck_write_super(struct fsck *f);

@@ -319,12 +319,27 @@ class Checker:
         self.failures = 0
 
     def check_point(self, entry, step):
+        problems = self.check_fsck_replay(entry, step)
         run("cp", "--sparse=always", self.image, self.probe)
         dev = run("losetup", "-f", "--show", self.probe).stdout.strip()
         try:
-            return self.check_device(dev, entry, step)
+            return problems + self.check_device(dev, entry, step)
         finally:
             run("losetup", "-d", dev)
+
+    def check_fsck_replay(self, entry, step):
+        """fsck -y replays the journal itself; then -n finds nothing."""
+        where = "entry %d (after step %d)" % (entry, step)
+        run("cp", "--sparse=always", self.image, self.probe)
+        repair = run(self.fsck, "-y", "-f", self.probe)
+        if repair.returncode not in (0, 1):
+            return ["%s: fsck -y on the raw image exit %d: %s" % (
+                where, repair.returncode, repair.stdout.strip()[-600:])]
+        again = run(self.fsck, "-n", "-f", self.probe)
+        if again.returncode:
+            return ["%s: fsck -n after fsck -y exit %d: %s" % (
+                where, again.returncode, again.stdout.strip()[-600:])]
+        return []
 
     def check_device(self, dev, entry, step):
         where = "entry %d (after step %d)" % (entry, step)

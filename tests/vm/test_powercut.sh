@@ -5,7 +5,8 @@
 # Replaying the record up to each FLUSH or FUA rebuilds the disk as a power
 # cut there could have left it. At every such crash point the image must
 # mount (replaying the journal), hold everything whose fsync had returned,
-# and check clean with fsck.vexfs -n after it is unmounted.
+# and check clean with fsck.vexfs -n after it is unmounted. fsck.vexfs -y
+# on the raw image must replay the journal itself and leave it as clean.
 #
 #   VEXFS_POWERCUT_ROUNDS  workload rounds (6, about 35 steps)
 #   VEXFS_POWERCUT_POINTS  crash points checked, evenly spread; 0 = all
