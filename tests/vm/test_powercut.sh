@@ -11,6 +11,8 @@
 #   VEXFS_POWERCUT_ROUNDS  workload rounds (6, about 35 steps)
 #   VEXFS_POWERCUT_POINTS  crash points checked, evenly spread; 0 = all
 #   VEXFS_POWERCUT_SEED    seed of the workload's random contents
+#   VEXFS_POWERCUT_SIZE    image size (128M); below 128M mkfs makes no
+#                          journal, which shows what the journal is for
 . "$(dirname "$0")/lib.sh"
 
 [ "$FSTYPE" = vexfs ] || { skip "power cuts" "vexfs only"; summary; exit 0; }
@@ -39,7 +41,7 @@ trap 'cleanup_powercut; lib_cleanup' EXIT
 
 # A freshly made image is the base the log is replayed onto.
 make_base() {
-	truncate -s 128M "$WORK/data.img" &&
+	truncate -s "${VEXFS_POWERCUT_SIZE:-128M}" "$WORK/data.img" &&
 		"$(mkfs_vexfs_bin)" -q -f "$WORK/data.img" >/dev/null &&
 		cp --sparse=always "$WORK/data.img" "$WORK/base.img" &&
 		truncate -s 1G "$WORK/log.img"
@@ -59,7 +61,7 @@ record_workload() {
 }
 
 section "record a workload through dm-log-writes"
-check "mkfs a 128 MiB image with a journal" make_base || { summary; exit 1; }
+check "mkfs a ${VEXFS_POWERCUT_SIZE:-128M} image" make_base || { summary; exit 1; }
 check "run the workload and record its writes" record_workload || {
 	summary
 	exit 1
