@@ -49,6 +49,7 @@ trap cleanup EXIT
 load_vexfs() {
 	grep -qw vexfs /proc/filesystems && return
 	modprobe -q libcrc32c 2>/dev/null || true
+	modprobe -q jbd2 2>/dev/null || true
 	insmod "$repo/kmod/vexfs.ko"
 }
 
