@@ -209,7 +209,10 @@ build() {
 
 [ -d "$moddir" ] || die "no modules for kernel $kver in $moddir"
 [ -x "$busybox" ] || die "$busybox missing (install busybox-static)"
-"$busybox" --list | grep -qx switch_root || die "$busybox lacks switch_root; is it busybox-static?"
+# grep reads the whole list: with -q it may exit first, and pipefail then
+# reports busybox's SIGPIPE as a failure.
+"$busybox" --list | grep -x switch_root >/dev/null ||
+	die "$busybox lacks switch_root; is it busybox-static?"
 mkdir -p "$repo/build"
 up_to_date || build
 echo "$out"

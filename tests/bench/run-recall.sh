@@ -18,8 +18,11 @@ mount -t vexfs "$dev" "$scratch/recall"
 # The daemon builds only when asked (index build --wait): its own scans
 # would race the imports and deletions being measured.
 export VEXFSD_SOCKET=$scratch/vexfsd.sock
+# VEXFS_RECALL_EFC: the daemon's ef_construction, when its default build
+# is too slow for the emulator.
 "$repo/daemon/vexfsd" -s "$VEXFSD_SOCKET" --scan-interval 86400 \
 	--index-threshold 100000000 --rebuild-dead-share 0 \
+	${VEXFS_RECALL_EFC:+--ef-construction "$VEXFS_RECALL_EFC"} \
 	>"$scratch/vexfsd.log" 2>&1 &
 daemon=$!
 for _ in $(seq 100); do [ -S "$VEXFSD_SOCKET" ] && break; sleep 0.2; done
