@@ -191,8 +191,13 @@ static int vexfs_journal_ensure(handle_t *handle, int credits, int revokes)
 	return err;
 }
 
-/* The running handle, or NULL; warn once about a change made outside one. */
-static handle_t *vexfs_running_handle(struct super_block *sb)
+/*
+ * The running handle, or NULL; warn once about a change made outside one.
+ * Always inlined, so that the address reported is the public helper's
+ * caller (a deeper __builtin_return_address() is unsafe without frame
+ * pointers).
+ */
+static __always_inline handle_t *vexfs_running_handle(struct super_block *sb)
 {
 	handle_t *handle = journal_current_handle();
 
@@ -200,14 +205,15 @@ static handle_t *vexfs_running_handle(struct super_block *sb)
 		return NULL;
 	if (!handle) {
 		pr_err_once("metadata changed outside a transaction at %pS\n",
-			    __builtin_return_address(1));
+			    __builtin_return_address(0));
 		return NULL;
 	}
 	return handle;
 }
 
-/* Call before changing a metadata block that is already on disk. */
-int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh)
+/* Reserve a credit, then let jbd2 take the buffer into the transaction. */
+static __always_inline int vexfs_journal_take(struct super_block *sb,
+					      struct buffer_head *bh, bool fresh)
 {
 	handle_t *handle = vexfs_running_handle(sb);
 	int err;
@@ -215,23 +221,22 @@ int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh)
 	if (!handle)
 		return 0;
 	err = vexfs_journal_ensure(handle, 1, 0);
-	if (!err)
-		err = jbd2_journal_get_write_access(handle, bh);
-	return err;
+	if (err)
+		return err;
+	return fresh ? jbd2_journal_get_create_access(handle, bh) :
+		       jbd2_journal_get_write_access(handle, bh);
+}
+
+/* Call before changing a metadata block that is already on disk. */
+int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh)
+{
+	return vexfs_journal_take(sb, bh, false);
 }
 
 /* Call before filling a block that becomes metadata now. */
 int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh)
 {
-	handle_t *handle = vexfs_running_handle(sb);
-	int err;
-
-	if (!handle)
-		return 0;
-	err = vexfs_journal_ensure(handle, 1, 0);
-	if (!err)
-		err = jbd2_journal_get_create_access(handle, bh);
-	return err;
+	return vexfs_journal_take(sb, bh, true);
 }
 
 /* A metadata block has been changed: log it, or queue it for writeback. */

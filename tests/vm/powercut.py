@@ -72,19 +72,23 @@ def crash_points(log):
             if flags & (LOG_FLUSH | LOG_FUA)]
 
 
+def apply_entry(out, offset, length, flags, data):
+    """Do to the image what one logged request did to the device."""
+    if flags & LOG_DISCARD:
+        out.seek(offset)
+        out.write(bytes(length))
+    elif data:
+        out.seek(offset)
+        out.write(data)
+
+
 def replay(log, img, start, stop):
     with open(img, "r+b") as out:
         for index, offset, length, flags, data, _ in read_log(log):
-            if index < start:
-                continue
             if index >= stop:
                 break
-            if flags & LOG_DISCARD:
-                out.seek(offset)
-                out.write(bytes(length))
-            elif data:
-                out.seek(offset)
-                out.write(data)
+            if index >= start:
+                apply_entry(out, offset, length, flags, data)
 
 
 # ---- the workload -------------------------------------------------------
@@ -361,12 +365,7 @@ class Checker:
         step = -1
         with open(self.image, "r+b") as out:
             for index, offset, length, flags, data, mark in read_log(self.log):
-                if flags & LOG_DISCARD:
-                    out.seek(offset)
-                    out.write(bytes(length))
-                elif data:
-                    out.seek(offset)
-                    out.write(data)
+                apply_entry(out, offset, length, flags, data)
                 if mark and mark.startswith("step-"):
                     step = int(mark[5:])
                 if index not in chosen:
