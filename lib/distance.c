@@ -31,6 +31,13 @@ vexfs_distance_fn vexfs_distance_fn_of(const struct vexfs_distance_ops *ops,
 	return NULL;
 }
 
+vexfs_distance_within_fn
+vexfs_distance_within_of(const struct vexfs_distance_ops *ops,
+			 unsigned int metric)
+{
+	return metric == VEXFS_METRIC_L2 ? ops->l2_within : NULL;
+}
+
 int vexfs_distance_batch(const struct vexfs_distance_ops *ops,
 			 unsigned int metric, const float *query,
 			 const float *base, unsigned int n, unsigned int dim,

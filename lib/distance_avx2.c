@@ -42,7 +42,16 @@ static inline vexfs_v8sf fold4(vexfs_v8sf s0, vexfs_v8sf s1, vexfs_v8sf s2,
 	return (s0 + s1) + (s2 + s3);
 }
 
-static float avx2_l2(const float *a, const float *b, unsigned int dim)
+/*
+ * Squared L2; with bounded set it gives up once the partial sum reaches
+ * bound, every 128 floats, and returns that partial sum. The terms are
+ * never negative and the folds round monotonically, so the full sum would
+ * have reached bound too; and below bound the result is the full sum,
+ * bit for bit the same as unbounded.
+ */
+static __always_inline float avx2_l2_upto(const float *a, const float *b,
+					  unsigned int dim, float bound,
+					  bool bounded)
 {
 	vexfs_v8sf s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
 	vexfs_v4sf t = { 0 };
@@ -59,6 +68,11 @@ static float avx2_l2(const float *a, const float *b, unsigned int dim)
 		s1 += d1 * d1;
 		s2 += d2 * d2;
 		s3 += d3 * d3;
+		if (bounded && (i & 127) == 96) {
+			sum = hsum8(fold4(s0, s1, s2, s3));
+			if (sum >= bound)
+				return sum;
+		}
 	}
 	for (; dim - i >= 8; i += 8) {
 		vexfs_v8sf d = load8(a + i) - load8(b + i);
@@ -78,6 +92,17 @@ static float avx2_l2(const float *a, const float *b, unsigned int dim)
 		sum += d * d;
 	}
 	return sum;
+}
+
+static float avx2_l2(const float *a, const float *b, unsigned int dim)
+{
+	return avx2_l2_upto(a, b, dim, 0.0f, false);
+}
+
+static float avx2_l2_within(const float *a, const float *b, unsigned int dim,
+			    float bound)
+{
+	return avx2_l2_upto(a, b, dim, bound, true);
 }
 
 static float avx2_dot(const float *a, const float *b, unsigned int dim)
@@ -173,6 +198,7 @@ static void avx2_batch(enum vexfs_metric metric, const float *query,
 const struct vexfs_distance_ops vexfs_distance_avx2 = {
 	.name	= "avx2",
 	.l2	= avx2_l2,
+	.l2_within = avx2_l2_within,
 	.dot	= avx2_dot,
 	.ip	= avx2_ip,
 	.cosine	= avx2_cosine,

@@ -185,6 +185,7 @@ struct vexfs_hnsw_query {
 	uint32_t ef;			/* beam width on level 0; raised to k */
 	uint32_t max_distances;		/* effort bound, 0: none */
 	vexfs_distance_fn distance;	/* for the graph's metric */
+	vexfs_distance_within_fn within; /* its early-exit form, or NULL */
 	vexfs_hnsw_vector_fn vector_of;	/* slot -> vector, required */
 	vexfs_hnsw_accept_fn accept;	/* NULL: every slot is acceptable */
 	void *ctx;			/* passed to both callbacks */

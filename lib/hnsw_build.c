@@ -57,6 +57,7 @@ struct vexfs_hnsw_builder {
 	bool keep_pruned;		/* fill lists with pruned candidates */
 	uint64_t seed;			/* seed of the level draw */
 	vexfs_distance_fn distance;	/* the metric's distance */
+	vexfs_distance_within_fn within; /* its early-exit form, or NULL */
 	/* ---- nodes, by index: the slots in increasing order ---- */
 	uint32_t n;			/* nodes */
 	uint32_t *slots;		/* node -> slot */
@@ -87,6 +88,16 @@ static uint32_t *bld_links(const struct vexfs_hnsw_builder *b, uint32_t n,
 static inline float bld_dist(const struct vexfs_hnsw_builder *b,
 			     const float *x, const float *y)
 {
+	return b->distance(x, y, b->dim);
+}
+
+/* The distance where only values below bound matter (vexfs_distance.h). */
+static inline float bld_dist_within(const struct vexfs_hnsw_builder *b,
+				    const float *x, const float *y,
+				    float bound)
+{
+	if (b->within)
+		return b->within(x, y, b->dim, bound);
 	return b->distance(x, y, b->dim);
 }
 
@@ -258,7 +269,8 @@ static void greedy(struct bld_worker *w, const float *v, uint32_t l,
 
 		moved = false;
 		for (i = 0; i < count; i++) {
-			float d = bld_dist(b, v, b->vec[w->copy[i]]);
+			float d = bld_dist_within(b, v, b->vec[w->copy[i]],
+						  *cur_dist);
 
 			if (d < *cur_dist) {
 				*cur = w->copy[i];
@@ -288,6 +300,12 @@ static void beam_offer(struct bld_worker *w, uint32_t node, float d,
 		w->err = w->err ?: heap_push(&w->cand, node, d, false);
 		heap_replace_top(&w->res, node, d, true);
 	}
+}
+
+/* Only a node nearer than this may still join a beam of width ef. */
+static inline float beam_bound(const struct bld_worker *w, uint32_t ef)
+{
+	return w->res.n < ef ? INFINITY : w->res.h[0].dist;
 }
 
 /*
@@ -320,7 +338,8 @@ static void search_layer(struct bld_worker *w, uint32_t q, uint32_t ep,
 			if (w->visited[id] == w->epoch)
 				continue;
 			w->visited[id] = w->epoch;
-			beam_offer(w, id, bld_dist(b, v, b->vec[id]), ef);
+			beam_offer(w, id, bld_dist_within(b, v, b->vec[id],
+							  beam_bound(w, ef)), ef);
 		}
 	}
 }
@@ -344,8 +363,8 @@ static uint32_t select_neighbours(struct bld_worker *w,
 		bool good = true;
 
 		for (j = 0; j < kept && good; j++)
-			good = bld_dist(b, v, b->vec[w->kept[j].node]) >=
-			       c[i].dist;
+			good = bld_dist_within(b, v, b->vec[w->kept[j].node],
+					       c[i].dist) >= c[i].dist;
 		if (good)
 			w->kept[kept++] = c[i];
 		else
@@ -508,14 +527,14 @@ static int params_valid(const struct vexfs_hnsw_build_params *p, uint32_t n)
 	       p->vector_of && n < VEXFS_HNSW_NO_NODE;
 }
 
-static vexfs_distance_fn native_distance(uint32_t metric)
+static const struct vexfs_distance_ops *native_ops(void)
 {
 	unsigned int flags = 0;
 
 #if defined(__x86_64__) || defined(__i386__)
 	flags = vexfs_cpu_flags_native();
 #endif
-	return vexfs_distance_fn_of(vexfs_distance_select(flags), metric);
+	return vexfs_distance_select(flags);
 }
 
 static int cmp_u32(const void *x, const void *y)
@@ -608,7 +627,12 @@ static void builder_setup(struct vexfs_hnsw_builder *b,
 	b->ef_construction = p->ef_construction;
 	b->keep_pruned = p->keep_pruned;
 	b->seed = p->seed;
-	b->distance = p->distance ?: native_distance(p->metric);
+	if (p->distance) {
+		b->distance = p->distance;	/* the caller's, used as is */
+	} else {
+		b->distance = vexfs_distance_fn_of(native_ops(), p->metric);
+		b->within = vexfs_distance_within_of(native_ops(), p->metric);
+	}
 	b->n = n;
 	b->entry = VEXFS_HNSW_NO_NODE;
 	pthread_mutex_init(&b->entry_lock, NULL);

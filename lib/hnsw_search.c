@@ -175,17 +175,41 @@ static inline bool hnsw_accepts(const struct vexfs_hnsw_query *q,
 	return !q->accept || q->accept(q->ctx, slot);
 }
 
-/* Distance from the query to node n; +inf when its slot has no vector. */
+/*
+ * Distance from the query to v where only values below bound matter: at
+ * or above it, any value at least bound will do.
+ */
+static inline float hnsw_dist_within(const struct vexfs_hnsw_graph *g,
+				     const struct vexfs_hnsw_query *q,
+				     struct vexfs_hnsw_scratch *s,
+				     const float *v, float bound)
+{
+	s->distances++;
+	if (q->within)
+		return q->within(q->vector, v, g->dim, bound);
+	return q->distance(q->vector, v, g->dim);
+}
+
+/*
+ * Distance from the query to node n, as hnsw_dist_within(); +inf when its
+ * slot has no vector.
+ */
 static float hnsw_node_dist(const struct vexfs_hnsw_graph *g,
 			    const struct vexfs_hnsw_query *q,
-			    struct vexfs_hnsw_scratch *s, uint32_t n)
+			    struct vexfs_hnsw_scratch *s, uint32_t n,
+			    float bound)
 {
 	const float *v = q->vector_of(q->ctx, vexfs_hnsw_slot(g, n));
 
 	if (!v)
 		return __builtin_inff();
-	s->distances++;
-	return q->distance(q->vector, v, g->dim);
+	return hnsw_dist_within(g, q, s, v, bound);
+}
+
+/* The bound of a neighbour worth a place: the worst of ef results. */
+static inline float res_bound(const struct vexfs_hnsw_scratch *s)
+{
+	return s->nres < s->ef ? __builtin_inff() : s->res[0].dist;
 }
 
 /* ==== Upper levels: greedy descent ==== */
@@ -203,7 +227,7 @@ static bool hnsw_descend_once(const struct vexfs_hnsw_graph *g,
 
 	for (i = 0; i < count; i++) {
 		uint32_t id = vexfs_hnsw_le32(l->l_ids[i]);
-		float d = hnsw_node_dist(g, q, s, id);
+		float d = hnsw_node_dist(g, q, s, id, s->cur_dist);
 
 		if (d < s->cur_dist) {
 			s->cur = id;
@@ -283,9 +307,9 @@ static void hnsw_expand(const struct vexfs_hnsw_graph *g,
 
 	for (i = 0; i < nb; i++) {
 		uint32_t id = s->batch_node[i];
-		float d = q->distance(q->vector, s->batch_vec[i], g->dim);
+		float d = hnsw_dist_within(g, q, s, s->batch_vec[i],
+					   res_bound(s));
 
-		s->distances++;
 		if (d != d || !res_wants(s, d))
 			continue;	/* NaN has no place in the order */
 		cand_push(s, id, d);
@@ -336,7 +360,7 @@ int vexfs_hnsw_search_start(const struct vexfs_hnsw_graph *g,
 	}
 	s->level = g->max_level;
 	s->cur = g->entry;
-	s->cur_dist = hnsw_node_dist(g, q, s, g->entry);
+	s->cur_dist = hnsw_node_dist(g, q, s, g->entry, __builtin_inff());
 	if (s->cur_dist != s->cur_dist)
 		s->cur_dist = __builtin_inff();
 	s->phase = HNSW_PHASE_DESCEND;

@@ -50,12 +50,22 @@ enum vexfs_metric {
 typedef float (*vexfs_distance_fn)(const float *a, const float *b,
 				   unsigned int dim);
 
+/*
+ * A distance that may stop early: the exact distance when it is below
+ * bound, else any value >= bound. A search that only wants nodes nearer
+ * than its worst result then skips the rest of a far vector, which at
+ * hundreds of dimensions is most of its memory traffic.
+ */
+typedef float (*vexfs_distance_within_fn)(const float *a, const float *b,
+					  unsigned int dim, float bound);
+
 struct vexfs_distance_ops {
 	const char *name;
 	vexfs_distance_fn l2;		/* squared Euclidean distance */
 	vexfs_distance_fn dot;		/* plain dot product */
 	vexfs_distance_fn ip;		/* -dot */
 	vexfs_distance_fn cosine;	/* 1 - cosine similarity */
+	vexfs_distance_within_fn l2_within;	/* l2, early exit; or NULL */
 	/* out[i] = distance(query, base + i * dim); metric already checked */
 	void (*batch)(enum vexfs_metric metric, const float *query,
 		      const float *base, unsigned int n, unsigned int dim,
@@ -77,6 +87,14 @@ const struct vexfs_distance_ops *vexfs_distance_select(unsigned int cpu_flags);
 /* The function for one metric, or NULL for an unknown metric. */
 vexfs_distance_fn vexfs_distance_fn_of(const struct vexfs_distance_ops *ops,
 				       unsigned int metric);
+
+/*
+ * The early-exit form of a metric's distance, or NULL when it has none:
+ * only L2's partial sums never shrink.
+ */
+vexfs_distance_within_fn
+vexfs_distance_within_of(const struct vexfs_distance_ops *ops,
+			 unsigned int metric);
 
 /*
  * Distances from query to n vectors stored row after row (stride dim) at

@@ -181,6 +181,8 @@ static float rng_gauss(void)
 	return (float)(sqrt(-2 * log(u)) * cos(2 * M_PI * v));
 }
 
+static bool no_early_exit;	/* -X: full distances only, for comparison */
+
 static vexfs_distance_fn distance_for(uint32_t metric)
 {
 	return vexfs_distance_fn_of(vexfs_distance_select(vexfs_cpu_flags_native()),
@@ -323,6 +325,8 @@ static void *vexfs_build(const struct dataset *d, uint32_t m, uint32_t efc,
 		die("scratch", err);
 	v->q.k = K;
 	v->q.distance = distance_for(d->metric);
+	v->q.within = no_early_exit ? NULL : vexfs_distance_within_of(
+		vexfs_distance_select(vexfs_cpu_flags_native()), d->metric);
 	v->q.vector_of = row_vector;
 	v->q.ctx = (void *)d;
 	return v;
@@ -876,7 +880,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* progress through a pipe */
-	while ((opt = getopt(argc, argv, "d:g:s:j:m:e:P")) != -1) {
+	while ((opt = getopt(argc, argv, "d:g:s:j:m:e:PX")) != -1) {
 		switch (opt) {
 		case 'd':
 			dir = optarg;
@@ -895,6 +899,9 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			efc = strtoul(optarg, NULL, 0);
+			break;
+		case 'X':
+			no_early_exit = true;
 			break;
 		case 'P':
 			keep_pruned = false;

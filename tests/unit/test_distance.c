@@ -283,6 +283,56 @@ static void test_batch_matches_single(void **state)
 		}
 }
 
+/*
+ * l2_within: below the bound, exactly l2's value, bit for bit; at or
+ * above it, a value no smaller than the bound. Bounds are taken around
+ * the true distance, and at the partial sums where an exit can happen.
+ */
+static void check_within(const struct vexfs_distance_ops *ops,
+			 unsigned int dim, unsigned int *exits)
+{
+	static const float scale[] = { 0.1f, 0.5f, 0.99f, 1.0f, 1.01f, 2.0f };
+	float full = ops->l2(buf_a + 1, buf_b + 1, dim), got;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(scale); i++) {
+		float bound = full * scale[i];
+
+		got = ops->l2_within(buf_a + 1, buf_b + 1, dim, bound);
+		if (full < bound)
+			assert_memory_equal(&got, &full, sizeof(got));
+		else
+			assert_true(got >= bound);
+		*exits += got != full;
+	}
+	got = ops->l2_within(buf_a + 1, buf_b + 1, dim, __builtin_inff());
+	assert_memory_equal(&got, &full, sizeof(got));
+}
+
+static void test_l2_within(void **state)
+{
+	const struct vexfs_distance_ops *impl[3];
+	unsigned int n = runnable(impl), i, dim, exits;
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		if (!impl[i]->l2_within)
+			continue;
+		exits = 0;
+		for (dim = 1; dim <= MAX_DIM; dim += dim < 300 ? 1 : 331) {
+			fill(buf_a + 1, dim);
+			fill(buf_b + 1, dim);
+			check_within(impl[i], dim, &exits);
+		}
+		/* Far bounds on long vectors must really cut the work short. */
+		assert_true(exits > 0);
+	}
+	assert_ptr_equal(vexfs_distance_within_of(&vexfs_distance_scalar,
+						  VEXFS_METRIC_IP), NULL);
+	assert_ptr_equal(vexfs_distance_within_of(&vexfs_distance_scalar,
+						  VEXFS_METRIC_COSINE), NULL);
+}
+
 static void test_bad_metric(void **state)
 {
 	float out[1] = { 42.0f };
@@ -329,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_cosine_zero_vector),
 		cmocka_unit_test(test_ip_sign),
 		cmocka_unit_test(test_batch_matches_single),
+		cmocka_unit_test(test_l2_within),
 		cmocka_unit_test(test_bad_metric),
 		cmocka_unit_test(test_select),
 	};

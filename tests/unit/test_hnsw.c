@@ -520,6 +520,57 @@ static void test_deterministic(void **state)
 	free(d.v);
 }
 
+/*
+ * Early exit changes no outcome: a build whose distances stop at the
+ * bound (the default) and one given the plain distance produce the same
+ * graph, and searches with and without the bound return the same slots at
+ * the same distances.
+ */
+static void test_early_exit_same(void **state)
+{
+	struct dataset d = { .n = 1200, .dim = 300, .stride = 1,
+			     .metric = VEXFS_METRIC_L2 };
+	const struct vexfs_distance_ops *ops =
+		vexfs_distance_select(vexfs_cpu_flags_native());
+	struct vexfs_hnsw_result r1[10], r2[10];
+	struct vexfs_hnsw_build_params p;
+	struct built a, b;
+	uint32_t i;
+	int n1, n2;
+
+	(void)state;
+	rng_seed(11);
+	d.v = random_vectors(d.n, d.dim);
+	build(&a, &d, 8, 64, 1, 5);
+	memset(&b, 0, sizeof(b));
+	build_params(&p, &d, 8, 64, 1, 5);
+	p.distance = ops->l2;
+	assert_int_equal(vexfs_hnsw_build(&p, NULL, d.n, &b.b), 0);
+	b.len = vexfs_hnsw_serialized_size(b.b);
+	b.buf = aligned_copy(NULL, b.len);
+	assert_int_equal(vexfs_hnsw_serialize(b.b, b.buf, b.len), 0);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.buf, b.buf, a.len);
+	for (i = 0; i < 50; i++) {
+		const float *q = d.v + (size_t)(i * 23) * d.dim;
+		struct vexfs_hnsw_query query = {
+			.vector = q, .k = 10, .ef = 16,
+			.distance = ops->l2, .vector_of = vector_of, .ctx = &d,
+		};
+
+		n1 = vexfs_hnsw_search(&a.g, &query, &a.s, r1);
+		query.within = vexfs_distance_within_of(ops, d.metric);
+		n2 = vexfs_hnsw_search(&a.g, &query, &a.s, r2);
+		assert_int_equal(n1, 10);
+		assert_int_equal(n1, n2);
+		assert_memory_equal(r1, r2, sizeof(r1));
+	}
+	unbuild(&a);
+	vexfs_hnsw_builder_free(b.b);
+	free(b.buf);
+	free(d.v);
+}
+
 /* The view shows exactly what the builder holds. */
 static void check_view_matches(const struct built *bt,
 			       const struct dataset *d)
@@ -1237,6 +1288,7 @@ int main(void)
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_sift5k),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_early_exit_same),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_chunked),
 		cmocka_unit_test(test_filter),
