@@ -639,6 +639,13 @@ static u32 vexfs_next_seq(struct vexfs_collection *c)
 	return ++c->seq;
 }
 
+/* Give slot a new change number, which takes it out of the index. */
+static void vexfs_touch_slot(struct vexfs_collection *c, u64 slot)
+{
+	c->slots[slot].seq = vexfs_next_seq(c);
+	vexfs_index_uncover(c, slot);
+}
+
 static void vexfs_fill_slot(struct vexfs_collection *c, u64 slot,
 			    struct inode *inode, const u32 *vec, u64 id,
 			    const u64 *attrs)
@@ -646,7 +653,7 @@ static void vexfs_fill_slot(struct vexfs_collection *c, u64 slot,
 	struct vexfs_slot *s = &c->slots[slot];
 
 	s->ino = inode->i_ino;
-	s->seq = vexfs_next_seq(c);
+	vexfs_touch_slot(c, slot);
 	s->id = id ? id : inode->i_ino;
 	memcpy(s->attrs, attrs, sizeof(s->attrs));
 	s->uid = inode->i_uid;
@@ -773,7 +780,7 @@ int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode)
 		goto out;
 	}
 	c->slots[slot].ino = 0;
-	c->slots[slot].seq = vexfs_next_seq(c);
+	vexfs_touch_slot(c, slot);
 	err = vexfs_write_slot(c, slot);
 	if (err) {
 		/* Memory must keep agreeing with the table on disk. */

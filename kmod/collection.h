@@ -55,7 +55,12 @@ struct vexfs_index {
 	size_t len;
 	struct vexfs_hnsw_graph graph;	/* view into buf */
 	u32 seq;			/* change sequence it was built at */
-	unsigned long *in_graph;	/* slots the graph holds */
+	/*
+	 * Slots the graph holds that have not changed since it was built:
+	 * a change clears the slot's bit (vexfs_index_uncover()), so the
+	 * exact pass of a search can skip the covered slots a word at a time.
+	 */
+	unsigned long *in_graph;
 	u64 nbits;			/* bits in in_graph */
 };
 
@@ -67,6 +72,13 @@ static inline bool vexfs_slot_covered(const struct vexfs_collection *c,
 
 	return idx && slot < idx->nbits && test_bit(slot, idx->in_graph) &&
 	       c->slots[slot].seq <= idx->seq;
+}
+
+/* Slot changed: the index no longer covers it. Under c->rwsem (write). */
+static inline void vexfs_index_uncover(struct vexfs_collection *c, u64 slot)
+{
+	if (c->index && slot < c->index->nbits)
+		__clear_bit(slot, c->index->in_graph);
 }
 
 static inline const u32 *vexfs_slot_vector(const struct vexfs_collection *c,

@@ -55,6 +55,20 @@ static void vexfs_index_free(struct vexfs_index *idx)
 	kfree(idx);
 }
 
+/*
+ * Slots changed after the graph was built are not covered by it. The
+ * caller holds c->rwsem for writing, or has the collection to itself.
+ */
+static void vexfs_index_uncover_changed(struct vexfs_collection *c,
+					struct vexfs_index *idx)
+{
+	unsigned long slot;
+
+	for_each_set_bit(slot, idx->in_graph, idx->nbits)
+		if (slot >= c->nslots || c->slots[slot].seq > idx->seq)
+			__clear_bit(slot, idx->in_graph);
+}
+
 /* Validate a graph for c and note the slots it holds. Takes buf. */
 static struct vexfs_index *vexfs_index_view(struct vexfs_collection *c,
 					    void *buf, size_t len, u32 seq)
@@ -147,6 +161,7 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 	idx = vexfs_index_view(c, buf, len, le64_to_cpu(h.vi_seq));
 	if (IS_ERR(idx))
 		return PTR_ERR(idx);
+	vexfs_index_uncover_changed(c, idx);
 	c->index = idx;
 	return 0;
 out_put:
@@ -258,6 +273,7 @@ int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 	if (!err) {
 		down_write(&c->rwsem);
 		/* Slots added since the view was made are simply not covered. */
+		vexfs_index_uncover_changed(c, idx);
 		old = c->index;
 		c->index = idx;
 		up_write(&c->rwsem);

@@ -78,21 +78,28 @@ static bool vexfs_slot_wanted(const struct vexfs_collection *c,
 
 /*
  * The exact pass: every wanted slot the index search did not cover. It
- * runs over every slot on every search, and after an indexed search
- * nearly all are covered: the cheap coverage test comes first, so they
- * skip the predicate and permission checks.
+ * runs on every search, and after an indexed search nearly all slots are
+ * covered: it jumps over them a word of in_graph at a time, so a fully
+ * indexed collection costs a bitmap walk, not a look at every slot.
  */
 static u32 vexfs_pick_candidates(struct vexfs_collection *c,
 				 const struct vexfs_search_args *a,
 				 bool used_index, u64 start, u64 end, u32 *cand)
 {
+	const struct vexfs_index *idx = used_index ? c->index : NULL;
 	u32 n = 0;
 	u64 i;
 
-	for (i = start; i < end; i++)
-		if (!(used_index && vexfs_slot_covered(c, i)) &&
-		    vexfs_slot_wanted(c, a, i))
+	for (i = start; i < end; i++) {
+		if (idx && i < idx->nbits) {
+			i = find_next_zero_bit(idx->in_graph,
+					       min(end, idx->nbits), i);
+			if (i >= end)
+				break;
+		}
+		if (vexfs_slot_wanted(c, a, i))
 			cand[n++] = i;
+	}
 	return n;
 }
 
@@ -193,6 +200,7 @@ vexfs_search_index(struct vexfs_collection *c,
 		.ef = a->ef,
 		.max_distances = a->filter ? VEXFS_FILTER_WALK * a->ef : 0,
 		.distance = scan->distance,
+		.within = vexfs_distance_within_of(scan->ops, c->metric),
 		.vector_of = vexfs_vector_of,
 		.accept = vexfs_accept,
 		.ctx = &ctx,

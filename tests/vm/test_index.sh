@@ -73,10 +73,24 @@ os.unlink('$C/17')
 d = os.open('$C', os.O_RDONLY | os.O_DIRECTORY)
 res, _ = vx.search(d, vec, 10)
 sys.exit(0 if all(r[0] != 17 for r in res) else 1)"
+check "a changed indexed vector is searched by its new value" python3 -c "
+import os, sys
+sys.path.insert(0, '$TESTS_DIR')
+import vexfs_ioctl as vx
+fd = os.open('$C/42', os.O_RDONLY)
+old, _, _ = vx.get_vector(fd, 128)
+vx.set_vector(fd, [7777.0] * 128, vid=42)
+os.close(fd)
+d = os.open('$C', os.O_RDONLY | os.O_DIRECTORY)
+new, _ = vx.search(d, [7777.0] * 128, 1)
+was, _ = vx.search(d, old, 10)
+sys.exit(0 if new[0][0] == 42 and new[0][2] == 0.0 and
+         all(r[0] != 42 for r in was) else 1)"
+check "the changed vector left the index" test "$(info_field "$C" unindexed)" = 2
 
 section "remount keeps the index"
 remount
-check "still indexed after remount" test "$(info_field "$C" indexed)" = 4899
+check "still indexed after remount" test "$(info_field "$C" indexed)" = 4898
 r=$(recall_of "$C")
 log "recall@10 after remount: $r"
 check "recall@10 >= 0.95 after remount" at_least "$r" 0.95
