@@ -135,8 +135,9 @@ qemu_args() {
 	append+=" printk.devkmsg=on ${VEXFS_VM_APPEND:-}"
 	# One TCG thread for all vCPUs: with a thread per vCPU, the kernel's
 	# live code patching (int3 + text_poke) races with the other vCPU's
-	# translated code and oopses now and then at boot.
-	qemu=(qemu-system-x86_64 -accel tcg,thread=single -cpu max -m "$mem" -smp "$smp"
+	# translated code and oopses now and then at boot. Long CPU-bound
+	# measurements may take that risk (VEXFS_VM_TCG_THREAD=multi).
+	qemu=(qemu-system-x86_64 -accel "tcg,thread=${VEXFS_VM_TCG_THREAD:-single}" -cpu max -m "$mem" -smp "$smp"
 		-nodefaults -display none -no-reboot
 		-kernel "$kernel" -initrd "$initrd" -append "$append"
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
