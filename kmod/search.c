@@ -112,13 +112,6 @@ struct vexfs_index_ctx {
 	u64 wanted;			/* of those, the ones accepted */
 };
 
-static const float *vexfs_vector_of(void *ctx, uint32_t slot)
-{
-	const struct vexfs_index_ctx *x = ctx;
-
-	return (const float *)vexfs_slot_vector(x->c, slot);
-}
-
 /* Graph nodes that are stale, dead or unwanted are walked, not returned. */
 static bool vexfs_accept(void *ctx, uint32_t slot)
 {
@@ -200,8 +193,8 @@ vexfs_search_index(struct vexfs_collection *c,
 		.ef = a->ef,
 		.max_distances = a->filter ? VEXFS_FILTER_WALK * a->ef : 0,
 		.distance = scan->distance,
-		.within = vexfs_distance_within_of(scan->ops, c->metric),
-		.vector_of = vexfs_vector_of,
+		.ops = scan->ops,
+		.vectors = (const float *)c->vectors,
 		.accept = vexfs_accept,
 		.ctx = &ctx,
 	};

@@ -44,7 +44,8 @@ static inline vexfs_v8sf fold4(vexfs_v8sf s0, vexfs_v8sf s1, vexfs_v8sf s2,
 
 /*
  * Squared L2; with bounded set it gives up once the partial sum reaches
- * bound, every 128 floats, and returns that partial sum. The terms are
+ * bound, checked every 128 floats while more than 32 remain, and returns
+ * that partial sum. The terms are
  * never negative and the folds round monotonically, so the full sum would
  * have reached bound too; and below bound the result is the full sum,
  * bit for bit the same as unbounded.
@@ -68,7 +69,7 @@ static __always_inline float avx2_l2_upto(const float *a, const float *b,
 		s1 += d1 * d1;
 		s2 += d2 * d2;
 		s3 += d3 * d3;
-		if (bounded && (i & 127) == 96) {
+		if (bounded && (i & 127) == 96 && dim - i > 64) {
 			sum = hsum8(fold4(s0, s1, s2, s3));
 			if (sum >= bound)
 				return sum;
@@ -195,12 +196,21 @@ static void avx2_batch(enum vexfs_metric metric, const float *query,
 			     query, base, n, dim, out);
 }
 
+static void avx2_list(enum vexfs_metric metric, const float *query,
+		      const float *const *rows, unsigned int n, unsigned int dim,
+		      float bound, float *out)
+{
+	vexfs_list_dispatch(avx2_l2_within, avx2_l2, avx2_ip, avx2_cosine, metric,
+			    query, rows, n, dim, bound, out);
+}
+
 const struct vexfs_distance_ops vexfs_distance_avx2 = {
-	.name	= "avx2",
-	.l2	= avx2_l2,
-	.l2_within = avx2_l2_within,
-	.dot	= avx2_dot,
-	.ip	= avx2_ip,
-	.cosine	= avx2_cosine,
-	.batch	= avx2_batch,
+	.name		= "avx2",
+	.l2		= avx2_l2,
+	.l2_within	= avx2_l2_within,
+	.dot		= avx2_dot,
+	.ip		= avx2_ip,
+	.cosine		= avx2_cosine,
+	.batch		= avx2_batch,
+	.list		= avx2_list,
 };

@@ -83,4 +83,35 @@ vexfs_batch_dispatch(vexfs_distance_fn l2, vexfs_distance_fn ip,
 	}
 }
 
+/*
+ * The graph-search loop around one implementation's kernels, inlined the
+ * same way. l2_within may be NULL: L2 is then computed in full, which the
+ * contract of a bound allows.
+ */
+static __always_inline void
+vexfs_list_dispatch(vexfs_distance_within_fn l2_within, vexfs_distance_fn l2,
+		    vexfs_distance_fn ip, vexfs_distance_fn cosine,
+		    enum vexfs_metric metric, const float *query,
+		    const float *const *rows, unsigned int n, unsigned int dim,
+		    float bound, float *out)
+{
+	unsigned int i;
+
+	switch (metric) {
+	case VEXFS_METRIC_L2:
+		for (i = 0; i < n; i++)
+			out[i] = l2_within ? l2_within(query, rows[i], dim, bound)
+					   : l2(query, rows[i], dim);
+		break;
+	case VEXFS_METRIC_IP:
+		for (i = 0; i < n; i++)
+			out[i] = ip(query, rows[i], dim);
+		break;
+	case VEXFS_METRIC_COSINE:
+		for (i = 0; i < n; i++)
+			out[i] = cosine(query, rows[i], dim);
+		break;
+	}
+}
+
 #endif /* VEXFS_DISTANCE_IMPL_H */

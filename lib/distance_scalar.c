@@ -55,6 +55,14 @@ static void scalar_batch(enum vexfs_metric metric, const float *query,
 			     query, base, n, dim, out);
 }
 
+static void scalar_list(enum vexfs_metric metric, const float *query,
+		      const float *const *rows, unsigned int n, unsigned int dim,
+		      float bound, float *out)
+{
+	vexfs_list_dispatch(NULL, scalar_l2, scalar_ip, scalar_cosine, metric,
+			    query, rows, n, dim, bound, out);
+}
+
 const struct vexfs_distance_ops vexfs_distance_scalar = {
 	.name	= "scalar",
 	.l2	= scalar_l2,
@@ -62,4 +70,5 @@ const struct vexfs_distance_ops vexfs_distance_scalar = {
 	.ip	= scalar_ip,
 	.cosine	= scalar_cosine,
 	.batch	= scalar_batch,
+	.list	= scalar_list,
 };

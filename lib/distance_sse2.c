@@ -122,6 +122,14 @@ static void sse2_batch(enum vexfs_metric metric, const float *query,
 			     query, base, n, dim, out);
 }
 
+static void sse2_list(enum vexfs_metric metric, const float *query,
+		      const float *const *rows, unsigned int n, unsigned int dim,
+		      float bound, float *out)
+{
+	vexfs_list_dispatch(NULL, sse2_l2, sse2_ip, sse2_cosine, metric,
+			    query, rows, n, dim, bound, out);
+}
+
 const struct vexfs_distance_ops vexfs_distance_sse2 = {
 	.name	= "sse2",
 	.l2	= sse2_l2,
@@ -129,4 +137,5 @@ const struct vexfs_distance_ops vexfs_distance_sse2 = {
 	.ip	= sse2_ip,
 	.cosine	= sse2_cosine,
 	.batch	= sse2_batch,
+	.list	= sse2_list,
 };

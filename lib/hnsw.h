@@ -185,8 +185,18 @@ struct vexfs_hnsw_query {
 	uint32_t ef;			/* beam width on level 0; raised to k */
 	uint32_t max_distances;		/* effort bound, 0: none */
 	vexfs_distance_fn distance;	/* for the graph's metric */
-	vexfs_distance_within_fn within; /* its early-exit form, or NULL */
-	vexfs_hnsw_vector_fn vector_of;	/* slot -> vector, required */
+	/*
+	 * Optional: the implementation distance comes from. Neighbour lists
+	 * are then scored by one ops->list call each, which stops early on
+	 * vectors that cannot place.
+	 */
+	const struct vexfs_distance_ops *ops;
+	/*
+	 * Optional: slot s's vector is vectors + s * dim, always present;
+	 * vector_of is then not called. Saves a call per neighbour.
+	 */
+	const float *vectors;
+	vexfs_hnsw_vector_fn vector_of;	/* slot -> vector, or NULL */
 	vexfs_hnsw_accept_fn accept;	/* NULL: every slot is acceptable */
 	void *ctx;			/* passed to both callbacks */
 };
@@ -214,6 +224,7 @@ struct vexfs_hnsw_scratch {
 	struct vexfs_hnsw_cand *res;	/* max-heap of accepted nodes */
 	uint32_t *batch_node;		/* one neighbour list being scored */
 	const float **batch_vec;	/* and the vectors of its nodes */
+	float *batch_dist;		/* and their distances */
 	uint32_t node_cap;		/* graph nodes the tags cover */
 	uint32_t cand_cap;		/* entries of cand */
 	uint32_t ef_max;		/* entries of res: the largest ef */

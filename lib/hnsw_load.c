@@ -324,19 +324,20 @@ static uint64_t hnsw_align8(uint64_t x)
 
 /* Bytes of each array, in the order they are carved. */
 static void hnsw_scratch_parts(uint32_t nodes, uint32_t ef_max, uint32_t m0,
-			       uint64_t part[5])
+			       uint64_t part[6])
 {
 	part[0] = hnsw_align8((uint64_t)nodes * sizeof(uint32_t));
 	part[1] = hnsw_cand_cap(ef_max, m0) * sizeof(struct vexfs_hnsw_cand);
 	part[2] = (uint64_t)ef_max * sizeof(struct vexfs_hnsw_cand);
 	part[3] = hnsw_align8((uint64_t)m0 * sizeof(uint32_t));
 	part[4] = (uint64_t)m0 * sizeof(const float *);
+	part[5] = hnsw_align8((uint64_t)m0 * sizeof(float));
 }
 
 size_t vexfs_hnsw_scratch_size(const struct vexfs_hnsw_graph *g,
 			       uint32_t ef_max)
 {
-	uint64_t part[5], total = 0;
+	uint64_t part[6], total = 0;
 	int i;
 
 	if (ef_max == 0)
@@ -344,7 +345,7 @@ size_t vexfs_hnsw_scratch_size(const struct vexfs_hnsw_graph *g,
 	if (hnsw_cand_cap(ef_max, g->m0) > 0xffffffffu)
 		return 0;
 	hnsw_scratch_parts(g->node_count, ef_max, g->m0, part);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
 		total += part[i];
 	if (total != (size_t)total)
 		return 0;
@@ -355,7 +356,7 @@ int vexfs_hnsw_scratch_init(struct vexfs_hnsw_scratch *s, void *mem,
 			    size_t size, const struct vexfs_hnsw_graph *g,
 			    uint32_t ef_max)
 {
-	uint64_t part[5];
+	uint64_t part[6];
 	uint8_t *p = mem;
 	size_t need;
 
@@ -372,6 +373,7 @@ int vexfs_hnsw_scratch_init(struct vexfs_hnsw_scratch *s, void *mem,
 	s->res = (struct vexfs_hnsw_cand *)(p += part[1]);
 	s->batch_node = (uint32_t *)(p += part[2]);
 	s->batch_vec = (const float **)(p += part[3]);
+	s->batch_dist = (float *)(p += part[4]);
 	s->node_cap = g->node_count;
 	s->cand_cap = (uint32_t)hnsw_cand_cap(ef_max, g->m0);
 	s->ef_max = ef_max;

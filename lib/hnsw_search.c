@@ -175,35 +175,50 @@ static inline bool hnsw_accepts(const struct vexfs_hnsw_query *q,
 	return !q->accept || q->accept(q->ctx, slot);
 }
 
-/*
- * Distance from the query to v where only values below bound matter: at
- * or above it, any value at least bound will do.
- */
-static inline float hnsw_dist_within(const struct vexfs_hnsw_graph *g,
-				     const struct vexfs_hnsw_query *q,
-				     struct vexfs_hnsw_scratch *s,
-				     const float *v, float bound)
+/* The vector of a slot, or NULL when it has none any more. */
+static inline const float *hnsw_vector(const struct vexfs_hnsw_graph *g,
+				       const struct vexfs_hnsw_query *q,
+				       uint32_t slot)
 {
+	if (q->vectors)
+		return q->vectors + (size_t)slot * g->dim;
+	return q->vector_of(q->ctx, slot);
+}
+
+/* Distance from the query to node n; +inf when its slot has no vector. */
+static float hnsw_node_dist(const struct vexfs_hnsw_graph *g,
+			    const struct vexfs_hnsw_query *q,
+			    struct vexfs_hnsw_scratch *s, uint32_t n)
+{
+	const float *v = hnsw_vector(g, q, vexfs_hnsw_slot(g, n));
+
+	if (!v)
+		return __builtin_inff();
 	s->distances++;
-	if (q->within)
-		return q->within(q->vector, v, g->dim, bound);
 	return q->distance(q->vector, v, g->dim);
 }
 
 /*
- * Distance from the query to node n, as hnsw_dist_within(); +inf when its
- * slot has no vector.
+ * Distances from the query to the nb vectors gathered in the batch, into
+ * batch_dist. Only values below bound matter: at or above it, any value
+ * at least bound may come back (vexfs_distance_within_fn).
  */
-static float hnsw_node_dist(const struct vexfs_hnsw_graph *g,
-			    const struct vexfs_hnsw_query *q,
-			    struct vexfs_hnsw_scratch *s, uint32_t n,
-			    float bound)
+static void hnsw_score_batch(const struct vexfs_hnsw_graph *g,
+			     const struct vexfs_hnsw_query *q,
+			     struct vexfs_hnsw_scratch *s, uint32_t nb,
+			     float bound)
 {
-	const float *v = q->vector_of(q->ctx, vexfs_hnsw_slot(g, n));
+	uint32_t i;
 
-	if (!v)
-		return __builtin_inff();
-	return hnsw_dist_within(g, q, s, v, bound);
+	s->distances += nb;
+	if (q->ops) {
+		q->ops->list((enum vexfs_metric)g->metric, q->vector,
+			     s->batch_vec, nb, g->dim, bound, s->batch_dist);
+		return;
+	}
+	for (i = 0; i < nb; i++)
+		s->batch_dist[i] = q->distance(q->vector, s->batch_vec[i],
+					       g->dim);
 }
 
 /* The bound of a neighbour worth a place: the worst of ef results. */
@@ -214,24 +229,46 @@ static inline float res_bound(const struct vexfs_hnsw_scratch *s)
 
 /* ==== Upper levels: greedy descent ==== */
 
-/* One pass over the current node's links; false when none was nearer. */
-static bool hnsw_descend_once(const struct vexfs_hnsw_graph *g,
-			      const struct vexfs_hnsw_query *q,
-			      struct vexfs_hnsw_scratch *s)
+/* Gather the links of the current node that have a vector. */
+static uint32_t hnsw_gather_upper(const struct vexfs_hnsw_graph *g,
+				  const struct vexfs_hnsw_query *q,
+				  struct vexfs_hnsw_scratch *s)
 {
 	const struct vexfs_hnsw_links *l = vexfs_hnsw_links_upper(g, s->cur,
 								  s->level);
 	uint32_t count = vexfs_hnsw_le32(l->l_count);
-	bool moved = false;
-	uint32_t i;
+	uint32_t i, nb = 0;
 
 	for (i = 0; i < count; i++) {
 		uint32_t id = vexfs_hnsw_le32(l->l_ids[i]);
-		float d = hnsw_node_dist(g, q, s, id, s->cur_dist);
+		const float *v = hnsw_vector(g, q, vexfs_hnsw_slot(g, id));
 
-		if (d < s->cur_dist) {
-			s->cur = id;
-			s->cur_dist = d;
+		if (!v)
+			continue;
+		s->batch_node[nb] = id;
+		s->batch_vec[nb++] = v;
+	}
+	return nb;
+}
+
+/*
+ * One pass over the current node's links; false when none was nearer.
+ * Only a node nearer than the current one matters, so its distance at
+ * the start of the pass bounds the scoring.
+ */
+static bool hnsw_descend_once(const struct vexfs_hnsw_graph *g,
+			      const struct vexfs_hnsw_query *q,
+			      struct vexfs_hnsw_scratch *s)
+{
+	uint32_t nb = hnsw_gather_upper(g, q, s);
+	bool moved = false;
+	uint32_t i;
+
+	hnsw_score_batch(g, q, s, nb, s->cur_dist);
+	for (i = 0; i < nb; i++) {
+		if (s->batch_dist[i] < s->cur_dist) {
+			s->cur = s->batch_node[i];
+			s->cur_dist = s->batch_dist[i];
 			moved = true;
 		}
 	}
@@ -244,7 +281,7 @@ static void hnsw_beam_begin(const struct vexfs_hnsw_graph *g,
 			    struct vexfs_hnsw_scratch *s)
 {
 	uint32_t slot = vexfs_hnsw_slot(g, s->cur);
-	bool has_vector = q->vector_of(q->ctx, slot) != NULL;
+	bool has_vector = hnsw_vector(g, q, slot) != NULL;
 
 	s->visited[s->cur] = s->epoch;
 	cand_push(s, s->cur, has_vector ? s->cur_dist : __builtin_inff());
@@ -288,7 +325,7 @@ static uint32_t hnsw_gather(const struct vexfs_hnsw_graph *g,
 		if (s->visited[id] == s->epoch)
 			continue;
 		s->visited[id] = s->epoch;
-		v = q->vector_of(q->ctx, vexfs_hnsw_slot(g, id));
+		v = hnsw_vector(g, q, vexfs_hnsw_slot(g, id));
 		if (!v)
 			continue;
 		__builtin_prefetch(v);
@@ -298,6 +335,11 @@ static uint32_t hnsw_gather(const struct vexfs_hnsw_graph *g,
 	return nb;
 }
 
+/*
+ * Expand node n. Results only change for a neighbour nearer than the
+ * worst result, and that bound only tightens while the list is taken in,
+ * so the bound at the start is good for the whole list.
+ */
 static void hnsw_expand(const struct vexfs_hnsw_graph *g,
 			const struct vexfs_hnsw_query *q,
 			struct vexfs_hnsw_scratch *s, uint32_t n)
@@ -305,10 +347,10 @@ static void hnsw_expand(const struct vexfs_hnsw_graph *g,
 	uint32_t nb = hnsw_gather(g, q, s, n);
 	uint32_t i;
 
+	hnsw_score_batch(g, q, s, nb, res_bound(s));
 	for (i = 0; i < nb; i++) {
 		uint32_t id = s->batch_node[i];
-		float d = hnsw_dist_within(g, q, s, s->batch_vec[i],
-					   res_bound(s));
+		float d = s->batch_dist[i];
 
 		if (d != d || !res_wants(s, d))
 			continue;	/* NaN has no place in the order */
@@ -343,7 +385,8 @@ int vexfs_hnsw_search_start(const struct vexfs_hnsw_graph *g,
 {
 	uint32_t ef = q->ef > q->k ? q->ef : q->k;
 
-	if (!q->vector || !q->distance || !q->vector_of || ef > s->ef_max ||
+	if (!q->vector || !q->distance || (!q->vectors && !q->vector_of) ||
+	    (q->ops && !vexfs_metric_valid(g->metric)) || ef > s->ef_max ||
 	    g->node_count > s->node_cap || g->m0 > s->batch_cap)
 		return -EINVAL;
 	s->ef = ef;
@@ -360,7 +403,7 @@ int vexfs_hnsw_search_start(const struct vexfs_hnsw_graph *g,
 	}
 	s->level = g->max_level;
 	s->cur = g->entry;
-	s->cur_dist = hnsw_node_dist(g, q, s, g->entry, __builtin_inff());
+	s->cur_dist = hnsw_node_dist(g, q, s, g->entry);
 	if (s->cur_dist != s->cur_dist)
 		s->cur_dist = __builtin_inff();
 	s->phase = HNSW_PHASE_DESCEND;

@@ -70,6 +70,15 @@ struct vexfs_distance_ops {
 	void (*batch)(enum vexfs_metric metric, const float *query,
 		      const float *base, unsigned int n, unsigned int dim,
 		      float *out);
+	/*
+	 * out[i] = distance(query, rows[i]), where only values below bound
+	 * matter (as for vexfs_distance_within_fn); metric already checked.
+	 * One call scores a whole neighbour list of a graph search: no call
+	 * per vector, which in the kernel would be an indirect call each.
+	 */
+	void (*list)(enum vexfs_metric metric, const float *query,
+		     const float *const *rows, unsigned int n, unsigned int dim,
+		     float bound, float *out);
 };
 
 extern const struct vexfs_distance_ops vexfs_distance_scalar;

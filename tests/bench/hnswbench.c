@@ -7,7 +7,7 @@
  * from the npm package's sources by `make hnsw-peers`).
  *
  *   hnswbench [-d DATA_DIR] [-g GEN_DIR] [-s SETS] [-j FILE] [-m M]
- *             [-e EF_CONSTRUCTION] [-P]
+ *             [-e EF_CONSTRUCTION] [-P] [-X]
  *
  * Data sets (-s, comma-separated; default sift5k,clustered10k):
  *   sift5k        4,900 SIFT descriptors, 100 queries, L2, ground truth
@@ -32,7 +32,9 @@
  * between the two ef values around it.
  * The VexFS graph is searched as the kernel would: serialized, loaded,
  * vectors reached through the slot callback. -P builds it without
- * keepPrunedConnections, as hnswlib does. -j also writes it all as JSON.
+ * keepPrunedConnections, as hnswlib does. -X searches it with one call
+ * per distance and no early exit, as before lists were scored in one
+ * call. -j also writes it all as JSON.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -181,7 +183,8 @@ static float rng_gauss(void)
 	return (float)(sqrt(-2 * log(u)) * cos(2 * M_PI * v));
 }
 
-static bool no_early_exit;	/* -X: full distances only, for comparison */
+/* -X: one call per distance, no early exit, for comparison */
+static bool per_vector;
 
 static vexfs_distance_fn distance_for(uint32_t metric)
 {
@@ -325,8 +328,9 @@ static void *vexfs_build(const struct dataset *d, uint32_t m, uint32_t efc,
 		die("scratch", err);
 	v->q.k = K;
 	v->q.distance = distance_for(d->metric);
-	v->q.within = no_early_exit ? NULL : vexfs_distance_within_of(
-		vexfs_distance_select(vexfs_cpu_flags_native()), d->metric);
+	v->q.ops = per_vector ? NULL :
+		vexfs_distance_select(vexfs_cpu_flags_native());
+	v->q.vectors = per_vector ? NULL : d->base;	/* as the kernel's table */
 	v->q.vector_of = row_vector;
 	v->q.ctx = (void *)d;
 	return v;
@@ -841,7 +845,7 @@ static void run_set(const struct dataset *d, uint32_t m, uint32_t efc,
 static void usage(void)
 {
 	fprintf(stderr, "usage: hnswbench [-d DATA_DIR] [-g GEN_DIR] [-s SETS] "
-		"[-j FILE] [-m M] [-e EF_CONSTRUCTION] [-P]\n"
+		"[-j FILE] [-m M] [-e EF_CONSTRUCTION] [-P] [-X]\n"
 		"  SETS: comma-separated among sift5k, clustered10k, gen1536, "
 		"fashion10k\n");
 	exit(2);
@@ -901,7 +905,7 @@ int main(int argc, char **argv)
 			efc = strtoul(optarg, NULL, 0);
 			break;
 		case 'X':
-			no_early_exit = true;
+			per_vector = true;
 			break;
 		case 'P':
 			keep_pruned = false;

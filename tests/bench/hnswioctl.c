@@ -379,12 +379,14 @@ static double time_user(const struct vexfs_hnsw_graph *g,
 			const float *queries, uint32_t nq, uint32_t k,
 			uint32_t ef, uint64_t *inos)
 {
+	const struct vexfs_distance_ops *ops =
+		vexfs_distance_select(vexfs_cpu_flags_native());
 	struct vexfs_hnsw_result res[VEXFS_MAX_K];
 	struct vexfs_hnsw_query hq = {
 		.k = k,
 		.ef = ef,
-		.distance = vexfs_distance_fn_of(vexfs_distance_select(vexfs_cpu_flags_native()),
-						 c->metric),
+		.distance = vexfs_distance_fn_of(ops, c->metric),
+		.ops = ops,
 		.vector_of = slot_vector,
 		.ctx = c,
 	};

@@ -523,8 +523,9 @@ static void test_deterministic(void **state)
 /*
  * Early exit changes no outcome: a build whose distances stop at the
  * bound (the default) and one given the plain distance produce the same
- * graph, and searches with and without the bound return the same slots at
- * the same distances.
+ * graph, and a search scoring whole lists through ops (with the bound) over
+ * a plain vector array returns the same slots at the same distances as
+ * one calling the distance and the vector callback once per node.
  */
 static void test_early_exit_same(void **state)
 {
@@ -559,7 +560,9 @@ static void test_early_exit_same(void **state)
 		};
 
 		n1 = vexfs_hnsw_search(&a.g, &query, &a.s, r1);
-		query.within = vexfs_distance_within_of(ops, d.metric);
+		query.ops = ops;
+		query.vectors = d.v;
+		query.vector_of = NULL;
 		n2 = vexfs_hnsw_search(&a.g, &query, &a.s, r2);
 		assert_int_equal(n1, 10);
 		assert_int_equal(n1, n2);
