@@ -25,7 +25,7 @@
 #include "vexfsd_proto.h"
 
 enum {
-	OPT_M = OPT_OWN, OPT_EFC, OPT_THREADS, OPT_SEED, OPT_LOCAL, OPT_WAIT,
+	OPT_M = OPT_OWN, OPT_EFC, OPT_THREADS, OPT_SEED, OPT_KEEP, OPT_LOCAL, OPT_WAIT,
 	OPT_SOCKET,
 };
 
@@ -84,6 +84,7 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
 		{ "ef-construction", required_argument, NULL, OPT_EFC },
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "keep-pruned", required_argument, NULL, OPT_KEEP },
 		{ "local", no_argument, NULL, OPT_LOCAL },
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -91,6 +92,7 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
 		{ 0 }
 	};
 	struct vexfs_index_params *p = &a->p;
+	bool keep;
 	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
@@ -113,6 +115,12 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
 		case OPT_SEED:
 			if (parse_u64(optarg, &p->seed))
 				return ctl_usage_error("--seed wants a number, not '%s'", optarg);
+			a->params_given = true;
+			break;
+		case OPT_KEEP:
+			if (parse_yes_no(optarg, &keep))
+				return ctl_usage_error("--keep-pruned wants yes or no, not '%s'", optarg);
+			p->sparse_lists = !keep;
 			a->params_given = true;
 			break;
 		case OPT_LOCAL:

@@ -7,6 +7,7 @@
 #ifndef CTL_PARSE_H
 #define CTL_PARSE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "libvexfs.h"
@@ -16,6 +17,9 @@ int parse_u64(const char *s, uint64_t *out);
 
 /* parse_u64() limited to min..max. */
 int parse_u32_range(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+
+/* yes/no, true/false, on/off or 1/0, in any case. */
+int parse_yes_no(const char *s, bool *out);
 
 /*
  * A vector literal: numbers separated by commas and/or blanks, optionally

@@ -8,12 +8,20 @@
 #ifndef VEXFS_INDEXER_H
 #define VEXFS_INDEXER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct vexfs_index_params {
 	uint32_t m;			/* links per node; 0: the default (16) */
 	uint32_t ef_construction;	/* 0: the default (200) */
 	uint32_t threads;		/* 0: one per online CPU */
+	/*
+	 * Lists only as the neighbour heuristic leaves them, as hnswlib
+	 * builds: about 30% faster to build, fewer distances per visited
+	 * node, lower recall at a given ef. Default: filled with the pruned
+	 * candidates (keepPrunedConnections).
+	 */
+	bool sparse_lists;
 	uint64_t seed;
 	/* Called as work advances: phase "read", "build" or "publish". */
 	void (*progress)(void *ctx, const char *phase, uint64_t done,

@@ -133,6 +133,8 @@ static const char usage_text[] =
 "      --m N                  HNSW links per node (m)\n"
 "      --ef-construction N    HNSW build breadth (ef_construction)\n"
 "      --threads N            build threads, 0: one per CPU (threads)\n"
+"      --keep-pruned yes|no   fill neighbour lists with pruned candidates:\n"
+"                             better recall per ef, slower build (keep_pruned)\n"
 "      --max-depth N          directory levels searched below a mount (max_depth)\n"
 "  -o KEY=VALUE               any configuration key\n"
 "  -v, --verbose              log debug messages (log_level = debug)\n"
@@ -155,7 +157,7 @@ struct cmdline {
 	int nov;
 };
 
-enum { OPT_DEAD = 0x100, OPT_M, OPT_EFC, OPT_THREADS, OPT_DEPTH };
+enum { OPT_DEAD = 0x100, OPT_M, OPT_EFC, OPT_THREADS, OPT_DEPTH, OPT_KEEP };
 
 static int add_override(struct cmdline *cl, const char *key, const char *value)
 {
@@ -199,6 +201,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		{ "m", required_argument, NULL, OPT_M },
 		{ "ef-construction", required_argument, NULL, OPT_EFC },
 		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "keep-pruned", required_argument, NULL, OPT_KEEP },
 		{ "max-depth", required_argument, NULL, OPT_DEPTH },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "foreground", no_argument, NULL, 'f' },
@@ -221,6 +224,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		case OPT_M: rc = add_override(cl, "m", optarg); break;
 		case OPT_EFC: rc = add_override(cl, "ef_construction", optarg); break;
 		case OPT_THREADS: rc = add_override(cl, "threads", optarg); break;
+		case OPT_KEEP: rc = add_override(cl, "keep_pruned", optarg); break;
 		case OPT_DEPTH: rc = add_override(cl, "max_depth", optarg); break;
 		case 'o': rc = add_kv_override(cl, optarg); break;
 		case 'v': rc = add_override(cl, "log_level", "debug"); break;
@@ -388,12 +392,14 @@ static void log_config(const struct vexfsd_config *cfg)
 
 	log_notice("started: socket %s, scan every %u s to depth %u, build at "
 		   "%llu unindexed or %.0f%% dead; m %s, ef_construction %s, "
-		   "threads %s", cfg->socket, cfg->scan_interval, cfg->max_depth,
+		   "threads %s, keep_pruned %s", cfg->socket, cfg->scan_interval,
+		   cfg->max_depth,
 		   (unsigned long long)cfg->index_threshold,
 		   cfg->rebuild_dead_share * 100,
 		   param_text(cfg->m, m, sizeof(m)),
 		   param_text(cfg->ef_construction, efc, sizeof(efc)),
-		   param_text(cfg->threads, threads, sizeof(threads)));
+		   param_text(cfg->threads, threads, sizeof(threads)),
+		   cfg->keep_pruned ? "yes" : "no");
 }
 
 int main(int argc, char **argv)

@@ -45,6 +45,7 @@ struct vexfsd_config {
 	uint32_t m;			/* HNSW links per node; 0: the builder's default */
 	uint32_t ef_construction;	/* 0: the builder's default */
 	uint32_t threads;		/* build threads; 0: one per CPU */
+	bool keep_pruned;		/* fill neighbour lists (the default) */
 	unsigned int max_depth;		/* directory levels searched below a mount */
 	int log_level;			/* LOG_ERR .. LOG_DEBUG */
 };

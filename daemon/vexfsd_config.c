@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_parse.h"
 #include "vexfsd.h"
 #include "vexfsd_proto.h"
 
@@ -24,8 +25,10 @@ void config_defaults(struct vexfsd_config *cfg)
 	cfg->index_threshold = 1000;
 	cfg->rebuild_dead_share = 0.2;
 	cfg->max_depth = 4;
+	cfg->keep_pruned = true;
 	cfg->log_level = LOG_INFO;
 }
+
 
 /* A whole decimal number in min..max. */
 static int parse_number(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -110,6 +113,10 @@ int config_set(struct vexfsd_config *cfg, const char *key, const char *value,
 	} else if (!strcmp(key, "ef_construction")) {
 		*why = "ef_construction wants 1..4096";
 		if (set_u32(value, 1, 4096, &cfg->ef_construction))
+			return -1;
+	} else if (!strcmp(key, "keep_pruned")) {
+		*why = "keep_pruned wants yes or no";
+		if (parse_yes_no(value, &cfg->keep_pruned))
 			return -1;
 	} else if (!strcmp(key, "threads")) {
 		*why = "threads wants 0..256 (0: one per CPU)";

@@ -218,6 +218,13 @@ check "recall@10 through the index >= 0.95" at_least "$r" 0.95
 check "the unindexed vectors are found exactly" found_exactly "$C" "$SCRATCH/new5.fvecs" 5 200001
 check "index status falls back to the kernel's counts" test \
 	"$(status_field "$C" daemon)/$(status_field "$C" unindexed)" = False/5
+expect_fail "vexfsd refuses keep_pruned = maybe" -e 'keep_pruned wants yes or no' \
+	"$VEXFSD" -s "$SCRATCH/unused.sock" --keep-pruned maybe
+check "a local build with sparse lists (--keep-pruned no)" \
+	"$CTL" index build -q "$C" --local --keep-pruned no --ef-construction 40
+r=$(recall_of "$C")
+log "recall@10 with sparse lists: $r"
+check "recall@10 with sparse lists >= 0.95" at_least "$r" 0.95
 
 section "restart over the stale socket"
 log_mark
