@@ -204,7 +204,7 @@ vexfs_search_index(struct vexfs_collection *c,
 	void *mem;
 	int err;
 
-	kernel_fpu_begin();
+	vexfs_fpu_begin();
 	size = vexfs_hnsw_scratch_size(g, a->ef);
 	kernel_fpu_end();
 	mem = kvmalloc(size, GFP_KERNEL);
@@ -213,13 +213,13 @@ vexfs_search_index(struct vexfs_collection *c,
 	if (!mem || !res)
 		goto out;
 
-	kernel_fpu_begin();
+	vexfs_fpu_begin();
 	err = vexfs_hnsw_scratch_init(&s, mem, size, g, a->ef);
 	if (!err)
 		err = vexfs_hnsw_search_start(g, &q, &s);
 	kernel_fpu_end();
 	while (!err) {
-		kernel_fpu_begin();
+		vexfs_fpu_begin();
 		err = vexfs_hnsw_search_step(g, &q, &s, VEXFS_HNSW_BUDGET);
 		kernel_fpu_end();
 		if (err != -EAGAIN)
@@ -233,7 +233,7 @@ vexfs_search_index(struct vexfs_collection *c,
 		cond_resched();
 	}
 	if (!err) {
-		kernel_fpu_begin();
+		vexfs_fpu_begin();
 		err = vexfs_hnsw_search_results(g, &q, &s, res);
 		*redo = err >= 0 && vexfs_filter_wants_exact(c, a, &ctx, err);
 		if (err > 0 && !*redo)
@@ -283,7 +283,7 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 	}
 	*scanned = 0;
 	down_read(&c->rwsem);
-	kernel_fpu_begin();
+	vexfs_fpu_begin();
 	vexfs_scan_start_fpu(scan, c, args->query, args->k);
 	kernel_fpu_end();
 	used_index = !args->exact && c->index &&
@@ -300,14 +300,14 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 					      cand);
 
 		if (n) {
-			kernel_fpu_begin();
+			vexfs_fpu_begin();
 			vexfs_scan_fpu(scan, cand, n);
 			kernel_fpu_end();
 			*scanned += n;
 		}
 		cond_resched();
 	}
-	kernel_fpu_begin();
+	vexfs_fpu_begin();
 	*count = vexfs_scan_results_fpu(scan, results);
 	kernel_fpu_end();
 out:

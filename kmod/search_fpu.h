@@ -7,12 +7,35 @@
 #ifndef _VEXFS_SEARCH_FPU_H
 #define _VEXFS_SEARCH_FPU_H
 
+#include <asm/fpu/api.h>
+#include <asm/fpu/types.h>
 #include "../lib/vexfs_distance.h"
 #include "../lib/vexfs_topk.h"
 #include "../lib/hnsw.h"
 
 struct vexfs_collection;
 struct vexfs_search_result;
+
+/*
+ * kernel_fpu_begin(), then MXCSR as it sets it but with the inexact flag
+ * already raised. The flag is sticky status only (its exception stays
+ * masked), so no result changes; a process's MXCSR has it set after its
+ * first inexact operation anyway. It matters under QEMU's TCG, which
+ * computes SSE/AVX arithmetic with the host's FPU only once inexact is
+ * set: kernel_fpu_begin() clears it, and a search whose arithmetic is
+ * exact (integer-valued vectors such as SIFT's, under L2) was then
+ * emulated operation by operation, about three times slower than the
+ * same code in userspace.
+ */
+#define VEXFS_MXCSR_PE		0x0020	/* precision (inexact) flag */
+
+static inline void vexfs_fpu_begin(void)
+{
+	u32 mxcsr = MXCSR_DEFAULT | VEXFS_MXCSR_PE;
+
+	kernel_fpu_begin();
+	asm volatile("ldmxcsr %0" : : "m" (mxcsr));
+}
 
 /* Slots the exact scan takes per FPU section. */
 #define VEXFS_SCAN_CHUNK	256
