@@ -196,7 +196,7 @@ struct vexfs_hnsw_query {
 	 * vector_of is then not called. Saves a call per neighbour.
 	 */
 	const float *vectors;
-	vexfs_hnsw_vector_fn vector_of;	/* slot -> vector, or NULL */
+	vexfs_hnsw_vector_fn vector_of;	/* slot -> vector; without vectors */
 	vexfs_hnsw_accept_fn accept;	/* NULL: every slot is acceptable */
 	void *ctx;			/* passed to both callbacks */
 };
