@@ -70,8 +70,7 @@ static inline bool vexfs_slot_covered(const struct vexfs_collection *c,
 {
 	const struct vexfs_index *idx = c->index;
 
-	return idx && slot < idx->nbits && test_bit(slot, idx->in_graph) &&
-	       c->slots[slot].seq <= idx->seq;
+	return idx && slot < idx->nbits && test_bit(slot, idx->in_graph);
 }
 
 /* Slot changed: the index no longer covers it. Under c->rwsem (write). */

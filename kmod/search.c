@@ -65,15 +65,21 @@ static bool vexfs_slot_readable(const struct vexfs_search_args *a,
 	return s->mode & S_IROTH;
 }
 
+/* A live, readable slot: does the predicate, then the filter, take it? */
+static bool vexfs_slot_selected(const struct vexfs_search_args *a,
+				const struct vexfs_slot *s)
+{
+	return vexfs_pred_match(&a->where, s->attrs) &&
+	       (!a->filter || vexfs_filter_admit(a->filter, s));
+}
+
 /* A live slot the caller may read and the predicate accepts. */
 static bool vexfs_slot_wanted(const struct vexfs_collection *c,
 			      const struct vexfs_search_args *a, u64 slot)
 {
 	const struct vexfs_slot *s = &c->slots[slot];
 
-	return s->ino && vexfs_pred_match(&a->where, s->attrs) &&
-	       vexfs_slot_readable(a, s) &&
-	       (!a->filter || vexfs_filter_admit(a->filter, s));
+	return s->ino && vexfs_slot_readable(a, s) && vexfs_slot_selected(a, s);
 }
 
 /*
@@ -124,7 +130,7 @@ static bool vexfs_accept(void *ctx, uint32_t slot)
 	if (!s->ino || !vexfs_slot_readable(x->a, s))
 		return false;
 	x->readable++;
-	wanted = vexfs_slot_wanted(x->c, x->a, slot);
+	wanted = vexfs_slot_selected(x->a, s);
 	x->wanted += wanted;
 	return wanted;
 }

@@ -45,10 +45,9 @@ static inline vexfs_v8sf fold4(vexfs_v8sf s0, vexfs_v8sf s1, vexfs_v8sf s2,
 /*
  * Squared L2; with bounded set it gives up once the partial sum reaches
  * bound, checked every 128 floats while more than 32 remain, and returns
- * that partial sum. The terms are
- * never negative and the folds round monotonically, so the full sum would
- * have reached bound too; and below bound the result is the full sum,
- * bit for bit the same as unbounded.
+ * that partial sum. The terms are never negative and the folds round
+ * monotonically, so the full sum would have reached bound too; and below
+ * bound the result is the full sum, bit for bit the same as unbounded.
  */
 static __always_inline float avx2_l2_upto(const float *a, const float *b,
 					  unsigned int dim, float bound,

@@ -630,8 +630,10 @@ static void builder_setup(struct vexfs_hnsw_builder *b,
 	if (p->distance) {
 		b->distance = p->distance;	/* the caller's, used as is */
 	} else {
-		b->distance = vexfs_distance_fn_of(native_ops(), p->metric);
-		b->within = vexfs_distance_within_of(native_ops(), p->metric);
+		const struct vexfs_distance_ops *ops = native_ops();
+
+		b->distance = vexfs_distance_fn_of(ops, p->metric);
+		b->within = vexfs_distance_within_of(ops, p->metric);
 	}
 	b->n = n;
 	b->entry = VEXFS_HNSW_NO_NODE;

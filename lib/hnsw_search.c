@@ -227,29 +227,41 @@ static inline float res_bound(const struct vexfs_hnsw_scratch *s)
 	return s->nres < s->ef ? __builtin_inff() : s->res[0].dist;
 }
 
-/* ==== Upper levels: greedy descent ==== */
+/* ==== Gathering a neighbour list ==== */
 
-/* Gather the links of the current node that have a vector. */
-static uint32_t hnsw_gather_upper(const struct vexfs_hnsw_graph *g,
-				  const struct vexfs_hnsw_query *q,
-				  struct vexfs_hnsw_scratch *s)
+/*
+ * The neighbours in links that have a vector, into the batch, their
+ * vectors prefetched. With visit (level 0), only those not yet visited,
+ * which are then marked; the descent looks at every link each time.
+ */
+static uint32_t hnsw_gather(const struct vexfs_hnsw_graph *g,
+			    const struct vexfs_hnsw_query *q,
+			    struct vexfs_hnsw_scratch *s,
+			    const struct vexfs_hnsw_links *l, bool visit)
 {
-	const struct vexfs_hnsw_links *l = vexfs_hnsw_links_upper(g, s->cur,
-								  s->level);
 	uint32_t count = vexfs_hnsw_le32(l->l_count);
 	uint32_t i, nb = 0;
 
 	for (i = 0; i < count; i++) {
 		uint32_t id = vexfs_hnsw_le32(l->l_ids[i]);
-		const float *v = hnsw_vector(g, q, vexfs_hnsw_slot(g, id));
+		const float *v;
 
+		if (visit) {
+			if (s->visited[id] == s->epoch)
+				continue;
+			s->visited[id] = s->epoch;
+		}
+		v = hnsw_vector(g, q, vexfs_hnsw_slot(g, id));
 		if (!v)
 			continue;
+		__builtin_prefetch(v);
 		s->batch_node[nb] = id;
 		s->batch_vec[nb++] = v;
 	}
 	return nb;
 }
+
+/* ==== Upper levels: greedy descent ==== */
 
 /*
  * One pass over the current node's links; false when none was nearer.
@@ -260,7 +272,9 @@ static bool hnsw_descend_once(const struct vexfs_hnsw_graph *g,
 			      const struct vexfs_hnsw_query *q,
 			      struct vexfs_hnsw_scratch *s)
 {
-	uint32_t nb = hnsw_gather_upper(g, q, s);
+	uint32_t nb = hnsw_gather(g, q, s,
+				  vexfs_hnsw_links_upper(g, s->cur, s->level),
+				  false);
 	bool moved = false;
 	uint32_t i;
 
@@ -307,35 +321,6 @@ static int hnsw_descend(const struct vexfs_hnsw_graph *g,
 /* ==== Level 0: beam search ==== */
 
 /*
- * Gather the unvisited neighbours of node n that still have a vector,
- * marking them visited, and prefetch their vectors.
- */
-static uint32_t hnsw_gather(const struct vexfs_hnsw_graph *g,
-			    const struct vexfs_hnsw_query *q,
-			    struct vexfs_hnsw_scratch *s, uint32_t n)
-{
-	const struct vexfs_hnsw_links *l = vexfs_hnsw_links0(g, n);
-	uint32_t count = vexfs_hnsw_le32(l->l_count);
-	uint32_t i, nb = 0;
-
-	for (i = 0; i < count; i++) {
-		uint32_t id = vexfs_hnsw_le32(l->l_ids[i]);
-		const float *v;
-
-		if (s->visited[id] == s->epoch)
-			continue;
-		s->visited[id] = s->epoch;
-		v = hnsw_vector(g, q, vexfs_hnsw_slot(g, id));
-		if (!v)
-			continue;
-		__builtin_prefetch(v);
-		s->batch_node[nb] = id;
-		s->batch_vec[nb++] = v;
-	}
-	return nb;
-}
-
-/*
  * Expand node n. Results only change for a neighbour nearer than the
  * worst result, and that bound only tightens while the list is taken in,
  * so the bound at the start is good for the whole list.
@@ -344,7 +329,7 @@ static void hnsw_expand(const struct vexfs_hnsw_graph *g,
 			const struct vexfs_hnsw_query *q,
 			struct vexfs_hnsw_scratch *s, uint32_t n)
 {
-	uint32_t nb = hnsw_gather(g, q, s, n);
+	uint32_t nb = hnsw_gather(g, q, s, vexfs_hnsw_links0(g, n), true);
 	uint32_t i;
 
 	hnsw_score_batch(g, q, s, nb, res_bound(s));
