@@ -50,7 +50,7 @@ static int vexfs_first_duplicate(struct vexfs_batch *b, u32 *first)
 	struct vexfs_id_pos *v;
 	u32 i;
 
-	v = kvmalloc_array(b->count, sizeof(*v), GFP_KERNEL);
+	v = kvmalloc_array(b->count, sizeof(*v), VEXFS_GFP_USER_SIZED);
 	if (!v)
 		return -ENOMEM;
 	for (i = 0; i < b->count; i++)
@@ -89,8 +89,7 @@ static int vexfs_batch_check(struct vexfs_batch *b)
  */
 static void *vexfs_dup_user_array(u64 uptr, size_t n, size_t size)
 {
-	void *p = kvmalloc_array(n, size, GFP_KERNEL | __GFP_RETRY_MAYFAIL |
-				 __GFP_NOWARN);
+	void *p = kvmalloc_array(n, size, VEXFS_GFP_USER_SIZED);
 
 	if (!p)
 		return ERR_PTR(-ENOMEM);
@@ -121,10 +120,10 @@ static int vexfs_batch_copy(struct vexfs_batch *b,
 						sizeof(u64));
 	else
 		b->attrs = kvcalloc((size_t)arg->count * VEXFS_ATTR_WORDS,
-				    sizeof(u64), GFP_KERNEL) ?: ERR_PTR(-ENOMEM);
+				    sizeof(u64), VEXFS_GFP_USER_SIZED) ?: ERR_PTR(-ENOMEM);
 	if (IS_ERR(b->attrs))
 		return PTR_ERR(b->attrs);
-	b->dentries = kvcalloc(arg->count, sizeof(*b->dentries), GFP_KERNEL);
+	b->dentries = kvcalloc(arg->count, sizeof(*b->dentries), VEXFS_GFP_USER_SIZED);
 	return b->dentries ? 0 : -ENOMEM;
 }
 
@@ -192,9 +191,11 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 		if (err)
 			break;
 		created++;
+		inode_lock(d_inode(d));
 		err = vexfs_vector_set(c, d_inode(d),
 				       b->vectors + (size_t)i * b->dim, b->ids[i],
 				       b->attrs + (size_t)i * VEXFS_ATTR_WORDS);
+		inode_unlock(d_inode(d));
 		if (err)
 			break;
 		cond_resched();
@@ -231,22 +232,30 @@ static int vexfs_batch_run(struct file *filp, struct vexfs_ioc_batch_insert *arg
 	err = vexfs_batch_args_ok(arg, c);
 	if (err)
 		return err;
-	b->count = arg->count;
-	b->dim = arg->dim;
-	err = vexfs_batch_copy(b, arg);
-	if (!err)
-		err = vexfs_batch_check(b);
+	/*
+	 * Creating names needs write and search access to the directory:
+	 * checked before anything sized by the caller is allocated, copied
+	 * or sorted. vfs_create() checks again under the lock.
+	 */
+	err = inode_permission(idmap, dir, MAY_WRITE | MAY_EXEC);
 	if (err)
 		return err;
 	err = mnt_want_write_file(filp);
 	if (err)
 		return err;
-	inode_lock_nested(dir, I_MUTEX_PARENT);
-	err = vexfs_batch_lookup(b, idmap, filp->f_path.dentry);
+	b->count = arg->count;
+	b->dim = arg->dim;
+	err = vexfs_batch_copy(b, arg);
 	if (!err)
-		err = vexfs_batch_create(b, c, idmap, dir,
-					 arg->mode ? arg->mode : 0644);
-	inode_unlock(dir);
+		err = vexfs_batch_check(b);
+	if (!err) {
+		inode_lock_nested(dir, I_MUTEX_PARENT);
+		err = vexfs_batch_lookup(b, idmap, filp->f_path.dentry);
+		if (!err)
+			err = vexfs_batch_create(b, c, idmap, dir,
+						 arg->mode ? arg->mode : 0644);
+		inode_unlock(dir);
+	}
 	mnt_drop_write_file(filp);
 	return err;
 }

@@ -217,7 +217,8 @@ int vexfs_write_header(struct vexfs_collection *c)
 		.vh_rec_size = cpu_to_le32(c->rec_size),
 		.vh_owner = cpu_to_le64(c->dir->i_ino),
 		.vh_slots = cpu_to_le64(c->disk_slots),
-		.vh_index_ino = cpu_to_le64(c->index_inode ? c->index_inode->i_ino : 0),
+		.vh_index_ino = cpu_to_le64(c->index_inode && !c->index_detached ?
+					    c->index_inode->i_ino : 0),
 	};
 
 	vh.vh_checksum = cpu_to_le32(vexfs_vtable_csum(&vh));
@@ -265,9 +266,9 @@ static int vexfs_collection_reserve(struct vexfs_collection *c, u64 want)
 
 	if (want <= c->capacity)
 		return 0;
-	slots = kvcalloc(cap, sizeof(*slots), GFP_NOFS | __GFP_NOWARN);
-	vectors = kvmalloc_array(cap * c->dim, sizeof(u32), GFP_NOFS | __GFP_NOWARN);
-	free = kvmalloc_array(cap, sizeof(u32), GFP_NOFS | __GFP_NOWARN);
+	slots = kvcalloc(cap, sizeof(*slots), VEXFS_GFP_NOFS_SIZED);
+	vectors = kvmalloc_array(cap * c->dim, sizeof(u32), VEXFS_GFP_NOFS_SIZED);
+	free = kvmalloc_array(cap, sizeof(u32), VEXFS_GFP_NOFS_SIZED);
 	if (!slots || !vectors || !free) {
 		kvfree(slots);
 		kvfree(vectors);
@@ -325,6 +326,8 @@ static int vexfs_load_slot(struct vexfs_collection *c, u64 slot,
 
 	s->ino = le64_to_cpu(rec->vr_ino);
 	s->seq = le32_to_cpu(rec->vr_seq);
+	if (s->seq > VEXFS_SEQ_MAX)
+		return -EUCLEAN;
 	c->seq = max(c->seq, s->seq);
 	if (!s->ino) {
 		c->free[c->nfree++] = slot;
@@ -622,44 +625,54 @@ static s64 vexfs_take_slot(struct vexfs_collection *c)
 }
 
 /*
- * The next change sequence number. When it would wrap, the index is
- * dropped first: until a new one is published, search is exact, and the
- * sequence restarts below every number an index could carry.
+ * The next change sequence number. When it would pass VEXFS_SEQ_MAX, the
+ * index is forgotten first: until a new one is published, search is
+ * exact, and the sequence restarts below every number an index could
+ * carry.
  */
-static u32 vexfs_next_seq(struct vexfs_collection *c)
+static int vexfs_next_seq(struct vexfs_collection *c, u32 *seq)
 {
+	int err;
 	u64 i;
 
-	if (c->seq == U32_MAX) {
-		vexfs_index_drop(c);
+	if (c->seq >= VEXFS_SEQ_MAX) {
+		err = vexfs_index_forget_all(c);
+		if (err)
+			return err;
 		for (i = 0; i < c->nslots; i++)
 			c->slots[i].seq = 0;
 		c->seq = 0;
 	}
-	return ++c->seq;
+	*seq = ++c->seq;
+	return 0;
 }
 
 /* Give slot a new change number, which takes it out of the index. */
-static void vexfs_touch_slot(struct vexfs_collection *c, u64 slot)
+static int vexfs_touch_slot(struct vexfs_collection *c, u64 slot)
 {
-	c->slots[slot].seq = vexfs_next_seq(c);
+	int err = vexfs_next_seq(c, &c->slots[slot].seq);
+
 	vexfs_index_uncover(c, slot);
+	return err;
 }
 
-static void vexfs_fill_slot(struct vexfs_collection *c, u64 slot,
-			    struct inode *inode, const u32 *vec, u64 id,
-			    const u64 *attrs)
+static int vexfs_fill_slot(struct vexfs_collection *c, u64 slot,
+			   struct inode *inode, const u32 *vec, u64 id,
+			   const u64 *attrs)
 {
 	struct vexfs_slot *s = &c->slots[slot];
+	int err = vexfs_touch_slot(c, slot);
 
+	if (err)
+		return err;
 	s->ino = inode->i_ino;
-	vexfs_touch_slot(c, slot);
 	s->id = id ? id : inode->i_ino;
 	memcpy(s->attrs, attrs, sizeof(s->attrs));
 	s->uid = inode->i_uid;
 	s->gid = inode->i_gid;
 	s->mode = inode->i_mode;
 	memcpy(c->vectors + slot * c->dim, vec, c->dim * sizeof(u32));
+	return 0;
 }
 
 /* Does inode's vector still live in the collection its i_parent names? */
@@ -682,6 +695,11 @@ static bool vexfs_vector_elsewhere(struct inode *inode)
 	return found;
 }
 
+/*
+ * Set inode's vector in c. The caller holds the file's i_rwsem, under
+ * which alone i_parent and i_aux change: two sets through hard links in
+ * two collections cannot both find the file free.
+ */
 int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 		     const u32 *vec, u64 id, const u64 *attrs)
 {
@@ -692,6 +710,7 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 	bool fresh = false;
 	int err;
 
+	lockdep_assert_held_write(&inode->i_rwsem);
 	if (vi->aux && vi->parent != c->dir->i_ino) {
 		/* A hard link may hold it in another collection. */
 		if (vexfs_vector_elsewhere(inode))
@@ -720,8 +739,9 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 		err = slot;
 		goto out;
 	}
-	vexfs_fill_slot(c, slot, inode, vec, id, attrs);
-	err = vexfs_write_slot(c, slot);
+	err = vexfs_fill_slot(c, slot, inode, vec, id, attrs);
+	if (!err)
+		err = vexfs_write_slot(c, slot);
 	if (!err && c->nslots > c->disk_slots) {
 		c->disk_slots = vexfs_slots_to_persist(c);
 		err = vexfs_write_header(c);
@@ -763,6 +783,7 @@ int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
 	return slot < 0 ? -ENODATA : 0;
 }
 
+/* Delete inode's vector from c. The caller holds the file's i_rwsem. */
 int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
@@ -770,6 +791,7 @@ int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode)
 	s64 slot;
 	int err;
 
+	lockdep_assert_held_write(&inode->i_rwsem);
 	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_VECTOR, 0);
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
@@ -779,8 +801,10 @@ int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode)
 		err = -ENODATA;
 		goto out;
 	}
+	err = vexfs_touch_slot(c, slot);
+	if (err)
+		goto out;
 	c->slots[slot].ino = 0;
-	vexfs_touch_slot(c, slot);
 	err = vexfs_write_slot(c, slot);
 	if (err) {
 		/* Memory must keep agreeing with the table on disk. */
@@ -836,6 +860,39 @@ void vexfs_vector_forget_last(struct inode *dir, struct inode *inode)
 		return;
 	vexfs_vector_forget(owner, inode);
 	iput(owner);
+}
+
+/*
+ * dir, a collection, is being removed and has no name left in it: the
+ * vectors it still holds are of files hard-linked elsewhere. Drop each,
+ * in its own handle, so that no file keeps an i_parent naming a deleted
+ * directory. Called before rmdir starts its handle.
+ */
+void vexfs_collection_drop_vectors(struct inode *dir)
+{
+	struct vexfs_collection *c = vexfs_collection_get(dir);
+	struct inode *inode;
+	u64 slot, ino;
+
+	if (IS_ERR(c))
+		return;
+	for (slot = 0; ; slot++) {
+		down_read(&c->rwsem);
+		ino = slot < c->nslots ? c->slots[slot].ino : U64_MAX;
+		up_read(&c->rwsem);
+		if (ino == U64_MAX)
+			break;
+		if (!ino)
+			continue;
+		inode = vexfs_iget(dir->i_sb, ino);
+		if (IS_ERR(inode))
+			continue;
+		inode_lock(inode);
+		vexfs_vector_del(c, inode);
+		inode_unlock(inode);
+		iput(inode);
+		cond_resched();
+	}
 }
 
 /* Owner, group or mode changed: keep the copy beside the vector in step. */

@@ -27,6 +27,7 @@ struct vexfs_slot {
  * A loaded collection. Locking: searches and reads take rwsem shared;
  * anything that changes slots, vectors or the table takes it exclusive.
  * The table inode's own i_rwsem is taken inside, for its page cache.
+ * Order: a file's i_rwsem, publish_lock, the journal handle, rwsem.
  */
 struct vexfs_collection {
 	struct rw_semaphore rwsem;
@@ -46,7 +47,9 @@ struct vexfs_collection {
 	u32 seq;			/* change sequence, see uapi READ_VECTORS */
 	struct vexfs_index *index;	/* published HNSW graph, or NULL */
 	struct mutex publish_lock;	/* one publish at a time */
-	struct inode *index_inode;	/* where it is stored, referenced */
+	struct inode *index_inode;	/* where it is stored, referenced; see index.c */
+	bool index_detached;		/* index_inode unlinked by a wrap */
+	u64 epoch;			/* wraps of seq: a view spans none */
 };
 
 /* A published graph, validated, and the slots it covers. */
@@ -111,6 +114,7 @@ int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
 int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode);
 void vexfs_vector_forget(struct inode *dir, struct inode *inode);
 void vexfs_vector_forget_last(struct inode *dir, struct inode *inode);
+void vexfs_collection_drop_vectors(struct inode *dir);
 void vexfs_vector_perm_changed(struct inode *inode);
 bool vexfs_vector_valid(const u32 *vec, u32 dim);
 
@@ -120,6 +124,7 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino);
 int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 			u32 seq);
 int vexfs_index_drop(struct vexfs_collection *c);
+int vexfs_index_forget_all(struct vexfs_collection *c);
 void vexfs_index_release(struct vexfs_collection *c, bool destroy);
 u64 vexfs_index_covered(struct vexfs_collection *c);
 

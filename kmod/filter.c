@@ -110,6 +110,17 @@ static int vexfs_filter_bpf_init(struct btf *btf)
 	return 0;
 }
 
+/*
+ * Filters run inside kernel_fpu_begin() with the collection locked, where
+ * nothing may sleep: a sleepable program is refused at load.
+ */
+static int vexfs_filter_check_member(const struct btf_type *t,
+				     const struct btf_member *member,
+				     const struct bpf_prog *prog)
+{
+	return prog->sleepable ? -EINVAL : 0;
+}
+
 /* The name is the only member that is not a program: copy and check it. */
 static int vexfs_filter_init_member(const struct btf_type *t,
 				    const struct btf_member *member,
@@ -215,6 +226,7 @@ static struct vexfs_filter_ops vexfs_filter_stubs = {
 static struct bpf_struct_ops vexfs_filter_struct_ops = {
 	.verifier_ops = &vexfs_filter_verifier_ops,
 	.init = vexfs_filter_bpf_init,
+	.check_member = vexfs_filter_check_member,
 	.init_member = vexfs_filter_init_member,
 	.validate = vexfs_filter_validate,
 	.reg = vexfs_filter_reg,

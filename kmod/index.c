@@ -69,13 +69,42 @@ static void vexfs_index_uncover_changed(struct vexfs_collection *c,
 			__clear_bit(slot, idx->in_graph);
 }
 
-/* Validate a graph for c and note the slots it holds. Takes buf. */
+/*
+ * Note the slots the graph covers: those of the nodes a walk can reach
+ * from the entry point. A node no link leads to is never found by a
+ * search, so its slot stays with the exact pass.
+ */
+static int vexfs_index_mark_covered(struct vexfs_index *idx)
+{
+	const struct vexfs_hnsw_graph *g = &idx->graph;
+	u32 *queue;
+	u64 *seen;
+	u32 n;
+
+	seen = kvcalloc(DIV_ROUND_UP(g->node_count, 64) ?: 1, sizeof(*seen),
+			VEXFS_GFP_USER_SIZED);
+	queue = kvmalloc_array(g->node_count ?: 1, sizeof(*queue),
+			       VEXFS_GFP_USER_SIZED);
+	if (!seen || !queue) {
+		kvfree(seen);
+		kvfree(queue);
+		return -ENOMEM;
+	}
+	vexfs_hnsw_reachable(g, seen, queue);
+	for (n = 0; n < g->node_count; n++)
+		if (vexfs_hnsw_seen(seen, n))
+			__set_bit(vexfs_hnsw_slot(g, n), idx->in_graph);
+	kvfree(queue);
+	kvfree(seen);
+	return 0;
+}
+
+/* Validate a graph for c and note the slots it covers. Takes buf. */
 static struct vexfs_index *vexfs_index_view(struct vexfs_collection *c,
 					    void *buf, size_t len, u32 seq)
 {
-	struct vexfs_index *idx = kzalloc(sizeof(*idx), GFP_KERNEL);
+	struct vexfs_index *idx = kzalloc(sizeof(*idx), GFP_KERNEL_ACCOUNT);
 	const char *why = "out of memory";
-	u32 n;
 	int err = -ENOMEM;
 
 	if (!idx)
@@ -94,11 +123,9 @@ static struct vexfs_index *vexfs_index_view(struct vexfs_collection *c,
 	why = "out of memory";
 	idx->nbits = c->nslots;
 	idx->in_graph = kvcalloc(BITS_TO_LONGS(idx->nbits) ?: 1, sizeof(long),
-				 GFP_KERNEL | __GFP_NOWARN);
-	if (!idx->in_graph)
+				 VEXFS_GFP_USER_SIZED);
+	if (!idx->in_graph || vexfs_index_mark_covered(idx))
 		goto fail;
-	for (n = 0; n < idx->graph.node_count; n++)
-		__set_bit(vexfs_hnsw_slot(&idx->graph, n), idx->in_graph);
 	return idx;
 fail:
 	pr_info_ratelimited("collection %lu: index refused: %s\n",
@@ -148,7 +175,7 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 		goto out_put;
 	}
 	err = -ENOMEM;
-	buf = kvmalloc(len, GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
+	buf = kvmalloc(len, VEXFS_GFP_USER_SIZED);
 	if (!buf)
 		goto out_put;
 	err = vexfs_table_read(inode, buf, len, VEXFS_VINDEX_GRAPH_START);
@@ -193,14 +220,46 @@ static int vexfs_index_settle(struct vexfs_collection *c)
 }
 
 /*
+ * The index inode. Its pointer changes only with publish_lock and c->rwsem
+ * (for writing) both held, so a holder of either lock may use it; it is
+ * released only under publish_lock, so a publish can write to it while a
+ * wrap of the change sequence (which holds only c->rwsem) detaches it.
+ * Detached, it has no link left and the table names no index: the next
+ * publish replaces it, and the last iput() deletes it.
+ */
+static void vexfs_index_detach(struct vexfs_collection *c)
+{
+	vexfs_index_free(c->index);
+	c->index = NULL;
+	if (c->index_inode && !c->index_detached) {
+		clear_nlink(c->index_inode);
+		mark_inode_dirty(c->index_inode);
+		c->index_detached = true;
+	}
+}
+
+/* Swap in a new index inode; returns the old one for the caller to iput. */
+static struct inode *vexfs_index_set_inode(struct vexfs_collection *c,
+					   struct inode *inode)
+{
+	struct inode *old = c->index_inode;
+
+	lockdep_assert_held(&c->publish_lock);
+	lockdep_assert_held_write(&c->rwsem);
+	c->index_inode = inode;
+	c->index_detached = false;
+	return old;
+}
+
+/*
  * A new index inode, its "no graph" header and the table header naming it
  * commit together (the header's block is new, so ordered mode writes it
  * before the commit): no crash leaves an index no collection names.
  */
 static int vexfs_index_create_inode(struct vexfs_collection *c, u32 seq)
 {
+	struct inode *inode, *old = NULL;
 	handle_t *handle;
-	struct inode *inode;
 	int err;
 
 	handle = vexfs_journal_begin(c->dir->i_sb, VEXFS_CREDITS_DIROP, 0);
@@ -209,31 +268,33 @@ static int vexfs_index_create_inode(struct vexfs_collection *c, u32 seq)
 	inode = vexfs_hidden_inode(c->dir, VEXFS_INODE_VINDEX);
 	err = PTR_ERR_OR_ZERO(inode);
 	if (!err) {
-		c->index_inode = inode;
-		err = vexfs_index_write_header(c, 0, seq);
-	}
-	if (!err) {
 		down_write(&c->rwsem);
+		old = vexfs_index_set_inode(c, inode);
 		err = vexfs_write_header(c);
 		up_write(&c->rwsem);
 	}
+	if (!err)
+		err = vexfs_index_write_header(c, 0, seq);
 	vexfs_journal_end(handle);
+	/* Detached before: no link, so this deletes it, in its own handle. */
+	iput(old);
 	return err;
 }
 
 /*
- * Store the graph in the index inode, creating it on first use. The graph
- * is data, overwritten in place, so a crash must never find a valid
- * header over a half-written graph: the header first says "no graph" on
- * stable storage, then the graph is written and settled, and only then
- * the real header goes out.
+ * Store the graph in the index inode, creating it on first use or when a
+ * wrap detached the last one. The graph is data, overwritten in place, so
+ * a crash must never find a valid header over a half-written graph: the
+ * header first says "no graph" on stable storage, then the graph is
+ * written and settled, and only then the real header goes out. The
+ * caller holds publish_lock.
  */
 static int vexfs_index_store(struct vexfs_collection *c, const void *buf,
 			     size_t len, u32 seq)
 {
 	int err;
 
-	if (!c->index_inode)
+	if (!c->index_inode || READ_ONCE(c->index_detached))
 		err = vexfs_index_create_inode(c, seq);
 	else
 		err = vexfs_index_write_header(c, 0, seq);
@@ -250,16 +311,45 @@ static int vexfs_index_store(struct vexfs_collection *c, const void *buf,
 }
 
 /*
+ * Swap the new graph in, unless the change sequence wrapped since its
+ * view was made: its numbers then mean nothing against the slots', and
+ * the inode it was stored in is detached. The builder reads and builds
+ * again (-EAGAIN).
+ */
+static int vexfs_index_install(struct vexfs_collection *c,
+			       struct vexfs_index *idx, u64 epoch)
+{
+	struct vexfs_index *old = NULL;
+	int err = -EAGAIN;
+
+	down_write(&c->rwsem);
+	if (c->epoch == epoch && !c->index_detached) {
+		/* Slots changed since the view was made are not covered. */
+		vexfs_index_uncover_changed(c, idx);
+		old = c->index;
+		c->index = idx;
+		idx = NULL;
+		err = 0;
+	}
+	up_write(&c->rwsem);
+	vexfs_index_free(old);
+	vexfs_index_free(idx);
+	return err;
+}
+
+/*
  * Publish buf (len bytes, taken over by this call) built at change
  * sequence seq. The caller holds no collection lock.
  */
 int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 			u32 seq)
 {
-	struct vexfs_index *idx, *old;
+	struct vexfs_index *idx;
+	u64 epoch;
 	int err;
 
 	down_read(&c->rwsem);
+	epoch = c->epoch;
 	err = seq > c->seq ? -EINVAL : 0;
 	idx = err ? ERR_PTR(err) : vexfs_index_view(c, buf, len, seq);
 	up_read(&c->rwsem);
@@ -270,46 +360,80 @@ int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 
 	mutex_lock(&c->publish_lock);
 	err = vexfs_index_store(c, idx->buf, len, seq);
-	if (!err) {
-		down_write(&c->rwsem);
-		/* Slots added since the view was made are simply not covered. */
-		vexfs_index_uncover_changed(c, idx);
-		old = c->index;
-		c->index = idx;
-		up_write(&c->rwsem);
-		vexfs_index_free(old);
-	} else {
+	if (err)
 		vexfs_index_free(idx);
-	}
+	else
+		err = vexfs_index_install(c, idx, epoch);
 	mutex_unlock(&c->publish_lock);
 	return err;
 }
 
 /*
- * Forget the index in memory and on disk. The caller holds c->rwsem for
- * writing; search is exact until the next publish.
+ * Forget the index in memory and on disk; search is exact until the next
+ * publish. Takes publish_lock, starts a handle, then takes c->rwsem: the
+ * order publish uses.
  */
 int vexfs_index_drop(struct vexfs_collection *c)
 {
-	if (!c->index_inode)
-		return -ENODATA;
-	vexfs_index_release(c, true);
-	return vexfs_write_header(c);
+	struct inode *old = NULL;
+	handle_t *handle;
+	int err;
+
+	mutex_lock(&c->publish_lock);
+	handle = vexfs_journal_begin(c->dir->i_sb, VEXFS_CREDITS_DIROP,
+				     VEXFS_REVOKES_DIROP);
+	if (IS_ERR(handle)) {
+		mutex_unlock(&c->publish_lock);
+		return PTR_ERR(handle);
+	}
+	down_write(&c->rwsem);
+	if (!c->index_inode || c->index_detached) {
+		err = -ENODATA;
+	} else {
+		vexfs_index_detach(c);
+		err = vexfs_write_header(c);
+	}
+	old = vexfs_index_set_inode(c, NULL);
+	up_write(&c->rwsem);
+	vexfs_journal_end(handle);
+	mutex_unlock(&c->publish_lock);
+	iput(old);
+	return err;
 }
 
-/* Let go of the index; with destroy, delete its inode too. */
+/*
+ * The change sequence is about to restart: no index may cover anything
+ * any more, and none is named on disk. Under c->rwsem for writing, inside
+ * the caller's handle; publish_lock cannot be taken here (it nests
+ * outside c->rwsem), hence detach rather than release.
+ */
+int vexfs_index_forget_all(struct vexfs_collection *c)
+{
+	bool had = c->index_inode && !c->index_detached;
+
+	lockdep_assert_held_write(&c->rwsem);
+	vexfs_index_detach(c);
+	c->epoch++;
+	return had ? vexfs_write_header(c) : 0;
+}
+
+/*
+ * Let go of the index when nothing else can use the collection (the
+ * directory is leaving memory); with destroy, delete its inode too.
+ */
 void vexfs_index_release(struct vexfs_collection *c, bool destroy)
 {
 	vexfs_index_free(c->index);
 	c->index = NULL;
 	if (!c->index_inode)
 		return;
-	if (destroy) {
+	if (destroy && !c->index_detached) {
 		clear_nlink(c->index_inode);
 		mark_inode_dirty(c->index_inode);
 	}
 	iput(c->index_inode);
 	c->index_inode = NULL;
+	c->index_detached = false;
 }
 
 /* Live slots the index covers. The caller holds c->rwsem. */

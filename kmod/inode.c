@@ -79,6 +79,9 @@ static int vexfs_inode_from_disk(struct inode *inode, struct vexfs_inode *raw,
 		return -EUCLEAN;
 	if (S_ISLNK(inode->i_mode) && (size == 0 || size >= PAGE_SIZE))
 		return -EUCLEAN;
+	/* A live directory has its name and its "."; rmdir relies on both. */
+	if (S_ISDIR(inode->i_mode) && !orphan && le32_to_cpu(raw->i_nlink) < 2)
+		return -EUCLEAN;
 
 	i_uid_write(inode, le32_to_cpu(raw->i_uid));
 	i_gid_write(inode, le32_to_cpu(raw->i_gid));

@@ -16,12 +16,6 @@
 #include "collection.h"
 #include "filter.h"
 
-/*
- * Large buffers sized by the caller: fail rather than wake the OOM killer,
- * which an unprivileged caller must not be able to do.
- */
-#define VEXFS_GFP_USER_SIZED	(GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
-
 /* Copy an argument struct whose first field is its size. */
 static int vexfs_copy_arg(void *arg, size_t size, unsigned long uarg)
 {
@@ -149,12 +143,68 @@ static struct vexfs_collection *vexfs_file_collection(struct file *filp,
 	return c;
 }
 
-/* Changing a file's vector needs write access to the file. */
+/*
+ * A file's vector is part of its content: reading it needs what read(2)
+ * needs, changing it what write(2) needs. A descriptor opened for that
+ * access already passed the check; any other is checked now.
+ */
+static int vexfs_may_access(struct file *filp, fmode_t fmode, int mask)
+{
+	if (filp->f_mode & fmode)
+		return 0;
+	return inode_permission(file_mnt_idmap(filp), file_inode(filp), mask);
+}
+
 static int vexfs_may_change(struct file *filp)
 {
-	if (filp->f_mode & FMODE_WRITE)
-		return 0;
-	return inode_permission(file_mnt_idmap(filp), file_inode(filp), MAY_WRITE);
+	return vexfs_may_access(filp, FMODE_WRITE, MAY_WRITE);
+}
+
+static int vexfs_may_read(struct file *filp)
+{
+	return vexfs_may_access(filp, FMODE_READ, MAY_READ);
+}
+
+/*
+ * Search reveals names' targets (ids, inode numbers, distances): it needs
+ * what listing the directory and opening its files would need.
+ */
+static int vexfs_may_search(struct file *filp)
+{
+	return inode_permission(file_mnt_idmap(filp), file_inode(filp),
+				MAY_READ | MAY_EXEC);
+}
+
+/*
+ * Publishing or dropping an index changes every user's search: only the
+ * directory's owner, or a caller who may read every vector anyway (the
+ * capability READ_VECTORS needs), may do it.
+ */
+static int vexfs_may_manage_index(struct file *filp)
+{
+	struct inode *dir = file_inode(filp);
+
+	if (!capable(CAP_DAC_READ_SEARCH) &&
+	    !inode_owner_or_capable(file_mnt_idmap(filp), dir))
+		return -EPERM;
+	return inode_permission(file_mnt_idmap(filp), dir, MAY_WRITE);
+}
+
+/*
+ * Which collection holds a file's vector (i_parent, i_aux) changes only
+ * under the file's i_rwsem, as unlink, link and rename hold it: lock it,
+ * then make sure the name the descriptor was opened by is still in dir.
+ */
+static int vexfs_lock_in_dir(struct file *filp, struct inode *dir)
+{
+	struct dentry *dentry = filp->f_path.dentry;
+
+	inode_lock(file_inode(filp));
+	if (d_unhashed(dentry) || d_inode(dentry->d_parent) != dir) {
+		inode_unlock(file_inode(filp));
+		return -ENOENT;
+	}
+	return 0;
 }
 
 /* Copy a user vector of dim floats and check every value is finite. */
@@ -199,7 +249,12 @@ static long vexfs_ioc_set_vector(struct file *filp, unsigned long uarg)
 	}
 	err = mnt_want_write_file(filp);
 	if (!err) {
-		err = vexfs_vector_set(c, file_inode(filp), vec, arg.id, arg.attrs);
+		err = vexfs_lock_in_dir(filp, dir);
+		if (!err) {
+			err = vexfs_vector_set(c, file_inode(filp), vec, arg.id,
+					       arg.attrs);
+			inode_unlock(file_inode(filp));
+		}
 		mnt_drop_write_file(filp);
 	}
 	kfree(vec);
@@ -220,6 +275,9 @@ static long vexfs_ioc_get_vector(struct file *filp, unsigned long uarg)
 		return err;
 	if (!vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
 		return -EINVAL;
+	err = vexfs_may_read(filp);
+	if (err)
+		return err;
 	c = vexfs_file_collection(filp, &dir);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
@@ -227,7 +285,7 @@ static long vexfs_ioc_get_vector(struct file *filp, unsigned long uarg)
 	if (arg.dim != c->dim)
 		goto out_dir;
 	err = -ENOMEM;
-	vec = kmalloc_array(c->dim, sizeof(u32), GFP_KERNEL);
+	vec = kmalloc_array(c->dim, sizeof(u32), GFP_KERNEL_ACCOUNT);
 	if (!vec)
 		goto out_dir;
 	err = vexfs_vector_get(c, file_inode(filp), vec, &arg.id, arg.attrs);
@@ -254,7 +312,11 @@ static long vexfs_ioc_del_vector(struct file *filp)
 		return PTR_ERR(c);
 	err = mnt_want_write_file(filp);
 	if (!err) {
-		err = vexfs_vector_del(c, file_inode(filp));
+		err = vexfs_lock_in_dir(filp, dir);
+		if (!err) {
+			err = vexfs_vector_del(c, file_inode(filp));
+			inode_unlock(file_inode(filp));
+		}
 		mnt_drop_write_file(filp);
 	}
 	iput(dir);
@@ -296,6 +358,9 @@ static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
 	    !vexfs_filter_name_ok(arg.filter, sizeof(arg.filter)) ||
 	    !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
 		return -EINVAL;
+	err = vexfs_may_search(filp);
+	if (err)
+		return err;
 	c = vexfs_collection_get(file_inode(filp));
 	if (IS_ERR(c))
 		return PTR_ERR(c);
@@ -304,7 +369,7 @@ static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
 	query = vexfs_copy_vector(arg.query_ptr, arg.dim);
 	if (IS_ERR(query))
 		return PTR_ERR(query);
-	results = kvcalloc(arg.k, sizeof(*results), GFP_KERNEL);
+	results = kvcalloc(arg.k, sizeof(*results), VEXFS_GFP_USER_SIZED);
 	if (!results) {
 		kfree(query);
 		return -ENOMEM;
@@ -340,22 +405,31 @@ out:
 	return err;
 }
 
-/* Copy slots [start, start + n) out, under the read lock. */
+/*
+ * Copy slots [start, start + n) out, under the read lock. A free slot reads
+ * as inode 0 and a zero vector: its memory may hold a deleted file's
+ * vector, or nothing ever written.
+ */
 static int vexfs_read_slots(struct vexfs_collection *c,
 			    struct vexfs_ioc_read_vectors *arg, u64 *inos,
 			    u32 *vecs)
 {
-	u64 i;
+	size_t vbytes = c->dim * sizeof(u32);
+	u64 i, slot;
 
 	down_read(&c->rwsem);
 	arg->slots = c->nslots;
 	arg->seq = c->seq;
 	arg->returned = arg->start < c->nslots ?
 			min_t(u64, arg->count, c->nslots - arg->start) : 0;
-	for (i = 0; i < arg->returned; i++)
-		inos[i] = c->slots[arg->start + i].ino;
-	memcpy(vecs, vexfs_slot_vector(c, arg->start),
-	       (size_t)arg->returned * c->dim * sizeof(u32));
+	for (i = 0; i < arg->returned; i++) {
+		slot = arg->start + i;
+		inos[i] = c->slots[slot].ino;
+		if (inos[i])
+			memcpy(vecs + i * c->dim, vexfs_slot_vector(c, slot), vbytes);
+		else
+			memset(vecs + i * c->dim, 0, vbytes);
+	}
 	up_read(&c->rwsem);
 	return 0;
 }
@@ -416,9 +490,9 @@ static long vexfs_ioc_publish_index(struct file *filp, unsigned long uarg)
 	if (err)
 		return err;
 	if (arg.flags || !arg.graph_len || arg.graph_len > VEXFS_MAX_GRAPH_BYTES ||
-	    arg.seq > U32_MAX || !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
+	    arg.seq > VEXFS_SEQ_MAX || !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
 		return -EINVAL;
-	err = inode_permission(file_mnt_idmap(filp), file_inode(filp), MAY_WRITE);
+	err = vexfs_may_manage_index(filp);
 	if (err)
 		return err;
 	c = vexfs_collection_get(file_inode(filp));
@@ -446,10 +520,9 @@ static long vexfs_ioc_publish_index(struct file *filp, unsigned long uarg)
 static long vexfs_ioc_drop_index(struct file *filp)
 {
 	struct vexfs_collection *c;
-	handle_t *handle;
 	int err;
 
-	err = inode_permission(file_mnt_idmap(filp), file_inode(filp), MAY_WRITE);
+	err = vexfs_may_manage_index(filp);
 	if (err)
 		return err;
 	c = vexfs_collection_get(file_inode(filp));
@@ -458,18 +531,7 @@ static long vexfs_ioc_drop_index(struct file *filp)
 	err = mnt_want_write_file(filp);
 	if (err)
 		return err;
-	mutex_lock(&c->publish_lock);
-	handle = vexfs_journal_begin(c->dir->i_sb, VEXFS_CREDITS_DIROP,
-				     VEXFS_REVOKES_DIROP);
-	if (IS_ERR(handle)) {
-		err = PTR_ERR(handle);
-	} else {
-		down_write(&c->rwsem);
-		err = vexfs_index_drop(c);
-		up_write(&c->rwsem);
-		vexfs_journal_end(handle);
-	}
-	mutex_unlock(&c->publish_lock);
+	err = vexfs_index_drop(c);
 	mnt_drop_write_file(filp);
 	return err;
 }

@@ -133,6 +133,31 @@ static int vexfs_do_unlink(struct inode *dir, struct dentry *dentry)
 	return 0;
 }
 
+/*
+ * Link counts of directories are checked before a removal or a move drops
+ * them, never after: on-disk counts may lie, and a count that reached
+ * zero while names still lead to the inode would free it on eviction.
+ * A directory losing a subdirectory keeps its name and its ".".
+ */
+static int vexfs_check_parent_links(struct inode *dir)
+{
+	if (dir->i_nlink > 2)
+		return 0;
+	vexfs_corrupt(dir->i_sb, "directory %lu has %u links but a subdirectory",
+		      dir->i_ino, dir->i_nlink);
+	return -EUCLEAN;
+}
+
+/* An empty directory has exactly its name and its ".". */
+static int vexfs_check_empty_links(struct inode *inode)
+{
+	if (inode->i_nlink == 2)
+		return 0;
+	vexfs_corrupt(inode->i_sb, "empty directory %lu has %u links",
+		      inode->i_ino, inode->i_nlink);
+	return -EUCLEAN;
+}
+
 static int vexfs_do_rmdir(struct inode *dir, struct dentry *dentry)
 {
 	struct inode *inode = d_inode(dentry);
@@ -141,6 +166,9 @@ static int vexfs_do_rmdir(struct inode *dir, struct dentry *dentry)
 	err = vexfs_dir_is_empty(inode);
 	if (err <= 0)
 		return err ? err : -ENOTEMPTY;
+	err = vexfs_check_empty_links(inode) ?: vexfs_check_parent_links(dir);
+	if (err)
+		return err;
 	err = vexfs_do_unlink(dir, dentry);
 	if (err)
 		return err;
@@ -174,8 +202,15 @@ static int vexfs_exchange(struct inode *old_dir, struct dentry *old_dentry,
 {
 	struct inode *old_inode = d_inode(old_dentry);
 	struct inode *new_inode = d_inode(new_dentry);
+	bool old_is_dir = S_ISDIR(old_inode->i_mode);
 	int err;
 
+	/* A directory swapped for a file takes its ".." link along. */
+	if (old_dir != new_dir && old_is_dir != S_ISDIR(new_inode->i_mode)) {
+		err = vexfs_check_parent_links(old_is_dir ? old_dir : new_dir);
+		if (err)
+			return err;
+	}
 	err = vexfs_set_entry(old_dir, &old_dentry->d_name, new_inode);
 	if (err)
 		return err;
@@ -206,12 +241,20 @@ static int vexfs_do_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 		return -EINVAL;
 	if (flags & RENAME_EXCHANGE)
 		return vexfs_exchange(old_dir, old_dentry, new_dir, new_dentry);
+	if (is_dir) {
+		err = vexfs_check_parent_links(old_dir);
+		if (err)
+			return err;
+	}
 
 	if (new_inode) {
 		if (is_dir) {
 			err = vexfs_dir_is_empty(new_inode);
 			if (err <= 0)
 				return err ? err : -ENOTEMPTY;
+			err = vexfs_check_empty_links(new_inode);
+			if (err)
+				return err;
 		}
 		err = vexfs_set_entry(new_dir, &new_dentry->d_name, old_inode);
 		if (err)
@@ -298,11 +341,22 @@ static int vexfs_unlink(struct inode *dir, struct dentry *dentry)
 	VEXFS_DIROP_END();
 }
 
-static int vexfs_rmdir(struct inode *dir, struct dentry *dentry)
+static int vexfs_journalled_rmdir(struct inode *dir, struct dentry *dentry)
 {
 	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
 	ret = vexfs_do_rmdir(dir, dentry);
 	VEXFS_DIROP_END();
+}
+
+/* A collection's vectors of files linked elsewhere go first, see collection.c. */
+static int vexfs_rmdir(struct inode *dir, struct dentry *dentry)
+{
+	struct inode *victim = d_inode(dentry);
+
+	if ((VEXFS_I(victim)->flags & VEXFS_INODE_COLLECTION) &&
+	    vexfs_dir_is_empty(victim) > 0)
+		vexfs_collection_drop_vectors(victim);
+	return vexfs_journalled_rmdir(dir, dentry);
 }
 
 static int vexfs_rename(struct mnt_idmap *idmap, struct inode *old_dir,

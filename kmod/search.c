@@ -210,11 +210,9 @@ vexfs_search_index(struct vexfs_collection *c,
 	void *mem;
 	int err;
 
-	vexfs_fpu_begin();
 	size = vexfs_hnsw_scratch_size(g, a->ef);
-	kernel_fpu_end();
-	mem = kvmalloc(size, GFP_KERNEL);
-	res = kvmalloc_array(a->k, sizeof(*res), GFP_KERNEL);
+	mem = kvmalloc(size, VEXFS_GFP_USER_SIZED);
+	res = kvmalloc_array(a->k, sizeof(*res), VEXFS_GFP_USER_SIZED);
 	err = -ENOMEM;
 	if (!mem || !res)
 		goto out;
@@ -233,7 +231,7 @@ vexfs_search_index(struct vexfs_collection *c,
 		err = 0;
 		if (a->filter && vexfs_filter_sparse(&ctx)) {
 			*redo = true;
-			*scanned += s.distances;
+			*scanned += ctx.readable;
 			goto out;
 		}
 		cond_resched();
@@ -245,7 +243,7 @@ vexfs_search_index(struct vexfs_collection *c,
 		if (err > 0 && !*redo)
 			vexfs_scan_merge_fpu(scan, res, err);
 		kernel_fpu_end();
-		*scanned += s.distances;
+		*scanned += ctx.readable;
 	}
 out:
 	kvfree(res);
@@ -280,8 +278,8 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 	u32 *cand;
 	u64 start;
 
-	cand = kmalloc_array(VEXFS_SCAN_CHUNK, sizeof(*cand), GFP_KERNEL);
-	scan = kvmalloc(struct_size(scan, entries, args->k), GFP_KERNEL);
+	cand = kmalloc_array(VEXFS_SCAN_CHUNK, sizeof(*cand), GFP_KERNEL_ACCOUNT);
+	scan = kvmalloc(struct_size(scan, entries, args->k), VEXFS_GFP_USER_SIZED);
 	if (!cand || !scan) {
 		kfree(cand);
 		kvfree(scan);

@@ -357,6 +357,14 @@ static int vexfs_reconfigure(struct fs_context *fc)
 			       sb->s_bdev, ro_compat);
 			return -EROFS;
 		}
+		/*
+		 * A first mount read-only after a crash replays the journal
+		 * but cannot delete orphans: now it can, as ext4 does.
+		 */
+		if (VEXFS_SB(sb)->recovered) {
+			vexfs_release_orphans(sb);
+			VEXFS_SB(sb)->recovered = false;
+		}
 		vexfs_mark_mounted(sb);
 	}
 	return 0;

@@ -74,6 +74,15 @@ static inline struct vexfs_inode_info *VEXFS_I(struct inode *inode)
 	return container_of(inode, struct vexfs_inode_info, vfs_inode);
 }
 
+/*
+ * Memory a caller sizes (search scratch, graphs, batches, the vector
+ * table): charged to the caller's memory cgroup, and failing rather than
+ * waking the OOM killer, which an unprivileged caller must not be able to
+ * do. The _NOFS form is for allocations inside a journal handle.
+ */
+#define VEXFS_GFP_USER_SIZED	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+#define VEXFS_GFP_NOFS_SIZED	(GFP_NOFS | __GFP_ACCOUNT | __GFP_NOWARN)
+
 /* Report an inconsistency found on disk; the caller returns -EUCLEAN. */
 #define vexfs_corrupt(sb, fmt, ...) \
 	pr_err_ratelimited("%pg: corrupted: " fmt "\n", (sb)->s_bdev, ##__VA_ARGS__)

@@ -171,6 +171,22 @@ static inline uint32_t vexfs_hnsw_level(const struct vexfs_hnsw_graph *g,
 int vexfs_hnsw_load(const void *buf, size_t len, uint32_t max_slots,
 		    struct vexfs_hnsw_graph *g, const char **why);
 
+/*
+ * Mark the nodes a search can reach: those linked, on any level, from the
+ * entry point. A checked graph may still hold nodes no link leads to (a
+ * broken or hostile builder); a walk never finds them, so only reached
+ * nodes can stand in for an exact scan of their slots. seen holds one bit
+ * per node, zeroed by the caller; queue has room for node_count ids.
+ * Returns the number of nodes reached. No floating point.
+ */
+uint32_t vexfs_hnsw_reachable(const struct vexfs_hnsw_graph *g,
+			      uint64_t *seen, uint32_t *queue);
+
+static inline bool vexfs_hnsw_seen(const uint64_t *seen, uint32_t n)
+{
+	return seen[n / 64] & ((uint64_t)1 << (n % 64));
+}
+
 /* ==== Searching ==== */
 
 /* The vector of a slot, or NULL if the slot holds none any more. */

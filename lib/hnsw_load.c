@@ -141,6 +141,9 @@ static int hnsw_check_sections(const struct vexfs_hnsw_header *h,
 		return HNSW_UNCLEAN("sections out of place");
 	if (total > (uint64_t)len)
 		return HNSW_INVALID("graph longer than the buffer");
+	/* Bytes past the graph would be memory kept for nothing. */
+	if (total < (uint64_t)len)
+		return HNSW_INVALID("bytes after the graph");
 	return 0;
 }
 
@@ -304,6 +307,43 @@ int vexfs_hnsw_load(const void *buf, size_t len, uint32_t max_slots,
 fail:
 	memset(g, 0, sizeof(*g));
 	return err;
+}
+
+/* ==== Reachability ==== */
+
+static bool hnsw_test_and_set(uint64_t *bits, uint32_t n)
+{
+	uint64_t mask = (uint64_t)1 << (n % 64);
+	bool was = bits[n / 64] & mask;
+
+	bits[n / 64] |= mask;
+	return was;
+}
+
+uint32_t vexfs_hnsw_reachable(const struct vexfs_hnsw_graph *g,
+			      uint64_t *seen, uint32_t *queue)
+{
+	uint32_t head = 0, tail = 0, n, l, i;
+
+	if (g->node_count == 0)
+		return 0;
+	hnsw_test_and_set(seen, g->entry);
+	queue[tail++] = g->entry;
+	while (head < tail) {
+		n = queue[head++];
+		for (l = 0; l <= vexfs_hnsw_level(g, n); l++) {
+			const struct vexfs_hnsw_links *r = vexfs_hnsw_links(g, n, l);
+			uint32_t count = vexfs_hnsw_le32(r->l_count);
+
+			for (i = 0; i < count; i++) {
+				uint32_t id = vexfs_hnsw_le32(r->l_ids[i]);
+
+				if (!hnsw_test_and_set(seen, id))
+					queue[tail++] = id;
+			}
+		}
+	}
+	return tail;
 }
 
 /* ==== Search scratch ==== */

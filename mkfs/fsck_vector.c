@@ -104,13 +104,36 @@ static void clear_slot(struct fsck *f, const struct table *t, uint64_t slot,
 	free(zero);
 }
 
+/*
+ * A change sequence above VEXFS_SEQ_MAX is one the module never writes.
+ * Clamping it keeps the slot out of any index built before (the index
+ * carries a lower number), so the slot is searched exactly.
+ */
+static void clamp_seq(struct fsck *f, const struct table *t, uint64_t slot,
+		      const struct vexfs_vrec *rec)
+{
+	struct vexfs_vrec fixed = *rec;
+
+	if (!fsck_fixable(f, "Collection inode %" PRIu64 ", slot %" PRIu64 " has change sequence %" PRIu32 ", above the largest, %u.  Clamp it.",
+			  t->dir, slot, le32toh(rec->vr_seq), VEXFS_SEQ_MAX))
+		return;
+	fixed.vr_seq = htole32(VEXFS_SEQ_MAX);
+	if (fsck_file_io(f, &t->raw, VEXFS_VTABLE_DATA_START + slot * t->rec_size,
+			 &fixed, sizeof(fixed), true))
+		fsck_fix_failed(f);
+}
+
 static void check_slot(struct fsck *f, struct table *t, uint64_t slot,
 		       const struct vexfs_vrec *rec)
 {
 	uint64_t ino = le64toh(rec->vr_ino);
 
-	if (le32toh(rec->vr_seq) > t->seq)
+	if (le32toh(rec->vr_seq) > VEXFS_SEQ_MAX) {
+		clamp_seq(f, t, slot, rec);
+		t->seq = VEXFS_SEQ_MAX;
+	} else if (le32toh(rec->vr_seq) > t->seq) {
 		t->seq = le32toh(rec->vr_seq);
+	}
 	if (!ino)
 		return;
 	/* a damaged inode's fields are unknown: leave its slot be */

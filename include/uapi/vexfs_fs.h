@@ -263,6 +263,13 @@ struct vexfs_vrec {
 };
 
 /*
+ * Change sequences run from 0 to VEXFS_SEQ_MAX. The collection restarts
+ * them below every number an index could carry before they would pass it,
+ * so a larger vr_seq or vi_seq on disk is corruption.
+ */
+#define VEXFS_SEQ_MAX		0xfffffffeu
+
+/*
  * Index inodes: this header in block 0, the serialized graph from
  * VEXFS_VINDEX_GRAPH_START. A slot is covered by the index when the graph
  * holds it and its vr_seq is not above vi_seq; other slots are searched

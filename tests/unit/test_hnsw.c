@@ -1009,13 +1009,16 @@ static void test_truncated(void **state)
 			expect_load(f->bt.buf, p - 4, max_slots, -EINVAL,
 				    "cut in a page");
 	}
-	/* The whole, and the whole with slack after it, load. */
+	/*
+	 * The whole loads; with slack after it, it is refused: a caller must
+	 * not make the kernel keep bytes no graph uses.
+	 */
 	expect_load(f->bt.buf, f->bt.len, max_slots, 0, "whole");
 	{
 		uint8_t *big = calloc(1, f->bt.len + 4096);
 
 		memcpy(big, f->bt.buf, f->bt.len);
-		expect_load(big, f->bt.len + 4096, max_slots, 0, "slack");
+		expect_load(big, f->bt.len + 4096, max_slots, -EINVAL, "slack");
 		free(big);
 	}
 }
@@ -1211,6 +1214,54 @@ static void test_edited(void **state)
 	}
 }
 
+/* Nodes reached from the entry point, with their bitmap. */
+static uint32_t reach(const struct vexfs_hnsw_graph *g, uint64_t **seen)
+{
+	uint32_t *queue = malloc((size_t)g->node_count * sizeof(*queue) + 4);
+	uint32_t n;
+
+	*seen = calloc(g->node_count / 64 + 1, sizeof(**seen));
+	assert_non_null(queue);
+	assert_non_null(*seen);
+	n = vexfs_hnsw_reachable(g, *seen, queue);
+	free(queue);
+	return n;
+}
+
+/*
+ * A built graph reaches every node from its entry point; the same graph
+ * with every link removed still loads but reaches only the entry, so
+ * coverage built on reachability trusts none of the other slots.
+ */
+static void test_reachable(void **state)
+{
+	struct corrupt_fixture *f = *state;
+	struct vexfs_hnsw_graph g;
+	const char *why;
+	uint64_t *seen;
+	uint8_t *p;
+	uint32_t n, l;
+
+	assert_int_equal(try_load(f->bt.buf, f->bt.len, 2 * f->d.n, &g, &why), 0);
+	assert_int_equal(reach(&g, &seen), g.node_count);
+	free(seen);
+
+	p = aligned_copy(f->bt.buf, f->bt.len);
+	assert_int_equal(try_load(p, f->bt.len, 2 * f->d.n, &g, &why), 0);
+	for (n = 0; n < g.node_count; n++)
+		for (l = 0; l <= vexfs_hnsw_level(&g, n); l++) {
+			struct vexfs_hnsw_links *r =
+				(struct vexfs_hnsw_links *)vexfs_hnsw_links(&g, n, l);
+
+			memset(r, 0, l ? g.upper_rec : g.level0_rec);
+		}
+	assert_int_equal(try_load(p, f->bt.len, 2 * f->d.n, &g, &why), 0);
+	assert_int_equal(reach(&g, &seen), 1);
+	assert_true(vexfs_hnsw_seen(seen, g.entry));
+	free(seen);
+	free(p);
+}
+
 /* Any graph the loader takes must be safe to search. */
 static void search_loaded(struct corrupt_fixture *f,
 			  const struct vexfs_hnsw_graph *g)
@@ -1299,6 +1350,8 @@ int main(void)
 		cmocka_unit_test(test_small),
 		cmocka_unit_test(test_arguments),
 		cmocka_unit_test_setup_teardown(test_truncated, corrupt_setup,
+						corrupt_teardown),
+		cmocka_unit_test_setup_teardown(test_reachable, corrupt_setup,
 						corrupt_teardown),
 		cmocka_unit_test_setup_teardown(test_edited, corrupt_setup,
 						corrupt_teardown),
