@@ -53,10 +53,18 @@ static u64 vexfs_release_orphans_in(struct super_block *sb, u64 blk)
 	return released;
 }
 
+/*
+ * Only a filesystem that was not unmounted cleanly can hold orphans, and
+ * only a read-write mount can delete them: the first read-write mount, or
+ * remount, after such an end scans for them, once.
+ */
 void vexfs_release_orphans(struct super_block *sb)
 {
 	u64 blk, released = 0;
 
+	if (!VEXFS_SB(sb)->orphans_pending)
+		return;
+	VEXFS_SB(sb)->orphans_pending = false;
 	for (blk = 0; blk < VEXFS_SB(sb)->inode_table_blocks; blk++) {
 		released += vexfs_release_orphans_in(sb, blk);
 		cond_resched();

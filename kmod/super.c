@@ -317,10 +317,12 @@ static int vexfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	err = vexfs_load_root(sb);
 	if (err)
 		goto out_journal;
-	if (!sb_rdonly(sb) && sbi->recovered)
+	sbi->orphans_pending = sbi->recovered ||
+			       !(le16_to_cpu(sbi->raw->s_state) & VEXFS_STATE_CLEAN);
+	if (!sb_rdonly(sb)) {
 		vexfs_release_orphans(sb);
-	if (!sb_rdonly(sb))
 		vexfs_mark_mounted(sb);
+	}
 	return 0;
 
 out_journal:
@@ -361,10 +363,7 @@ static int vexfs_reconfigure(struct fs_context *fc)
 		 * A first mount read-only after a crash replays the journal
 		 * but cannot delete orphans: now it can, as ext4 does.
 		 */
-		if (VEXFS_SB(sb)->recovered) {
-			vexfs_release_orphans(sb);
-			VEXFS_SB(sb)->recovered = false;
-		}
+		vexfs_release_orphans(sb);
 		vexfs_mark_mounted(sb);
 	}
 	return 0;

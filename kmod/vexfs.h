@@ -37,6 +37,7 @@ struct vexfs_sb_info {
 	u64 block_goal;				/* after the last block handed out */
 	journal_t *journal;			/* NULL: no journal on this image */
 	bool recovered;				/* the journal was replayed at mount */
+	bool orphans_pending;			/* not unmounted cleanly: see orphan.c */
 };
 
 /* A VexFS inode in memory. */
