@@ -1,0 +1,467 @@
+#!/usr/bin/env python3
+"""Guest regression tests of the module's promises to a user it must not
+trust: a second user, hard links across collections, crafted images,
+hostile graphs, a crash followed by a read-only mount.
+
+Each check names the defect it keeps out (trust #N). Run as root inside
+the guest with the module loaded; prints "N passed, M failed".
+"""
+import array
+import ctypes
+import errno
+import fcntl
+import os
+import struct
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hnsw_graph  # noqa: E402
+import sbedit  # noqa: E402
+import vexfs_ioctl as vx  # noqa: E402
+
+SCRATCH = os.environ.get("VEXFS_SCRATCH", "/tmp")
+IMG = os.path.join(SCRATCH, "trust.img")
+MNT = os.path.join(SCRATCH, "trust")
+FSCK = os.environ.get("VEXFS_FSCK", "fsck.vexfs")
+NOBODY, OTHER = 65534, 1000
+DIM = 4
+passed = failed = 0
+
+IOC_READ_VECTORS = vx._ioc(3, 8, 72)
+IOC_PUBLISH = vx._ioc(1, 9, 64)
+IOC_DROP = vx._ioc(0, 10, 0)
+READ_FMT = "<IIQIIQQQQ2Q"
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+
+
+def sh(*cmd, ok=(0,)):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode not in ok:
+        raise RuntimeError(f"{cmd}: {r.returncode} {r.stderr.strip()}")
+    return r
+
+
+def errno_of(fn):
+    try:
+        fn()
+    except OSError as e:
+        return e.errno
+    return 0
+
+
+def as_user(uid, fn):
+    """Run fn() in a child as uid (gid the same); its return value, or an errno."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            out = repr(fn())
+        except OSError as e:
+            out = repr(("errno", e.errno))
+        except Exception as e:  # noqa: BLE001
+            out = repr(("exception", str(e)))
+        os.write(w, out.encode())
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 65536):
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return eval(data.decode()) if data else None  # noqa: S307
+
+
+# --- the filesystem ----------------------------------------------------------
+
+class Fs:
+    def __init__(self, size="64M"):
+        sh("truncate", "-s", size, IMG)
+        self.dev = sh("losetup", "-f", "--show", IMG).stdout.strip()
+        sh("mkfs.vexfs", "-q", "-f", self.dev)
+        os.makedirs(MNT, exist_ok=True)
+        self.mount()
+
+    def mount(self, opts="rw"):
+        sh("mount", "-t", "vexfs", "-o", opts, self.dev, MNT)
+
+    def umount(self):
+        sh("umount", MNT)
+
+    def fsck_clean(self):
+        return sh(FSCK, "-n", self.dev, ok=range(256))
+
+    def close(self):
+        sh("umount", MNT, ok=range(256))
+        sh("losetup", "-d", self.dev)
+        os.unlink(IMG)
+
+
+def dirfd(path):
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def collection(path, mode=0o755, dim=DIM):
+    os.mkdir(path, mode)
+    os.chmod(path, mode)
+    fd = dirfd(path)
+    vx.create_collection(fd, dim)
+    os.close(fd)
+
+
+def put(path, vec, vid=0, mode=0o644):
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, mode)
+    os.fchmod(fd, mode)
+    vx.set_vector(fd, vec, vid)
+    os.close(fd)
+
+
+def coll_info(path):
+    fd = dirfd(path)
+    buf = bytearray(struct.pack(vx.COLL_FMT, 80, *([0] * 12)))
+    fcntl.ioctl(fd, vx.IOC_GET_COLLECTION, buf)
+    os.close(fd)
+    f = struct.unpack(vx.COLL_FMT, buf)
+    return {"count": f[5], "slots": f[6], "unindexed": f[8], "seq": f[9], "indexed": f[10]}
+
+
+def publish(path, graph, seq=None, extra=0):
+    seq = coll_info(path)["seq"] if seq is None else seq
+    data = ctypes.create_string_buffer(graph + bytes(extra), len(graph) + extra)
+    arg = bytearray(struct.pack("<IIQQQ4Q", 64, 0, ctypes.addressof(data),
+                                len(graph) + extra, seq, 0, 0, 0, 0))
+    fd = dirfd(path)
+    try:
+        fcntl.ioctl(fd, IOC_PUBLISH, arg)
+    finally:
+        os.close(fd)
+
+
+def search(path, q, k=10, exact=False):
+    fd = dirfd(path)
+    try:
+        return vx.search(fd, q, k, flags=1 if exact else 0)
+    finally:
+        os.close(fd)
+
+
+def read_vectors(path, start, count, dim=DIM):
+    inos = bytearray(8 * count)
+    vecs = bytearray(4 * dim * count)
+    arg = bytearray(struct.pack(READ_FMT, 72, dim, start, count, 0, vx._addr(inos),
+                                vx._addr(vecs), 0, 0, 0, 0))
+    fd = dirfd(path)
+    fcntl.ioctl(fd, IOC_READ_VECTORS, arg)
+    os.close(fd)
+    n = struct.unpack(READ_FMT, arg)[4]
+    return list(array.array("Q", bytes(inos[:8 * n]))), list(array.array("f", bytes(vecs[:4 * dim * n])))
+
+
+def slots_graph(path, links_of):
+    """A graph over every live slot of a collection of files named by id."""
+    n = coll_info(path)["slots"]
+    return hnsw_graph.build(DIM, 1, list(range(n)), links_of(n))
+
+
+# --- the checks --------------------------------------------------------------
+
+def test_search_permission(fs):
+    """trust #4: search needs read and search access to the directory."""
+    c = os.path.join(MNT, "c4")
+    collection(c, 0o744)
+    for i in range(1, 6):
+        put(os.path.join(c, str(i)), [float(i)] * DIM, i)
+    got = as_user(NOBODY, lambda: search(c, [1.0] * DIM))
+    check("trust #4: search of a 0744 collection by another user is EACCES",
+          got == ("errno", errno.EACCES), got)
+    os.chmod(c, 0o755)
+    got = as_user(NOBODY, lambda: len(search(c, [1.0] * DIM)[0]))
+    check("trust #4: with search access the same user gets the readable files", got == 5, got)
+
+
+def test_get_needs_read(fs):
+    """trust #5: GET_VECTOR through a write-only descriptor is refused."""
+    c = os.path.join(MNT, "c5")
+    collection(c, 0o777)
+    p = os.path.join(c, "secret")
+    put(p, [5.0] * DIM, 55, mode=0o602)
+
+    def get_wronly():
+        fd = os.open(p, os.O_WRONLY)
+        return vx.get_vector(fd, DIM)
+    got = as_user(NOBODY, get_wronly)
+    check("trust #5: GET_VECTOR on a 0602 file opened O_WRONLY is EACCES",
+          got == ("errno", errno.EACCES), got)
+
+
+def test_index_owner(fs):
+    """trust #6: only the owner publishes or drops; unreachable nodes cover nothing."""
+    c = os.path.join(MNT, "c6")
+    collection(c, 0o1777)
+    for i in range(1, 201):
+        put(os.path.join(c, str(i)), [float(i), 0.0, 0.0, 0.0], i)
+    linkless = slots_graph(c, lambda n: [[] for _ in range(n)])
+    got = as_user(NOBODY, lambda: publish(c, linkless))
+    check("trust #6: another user cannot publish in a 1777 collection",
+          got == ("errno", errno.EPERM), got)
+    got = as_user(NOBODY, lambda: os.open(c, os.O_RDONLY) and fcntl.ioctl(os.open(c, os.O_RDONLY), IOC_DROP))
+    check("trust #6: another user cannot drop the index", got == ("errno", errno.EPERM), got)
+    publish(c, linkless)
+    info = coll_info(c)
+    check("trust #6: a graph without links covers only its entry point",
+          info["indexed"] == 1, info)
+    res, _ = search(c, [150.0, 0.0, 0.0, 0.0], 1)
+    check("trust #6: indexed search over a linkless graph is still exact",
+          res and res[0][0] == 150 and res[0][2] == 0.0, res)
+    publish(c, slots_graph(c, hnsw_graph.chain))
+    info = coll_info(c)
+    check("trust #6: a connected graph covers every slot", info["indexed"] == 200, info)
+
+
+def test_scanned(fs):
+    """trust #7: scanned never counts vectors the caller cannot read."""
+    c = os.path.join(MNT, "c7")
+    collection(c, 0o755)
+    for i in range(1, 401):
+        put(os.path.join(c, str(i)), [float(i), 1.0, 2.0, 3.0], i, mode=0o600)
+    publish(c, slots_graph(c, hnsw_graph.chain))
+    exact = as_user(NOBODY, lambda: search(c, [7.0, 1.0, 2.0, 3.0], 10, exact=True))
+    indexed = as_user(NOBODY, lambda: search(c, [7.0, 1.0, 2.0, 3.0], 10))
+    check("trust #7: exact search of unreadable files: nothing, scanned 0",
+          exact == ([], 0), exact)
+    check("trust #7: indexed search of unreadable files: nothing, scanned 0",
+          indexed == ([], 0), indexed)
+
+
+def test_graph_length(fs):
+    """trust #8: a graph with trailing bytes is refused."""
+    c = os.path.join(MNT, "c6")
+    graph = slots_graph(c, hnsw_graph.chain)
+    e = errno_of(lambda: publish(c, graph, extra=1 << 20))
+    check("trust #8: a graph followed by 1 MiB more is EINVAL", e == errno.EINVAL, e)
+    check("trust #8: the exact graph is accepted", errno_of(lambda: publish(c, graph)) == 0)
+
+
+def test_batch_permission(fs):
+    """trust #9: batch insert checks write access before touching the arrays."""
+    c = os.path.join(MNT, "c6")
+    os.chmod(c, 0o755)
+    fd = dirfd(c)
+    # 65,536 rows of 1,024 floats: 256 MiB, at addresses that do not exist.
+    arg = bytearray(struct.pack(vx.BATCH_FMT, 80, 1024, 65536, 0, 8, 8, 0, 0, 0, 0, 0, 0, 0))
+    os.close(fd)
+
+    def batch():
+        d = dirfd(c)
+        fcntl.ioctl(d, vx.IOC_BATCH_INSERT, arg)
+    c_info = coll_info(c)
+    got = as_user(NOBODY, batch)
+    check("trust #9: a huge batch by a user who cannot write is EACCES, not a copy",
+          got == ("errno", errno.EACCES) or (c_info and got == ("errno", errno.EINVAL)), got)
+    os.chmod(c, 0o1777)
+
+
+def test_free_slots(fs):
+    """trust #12: READ_VECTORS never copies the bytes of a free slot."""
+    c = os.path.join(MNT, "c12")
+    collection(c)
+    for i in range(1, 4):
+        put(os.path.join(c, str(i)), [float(10 * i + j) for j in range(DIM)], i)
+    os.unlink(os.path.join(c, "2"))
+    inos, vecs = read_vectors(c, 0, 3)
+    check("trust #12: a deleted file's slot reads as inode 0 and zeroes",
+          inos[1] == 0 and vecs[DIM:2 * DIM] == [0.0] * DIM and vecs[0] == 10.0,
+          (inos, vecs))
+
+
+def test_hard_link_race(fs):
+    """trust #3: SET_VECTOR through links in two collections at once."""
+    a, b = os.path.join(MNT, "c3a"), os.path.join(MNT, "c3b")
+    collection(a)
+    collection(b)
+    rounds = 200
+    for i in range(rounds):
+        open(os.path.join(a, f"f{i}"), "w").close()
+        os.link(os.path.join(a, f"f{i}"), os.path.join(b, f"f{i}"))
+    pids = []
+    for d in (a, b):
+        pid = os.fork()
+        if pid == 0:
+            for i in range(rounds):
+                fd = os.open(os.path.join(d, f"f{i}"), os.O_RDWR)
+                try:
+                    vx.set_vector(fd, [float(i)] * DIM, i + 1)
+                except OSError:
+                    pass
+                os.close(fd)
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    total = coll_info(a)["count"] + coll_info(b)["count"]
+    check("trust #3: every file holds one slot, in one collection",
+          total == rounds, f"{total} slots for {rounds} files")
+    for i in range(rounds):
+        os.unlink(os.path.join(a, f"f{i}"))
+        os.unlink(os.path.join(b, f"f{i}"))
+    total = coll_info(a)["count"] + coll_info(b)["count"]
+    check("trust #3: unlinking every name frees every slot", total == 0, total)
+
+
+def test_rmdir_collection(fs):
+    """trust #16: removing a collection leaves no file pointing at it."""
+    c = os.path.join(MNT, "c16")
+    collection(c)
+    put(os.path.join(c, "f"), [1.0] * DIM, 7, mode=0o644)
+    os.link(os.path.join(c, "f"), os.path.join(MNT, "f16"))
+    os.unlink(os.path.join(c, "f"))
+    os.rmdir(c)
+    got = as_user(NOBODY, lambda: os.getxattr(os.path.join(MNT, "f16"), "user.vexfs.vector"))
+    check("trust #16: the file linked elsewhere has no vector (ENODATA), not EUCLEAN",
+          got == ("errno", errno.ENODATA), got)
+
+
+def test_sequence_wrap(fs):
+    """trust #1: the change sequence wrapping while an index is published."""
+    c = os.path.join(MNT, "c1")
+    collection(c)
+    marker = 0x5EC0FFEE5EC0FFEE
+    put(os.path.join(c, "1"), [1.0] * DIM, marker)
+    for i in range(2, 41):
+        put(os.path.join(c, str(i)), [float(i)] * DIM, i)
+    fs.umount()
+    # vr_seq sits at the end of the record header (struct vexfs_vrec).
+    seq_off = sbedit.find_field(sbedit.struct_layout("vexfs_vrec", 64), "vr_seq")[1]
+    id_off = sbedit.find_field(sbedit.struct_layout("vexfs_vrec", 64), "vr_id")[1]
+
+    def set_seq(value):
+        data = bytearray(open(IMG, "rb").read())
+        key = struct.pack("<Q", marker)
+        pos, hits = data.find(key), 0
+        while pos >= 0:
+            struct.pack_into("<I", data, pos - id_off + seq_off, value)
+            hits += 1
+            pos = data.find(key, pos + 1)
+        open(IMG, "wb").write(data)
+        return hits
+    check("trust #1: the slot is found in the image", set_seq(0xFFFFFFFF) >= 1)
+    r = fs.fsck_clean()
+    check("trust #1: fsck reports a change sequence out of range",
+          r.returncode != 0 and "change sequence" in r.stdout + r.stderr, r.stdout[-300:])
+    fs.mount()
+    e = errno_of(lambda: search(c, [1.0] * DIM))
+    check("trust #1: the module refuses the table (EUCLEAN)", e == errno.EUCLEAN, e)
+    fs.umount()
+    set_seq(0xFFFFFFFE)
+    r = fs.fsck_clean()
+    check("trust #1: the last valid sequence checks clean", r.returncode == 0, r.stdout[-300:])
+    fs.mount()
+    graph = slots_graph(c, hnsw_graph.chain)
+    pid = os.fork()
+    if pid == 0:
+        for _ in range(60):
+            try:
+                publish(c, graph)
+            except OSError:
+                pass
+        os._exit(0)
+    for r in range(60):
+        fd = os.open(os.path.join(c, str(2 + r % 39)), os.O_RDWR)
+        vx.set_vector(fd, [float(2 + r % 39)] * DIM, 2 + r % 39)
+        os.close(fd)
+    os.waitpid(pid, 0)
+    res, _ = search(c, [1.0] * DIM, 1)
+    check("trust #1: publish racing the wrap: no oops, search still right",
+          res and res[0][0] == marker and res[0][2] == 0.0, res)
+    fs.umount()
+    r = fs.fsck_clean()
+    check("trust #1: the image checks clean after the wrap", r.returncode == 0, r.stdout[-400:])
+    fs.mount()
+
+
+def test_dir_links(fs):
+    """trust #2: a directory whose on-disk link count is 1."""
+    d = os.path.join(MNT, "d2")
+    os.mkdir(d)
+    ino = os.stat(d).st_ino
+    fs.umount()
+    sb = sbedit.load(IMG)
+    off = sbedit.find_field(sbedit.struct_layout("vexfs_inode", 256), "i_nlink")[1]
+    with open(IMG, "r+b") as f:
+        f.seek(sbedit.inode_position(sb, ino) + off)
+        f.write(struct.pack("<I", 1))
+        sbedit.fix_inode_checksum(f, sb, ino)
+    fs.mount()
+    e = errno_of(lambda: os.rmdir(d))
+    check("trust #2: rmdir of a directory with one link is EUCLEAN, no WARN",
+          e == errno.EUCLEAN, e)
+    fs.umount()
+    with open(IMG, "r+b") as f:
+        f.seek(sbedit.inode_position(sb, ino) + off)
+        f.write(struct.pack("<I", 2))
+        sbedit.fix_inode_checksum(f, sb, ino)
+    fs.mount()
+    os.rmdir(d)
+
+
+def test_orphans_ro_then_rw(fs):
+    """trust #11: orphans of a crash released on the remount read-write."""
+    p = os.path.join(MNT, "big")
+    with open(p, "wb") as f:
+        f.write(b"\1" * (8 << 20))
+    held = os.open(p, os.O_RDONLY)
+    os.unlink(p)
+    os.sync()
+    # The image now, with the file unlinked but still open: a power cut.
+    crash = IMG + ".crash"
+    sh("cp", IMG, crash)
+    os.close(held)
+    cdev = sh("losetup", "-f", "--show", crash).stdout.strip()
+    cmnt = MNT + "-crash"
+    os.makedirs(cmnt, exist_ok=True)
+    sh("mount", "-t", "vexfs", "-o", "ro", cdev, cmnt)
+    sh("mount", "-o", "remount,rw", cmnt)
+    sh("umount", cmnt)
+    r = sh(FSCK, "-n", cdev, ok=range(256))
+    check("trust #11: first mount read-only, then read-write: no orphan left",
+          r.returncode == 0, r.stdout[-300:])
+    sh("losetup", "-d", cdev)
+    os.unlink(crash)
+
+
+def main():
+    fs = Fs()
+    try:
+        test_search_permission(fs)
+        test_get_needs_read(fs)
+        test_index_owner(fs)
+        test_scanned(fs)
+        test_graph_length(fs)
+        test_batch_permission(fs)
+        test_free_slots(fs)
+        test_hard_link_race(fs)
+        test_rmdir_collection(fs)
+        test_sequence_wrap(fs)
+        test_dir_links(fs)
+        test_orphans_ro_then_rw(fs)
+    finally:
+        fs.close()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
