@@ -12,11 +12,13 @@
 #
 # The image is cached as build/initramfs-KVER.cpio.gz and rebuilt only
 # when it is missing or older than this script, busybox or modules.dep.
+# The modules come from /lib/modules/KVER, or from VEXFS_VM_MODULES/KVER
+# for a kernel built here; those built in are left out.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 kver=${1:-${KVER:-$(ls /boot/vmlinuz-* | sed 's|.*/vmlinuz-||' | sort -V | tail -1)}}
-moddir=/lib/modules/$kver
+moddir=${VEXFS_VM_MODULES:-/lib/modules}/$kver
 busybox=${BUSYBOX:-/bin/busybox}
 out=$repo/build/initramfs-$kver.cpio.gz
 
@@ -98,6 +100,8 @@ mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 
 for m in /modules/*.ko; do
+	# None at all when the kernel has them built in.
+	[ -e "$m" ] || continue
 	insmod "$m" || fail "insmod $m failed"
 done
 

@@ -12,6 +12,12 @@
 # vm.sh exits 124 when the timeout expired and 125 when the guest died,
 # never ran the command, or the kernel logged an oops, BUG, WARN or
 # lockdep splat. See docs/harness.md.
+#
+# VEXFS_VM_KERNEL boots another kernel image (a bzImage, such as the debug
+# kernel of scripts/debug-kernel.sh) instead of /boot/vmlinuz-KVER, with
+# its modules from VEXFS_VM_MODULES (a directory laid out as /lib/modules,
+# which the guest sees as its /lib/modules). VEXFS_KO, a vexfs.ko built for
+# the guest's kernel, stands in the guest for the tree's kmod/vexfs.ko.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +36,7 @@ guest_results=$guest_dir/results
 guest_hostroot=$guest_dir/host
 
 # Kernel messages that mean the run is broken even if the command passed.
-splat_re='Oops|BUG:|WARNING:|Call Trace|Kernel panic|general protection fault|UBSAN|KASAN|lockdep|possible recursive locking|circular locking|inconsistent lock state|kernel BUG'
+splat_re='Oops|BUG:|WARNING:|Call Trace|Kernel panic|general protection fault|UBSAN|KASAN|KFENCE|lockdep|possible recursive locking|circular locking|inconsistent lock state|kernel BUG'
 
 usage() {
 	sed -n '6,7s/^#   //p' "$0" >&2
@@ -86,6 +92,18 @@ cwd_fixup() {
 	esac
 }
 
+# Another kernel's modules where modprobe looks, and VEXFS_KO where the
+# tests look, so that every script that names kmod/vexfs.ko loads the
+# module built for the guest's kernel.
+module_binds() {
+	if [ -n "$modules" ]; then
+		printf 'mount --bind %q /lib/modules || exit 125\n' "$guest_hostroot$modules"
+	fi
+	if [ -n "$ko" ] && [ -e "$repo/kmod/vexfs.ko" ]; then
+		printf 'mount --bind %q %q || exit 125\n' "$guest_hostroot$ko" "$repo/kmod/vexfs.ko"
+	fi
+}
+
 interactive_command() {
 	local rows=24 cols=80 size
 	if size=$(stty size 2>/dev/null); then
@@ -115,6 +133,7 @@ write_job() {
 		printf 'export VEXFS_GUEST=1 VEXFS_SCRATCH=%q VEXFS_RESULTS=%q VEXFS_HOSTROOT=%q\n' \
 			"$guest_scratch" "$guest_results" "$guest_hostroot"
 		cwd_fixup
+		module_binds
 		printf 'cd %q || exit 125\n' "$PWD"
 		if [ $interactive = 1 ]; then
 			interactive_command
@@ -253,13 +272,47 @@ save_logs() {
 	fi
 }
 
+# The release string of bzImage $1, from the version string its setup
+# header points to (the x86 boot protocol: "HdrS" at 0x202, the string's
+# offset less 0x200 at 0x20e).
+image_release() {
+	local off text
+	[ "$(dd if="$1" bs=1 skip=514 count=4 2>/dev/null)" = HdrS ] || return 1
+	off=$(od -An -tu2 -j 526 -N 2 "$1" | tr -d ' ')
+	text=$(dd if="$1" bs=1 skip=$((off + 512)) count=256 2>/dev/null | tr '\0' '\n')
+	text=${text%%[$' \n']*}
+	[ -n "$text" ] && echo "$text"
+}
+
+# Sets kernel, kver, modules and ko: the stock kernel, or the one
+# VEXFS_VM_KERNEL names.
+pick_kernel() {
+	modules=''
+	ko=''
+	if [ -n "${VEXFS_KO:-}" ]; then
+		ko=$(realpath "$VEXFS_KO")
+		[ -r "$ko" ] || { msg "no module $ko"; exit 125; }
+	fi
+	if [ -z "${VEXFS_VM_KERNEL:-}" ]; then
+		kver=${KVER:-$(ls /boot/vmlinuz-* | sed 's|.*/vmlinuz-||' | sort -V | tail -1)}
+		kernel=/boot/vmlinuz-$kver
+		[ -r "$kernel" ] || { msg "no guest kernel $kernel"; exit 125; }
+		return
+	fi
+	kernel=$(realpath "$VEXFS_VM_KERNEL")
+	[ -r "$kernel" ] || { msg "no guest kernel $kernel"; exit 125; }
+	kver=$(image_release "$kernel") || { msg "$kernel is not a bzImage"; exit 125; }
+	if [ -n "${VEXFS_VM_MODULES:-}" ]; then
+		modules=$(realpath "$VEXFS_VM_MODULES")
+		[ -d "$modules/$kver" ] || { msg "no $modules/$kver for $kernel"; exit 125; }
+	fi
+}
+
 main() {
 	parse_args "$@"
-	kver=${KVER:-$(ls /boot/vmlinuz-* | sed 's|.*/vmlinuz-||' | sort -V | tail -1)}
-	kernel=/boot/vmlinuz-$kver
-	[ -r "$kernel" ] || { msg "no guest kernel $kernel"; exit 125; }
+	pick_kernel
 	command -v qemu-system-x86_64 >/dev/null || { msg "qemu-system-x86_64 missing: run scripts/setup.sh"; exit 125; }
-	initrd=$("$repo/scripts/mkinitramfs.sh" "$kver")
+	initrd=$(VEXFS_VM_MODULES=$modules "$repo/scripts/mkinitramfs.sh" "$kver")
 
 	mkdir -p "$repo/build/vm"
 	run=$(mktemp -d "$repo/build/vm/run.XXXXXX")

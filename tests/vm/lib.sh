@@ -200,7 +200,7 @@ load_module() {
 	modprobe -q libcrc32c 2>/dev/null || modprobe -q crc32c 2>/dev/null || true
 	# The journal is the kernel's jbd2; insmod does not pull it in.
 	modprobe -q jbd2 2>/dev/null || true
-	insmod "$REPO/kmod/vexfs.ko" || {
+	insmod "${VEXFS_KO:-$REPO/kmod/vexfs.ko}" || {
 		echo "cannot load $REPO/kmod/vexfs.ko" >&2
 		return 1
 	}
