@@ -116,9 +116,10 @@ int vexfs_vector_del(int fd)
 	return ioctl(fd, VEXFS_IOC_DEL_VECTOR) < 0 ? -errno : 0;
 }
 
-int vexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
-		       const uint64_t *attrs, uint32_t count, uint32_t dim,
-		       mode_t mode, uint32_t *error_index)
+static int batch_insert_call(int dirfd, const uint64_t *ids,
+			     const float *vectors, const uint64_t *attrs,
+			     uint32_t count, uint32_t dim, mode_t mode,
+			     uint32_t *error_index)
 {
 	/*
 	 * The kernel writes error_index only once it has looked at the
@@ -137,8 +138,36 @@ int vexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
 	};
 	int err = vexfs_ioctl(dirfd, VEXFS_IOC_BATCH_INSERT, &b);
 
+	*error_index = err ? b.error_index : count;
+	return err;
+}
+
+/*
+ * Each call is one journal transaction, all or nothing across a crash. A
+ * batch the journal cannot hold in one (E2BIG) is split in halves, each
+ * again all or nothing; error_index stays an index into the whole batch.
+ */
+int vexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
+		       const uint64_t *attrs, uint32_t count, uint32_t dim,
+		       mode_t mode, uint32_t *error_index)
+{
+	uint32_t half = count / 2, bad;
+	int err;
+
+	err = batch_insert_call(dirfd, ids, vectors, attrs, count, dim, mode, &bad);
+	if (err == -E2BIG && half) {
+		err = vexfs_batch_insert(dirfd, ids, vectors, attrs, half, dim,
+					 mode, &bad);
+		if (!err) {
+			err = vexfs_batch_insert(dirfd, ids + half,
+						 vectors + (size_t)half * dim,
+						 attrs ? attrs + (size_t)half * VEXFS_ATTR_WORDS : NULL,
+						 count - half, dim, mode, &bad);
+			bad += half;
+		}
+	}
 	if (error_index)
-		*error_index = err ? b.error_index : count;
+		*error_index = err ? bad : count;
 	return err;
 }
 

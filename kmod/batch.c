@@ -3,17 +3,22 @@
  * Batch insert: create many files of a collection, each with its vector
  * and metadata, in one call.
  *
- * All or nothing. Every entry is checked before the first file is
- * created: ids non-zero and unique in the batch, every value finite, no
- * name already taken. Files are then created through the VFS (so
- * permission checks, LSMs and fsnotify see ordinary creates) with the
- * directory locked, which keeps the names free between the check and the
- * create; if a create fails half-way, the files made so far are removed.
+ * All or nothing, across a power cut too. Every entry is checked before
+ * the first file is made: ids non-zero and unique in the batch, every
+ * value finite, no name already taken. The directory is locked, which
+ * keeps the names free between the check and the create. Then every file
+ * (inode, vector-table record, directory entry) is made in one journal
+ * transaction, hidden until the last one is in; if one fails, the files
+ * made so far are taken back in the same transaction. The checks of an
+ * ordinary create run for each (write and search access to the directory,
+ * the LSM hook) and fsnotify sees each create.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/fsnotify.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
+#include <linux/security.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/uaccess.h>
@@ -168,42 +173,116 @@ static int vexfs_batch_lookup(struct vexfs_batch *b, struct mnt_idmap *idmap,
 	return 0;
 }
 
-static void vexfs_batch_undo(struct vexfs_batch *b, struct mnt_idmap *idmap,
-			     struct inode *dir, u32 created)
+/* Take back a file vexfs_batch_file() made before it was named. */
+static void vexfs_batch_drop_file(struct vexfs_collection *c,
+				  struct inode *inode)
 {
-	u32 i;
-
-	for (i = 0; i < created; i++)
-		vfs_unlink(idmap, dir, b->dentries[i], NULL);
+	inode_lock(inode);
+	vexfs_vector_del(c, inode);
+	inode_unlock(inode);
+	clear_nlink(inode);
+	discard_new_inode(inode);
 }
 
+/* Take back file i of the batch, named but not yet visible. */
+static void vexfs_batch_undo_file(struct vexfs_batch *b, u32 i,
+				  struct vexfs_collection *c, struct inode *dir,
+				  struct inode *inode)
+{
+	vexfs_delete_entry(dir, &b->dentries[i]->d_name);
+	vexfs_batch_drop_file(c, inode);
+}
+
+/*
+ * Credits of one file of a batch, as the single operations count them.
+ * Few are used (the files share inode table, directory and vector table
+ * blocks); the handle is topped up to this before each file.
+ */
+#define VEXFS_CREDITS_BATCH_FILE	(VEXFS_CREDITS_DIROP + VEXFS_CREDITS_VECTOR)
+
+/*
+ * One file of the batch: a new inode with its vector, named in dir. It
+ * stays I_NEW, and its dentry negative, until the whole batch is in: no
+ * one else can reach it before then, so the batch can take it back.
+ */
+static struct inode *vexfs_batch_file(struct vexfs_batch *b, u32 i,
+				      struct vexfs_collection *c,
+				      struct mnt_idmap *idmap, struct inode *dir,
+				      umode_t mode)
+{
+	struct dentry *d = b->dentries[i];
+	struct inode *inode;
+	int err;
+
+	err = security_inode_create(dir, d, mode);
+	if (err)
+		return ERR_PTR(err);
+	inode = vexfs_new_inode(idmap, dir, mode, 0);
+	if (IS_ERR(inode))
+		return inode;
+	inode_lock(inode);
+	err = vexfs_vector_set(c, inode, b->vectors + (size_t)i * b->dim,
+			       b->ids[i], b->attrs + (size_t)i * VEXFS_ATTR_WORDS);
+	inode_unlock(inode);
+	if (!err)
+		err = vexfs_add_entry(dir, &d->d_name, inode);
+	if (!err)
+		return inode;
+	vexfs_batch_drop_file(c, inode);
+	return ERR_PTR(err);
+}
+
+/*
+ * Create every file in one journal transaction, so a power cut keeps all
+ * of them or none. The handle starts small and grows as the batch uses
+ * it; a batch the journal cannot hold in one transaction is taken back
+ * and refused with -E2BIG, for the caller to split. The caller holds
+ * dir's i_rwsem, taken before the handle, as every operation does.
+ */
 static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 			      struct mnt_idmap *idmap, struct inode *dir,
 			      umode_t mode)
 {
-	u32 i, created = 0;
+	struct inode **made;
+	handle_t *handle;
+	u32 i, n = 0;
 	int err = 0;
 
-	for (i = 0; i < b->count; i++) {
-		struct dentry *d = b->dentries[i];
-
-		err = vfs_create(idmap, dir, d, S_IFREG | mode, true);
-		if (err)
-			break;
-		created++;
-		inode_lock(d_inode(d));
-		err = vexfs_vector_set(c, d_inode(d),
-				       b->vectors + (size_t)i * b->dim, b->ids[i],
-				       b->attrs + (size_t)i * VEXFS_ATTR_WORDS);
-		inode_unlock(d_inode(d));
-		if (err)
-			break;
+	if (IS_DEADDIR(dir))
+		return -ENOENT;
+	made = kvcalloc(b->count, sizeof(*made), VEXFS_GFP_USER_SIZED);
+	if (!made)
+		return -ENOMEM;
+	handle = vexfs_journal_begin(dir->i_sb, VEXFS_CREDITS_BATCH_FILE,
+				     VEXFS_REVOKES_DIROP);
+	if (IS_ERR(handle)) {
+		kvfree(made);
+		return PTR_ERR(handle);
+	}
+	for (i = 0; i < b->count && !err; i++) {
+		err = vexfs_journal_reserve(handle, VEXFS_CREDITS_BATCH_FILE);
+		if (!err) {
+			made[i] = vexfs_batch_file(b, i, c, idmap, dir,
+						   S_IFREG | mode);
+			err = PTR_ERR_OR_ZERO(made[i]);
+		}
+		if (!err)
+			n++;
 		cond_resched();
 	}
-	if (!err)
-		return 0;
-	b->bad = i;
-	vexfs_batch_undo(b, idmap, dir, created);
+	if (err) {
+		/* A batch too large for a transaction is refused as a whole. */
+		b->bad = err == -E2BIG ? b->count : i - 1;
+		while (n--)
+			vexfs_batch_undo_file(b, n, c, dir, made[n]);
+	}
+	vexfs_journal_end(handle);
+	/* Committed to: the files become visible, each as a create. */
+	for (i = 0; !err && i < b->count; i++) {
+		d_instantiate_new(b->dentries[i], made[i]);
+		fsnotify_create(dir, b->dentries[i]);
+	}
+	kvfree(made);
 	return err;
 }
 

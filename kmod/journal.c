@@ -164,6 +164,22 @@ handle_t *vexfs_journal_begin_truncate(struct inode *inode)
 				   min_t(u64, revokes, INT_MAX / 2));
 }
 
+/*
+ * Before a step of a long operation that must stay in one transaction:
+ * make sure the handle may still dirty @credits new blocks, growing it by
+ * as many when it may not. -E2BIG when the transaction cannot grow (it is
+ * full, or its commit has begun): the operation gives up then, whole.
+ */
+int vexfs_journal_reserve(handle_t *handle, int credits)
+{
+	int err;
+
+	if (!handle || jbd2_handle_buffer_credits(handle) >= credits)
+		return 0;
+	err = jbd2_journal_extend(handle, credits, 0);
+	return err > 0 ? -E2BIG : err;
+}
+
 int vexfs_journal_end(handle_t *handle)
 {
 	if (!handle || IS_ERR(handle))

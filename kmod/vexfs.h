@@ -108,6 +108,7 @@ struct buffer_head *vexfs_new_meta(struct super_block *sb, u64 blocknr);
 int vexfs_journal_load(struct super_block *sb);
 void vexfs_journal_release(struct super_block *sb);
 handle_t *vexfs_journal_begin(struct super_block *sb, int credits, int revokes);
+int vexfs_journal_reserve(handle_t *handle, int credits);
 int vexfs_journal_end(handle_t *handle);
 int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh);
 int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh);

@@ -92,7 +92,13 @@ struct vexfs_ioc_vector {
  * unique in the batch and not already present as names) before anything
  * is created; if a check fails, nothing changes, the call fails and
  * error_index holds the first bad entry. If creating fails half-way (no
- * space), the entries created by this call are removed again.
+ * space), the entries created by this call are removed again. On a
+ * filesystem with a journal the whole call is one transaction: after a
+ * power cut, either every file of the batch is there with its vector, or
+ * none is. A batch larger than one transaction can hold fails with E2BIG
+ * and error_index = count, nothing changed: split it (libvexfs and the
+ * Python package do, each half again all or nothing). Without a journal
+ * (images under 128 MiB) a power cut may leave part of a batch.
  */
 struct vexfs_ioc_batch_insert {
 	__u32 size;

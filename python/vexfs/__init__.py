@@ -528,6 +528,18 @@ class Collection:
         return count
 
     def _batch_call(self, ids, flat, attrs, start, n, mode):
+        """One call is one journal transaction; a batch the journal cannot
+        hold in one (E2BIG) goes in halves, each again all or nothing."""
+        try:
+            self._batch_ioctl(ids, flat, attrs, start, n, mode)
+        except TooLarge as exc:
+            if n < 2 or exc.error_index is not None:
+                raise
+            half = n // 2
+            self._batch_call(ids, flat, attrs, start, half, mode)
+            self._batch_call(ids, flat, attrs, start + half, n - half, mode)
+
+    def _batch_ioctl(self, ids, flat, attrs, start, n, mode):
         # Slices are copies: their own buffers, alive for the call.
         id_part = ids[start:start + n]
         vec_part = flat[start * self.dim:(start + n) * self.dim]

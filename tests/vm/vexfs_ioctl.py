@@ -5,6 +5,7 @@ is checked against its size.
 """
 import array
 import ctypes
+import errno
 import fcntl
 import os
 import struct
@@ -83,7 +84,23 @@ def del_vector(fd):
 
 
 def batch_insert(fd, ids, vectors_bytes, dim, attrs=None, mode=0):
-    """vectors_bytes: count*dim float32. Returns error_index on failure via OSError.error_index."""
+    """vectors_bytes: count*dim float32. Returns error_index on failure via
+    OSError.error_index. A batch too large for one journal transaction
+    (E2BIG, refused whole) goes in halves, as libvexfs does."""
+    try:
+        return _batch_call(fd, ids, vectors_bytes, dim, attrs, mode)
+    except OSError as e:
+        if e.errno != errno.E2BIG or len(ids) < 2 or e.error_index != len(ids):
+            raise
+    h = len(ids) // 2
+    row = 4 * dim
+    batch_insert(fd, ids[:h], vectors_bytes[:h * row], dim,
+                 attrs[:h * ATTR_WORDS] if attrs is not None else None, mode)
+    return batch_insert(fd, ids[h:], vectors_bytes[h * row:], dim,
+                        attrs[h * ATTR_WORDS:] if attrs is not None else None, mode)
+
+
+def _batch_call(fd, ids, vectors_bytes, dim, attrs, mode):
     idb = bytearray(array.array("Q", ids).tobytes())
     vb = bytearray(vectors_bytes)
     ab = bytearray(array.array("Q", attrs).tobytes()) if attrs is not None else bytearray()
