@@ -40,6 +40,17 @@ DIM = 8
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VEXFSCTL = os.path.join(REPO, "daemon", "vexfsctl")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vexfs_ioctl  # noqa: E402
+
+# A batch insert is one object of the model: "DIR/#batch-FIRST-COUNT", its
+# files named FIRST..FIRST+COUNT-1, each with the vector batch_vector(id).
+BATCH_KEY = "#batch-"
+BATCH_ROWS = int(os.environ.get("VEXFS_POWERCUT_BATCH", "600"))
+
+
+def batch_vector(i):
+    return [float((i * 7 + j) % 101) for j in range(DIM)]
 
 
 # ---- the log ------------------------------------------------------------
@@ -162,6 +173,32 @@ class Workload:
         self.state[rel]["vector"] = None
         self.touched.add(rel)
 
+    def batch(self, rel_dir, first, n):
+        """One batch insert: all n files with their vectors, or none."""
+        ids = list(range(first, first + n))
+        vecs = struct.pack("<%df" % (n * DIM), *[v for i in ids for v in batch_vector(i)])
+        fd = os.open(self.path(rel_dir), os.O_RDONLY | os.O_DIRECTORY)
+        # One call, never split: the test is that the call is atomic.
+        vexfs_ioctl._batch_call(fd, ids, vecs, DIM, None, 0)
+        os.fsync(fd)
+        os.close(fd)
+        key = "%s/%s%d-%d" % (rel_dir, BATCH_KEY, first, n)
+        self.state[key] = {"type": "batch"}
+        self.touched.add(key)
+
+    def publish_during_changes(self, r):
+        """An index build and publish while vectors change beside it."""
+        build = subprocess.Popen([VEXFSCTL, "index", "build", self.path("coll"),
+                                  "--local", "-q"], stdout=subprocess.DEVNULL)
+        for i in range(4):
+            rel = "coll/p%d-%d" % (r, i)
+            self.write_file(rel, self.contents(100))
+            self.put_vector(rel)
+        if build.wait():
+            raise RuntimeError("index build failed")
+        self.sync_dir("coll")
+        self.touched.add("coll")
+
     def end_step(self):
         n = len(self.steps)
         subprocess.run(["dmsetup", "message", self.dm, "0", "mark",
@@ -217,11 +254,13 @@ class Workload:
             os.fsync(fd)
             os.close(fd)
             self.end_step()
-        # an index publish over the collection, every other round
+        # a batch insert of several hundred files, one transaction
+        self.batch("coll", 100000 * (r + 1), BATCH_ROWS)
+        self.end_step()
+        # an index publish over the collection, every other round, while
+        # vectors change
         if r % 2 == 1:
-            self.ctl("index", "build", self.path("coll"), "--local", "-q")
-            self.sync_dir("coll")
-            self.touched.add("coll")
+            self.publish_during_changes(r)
             self.end_step()
 
 
@@ -246,8 +285,25 @@ def same_vector(a, b):
         all(abs(x - y) < 1e-4 for x, y in zip(a, b))
 
 
+def check_batch(mnt, rel, want):
+    """A batch is there whole, every file with its vector, or not at all."""
+    first, n = map(int, rel.rsplit(BATCH_KEY, 1)[1].split("-"))
+    folder = os.path.join(mnt, os.path.dirname(rel))
+    present = [i for i in range(first, first + n)
+               if os.path.lexists(os.path.join(folder, str(i)))]
+    if want is None:
+        return None if not present else "%d of %d files of a batch" % (len(present), n)
+    if len(present) != n:
+        return "%d of %d files of a batch" % (len(present), n)
+    bad = [i for i in present
+           if not same_vector(get_vector(os.path.join(folder, str(i))), batch_vector(i))]
+    return "%d files of a batch without their vector" % len(bad) if bad else None
+
+
 def check_object(mnt, rel, want):
     """None when the object on disk is as want describes, else a reason."""
+    if BATCH_KEY in rel:
+        return check_batch(mnt, rel, want)
     path = os.path.join(mnt, rel)
     if want is None:
         return None if not os.path.lexists(path) else "exists"
@@ -346,12 +402,20 @@ class Checker:
         return []
 
     def check_device(self, dev, entry, step):
+        """The first mount is read-only (it replays the journal but may not
+        release orphans), then a remount read-write releases them: both
+        views must match the model, and fsck must find nothing after."""
         where = "entry %d (after step %d)" % (entry, step)
-        mounted = run("mount", "-t", "vexfs", dev, self.mnt)
+        mounted = run("mount", "-t", "vexfs", "-o", "ro", dev, self.mnt)
         if mounted.returncode:
             return ["%s: does not mount: %s" % (where, mounted.stderr.strip())]
-        problems = ["%s: %s" % (where, p)
+        problems = ["%s (read-only): %s" % (where, p)
                     for p in verify(self.mnt, self.model, step)]
+        remount = run("mount", "-o", "remount,rw", self.mnt)
+        if remount.returncode:
+            problems.append("%s: remount rw failed: %s" % (where, remount.stderr.strip()))
+        problems += ["%s: %s" % (where, p)
+                     for p in verify(self.mnt, self.model, step)]
         if run("umount", self.mnt).returncode:
             return problems + ["%s: umount failed" % where]
         fsck = run(self.fsck, "-n", "-f", dev)
