@@ -177,20 +177,23 @@ hnswioctl: kmod install-fs-tools $(HNSWIOCTL)
 	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- tests/bench/run-hnswioctl.sh
 
 # The long runs of docs/reliability.md: each libFuzzer target for
-# FUZZ_SECONDS, then in one guest the ioctl fuzzer, the image fuzzer, the
-# soak and the power-cut replay at their long settings. Hours under TCG, not part of make test.
+# FUZZ_SECONDS, then in one guest the permission property test, the ioctl
+# fuzzer, the image fuzzer, the soak and the power-cut replay at their long
+# settings. Hours under TCG, not part of make test.
 FUZZ_SECONDS ?= 600
 IOCTL_FUZZ_CALLS ?= 200000
 IMGFUZZ_IMAGES ?= 1000
 SOAK_SECONDS ?= 600
 POWERCUT_ROUNDS ?= 20
+PROPERTY_SEARCHES ?= 20000
 
 reliability: all install-fs-tools
 	$(MAKE) -C tests/fuzz run-libfuzz SECONDS=$(FUZZ_SECONDS)
 	VEXFS_IOCTL_FUZZ_CALLS=$(IOCTL_FUZZ_CALLS) VEXFS_IMGFUZZ_IMAGES=$(IMGFUZZ_IMAGES) \
 	VEXFS_SOAK_SECONDS=$(SOAK_SECONDS) VEXFS_POWERCUT_ROUNDS=$(POWERCUT_ROUNDS) \
+	VEXFS_PROPERTY_SEARCHES=$(PROPERTY_SEARCHES) \
 	scripts/vm.sh --timeout 14400 -- \
-		tests/vm/run-all.sh ioctl_fuzz imgfuzz soak powercut
+		tests/vm/run-all.sh property ioctl_fuzz imgfuzz soak powercut
 
 bench: all install-fs-tools
 	scripts/vm.sh -- tests/bench/run-fsbench.sh

@@ -28,6 +28,7 @@
 #   VEXFS_IOCTL_FUZZ_CALLS, _SEED, _THREADS   test_ioctl_fuzz (15000 calls)
 #   VEXFS_IMGFUZZ_IMAGES, VEXFS_IMGFUZZ_SEED  test_imgfuzz (40 images)
 #   VEXFS_SOAK_SECONDS, _THREADS, _SEED        test_soak (30 s, 8 threads)
+#   VEXFS_PROPERTY_SEARCHES, _SEED, _ROUNDS    test_property (5000 searches)
 # scripts/vm.sh passes every VEXFS_* variable through to the guest.
 
 set -uo pipefail
