@@ -35,6 +35,9 @@ struct vexfs_batch {
 	u32 bad;			/* first bad entry */
 };
 
+/* Names are ids in decimal: at most 20 digits. */
+#define VEXFS_NAME_MAX_DIGITS	20
+
 struct vexfs_id_pos {
 	u64 id;
 	u32 pos;
@@ -153,7 +156,7 @@ static void vexfs_batch_release(struct vexfs_batch *b)
 static int vexfs_batch_lookup(struct vexfs_batch *b, struct mnt_idmap *idmap,
 			      struct dentry *parent)
 {
-	char name[24];
+	char name[VEXFS_NAME_MAX_DIGITS + 1];
 	u32 i;
 
 	for (i = 0; i < b->count; i++) {
@@ -201,6 +204,22 @@ static void vexfs_batch_undo_file(struct vexfs_batch *b, u32 i,
 #define VEXFS_CREDITS_BATCH_FILE	(VEXFS_CREDITS_DIROP + VEXFS_CREDITS_VECTOR)
 
 /*
+ * Blocks a batch may dirty: the bytes it adds to the inode table, the
+ * vector table and the directory, twice over for the bitmaps and extent
+ * blocks their growth touches and for records that straddle blocks, and
+ * one file's worth of headers. Measured use is under half of this.
+ */
+static u64 vexfs_batch_credits(const struct vexfs_batch *b,
+			       const struct vexfs_collection *c)
+{
+	u64 per_file = VEXFS_INODE_SIZE + c->rec_size + VEXFS_DIRENT_HEADER +
+		       VEXFS_NAME_MAX_DIGITS;
+
+	return 2 * DIV_ROUND_UP(b->count * per_file, VEXFS_BLOCK_SIZE) +
+	       VEXFS_CREDITS_BATCH_FILE;
+}
+
+/*
  * One file of the batch: a new inode with its vector, named in dir. It
  * stays I_NEW, and its dentry negative, until the whole batch is in: no
  * one else can reach it before then, so the batch can take it back.
@@ -234,9 +253,10 @@ static struct inode *vexfs_batch_file(struct vexfs_batch *b, u32 i,
 
 /*
  * Create every file in one journal transaction, so a power cut keeps all
- * of them or none. The handle starts small and grows as the batch uses
- * it; a batch the journal cannot hold in one transaction is taken back
- * and refused with -E2BIG, for the caller to split. The caller holds
+ * of them or none. The handle takes its credits up front and is topped
+ * up if the estimate falls short; a batch the journal cannot hold in one
+ * transaction is refused (or taken back) with -E2BIG, for the caller to
+ * split. The caller holds
  * dir's i_rwsem, taken before the handle, as every operation does.
  */
 static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
@@ -253,10 +273,12 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 	made = kvcalloc(b->count, sizeof(*made), VEXFS_GFP_USER_SIZED);
 	if (!made)
 		return -ENOMEM;
-	handle = vexfs_journal_begin(dir->i_sb, VEXFS_CREDITS_BATCH_FILE,
-				     VEXFS_REVOKES_DIROP);
+	handle = vexfs_journal_begin_whole(dir->i_sb, vexfs_batch_credits(b, c),
+					   VEXFS_REVOKES_DIROP);
 	if (IS_ERR(handle)) {
 		kvfree(made);
+		if (PTR_ERR(handle) == -E2BIG)
+			b->bad = b->count;
 		return PTR_ERR(handle);
 	}
 	for (i = 0; i < b->count && !err; i++) {
@@ -292,7 +314,7 @@ static int vexfs_batch_args_ok(const struct vexfs_ioc_batch_insert *arg,
 {
 	if (!arg->count || arg->count > VEXFS_MAX_BATCH || arg->flags ||
 	    (arg->mode & ~0777) || arg->dim != c->dim ||
-	    memchr_inv(arg->reserved, 0, sizeof(arg->reserved)))
+	    !vexfs_zeroed(arg->reserved, sizeof(arg->reserved)))
 		return -EINVAL;
 	return 0;
 }
@@ -339,19 +361,15 @@ static int vexfs_batch_run(struct file *filp, struct vexfs_ioc_batch_insert *arg
 	return err;
 }
 
-long vexfs_ioc_batch_insert(struct file *filp, unsigned long uarg)
+long vexfs_ioc_batch_insert(struct file *filp, unsigned int cmd,
+			    unsigned long uarg)
 {
 	struct vexfs_ioc_batch_insert arg;
 	struct vexfs_batch b = { 0 };
-	u32 usize;
-	int err;
+	int err = vexfs_copy_arg(&arg, sizeof(arg), cmd, uarg);
 
-	if (get_user(usize, (u32 __user *)uarg))
-		return -EFAULT;
-	if (usize != sizeof(arg))
-		return -EINVAL;
-	if (copy_from_user(&arg, (void __user *)uarg, sizeof(arg)))
-		return -EFAULT;
+	if (err)
+		return err;
 	b.bad = arg.count;
 	err = vexfs_batch_run(filp, &arg, &b);
 	vexfs_batch_release(&b);

@@ -231,7 +231,7 @@ static loff_t vexfs_slot_pos(struct vexfs_collection *c, u64 slot)
 }
 
 /* Store slot's record (header and vector) in the table. */
-static int vexfs_write_slot(struct vexfs_collection *c, u64 slot)
+static int __must_check vexfs_write_slot(struct vexfs_collection *c, u64 slot)
 {
 	const struct vexfs_slot *s = &c->slots[slot];
 	struct vexfs_vrec *rec;
@@ -895,6 +895,34 @@ void vexfs_collection_drop_vectors(struct inode *dir)
 	}
 }
 
+/*
+ * Load, before an operation starts its journal handle, the collections it
+ * may change: loading reads a whole vector table, which must not hold up
+ * the journal's commits. dir (may be NULL) is pinned by the caller; the
+ * collection a file's vector lives in is pinned here, returned referenced
+ * for the caller to iput() after the handle, or NULL. Errors are left for
+ * the operation itself to meet.
+ */
+struct inode *vexfs_collection_pin(struct inode *dir, struct inode *inode)
+{
+	struct vexfs_inode_info *vi;
+	struct inode *owner;
+
+	if (dir && (VEXFS_I(dir)->flags & VEXFS_INODE_COLLECTION))
+		vexfs_collection_get(dir);
+	if (!inode || !S_ISREG(inode->i_mode))
+		return NULL;
+	vi = VEXFS_I(inode);
+	if (!READ_ONCE(vi->aux) || !READ_ONCE(vi->parent) ||
+	    (dir && READ_ONCE(vi->parent) == dir->i_ino))
+		return NULL;
+	owner = vexfs_iget(inode->i_sb, READ_ONCE(vi->parent));
+	if (IS_ERR(owner))
+		return NULL;
+	vexfs_collection_get(owner);
+	return owner;
+}
+
 /* Owner, group or mode changed: keep the copy beside the vector in step. */
 void vexfs_vector_perm_changed(struct inode *inode)
 {
@@ -915,10 +943,14 @@ void vexfs_vector_perm_changed(struct inode *inode)
 		down_write(&c->rwsem);
 		slot = vexfs_find_slot(c, inode);
 		if (slot >= 0) {
+			struct vexfs_slot old = c->slots[slot];
+
 			c->slots[slot].uid = inode->i_uid;
 			c->slots[slot].gid = inode->i_gid;
 			c->slots[slot].mode = inode->i_mode;
-			vexfs_write_slot(c, slot);
+			/* Memory must keep agreeing with the table on disk. */
+			if (vexfs_write_slot(c, slot))
+				c->slots[slot] = old;
 		}
 		up_write(&c->rwsem);
 	}

@@ -65,6 +65,17 @@ struct vexfs_index {
 	 */
 	unsigned long *in_graph;
 	u64 nbits;			/* bits in in_graph */
+	/*
+	 * A search's scratch, kept for the next: its visited tags are
+	 * reset by bumping an epoch, so only a fresh scratch costs a pass
+	 * over every node (vexfs_index_scratch_take()).
+	 */
+	struct vexfs_index_scratch *spare;
+};
+
+struct vexfs_index_scratch {
+	struct vexfs_hnsw_scratch s;
+	u8 mem[] __aligned(8);
 };
 
 /* Is slot searched through the index, rather than exactly? */
@@ -115,6 +126,7 @@ int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode);
 void vexfs_vector_forget(struct inode *dir, struct inode *inode);
 void vexfs_vector_forget_last(struct inode *dir, struct inode *inode);
 void vexfs_collection_drop_vectors(struct inode *dir);
+struct inode *vexfs_collection_pin(struct inode *dir, struct inode *inode);
 void vexfs_vector_perm_changed(struct inode *inode);
 bool vexfs_vector_valid(const u32 *vec, u32 dim);
 
@@ -127,6 +139,10 @@ int vexfs_index_drop(struct vexfs_collection *c);
 int vexfs_index_forget_all(struct vexfs_collection *c);
 void vexfs_index_release(struct vexfs_collection *c, bool destroy);
 u64 vexfs_index_covered(struct vexfs_collection *c);
+struct vexfs_index_scratch *vexfs_index_scratch_take(struct vexfs_index *idx,
+						     u32 ef);
+void vexfs_index_scratch_give(struct vexfs_index *idx,
+			      struct vexfs_index_scratch *x);
 
 /* collection.c, for index.c */
 int vexfs_table_read(struct inode *table, void *buf, size_t len, loff_t pos);
@@ -136,7 +152,8 @@ int vexfs_write_header(struct vexfs_collection *c);
 struct inode *vexfs_hidden_inode(struct inode *dir, u16 flag);
 
 /* batch.c */
-long vexfs_ioc_batch_insert(struct file *filp, unsigned long uarg);
+long vexfs_ioc_batch_insert(struct file *filp, unsigned int cmd,
+			    unsigned long uarg);
 
 /* search.c */
 int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,

@@ -354,8 +354,10 @@ static int vexfs_dir_grow(struct inode *dir, struct vexfs_dir_index *idx,
 	}
 	de = vexfs_rec(bh->b_data, 0);
 	de->d_rec_len = cpu_to_le16(VEXFS_BLOCK_PAYLOAD);
-	vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
+	err = vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
+	if (err)
+		return err;
 
 	idx->slack[*lblk] = VEXFS_BLOCK_PAYLOAD;
 	idx->nblocks = *lblk + 1;
@@ -468,11 +470,11 @@ int vexfs_add_entry(struct inode *dir, const struct qstr *name,
 	idx->count++;
 	idx->hint = lblk;
 	idx->slack[lblk] = max(vexfs_block_slack(dir, lblk, bh->b_data), 0);
-	vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
+	err = vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
 	vexfs_dir_touch(dir);
 	mutex_unlock(&vi->dir_lock);
-	return 0;
+	return err;
 
 out_brelse:
 	brelse(bh);
@@ -561,7 +563,7 @@ int vexfs_delete_entry(struct inode *dir, const struct qstr *name)
 	}
 	idx->slack[slot->lblk] = max(vexfs_block_slack(dir, slot->lblk,
 						       bh->b_data), 0);
-	vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
+	err = vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
 	rhashtable_remove_fast(&idx->names, &slot->node, vexfs_dir_params);
 	kfree_rcu(slot, rcu);
@@ -591,10 +593,10 @@ int vexfs_set_entry(struct inode *dir, const struct qstr *name,
 	de = vexfs_rec(bh->b_data, slot->offset);
 	de->d_ino = cpu_to_le64(inode->i_ino);
 	de->d_type = fs_umode_to_dtype(inode->i_mode);
-	vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
+	err = vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
 	slot->ino = inode->i_ino;
-	slot->type = de->d_type;
+	slot->type = fs_umode_to_dtype(inode->i_mode);
 	vexfs_dir_touch(dir);
 out:
 	mutex_unlock(&vi->dir_lock);

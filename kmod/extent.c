@@ -217,10 +217,10 @@ static int vexfs_find_path(struct inode *inode, u32 lblk,
  * the inode, is logged by the caller with mark_inode_dirty() once
  * map_lock is dropped: logging the inode copies the root under map_lock.
  */
-static void vexfs_node_dirty(struct inode *inode, struct vexfs_path *p)
+static int __must_check vexfs_node_dirty(struct inode *inode,
+					 struct vexfs_path *p)
 {
-	if (p->bh)
-		vexfs_dirty_meta(inode->i_sb, p->bh, VEXFS_EXTENT_MAGIC);
+	return p->bh ? vexfs_dirty_meta(inode->i_sb, p->bh, VEXFS_EXTENT_MAGIC) : 0;
 }
 
 /* Where the first mapping to the right of the walked path starts. */
@@ -318,6 +318,7 @@ static int vexfs_grow_tree(struct inode *inode)
 	struct vexfs_extent_header *child;
 	struct vexfs_extent_index *idx;
 	struct buffer_head *bh;
+	int err;
 
 	if (depth >= VEXFS_EXTENT_MAX_DEPTH)
 		return -EFBIG;
@@ -327,7 +328,11 @@ static int vexfs_grow_tree(struct inode *inode)
 	child = (struct vexfs_extent_header *)bh->b_data;
 	memcpy(child + 1, root + 1, n * sizeof(struct vexfs_extent));
 	vexfs_set_entries(child, n);
-	vexfs_dirty_meta(inode->i_sb, bh, VEXFS_EXTENT_MAGIC);
+	err = vexfs_dirty_meta(inode->i_sb, bh, VEXFS_EXTENT_MAGIC);
+	if (err) {
+		brelse(bh);
+		return err;
+	}
 
 	vexfs_node_init(root, VEXFS_EXTENT_ROOT_MAX, depth + 1);
 	idx = vexfs_idx(root, 0);
@@ -363,6 +368,7 @@ static int vexfs_make_room(struct inode *inode, struct vexfs_path *path,
 	struct vexfs_extent_index *idx;
 	struct buffer_head *bh;
 	u16 n, keep;
+	int err;
 
 	if (level == 0)
 		return vexfs_grow_tree(inode);
@@ -379,16 +385,17 @@ static int vexfs_make_room(struct inode *inode, struct vexfs_path *path,
 	       (n - keep) * sizeof(struct vexfs_extent));
 	vexfs_set_entries(right, n - keep);
 	vexfs_set_entries(eh, keep);
-	vexfs_dirty_meta(inode->i_sb, bh, VEXFS_EXTENT_MAGIC);
-	vexfs_node_dirty(inode, &path[level]);
-
-	idx = vexfs_node_insert_at(parent->eh, parent->pos + 1);
-	idx->ei_lblk = cpu_to_le32(vexfs_entry_lblk(right, 0));
-	idx->ei_reserved = 0;
-	idx->ei_child = cpu_to_le64(bh->b_blocknr);
-	vexfs_node_dirty(inode, parent);
+	err = vexfs_dirty_meta(inode->i_sb, bh, VEXFS_EXTENT_MAGIC) ?:
+	      vexfs_node_dirty(inode, &path[level]);
+	if (!err) {
+		idx = vexfs_node_insert_at(parent->eh, parent->pos + 1);
+		idx->ei_lblk = cpu_to_le32(vexfs_entry_lblk(right, 0));
+		idx->ei_reserved = 0;
+		idx->ei_child = cpu_to_le64(bh->b_blocknr);
+		err = vexfs_node_dirty(inode, parent);
+	}
 	brelse(bh);
-	return 0;
+	return err;
 }
 
 /* Try to extend the extent at pos of the leaf to cover the new run. */
@@ -445,18 +452,18 @@ static int vexfs_insert_extent(struct inode *inode, u32 lblk, u64 pblk, u32 len)
 		leaf = path[depth].eh;
 		pos = path[depth].pos;
 		if (vexfs_try_merge(leaf, pos, lblk, pblk, len)) {
-			vexfs_node_dirty(inode, &path[depth]);
+			err = vexfs_node_dirty(inode, &path[depth]);
 			vexfs_path_release(path, depth);
-			return 0;
+			return err;
 		}
 		if (vexfs_entries(leaf) < le16_to_cpu(leaf->eh_max)) {
 			ex = vexfs_node_insert_at(leaf, pos + 1);
 			ex->ee_lblk = cpu_to_le32(lblk);
 			ex->ee_len = cpu_to_le32(len);
 			ex->ee_pblk = cpu_to_le64(pblk);
-			vexfs_node_dirty(inode, &path[depth]);
+			err = vexfs_node_dirty(inode, &path[depth]);
 			vexfs_path_release(path, depth);
-			return 0;
+			return err;
 		}
 		err = vexfs_make_room(inode, path, depth);
 		vexfs_path_release(path, depth);
@@ -554,8 +561,13 @@ static int vexfs_trim_node(struct inode *inode, struct vexfs_extent_header *eh,
 			}
 			left = vexfs_trim_node(inode,
 					(struct vexfs_extent_header *)bh->b_data, from);
-			if (left > 0)
-				vexfs_dirty_meta(inode->i_sb, bh, VEXFS_EXTENT_MAGIC);
+			if (left > 0) {
+				int err = vexfs_dirty_meta(inode->i_sb, bh,
+							   VEXFS_EXTENT_MAGIC);
+
+				if (err)
+					left = err;
+			}
 			brelse(bh);
 			if (left < 0)
 				return left;

@@ -50,6 +50,7 @@ static void vexfs_index_free(struct vexfs_index *idx)
 {
 	if (!idx)
 		return;
+	kvfree(idx->spare);
 	kvfree(idx->in_graph);
 	kvfree(idx->buf);
 	kfree(idx);
@@ -434,6 +435,41 @@ void vexfs_index_release(struct vexfs_collection *c, bool destroy)
 	iput(c->index_inode);
 	c->index_inode = NULL;
 	c->index_detached = false;
+}
+
+/*
+ * A scratch for one search of idx with beam ef: the one the last search
+ * left, when it is wide enough, else a new one, prepared here, outside
+ * any FPU section (it clears a tag per node). NULL without memory.
+ */
+struct vexfs_index_scratch *vexfs_index_scratch_take(struct vexfs_index *idx,
+						     u32 ef)
+{
+	struct vexfs_index_scratch *x = xchg(&idx->spare, NULL);
+	u32 ef_max = max_t(u32, ef, VEXFS_DEFAULT_EF);
+	size_t size;
+
+	if (x && x->s.ef_max >= ef)
+		return x;
+	kvfree(x);
+	size = vexfs_hnsw_scratch_size(&idx->graph, ef_max);
+	if (!size)
+		return NULL;
+	x = kvmalloc(struct_size(x, mem, size), VEXFS_GFP_USER_SIZED);
+	if (x && vexfs_hnsw_scratch_init(&x->s, x->mem, size, &idx->graph,
+					 ef_max)) {
+		kvfree(x);
+		x = NULL;
+	}
+	return x;
+}
+
+/* Keep x for the next search of idx, unless another already is. */
+void vexfs_index_scratch_give(struct vexfs_index *idx,
+			      struct vexfs_index_scratch *x)
+{
+	if (x && cmpxchg(&idx->spare, NULL, x))
+		kvfree(x);
 }
 
 /* Live slots the index covers. The caller holds c->rwsem. */

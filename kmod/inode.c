@@ -555,19 +555,23 @@ int vexfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		  struct iattr *attr)
 {
 	struct inode *inode = d_inode(dentry);
-	int err;
-
+	struct inode *owner = NULL;
 	handle_t *handle;
+	int err;
 
 	err = setattr_prepare(idmap, dentry, attr);
 	if (err)
 		return err;
+	if (attr->ia_valid & (ATTR_MODE | ATTR_UID | ATTR_GID))
+		owner = vexfs_collection_pin(NULL, inode);
 	if (attr->ia_valid & ATTR_SIZE)
 		handle = vexfs_journal_begin_truncate(inode);
 	else
 		handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_VECTOR, 0);
-	if (IS_ERR(handle))
+	if (IS_ERR(handle)) {
+		iput(owner);
 		return PTR_ERR(handle);
+	}
 	if ((attr->ia_valid & ATTR_SIZE) && attr->ia_size != inode->i_size) {
 		err = vexfs_setsize(inode, attr->ia_size);
 		if (err)
@@ -579,5 +583,6 @@ int vexfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		vexfs_vector_perm_changed(inode);
 out:
 	vexfs_journal_end(handle);
+	iput(owner);
 	return err;
 }

@@ -16,29 +16,48 @@
 #include "collection.h"
 #include "filter.h"
 
-/* Copy an argument struct whose first field is its size. */
-static int vexfs_copy_arg(void *arg, size_t size, unsigned long uarg)
+/*
+ * The size of the caller's struct, as its first field and the command
+ * number both state it. Every struct is still at its first version, so
+ * the kernel's size is the smallest accepted; larger ones come from
+ * newer headers (see the uapi header). A page bounds what is read.
+ */
+static int vexfs_arg_size(unsigned int cmd, size_t ksize, unsigned long uarg,
+			  u32 *usize)
 {
-	u32 usize;
-
-	if (get_user(usize, (u32 __user *)uarg))
+	if (get_user(*usize, (u32 __user *)uarg))
 		return -EFAULT;
-	if (usize != size)
+	if (*usize < ksize || *usize != _IOC_SIZE(cmd) || *usize > PAGE_SIZE)
 		return -EINVAL;
-	if (copy_from_user(arg, (void __user *)uarg, size))
-		return -EFAULT;
 	return 0;
 }
 
-static bool vexfs_zeroed(const void *p, size_t len)
+int vexfs_copy_arg(void *arg, size_t ksize, unsigned int cmd,
+		   unsigned long uarg)
+{
+	u32 usize;
+	int err = vexfs_arg_size(cmd, ksize, uarg, &usize);
+
+	if (err)
+		return err;
+	return copy_struct_from_user(arg, ksize, (void __user *)uarg, usize);
+}
+
+/* Only the part of the struct this kernel knows goes back. */
+int vexfs_copy_arg_out(unsigned long uarg, const void *arg, size_t ksize)
+{
+	return copy_to_user((void __user *)uarg, arg, ksize) ? -EFAULT : 0;
+}
+
+bool vexfs_zeroed(const void *p, size_t len)
 {
 	return !memchr_inv(p, 0, len);
 }
 
-static long vexfs_ioc_version(unsigned long uarg)
+static long vexfs_ioc_version(unsigned int cmd, unsigned long uarg)
 {
 	struct vexfs_ioc_version v;
-	int err = vexfs_copy_arg(&v, sizeof(v), uarg);
+	int err = vexfs_copy_arg(&v, sizeof(v), cmd, uarg);
 
 	if (err)
 		return err;
@@ -54,7 +73,7 @@ static long vexfs_ioc_version(unsigned long uarg)
 	v.max_k = VEXFS_MAX_K;
 	v.max_batch = VEXFS_MAX_BATCH;
 	v.attr_words = VEXFS_ATTR_WORDS;
-	return copy_to_user((void __user *)uarg, &v, sizeof(v)) ? -EFAULT : 0;
+	return vexfs_copy_arg_out(uarg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
 static void vexfs_fill_collection(struct vexfs_collection *c,
@@ -73,11 +92,12 @@ static void vexfs_fill_collection(struct vexfs_collection *c,
 	up_read(&c->rwsem);
 }
 
-static long vexfs_ioc_get_collection(struct file *filp, unsigned long uarg)
+static long vexfs_ioc_get_collection(struct file *filp, unsigned int cmd,
+                                      unsigned long uarg)
 {
 	struct vexfs_ioc_collection arg;
 	struct vexfs_collection *c;
-	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+	int err = vexfs_copy_arg(&arg, sizeof(arg), cmd, uarg);
 
 	if (err)
 		return err;
@@ -89,14 +109,15 @@ static long vexfs_ioc_get_collection(struct file *filp, unsigned long uarg)
 	memset(&arg, 0, sizeof(arg));
 	arg.size = sizeof(arg);
 	vexfs_fill_collection(c, &arg);
-	return copy_to_user((void __user *)uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+	return vexfs_copy_arg_out(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
 
-static long vexfs_ioc_create_collection(struct file *filp, unsigned long uarg)
+static long vexfs_ioc_create_collection(struct file *filp, unsigned int cmd,
+                                         unsigned long uarg)
 {
 	struct inode *dir = file_inode(filp);
 	struct vexfs_ioc_collection arg;
-	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+	int err = vexfs_copy_arg(&arg, sizeof(arg), cmd, uarg);
 
 	if (err)
 		return err;
@@ -221,13 +242,14 @@ static u32 *vexfs_copy_vector(u64 uptr, u32 dim)
 	return vec;
 }
 
-static long vexfs_ioc_set_vector(struct file *filp, unsigned long uarg)
+static long vexfs_ioc_set_vector(struct file *filp, unsigned int cmd,
+                                  unsigned long uarg)
 {
 	struct vexfs_ioc_vector arg;
 	struct vexfs_collection *c;
 	struct inode *dir;
 	u32 *vec;
-	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+	int err = vexfs_copy_arg(&arg, sizeof(arg), cmd, uarg);
 
 	if (err)
 		return err;
@@ -263,13 +285,14 @@ out_dir:
 	return err;
 }
 
-static long vexfs_ioc_get_vector(struct file *filp, unsigned long uarg)
+static long vexfs_ioc_get_vector(struct file *filp, unsigned int cmd,
+                                  unsigned long uarg)
 {
 	struct vexfs_ioc_vector arg;
 	struct vexfs_collection *c;
 	struct inode *dir;
 	u32 *vec;
-	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+	int err = vexfs_copy_arg(&arg, sizeof(arg), cmd, uarg);
 
 	if (err)
 		return err;
@@ -291,7 +314,7 @@ static long vexfs_ioc_get_vector(struct file *filp, unsigned long uarg)
 	err = vexfs_vector_get(c, file_inode(filp), vec, &arg.id, arg.attrs);
 	if (!err && (copy_to_user(u64_to_user_ptr(arg.vector_ptr), vec,
 				  c->dim * sizeof(u32)) ||
-		     copy_to_user((void __user *)uarg, &arg, sizeof(arg))))
+		     vexfs_copy_arg_out(uarg, &arg, sizeof(arg))))
 		err = -EFAULT;
 	kfree(vec);
 out_dir:
@@ -340,7 +363,8 @@ static bool vexfs_filter_name_ok(const char *name, size_t size)
 	return len < size && vexfs_zeroed(name + len, size - len);
 }
 
-static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
+static long vexfs_ioc_search(struct file *filp, unsigned int cmd,
+                              unsigned long uarg)
 {
 	struct vexfs_search_result *results;
 	struct vexfs_ioc_search arg;
@@ -348,7 +372,7 @@ static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
 	struct vexfs_collection *c;
 	int filter_cookie = 0;
 	u32 *query;
-	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+	int err = vexfs_copy_arg(&arg, sizeof(arg), cmd, uarg);
 
 	if (err)
 		return err;
@@ -397,7 +421,7 @@ static long vexfs_ioc_search(struct file *filp, unsigned long uarg)
 		vexfs_filter_put(filter_cookie);
 	if (!err && (copy_to_user(u64_to_user_ptr(arg.results_ptr), results,
 				  arg.count * sizeof(*results)) ||
-		     copy_to_user((void __user *)uarg, &arg, sizeof(arg))))
+		     vexfs_copy_arg_out(uarg, &arg, sizeof(arg))))
 		err = -EFAULT;
 out:
 	kvfree(results);
@@ -434,13 +458,14 @@ static int vexfs_read_slots(struct vexfs_collection *c,
 	return 0;
 }
 
-static long vexfs_ioc_read_vectors(struct file *filp, unsigned long uarg)
+static long vexfs_ioc_read_vectors(struct file *filp, unsigned int cmd,
+                                    unsigned long uarg)
 {
 	struct vexfs_ioc_read_vectors arg;
 	struct vexfs_collection *c;
 	u64 *inos = NULL;
 	u32 *vecs = NULL;
-	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+	int err = vexfs_copy_arg(&arg, sizeof(arg), cmd, uarg);
 
 	if (err)
 		return err;
@@ -468,7 +493,7 @@ static long vexfs_ioc_read_vectors(struct file *filp, unsigned long uarg)
 			 arg.returned * sizeof(*inos)) ||
 	    copy_to_user(u64_to_user_ptr(arg.vectors_ptr), vecs,
 			 (size_t)arg.returned * arg.dim * sizeof(u32)) ||
-	    copy_to_user((void __user *)uarg, &arg, sizeof(arg)))
+	    vexfs_copy_arg_out(uarg, &arg, sizeof(arg)))
 		goto out;
 	err = 0;
 out:
@@ -480,12 +505,13 @@ out:
 /* Largest graph accepted: generous for any collection this module holds. */
 #define VEXFS_MAX_GRAPH_BYTES	(2ull << 30)
 
-static long vexfs_ioc_publish_index(struct file *filp, unsigned long uarg)
+static long vexfs_ioc_publish_index(struct file *filp, unsigned int cmd,
+                                     unsigned long uarg)
 {
 	struct vexfs_ioc_publish_index arg;
 	struct vexfs_collection *c;
 	void *buf;
-	int err = vexfs_copy_arg(&arg, sizeof(arg), uarg);
+	int err = vexfs_copy_arg(&arg, sizeof(arg), cmd, uarg);
 
 	if (err)
 		return err;
@@ -536,31 +562,45 @@ static long vexfs_ioc_drop_index(struct file *filp)
 	return err;
 }
 
+/*
+ * Commands are told apart by direction and number; the size part is the
+ * caller's struct size, checked by vexfs_copy_arg() (see the uapi header).
+ */
+static unsigned int vexfs_ioc_key(unsigned int cmd)
+{
+	return _IOC_DIR(cmd) << _IOC_NRBITS | _IOC_NR(cmd);
+}
+
+#define VEXFS_IOC_CASE(ioc)	case (_IOC_DIR(ioc) << _IOC_NRBITS | _IOC_NR(ioc))
+
 long vexfs_ioctl(struct file *filp, unsigned int cmd, unsigned long uarg)
 {
-	switch (cmd) {
-	case VEXFS_IOC_GET_VERSION:
-		return vexfs_ioc_version(uarg);
-	case VEXFS_IOC_CREATE_COLLECTION:
-		return vexfs_ioc_create_collection(filp, uarg);
-	case VEXFS_IOC_GET_COLLECTION:
-		return vexfs_ioc_get_collection(filp, uarg);
-	case VEXFS_IOC_SET_VECTOR:
-		return vexfs_ioc_set_vector(filp, uarg);
-	case VEXFS_IOC_GET_VECTOR:
-		return vexfs_ioc_get_vector(filp, uarg);
-	case VEXFS_IOC_DEL_VECTOR:
-		return vexfs_ioc_del_vector(filp);
-	case VEXFS_IOC_BATCH_INSERT:
-		return vexfs_ioc_batch_insert(filp, uarg);
-	case VEXFS_IOC_SEARCH:
-		return vexfs_ioc_search(filp, uarg);
-	case VEXFS_IOC_READ_VECTORS:
-		return vexfs_ioc_read_vectors(filp, uarg);
-	case VEXFS_IOC_PUBLISH_INDEX:
-		return vexfs_ioc_publish_index(filp, uarg);
-	case VEXFS_IOC_DROP_INDEX:
-		return vexfs_ioc_drop_index(filp);
+	if (_IOC_TYPE(cmd) != VEXFS_IOC_MAGIC)
+		return -ENOTTY;
+	switch (vexfs_ioc_key(cmd)) {
+	VEXFS_IOC_CASE(VEXFS_IOC_GET_VERSION):
+		return vexfs_ioc_version(cmd, uarg);
+	VEXFS_IOC_CASE(VEXFS_IOC_CREATE_COLLECTION):
+		return vexfs_ioc_create_collection(filp, cmd, uarg);
+	VEXFS_IOC_CASE(VEXFS_IOC_GET_COLLECTION):
+		return vexfs_ioc_get_collection(filp, cmd, uarg);
+	VEXFS_IOC_CASE(VEXFS_IOC_SET_VECTOR):
+		return vexfs_ioc_set_vector(filp, cmd, uarg);
+	VEXFS_IOC_CASE(VEXFS_IOC_GET_VECTOR):
+		return vexfs_ioc_get_vector(filp, cmd, uarg);
+	VEXFS_IOC_CASE(VEXFS_IOC_BATCH_INSERT):
+		return vexfs_ioc_batch_insert(filp, cmd, uarg);
+	VEXFS_IOC_CASE(VEXFS_IOC_SEARCH):
+		return vexfs_ioc_search(filp, cmd, uarg);
+	VEXFS_IOC_CASE(VEXFS_IOC_READ_VECTORS):
+		return vexfs_ioc_read_vectors(filp, cmd, uarg);
+	VEXFS_IOC_CASE(VEXFS_IOC_PUBLISH_INDEX):
+		return vexfs_ioc_publish_index(filp, cmd, uarg);
 	}
+	/* The commands without an argument have no size to grow. */
+	if (cmd == VEXFS_IOC_DEL_VECTOR)
+		return vexfs_ioc_del_vector(filp);
+	if (cmd == VEXFS_IOC_DROP_INDEX)
+		return vexfs_ioc_drop_index(filp);
 	return -ENOTTY;
 }

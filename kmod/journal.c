@@ -146,6 +146,25 @@ handle_t *vexfs_journal_begin(struct super_block *sb, int credits, int revokes)
 }
 
 /*
+ * A handle for an operation that must be one transaction however long it
+ * runs (batch insert): it gets all its credits now, while no lock is
+ * held, since growing the handle later fails once a commit is pending
+ * (another writer's fsync). More than half of what a transaction may
+ * hold is refused with -E2BIG, before anything is done.
+ */
+handle_t *vexfs_journal_begin_whole(struct super_block *sb, u64 credits,
+				    int revokes)
+{
+	journal_t *journal = vexfs_journal(sb);
+
+	if (!journal)
+		return NULL;
+	if (credits > journal->j_max_transaction_buffers / 2)
+		return ERR_PTR(-E2BIG);
+	return jbd2__journal_start(journal, credits, 0, revokes, GFP_NOFS, 0, 0);
+}
+
+/*
  * A handle for freeing all of an inode's blocks past some point: every
  * bitmap block may change, and at most one tree block per 64 blocks
  * (extents are at least that dense in practice, and leaves hold 254).
@@ -255,16 +274,33 @@ int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh)
 	return vexfs_journal_take(sb, bh, true);
 }
 
+/*
+ * A change made in memory could not be logged: memory and disk no longer
+ * agree, and nothing later may commit on top of that. Abort the journal,
+ * as ext4 does; every later handle then fails with -EROFS.
+ */
+static void vexfs_journal_error(struct super_block *sb, int err,
+				const char *what)
+{
+	pr_err("%pg: %s failed (%d): aborting the journal\n", sb->s_bdev, what,
+	       err);
+	jbd2_journal_abort(vexfs_journal(sb), err);
+}
+
 /* A metadata block has been changed: log it, or queue it for writeback. */
 int vexfs_journal_dirty(struct super_block *sb, struct buffer_head *bh)
 {
 	handle_t *handle = vexfs_running_handle(sb);
+	int err;
 
 	if (!handle) {
 		mark_buffer_dirty(bh);
 		return 0;
 	}
-	return jbd2_journal_dirty_metadata(handle, bh);
+	err = jbd2_journal_dirty_metadata(handle, bh);
+	if (err)
+		vexfs_journal_error(sb, err, "logging a metadata block");
+	return err;
 }
 
 /*

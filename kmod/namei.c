@@ -334,11 +334,21 @@ static int vexfs_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 	VEXFS_DIROP_END();
 }
 
-static int vexfs_unlink(struct inode *dir, struct dentry *dentry)
+static int vexfs_journalled_unlink(struct inode *dir, struct dentry *dentry)
 {
 	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
 	ret = vexfs_do_unlink(dir, dentry);
 	VEXFS_DIROP_END();
+}
+
+/* Collections the operation may change are loaded before its handle. */
+static int vexfs_unlink(struct inode *dir, struct dentry *dentry)
+{
+	struct inode *owner = vexfs_collection_pin(dir, d_inode(dentry));
+	int err = vexfs_journalled_unlink(dir, dentry);
+
+	iput(owner);
+	return err;
 }
 
 static int vexfs_journalled_rmdir(struct inode *dir, struct dentry *dentry)
@@ -359,14 +369,29 @@ static int vexfs_rmdir(struct inode *dir, struct dentry *dentry)
 	return vexfs_journalled_rmdir(dir, dentry);
 }
 
-static int vexfs_rename(struct mnt_idmap *idmap, struct inode *old_dir,
-			struct dentry *old_dentry, struct inode *new_dir,
-			struct dentry *new_dentry, unsigned int flags)
+static int vexfs_journalled_rename(struct mnt_idmap *idmap,
+				   struct inode *old_dir, struct dentry *old_dentry,
+				   struct inode *new_dir, struct dentry *new_dentry,
+				   unsigned int flags)
 {
 	VEXFS_DIROP_BEGIN(old_dir->i_sb, 2 * VEXFS_CREDITS_DIROP);
 	ret = vexfs_do_rename(idmap, old_dir, old_dentry, new_dir, new_dentry,
 			      flags);
 	VEXFS_DIROP_END();
+}
+
+static int vexfs_rename(struct mnt_idmap *idmap, struct inode *old_dir,
+			struct dentry *old_dentry, struct inode *new_dir,
+			struct dentry *new_dentry, unsigned int flags)
+{
+	struct inode *old_owner = vexfs_collection_pin(old_dir, d_inode(old_dentry));
+	struct inode *new_owner = vexfs_collection_pin(new_dir, d_inode(new_dentry));
+	int err = vexfs_journalled_rename(idmap, old_dir, old_dentry, new_dir,
+					  new_dentry, flags);
+
+	iput(new_owner);
+	iput(old_owner);
+	return err;
 }
 
 static int vexfs_create(struct mnt_idmap *idmap, struct inode *dir,

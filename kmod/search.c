@@ -204,27 +204,24 @@ vexfs_search_index(struct vexfs_collection *c,
 		.accept = vexfs_accept,
 		.ctx = &ctx,
 	};
+	struct vexfs_index_scratch *x;
 	struct vexfs_hnsw_result *res;
-	struct vexfs_hnsw_scratch s;
-	size_t size;
-	void *mem;
+	struct vexfs_hnsw_scratch *s;
 	int err;
 
-	size = vexfs_hnsw_scratch_size(g, a->ef);
-	mem = kvmalloc(size, VEXFS_GFP_USER_SIZED);
+	x = vexfs_index_scratch_take(c->index, a->ef);
 	res = kvmalloc_array(a->k, sizeof(*res), VEXFS_GFP_USER_SIZED);
 	err = -ENOMEM;
-	if (!mem || !res)
+	if (!x || !res)
 		goto out;
+	s = &x->s;
 
 	vexfs_fpu_begin();
-	err = vexfs_hnsw_scratch_init(&s, mem, size, g, a->ef);
-	if (!err)
-		err = vexfs_hnsw_search_start(g, &q, &s);
+	err = vexfs_hnsw_search_start(g, &q, s);
 	kernel_fpu_end();
 	while (!err) {
 		vexfs_fpu_begin();
-		err = vexfs_hnsw_search_step(g, &q, &s, VEXFS_HNSW_BUDGET);
+		err = vexfs_hnsw_search_step(g, &q, s, VEXFS_HNSW_BUDGET);
 		kernel_fpu_end();
 		if (err != -EAGAIN)
 			break;
@@ -238,7 +235,7 @@ vexfs_search_index(struct vexfs_collection *c,
 	}
 	if (!err) {
 		vexfs_fpu_begin();
-		err = vexfs_hnsw_search_results(g, &q, &s, res);
+		err = vexfs_hnsw_search_results(g, &q, s, res);
 		*redo = err >= 0 && vexfs_filter_wants_exact(c, a, &ctx, err);
 		if (err > 0 && !*redo)
 			vexfs_scan_merge_fpu(scan, res, err);
@@ -247,7 +244,7 @@ vexfs_search_index(struct vexfs_collection *c,
 	}
 out:
 	kvfree(res);
-	kvfree(mem);
+	vexfs_index_scratch_give(c->index, x);
 	return err < 0 ? err : 0;
 }
 

@@ -95,7 +95,8 @@ void vexfs_block_csum_set(void *block, u32 magic, u64 blocknr);
 bool vexfs_block_csum_ok(const void *block, u32 magic, u64 blocknr);
 struct buffer_head *vexfs_bread_meta(struct super_block *sb, u64 blocknr,
 				     u32 magic);
-int vexfs_dirty_meta(struct super_block *sb, struct buffer_head *bh, u32 magic);
+int __must_check vexfs_dirty_meta(struct super_block *sb,
+				  struct buffer_head *bh, u32 magic);
 struct buffer_head *vexfs_new_meta(struct super_block *sb, u64 blocknr);
 
 /* journal.c: credits are metadata blocks an operation may dirty. */
@@ -109,10 +110,13 @@ int vexfs_journal_load(struct super_block *sb);
 void vexfs_journal_release(struct super_block *sb);
 handle_t *vexfs_journal_begin(struct super_block *sb, int credits, int revokes);
 int vexfs_journal_reserve(handle_t *handle, int credits);
+handle_t *vexfs_journal_begin_whole(struct super_block *sb, u64 credits,
+				    int revokes);
 int vexfs_journal_end(handle_t *handle);
 int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh);
 int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh);
-int vexfs_journal_dirty(struct super_block *sb, struct buffer_head *bh);
+int __must_check vexfs_journal_dirty(struct super_block *sb,
+				     struct buffer_head *bh);
 int vexfs_journal_revoke(struct super_block *sb, u64 start, u32 count);
 int vexfs_journal_order(struct inode *inode, loff_t pos, loff_t len);
 void vexfs_journal_forget_inode(struct inode *inode);
@@ -181,6 +185,10 @@ extern const struct inode_operations vexfs_dir_iops;
 
 /* ioctl.c */
 long vexfs_ioctl(struct file *filp, unsigned int cmd, unsigned long uarg);
+int vexfs_copy_arg(void *arg, size_t ksize, unsigned int cmd,
+		   unsigned long uarg);
+int vexfs_copy_arg_out(unsigned long uarg, const void *arg, size_t ksize);
+bool vexfs_zeroed(const void *p, size_t len);
 
 /* vxattr.c */
 #define VEXFS_VECTOR_XATTR	"user.vexfs.vector"

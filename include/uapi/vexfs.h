@@ -5,10 +5,16 @@
  *
  * Rules every struct follows, so the ABI can grow without breaking old
  * callers: the first field is `size`, set by the caller to sizeof() of the
- * struct it was compiled with; the kernel rejects sizes it does not know
- * with -EINVAL. Every user pointer travels as a __u64. Reserved fields
- * must be zero on input (-EINVAL otherwise) and are zero on output. All
- * numbers are native-endian (they never reach the disk as-is).
+ * struct it was compiled with, and the command number encodes the same
+ * size. The kernel dispatches on the command's type and number alone and
+ * takes the struct as openat2(2) and clone3(2) do: a size below the
+ * first version of the struct is -EINVAL; a larger one (a caller built
+ * with a newer header) is accepted when every byte past the struct this
+ * kernel knows is zero, and refused with -E2BIG otherwise; on output the
+ * kernel writes only the part it knows. Every user pointer travels as a
+ * __u64. Reserved fields must be zero on input (-EINVAL otherwise) and
+ * are zero on output. All numbers are native-endian (they never reach
+ * the disk as-is).
  *
  * Which file descriptor:
  *   VEXFS_IOC_GET_VERSION          any file or directory of a VexFS mount

@@ -46,7 +46,7 @@ import vexfs_ioctl  # noqa: E402
 # A batch insert is one object of the model: "DIR/#batch-FIRST-COUNT", its
 # files named FIRST..FIRST+COUNT-1, each with the vector batch_vector(id).
 BATCH_KEY = "#batch-"
-BATCH_ROWS = int(os.environ.get("VEXFS_POWERCUT_BATCH", "600"))
+BATCH_ROWS = int(os.environ.get("VEXFS_POWERCUT_BATCH", "2000"))
 
 
 def batch_vector(i):
@@ -178,8 +178,15 @@ class Workload:
         ids = list(range(first, first + n))
         vecs = struct.pack("<%df" % (n * DIM), *[v for i in ids for v in batch_vector(i)])
         fd = os.open(self.path(rel_dir), os.O_RDONLY | os.O_DIRECTORY)
-        # One call, never split: the test is that the call is atomic.
-        vexfs_ioctl._batch_call(fd, ids, vecs, DIM, None, 0)
+        # Commits forced all along the call, as other writers' fsyncs and
+        # the commit timer would: none may cut the batch in two.
+        syncer = subprocess.Popen(["sh", "-c", "while :; do sync; done"])
+        try:
+            # One call, never split: the test is that the call is atomic.
+            vexfs_ioctl._batch_call(fd, ids, vecs, DIM, None, 0)
+        finally:
+            syncer.kill()
+            syncer.wait()
         os.fsync(fd)
         os.close(fd)
         key = "%s/%s%d-%d" % (rel_dir, BATCH_KEY, first, n)
@@ -445,7 +452,7 @@ def main(argv):
     cmd = argv[1]
     if cmd == "workload":
         mnt, model, dm = argv[2:5]
-        rounds = int(os.environ.get("VEXFS_POWERCUT_ROUNDS", "6"))
+        rounds = int(os.environ.get("VEXFS_POWERCUT_ROUNDS", "4"))
         w = Workload(mnt, dm, int(os.environ.get("VEXFS_POWERCUT_SEED", "1")))
         w.run(rounds)
         with open(model, "w") as f:

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Power cuts: a workload of files, fsyncs, renames, unlinks, vector inserts
-# and deletes and index publishes runs on a dm-log-writes device, which
+# and deletes, batch inserts of 2,000 files (with commits forced all along
+# them) and index publishes beside vector changes runs on a dm-log-writes
+# device, which
 # records every write the filesystem sent, with its FLUSH and FUA flags.
 # Replaying the record up to each FLUSH or FUA rebuilds the disk as a power
 # cut there could have left it. At every such crash point the image must
-# mount (replaying the journal), hold everything whose fsync had returned,
-# and check clean with fsck.vexfs -n after it is unmounted. fsck.vexfs -y
+# mount read-only (replaying the journal), hold everything whose fsync had
+# returned and every batch whole or not at all, hold it again after a
+# remount read-write (which releases orphans), and check clean with
+# fsck.vexfs -n after it is unmounted. fsck.vexfs -y
 # on the raw image must replay the journal itself and leave it as clean.
 #
-#   VEXFS_POWERCUT_ROUNDS  workload rounds (6, about 35 steps)
+#   VEXFS_POWERCUT_ROUNDS  workload rounds (4, about 30 steps)
 #   VEXFS_POWERCUT_POINTS  crash points checked, evenly spread; 0 = all
 #   VEXFS_POWERCUT_SEED    seed of the workload's random contents
-#   VEXFS_POWERCUT_SIZE    image size (128M); below 128M mkfs makes no
-#                          journal, which shows what the journal is for
+#   VEXFS_POWERCUT_SIZE    image size (1G, whose journal holds a batch of
+#                          2,000 files in one transaction); below 128M mkfs
+#                          makes no journal, which shows what it is for
+#   VEXFS_POWERCUT_BATCH   files per batch insert (2000)
 . "$(dirname "$0")/lib.sh"
 
 [ "$FSTYPE" = vexfs ] || { skip "power cuts" "vexfs only"; summary; exit 0; }
@@ -41,7 +47,7 @@ trap 'cleanup_powercut; lib_cleanup' EXIT
 
 # A freshly made image is the base the log is replayed onto.
 make_base() {
-	truncate -s "${VEXFS_POWERCUT_SIZE:-128M}" "$WORK/data.img" &&
+	truncate -s "${VEXFS_POWERCUT_SIZE:-1G}" "$WORK/data.img" &&
 		"$(mkfs_vexfs_bin)" -q -f "$WORK/data.img" >/dev/null &&
 		cp --sparse=always "$WORK/data.img" "$WORK/base.img" &&
 		truncate -s 1G "$WORK/log.img"
@@ -61,7 +67,7 @@ record_workload() {
 }
 
 section "record a workload through dm-log-writes"
-check "mkfs a ${VEXFS_POWERCUT_SIZE:-128M} image" make_base || { summary; exit 1; }
+check "mkfs a ${VEXFS_POWERCUT_SIZE:-1G} image" make_base || { summary; exit 1; }
 check "run the workload and record its writes" record_workload || {
 	summary
 	exit 1

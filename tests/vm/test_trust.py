@@ -467,10 +467,40 @@ def test_orphans_ro_then_rw(fs):
     os.unlink(crash)
 
 
+def test_abi_sizes(fs):
+    """trust #18: a caller built with a larger struct is served."""
+    fd = dirfd(MNT)
+
+    def version(size, tail=b""):
+        buf = bytearray(struct.pack(vx.VERSION_FMT, size, *([0] * 10)))
+        buf += tail.ljust(size - len(buf), b"\0") if size > len(buf) else b""
+        fcntl.ioctl(fd, vx._ioc(3, 0, size), buf[:size] if size < 64 else buf)
+        return buf
+    buf = version(80)
+    check("trust #18: GET_VERSION with a struct 16 bytes larger, zero tail",
+          struct.unpack_from("<I", buf, 4)[0] == 1 and buf[64:] == bytes(16), bytes(buf[:16]))
+    e = errno_of(lambda: version(80, bytes(70) + b"\1"))
+    check("trust #18: a non-zero byte past the known struct is E2BIG", e == errno.E2BIG, e)
+    e = errno_of(lambda: version(56))
+    check("trust #18: a struct smaller than the first version is EINVAL", e == errno.EINVAL, e)
+    os.close(fd)
+    c = os.path.join(MNT, "c6")
+    q = bytearray(array.array("f", [150.0, 0.0, 0.0, 0.0]).tobytes())
+    res = bytearray(24)
+    arg = bytearray(struct.pack(vx.SEARCH_FMT, 128, DIM, 1, 0, vx._addr(q), vx._addr(res),
+                                0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0)) + bytes(32)
+    d = dirfd(c)
+    fcntl.ioctl(d, vx._ioc(3, 7, 128), arg)
+    os.close(d)
+    check("trust #18: SEARCH with a larger struct answers",
+          struct.unpack_from("<QQf", res)[0] == 150 and arg[96:] == bytes(32), res)
+
+
 TESTS = [test_search_permission, test_get_needs_read, test_index_owner,
          test_scanned, test_graph_length, test_batch_permission,
          test_free_slots, test_hard_link_race, test_rmdir_collection,
-         test_sequence_wrap, test_dir_links, test_orphans_ro_then_rw]
+         test_sequence_wrap, test_dir_links, test_orphans_ro_then_rw,
+         test_abi_sizes]
 
 
 def main():
