@@ -13,6 +13,9 @@
 #   make hnswioctl  HNSW search through the kernel vs the same code in
 #                   userspace, in the guest
 #   make reliability the long fuzzing and soak runs (docs/reliability.md)
+#   make test-debug every guest suite on a KASAN, lockdep and KFENCE kernel
+#                   built from Debian's 6.12 source (SUITES="posix trust"
+#                   for some); make debug-kernel, make debug-kmod build them
 #   make install    install tools, daemons, BPF filters, systemd unit, man
 #                   pages, bash completion and the Python package under
 #                   $(DESTDIR)$(PREFIX) (default /usr/local); make uninstall
@@ -29,7 +32,7 @@ CC ?= gcc
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs bpf bpf-filters daemon unit-tests fuzz reliability test unit-test native-test vm-test demo vm-shell bench vecbench recall hnsw-peers chroma-bench hnswioctl install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
+.PHONY: all kmod mkfs bpf bpf-filters daemon unit-tests fuzz reliability test-debug debug-kernel debug-kmod test unit-test native-test vm-test demo vm-shell bench vecbench recall hnsw-peers chroma-bench hnswioctl install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
 
 all: kmod mkfs bpf bpf-filters daemon unit-tests fuzz
 
@@ -194,6 +197,37 @@ reliability: all install-fs-tools
 	VEXFS_PROPERTY_SEARCHES=$(PROPERTY_SEARCHES) \
 	scripts/vm.sh --timeout 14400 -- \
 		tests/vm/run-all.sh property ioctl_fuzz imgfuzz soak powercut
+
+# --- the debug kernel ------------------------------------------------------
+# The guest suites on a kernel with KASAN, lockdep, DEBUG_ATOMIC_SLEEP and
+# KFENCE (scripts/debug-kernel.sh; an hour or more to build the first
+# time, then cached in build/debug-kernel), with vexfs.ko built for it in
+# build/debug-kmod. Many times slower than the stock kernel under TCG:
+# not part of make test.
+DEBUG_KERNEL := $(CURDIR)/build/debug-kernel
+DEBUG_KMOD := $(CURDIR)/build/debug-kmod
+DEBUG_VM_MEM ?= 3G
+DEBUG_VM_TIMEOUT ?= 43200
+SUITES ?=
+
+debug-kernel:
+	scripts/debug-kernel.sh >/dev/null
+
+# From a copy of the sources: kmod/Kbuild builds ../lib and reads
+# ../include, and 6.12 writes an external module's objects beside its
+# sources, over those of the stock kernel's build. cp -u keeps the times
+# of unchanged files, so only what changed is rebuilt.
+debug-kmod: debug-kernel
+	mkdir -p $(DEBUG_KMOD)/kmod $(DEBUG_KMOD)/lib $(DEBUG_KMOD)/include/uapi
+	cp -pu kmod/Kbuild kmod/*.[ch] $(DEBUG_KMOD)/kmod/
+	cp -pu lib/*.[ch] $(DEBUG_KMOD)/lib/
+	cp -pu include/uapi/*.h $(DEBUG_KMOD)/include/uapi/
+	$(MAKE) -C $(DEBUG_KERNEL)/obj M=$(DEBUG_KMOD)/kmod modules
+
+test-debug: all install-fs-tools debug-kmod
+	VEXFS_VM_KERNEL=$(DEBUG_KERNEL)/bzImage VEXFS_VM_MODULES=$(DEBUG_KERNEL)/modules \
+	VEXFS_KO=$(DEBUG_KMOD)/kmod/vexfs.ko VEXFS_SIFT=$$(python3 scripts/testdata.py) \
+	scripts/vm.sh --mem $(DEBUG_VM_MEM) --timeout $(DEBUG_VM_TIMEOUT) -- tests/vm/run-all.sh $(SUITES)
 
 bench: all install-fs-tools
 	scripts/vm.sh -- tests/bench/run-fsbench.sh

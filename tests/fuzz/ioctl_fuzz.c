@@ -2,31 +2,48 @@
 /*
  * ioctl_fuzz: random and boundary arguments for every VexFS ioctl.
  *
- *   ioctl_fuzz [-s SEED] [-n CALLS] [-t THREADS] [-c CHURNERS] MOUNTPOINT
+ *   ioctl_fuzz [-s SEED] [-n CALLS] [-t THREADS] [-c CHURNERS] [-l LINKERS]
+ *              [-p PUBLISHERS] MOUNTPOINT
  *
  * Builds a small tree under MOUNTPOINT/fuzz (collections of several
  * dimensions with vectors and a published index, a plain directory, files
- * in and out of collections), then runs THREADS workers as root and one
- * process of THREADS / 2 workers as an unprivileged user (uid 65534), each
- * issuing ioctls on file descriptors of every kind (collection, plain
- * directory, file with and without a vector, read-only, write-only, a
- * descriptor kept open while its file is unlinked, a pipe), with argument
- * structs that are valid, slightly wrong (size, reserved fields, flags)
- * or absurd (huge counts, dimensions, k, ef), at pointers that are NULL,
- * unmapped, kernel addresses, misaligned, or straddling the end of a
- * mapping. CHURNERS threads meanwhile unlink, rename and rmdir the
- * targets and make them again.
+ * in and out of collections, files hard-linked into every collection),
+ * then runs THREADS workers as root and two processes of THREADS / 2
+ * workers as unprivileged users (uids 65534 and 1000; 1000 owns one
+ * collection and some files), each issuing ioctls on file descriptors of
+ * every kind (collection, plain directory, file with and without a
+ * vector, read-only, write-only, a descriptor kept open while its file is
+ * unlinked, a pipe), with argument structs that are valid, slightly wrong
+ * (size, reserved fields, flags) or absurd (huge counts, dimensions, k,
+ * ef), at pointers that are NULL, unmapped, kernel addresses, misaligned,
+ * or straddling the end of a mapping. Meanwhile:
+ *
+ *   CHURNERS threads unlink, rename and rmdir the targets and make them
+ *   again;
+ *   LINKERS threads set and delete the vectors of the hard-linked files
+ *   through their links in every collection at once (one link must win,
+ *   the others get EBUSY), and one mover renames those links between
+ *   collections, out to the plain directory and back, and remakes them;
+ *   PUBLISHERS threads read a collection's vectors, build a valid graph
+ *   with lib/'s builder and publish it, or drop an index, while all of
+ *   the above changes the vectors; the unprivileged workers publish those
+ *   graphs too.
  *
  * Every call must succeed or fail with an errno from the list the ioctls
- * may return; anything else is counted as a failure and printed. The
- * kernel side is checked by whoever runs this: no oops or warning in the
- * log, and the filesystem mounts and checks clean afterwards
- * (tests/vm/test_ioctl_fuzz.sh).
+ * may return; anything else is counted as a failure and printed. When
+ * everything has stopped, the tree is walked and every collection's table
+ * checked: its count is its live slots, every live slot belongs to a file
+ * that still has a name, no file holds a slot in two collections, and
+ * GET_VECTOR through each name of a file (the xattr outside collections)
+ * agrees with the table. The kernel side is checked by whoever runs this:
+ * no oops or warning in the log, and the filesystem mounts and checks
+ * clean afterwards (tests/vm/test_ioctl_fuzz.sh).
  *
  * Reproducing: the seed is printed. Each worker draws from its own
  * generator seeded from it; with one worker and no churners (-t 1 -c 0)
  * the sequence of calls is the same on every run.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -44,6 +61,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,7 +71,10 @@
 #define FUZZ_DIR	"fuzz"
 #define NCOLL		4	/* collections c0..c3 */
 #define FILES_PER_COLL	24	/* ids 1..24 in each, at setup */
+#define NLINKED		8	/* files l0..l7, a name in every collection */
 #define NOBODY		65534
+#define OTHER		1000	/* owns collection c3 and some files */
+#define OTHER_COLL	3
 
 static const uint32_t coll_dim[NCOLL] = { 4, 8, 128, 1 };
 static const uint16_t coll_metric[NCOLL] = {
@@ -93,15 +114,39 @@ static char root[4096];
 static uint64_t seed;
 static uint64_t max_calls = 20000;
 
-/* In a MAP_SHARED page, so the unprivileged process counts too. */
+/*
+ * The last valid graph a publisher built, for the unprivileged workers to
+ * publish too (they cannot read vectors to build one). Written while they
+ * may be copying it: a torn copy is one more damaged graph.
+ */
+#define FRESH_BYTES	(512u << 10)
+struct fresh_graph {
+	atomic_uint len;		/* 0: none yet */
+	atomic_uint coll;
+	atomic_uint_fast64_t seq;
+	uint8_t bytes[FRESH_BYTES];
+};
+
+/* Outcomes of the well-formed calls on the hard-linked files. */
+enum { LINK_SET, LINK_DEL, LINK_GET, LINK_OPS };
+
+/* In MAP_SHARED memory, so the unprivileged processes count too. */
 struct counters {
 	atomic_uint_fast64_t calls;
 	atomic_uint_fast64_t ok;
 	atomic_uint_fast64_t failed;	/* errno outside the expected set */
 	atomic_uint_fast64_t open_failed;
 	atomic_uint_fast64_t churn_ops;
+	atomic_uint_fast64_t moves;	/* renames, unlinks and links of l0..l7 */
+	atomic_uint_fast64_t link_ok[LINK_OPS];
+	atomic_uint_fast64_t link_busy;	/* SET refused: another link holds it */
+	atomic_uint_fast64_t link_nodata;	/* DEL or GET where it is not */
+	atomic_uint_fast64_t published;	/* valid graphs built and accepted */
+	atomic_uint_fast64_t publish_tries;
+	atomic_uint_fast64_t dropped;
 	atomic_uint_fast64_t by_errno[135];
 	atomic_bool stop;
+	struct fresh_graph fresh;
 };
 static struct counters *cnt;
 
@@ -176,6 +221,8 @@ static uint64_t pick_ptr(struct rng *r, struct arena *a, size_t len,
 
 /* The dimension of the collection the current descriptor is in, if any. */
 static __thread uint32_t target_dim = 4;
+/* The collection the current descriptor is, or -1. */
+static __thread int target_coll = -1;
 
 static uint32_t pick_dim(struct rng *r)
 {
@@ -441,6 +488,18 @@ static void build_publish(struct rng *r, struct arena *a, struct call *c)
 	uint8_t *good;
 
 	v.graph_len = graph0_len;
+	if (atomic_load(&cnt->fresh.len) &&
+	    chance(r, (int)atomic_load(&cnt->fresh.coll) == target_coll ? 60 : 10)) {
+		/* A valid graph, for this collection if the numbers match. */
+		v.graph_len = atomic_load(&cnt->fresh.len);
+		v.seq = atomic_load(&cnt->fresh.seq);
+		memcpy(g, cnt->fresh.bytes, v.graph_len);
+		v.graph_ptr = (uint64_t)(uintptr_t)g;
+		c->cmd = VEXFS_IOC_PUBLISH_INDEX;
+		c->name = "PUBLISH_INDEX";
+		c->arg = struct_arg(r, a, &v, sizeof(v));
+		return;
+	}
 	if (graph0_len && graph0_len <= BUF_BYTES / 2 && chance(r, 80)) {
 		memcpy(g, graph0, graph0_len);
 		flips = chance(r, 30) ? 0 : 1 + below(r, 4);
@@ -575,7 +634,8 @@ static void pick_target(struct rng *r, char *rel, size_t len, int *flags)
 	uint32_t c = below(r, NCOLL);
 
 	target_dim = coll_dim[c];
-	switch (below(r, 8)) {
+	target_coll = -1;
+	switch (below(r, 9)) {
 	case 0:
 		snprintf(rel, len, "plain");
 		*flags = dir_flags[below(r, 2)];
@@ -592,10 +652,15 @@ static void pick_target(struct rng *r, char *rel, size_t len, int *flags)
 	case 4:
 		snprintf(rel, len, "c%u", c);
 		*flags = dir_flags[below(r, 2)];
+		target_coll = (int)c;
 		break;
 	case 5:
 		snprintf(rel, len, "c%u/sub", c);	/* a directory inside a collection */
 		*flags = O_RDONLY | O_DIRECTORY;
+		break;
+	case 6:
+		snprintf(rel, len, "c%u/l%u", c, below(r, NLINKED));	/* hard-linked */
+		*flags = file_flags[below(r, 3)];
 		break;
 	default:
 		snprintf(rel, len, "c%u/%u", c,
@@ -724,6 +789,25 @@ static int make_collection(const char *path, uint32_t dim, uint16_t metric)
 	return ret;
 }
 
+/*
+ * Who owns what: every collection may be written by anyone, and c3 and
+ * its files belong to the second unprivileged user, so its publishes,
+ * drops and sets get past the permission checks into the real work.
+ * Files with an even id may be written by anyone.
+ */
+static void give_collection(uint32_t c, const char *path)
+{
+	if (chmod(path, 0777) || (c == OTHER_COLL && chown(path, OTHER, OTHER)))
+		perror("ioctl_fuzz: chmod or chown a collection");
+}
+
+static void give_file(uint32_t c, uint32_t id, int fd)
+{
+	if (fchmod(fd, id % 2 ? 0644 : 0666) ||
+	    (c == OTHER_COLL && fchown(fd, OTHER, OTHER)))
+		perror("ioctl_fuzz: chmod or chown a file");
+}
+
 /* A file with a vector in collection c (which may be gone). */
 static void make_file(struct rng *r, uint32_t c, uint32_t id)
 {
@@ -736,8 +820,15 @@ static void make_file(struct rng *r, uint32_t c, uint32_t id)
 		return;
 	if (write(fd, path, strlen(path)) < 0)
 		perror("write");
+	give_file(c, id, fd);
 	vec_set(fd, coll_dim[c], r);
 	close(fd);
+}
+
+/* The name of hard-linked file j in collection c. */
+static void link_path(char *out, size_t len, uint32_t c, uint32_t j)
+{
+	snprintf(out, len, "%s/c%u/l%u", root, c, j);
 }
 
 /* Empty collection c of its files and subdirectory, remove it, make it again. */
@@ -754,11 +845,16 @@ static void recycle_collection(struct rng *r, uint32_t c)
 		snprintf(path, sizeof(path), "%s/c%u/%u", root, c, id);
 		unlink(path);
 	}
+	for (id = 0; id < NLINKED; id++) {
+		link_path(path, sizeof(path), c, id);
+		unlink(path);
+	}
 	snprintf(path, sizeof(path), "%s/c%u/sub", root, c);
 	rmdir(path);
 	snprintf(path, sizeof(path), "%s/c%u", root, c);
 	rmdir(path);
-	make_collection(path, coll_dim[c], coll_metric[c]);
+	if (!make_collection(path, coll_dim[c], coll_metric[c]))
+		give_collection(c, path);
 	snprintf(path, sizeof(path), "%s/c%u/sub", root, c);
 	mkdir(path, 0755);
 	for (id = 1; id <= FILES_PER_COLL; id++)
@@ -826,7 +922,7 @@ static void *churn_main(void *p)
 	return NULL;
 }
 
-/* ==== setup ==== */
+/* ==== valid graphs ==== */
 
 struct vecs {
 	float *v;
@@ -840,6 +936,487 @@ static const float *vector_of(void *ctx, uint32_t slot)
 	return vs->v + (size_t)slot * vs->dim;
 }
 
+#define GRAPH_SLOTS	4096	/* slots read; a graph covers the live ones */
+
+/*
+ * Read collection c's vectors through its descriptor fd and build a graph
+ * over its live slots, as an index builder does: *graph (page-aligned,
+ * the caller frees it), its length and the change sequence of the read.
+ * A collection without a live slot has no graph: -1 with errno ENODATA.
+ */
+static int build_graph(int fd, uint32_t c, uint64_t gseed, uint8_t **graph,
+		       size_t *len, uint64_t *seq)
+{
+	struct vexfs_ioc_read_vectors rv = { .size = sizeof(rv), .dim = coll_dim[c],
+					     .count = GRAPH_SLOTS };
+	struct vexfs_hnsw_build_params bp;
+	struct vexfs_hnsw_builder *b = NULL;
+	struct vecs vs = { .dim = coll_dim[c] };
+	uint64_t *inos = calloc(GRAPH_SLOTS, sizeof(*inos));
+	uint32_t *live = calloc(GRAPH_SLOTS, sizeof(*live)), nlive = 0, i;
+	int ret = -1;
+
+	*graph = NULL;
+	vs.v = calloc(GRAPH_SLOTS, sizeof(float) * coll_dim[c]);
+	if (!inos || !live || !vs.v) {
+		errno = ENOMEM;
+		goto out;
+	}
+	rv.inos_ptr = (uint64_t)(uintptr_t)inos;
+	rv.vectors_ptr = (uint64_t)(uintptr_t)vs.v;
+	if (ioctl(fd, VEXFS_IOC_READ_VECTORS, &rv))
+		goto out;
+	for (i = 0; i < rv.returned; i++)
+		if (inos[i])
+			live[nlive++] = i;
+	errno = ENODATA;
+	if (!nlive)
+		goto out;
+	vexfs_hnsw_build_defaults(&bp);
+	bp.dim = coll_dim[c];
+	bp.metric = coll_metric[c];
+	bp.m = 2 + (uint32_t)(gseed % 7);
+	bp.ef_construction = 32;
+	bp.seed = gseed;
+	bp.vector_of = vector_of;
+	bp.ctx = &vs;
+	if (vexfs_hnsw_build(&bp, live, nlive, &b)) {
+		errno = EINVAL;
+		goto out;
+	}
+	*len = vexfs_hnsw_serialized_size(b);
+	*graph = aligned_alloc(4096, (*len + 4095) / 4096 * 4096);
+	if (!*graph || vexfs_hnsw_serialize(b, *graph, *len)) {
+		free(*graph);
+		*graph = NULL;
+		errno = ENOMEM;
+		goto out;
+	}
+	*seq = rv.seq;
+	ret = 0;
+out:
+	if (b)
+		vexfs_hnsw_builder_free(b);
+	free(vs.v);
+	free(live);
+	free(inos);
+	return ret;
+}
+
+static int publish_graph(int fd, const uint8_t *graph, size_t len, uint64_t seq)
+{
+	struct vexfs_ioc_publish_index pub = { .size = sizeof(pub),
+					       .graph_ptr = (uint64_t)(uintptr_t)graph,
+					       .graph_len = len, .seq = seq };
+
+	return ioctl(fd, VEXFS_IOC_PUBLISH_INDEX, &pub);
+}
+
+/* Counts one call of the run; false once the run has made all of them. */
+static bool take_call(void)
+{
+	if (atomic_fetch_add(&cnt->calls, 1) >= max_calls) {
+		atomic_store(&cnt->stop, true);
+		return false;
+	}
+	return true;
+}
+
+/* ==== publishers: valid graphs while everything changes ==== */
+
+static void publish_once(struct rng *r)
+{
+	static const struct call pub_call = { VEXFS_IOC_PUBLISH_INDEX, 0, "PUBLISH_INDEX (valid)" };
+	static const struct call drop_call = { VEXFS_IOC_DROP_INDEX, 0, "DROP_INDEX" };
+	char path[4200];
+	uint32_t c = below(r, NCOLL);
+	uint8_t *graph;
+	uint64_t seq;
+	size_t len;
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/c%u", root, c);
+	fd = open(path, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return;
+	if (chance(r, 20)) {
+		if (take_call()) {
+			ret = ioctl(fd, VEXFS_IOC_DROP_INDEX);
+			record(&drop_call, ret, ret < 0 ? errno : 0, fd);
+			if (!ret)
+				atomic_fetch_add(&cnt->dropped, 1);
+		}
+		close(fd);
+		return;
+	}
+	if (!build_graph(fd, c, rnd(r), &graph, &len, &seq)) {
+		if (take_call()) {
+			ret = publish_graph(fd, graph, len, seq);
+			record(&pub_call, ret, ret < 0 ? errno : 0, fd);
+			atomic_fetch_add(&cnt->publish_tries, 1);
+			if (!ret)
+				atomic_fetch_add(&cnt->published, 1);
+		}
+		if (len <= FRESH_BYTES) {
+			atomic_store(&cnt->fresh.len, 0);
+			memcpy(cnt->fresh.bytes, graph, len);
+			atomic_store(&cnt->fresh.coll, c);
+			atomic_store(&cnt->fresh.seq, seq);
+			atomic_store(&cnt->fresh.len, (unsigned int)len);
+		}
+		free(graph);
+	}
+	close(fd);
+}
+
+static void *publish_main(void *p)
+{
+	struct rng *r = p;
+
+	while (!atomic_load(&cnt->stop)) {
+		publish_once(r);
+		usleep(1000);	/* let the vectors change between graphs */
+	}
+	return NULL;
+}
+
+/* ==== linkers: one file, a link in every collection, sets through each ==== */
+
+static void link_call(struct rng *r, int fd, uint32_t c)
+{
+	static const struct call names[LINK_OPS] = {
+		{ VEXFS_IOC_SET_VECTOR, 0, "SET_VECTOR (link)" },
+		{ VEXFS_IOC_DEL_VECTOR, 0, "DEL_VECTOR (link)" },
+		{ VEXFS_IOC_GET_VECTOR, 0, "GET_VECTOR (link)" },
+	};
+	float v[128];
+	struct vexfs_ioc_vector a = { .size = sizeof(a), .dim = coll_dim[c],
+				      .vector_ptr = (uint64_t)(uintptr_t)v };
+	uint32_t op = below(r, 10) < 6 ? LINK_SET : below(r, 2) ? LINK_DEL : LINK_GET;
+	int ret;
+
+	if (op == LINK_SET) {
+		for (uint32_t i = 0; i < coll_dim[c]; i++)
+			v[i] = (float)(int32_t)below(r, 2000) / 100.0f - 10.0f;
+		a.id = 1 + below(r, 1 << 20);
+		a.attrs[0] = below(r, 8);
+		ret = ioctl(fd, VEXFS_IOC_SET_VECTOR, &a);
+	} else if (op == LINK_DEL) {
+		ret = ioctl(fd, VEXFS_IOC_DEL_VECTOR);
+	} else {
+		ret = ioctl(fd, VEXFS_IOC_GET_VECTOR, &a);
+	}
+	record(&names[op], ret, ret < 0 ? errno : 0, fd);
+	if (!ret)
+		atomic_fetch_add(&cnt->link_ok[op], 1);
+	else if (errno == EBUSY)
+		atomic_fetch_add(&cnt->link_busy, 1);
+	else if (errno == ENODATA)
+		atomic_fetch_add(&cnt->link_nodata, 1);
+}
+
+static void *link_main(void *p)
+{
+	struct rng *r = p;
+	char path[4200];
+	uint32_t c, n;
+	int fd;
+
+	while (!atomic_load(&cnt->stop)) {
+		c = below(r, NCOLL);
+		link_path(path, sizeof(path), c, below(r, NLINKED));
+		fd = open(path, O_RDWR);
+		if (fd < 0) {
+			atomic_fetch_add(&cnt->open_failed, 1);
+			continue;
+		}
+		for (n = 1 + below(r, 4); n > 0 && take_call(); n--)
+			link_call(r, fd, c);
+		close(fd);
+	}
+	return NULL;
+}
+
+/*
+ * Give linked file j a name in every collection, linked from one that
+ * exists; a new file when none does.
+ */
+static void relink(struct rng *r, uint32_t j)
+{
+	char from[4200] = "", path[4200];
+	uint32_t c;
+	int fd;
+
+	for (c = 0; c < NCOLL && !*from; c++) {
+		link_path(path, sizeof(path), c, j);
+		if (!access(path, F_OK))
+			memcpy(from, path, sizeof(from));
+	}
+	if (!*from) {
+		c = below(r, NCOLL);
+		link_path(from, sizeof(from), c, j);
+		fd = open(from, O_CREAT | O_EXCL | O_RDWR, 0666);
+		if (fd < 0)
+			return;
+		if (fchmod(fd, 0666) || (j % 2 && fchown(fd, OTHER, OTHER)))
+			perror("ioctl_fuzz: chmod or chown a linked file");
+		if (chance(r, 50))
+			vec_set(fd, coll_dim[c], r);
+		close(fd);
+	}
+	for (c = 0; c < NCOLL; c++) {
+		link_path(path, sizeof(path), c, j);
+		link(from, path);
+	}
+}
+
+/* Renames of the links between collections and out and back, concurrent with the sets. */
+static void move_once(struct rng *r)
+{
+	char from[4200], to[4200];
+	uint32_t j = below(r, NLINKED), a = below(r, NCOLL), b = below(r, NCOLL);
+
+	link_path(from, sizeof(from), a, j);
+	switch (below(r, 8)) {
+	case 0:
+	case 1:	/* to another collection, over the link already there */
+		link_path(to, sizeof(to), b, j);
+		rename(from, to);
+		break;
+	case 2:	/* to another collection, if the name is free there */
+		link_path(to, sizeof(to), b, j);
+		renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+		break;
+	case 3:
+	case 4:	/* out to the plain directory and back */
+		snprintf(to, sizeof(to), "%s/plain/l%u-%u", root, j, a);
+		if (!rename(from, to) && rename(to, from))
+			unlink(to);
+		break;
+	case 5:
+		unlink(from);
+		break;
+	default:
+		relink(r, j);
+		break;
+	}
+	atomic_fetch_add(&cnt->moves, 1);
+}
+
+static void *move_main(void *p)
+{
+	struct rng *r = p;
+
+	while (!atomic_load(&cnt->stop))
+		move_once(r);
+	return NULL;
+}
+
+/* ==== after the run: the tables against the tree ==== */
+
+struct table {
+	char path[4200];
+	uint32_t dim;
+	uint64_t slots;
+	uint64_t *inos;		/* per slot, 0: free */
+	float *vecs;
+};
+
+struct name {
+	uint64_t ino;
+	int table;		/* the collection it is in, or -1 */
+	char path[4200];
+};
+
+struct walk {
+	struct table *t;
+	size_t nt;
+	struct name *n;
+	size_t nn, cap;
+	uint64_t bad;
+};
+
+#define BAD(w, ...) do {						\
+	fprintf(stderr, "ioctl_fuzz: after the run: " __VA_ARGS__);	\
+	fprintf(stderr, "\n");						\
+	(w)->bad++;							\
+} while (0)
+
+/* A collection's whole table, as root reads it. */
+static int read_table(struct walk *w, int fd, const char *path)
+{
+	struct vexfs_ioc_collection gc = { .size = sizeof(gc) };
+	struct vexfs_ioc_read_vectors rv = { .size = sizeof(rv) };
+	struct table *t;
+	uint64_t live = 0, i;
+
+	if (ioctl(fd, VEXFS_IOC_GET_COLLECTION, &gc))
+		return -1;
+	w->t = realloc(w->t, (w->nt + 1) * sizeof(*w->t));
+	t = &w->t[w->nt++];
+	snprintf(t->path, sizeof(t->path), "%s", path);
+	t->dim = gc.dim;
+	t->slots = gc.slots;
+	t->inos = calloc(gc.slots + 1, sizeof(*t->inos));
+	t->vecs = calloc((gc.slots + 1) * gc.dim, sizeof(float));
+	for (rv.start = 0; rv.start < gc.slots; rv.start += rv.returned) {
+		rv.dim = gc.dim;
+		rv.count = gc.slots - rv.start < VEXFS_MAX_BATCH ? (uint32_t)(gc.slots - rv.start)
+								 : VEXFS_MAX_BATCH;
+		rv.returned = 0;
+		rv.inos_ptr = (uint64_t)(uintptr_t)(t->inos + rv.start);
+		rv.vectors_ptr = (uint64_t)(uintptr_t)(t->vecs + rv.start * gc.dim);
+		if (ioctl(fd, VEXFS_IOC_READ_VECTORS, &rv) || !rv.returned) {
+			BAD(w, "%s: READ_VECTORS at slot %" PRIu64 ": %s", path, (uint64_t)rv.start,
+			    strerror(errno));
+			break;
+		}
+	}
+	for (i = 0; i < gc.slots; i++)
+		live += t->inos[i] != 0;
+	if (live != gc.count)
+		BAD(w, "%s: count %" PRIu64 ", %" PRIu64 " live slots", path, (uint64_t)gc.count, live);
+	return (int)(w->nt - 1);
+}
+
+static void walk_dir(struct walk *w, const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	struct stat st;
+	char sub[4200];
+	int table;
+
+	if (!d) {
+		BAD(w, "%s: %s", path, strerror(errno));
+		return;
+	}
+	table = read_table(w, dirfd(d), path);
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		if (lstat(sub, &st)) {
+			BAD(w, "%s: %s", sub, strerror(errno));
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			walk_dir(w, sub);
+		} else if (S_ISREG(st.st_mode)) {
+			if (w->nn == w->cap) {
+				w->cap = w->cap ? 2 * w->cap : 1024;
+				w->n = realloc(w->n, w->cap * sizeof(*w->n));
+			}
+			w->n[w->nn].ino = st.st_ino;
+			w->n[w->nn].table = table;
+			memcpy(w->n[w->nn].path, sub, sizeof(sub));
+			w->nn++;
+		}
+	}
+	closedir(d);
+}
+
+/* The table holding ino's vector and its slot, or -1 (and two holders are a violation). */
+static int owner_of(struct walk *w, uint64_t ino, uint64_t *slot)
+{
+	int found = -1;
+	size_t t;
+	uint64_t i;
+
+	for (t = 0; t < w->nt; t++)
+		for (i = 0; i < w->t[t].slots; i++) {
+			if (w->t[t].inos[i] != ino)
+				continue;
+			if (found >= 0)
+				BAD(w, "inode %" PRIu64 " holds slots in %s and %s", ino,
+				    w->t[found].path, w->t[t].path);
+			found = (int)t;
+			*slot = i;
+		}
+	return found;
+}
+
+/*
+ * Every name agrees with the tables: GET_VECTOR through a name in the
+ * collection holding the file's vector returns that vector, through any
+ * other collection ENODATA; the xattr returns it through every name.
+ */
+static void check_name(struct walk *w, const struct name *n)
+{
+	float got[128];
+	struct vexfs_ioc_vector a = { .size = sizeof(a), .vector_ptr = (uint64_t)(uintptr_t)got };
+	uint64_t slot = 0;
+	int owner = owner_of(w, n->ino, &slot), fd, ret;
+	const float *want = owner >= 0 ? w->t[owner].vecs + slot * w->t[owner].dim : NULL;
+	ssize_t len;
+
+	len = getxattr(n->path, "user.vexfs.vector", got, sizeof(got));
+	if (owner < 0 && !(len < 0 && errno == ENODATA))
+		BAD(w, "%s: the xattr gives %zd (%s) without a vector", n->path, len,
+		    len < 0 ? strerror(errno) : "bytes");
+	if (owner >= 0 && (len != (ssize_t)(w->t[owner].dim * 4) || memcmp(got, want, (size_t)len)))
+		BAD(w, "%s: the xattr gives %zd (%s), not the vector of %s", n->path, len,
+		    len < 0 ? strerror(errno) : "bytes", w->t[owner].path);
+	if (n->table < 0)
+		return;
+	fd = open(n->path, O_RDONLY);
+	if (fd < 0) {
+		BAD(w, "%s: %s", n->path, strerror(errno));
+		return;
+	}
+	a.dim = w->t[n->table].dim;
+	ret = ioctl(fd, VEXFS_IOC_GET_VECTOR, &a);
+	if (owner == n->table && (ret || memcmp(got, want, a.dim * 4)))
+		BAD(w, "%s: GET_VECTOR %s, not the vector its collection holds", n->path,
+		    ret ? strerror(errno) : "differs");
+	if (owner != n->table && !(ret && errno == ENODATA))
+		BAD(w, "%s: GET_VECTOR %s; its vector is %s%s", n->path,
+		    ret ? strerror(errno) : "succeeds", owner >= 0 ? "in " : "nowhere",
+		    owner >= 0 ? w->t[owner].path : "");
+	close(fd);
+}
+
+static uint64_t check_after(void)
+{
+	struct walk w = { 0 };
+	uint64_t vectors = 0, no_name_here = 0, i;
+	size_t t, k;
+	bool named, here;
+
+	walk_dir(&w, root);
+	for (k = 0; k < w.nn; k++)
+		check_name(&w, &w.n[k]);
+	for (t = 0; t < w.nt; t++)
+		for (i = 0; i < w.t[t].slots; i++) {
+			if (!w.t[t].inos[i])
+				continue;
+			vectors++;
+			named = here = false;
+			for (k = 0; k < w.nn; k++)
+				if (w.n[k].ino == w.t[t].inos[i]) {
+					named = true;
+					here |= w.n[k].table == (int)t;
+				}
+			if (!named)
+				BAD(&w, "%s: slot %" PRIu64 " holds inode %" PRIu64 ", which has no name",
+				    w.t[t].path, i, w.t[t].inos[i]);
+			else if (!here)
+				no_name_here++;
+		}
+	printf("ioctl_fuzz: after the run: %zu collections, %" PRIu64 " vectors (%" PRIu64
+	       " of files whose names are all elsewhere), %zu names checked: %" PRIu64 " violations\n",
+	       w.nt, vectors, no_name_here, w.nn, w.bad);
+	for (t = 0; t < w.nt; t++) {
+		free(w.t[t].inos);
+		free(w.t[t].vecs);
+	}
+	free(w.t);
+	free(w.n);
+	return w.bad;
+}
+
+/* ==== setup ==== */
+
 /*
  * Read collection 0's vectors, build a graph over its live slots and
  * publish it: the starting point of the mutated graphs.
@@ -847,56 +1424,22 @@ static const float *vector_of(void *ctx, uint32_t slot)
 static int build_graph0(void)
 {
 	char path[4200];
-	struct vexfs_ioc_read_vectors rv = { .size = sizeof(rv), .dim = coll_dim[0], .count = 256 };
-	struct vexfs_ioc_publish_index pub = { .size = sizeof(pub) };
-	struct vexfs_hnsw_build_params bp;
-	struct vexfs_hnsw_builder *b = NULL;
-	uint64_t inos[256];
-	uint32_t live[256], nlive = 0, i;
-	struct vecs vs = { .dim = coll_dim[0] };
 	int fd, ret = -1;
 
-	vs.v = calloc(256, sizeof(float) * coll_dim[0]);
-	rv.inos_ptr = (uint64_t)(uintptr_t)inos;
-	rv.vectors_ptr = (uint64_t)(uintptr_t)vs.v;
 	snprintf(path, sizeof(path), "%s/c0", root);
 	fd = open(path, O_RDONLY | O_DIRECTORY);
-	if (fd < 0 || ioctl(fd, VEXFS_IOC_READ_VECTORS, &rv)) {
-		perror("ioctl_fuzz: read vectors of c0");
+	if (fd < 0 || build_graph(fd, 0, seed, &graph0, &graph0_len, &graph0_seq)) {
+		perror("ioctl_fuzz: a graph of c0");
 		goto out;
 	}
-	for (i = 0; i < rv.returned; i++)
-		if (inos[i])
-			live[nlive++] = i;
-	vexfs_hnsw_build_defaults(&bp);
-	bp.dim = coll_dim[0];
-	bp.metric = coll_metric[0];
-	bp.m = 4;
-	bp.ef_construction = 32;
-	bp.seed = seed;
-	bp.vector_of = vector_of;
-	bp.ctx = &vs;
-	if (vexfs_hnsw_build(&bp, live, nlive, &b))
-		goto out;
-	graph0_len = vexfs_hnsw_serialized_size(b);
-	graph0 = aligned_alloc(4096, (graph0_len + 4095) / 4096 * 4096);
-	if (vexfs_hnsw_serialize(b, graph0, graph0_len))
-		goto out;
-	graph0_seq = rv.seq;
-	pub.graph_ptr = (uint64_t)(uintptr_t)graph0;
-	pub.graph_len = graph0_len;
-	pub.seq = graph0_seq;
-	if (ioctl(fd, VEXFS_IOC_PUBLISH_INDEX, &pub)) {
+	if (publish_graph(fd, graph0, graph0_len, graph0_seq)) {
 		perror("ioctl_fuzz: publish the graph of c0");
 		goto out;
 	}
 	ret = 0;
 out:
-	if (b)
-		vexfs_hnsw_builder_free(b);
 	if (fd >= 0)
 		close(fd);
-	free(vs.v);
 	return ret;
 }
 
@@ -920,12 +1463,14 @@ static int setup(struct rng *r)
 			fprintf(stderr, "ioctl_fuzz: cannot make collection %s: %s\n", path, strerror(errno));
 			return -1;
 		}
-		chmod(path, 0777);	/* the unprivileged caller may write too */
+		give_collection(c, path);
 		snprintf(path, sizeof(path), "%s/c%u/sub", root, c);
 		mkdir(path, 0755);
 		for (id = 1; id <= FILES_PER_COLL; id++)
 			make_file(r, c, id);
 	}
+	for (id = 0; id < NLINKED; id++)
+		relink(r, id);
 	if (build_graph0())
 		return -1;
 	/* Kept open while churn removes them: ioctls on unlinked inodes. */
@@ -948,7 +1493,8 @@ static int setup(struct rng *r)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ioctl_fuzz [-s SEED] [-n CALLS] [-t THREADS] [-c CHURNERS] MOUNTPOINT\n");
+	fprintf(stderr, "usage: ioctl_fuzz [-s SEED] [-n CALLS] [-t THREADS] [-c CHURNERS] "
+			"[-l LINKERS] [-p PUBLISHERS] MOUNTPOINT\n");
 	exit(16);
 }
 
@@ -961,6 +1507,15 @@ static void print_counts(double secs)
 	       seed, (uint64_t)atomic_load(&cnt->calls) < max_calls ? (uint64_t)atomic_load(&cnt->calls) : max_calls,
 	       secs, (uint64_t)atomic_load(&cnt->ok), (uint64_t)atomic_load(&cnt->failed),
 	       (uint64_t)atomic_load(&cnt->open_failed), (uint64_t)atomic_load(&cnt->churn_ops));
+	printf("ioctl_fuzz: hard links: %" PRIu64 " sets, %" PRIu64 " deletes, %" PRIu64 " gets "
+	       "succeeded, %" PRIu64 " sets refused with EBUSY, %" PRIu64 " ENODATA; %" PRIu64
+	       " renames, unlinks and relinks; valid graphs: %" PRIu64 " of %" PRIu64 " published, %"
+	       PRIu64 " indexes dropped\n",
+	       (uint64_t)atomic_load(&cnt->link_ok[LINK_SET]), (uint64_t)atomic_load(&cnt->link_ok[LINK_DEL]),
+	       (uint64_t)atomic_load(&cnt->link_ok[LINK_GET]), (uint64_t)atomic_load(&cnt->link_busy),
+	       (uint64_t)atomic_load(&cnt->link_nodata), (uint64_t)atomic_load(&cnt->moves),
+	       (uint64_t)atomic_load(&cnt->published), (uint64_t)atomic_load(&cnt->publish_tries),
+	       (uint64_t)atomic_load(&cnt->dropped));
 	printf("ioctl_fuzz: errors:");
 	for (e = 1; e < 135; e++)
 		if (atomic_load(&cnt->by_errno[e]))
@@ -969,18 +1524,72 @@ static void print_counts(double secs)
 	printf("\n");
 }
 
+/* A process of unprivileged workers: same targets, no capabilities. */
+static pid_t spawn_user(uid_t uid, unsigned int nthreads, uint64_t salt)
+{
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	if (setgroups(0, NULL) || setgid(uid) || setuid(uid)) {
+		perror("ioctl_fuzz: drop privileges");
+		_exit(2);
+	}
+	run_workers(nthreads, salt);
+	_exit(0);
+}
+
+static void reap_user(pid_t pid, uid_t uid)
+{
+	int status;
+
+	if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status))
+		return;
+	fprintf(stderr, "ioctl_fuzz: the process of uid %u failed\n", (unsigned int)uid);
+	atomic_fetch_add(&cnt->failed, 1);
+}
+
+/* Helper threads of one kind, each with its own generator. */
+struct helpers {
+	pthread_t *th;
+	struct rng *rng;
+	unsigned int n;
+};
+
+static void helpers_start(struct helpers *h, unsigned int n, uint64_t salt, void *(*fn)(void *))
+{
+	unsigned int i;
+
+	h->n = n;
+	h->th = calloc(n + 1, sizeof(*h->th));
+	h->rng = calloc(n + 1, sizeof(*h->rng));
+	for (i = 0; i < n; i++) {
+		h->rng[i].s = seed * 7919u + salt * 100 + i;
+		pthread_create(&h->th[i], NULL, fn, &h->rng[i]);
+	}
+}
+
+static void helpers_join(struct helpers *h)
+{
+	unsigned int i;
+
+	for (i = 0; i < h->n; i++)
+		pthread_join(h->th[i], NULL);
+	free(h->th);
+	free(h->rng);
+}
+
 int main(int argc, char **argv)
 {
-	unsigned int threads = 4, churners = 2, i;
+	unsigned int threads = 4, churners = 2, linkers = 2, publishers = 1, i;
+	struct helpers churn, link, move, pub;
 	struct timespec t0, t1;
 	struct rng setup_rng;
-	struct rng *churn_rng;
-	pthread_t *churn;
-	pid_t child;
-	int opt, status;
+	pid_t nobody, other;
+	int opt;
 
 	seed = (uint64_t)time(NULL);
-	while ((opt = getopt(argc, argv, "s:n:t:c:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:t:c:l:p:")) != -1) {
 		switch (opt) {
 		case 's':
 			seed = strtoull(optarg, NULL, 0);
@@ -994,6 +1603,12 @@ int main(int argc, char **argv)
 		case 'c':
 			churners = (unsigned int)atoi(optarg);
 			break;
+		case 'l':
+			linkers = (unsigned int)atoi(optarg);
+			break;
+		case 'p':
+			publishers = (unsigned int)atoi(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -1003,8 +1618,10 @@ int main(int argc, char **argv)
 	mnt = argv[optind];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("ioctl_fuzz: seed %" PRIu64 " (reproduce with -s %" PRIu64 "), %" PRIu64 " calls, "
-	       "%u threads + %u unprivileged, %u churners\n",
-	       seed, seed, max_calls, threads, (threads + 1) / 2, churners);
+	       "%u threads + %u as uid %u + %u as uid %u, %u churners, %u linkers and %u mover, "
+	       "%u publishers\n",
+	       seed, seed, max_calls, threads, (threads + 1) / 2, NOBODY, (threads + 1) / 2, OTHER,
+	       churners, linkers, linkers ? 1 : 0, publishers);
 	cnt = mmap(NULL, sizeof(*cnt), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (cnt == MAP_FAILED)
 		return 2;
@@ -1015,34 +1632,27 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* The unprivileged caller: same targets, no capabilities. */
-	child = fork();
-	if (child == 0) {
-		if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY)) {
-			perror("ioctl_fuzz: drop privileges");
-			_exit(2);
-		}
-		run_workers((threads + 1) / 2, 1);
-		_exit(0);
-	}
-	churn = calloc(churners + 1, sizeof(*churn));
-	churn_rng = calloc(churners + 1, sizeof(*churn_rng));
-	for (i = 0; i < churners; i++) {
-		churn_rng[i].s = seed * 7919u + i;
-		pthread_create(&churn[i], NULL, churn_main, &churn_rng[i]);
-	}
+	/* Before any thread: a fork copies only the calling one. */
+	nobody = spawn_user(NOBODY, (threads + 1) / 2, 1);
+	other = spawn_user(OTHER, (threads + 1) / 2, 2);
+	helpers_start(&churn, churners, 0, churn_main);
+	helpers_start(&link, linkers, 1, link_main);
+	helpers_start(&move, linkers ? 1 : 0, 2, move_main);
+	helpers_start(&pub, publishers, 3, publish_main);
 	run_workers(threads, 0);
 	atomic_store(&cnt->stop, true);
-	for (i = 0; i < churners; i++)
-		pthread_join(churn[i], NULL);
-	if (child > 0 && (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
-			  WEXITSTATUS(status))) {
-		fprintf(stderr, "ioctl_fuzz: the unprivileged process failed\n");
-		atomic_fetch_add(&cnt->failed, 1);
-	}
+	helpers_join(&churn);
+	helpers_join(&link);
+	helpers_join(&move);
+	helpers_join(&pub);
+	reap_user(nobody, NOBODY);
+	reap_user(other, OTHER);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	print_counts((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	/* Unlinked files kept open lose their slots only now. */
 	for (i = 0; i < (unsigned int)nkept; i++)
 		close(kept_fd[i]);
+	if (check_after())
+		atomic_fetch_add(&cnt->failed, 1);
 	return atomic_load(&cnt->failed) ? 1 : 0;
 }

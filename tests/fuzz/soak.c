@@ -25,24 +25,56 @@
  *            publish it, while the others keep changing the collection
  *
  * Nothing a thread owns is touched by another, so each model is exact.
+ *
+ * Beside them:
+ *
+ *   links    three link threads share NG files g<j>, each with a name in
+ *            three more collections (MNT/soak/la, lb, lc), one per
+ *            thread. Each sets, deletes and reads the vectors through its
+ *            own link, all three on the same files at once: a set through
+ *            one link while another link's collection holds the vector
+ *            must fail with EBUSY. The thread that "moves" file j (j % 3)
+ *            also renames its link into the main collection and back, and
+ *            out to the plain directory and back, dropping the vector it
+ *            held, while the others set theirs. A collection holds file
+ *            j's vector only through the one link of j it contains, so
+ *            each link thread knows exactly whether the collection of its
+ *            link holds the vector and what it is, and says so on every
+ *            read.
+ *   indexer  reads a collection's vectors, builds and publishes a graph,
+ *            or drops an index, over and over, on every collection.
+ *   users    two processes, uids 1000 and 65534, with files of their own
+ *            (private 0600 or shared 0644) in MNT/soak/ucoll (1777): they
+ *            set, delete and search their vectors, must find their own,
+ *            never the other's private files, must be refused the other's
+ *            files for writing and its private ones for reading, and
+ *            READ_VECTORS, PUBLISH_INDEX and DROP_INDEX on collections
+ *            they do not own.
+ *
  * At the end every file of every model is read back and compared (bytes,
- * vector bit for bit, id), every name in both directories must be in a
- * model, and the collection's vector count must equal the models' sum.
- * The models are saved so that "verify" repeats the check after a
- * remount, from what reached the disk.
+ * vector bit for bit, id), every name in every directory must be in a
+ * model, each collection's vector count must equal what the models hold
+ * there, and no inode may hold a slot in two collections. The models are
+ * saved so that "verify" repeats the check after a remount, from what
+ * reached the disk.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,7 +138,7 @@ static const char *op_names[9] = {
 	"index", "batch"
 };
 
-static char coll[4200], files[4200];
+static char coll[4200], files[4200], ucoll[4200];
 static atomic_bool stop;
 static atomic_uint_fast64_t total_failures;
 
@@ -427,7 +459,11 @@ static const float *vector_of(void *ctx, uint32_t slot)
 	return ((struct vecs *)ctx)->v + (size_t)slot * DIM;
 }
 
-static void op_index(struct thread *t)
+/*
+ * Read every vector of the collection dir, build a graph over the live
+ * slots and publish it. 0, or an errno and what failed in *what.
+ */
+static int index_dir(const char *dir, uint64_t gseed, const char **what)
 {
 	struct vexfs_ioc_read_vectors rv = { .size = sizeof(rv), .dim = DIM, .count = 8192 };
 	struct vexfs_ioc_publish_index pub = { .size = sizeof(pub) };
@@ -438,13 +474,14 @@ static void op_index(struct thread *t)
 	uint32_t *live = calloc(8192, sizeof(*live)), nlive = 0, i;
 	void *graph = NULL;
 	size_t len;
-	int fd = open(coll, O_RDONLY | O_DIRECTORY);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY), err = 0;
 
 	vs.v = calloc(8192, sizeof(float) * DIM);
 	rv.inos_ptr = (uint64_t)(uintptr_t)inos;
 	rv.vectors_ptr = (uint64_t)(uintptr_t)vs.v;
+	*what = "read vectors";
 	if (fd < 0 || ioctl(fd, VEXFS_IOC_READ_VECTORS, &rv)) {
-		FAIL(t, "read vectors: %s", strerror(errno));
+		err = errno;
 		goto out;
 	}
 	for (i = 0; i < rv.returned; i++)
@@ -455,22 +492,26 @@ static void op_index(struct thread *t)
 	bp.metric = VEXFS_METRIC_L2;
 	bp.m = 8;
 	bp.ef_construction = 64;
-	bp.seed = t->rng.s;
+	bp.seed = gseed;
 	bp.vector_of = vector_of;
 	bp.ctx = &vs;
-	if (vexfs_hnsw_build(&bp, live, nlive, &b)) {
-		FAIL(t, "build a graph of %u vectors", nlive);
+	*what = "build a graph";
+	if (!nlive || vexfs_hnsw_build(&bp, live, nlive, &b)) {
+		err = nlive ? EINVAL : 0;	/* nothing to index is no failure */
 		goto out;
 	}
 	len = vexfs_hnsw_serialized_size(b);
 	graph = aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
-	if (!graph || vexfs_hnsw_serialize(b, graph, len))
+	if (!graph || vexfs_hnsw_serialize(b, graph, len)) {
+		err = ENOMEM;
 		goto out;
+	}
 	pub.graph_ptr = (uint64_t)(uintptr_t)graph;
 	pub.graph_len = len;
 	pub.seq = rv.seq;
+	*what = "publish";
 	if (ioctl(fd, VEXFS_IOC_PUBLISH_INDEX, &pub))
-		FAIL(t, "publish a graph of %u vectors: %s", nlive, strerror(errno));
+		err = errno;
 out:
 	if (b)
 		vexfs_hnsw_builder_free(b);
@@ -480,6 +521,16 @@ out:
 	free(vs.v);
 	free(live);
 	free(inos);
+	return err;
+}
+
+static void op_index(struct thread *t)
+{
+	const char *what;
+	int err = index_dir(coll, t->rng.s, &what);
+
+	if (err)
+		FAIL(t, "%s: %s", what, strerror(err));
 }
 
 static void *thread_main(void *arg)

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Fuzzes every VexFS ioctl (tests/fuzz/ioctl_fuzz.c): random and boundary
-# arguments, bad pointers, every kind of file descriptor, an unprivileged
-# caller, and threads that unlink, rename and rmdir the targets meanwhile.
-# Every call must return success or an expected errno, the kernel must not
-# oops or warn (scripts/vm.sh fails the run on any splat), and afterwards
-# the filesystem must check clean and mount again.
+# arguments, bad pointers, every kind of file descriptor, two unprivileged
+# callers, threads that unlink, rename and rmdir the targets meanwhile,
+# sets and deletes through hard links of one file in every collection at
+# once while its links move between collections, and valid graphs
+# published while the vectors change and indexes are dropped. Every call
+# must return success or an expected errno, the kernel must not oops or
+# warn (scripts/vm.sh fails the run on any splat), every collection's
+# table must agree with the tree afterwards (its count, one slot per file,
+# GET_VECTOR through each link), and the filesystem must check clean and
+# mount again.
 #
 #   VEXFS_IOCTL_FUZZ_CALLS    calls in all (15000; make reliability: 200000)
 #   VEXFS_IOCTL_FUZZ_SEED     seed (default: the time; printed either way)
@@ -37,7 +42,7 @@ dmesg_mark "ioctl fuzz"
 run_fuzzer() {
 	timeout -k 10 $((600 + CALLS / 20)) "$FUZZER" -s "$SEED" -n "$CALLS" -t "$THREADS" -c 2 "$MNT"
 }
-if check "$CALLS ioctl calls, every one a success or an expected errno" run_fuzzer; then
+if check "$CALLS ioctl calls, every one a success or an expected errno; tables agree with the tree" run_fuzzer; then
 	grep -h '^ioctl_fuzz:' "$CHECK_OUT"
 else
 	log "reproduce with VEXFS_IOCTL_FUZZ_SEED=$SEED VEXFS_IOCTL_FUZZ_CALLS=$CALLS"
@@ -47,7 +52,8 @@ check_no_oops "no oops or warning during the fuzzing"
 section "cases the fuzzing found"
 # An unprivileged caller with write access to a small collection asked
 # PUBLISH_INDEX for a 1 GiB buffer and woke the OOM killer: a graph longer
-# than any graph of the collection could be is now refused first.
+# than any graph of the collection could be is now refused first. The
+# collection is the caller's own, since only its owner may publish.
 publish_huge_graph() {
 	setpriv --reuid=65534 --regid=65534 --clear-groups python3 - "$1" <<'PY'
 import errno, fcntl, os, struct, sys
@@ -64,10 +70,10 @@ sys.exit("PUBLISH_INDEX of 1 GiB succeeded")
 PY
 }
 small_collection() {
-	mkdir "$MNT/small" && chmod 0777 "$MNT/small" &&
+	mkdir "$MNT/small" && chmod 0777 "$MNT/small" && chown 65534:65534 "$MNT/small" &&
 		"$REPO/daemon/vexfsctl" collection create "$MNT/small" --dim 4 >/dev/null
 }
-check "a small collection anyone may write to" small_collection
+check "a small collection of an unprivileged user" small_collection
 check "an unprivileged 1 GiB PUBLISH_INDEX on it is refused with EINVAL" \
 	publish_huge_graph "$MNT/small"
 check_no_oops "no oops or warning (nor an OOM kill)"
