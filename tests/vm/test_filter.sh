@@ -160,6 +160,10 @@ expect_fail "a const that is not there is refused" -e 'No such' \
 	"$CTL" filter load "$FILTERS/range.bpf.o" --name x --set nosuch=1
 expect_fail "an unprivileged load fails with EPERM" -e 'Operation not permitted' \
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" filter load "$FILTERS/range.bpf.o" --name u1
+# Filters run inside kernel_fpu_begin() with the collection locked.
+expect_fail "a sleepable filter program is refused at load" \
+	"$CTL" filter load "$REPO/build/bpf/test-filters/sleepy.bpf.o"
+check "the refused filter is not listed" sh -c "! $CTL filter list | grep -q '^sleepy '"
 
 section "filtered search"
 check "tags: only ids with both tag bits" only tags "i & 3 == 3"
