@@ -256,6 +256,54 @@ def test_graph_length(fs):
     check("trust #8: the exact graph is accepted", errno_of(lambda: publish(c, graph)) == 0)
 
 
+def cgroup_kernel_bytes(cg):
+    for line in open(os.path.join(cg, "memory.stat")):
+        key, value = line.split()
+        if key == "kernel":
+            return int(value)
+    return None
+
+
+def test_graph_charged(fs):
+    """trust #8: the kernel memory a published graph pins is the caller's."""
+    root = "/sys/fs/cgroup"
+    if not os.path.exists(os.path.join(root, "cgroup.controllers")):
+        sh("mount", "-t", "cgroup2", "none", root, ok=range(256))
+    try:
+        with open(os.path.join(root, "cgroup.subtree_control"), "w") as f:
+            f.write("+memory")
+        cg = os.path.join(root, "vexfs-trust")
+        os.makedirs(cg, exist_ok=True)
+    except OSError as e:
+        check("trust #8: a memory cgroup to charge", False, e)
+        return
+    c = os.path.join(MNT, "c8")
+    collection(c)
+    n = 2000
+    fd = dirfd(c)
+    vx.batch_insert(fd, list(range(1, n + 1)),
+                    array.array("f", [float(i % 97) for i in range(n * DIM)]).tobytes(), DIM)
+    os.close(fd)
+    # Wide link records make a graph of about a megabyte from few nodes.
+    graph = hnsw_graph.build(DIM, 1, list(range(n)), hnsw_graph.chain(n), m=64)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        before = cgroup_kernel_bytes(cg)
+        publish(c, graph)
+        os.write(w, repr((before, cgroup_kernel_bytes(cg))).encode())
+        os._exit(0)
+    os.close(w)
+    before, after = eval(os.read(r, 4096).decode())  # noqa: S307
+    os.waitpid(pid, 0)
+    grown = after - before
+    check("trust #8: publishing a %d-byte graph charges the caller's cgroup" % len(graph),
+          grown >= len(graph) * 8 // 10, f"kernel memory grew by {grown}")
+
+
 def test_batch_permission(fs):
     """trust #9: batch insert checks write access before touching the arrays."""
     c = os.path.join(MNT, "c6")
@@ -497,7 +545,8 @@ def test_abi_sizes(fs):
 
 
 TESTS = [test_search_permission, test_get_needs_read, test_index_owner,
-         test_scanned, test_graph_length, test_batch_permission,
+         test_scanned, test_graph_length, test_graph_charged,
+         test_batch_permission,
          test_free_slots, test_hard_link_race, test_rmdir_collection,
          test_sequence_wrap, test_dir_links, test_orphans_ro_then_rw,
          test_abi_sizes]
