@@ -447,7 +447,15 @@ out_put:
 	return err;
 }
 
-/* The directory's collection, loaded on first use; -ENOTTY if none. */
+/*
+ * The directory's collection, loaded on first use; -ENOTTY if none.
+ *
+ * Loading reads the whole table: inside a journal handle it would hold up
+ * every commit, so operations that run in a handle load first, with
+ * vexfs_collection_pin(). Inside a handle a collection whose load just
+ * failed is not tried again; one never tried means a path that forgot to
+ * pin, which is a bug (it still works, slowly).
+ */
 struct vexfs_collection *vexfs_collection_get(struct inode *dir)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
@@ -456,8 +464,15 @@ struct vexfs_collection *vexfs_collection_get(struct inode *dir)
 	if (!S_ISDIR(dir->i_mode))
 		return ERR_PTR(-ENOTDIR);
 	mutex_lock(&vi->dir_lock);
-	if (!vi->coll)
+	if (!vi->coll && vexfs_journal_in_handle(dir->i_sb) &&
+	    (vi->flags & VEXFS_INODE_COLLECTION)) {
+		err = vi->coll_failed;
+		WARN_ON_ONCE(!err);
+	}
+	if (!vi->coll && !err) {
 		err = vexfs_collection_load(dir, &vi->coll);
+		vi->coll_failed = err;
+	}
 	mutex_unlock(&vi->dir_lock);
 	return err ? ERR_PTR(err) : vi->coll;
 }

@@ -199,6 +199,22 @@ int vexfs_journal_reserve(handle_t *handle, int credits)
 	return err > 0 ? -E2BIG : err;
 }
 
+/*
+ * Is a handle of this filesystem's journal open in this task? Other
+ * filesystems keep their own values in journal_info (ext4 without a
+ * journal keeps a small count there), so only a handle of our journal
+ * counts.
+ */
+bool vexfs_journal_in_handle(struct super_block *sb)
+{
+	handle_t *handle = journal_current_handle();
+	journal_t *journal = vexfs_journal(sb);
+
+	return journal && (unsigned long)handle > PAGE_SIZE &&
+	       handle->h_transaction &&
+	       handle->h_transaction->t_journal == journal;
+}
+
 int vexfs_journal_end(handle_t *handle)
 {
 	if (!handle || IS_ERR(handle))

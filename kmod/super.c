@@ -28,6 +28,7 @@ static struct inode *vexfs_alloc_inode(struct super_block *sb)
 		return NULL;
 	vi->dir_index = NULL;
 	vi->coll = NULL;
+	vi->coll_failed = 0;
 	vi->xattr_block = 0;
 	vi->parent = 0;
 	vi->last_pblk = 0;

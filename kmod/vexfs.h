@@ -62,6 +62,7 @@ struct vexfs_inode_info {
 	struct mutex dir_lock;
 	struct vexfs_dir_index *dir_index;
 	struct vexfs_collection *coll;		/* collections: loaded table */
+	int coll_failed;			/* error of the last load, or 0 */
 	struct jbd2_inode jinode;		/* ordered data of this inode */
 };
 
@@ -113,6 +114,7 @@ int vexfs_journal_reserve(handle_t *handle, int credits);
 handle_t *vexfs_journal_begin_whole(struct super_block *sb, u64 credits,
 				    int revokes);
 int vexfs_journal_end(handle_t *handle);
+bool vexfs_journal_in_handle(struct super_block *sb);
 int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh);
 int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh);
 int __must_check vexfs_journal_dirty(struct super_block *sb,

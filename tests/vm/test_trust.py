@@ -515,6 +515,28 @@ def test_orphans_ro_then_rw(fs):
     os.unlink(crash)
 
 
+def test_load_before_handle(fs):
+    """trust #15: operations load a collection before their journal handle
+    (the module warns, and the guest panics, on a load inside one)."""
+    c = os.path.join(MNT, "c15")
+    collection(c)
+    for i in range(1, 4):
+        put(os.path.join(c, str(i)), [float(i)] * DIM, i)
+    os.link(os.path.join(c, "3"), os.path.join(MNT, "f15"))
+    steps = [("chmod", lambda: os.chmod(os.path.join(c, "1"), 0o600)),
+             ("unlink", lambda: os.unlink(os.path.join(c, "2"))),
+             ("rename out", lambda: os.rename(os.path.join(c, "1"), os.path.join(MNT, "r15"))),
+             ("last link elsewhere", lambda: (os.unlink(os.path.join(c, "3")),
+                                              os.unlink(os.path.join(MNT, "f15"))))]
+    for name, step in steps:
+        fs.umount()
+        fs.mount()   # the collection is not loaded after a mount
+        step()
+    info = coll_info(c)
+    check("trust #15: chmod, unlink, rename and a last link after a remount keep the count right",
+          info["count"] == 0, info)
+
+
 def test_abi_sizes(fs):
     """trust #18: a caller built with a larger struct is served."""
     fd = dirfd(MNT)
@@ -549,7 +571,7 @@ TESTS = [test_search_permission, test_get_needs_read, test_index_owner,
          test_batch_permission,
          test_free_slots, test_hard_link_race, test_rmdir_collection,
          test_sequence_wrap, test_dir_links, test_orphans_ro_then_rw,
-         test_abi_sizes]
+         test_abi_sizes, test_load_before_handle]
 
 
 def main():
