@@ -200,7 +200,7 @@ reliability: all install-fs-tools
 
 # --- the debug kernel ------------------------------------------------------
 # The guest suites on a kernel with KASAN, lockdep, DEBUG_ATOMIC_SLEEP and
-# KFENCE (scripts/debug-kernel.sh; an hour or more to build the first
+# KFENCE (scripts/debug-kernel.sh: half an hour on two cores the first
 # time, then cached in build/debug-kernel), with vexfs.ko built for it in
 # build/debug-kmod. Many times slower than the stock kernel under TCG:
 # not part of make test.
