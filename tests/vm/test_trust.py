@@ -89,7 +89,9 @@ def as_user(uid, fn):
 # --- the filesystem ----------------------------------------------------------
 
 class Fs:
-    def __init__(self, size="64M"):
+    def __init__(self, size="256M"):
+        # 128 MiB and more: the image has a journal, so operations run in
+        # journal handles, as on any real filesystem.
         sh("truncate", "-s", size, IMG)
         self.dev = sh("losetup", "-f", "--show", IMG).stdout.strip()
         sh("mkfs.vexfs", "-q", "-f", self.dev)
