@@ -36,7 +36,10 @@ guest_results=$guest_dir/results
 guest_hostroot=$guest_dir/host
 
 # Kernel messages that mean the run is broken even if the command passed.
-splat_re='Oops|BUG:|WARNING:|Call Trace|Kernel panic|general protection fault|UBSAN|KASAN|KFENCE|lockdep|possible recursive locking|circular locking|inconsistent lock state|kernel BUG'
+# Lockdep's reports start with WARNING: or BUG:; "lockdep is turned off"
+# follows one, whereas a debug kernel's boot says "RCU lockdep checking is
+# enabled".
+splat_re='Oops|BUG:|WARNING:|Call Trace|Kernel panic|general protection fault|UBSAN|KASAN|KFENCE|lockdep is turned off|possible recursive locking|circular locking|inconsistent lock state|kernel BUG'
 
 usage() {
 	sed -n '6,7s/^#   //p' "$0" >&2
