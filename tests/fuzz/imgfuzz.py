@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Image fuzzing: damage the metadata of a populated VexFS image, then
-mount it, walk it, unmount it and run fsck.vexfs on it, many times.
+mount it, walk it, change it, unmount it and run fsck.vexfs on it, many
+times.
 
     imgfuzz.py mutate BASE OUT SEED     write one damaged copy, print what changed
     imgfuzz.py run BASE --count N --seed S --mnt DIR [--fsck BIN]
@@ -29,15 +30,38 @@ one to three changes, drawn from:
              numbers, node slots, levels and link counts, link ids (the
              graph itself has no checksum of its own)
 
-The run loop counts images, mounts, refusals, walk errors and fsck exit
-codes, and stops at the first failure: a hang (mount, walk, umount or
-fsck past its time limit), fsck killed by a signal or exiting with a code
-it never uses (its codes are e2fsck's, or-ed: 1, 4 and 8 in any
-combination). Kernel oopses and warnings panic the guest (scripts/vm.sh
-reports them); each image's seed and changes are printed before it is
-mounted, so the last line before a panic says how to reproduce it.
+On every image that mounts, the walk (stat, read, readlink, getfattr, a
+search in every collection) is followed by the write steps of WRITES:
+create, unlink and rmdir (a full directory, one emptied first), renames
+within and across directories, into, out of and between collections,
+over an existing name and RENAME_EXCHANGE, hard links into and out of
+collections, SET_VECTOR, DEL_VECTOR and the user.vexfs.vector xattr, a
+batch insert, an index published over the live slots and dropped, a
+search after every step, a sync, then remount read-only and read-write
+and one more file. Damaged metadata is met on the paths that allocate,
+free and rewrite it, where the read walk never goes. Any step may fail
+with an errno; the log counts which did.
+
+After the unmount, fsck.vexfs -n, -y and -n again: the last one should
+find nothing, and what it still reports is printed.
+
+The run loop counts images, mounts, refusals, walk errors, write steps
+run and succeeded (each step and errno), searches and fsck exit codes,
+prints one line per image, and stops at the first failure: a hang
+(mount, walk, a write step, umount or fsck past its time limit), fsck
+killed by a signal or exiting with a code it never uses (its codes are
+e2fsck's, or-ed: 1, 4 and 8 in any combination). Kernel oopses and
+warnings panic the guest (scripts/vm.sh reports them); each image's seed
+and changes are printed and written to the kernel log before it is
+mounted, so the last such line before a panic says how to reproduce it:
+`imgfuzz.py mutate BASE OUT SEED` rebuilds the image from the same base
+(test_imgfuzz keeps a copy of it in $VEXFS_RESULTS), and `imgfuzz.py run
+BASE --count 1 --seed SEED` repeats the same steps.
 """
 import argparse
+import array
+import ctypes
+import errno
 import os
 import random
 import signal
@@ -46,9 +70,11 @@ import struct
 import subprocess
 import sys
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "vm"))
+import hnsw_graph  # noqa: E402
 import sbedit  # noqa: E402
 import vexfs_ioctl  # noqa: E402
 
@@ -99,8 +125,10 @@ class Image:
         self.ext_nodes = []     # (ino, block or None for the root in the inode)
         self.dir_blocks = []    # (dir ino, block)
         self.xattr_blocks = []
+        self.xattr_owner = {}   # block -> ino
         self.tables = []        # (ino, {lblk: pblk})
         self.indexes = []
+        self.touched = []       # inodes a mutation changed, or whose blocks it did
         self.scan_inodes()
 
     # ---- reading ----
@@ -135,6 +163,7 @@ class Image:
             xb = self.field(ino, "i_xattr_block")
             if self.data_start <= xb < self.blocks:
                 self.xattr_blocks.append(xb)
+                self.xattr_owner[xb] = ino
 
     def walk_extents(self, ino):
         """{logical block: physical block} of a file, noting the tree's nodes."""
@@ -160,6 +189,29 @@ class Image:
                 if self.data_start <= child < self.blocks:
                     self.ext_nodes.append((ino, child))
                     self.walk_node(ino, child * BS, mapping, level + 1)
+
+    def paths(self):
+        """{ino: path from the root} of every name the directory blocks hold."""
+        root = self.sb["s_root_ino"]
+        out, todo, blocks = {root: ""}, [root], {}
+        for dino, blk in self.dir_blocks:
+            blocks.setdefault(dino, []).append(blk)
+        while todo:
+            dino = todo.pop(0)
+            for blk in blocks.get(dino, []):
+                for r in dir_records(self, blk):
+                    ino, name_len = u(self.d, r, 8), self.d[r + 10]
+                    if not ino or ino in out or ino not in self.inodes:
+                        continue
+                    name = bytes(self.d[r + 16:r + 16 + name_len]).decode(errors="replace")
+                    out[ino] = os.path.join(out[dino], name)
+                    if ino in self.parent:
+                        todo.append(ino)
+        return out
+
+    def touch(self, ino):
+        if ino not in self.touched:
+            self.touched.append(ino)
 
     # ---- checksums ----
     def fix_inode(self, ino):
@@ -208,6 +260,7 @@ def m_bytes(img, rng):
             img.d[off + rng.randrange(ISZ)] = rng.randrange(256)
         if fix:
             img.fix_inode(ino)
+        img.touch(ino)
         return "bytes inode %d x%d%s" % (ino, n, " crc-fixed" if fix else "")
     if what == "superblock":
         for _ in range(n):
@@ -224,6 +277,11 @@ def m_bytes(img, rng):
         img.d[blk * BS + rng.randrange(BS - 8)] = rng.randrange(256)
     if fix:
         img.fix_block(blk)
+    owner = {"extent": {b: i for i, b in img.ext_nodes if b},
+             "dir": {b: i for i, b in img.dir_blocks},
+             "xattr": img.xattr_owner}.get(what, {}).get(blk)
+    if owner:
+        img.touch(owner)
     return "bytes %s block %d x%d%s" % (what, blk, n, " crc-fixed" if fix else "")
 
 
@@ -243,6 +301,7 @@ def m_inode(img, rng):
     value = edge(rng, size, extra)
     put(img.d, img.inode_off(ino) + off, size, value)
     img.fix_inode(ino)
+    img.touch(ino)
     return "inode %d %s=%#x" % (ino, name, value)
 
 
@@ -274,6 +333,7 @@ def m_extent(img, rng):
         value = edge(rng, size, extra)
         put(img.d, e + fo, size, value)
         desc = "extent %s=%#x" % (name, value)
+    img.touch(ino)
     if blk is None:
         img.fix_inode(ino)
         return "%s in inode %d" % (desc, ino)
@@ -316,6 +376,8 @@ def m_dirent(img, rng):
              "type": [1, 2, 4, 7, 8, 15],
              "name": [ord("/"), 0, ord(".")]}[name]
     value = edge(rng, size, extra)
+    img.touch(dino)
+    img.touch(u(img.d, r, 8))
     put(img.d, r + fo, size, value)
     if name == "ino" and value in ancestors:
         img.d[r + 11] = 4               # DT_DIR, so the loop is followed
@@ -333,6 +395,7 @@ def m_xattr(img, rng):
                                  ("entry value_len", 18, 2)])
     value = edge(rng, size, [BS, BS - 24, BS - 23, 255, 4072, 4073])
     put(img.d, off + fo, size, value)
+    img.touch(img.xattr_owner[blk])
     img.fix_block(blk)
     return "xattr %s=%#x in block %d" % (name, value, blk)
 
@@ -367,6 +430,7 @@ def m_vtable(img, rng):
     if at + fo + size > mapping[pos // BS] * BS + BS:
         return None
     value = edge(rng, size, list(img.inodes) + [img.ninodes, 0x7fc00000, 0x7f800000])
+    img.touch(u(img.d, at, 8))         # the file the slot belongs to
     put(img.d, at + fo, size, value)
     return "vtable %d slot %d %s=%#x" % (ino, slot, name, value)
 
@@ -410,7 +474,8 @@ MUTATIONS = [(m_bytes, 3), (m_inode, 3), (m_extent, 3), (m_dirent, 3), (m_xattr,
 
 
 def mutate(base, seed):
-    """A damaged copy of base (bytes) and what was done to it."""
+    """A damaged copy of base (bytes), what was done to it, and the inodes
+    it changed or whose blocks it changed."""
     rng = random.Random(seed)
     img = Image(bytearray(base))
     notes = []
@@ -421,7 +486,7 @@ def mutate(base, seed):
             if note:
                 notes.append(note)
                 break
-    return img.d, notes
+    return img.d, notes, img.touched
 
 
 # ---- the loop in the guest ----
@@ -466,6 +531,305 @@ def search_dir(path):
     return errors
 
 
+# ---- changes to a mounted damaged image ----
+
+XATTR_VECTOR = "user.vexfs.vector"
+AT_FDCWD = -100
+RENAME_EXCHANGE = 2
+MS_RDONLY, MS_REMOUNT = 1, 32
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def libc_call(fn, *args):
+    if fn(*args) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def hard_link(src, dst):
+    os.link(src, dst, follow_symlinks=False)
+
+
+def set_xattr(path, name, value):
+    os.setxattr(path, name, value, follow_symlinks=False)
+
+
+def remove_xattr(path, name):
+    os.removexattr(path, name, follow_symlinks=False)
+
+
+def errname(err):
+    return errno.errorcode.get(err, "E%d" % err)
+
+
+class NotRegular(Exception):
+    """A name that should be a regular file is not one on this image."""
+
+
+class Writer:
+    """The write steps on one mounted damaged image, in a fixed order.
+
+    First the steps aimed at what the mutation changed (the inodes, and
+    the owners of the blocks, it touched, by the names the base image gave
+    them: the damage is met where it is, not only where a fixed step
+    happens to pass), then the fixed steps over the whole tree. Each step
+    runs on whatever exists: a damaged directory may have lost names the
+    base image had, and then the step fails (ENOENT, EUCLEAN...), an
+    outcome like any other. Every step and search is written to `log` as
+    it starts ("> name") and as it ends ("name 0" or "name ERRNO"), so the
+    parent knows which one hung if one does.
+    """
+
+    def __init__(self, root, seed, log, targets=()):
+        self.root = root
+        self.rng = random.Random(seed)
+        self.log = log
+        self.targets = targets          # [(path from the root, mode in the base image)]
+        self.coll, self.coll2 = self.p("coll"), self.p("coll2")
+        self.dim = self.collection_dim(self.coll, 8)
+        self.dim2 = self.collection_dim(self.coll2, 4)
+        try:
+            names = os.listdir(self.coll)
+        except OSError:
+            names = []
+        names = sorted((n for n in names if n.isdigit()), key=int) or [str(i) for i in range(1, 40)]
+        # Distinct members for the steps that take one, from anywhere in
+        # the directory: a damaged block may hold some of them.
+        self.members = self.rng.sample(names, min(len(names), 12))
+
+    def p(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def member(self):
+        return os.path.join(self.coll, self.members.pop() if self.members else "missing")
+
+    @staticmethod
+    def collection_dim(path, default):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                dim = vexfs_ioctl.get_collection(fd)["dim"]
+            finally:
+                os.close(fd)
+        except OSError:
+            return default
+        return dim if 1 <= dim <= 4096 else default
+
+    def vector(self, dim):
+        return [self.rng.uniform(-1, 1) for _ in range(dim)]
+
+    def attempt(self, name, fn, *args):
+        self.log.write("> %s\n" % name)
+        self.log.flush()
+        try:
+            fn(*args)
+            result = "0"
+        except OSError as e:
+            result = errname(e.errno) if e.errno else "error"
+        except NotRegular:
+            result = "not-a-file"
+        self.log.write("%s %s\n" % (name, result))
+        self.log.flush()
+
+    # -- the steps' bodies --
+
+    def write_file(self, path, size):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, bytes(self.rng.randrange(256) for _ in range(64)) * (size // 64))
+        finally:
+            os.close(fd)
+
+    def open_regular(self, path, flags):
+        """Only what lstat calls a regular file: a damaged mode may make a
+        name a FIFO, where open would wait, or a device of any number."""
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            raise NotRegular(path)
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK)
+
+    def on_file(self, path, fn, *args):
+        fd = self.open_regular(path, os.O_RDWR)
+        try:
+            fn(fd, *args)
+        finally:
+            os.close(fd)
+
+    def on_dir(self, path, fn, *args):
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fn(fd, *args)
+        finally:
+            os.close(fd)
+
+    def fill(self, path):
+        """Allocate until the block bitmap says there is no more (ENOSPC)."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        chunk = b"f" * (1 << 20)
+        try:
+            for _ in range(64):
+                os.write(fd, chunk)
+        finally:
+            os.close(fd)
+
+    def make_dir(self):
+        os.mkdir(self.p("a", "new-dir"))
+        self.write_file(self.p("a", "new-dir", "inside"), 5000)
+
+    def remove_new_dir(self):
+        os.unlink(self.p("a", "new-dir", "inside"))
+        os.rmdir(self.p("a", "new-dir"))
+
+    def empty_dir(self):
+        path = self.p("a", "b", "c")
+        for name in os.listdir(path):
+            os.unlink(os.path.join(path, name))
+
+    def set_vector_xattr(self, path):
+        set_xattr(path, XATTR_VECTOR, array.array("f", self.vector(self.dim)).tobytes())
+
+    def batch(self, fd):
+        ids = self.rng.sample(range(10 ** 6, 10 ** 9), 24)
+        flat = array.array("f", [x for _ in ids for x in self.vector(self.dim)]).tobytes()
+        vexfs_ioctl.batch_insert(fd, ids, flat, self.dim)
+
+    def publish(self, fd):
+        """A chain over every live slot: valid whatever the vectors are."""
+        info = vexfs_ioctl.get_collection(fd)
+        dim = info["dim"] if 1 <= info["dim"] <= 4096 else self.dim
+        metric = info["metric"] if info["metric"] in (1, 2, 3) else 1
+        inos, seq = vexfs_ioctl.read_vectors(fd, dim, max(1, min(info["slots"], 1024)))
+        slots = [i for i, ino in enumerate(inos) if ino]
+        graph = hnsw_graph.build(dim, metric, slots, hnsw_graph.chain(len(slots)), m=4)
+        vexfs_ioctl.publish_index(fd, graph, seq)
+
+    def search(self, path, dim, flags):
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            vexfs_ioctl.search(fd, [0.25] * dim, 10, flags=flags)
+        finally:
+            os.close(fd)
+
+    def searches(self):
+        self.attempt("search", self.search, self.coll, self.dim, 0)
+        self.attempt("search", self.search, self.coll, self.dim, vexfs_ioctl.SEARCH_EXACT)
+        self.attempt("search", self.search, self.coll2, self.dim2, 0)
+
+    # -- on a damaged inode --
+
+    def t_append(self, path):
+        fd = self.open_regular(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, b"t" * 5000)
+        finally:
+            os.close(fd)
+
+    def t_truncate(self, path):
+        fd = self.open_regular(path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, 100)
+        finally:
+            os.close(fd)
+
+    def t_vector(self, path):
+        dim = self.collection_dim(os.path.dirname(path), self.dim)
+        self.on_file(path, lambda fd: vexfs_ioctl.set_vector(fd, self.vector(dim)))
+        self.on_file(path, vexfs_ioctl.del_vector)
+
+    def t_inside(self, path):
+        self.write_file(os.path.join(path, "t-new"), 3000)
+        os.mkdir(os.path.join(path, "t-dir"))
+        os.rename(os.path.join(path, "t-new"), os.path.join(path, "t-dir", "t-moved"))
+        os.unlink(os.path.join(path, "t-dir", "t-moved"))
+        os.rmdir(os.path.join(path, "t-dir"))
+
+    def t_link(self, path):
+        hard_link(path, path + ".t-link")
+        os.unlink(path + ".t-link")
+
+    def t_rename(self, path):
+        os.rename(path, path + ".t-renamed")
+        os.rename(path + ".t-renamed", path)
+
+    def targeted(self, rel, mode):
+        path = self.p(rel)
+        out = [("t-xattr", set_xattr, path, "user.t", b"t" * 300)]
+        if stat.S_ISDIR(mode):
+            out.append(("t-inside", self.t_inside, path))
+        if stat.S_ISREG(mode):
+            out += [("t-append", self.t_append, path), ("t-truncate", self.t_truncate, path)]
+            if os.path.dirname(rel) in ("coll", "coll2"):
+                out.append(("t-vector", self.t_vector, path))
+        if rel:
+            if not stat.S_ISDIR(mode):
+                out.append(("t-link", self.t_link, path))
+            out += [("t-rename", self.t_rename, path),
+                    ("t-remove", os.rmdir if stat.S_ISDIR(mode) else os.unlink, path)]
+        return out
+
+    def steps(self):
+        p, coll = self.p, self.coll
+        out = [step for rel, mode in self.targets for step in self.targeted(rel, mode)]
+        i = self.rng.randrange(200)
+        wide = p("wide", "entry-%03d-%s" % (i, "n" * (i % 40)))
+        m = [self.member() for _ in range(11)]
+        vec_ioctl = vexfs_ioctl.set_vector
+        return out + [
+            ("create", self.write_file, p("a", "new-file"), 20000),
+            ("mkdir", self.make_dir),
+            ("unlink", os.unlink, p("a", "file4")),
+            ("unlink-wide", os.unlink, wide),
+            ("unlink-coll", os.unlink, m[0]),
+            ("rmdir-full", os.rmdir, p("a")),
+            ("empty-dir", self.empty_dir),
+            ("rmdir-emptied", os.rmdir, p("a", "b", "c")),
+            ("rmdir-new", self.remove_new_dir),
+            ("rename", os.rename, p("a", "file3"), p("a", "file3.renamed")),
+            ("rename-over", os.rename, p("a", "file9"), p("a", "file10")),
+            ("rename-across", os.rename, p("a", "file5"), p("wide", "file5")),
+            ("rename-dir", os.rename, p("a", "b"), p("wide", "b-moved")),
+            ("rename-into", os.rename, p("a", "file6"), p("coll", "from-a")),
+            ("rename-out", os.rename, m[1], p("a", "from-coll")),
+            ("rename-in-coll", os.rename, m[2], m[2] + ".renamed"),
+            ("rename-colls", os.rename, m[3], p("coll2", "from-coll")),
+            ("exchange", libc_call, LIBC.renameat2, AT_FDCWD, os.fsencode(p("a", "file7")),
+             AT_FDCWD, os.fsencode(m[4]), RENAME_EXCHANGE),
+            ("exchange-dir", libc_call, LIBC.renameat2, AT_FDCWD, os.fsencode(p("wide", "b-moved")),
+             AT_FDCWD, os.fsencode(p("a", "file11")), RENAME_EXCHANGE),
+            ("link-into", hard_link, p("a", "file8"), p("coll", "linked-in")),
+            ("link-out", hard_link, m[5], p("a", "linked-out")),
+            ("link-colls", hard_link, m[6], p("coll2", "linked")),
+            ("set-vector", self.on_file, m[7], lambda fd: vec_ioctl(fd, self.vector(self.dim))),
+            ("set-vector-new", self.on_file, p("coll", "from-a"),
+             lambda fd: vec_ioctl(fd, self.vector(self.dim), 77)),
+            # Linked into a second collection: EBUSY while the first holds its vector.
+            ("set-vector-linked", self.on_file, p("coll2", "linked"),
+             lambda fd: vec_ioctl(fd, self.vector(self.dim2))),
+            ("del-vector", self.on_file, m[8], vexfs_ioctl.del_vector),
+            ("xattr-set", self.set_vector_xattr, m[9]),
+            ("xattr-del", remove_xattr, m[10], XATTR_VECTOR),
+            ("batch-insert", self.on_dir, coll, self.batch),
+            ("publish", self.on_dir, coll, self.publish),
+            ("drop-index", self.on_dir, coll, vexfs_ioctl.drop_index),
+            # Left published, so the unmount writes it and fsck checks it.
+            ("publish-again", self.on_dir, coll, self.publish),
+            ("fill", self.fill, p("fill")),
+            ("unlink-fill", os.unlink, p("fill")),
+            ("sync", os.sync),
+            # mount(2) as `mount -o remount,ro` makes it, for the errno.
+            ("remount-ro", libc_call, LIBC.mount, None, os.fsencode(self.root), None,
+             MS_REMOUNT | MS_RDONLY, None),
+            ("remount-rw", libc_call, LIBC.mount, None, os.fsencode(self.root), None,
+             MS_REMOUNT, None),
+            ("create-after", self.write_file, p("a", "after-remount"), 9000),
+        ]
+
+    def run(self):
+        for name, fn, *args in self.steps():
+            self.attempt(name, fn, *args)
+            self.searches()
+        return 0
+
+
 def run_limited(fn, limit):
     """Run fn() in a child; its exit status, or None when it outlived limit s."""
     pid = os.fork()
@@ -473,6 +837,8 @@ def run_limited(fn, limit):
         try:
             os._exit(fn() & 0x7F)
         except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
             os._exit(120)
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -484,12 +850,15 @@ def run_limited(fn, limit):
     return None
 
 
-def sh(args, limit):
+def sh(args, limit, output=False):
+    """Exit status (None: past limit s), with stdout and stderr if output."""
     try:
-        return subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              timeout=limit).returncode
+        r = subprocess.run(args, stdout=subprocess.PIPE if output else subprocess.DEVNULL,
+                           stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
+                           text=True, errors="replace", timeout=limit)
     except subprocess.TimeoutExpired:
-        return None
+        return (None, "") if output else None
+    return (r.returncode, r.stdout) if output else r.returncode
 
 
 def kmsg(line):
@@ -505,8 +874,46 @@ class Failure(Exception):
     pass
 
 
-def one_image(base, seed, args, stats):
-    data, notes = mutate(base, seed)
+def run_writes(args, seed, targets):
+    """The write steps in a child under a time limit: [(step, "0" or errno)]."""
+    path = args.work + ".steps"
+
+    def child():
+        with open(path, "w") as log:
+            return Writer(args.mnt, seed, log, targets).run()
+
+    rc = run_limited(child, 600)
+    with open(path) as f:
+        lines = f.read().split("\n")
+    done = [tuple(line.split(" ", 1)) for line in lines if line and not line.startswith(">")]
+    started = [line[2:] for line in lines if line.startswith(">")]
+    if rc is not None and rc == 0:
+        return done
+    before = ", ".join("%s %s" % step for step in done if step[0] != "search")
+    raise Failure("write step %s %s, after: %s" % (
+        started[-1] if started else "?", "hung" if rc is None else "died (%s)" % rc, before))
+
+
+def count(table, key, n=1):
+    table[key] = table.get(key, 0) + n
+
+
+def fsck_pass(args, mode, stats, key):
+    rc, out = sh([args.fsck, mode, "-f", args.work], 300, output=True)
+    if rc is None:
+        raise Failure("fsck %s hung" % key)
+    # e2fsck's codes, or-ed: 1 fixed, 4 left, 8 operational error
+    if rc < 0 or rc & ~(1 | 4 | 8):
+        raise Failure("fsck %s exited %d: %s" % (key, rc, out.strip()[-300:]))
+    count(stats, "fsck %s exit %d" % (key, rc))
+    return rc, out
+
+
+def one_image(base, names, seed, args, stats):
+    """names: {ino: (path, mode)} of the base image."""
+    data, notes, touched = mutate(base, seed)
+    # A few of what the mutation touched, by name; the root has the name "".
+    targets = [names[ino] for ino in touched if ino in names][:3]
     line = "image seed %d: %s" % (seed, "; ".join(notes))
     print(line, flush=True)
     kmsg(line)
@@ -514,6 +921,7 @@ def one_image(base, seed, args, stats):
         f.write(data)
     dev = subprocess.run(["losetup", "-f", "--show", args.work], capture_output=True,
                          text=True, check=True).stdout.strip()
+    what = "refused"
     try:
         rc = sh(["mount", "-t", "vexfs", dev, args.mnt], 120)
         if rc is None:
@@ -526,6 +934,11 @@ def one_image(base, seed, args, stats):
             if rc < 0 or rc >= 120:
                 raise Failure("the walk died (%s)" % rc)
             stats["walk errors"] += rc
+            what = "mounted, %d walk errors" % rc
+            if not args.read_only:
+                if targets:
+                    what += "; aimed at %s" % ", ".join("/" + t for t, _ in targets)
+                what += "; " + record_writes(run_writes(args, seed, targets), stats)
             if sh(["umount", args.mnt], 120) is None:
                 raise Failure("umount hung")
         else:
@@ -533,15 +946,44 @@ def one_image(base, seed, args, stats):
     finally:
         sh(["umount", args.mnt], 60)
         subprocess.run(["losetup", "-d", dev])
-    for mode in ("-n", "-y"):
-        rc = sh([args.fsck, mode, "-f", args.work], 300)
-        if rc is None:
-            raise Failure("fsck %s hung" % mode)
-        # e2fsck's codes, or-ed: 1 fixed, 4 left, 8 operational error
-        if rc < 0 or rc & ~(1 | 4 | 8):
-            raise Failure("fsck %s exited %d" % (mode, rc))
-        key = "fsck %s exit %d" % (mode, rc)
-        stats[key] = stats.get(key, 0) + 1
+    codes = [fsck_pass(args, mode, stats, key)[0]
+             for mode, key in (("-n", "-n"), ("-y", "-y"))]
+    rc, out = fsck_pass(args, "-n", stats, "-n after -y")
+    codes.append(rc)
+    print("imgfuzz: seed %d: %s; fsck -n %d, -y %d, -n %d" % ((seed, what) + tuple(codes)),
+          flush=True)
+    if rc:
+        stats["not clean after -y"] += 1
+        said = [x.strip() for x in out.splitlines()
+                if x.strip() and not x.startswith(("fsck.vexfs", "Pass ", args.work))][:3]
+        print("imgfuzz: seed %d: fsck -n after -y still says: %s" % (seed, " | ".join(said)),
+              flush=True)
+
+
+def record_writes(done, stats):
+    """Add one image's write steps to the totals; what to print about them."""
+    failed, searches = [], [0, 0]
+    steps = stats["steps"]
+    for name, result in done:
+        ok = result == "0"
+        if name == "search":
+            searches[0] += 1
+            searches[1] += ok
+            continue
+        step = steps.setdefault(name, [0, 0])
+        step[0] += 1
+        step[1] += ok
+        if not ok:
+            failed.append("%s %s" % (name, result))
+            count(stats["errnos"], result)
+    run = len(done) - searches[0]
+    stats["write steps run"] += run
+    stats["write steps ok"] += run - len(failed)
+    stats["searches run"] += searches[0]
+    stats["searches ok"] += searches[1]
+    return "writes %d/%d ok%s; searches %d/%d ok" % (
+        run - len(failed), run, " (failed: %s)" % ", ".join(failed) if failed else "",
+        searches[1], searches[0])
 
 
 def cmd_run(args):
@@ -556,27 +998,37 @@ def cmd_run(args):
     if not img.indexes or not img.tables:
         print("imgfuzz: the base image has no collection with an index", flush=True)
         return 2
-    stats = {"images": 0, "mounted": 0, "refused": 0, "walk errors": 0}
+    names = {ino: (path, img.inodes[ino][0]) for ino, path in img.paths().items()}
+    stats = {"images": 0, "mounted": 0, "refused": 0, "walk errors": 0,
+             "write steps run": 0, "write steps ok": 0, "searches run": 0, "searches ok": 0,
+             "not clean after -y": 0, "steps": {}, "errnos": {}}
     start = time.monotonic()
     rc = 0
     for i in range(args.count):
         try:
-            one_image(base, args.seed + i, args, stats)
+            one_image(base, names, args.seed + i, args, stats)
         except Failure as e:
             print("imgfuzz: FAILED on image seed %d: %s (reproduce: imgfuzz.py mutate BASE OUT %d)"
                   % (args.seed + i, e, args.seed + i), flush=True)
             rc = 1
             break
         stats["images"] += 1
+    steps, errnos = stats.pop("steps"), stats.pop("errnos")
     print("imgfuzz: seed %d: %s in %.0f s" % (
         args.seed, ", ".join("%s %d" % kv for kv in stats.items()), time.monotonic() - start),
         flush=True)
+    if steps:
+        print("imgfuzz: write steps, succeeded/run: %s" % ", ".join(
+            "%s %d/%d" % (name, ok, n) for name, (n, ok) in steps.items()), flush=True)
+        print("imgfuzz: write step errors: %s" % (", ".join(
+            "%s %d" % kv for kv in sorted(errnos.items(), key=lambda kv: -kv[1])) or "none"),
+            flush=True)
     return rc
 
 
 def cmd_mutate(args):
     with open(args.base, "rb") as f:
-        data, notes = mutate(f.read(), args.seed)
+        data, notes, _ = mutate(f.read(), args.seed)
     with open(args.out, "wb") as f:
         f.write(data)
     print("; ".join(notes))
@@ -597,6 +1049,8 @@ def main():
     r.add_argument("--mnt", required=True)
     r.add_argument("--work", help="the damaged image (default: BASE.fuzz)")
     r.add_argument("--fsck", default="fsck.vexfs")
+    r.add_argument("--read-only", action="store_true",
+                   help="only walk the damaged images, as before the write steps")
     args = p.parse_args()
     if args.cmd == "mutate":
         return cmd_mutate(args)

@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # Image fuzzing (tests/fuzz/imgfuzz.py): a populated image (files, a deep
-# extent tree, directories of several blocks, symlinks, xattrs, a vector
-# collection with a published HNSW index) is damaged in its metadata, with
-# random bytes and with structural changes whose checksums are fixed up,
-# then mounted, walked (stat, read, readlink, getfattr, a search in every
-# collection), unmounted and checked with fsck.vexfs -n and -y, image after
-# image. Any outcome but an oops, a warning, a hang or a crashed fsck is
-# acceptable; scripts/vm.sh fails the run on any kernel splat.
+# extent tree, directories of several blocks, symlinks, xattrs, two vector
+# collections, one with a published HNSW index) is damaged in its
+# metadata, with random bytes and with structural changes whose checksums
+# are fixed up, then mounted, walked (stat, read, readlink, getfattr, a
+# search in every collection), changed (unlink, rmdir, renames, links and
+# RENAME_EXCHANGE into, out of and between collections, vectors set and
+# deleted by ioctl and xattr, a batch insert, an index published and
+# dropped, a search after each, remount read-only and read-write),
+# unmounted and checked with fsck.vexfs -n, -y and -n again, image after
+# image. Any errno from a step, and any outcome but an oops, a warning, a
+# hang or a crashed fsck, is acceptable; scripts/vm.sh fails the run on
+# any kernel splat. One line per image says which steps failed and what
+# fsck said; the totals close the log.
 #
 #   VEXFS_IMGFUZZ_IMAGES  images (40; make reliability: 1000)
 #   VEXFS_IMGFUZZ_SEED    first image's seed (default: the time; printed)
+#
+# The base image goes to $VEXFS_RESULTS/imgfuzz-base.img when that is set
+# (scripts/vm.sh --keep leaves it on the host), since a panic ends the
+# guest: `imgfuzz.py mutate imgfuzz-base.img OUT SEED` remakes the image
+# the kernel log names.
 . "$(dirname "$0")/lib.sh"
 
 if [ "$FSTYPE" != vexfs ]; then
@@ -55,17 +66,32 @@ with open(sys.argv[1], "wb") as f:
 		"$SCRATCH/vecs.fvecs"
 	"$VEXFSCTL" import "$m/coll" "$SCRATCH/vecs.fvecs" >/dev/null &&
 	"$VEXFSCTL" index build "$m/coll" --local --m 4 >/dev/null || return 1
-	setfattr -n user.tag -v blue "$m/coll/5"
+	setfattr -n user.tag -v blue "$m/coll/5" || return 1
+	# A second collection, of another dimension and metric, for renames
+	# and links between collections.
+	mkdir "$m/coll2" &&
+	"$VEXFSCTL" collection create "$m/coll2" --dim 4 --metric ip >/dev/null || return 1
+	python3 -c 'import random, struct, sys
+rng = random.Random(8)
+with open(sys.argv[1], "wb") as f:
+    for _ in range(24):
+        f.write(struct.pack("<i", 4) + struct.pack("<4f", *[rng.uniform(-1, 1) for _ in range(4)]))' \
+		"$SCRATCH/vecs4.fvecs"
+	"$VEXFSCTL" import "$m/coll2" "$SCRATCH/vecs4.fvecs" >/dev/null
 }
 
 section "a populated image"
 check "make a 16 MiB vexfs" setup_vexfs 16M
-check "populate it: files, dirs, links, xattrs, a collection with an index" populate
+check "populate it: files, dirs, links, xattrs, collections, an index" populate
 check "unmount" umount "$MNT"
 check_fsck "the base image checks clean"
 detach "$DEV"
 DEV=
 cp "$IMG" "$BASE"
+if [ -n "${VEXFS_RESULTS:-}" ] && [ -d "$VEXFS_RESULTS" ]; then
+	cp "$BASE" "$VEXFS_RESULTS/imgfuzz-base.img" &&
+		log "base image kept as $VEXFS_RESULTS/imgfuzz-base.img"
+fi
 
 # expect_fsck_finds TEXT IMAGE: fsck -n exits 4 and says TEXT.
 expect_fsck_finds() {
@@ -160,7 +186,7 @@ fuzz() {
 	timeout -k 10 $((900 + IMAGES * 60)) python3 "$REPO/tests/fuzz/imgfuzz.py" run "$BASE" \
 		--count "$IMAGES" --seed "$SEED" --mnt "$MNT" --fsck "$(fsck_bin)"
 }
-if check "$IMAGES images: no hang, fsck never crashes" fuzz; then
+if check "$IMAGES images read and written: no hang, fsck never crashes" fuzz; then
 	grep -h '^imgfuzz:' "$CHECK_OUT"
 else
 	log "reproduce with VEXFS_IMGFUZZ_SEED=$SEED VEXFS_IMGFUZZ_IMAGES=$IMAGES"

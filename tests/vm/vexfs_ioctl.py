@@ -25,6 +25,8 @@ VEC_FMT = "<IIQQ4Q2Q"
 BATCH_FMT = "<IIIIQQQII4Q"
 SEARCH_FMT = "<IIIIQQII HHIQ Q4Q".replace(" ", "")
 RESULT_FMT = "<QQfI"
+READ_FMT = "<IIQIIQQQQ2Q"
+PUBLISH_FMT = "<IIQQQ4Q"
 
 IOC_GET_VERSION = _ioc(_R | _W, 0, struct.calcsize(VERSION_FMT))
 IOC_CREATE_COLLECTION = _ioc(_R | _W, 1, struct.calcsize(COLL_FMT))
@@ -34,6 +36,9 @@ IOC_GET_VECTOR = _ioc(_R | _W, 4, struct.calcsize(VEC_FMT))
 IOC_DEL_VECTOR = _ioc(0, 5, 0)
 IOC_BATCH_INSERT = _ioc(_R | _W, 6, struct.calcsize(BATCH_FMT))
 IOC_SEARCH = _ioc(_R | _W, 7, struct.calcsize(SEARCH_FMT))
+IOC_READ_VECTORS = _ioc(_R | _W, 8, struct.calcsize(READ_FMT))
+IOC_PUBLISH_INDEX = _ioc(_W, 9, struct.calcsize(PUBLISH_FMT))
+IOC_DROP_INDEX = _ioc(0, 10, 0)
 
 assert struct.calcsize(VERSION_FMT) == 64
 assert struct.calcsize(COLL_FMT) == 80
@@ -41,6 +46,8 @@ assert struct.calcsize(VEC_FMT) == 72
 assert struct.calcsize(BATCH_FMT) == 80
 assert struct.calcsize(SEARCH_FMT) == 96
 assert struct.calcsize(RESULT_FMT) == 24
+assert struct.calcsize(READ_FMT) == 72
+assert struct.calcsize(PUBLISH_FMT) == 64
 
 
 def _addr(buf):
@@ -129,6 +136,28 @@ def search(fd, query, k, where=None, ef=0, flags=0):
     count, scanned = f[6], f[12]
     out = [struct.unpack_from(RESULT_FMT, res, 24 * i)[:3] for i in range(count)]
     return out, scanned
+
+
+def read_vectors(fd, dim, count, start=0):
+    """Slots start.. of a collection: ([inode per slot, 0 if free], seq)."""
+    inos = bytearray(8 * count)
+    vecs = bytearray(4 * dim * count)
+    buf = bytearray(struct.pack(READ_FMT, 72, dim, start, count, 0, _addr(inos), _addr(vecs),
+                                0, 0, 0, 0))
+    fcntl.ioctl(fd, IOC_READ_VECTORS, buf)
+    f = struct.unpack(READ_FMT, buf)
+    return list(array.array("Q", bytes(inos[:8 * f[4]]))), f[7]
+
+
+def publish_index(fd, graph, seq):
+    """graph: bytes of an HNSW graph (hnsw_graph.build) over slots read at seq."""
+    g = bytearray(graph)
+    buf = bytearray(struct.pack(PUBLISH_FMT, 64, 0, _addr(g), len(g), seq, 0, 0, 0, 0))
+    fcntl.ioctl(fd, IOC_PUBLISH_INDEX, buf)
+
+
+def drop_index(fd):
+    fcntl.ioctl(fd, IOC_DROP_INDEX)
 
 
 def read_vecs(path, typecode):
