@@ -129,6 +129,7 @@ unit-test: unit-tests
 # header, and DKMS building the module for $(KVER) (about a minute, root).
 native-test: all
 	tests/native/test_man.sh
+	tests/native/test_cli.sh
 	tests/native/test_install.sh
 	/usr/bin/python3 -B -m unittest discover -v -s python/tests -p test_layout.py
 	tests/native/test_dkms.sh $(KVER)

@@ -102,27 +102,88 @@ struct command {
 	const char *word;
 	const char *sub;		/* second word, or NULL */
 	int (*run)(int argc, char **argv);
+	const char *usage;		/* its own --help: synopsis, then example */
 };
 
 static const struct command commands[] = {
-	{ "collection", "create", cmd_collection_create },
-	{ "collection", "info", cmd_collection_info },
-	{ "stats", NULL, cmd_collection_info },
-	{ "version", NULL, cmd_version },
-	{ "put", NULL, cmd_put },
-	{ "get", NULL, cmd_get },
-	{ "del", NULL, cmd_del },
-	{ "import", NULL, cmd_import },
-	{ "search", NULL, cmd_search },
-	{ "recall", NULL, cmd_recall },
-	{ "index", "build", cmd_index_build },
-	{ "index", "status", cmd_index_status },
-	{ "index", "drop", cmd_index_drop },
-	{ "filter", "load", cmd_filter_load },
-	{ "filter", "list", cmd_filter_list },
-	{ "filter", "unload", cmd_filter_unload },
-	{ "top", NULL, cmd_top },
-	{ "slow", NULL, cmd_slow },
+	{ "collection", "create", cmd_collection_create,
+	  "collection create DIR --dim N [--metric l2|ip|cosine]\n"
+	  "  Make the directory DIR a collection of N-dimensional vectors.\n"
+	  "Example: vexfsctl collection create /mnt/v/sift --dim 128 --metric l2\n" },
+	{ "collection", "info", cmd_collection_info,
+	  "collection info DIR\n"
+	  "  Dimension, metric, vectors, slots, indexed and unindexed counts.\n"
+	  "Example: vexfsctl collection info /mnt/v/sift\n" },
+	{ "stats", NULL, cmd_collection_info,
+	  "stats DIR\n"
+	  "  The same as collection info.\n"
+	  "Example: vexfsctl --json stats /mnt/v/sift\n" },
+	{ "version", NULL, cmd_version,
+	  "version PATH\n"
+	  "  ABI version, capabilities and limits of the module behind PATH.\n"
+	  "Example: vexfsctl version /mnt/v\n" },
+	{ "put", NULL, cmd_put,
+	  "put FILE (--vector \"X1,X2,...\" | --vector-file F.fvecs|F.npy [--row R])\n"
+	  "         [--id N] [--attr W=V]...\n"
+	  "  Set the vector of FILE, in a collection, with its id and metadata words.\n"
+	  "Example: vexfsctl put /mnt/v/docs/a.txt --vector 0.1,0.2,0.3,0.4 --attr 0=3\n" },
+	{ "get", NULL, cmd_get,
+	  "get FILE\n"
+	  "  Print the vector, id and metadata words of FILE.\n"
+	  "Example: vexfsctl get /mnt/v/sift/42\n" },
+	{ "del", NULL, cmd_del,
+	  "del FILE\n"
+	  "  Remove the vector of FILE; the file stays.\n"
+	  "Example: vexfsctl del /mnt/v/sift/42\n" },
+	{ "import", NULL, cmd_import,
+	  "import DIR DATA.fvecs|.bvecs|.npy|.csv|.jsonl [--format F] [--batch N]\n"
+	  "         [--id-start N] [--attrs-from ATTRS.ivecs] [--resume] [-q]\n"
+	  "  One file per row of DATA in the collection DIR, named by its id.\n"
+	  "Example: vexfsctl import /mnt/v/sift sift5k_base.fvecs --batch 1000\n" },
+	{ "search", NULL, cmd_search,
+	  "search DIR (--query \"X1,X2,...\" | --query-file F.fvecs|F.npy [--row R])\n"
+	  "         [-k N] [--where EXPR] [--filter NAME] [--ef N] [--exact]\n"
+	  "  The k nearest files of the collection DIR, best first.\n"
+	  "Example: vexfsctl search /mnt/v/sift --query-file sift5k_query.fvecs -k 5 --where attr0=3\n" },
+	{ "recall", NULL, cmd_recall,
+	  "recall DIR QUERIES.fvecs GROUNDTRUTH.ivecs [-k N] [--id-offset N]\n"
+	  "         [--ef N] [--exact]\n"
+	  "  Recall@k of the collection's search against exact ground truth.\n"
+	  "Example: vexfsctl recall /mnt/v/sift sift5k_query.fvecs sift5k_groundtruth.ivecs\n" },
+	{ "index", "build", cmd_index_build,
+	  "index build DIR [--wait] [-q] [--socket PATH]\n"
+	  "index build DIR --local [--m N] [--ef-construction N] [--threads N]\n"
+	  "         [--seed N] [--keep-pruned yes|no]\n"
+	  "  Build and publish the HNSW index: by vexfsd when it runs, else here.\n"
+	  "Example: vexfsctl index build /mnt/v/sift --local --threads 2\n" },
+	{ "index", "status", cmd_index_status,
+	  "index status DIR [--socket PATH]\n"
+	  "  Indexed and unindexed counts, and what vexfsd is doing.\n"
+	  "Example: vexfsctl index status /mnt/v/sift\n" },
+	{ "index", "drop", cmd_index_drop,
+	  "index drop DIR\n"
+	  "  Forget the index: search becomes exact.\n"
+	  "Example: vexfsctl index drop /mnt/v/sift\n" },
+	{ "filter", "load", cmd_filter_load,
+	  "filter load FILE.bpf.o|NAME [--name N] [--set VAR=N]...\n"
+	  "  Attach and pin a BPF search filter.\n"
+	  "Example: vexfsctl filter load range --name r50 --set hi=50\n" },
+	{ "filter", "list", cmd_filter_list,
+	  "filter list\n"
+	  "  The filters pinned.\n"
+	  "Example: vexfsctl filter list\n" },
+	{ "filter", "unload", cmd_filter_unload,
+	  "filter unload NAME\n"
+	  "  Unpin a filter; it is detached when no search uses it.\n"
+	  "Example: vexfsctl filter unload r50\n" },
+	{ "top", NULL, cmd_top,
+	  "top [--once] [--interval MS] [--window] [--all] [--pin-dir DIR]\n"
+	  "  Rate, p50/p95/p99 and histogram of each operation, every second.\n"
+	  "Example: vexfsctl top --once\n" },
+	{ "slow", NULL, cmd_slow,
+	  "slow [--threshold-us N] [--op OP] [--duration S] [--count N] [--pin-dir DIR]\n"
+	  "  Stream the operations slower than N microseconds.\n"
+	  "Example: vexfsctl slow --threshold-us 500 --duration 10\n" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -169,6 +230,29 @@ static int parse_global_options(int argc, char **argv)
 	return CTL_CONTINUE;
 }
 
+/* -h or --help among a command's arguments (before a "--"). */
+static bool wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	return false;
+}
+
+/* The usage of every command named word (one, or a group's). */
+static void print_command_usage(FILE *f, const char *word, const char *sub)
+{
+	size_t i;
+
+	for (i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(commands[i].word, word) &&
+		    (!sub || !commands[i].sub || !strcmp(commands[i].sub, sub)))
+			fprintf(f, "Usage: vexfsctl [--json] %s", commands[i].usage);
+	fputs("Options of every command: vexfsctl --help.\n", f);
+}
+
 int main(int argc, char **argv)
 {
 	static char name[64];
@@ -184,11 +268,20 @@ int main(int argc, char **argv)
 	cmd = find_command(argv[first], sub);
 	if (!cmd && is_group(argv[first])) {
 		ctl.cmd = argv[first];
+		if (wants_help(argc - first, argv + first)) {
+			print_command_usage(stdout, argv[first], NULL);
+			return CTL_OK;
+		}
+		print_command_usage(stderr, argv[first], NULL);
 		return sub ? ctl_usage_error("unknown subcommand '%s'", sub) :
-			     ctl_usage_error("which one? (create or info)");
+			     ctl_usage_error("which one?");
 	}
 	if (!cmd)
 		return ctl_usage_error("unknown command '%s'", argv[first]);
+	if (wants_help(argc - first, argv + first)) {
+		print_command_usage(stdout, cmd->word, cmd->sub);
+		return CTL_OK;
+	}
 	snprintf(name, sizeof(name), "%s%s%s", cmd->word, cmd->sub ? " " : "",
 		 cmd->sub ? cmd->sub : "");
 	ctl.cmd = name;
