@@ -187,6 +187,8 @@ static const struct {
 	{ VEXFS_CAP_BATCH_INSERT, "batch-insert" },
 	{ VEXFS_CAP_EXACT_SEARCH, "exact-search" },
 	{ VEXFS_CAP_PREDICATE, "predicate" },
+	{ VEXFS_CAP_HNSW, "hnsw" },
+	{ VEXFS_CAP_BPF_FILTER, "bpf-filter" },
 };
 
 #define N_CAPS (sizeof(capability_names) / sizeof(capability_names[0]))

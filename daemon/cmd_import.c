@@ -428,7 +428,7 @@ static int fail_insert(struct import_job *j, int err, uint32_t bad)
 				j->ids[bad], j->done,
 				j->args->resume ? "" : " (--resume skips the rows an earlier import made)");
 	if (err == -EINVAL && v < j->dim)
-		return ctl_fail(err, j->args->dir, "id %" PRIu64 ": value %u is not finite; %" PRIu64 " vectors imported before it",
+		return ctl_fail(err, j->args->dir, "id %" PRIu64 ": component %u is not finite; %" PRIu64 " vectors imported before it",
 				j->ids[bad], v, j->done);
 	return ctl_fail(err, j->args->dir, "id %" PRIu64 "; %" PRIu64 " vectors imported before it",
 			j->ids[bad], j->done);

@@ -155,7 +155,7 @@ const char *ctl_explain_vector(const float *vec, uint32_t dim, uint32_t coll_dim
 	}
 	bad = first_nonfinite(vec, dim);
 	if (bad < dim) {
-		snprintf(why, sizeof(why), "value %u is %s: vectors must be finite",
+		snprintf(why, sizeof(why), "component %u is %s: vectors must be finite",
 			 bad, isnan(vec[bad]) ? "NaN" : "infinite");
 		return why;
 	}

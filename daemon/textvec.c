@@ -90,9 +90,9 @@ int parse_vector_text(const char *s, float *vec, uint32_t dim, char *err,
 			return tv_fail(err, errlen, "more than %u values in the vector", dim);
 		rc = parse_float(&p, &vec[n]);
 		if (rc == -ERANGE)
-			return tv_fail(err, errlen, "value %u is not a finite float", n);
+			return tv_fail(err, errlen, "component %u is not a finite float", n);
 		if (rc || (*p && !is_vector_sep(*p) && *p != ']'))
-			return tv_fail(err, errlen, "value %u: '%.20s' is not a number", n, p);
+			return tv_fail(err, errlen, "component %u: '%.20s' is not a number", n, p);
 		n++;
 	}
 	if (bracket && *p != ']')

@@ -72,9 +72,9 @@ static void test_vector_text_malformed(void **state)
 	(void)state;
 	assert_err(parse_vector_text("1,2", v, 3, err, sizeof(err)), "2 values; the collection has dimension 3");
 	assert_err(parse_vector_text("1,2,3,4", v, 3, err, sizeof(err)), "more than 3 values");
-	assert_err(parse_vector_text("1,x,3", v, 3, err, sizeof(err)), "value 1: 'x,3' is not a number");
-	assert_err(parse_vector_text("1,2,3abc", v, 3, err, sizeof(err)), "value 2");
-	assert_err(parse_vector_text("1,nan,3", v, 3, err, sizeof(err)), "value 1 is not a finite float");
+	assert_err(parse_vector_text("1,x,3", v, 3, err, sizeof(err)), "component 1: 'x,3' is not a number");
+	assert_err(parse_vector_text("1,2,3abc", v, 3, err, sizeof(err)), "component 2");
+	assert_err(parse_vector_text("1,nan,3", v, 3, err, sizeof(err)), "component 1 is not a finite float");
 	assert_err(parse_vector_text("1,inf,3", v, 3, err, sizeof(err)), "not a finite float");
 	assert_err(parse_vector_text("1,1e39,3", v, 3, err, sizeof(err)), "not a finite float");
 	assert_err(parse_vector_text("[1,2,3", v, 3, err, sizeof(err)), "without a closing");

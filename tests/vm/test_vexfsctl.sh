@@ -227,7 +227,7 @@ section "bad input"
 expect_fail "search with the wrong dimension" \
 	-e "search: Invalid argument \(dimension 64, collection has 128\)" \
 	ctl search "$COLL" --query "$(first_query 64)"
-expect_fail "search with NaN" -e "Invalid argument \(value 1 is NaN" \
+expect_fail "search with NaN" -e "Invalid argument \(component 1 is NaN" \
 	ctl search "$COLL" --query "1,nan$(printf ',1%.0s' $(seq 126))"
 expect_fail "import over existing ids" -e "File exists \(id 1: a file of that name exists" \
 	ctl import "$COLL" "$BASE" -q
