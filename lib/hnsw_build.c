@@ -42,6 +42,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hnsw.h"
 
@@ -855,6 +856,72 @@ static void write_record(uint8_t *section, uint32_t r, uint32_t rec_size,
 		out[1 + i] = htole32(list[1 + i]);
 }
 
+/* Append node u to the level-0 list of node v, if it has room. */
+static bool link_to(const struct vexfs_hnsw_graph *g, uint32_t v, uint32_t u)
+{
+	struct vexfs_hnsw_links *r =
+		(struct vexfs_hnsw_links *)vexfs_hnsw_links0(g, v);
+	uint32_t count = le32toh(r->l_count);
+
+	if (count >= g->m0)
+		return false;
+	r->l_ids[count] = htole32(u);
+	r->l_count = htole32(count + 1);
+	return true;
+}
+
+/*
+ * The pruning heuristic can leave a node that no link leads to, and a walk
+ * never finds such a node: the kernel counts only nodes reachable from the
+ * entry point as covering their slots, and scans the others exactly on
+ * every search. Give each unreached node a link from a reached node with
+ * room in its level-0 list: one of its own neighbours when one qualifies
+ * (a near node, as the graph wants), else the first reached node with
+ * room. Repeated, since a node made reachable brings its own neighbours.
+ */
+static int reconnect(void *buf, size_t len)
+{
+	struct vexfs_hnsw_graph g;
+	uint32_t *queue, pass, u, i, spare;
+	uint64_t *seen;
+	int err = -ENOMEM;
+
+	if (vexfs_hnsw_load(buf, len, VEXFS_HNSW_NO_NODE, &g, NULL))
+		return -EINVAL;
+	queue = malloc(((size_t)g.node_count + 1) * sizeof(*queue));
+	seen = malloc(((size_t)g.node_count / 64 + 1) * sizeof(*seen));
+	if (!queue || !seen)
+		goto out;
+	err = 0;
+	for (pass = 0; pass < 64; pass++) {
+		memset(seen, 0, ((size_t)g.node_count / 64 + 1) * sizeof(*seen));
+		if (vexfs_hnsw_reachable(&g, seen, queue) == g.node_count)
+			break;
+		spare = 0;
+		for (u = 0; u < g.node_count; u++) {
+			const struct vexfs_hnsw_links *r = vexfs_hnsw_links0(&g, u);
+			bool linked = false;
+
+			if (vexfs_hnsw_seen(seen, u))
+				continue;
+			for (i = 0; i < le32toh(r->l_count) && !linked; i++) {
+				uint32_t v = le32toh(r->l_ids[i]);
+
+				linked = vexfs_hnsw_seen(seen, v) && link_to(&g, v, u);
+			}
+			while (!linked && spare < g.node_count) {
+				linked = vexfs_hnsw_seen(seen, spare) &&
+					 link_to(&g, spare, u);
+				spare += !linked;
+			}
+		}
+	}
+out:
+	free(queue);
+	free(seen);
+	return err;
+}
+
 int vexfs_hnsw_serialize(const struct vexfs_hnsw_builder *b, void *buf,
 			 size_t len)
 {
@@ -884,5 +951,5 @@ int vexfs_hnsw_serialize(const struct vexfs_hnsw_builder *b, void *buf,
 				     lo.upper_rec, lo.upper_per_page,
 				     bld_links(b, i, l));
 	}
-	return 0;
+	return reconnect(buf, size);
 }
