@@ -294,6 +294,12 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 		if (err)
 			goto out;
 		used_index = !redo;
+		/*
+		 * The walk's answer is thrown away: `scanned` tells of the
+		 * pass that answers, which sees every readable vector once.
+		 */
+		if (redo)
+			*scanned = 0;
 	}
 	for (start = 0; start < c->nslots; start += VEXFS_SCAN_CHUNK) {
 		u64 end = min_t(u64, start + VEXFS_SCAN_CHUNK, c->nslots);
