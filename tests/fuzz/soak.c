@@ -567,6 +567,573 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+/* ==== links: three threads, one file, a link each ==== */
+
+#define NROLES		3	/* link threads, and link collections la, lb, lc */
+#define NG		12	/* shared files g0..g11 */
+
+enum loc { LOC_HOME, LOC_COLL, LOC_PLAIN };
+enum { LK_SET, LK_DEL, LK_GET, LK_MOVE, LK_OPS };
+
+static const char *lop_names[LK_OPS] = { "set", "delete", "get", "move" };
+
+struct lfile {			/* one link thread's link of one shared file */
+	bool held;		/* the collection of this link holds the vector */
+	uint8_t loc;		/* enum loc */
+	uint64_t id;
+	float vec[DIM];
+};
+
+struct lthread {
+	pthread_t th;
+	unsigned int role;
+	struct rng rng;
+	struct lfile f[NG];
+	uint64_t ops[LK_OPS];
+	uint64_t busy;		/* sets refused: another link's collection held it */
+	uint64_t failures;
+};
+
+static char lcoll[NROLES][4200];
+static struct lthread lts[NROLES];
+
+/* Only one thread moves each file's link, so a collection never holds two links of it. */
+static bool lmover(unsigned int role, unsigned int j)
+{
+	return j % NROLES == role;
+}
+
+static void lpath(char *out, unsigned int role, unsigned int j, uint8_t loc)
+{
+	if (loc == LOC_HOME)
+		snprintf(out, 4300, "%.4200s/g%u", lcoll[role], j);
+	else
+		snprintf(out, 4300, "%s/g%u-r%u", loc == LOC_COLL ? coll : files, j, role);
+}
+
+#define LFAIL(t, ...) do {						\
+	fprintf(stderr, "soak: link thread %u: ", (t)->role);		\
+	fprintf(stderr, __VA_ARGS__);					\
+	fprintf(stderr, "\n");						\
+	(t)->failures++;						\
+} while (0)
+
+static void lop_set(struct lthread *t, unsigned int j)
+{
+	struct lfile *f = &t->f[j];
+	char path[4300];
+	float v[DIM];
+	uint64_t id = rnd(&t->rng) >> 1;
+	int fd;
+
+	lpath(path, t->role, j, f->loc);
+	fd = open(path, O_WRONLY);
+	if (fd < 0) {
+		LFAIL(t, "open %s: %s", path, strerror(errno));
+		return;
+	}
+	random_vector(&t->rng, v);
+	if (!set_vector(fd, v, id)) {
+		f->held = true;
+		f->id = id;
+		memcpy(f->vec, v, sizeof(v));
+	} else if (errno == EBUSY) {
+		t->busy++;
+		if (f->held)
+			LFAIL(t, "set through %s: EBUSY, but its collection holds the vector", path);
+	} else {
+		LFAIL(t, "set through %s: %s", path, strerror(errno));
+	}
+	close(fd);
+}
+
+static void lop_del(struct lthread *t, unsigned int j)
+{
+	struct lfile *f = &t->f[j];
+	char path[4300];
+	int fd, ret;
+
+	lpath(path, t->role, j, f->loc);
+	fd = open(path, O_WRONLY);
+	if (fd < 0) {
+		LFAIL(t, "open %s: %s", path, strerror(errno));
+		return;
+	}
+	ret = ioctl(fd, VEXFS_IOC_DEL_VECTOR);
+	if (!ret && !f->held)
+		LFAIL(t, "delete through %s succeeded, but its collection held nothing", path);
+	else if (ret && (errno != ENODATA || f->held))
+		LFAIL(t, "delete through %s: %s", path, strerror(errno));
+	f->held = false;
+	close(fd);
+}
+
+/* What GET_VECTOR through one link must say: the vector if held, else ENODATA. */
+static bool lget_agrees(const struct lfile *f, const char *path, char *why, size_t len)
+{
+	struct vexfs_ioc_vector a = { .size = sizeof(a), .dim = DIM };
+	float v[DIM];
+	int fd = open(path, O_RDONLY), ret;
+
+	if (fd < 0) {
+		snprintf(why, len, "open: %s", strerror(errno));
+		return false;
+	}
+	a.vector_ptr = (uint64_t)(uintptr_t)v;
+	ret = ioctl(fd, VEXFS_IOC_GET_VECTOR, &a);
+	close(fd);
+	if (!ret && !f->held)
+		snprintf(why, len, "a vector where its collection holds none");
+	else if (!ret && (memcmp(v, f->vec, sizeof(v)) || a.id != f->id))
+		snprintf(why, len, "another vector or id than the one set through it");
+	else if (ret && (errno != ENODATA || f->held))
+		snprintf(why, len, "%s", strerror(errno));
+	else
+		return true;
+	return false;
+}
+
+static void lop_get(struct lthread *t, unsigned int j)
+{
+	char path[4300], why[128];
+
+	lpath(path, t->role, j, t->f[j].loc);
+	if (!lget_agrees(&t->f[j], path, why, sizeof(why)))
+		LFAIL(t, "get through %s: %s", path, why);
+}
+
+/*
+ * Into the main collection or out to the plain directory from home, or
+ * back home. Leaving a collection drops the vector it held.
+ */
+static void lop_move(struct lthread *t, unsigned int j)
+{
+	struct lfile *f = &t->f[j];
+	uint8_t to = f->loc != LOC_HOME ? LOC_HOME : below(&t->rng, 2) ? LOC_COLL : LOC_PLAIN;
+	char from_path[4300], to_path[4300];
+
+	lpath(from_path, t->role, j, f->loc);
+	lpath(to_path, t->role, j, to);
+	if (rename(from_path, to_path)) {
+		LFAIL(t, "rename %s to %s: %s", from_path, to_path, strerror(errno));
+		return;
+	}
+	f->loc = to;
+	f->held = false;
+}
+
+static void *lthread_main(void *arg)
+{
+	struct lthread *t = arg;
+	unsigned int j, pick;
+
+	while (!atomic_load(&stop)) {
+		j = below(&t->rng, NG);
+		pick = below(&t->rng, 100);
+		if (lmover(t->role, j) && (pick < 15 || t->f[j].loc == LOC_PLAIN)) {
+			lop_move(t, j);
+			t->ops[LK_MOVE]++;
+		} else if (pick < 55) {
+			lop_set(t, j);
+			t->ops[LK_SET]++;
+		} else if (pick < 70) {
+			lop_del(t, j);
+			t->ops[LK_DEL]++;
+		} else {
+			lop_get(t, j);
+			t->ops[LK_GET]++;
+		}
+	}
+	atomic_fetch_add(&total_failures, t->failures);
+	return NULL;
+}
+
+static int make_links(void)
+{
+	char path[4300], other[4300];
+	unsigned int j, role;
+	int fd;
+
+	for (j = 0; j < NG; j++) {
+		lpath(path, 0, j, LOC_HOME);
+		fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0644);
+		if (fd < 0 || write(fd, path, strlen(path)) < 0)
+			return -1;
+		close(fd);
+		for (role = 1; role < NROLES; role++) {
+			lpath(other, role, j, LOC_HOME);
+			if (link(path, other))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* ==== the indexer: graphs published and dropped under everything ==== */
+
+static uint64_t published, dropped, index_failures;
+
+static void *indexer_main(void *arg)
+{
+	struct rng *r = arg;
+	const char *dirs[NROLES + 2] = { coll, ucoll, lcoll[0], lcoll[1], lcoll[2] };
+	const char *dir, *what;
+	int fd, err;
+
+	while (!atomic_load(&stop)) {
+		dir = dirs[below(r, NROLES + 2)];
+		if (below(r, 5) == 0) {
+			fd = open(dir, O_RDONLY | O_DIRECTORY);
+			err = fd < 0 || ioctl(fd, VEXFS_IOC_DROP_INDEX) ? errno : 0;
+			if (fd >= 0)
+				close(fd);
+			if (!err)
+				dropped++;
+			else if (err != ENODATA) {
+				fprintf(stderr, "soak: indexer: drop the index of %s: %s\n", dir, strerror(err));
+				index_failures++;
+			}
+		} else {
+			err = index_dir(dir, rnd(r), &what);
+			if (!err)
+				published++;
+			else {
+				fprintf(stderr, "soak: indexer: %s of %s: %s\n", what, dir, strerror(err));
+				index_failures++;
+			}
+		}
+		usleep(20000);
+	}
+	atomic_fetch_add(&total_failures, index_failures);
+	return NULL;
+}
+
+/* ==== users: two unprivileged processes in a shared collection ==== */
+
+#define NUSERS		2
+#define MAX_UFILES	48
+
+static const uid_t user_uid[NUSERS] = { 1000, 65534 };
+
+enum { U_CREATE, U_SET, U_DEL, U_UNLINK, U_SEARCH, U_PROBE, U_ADMIN, UOPS };
+static const char *uop_names[UOPS] = {
+	"create", "set", "delete", "unlink", "search", "probe", "admin"
+};
+
+struct ufile {
+	bool used;
+	bool priv;		/* 0600, else 0644 */
+	bool has_vec;
+	char name[32];		/* u<uid>-p<serial> or u<uid>-s<serial> */
+	uint64_t id;		/* uid << 40 | priv << 39 | serial */
+	float vec[DIM];
+};
+
+/* In MAP_SHARED memory: the parent reads them once the users are done. */
+struct umodel {
+	struct ufile f[MAX_UFILES];
+	uint64_t serial;
+	uint64_t ops[UOPS];
+	uint64_t refused;	/* calls refused as they must be */
+	uint64_t failures;
+};
+
+static struct umodel *um;
+
+#define UFAIL(m, u, ...) do {						\
+	fprintf(stderr, "soak: uid %u: ", (unsigned int)user_uid[u]);	\
+	fprintf(stderr, __VA_ARGS__);					\
+	fprintf(stderr, "\n");						\
+	(m)->failures++;						\
+} while (0)
+
+static uint64_t uid_of_id(uint64_t id)
+{
+	return id >> 40;
+}
+
+static bool private_id(uint64_t id)
+{
+	return (id >> 39) & 1;
+}
+
+static void uop_create(struct umodel *m, unsigned int u, struct rng *r)
+{
+	struct ufile *f = NULL;
+	char path[4300];
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < MAX_UFILES && !f; i++)
+		if (!m->f[i].used)
+			f = &m->f[i];
+	if (!f)
+		return;
+	f->priv = below(r, 2);
+	m->serial++;
+	snprintf(f->name, sizeof(f->name), "u%u-%c%" PRIu64, (unsigned int)user_uid[u],
+		 f->priv ? 'p' : 's', m->serial);
+	snprintf(path, sizeof(path), "%s/%s", ucoll, f->name);
+	/* The mode from the start: the other user may look at once. */
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY, f->priv ? 0600 : 0644);
+	if (fd < 0) {
+		UFAIL(m, u, "create %s: %s", path, strerror(errno));
+		return;
+	}
+	f->used = true;
+	f->id = (uint64_t)user_uid[u] << 40 | (uint64_t)f->priv << 39 | m->serial;
+	random_vector(r, f->vec);
+	f->has_vec = !set_vector(fd, f->vec, f->id);
+	if (!f->has_vec)
+		UFAIL(m, u, "set the vector of %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static struct ufile *some_ufile(struct umodel *m, struct rng *r)
+{
+	unsigned int start = below(r, MAX_UFILES), i;
+
+	for (i = 0; i < MAX_UFILES; i++)
+		if (m->f[(start + i) % MAX_UFILES].used)
+			return &m->f[(start + i) % MAX_UFILES];
+	return NULL;
+}
+
+static void uop_change(struct umodel *m, unsigned int u, struct rng *r, unsigned int op)
+{
+	struct ufile *f = some_ufile(m, r);
+	char path[4300];
+	float v[DIM];
+	int fd, ret;
+
+	if (!f)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", ucoll, f->name);
+	if (op == U_UNLINK) {
+		if (unlink(path))
+			UFAIL(m, u, "unlink %s: %s", path, strerror(errno));
+		f->used = false;
+		return;
+	}
+	fd = open(path, O_WRONLY);
+	if (fd < 0) {
+		UFAIL(m, u, "open %s: %s", path, strerror(errno));
+		return;
+	}
+	if (op == U_SET) {
+		random_vector(r, v);
+		if (set_vector(fd, v, f->id)) {
+			UFAIL(m, u, "set the vector of %s: %s", path, strerror(errno));
+		} else {
+			memcpy(f->vec, v, sizeof(v));
+			f->has_vec = true;
+		}
+	} else {
+		ret = ioctl(fd, VEXFS_IOC_DEL_VECTOR);
+		if (ret ? errno != ENODATA || f->has_vec : !f->has_vec)
+			UFAIL(m, u, "delete the vector of %s: %s", path, ret ? strerror(errno) : "succeeded");
+		f->has_vec = false;
+	}
+	close(fd);
+}
+
+/*
+ * A search of the shared collection for one of its own vectors: the exact
+ * one finds it at distance 0; neither ever returns the other user's
+ * private files, and every own result is a file it has.
+ */
+static void uop_search(struct umodel *m, unsigned int u, struct rng *r)
+{
+	struct vexfs_search_result res[16];
+	struct vexfs_ioc_search a = { .size = sizeof(a), .dim = DIM, .k = 16 };
+	struct ufile *f = some_ufile(m, r);
+	unsigned int i, j;
+	bool mine;
+	int fd;
+
+	if (!f || !f->has_vec)
+		return;
+	a.query_ptr = (uint64_t)(uintptr_t)f->vec;
+	a.results_ptr = (uint64_t)(uintptr_t)res;
+	a.flags = below(r, 2) ? VEXFS_SEARCH_EXACT : 0;
+	fd = open(ucoll, O_RDONLY | O_DIRECTORY);
+	if (fd < 0 || ioctl(fd, VEXFS_IOC_SEARCH, &a)) {
+		UFAIL(m, u, "search: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	if (a.flags && (!a.count || res[0].distance != 0.0f))
+		UFAIL(m, u, "exact search for the vector of %s: %u results, best at %g", f->name,
+		      a.count, a.count ? res[0].distance : -1.0);
+	if (a.scanned > 2 * MAX_UFILES)
+		UFAIL(m, u, "search scanned %" PRIu64 " vectors", (uint64_t)a.scanned);
+	for (i = 0; i < a.count; i++) {
+		if (uid_of_id(res[i].id) != user_uid[u]) {
+			if (private_id(res[i].id))
+				UFAIL(m, u, "search returned id %#" PRIx64 ", a private file of uid %"
+				      PRIu64, (uint64_t)res[i].id, uid_of_id(res[i].id));
+			continue;
+		}
+		for (j = 0, mine = false; j < MAX_UFILES && !mine; j++)
+			mine = m->f[j].used && m->f[j].has_vec && m->f[j].id == res[i].id;
+		if (!mine)
+			UFAIL(m, u, "search returned id %#" PRIx64 ", none of its vectors",
+			      (uint64_t)res[i].id);
+	}
+}
+
+/* expect: the call failed with want (or the file went away meanwhile). */
+static void urefused(struct umodel *m, unsigned int u, int ret, int want, const char *what)
+{
+	if (ret && (errno == want || errno == ENOENT)) {
+		m->refused++;
+		return;
+	}
+	UFAIL(m, u, "%s: %s, not %s", what, ret ? strerror(errno) : "succeeded", strerror(want));
+}
+
+/* The other user's files: shared ones read but never written, private ones not even read. */
+static void uop_probe(struct umodel *m, unsigned int u, struct rng *r)
+{
+	struct vexfs_ioc_vector a = { .size = sizeof(a), .dim = DIM };
+	char prefix[16], path[4300], xv[DIM * 4];
+	float v[DIM];
+	DIR *d = opendir(ucoll);
+	struct dirent *e;
+	unsigned int seen = 0, want = below(r, 8);
+	bool priv;
+	int fd, ret;
+
+	if (!d) {
+		UFAIL(m, u, "opendir %s: %s", ucoll, strerror(errno));
+		return;
+	}
+	snprintf(prefix, sizeof(prefix), "u%u-", (unsigned int)user_uid[u]);
+	*path = 0;
+	while ((e = readdir(d)))
+		if (e->d_name[0] == 'u' && strncmp(e->d_name, prefix, strlen(prefix)) && seen++ <= want)
+			snprintf(path, sizeof(path), "%.4000s/%s", ucoll, e->d_name);
+	closedir(d);
+	if (!*path)
+		return;
+	priv = strchr(strrchr(path, '/'), '-')[1] == 'p';
+	a.vector_ptr = (uint64_t)(uintptr_t)v;
+	fd = open(path, O_WRONLY);
+	urefused(m, u, fd < 0 ? -1 : 0, EACCES, "open another user's file for writing");
+	if (fd >= 0)
+		close(fd);
+	if (priv) {
+		fd = open(path, O_RDONLY);
+		urefused(m, u, fd < 0 ? -1 : 0, EACCES, "open another user's private file");
+		if (fd >= 0)
+			close(fd);
+		urefused(m, u, getxattr(path, "user.vexfs.vector", xv, sizeof(xv)) < 0 ? -1 : 0,
+			 EACCES, "the vector xattr of another user's private file");
+		return;
+	}
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			UFAIL(m, u, "open another user's shared file %s: %s", path, strerror(errno));
+		return;
+	}
+	ret = ioctl(fd, VEXFS_IOC_GET_VECTOR, &a);
+	if (ret && errno != ENODATA)
+		UFAIL(m, u, "GET_VECTOR of another user's shared file: %s", strerror(errno));
+	urefused(m, u, set_vector(fd, v, 1), EACCES, "SET_VECTOR on another user's file");
+	urefused(m, u, ioctl(fd, VEXFS_IOC_DEL_VECTOR), EACCES, "DEL_VECTOR on another user's file");
+	close(fd);
+}
+
+/* What needs the capability or the directory's ownership: refused. */
+static void uop_admin(struct umodel *m, unsigned int u, struct rng *r)
+{
+	static uint8_t page[4096] __attribute__((aligned(4096)));
+	struct vexfs_ioc_read_vectors rv = { .size = sizeof(rv), .dim = DIM, .count = 1 };
+	struct vexfs_ioc_publish_index pub = { .size = sizeof(pub),
+					       .graph_ptr = (uint64_t)(uintptr_t)page,
+					       .graph_len = sizeof(page) };
+	uint64_t ino;
+	float v[DIM];
+	const char *dir = below(r, 2) ? ucoll : coll;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0) {
+		UFAIL(m, u, "open %s: %s", dir, strerror(errno));
+		return;
+	}
+	rv.inos_ptr = (uint64_t)(uintptr_t)&ino;
+	rv.vectors_ptr = (uint64_t)(uintptr_t)v;
+	urefused(m, u, ioctl(fd, VEXFS_IOC_READ_VECTORS, &rv), EPERM, "READ_VECTORS");
+	urefused(m, u, ioctl(fd, VEXFS_IOC_PUBLISH_INDEX, &pub), EPERM, "PUBLISH_INDEX");
+	urefused(m, u, ioctl(fd, VEXFS_IOC_DROP_INDEX), EPERM, "DROP_INDEX");
+	close(fd);
+}
+
+/* Each own file still holds what was last set, as the user reads it. */
+static void ucheck_own(struct umodel *m, unsigned int u)
+{
+	struct vexfs_ioc_vector a = { .size = sizeof(a), .dim = DIM };
+	char path[4300];
+	float v[DIM];
+	unsigned int i;
+	int fd, ret;
+
+	a.vector_ptr = (uint64_t)(uintptr_t)v;
+	for (i = 0; i < MAX_UFILES; i++) {
+		if (!m->f[i].used)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ucoll, m->f[i].name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0) {
+			UFAIL(m, u, "open %s: %s", path, strerror(errno));
+			continue;
+		}
+		ret = ioctl(fd, VEXFS_IOC_GET_VECTOR, &a);
+		if (m->f[i].has_vec ? ret || memcmp(v, m->f[i].vec, sizeof(v)) || a.id != m->f[i].id
+				    : !ret || errno != ENODATA)
+			UFAIL(m, u, "%s: GET_VECTOR %s", path, ret ? strerror(errno) : "differs");
+		close(fd);
+	}
+}
+
+static pid_t spawn_user(unsigned int u, uint64_t seed, unsigned int seconds)
+{
+	static const unsigned int weight[UOPS] = { 14, 16, 6, 5, 30, 15, 4 };
+	struct umodel *m = &um[u];
+	struct rng r = { seed * 7919u + u };
+	time_t end = time(NULL) + seconds;
+	unsigned int total = 0, pick, op;
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	if (setgroups(0, NULL) || setgid(user_uid[u]) || setuid(user_uid[u])) {
+		UFAIL(m, u, "drop privileges: %s", strerror(errno));
+		_exit(1);
+	}
+	umask(022);
+	for (op = 0; op < UOPS; op++)
+		total += weight[op];
+	while (time(NULL) < end) {
+		pick = below(&r, total);
+		for (op = 0; pick >= weight[op]; op++)
+			pick -= weight[op];
+		switch (op) {
+		case U_CREATE: uop_create(m, u, &r); break;
+		case U_SEARCH: uop_search(m, u, &r); break;
+		case U_PROBE: uop_probe(m, u, &r); break;
+		case U_ADMIN: uop_admin(m, u, &r); break;
+		default: uop_change(m, u, &r, op); break;
+		}
+		m->ops[op]++;
+	}
+	ucheck_own(m, u);
+	_exit(m->failures ? 1 : 0);
+}
+
 /* ==== checking everything against the models ==== */
 
 static uint64_t check_vfile(const struct vfile *f)
@@ -638,28 +1205,50 @@ static uint64_t check_pfile(const struct pfile *p)
 	return bad;
 }
 
-static bool in_models(struct thread *ts, unsigned int nt, const char *name, bool vdir)
+/* The directories the models cover. */
+enum dir_kind { D_COLL, D_FILES, D_UCOLL, D_LINKS };
+
+/* Is name, in a directory of that kind (role: which link collection), in a model? */
+static bool in_models(struct thread *ts, unsigned int nt, const char *name, enum dir_kind kind,
+		      unsigned int role)
 {
+	char want[64];
 	unsigned int i, j;
 
-	for (i = 0; i < nt; i++)
+	for (i = 0; i < nt && kind <= D_FILES; i++)
 		for (j = 0; j < MAX_FILES; j++) {
-			if (vdir && ts[i].v[j].used && !strcmp(ts[i].v[j].name, name))
+			if (kind == D_COLL && ts[i].v[j].used && !strcmp(ts[i].v[j].name, name))
 				return true;
-			if (!vdir && ts[i].p[j].used && !strcmp(ts[i].p[j].name, name))
+			if (kind == D_FILES && ts[i].p[j].used && !strcmp(ts[i].p[j].name, name))
 				return true;
 		}
+	for (i = 0; i < NROLES; i++)
+		for (j = 0; j < NG; j++) {
+			if (kind == D_LINKS && i == role && lts[i].f[j].loc == LOC_HOME)
+				snprintf(want, sizeof(want), "g%u", j);
+			else if ((kind == D_COLL && lts[i].f[j].loc == LOC_COLL) ||
+				 (kind == D_FILES && lts[i].f[j].loc == LOC_PLAIN))
+				snprintf(want, sizeof(want), "g%u-r%u", j, i);
+			else
+				continue;
+			if (!strcmp(want, name))
+				return true;
+		}
+	for (i = 0; i < NUSERS && kind == D_UCOLL; i++)
+		for (j = 0; j < MAX_UFILES; j++)
+			if (um[i].f[j].used && !strcmp(um[i].f[j].name, name))
+				return true;
 	return false;
 }
 
-static uint64_t check_names(struct thread *ts, unsigned int nt, const char *dir, bool vdir,
-			    uint64_t *count)
+/* Every name in dir is in a model, and there are as many as the models have. */
+static uint64_t check_names(struct thread *ts, unsigned int nt, const char *dir,
+			    enum dir_kind kind, unsigned int role, uint64_t want)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	uint64_t bad = 0;
+	uint64_t bad = 0, count = 0;
 
-	*count = 0;
 	if (!d) {
 		fprintf(stderr, "soak: verify: %s: %s\n", dir, strerror(errno));
 		return 1;
@@ -667,22 +1256,146 @@ static uint64_t check_names(struct thread *ts, unsigned int nt, const char *dir,
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
-		(*count)++;
-		if (!in_models(ts, nt, e->d_name, vdir)) {
+		count++;
+		if (!in_models(ts, nt, e->d_name, kind, role)) {
 			fprintf(stderr, "soak: verify: %s/%s is in no model\n", dir, e->d_name);
 			bad++;
 		}
 	}
 	closedir(d);
+	if (count != want) {
+		fprintf(stderr, "soak: verify: %" PRIu64 " names in %s, %" PRIu64 " in the models\n",
+			count, dir, want);
+		bad++;
+	}
+	return bad;
+}
+
+/* The collection's count is what the models hold there; its live inodes appended to inos. */
+static uint64_t check_table(const char *dir, uint64_t want, uint64_t **inos, size_t *n)
+{
+	struct vexfs_ioc_collection c = { .size = sizeof(c) };
+	struct vexfs_ioc_read_vectors rv = { .size = sizeof(rv), .dim = DIM, .count = 8192 };
+	uint64_t slots[8192], bad = 0;
+	float *v = calloc(8192, sizeof(float) * DIM);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	uint32_t i;
+
+	rv.inos_ptr = (uint64_t)(uintptr_t)slots;
+	rv.vectors_ptr = (uint64_t)(uintptr_t)v;
+	if (fd < 0 || ioctl(fd, VEXFS_IOC_GET_COLLECTION, &c) || ioctl(fd, VEXFS_IOC_READ_VECTORS, &rv)) {
+		fprintf(stderr, "soak: verify: %s: %s\n", dir, strerror(errno));
+		bad++;
+	} else if (c.count != want) {
+		fprintf(stderr, "soak: verify: %s holds %" PRIu64 " vectors, the models %" PRIu64 "\n",
+			dir, (uint64_t)c.count, want);
+		bad++;
+	}
+	for (i = 0; !bad && i < rv.returned; i++)
+		if (slots[i]) {
+			*inos = realloc(*inos, (*n + 1) * sizeof(**inos));
+			(*inos)[(*n)++] = slots[i];
+		}
+	if (fd >= 0)
+		close(fd);
+	free(v);
+	return bad;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Each shared file: at most one link's collection holds its vector, GET
+ * through each link says what its thread's model says, and the xattr
+ * through every link is the held vector or nothing. Counts what the
+ * links hold in each collection.
+ */
+static uint64_t verify_links(uint64_t held_home[NROLES], uint64_t *held_coll)
+{
+	char path[4300], why[128];
+	float x[DIM];
+	const struct lfile *h;
+	unsigned int j, role, holders;
+	uint64_t bad = 0;
+	ssize_t len;
+
+	for (j = 0; j < NG; j++) {
+		h = NULL;
+		for (role = 0, holders = 0; role < NROLES; role++)
+			if (lts[role].f[j].held) {
+				holders++;
+				h = &lts[role].f[j];
+				if (h->loc == LOC_HOME)
+					held_home[role]++;
+				else
+					(*held_coll)++;
+			}
+		if (holders > 1) {
+			fprintf(stderr, "soak: verify: g%u: %u links' collections hold its vector\n", j, holders);
+			bad++;
+		}
+		for (role = 0; role < NROLES; role++) {
+			lpath(path, role, j, lts[role].f[j].loc);
+			if (lts[role].f[j].loc != LOC_PLAIN && !lget_agrees(&lts[role].f[j], path, why, sizeof(why))) {
+				fprintf(stderr, "soak: verify: GET_VECTOR through %s: %s\n", path, why);
+				bad++;
+			}
+			len = getxattr(path, "user.vexfs.vector", x, sizeof(x));
+			if (h ? len != sizeof(x) || memcmp(x, h->vec, sizeof(x)) : len >= 0 || errno != ENODATA) {
+				fprintf(stderr, "soak: verify: the vector xattr of %s: %zd bytes (%s)\n", path,
+					len, len < 0 ? strerror(errno) : h ? "another vector" : "none expected");
+				bad++;
+			}
+		}
+	}
+	return bad;
+}
+
+/* The users' files, read as root. */
+static uint64_t verify_users(uint64_t *vectors, uint64_t *names)
+{
+	struct vexfs_ioc_vector a = { .size = sizeof(a), .dim = DIM };
+	char path[4300];
+	float v[DIM];
+	unsigned int u, i;
+	uint64_t bad = 0;
+	int fd, ret;
+
+	a.vector_ptr = (uint64_t)(uintptr_t)v;
+	for (u = 0; u < NUSERS; u++)
+		for (i = 0; i < MAX_UFILES; i++) {
+			const struct ufile *f = &um[u].f[i];
+
+			if (!f->used)
+				continue;
+			(*names)++;
+			*vectors += f->has_vec;
+			snprintf(path, sizeof(path), "%s/%s", ucoll, f->name);
+			fd = open(path, O_RDONLY);
+			ret = fd < 0 ? -1 : ioctl(fd, VEXFS_IOC_GET_VECTOR, &a);
+			if (f->has_vec ? ret || memcmp(v, f->vec, sizeof(v)) || a.id != f->id
+				       : !ret || errno != ENODATA) {
+				fprintf(stderr, "soak: verify: %s: %s\n", path,
+					ret ? strerror(errno) : "another vector or id");
+				bad++;
+			}
+			if (fd >= 0)
+				close(fd);
+		}
 	return bad;
 }
 
 static uint64_t verify(struct thread *ts, unsigned int nt)
 {
-	struct vexfs_ioc_collection c = { .size = sizeof(c) };
-	uint64_t bad = 0, vectors = 0, vfiles = 0, pfiles = 0, names;
+	uint64_t bad = 0, vectors = 0, vfiles = 0, pfiles = 0, held_home[NROLES] = { 0 };
+	uint64_t held_coll = 0, in_coll = 0, in_plain = 0, uvectors = 0, unames = 0, *inos = NULL;
 	unsigned int i, j;
-	int fd;
+	size_t n = 0;
 
 	for (i = 0; i < nt; i++)
 		for (j = 0; j < MAX_FILES; j++) {
@@ -696,28 +1409,39 @@ static uint64_t verify(struct thread *ts, unsigned int nt)
 				pfiles++;
 			}
 		}
-	bad += check_names(ts, nt, coll, true, &names);
-	if (names != vfiles) {
-		fprintf(stderr, "soak: verify: %" PRIu64 " names in the collection, %" PRIu64 " in the models\n",
-			names, vfiles);
-		bad++;
+	for (i = 0; i < NROLES; i++)
+		for (j = 0; j < NG; j++) {
+			in_coll += lts[i].f[j].loc == LOC_COLL;
+			in_plain += lts[i].f[j].loc == LOC_PLAIN;
+		}
+	bad += verify_links(held_home, &held_coll);
+	bad += verify_users(&uvectors, &unames);
+	bad += check_names(ts, nt, coll, D_COLL, 0, vfiles + in_coll);
+	bad += check_names(ts, nt, files, D_FILES, 0, pfiles + in_plain);
+	bad += check_names(ts, nt, ucoll, D_UCOLL, 0, unames);
+	bad += check_table(coll, vectors + held_coll, &inos, &n);
+	bad += check_table(ucoll, uvectors, &inos, &n);
+	for (i = 0; i < NROLES; i++) {
+		uint64_t home = 0;
+
+		for (j = 0; j < NG; j++)
+			home += lts[i].f[j].loc == LOC_HOME;
+		bad += check_names(ts, nt, lcoll[i], D_LINKS, i, home);
+		bad += check_table(lcoll[i], held_home[i], &inos, &n);
 	}
-	bad += check_names(ts, nt, files, false, &names);
-	if (names != pfiles) {
-		fprintf(stderr, "soak: verify: %" PRIu64 " plain files, %" PRIu64 " in the models\n",
-			names, pfiles);
-		bad++;
-	}
-	fd = open(coll, O_RDONLY | O_DIRECTORY);
-	if (fd < 0 || ioctl(fd, VEXFS_IOC_GET_COLLECTION, &c) || c.count != vectors) {
-		fprintf(stderr, "soak: verify: the collection holds %" PRIu64 " vectors, the models %" PRIu64 "\n",
-			(uint64_t)c.count, vectors);
-		bad++;
-	}
-	if (fd >= 0)
-		close(fd);
-	printf("soak: verified %" PRIu64 " collection files (%" PRIu64 " vectors) and %" PRIu64
-	       " plain files: %" PRIu64 " differences\n", vfiles, vectors, pfiles, bad);
+	/* One slot per file, in all the collections together. */
+	qsort(inos, n, sizeof(*inos), cmp_u64);
+	for (i = 1; i < n; i++)
+		if (inos[i] == inos[i - 1]) {
+			fprintf(stderr, "soak: verify: inode %" PRIu64 " holds two slots\n", inos[i]);
+			bad++;
+		}
+	free(inos);
+	printf("soak: verified %" PRIu64 " collection files (%" PRIu64 " vectors), %" PRIu64
+	       " plain files, %u shared files through %u links each (%" PRIu64 " vectors), %" PRIu64
+	       " files of the users (%" PRIu64 " vectors), %zu slots in 5 collections: %" PRIu64
+	       " differences\n", vfiles, vectors, pfiles, NG, NROLES,
+	       held_coll + held_home[0] + held_home[1] + held_home[2], unames, uvectors, n, bad);
 	return bad;
 }
 
@@ -739,6 +1463,9 @@ static int save(const char *path, struct thread *ts, unsigned int nt)
 				fwrite(ts[i].p[j].data, 1, ts[i].p[j].len, f);
 		}
 	}
+	for (i = 0; i < NROLES; i++)
+		fwrite(lts[i].f, sizeof(lts[i].f), 1, f);
+	fwrite(um, sizeof(*um), NUSERS, f);
 	return fclose(f);
 }
 
@@ -767,26 +1494,44 @@ static struct thread *load(const char *path, unsigned int *nt)
 				return NULL;
 		}
 	}
+	for (i = 0; i < NROLES; i++)
+		if (fread(lts[i].f, sizeof(lts[i].f), 1, f) != 1)
+			return NULL;
+	if (fread(um, sizeof(*um), NUSERS, f) != NUSERS)
+		return NULL;
 	fclose(f);
 	return ts;
 }
 
 /* ==== main ==== */
 
-static int make_collection(void)
+static int make_collection(const char *path, mode_t mode)
 {
 	struct vexfs_ioc_collection a = { .size = sizeof(a), .dim = DIM,
 					  .metric = VEXFS_METRIC_L2, .elem_type = VEXFS_ELEM_F32 };
 	int fd, ret;
 
-	if (mkdir(coll, 0755))
+	if (mkdir(path, mode) || chmod(path, mode))
 		return -1;
-	fd = open(coll, O_RDONLY | O_DIRECTORY);
+	fd = open(path, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return -1;
 	ret = ioctl(fd, VEXFS_IOC_CREATE_COLLECTION, &a);
 	close(fd);
 	return ret;
+}
+
+static int setup(const char *top)
+{
+	unsigned int i;
+
+	if (mkdir(top, 0755) || mkdir(files, 0755) || make_collection(coll, 0755) ||
+	    make_collection(ucoll, 01777))
+		return -1;
+	for (i = 0; i < NROLES; i++)
+		if (make_collection(lcoll[i], 0755))
+			return -1;
+	return make_links();
 }
 
 static void usage(void)
@@ -796,14 +1541,51 @@ static void usage(void)
 	exit(16);
 }
 
+static void print_ops(struct thread *ts, unsigned int nt)
+{
+	uint64_t ops[9] = { 0 }, lops[LK_OPS] = { 0 }, busy = 0, all = 0;
+	unsigned int i, op;
+
+	for (i = 0; i < nt; i++)
+		for (op = 0; op < 9; op++)
+			ops[op] += ts[i].ops[op];
+	printf("soak: operations:");
+	for (op = 0; op < 9; op++) {
+		printf(" %s %" PRIu64, op_names[op], ops[op]);
+		all += ops[op];
+	}
+	printf("; %" PRIu64 " in all\n", all);
+	for (i = 0; i < NROLES; i++) {
+		for (op = 0; op < LK_OPS; op++)
+			lops[op] += lts[i].ops[op];
+		busy += lts[i].busy;
+	}
+	printf("soak: links:");
+	for (op = 0; op < LK_OPS; op++)
+		printf(" %s %" PRIu64, lop_names[op], lops[op]);
+	printf(" (%" PRIu64 " sets refused with EBUSY); indexer: %" PRIu64 " graphs published, %"
+	       PRIu64 " indexes dropped\n", busy, published, dropped);
+	for (i = 0; i < NUSERS; i++) {
+		printf("soak: uid %u:", (unsigned int)user_uid[i]);
+		for (op = 0; op < UOPS; op++)
+			printf(" %s %" PRIu64, uop_names[op], um[i].ops[op]);
+		printf(" (%" PRIu64 " calls refused as they must be), %" PRIu64 " failed\n",
+		       um[i].refused, um[i].failures);
+	}
+	printf("soak: %" PRIu64 " failed\n", (uint64_t)atomic_load(&total_failures));
+}
+
 int main(int argc, char **argv)
 {
-	unsigned int seconds = 30, nt = 8, i, op;
-	uint64_t seed = (uint64_t)time(NULL), ops[9] = { 0 }, all = 0;
+	unsigned int seconds = 30, nt = 8, i;
+	uint64_t seed = (uint64_t)time(NULL);
 	const char *model = NULL, *cmd, *mnt;
+	pid_t users[NUSERS];
 	struct thread *ts;
+	pthread_t indexer;
+	struct rng irng;
 	char top[4000];
-	int opt;
+	int opt, status;
 
 	if (argc < 3)
 		usage();
@@ -823,6 +1605,13 @@ int main(int argc, char **argv)
 	snprintf(top, sizeof(top), "%s/soak", mnt);
 	snprintf(coll, sizeof(coll), "%s/coll", top);
 	snprintf(files, sizeof(files), "%s/files", top);
+	snprintf(ucoll, sizeof(ucoll), "%s/ucoll", top);
+	for (i = 0; i < NROLES; i++)
+		snprintf(lcoll[i], sizeof(lcoll[i]), "%s/l%c", top, 'a' + i);
+	um = mmap(NULL, NUSERS * sizeof(*um), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (um == MAP_FAILED)
+		return 2;
+	memset(um, 0, NUSERS * sizeof(*um));
 	if (!strcmp(cmd, "verify")) {
 		if (!model || !(ts = load(model, &nt))) {
 			fprintf(stderr, "soak: cannot read the model\n");
@@ -832,30 +1621,42 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") || !nt)
 		usage();
-	printf("soak: seed %" PRIu64 ", %u threads, %u s\n", seed, nt, seconds);
-	if (mkdir(top, 0755) || mkdir(files, 0755) || make_collection()) {
+	printf("soak: seed %" PRIu64 ", %u threads, %u link threads, an indexer and uids %u and %u, %u s\n",
+	       seed, nt, NROLES, (unsigned int)user_uid[0], (unsigned int)user_uid[1], seconds);
+	if (setup(top)) {
 		perror("soak: setup");
 		return 2;
 	}
+	/* Before any thread: a fork copies only the calling one. */
+	for (i = 0; i < NUSERS; i++)
+		users[i] = spawn_user(i, seed, seconds);
 	ts = calloc(nt, sizeof(*ts));
 	for (i = 0; i < nt; i++) {
 		ts[i].id = i;
 		ts[i].rng.s = seed * 1000003u + i;
 		pthread_create(&ts[i].th, NULL, thread_main, &ts[i]);
 	}
+	for (i = 0; i < NROLES; i++) {
+		lts[i].role = i;
+		lts[i].rng.s = seed * 1000033u + i;
+		pthread_create(&lts[i].th, NULL, lthread_main, &lts[i]);
+	}
+	irng.s = seed * 999983u;
+	pthread_create(&indexer, NULL, indexer_main, &irng);
 	sleep(seconds);
 	atomic_store(&stop, true);
-	for (i = 0; i < nt; i++) {
+	for (i = 0; i < nt; i++)
 		pthread_join(ts[i].th, NULL);
-		for (op = 0; op < 9; op++)
-			ops[op] += ts[i].ops[op];
-	}
-	printf("soak: operations:");
-	for (op = 0; op < 9; op++) {
-		printf(" %s %" PRIu64, op_names[op], ops[op]);
-		all += ops[op];
-	}
-	printf("; %" PRIu64 " in all, %" PRIu64 " failed\n", all, (uint64_t)atomic_load(&total_failures));
+	for (i = 0; i < NROLES; i++)
+		pthread_join(lts[i].th, NULL);
+	pthread_join(indexer, NULL);
+	for (i = 0; i < NUSERS; i++)
+		if (users[i] < 0 || waitpid(users[i], &status, 0) != users[i] || !WIFEXITED(status) ||
+		    WEXITSTATUS(status)) {
+			fprintf(stderr, "soak: the process of uid %u failed\n", (unsigned int)user_uid[i]);
+			atomic_fetch_add(&total_failures, 1);
+		}
+	print_ops(ts, nt);
 	if (verify(ts, nt) || atomic_load(&total_failures))
 		return 1;
 	if (model && save(model, ts, nt)) {

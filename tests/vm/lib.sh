@@ -178,6 +178,19 @@ check_no_oops() {
 	return 1
 }
 
+# check_no_corruption_report NAME: the module said nothing was damaged
+# since the mark (for tests whose image nothing damages).
+check_no_corruption_report() {
+	local said
+	said=$(dmesg_since_mark | grep -E 'vexfs: .*corrupted' | head -n 3)
+	if [ -z "$said" ]; then
+		pass "$1"
+		return 0
+	fi
+	fail "$1" "$(dmesg_since_mark | grep -cE 'vexfs: .*corrupted') reports: $said"
+	return 1
+}
+
 # check_kmsg NAME REGEX: the kernel logged a line matching REGEX since the mark.
 check_kmsg() {
 	if dmesg_since_mark | grep -qE -- "$2"; then
