@@ -197,11 +197,13 @@ static void vexfs_batch_undo_file(struct vexfs_batch *b, u32 i,
 }
 
 /*
- * Credits of one file of a batch, as the single operations count them.
- * Few are used (the files share inode table, directory and vector table
- * blocks); the handle is topped up to this before each file.
+ * Credits one file of a batch can use at worst: its inode, bitmap and
+ * table block, its vector record with the table's growth, and its
+ * directory entry with the directory's growth. Few are used (the files
+ * share inode table, directory and vector table blocks).
  */
-#define VEXFS_CREDITS_BATCH_FILE	(VEXFS_CREDITS_DIROP + VEXFS_CREDITS_VECTOR)
+#define VEXFS_CREDITS_BATCH_FILE \
+	(VEXFS_CREDITS_INODE + VEXFS_CREDITS_VECTOR + VEXFS_CREDITS_ALLOC)
 
 /*
  * Blocks a batch may dirty: the bytes it adds to the inode table, the
@@ -253,11 +255,12 @@ static struct inode *vexfs_batch_file(struct vexfs_batch *b, u32 i,
 
 /*
  * Create every file in one journal transaction, so a power cut keeps all
- * of them or none. The handle takes its credits up front and is topped
- * up if the estimate falls short; a batch the journal cannot hold in one
- * transaction is refused (or taken back) with -E2BIG, for the caller to
- * split. The caller holds
- * dir's i_rwsem, taken before the handle, as every operation does.
+ * of them or none. The handle takes the batch's worst case up front, up
+ * to half a transaction, and is topped up before a file finds less than
+ * its worst case left; a batch the journal cannot hold in one transaction
+ * is refused (or taken back) with -E2BIG, for the caller to split. The
+ * caller holds dir's i_rwsem, taken before the handle, as every operation
+ * does.
  */
 static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 			      struct mnt_idmap *idmap, struct inode *dir,
@@ -274,6 +277,7 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 	if (!made)
 		return -ENOMEM;
 	handle = vexfs_journal_begin_whole(dir->i_sb, vexfs_batch_credits(b, c),
+					   (u64)b->count * VEXFS_CREDITS_BATCH_FILE,
 					   VEXFS_REVOKES_DIROP);
 	if (IS_ERR(handle)) {
 		kvfree(made);

@@ -899,7 +899,7 @@ void vexfs_collection_drop_vectors(struct inode *dir)
 			break;
 		if (!ino)
 			continue;
-		inode = vexfs_iget(dir->i_sb, ino);
+		inode = vexfs_iget_how(dir->i_sb, ino, VEXFS_IGET_STALE);
 		if (IS_ERR(inode))
 			continue;
 		inode_lock(inode);
@@ -931,7 +931,8 @@ struct inode *vexfs_collection_pin(struct inode *dir, struct inode *inode)
 	if (!READ_ONCE(vi->aux) || !READ_ONCE(vi->parent) ||
 	    (dir && READ_ONCE(vi->parent) == dir->i_ino))
 		return NULL;
-	owner = vexfs_iget(inode->i_sb, READ_ONCE(vi->parent));
+	owner = vexfs_iget_how(inode->i_sb, READ_ONCE(vi->parent),
+			       VEXFS_IGET_STALE);
 	if (IS_ERR(owner))
 		return NULL;
 	vexfs_collection_get(owner);

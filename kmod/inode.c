@@ -59,10 +59,15 @@ static bool vexfs_mode_valid(umode_t mode)
 
 /* Copy a checked on-disk inode into the VFS inode. */
 static int vexfs_inode_from_disk(struct inode *inode, struct vexfs_inode *raw,
-				 bool orphan)
+				 unsigned int how)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
 	loff_t size = le64_to_cpu(raw->i_size);
+	bool orphan = how & VEXFS_IGET_ORPHAN;
+
+	/* Freed after the number was read: gone, not damaged. */
+	if ((how & VEXFS_IGET_STALE) && !le32_to_cpu(raw->i_nlink))
+		return -ESTALE;
 
 	inode->i_mode = le16_to_cpu(raw->i_mode);
 	/* A live inode has links; an orphan, and only an orphan, none. */
@@ -113,9 +118,11 @@ static int vexfs_inode_from_disk(struct inode *inode, struct vexfs_inode *raw,
 /*
  * Read inode ino. Only an orphan, with no link left, may have a zero link
  * count: it was unlinked and its deletion did not reach the disk before a
- * crash (see orphan.c).
+ * crash (see orphan.c). With VEXFS_IGET_STALE the number was read without
+ * a lock that keeps its inode alive (a search result, a slot, a file's
+ * parent): an inode freed since is -ESTALE, without a report of damage.
  */
-static struct inode *__vexfs_iget(struct super_block *sb, u64 ino, bool orphan)
+struct inode *vexfs_iget_how(struct super_block *sb, u64 ino, unsigned int how)
 {
 	struct vexfs_inode *raw;
 	struct buffer_head *bh;
@@ -142,8 +149,8 @@ static struct inode *__vexfs_iget(struct super_block *sb, u64 ino, bool orphan)
 		vexfs_corrupt(sb, "inode %llu checksum mismatch", ino);
 		err = -EUCLEAN;
 	} else {
-		err = vexfs_inode_from_disk(inode, raw, orphan);
-		if (err)
+		err = vexfs_inode_from_disk(inode, raw, how);
+		if (err && err != -ESTALE)
 			vexfs_corrupt(sb, "inode %llu is inconsistent", ino);
 	}
 	brelse(bh);
@@ -159,12 +166,7 @@ fail:
 
 struct inode *vexfs_iget(struct super_block *sb, u64 ino)
 {
-	return __vexfs_iget(sb, ino, false);
-}
-
-struct inode *vexfs_iget_orphan(struct super_block *sb, u64 ino)
-{
-	return __vexfs_iget(sb, ino, true);
+	return vexfs_iget_how(sb, ino, 0);
 }
 
 static void vexfs_inode_to_disk(struct inode *inode, struct vexfs_inode *raw)

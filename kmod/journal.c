@@ -147,21 +147,26 @@ handle_t *vexfs_journal_begin(struct super_block *sb, int credits, int revokes)
 
 /*
  * A handle for an operation that must be one transaction however long it
- * runs (batch insert): it gets all its credits now, while no lock is
- * held, since growing the handle later fails once a commit is pending
- * (another writer's fsync). More than half of what a transaction may
- * hold is refused with -E2BIG, before anything is done.
+ * runs (batch insert). @need is what it is expected to dirty, @worst what
+ * it could: more than half of what a transaction may hold expected is
+ * refused with -E2BIG before anything is done. The handle gets its worst
+ * case now (at most that half), while no lock is held, since growing it
+ * later fails whenever other handles hold the rest of the transaction or
+ * a commit is pending (another writer's fsync).
  */
-handle_t *vexfs_journal_begin_whole(struct super_block *sb, u64 credits,
-				    int revokes)
+handle_t *vexfs_journal_begin_whole(struct super_block *sb, u64 need,
+				    u64 worst, int revokes)
 {
 	journal_t *journal = vexfs_journal(sb);
+	u64 half;
 
 	if (!journal)
 		return NULL;
-	if (credits > journal->j_max_transaction_buffers / 2)
+	half = journal->j_max_transaction_buffers / 2;
+	if (need > half)
 		return ERR_PTR(-E2BIG);
-	return jbd2__journal_start(journal, credits, 0, revokes, GFP_NOFS, 0, 0);
+	return jbd2__journal_start(journal, min(max(need, worst), half), 0,
+				   revokes, GFP_NOFS, 0, 0);
 }
 
 /*

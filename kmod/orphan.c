@@ -39,7 +39,7 @@ static u64 vexfs_release_orphans_in(struct super_block *sb, u64 blk)
 		if (ino <= VEXFS_ROOT_INO || ino >= sbi->inodes_count ||
 		    !le16_to_cpu(raw[i].i_mode) || le32_to_cpu(raw[i].i_nlink))
 			continue;
-		inode = vexfs_iget_orphan(sb, ino);
+		inode = vexfs_iget_how(sb, ino, VEXFS_IGET_ORPHAN);
 		if (IS_ERR(inode)) {
 			pr_warn("%pg: orphan inode %llu unreadable (%ld), run fsck.vexfs\n",
 				sb->s_bdev, ino, PTR_ERR(inode));

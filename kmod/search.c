@@ -255,7 +255,8 @@ static u32 vexfs_final_permission(const struct vexfs_search_args *a,
 	u32 i, kept = 0;
 
 	for (i = 0; i < count; i++) {
-		struct inode *inode = vexfs_iget(a->sb, res[i].ino);
+		struct inode *inode = vexfs_iget_how(a->sb, res[i].ino,
+						     VEXFS_IGET_STALE);
 
 		if (IS_ERR(inode))
 			continue;

@@ -111,8 +111,8 @@ int vexfs_journal_load(struct super_block *sb);
 void vexfs_journal_release(struct super_block *sb);
 handle_t *vexfs_journal_begin(struct super_block *sb, int credits, int revokes);
 int vexfs_journal_reserve(handle_t *handle, int credits);
-handle_t *vexfs_journal_begin_whole(struct super_block *sb, u64 credits,
-				    int revokes);
+handle_t *vexfs_journal_begin_whole(struct super_block *sb, u64 need,
+				    u64 worst, int revokes);
 int vexfs_journal_end(handle_t *handle);
 bool vexfs_journal_in_handle(struct super_block *sb);
 int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh);
@@ -151,8 +151,10 @@ int vexfs_truncate_blocks(struct inode *inode, u32 from_lblk);
 
 /* inode.c */
 extern const struct address_space_operations vexfs_aops;
+#define VEXFS_IGET_ORPHAN	0x1	/* no link left is expected: see orphan.c */
+#define VEXFS_IGET_STALE	0x2	/* freed since the number was read: -ESTALE */
 struct inode *vexfs_iget(struct super_block *sb, u64 ino);
-struct inode *vexfs_iget_orphan(struct super_block *sb, u64 ino);
+struct inode *vexfs_iget_how(struct super_block *sb, u64 ino, unsigned int how);
 struct inode *vexfs_new_inode(struct mnt_idmap *idmap, struct inode *dir,
 			      umode_t mode, dev_t rdev);
 int vexfs_write_inode(struct inode *inode, struct writeback_control *wbc);

@@ -1586,6 +1586,7 @@ int main(int argc, char **argv)
 	struct rng irng;
 	char top[4000];
 	int opt, status;
+	bool bad;
 
 	if (argc < 3)
 		usage();
@@ -1657,11 +1658,11 @@ int main(int argc, char **argv)
 			atomic_fetch_add(&total_failures, 1);
 		}
 	print_ops(ts, nt);
-	if (verify(ts, nt) || atomic_load(&total_failures))
-		return 1;
+	bad = verify(ts, nt) || atomic_load(&total_failures);
+	/* Saved even after a failure: what reached the disk is worth checking too. */
 	if (model && save(model, ts, nt)) {
 		perror("soak: save the model");
 		return 2;
 	}
-	return 0;
+	return bad ? 1 : 0;
 }
