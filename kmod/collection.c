@@ -487,6 +487,7 @@ struct inode *vexfs_hidden_inode(struct inode *dir, u16 flag)
 		return inode;
 	VEXFS_I(inode)->flags = flag;
 	VEXFS_I(inode)->parent = dir->i_ino;
+	vexfs_set_hidden_lock_class(inode);
 	mark_inode_dirty(inode);
 	unlock_new_inode(inode);
 	return inode;

@@ -47,6 +47,20 @@ static void vexfs_set_ops(struct inode *inode)
 	}
 }
 
+/*
+ * The vector table and the index are files only the module opens, always
+ * with the lock of a file or directory of their collection held: a lock
+ * class of their own tells lockdep that this nesting is the order, not a
+ * recursion.
+ */
+static struct lock_class_key vexfs_hidden_rwsem_key;
+
+void vexfs_set_hidden_lock_class(struct inode *inode)
+{
+	if (VEXFS_I(inode)->flags & (VEXFS_INODE_VTABLE | VEXFS_INODE_VINDEX))
+		lockdep_set_class(&inode->i_rwsem, &vexfs_hidden_rwsem_key);
+}
+
 static bool vexfs_mode_valid(umode_t mode)
 {
 	switch (mode & S_IFMT) {
@@ -157,6 +171,7 @@ struct inode *vexfs_iget_how(struct super_block *sb, u64 ino, unsigned int how)
 	if (err)
 		goto fail;
 	vexfs_set_ops(inode);
+	vexfs_set_hidden_lock_class(inode);
 	unlock_new_inode(inode);
 	return inode;
 fail:

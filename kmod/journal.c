@@ -22,6 +22,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/blkdev.h>
+#include <linux/error-injection.h>
 #include <linux/jbd2.h>
 #include <linux/writeback.h>
 #include "vexfs.h"
@@ -308,6 +309,17 @@ static void vexfs_journal_error(struct super_block *sb, int err,
 	jbd2_journal_abort(vexfs_journal(sb), err);
 }
 
+/*
+ * jbd2_journal_dirty_metadata() as a function of the module's own, so that
+ * a test kernel can make it fail (fail_function): it fails only when the
+ * journal does mid-operation, and every caller's error path must hold then.
+ */
+noinline int vexfs_log_block(handle_t *handle, struct buffer_head *bh)
+{
+	return jbd2_journal_dirty_metadata(handle, bh);
+}
+ALLOW_ERROR_INJECTION(vexfs_log_block, ERRNO);
+
 /* A metadata block has been changed: log it, or queue it for writeback. */
 int vexfs_journal_dirty(struct super_block *sb, struct buffer_head *bh)
 {
@@ -318,7 +330,7 @@ int vexfs_journal_dirty(struct super_block *sb, struct buffer_head *bh)
 		mark_buffer_dirty(bh);
 		return 0;
 	}
-	err = jbd2_journal_dirty_metadata(handle, bh);
+	err = vexfs_log_block(handle, bh);
 	if (err)
 		vexfs_journal_error(sb, err, "logging a metadata block");
 	return err;

@@ -117,6 +117,7 @@ int vexfs_journal_end(handle_t *handle);
 bool vexfs_journal_in_handle(struct super_block *sb);
 int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh);
 int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh);
+int vexfs_log_block(handle_t *handle, struct buffer_head *bh);
 int __must_check vexfs_journal_dirty(struct super_block *sb,
 				     struct buffer_head *bh);
 int vexfs_journal_revoke(struct super_block *sb, u64 start, u32 count);
@@ -153,6 +154,7 @@ int vexfs_truncate_blocks(struct inode *inode, u32 from_lblk);
 extern const struct address_space_operations vexfs_aops;
 #define VEXFS_IGET_ORPHAN	0x1	/* no link left is expected: see orphan.c */
 #define VEXFS_IGET_STALE	0x2	/* freed since the number was read: -ESTALE */
+void vexfs_set_hidden_lock_class(struct inode *inode);
 struct inode *vexfs_iget(struct super_block *sb, u64 ino);
 struct inode *vexfs_iget_how(struct super_block *sb, u64 ino, unsigned int how);
 struct inode *vexfs_new_inode(struct mnt_idmap *idmap, struct inode *dir,

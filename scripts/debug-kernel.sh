@@ -36,7 +36,9 @@ me=debug-kernel
 # vmlinux and modules: vexfs registers struct_ops and kfuncs, and the
 # telemetry attaches fentry programs to its functions. Full DWARF is what
 # pahole turns into BTF. Last, the checks the stock Debian kernel has too,
-# so that nothing it would catch goes unseen here.
+# so that nothing it would catch goes unseen here. Function error
+# injection lets a test make one of the module's own functions fail (those
+# it marks ALLOW_ERROR_INJECTION), for the error paths no disk would reach.
 debug_options=(
 	DEBUG_KERNEL
 	KASAN KASAN_GENERIC KASAN_INLINE KASAN_VMALLOC
@@ -45,6 +47,8 @@ debug_options=(
 	DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT DEBUG_INFO_BTF DEBUG_INFO_BTF_MODULES
 	IKCONFIG IKCONFIG_PROC
 	FORTIFY_SOURCE HARDENED_USERCOPY DEBUG_LIST BUG_ON_DATA_CORRUPTION
+	FAULT_INJECTION FAULT_INJECTION_DEBUG_FS FUNCTION_ERROR_INJECTION
+	FAIL_FUNCTION
 )
 
 # What the guest uses, built in: the guest's modprobe sees only this

@@ -539,6 +539,169 @@ def test_load_before_handle(fs):
           info["count"] == 0, info)
 
 
+TRACEFS = "/sys/kernel/tracing"
+
+
+def large_kmallocs(min_bytes, fn):
+    """Run fn() and count the kmalloc calls of at least min_bytes this
+    process made meanwhile (the kmem:kmalloc trace event)."""
+    if not os.path.exists(os.path.join(TRACEFS, "events")):
+        sh("mount", "-t", "tracefs", "nodev", TRACEFS)
+    event = os.path.join(TRACEFS, "events/kmem/kmalloc")
+
+    def put_(path, text):
+        with open(path, "w") as f:
+            f.write(text)
+
+    put_(os.path.join(event, "filter"), "bytes_req >= %d" % min_bytes)
+    put_(os.path.join(TRACEFS, "trace"), "")
+    put_(os.path.join(event, "enable"), "1")
+    try:
+        fn()
+    finally:
+        put_(os.path.join(event, "enable"), "0")
+        put_(os.path.join(event, "filter"), "0")
+    me = "-%d " % os.getpid()
+    with open(os.path.join(TRACEFS, "trace")) as f:
+        return sum(1 for line in f if "kmalloc:" in line and me in line)
+
+
+def test_search_scratch(fs):
+    """trust #14: an indexed search does not allocate (and clear) a tag per
+    node of the graph each time; the scratch stays with the index."""
+    c = os.path.join(MNT, "c14")
+    n = 3000
+    collection(c)
+    fd = dirfd(c)
+    vecs = array.array("f", [float(i % 97) for i in range(n * DIM)])
+    vx.batch_insert(fd, list(range(1, n + 1)), vecs.tobytes(), DIM)
+    os.close(fd)
+    publish(c, slots_graph(c, hnsw_graph.chain))
+    searches = 50
+
+    def run():
+        for i in range(searches):
+            search(c, [float(i)] * DIM, 5)
+
+    big = large_kmallocs(4 * n, run)
+    # Once for the index's scratch, not once per search.
+    check("trust #14: %d indexed searches of %d nodes: %d allocations of a tag "
+          "per node, not one per search" % (searches, n, big), big <= searches // 10, big)
+
+
+FAIL_FUNCTION = "/sys/kernel/debug/fail_function"
+
+
+def write_file(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def injection_ready():
+    """Arm fail_function on vexfs_log_block (the module's one call that
+    logs a metadata block) to fail with EIO when a task asks for it. Only
+    a kernel built with FAIL_FUNCTION has it (scripts/debug-kernel.sh)."""
+    if not os.path.exists(FAIL_FUNCTION):
+        sh("mount", "-t", "debugfs", "none", "/sys/kernel/debug", ok=range(256))
+    if not os.path.exists(FAIL_FUNCTION):
+        return False
+    write_file(os.path.join(FAIL_FUNCTION, "inject"), "vexfs_log_block")
+    write_file(os.path.join(FAIL_FUNCTION, "vexfs_log_block", "retval"),
+               "%#x" % (-errno.EIO & (2**64 - 1)))
+    return True
+
+
+def logged_steps(top):
+    """Operations that log every kind of metadata block: directory, inode,
+    bitmap, extent, xattr and vector table blocks. Yields (name, call)."""
+    d, c = os.path.join(top, "d"), os.path.join(top, "c")
+    big = os.path.join(d, "big")
+
+    def write_big():
+        with open(big, "wb") as f:
+            for i in range(16):
+                f.write(bytes([i]) * 4096)
+            os.fsync(f.fileno())
+
+    def batch():
+        fd = dirfd(c)
+        try:
+            vecs = array.array("f", [float(i) for i in range(4 * DIM)])
+            vx.batch_insert(fd, [10, 11, 12, 13], vecs.tobytes(), DIM)
+        finally:
+            os.close(fd)
+
+    yield "create", lambda: os.close(os.open(os.path.join(d, "f"), os.O_CREAT | os.O_WRONLY))
+    yield "write", write_big
+    yield "mkdir", lambda: os.mkdir(os.path.join(d, "s"))
+    yield "xattr", lambda: os.setxattr(os.path.join(d, "f"), "user.k", b"v" * 300)
+    yield "vector", lambda: put(os.path.join(c, "1"), [1.0] * DIM, 1)
+    yield "rename in", lambda: os.rename(os.path.join(d, "f"), os.path.join(c, "2"))
+    yield "vector of it", lambda: put(os.path.join(c, "2"), [2.0] * DIM, 2)
+    yield "link", lambda: os.link(os.path.join(c, "1"), os.path.join(d, "l"))
+    yield "unlink", lambda: os.unlink(os.path.join(c, "1"))
+    yield "batch", batch
+    yield "truncate", lambda: os.truncate(big, 4096)
+    yield "rmdir", lambda: os.rmdir(os.path.join(d, "s"))
+    yield "unlink big", lambda: os.unlink(big)
+
+
+def fail_nth_fired():
+    with open("/proc/thread-self/fail-nth") as f:
+        return f.read().strip() == "0"
+
+
+def test_logging_failure(fs):
+    """trust #17: a metadata block that cannot be logged fails the
+    operation and aborts the journal; nothing half-logged commits. Each
+    call that logs a block is made to fail in turn (fail-nth); each time
+    the image, after the journal's replay, must check clean."""
+    if not injection_ready():
+        print("skip trust #17: the kernel has no fail_function (make test-debug has)")
+        return
+    img, mnt = IMG + ".17", MNT + "-17"
+    base = img + ".base"
+    os.makedirs(mnt, exist_ok=True)
+    sh("truncate", "-s", "160M", base)
+    dev = sh("losetup", "-f", "--show", base).stdout.strip()
+    sh("mkfs.vexfs", "-q", "-f", dev)
+    sh("mount", "-t", "vexfs", dev, mnt)
+    os.mkdir(os.path.join(mnt, "d"))
+    collection(os.path.join(mnt, "c"))
+    sh("umount", mnt)
+    sh("losetup", "-d", dev)
+    unclean, failed_at, nth = [], {}, 0
+    while True:
+        nth += 1
+        sh("cp", "--sparse=always", base, img)
+        dev = sh("losetup", "-f", "--show", img).stdout.strip()
+        sh("mount", "-t", "vexfs", dev, mnt)
+        write_file("/proc/thread-self/fail-nth", str(nth))
+        fired = None
+        for name, step in logged_steps(mnt):
+            e = errno_of(step)
+            if fired is None and fail_nth_fired():
+                fired = (name, e)
+        write_file("/proc/thread-self/fail-nth", "0")
+        sh("umount", mnt)
+        sh("mount", "-t", "vexfs", dev, mnt)   # replays what committed
+        sh("umount", mnt)
+        r = sh(FSCK, "-n", dev, ok=range(256))
+        sh("losetup", "-d", dev)
+        if fired is None:
+            break
+        failed_at[nth] = fired
+        if r.returncode != 0:
+            unclean.append((nth, fired, r.stdout.strip().splitlines()[-3:]))
+    os.unlink(img)
+    os.unlink(base)
+    silent = [(n, name) for n, (name, e) in failed_at.items() if not e]
+    check("trust #17: each of %d logged blocks failing in turn: the image checks clean"
+          % (nth - 1), nth > 1 and not unclean, unclean[:3])
+    check("trust #17: the operation whose block failed to log fails (none reports success)",
+          not silent, silent[:10])
+
+
 def test_abi_sizes(fs):
     """trust #18: a caller built with a larger struct is served."""
     fd = dirfd(MNT)
@@ -573,7 +736,8 @@ TESTS = [test_search_permission, test_get_needs_read, test_index_owner,
          test_batch_permission,
          test_free_slots, test_hard_link_race, test_rmdir_collection,
          test_sequence_wrap, test_dir_links, test_orphans_ro_then_rw,
-         test_abi_sizes, test_load_before_handle]
+         test_abi_sizes, test_load_before_handle, test_search_scratch,
+         test_logging_failure]
 
 
 def main():
