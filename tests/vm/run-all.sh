@@ -7,7 +7,7 @@
 #
 # Suites: posix, bigdir, enospc, stress first, the fuzzing last, and between
 # them every other test_*.sh in name order (filter, fsck, import, index,
-# python, telemetry, vectors, vexfsctl, vexfsd, ...).
+# property, python, telemetry, trust, vectors, vexfsctl, vexfsd, ...).
 #
 # Meant for the guest (make vm-test runs scripts/vm.sh -- tests/vm/run-all.sh);
 # with VEXFS_TEST_FSTYPE=ext4 it runs natively too. Exits non-zero when
