@@ -1,5 +1,7 @@
 # VexFS top-level build.
-#   make            build the module, mkfs.vexfs, vexfsctl and the native tests
+#   make            build the module, mkfs.vexfs, fsck.vexfs, vexfsctl, vexfsd,
+#                   the BPF programs and the native tests; everything but
+#                   the module goes to build/ (programs in build/bin/)
 #   make test       unit tests natively, then the guest tests under QEMU
 #   make demo       boot the guest and show a filesystem surviving a remount
 #   make vm-shell   an interactive guest for debugging
@@ -32,15 +34,18 @@ CC ?= gcc
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs bpf bpf-filters daemon unit-tests fuzz reliability test-debug debug-kernel debug-kmod test unit-test native-test vm-test demo vm-shell bench vecbench recall hnsw-peers chroma-bench hnswioctl install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
+.PHONY: all kmod mkfs fsck bpf bpf-filters daemon unit-tests fuzz reliability test-debug debug-kernel debug-kmod test unit-test native-test vm-test demo vm-shell bench vecbench recall hnsw-peers chroma-bench hnswioctl install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
 
-all: kmod mkfs bpf bpf-filters daemon unit-tests fuzz
+all: kmod mkfs fsck bpf bpf-filters daemon unit-tests fuzz
 
 kmod:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
 
 mkfs:
 	$(MAKE) -C mkfs
+
+fsck:
+	$(MAKE) -C fsck
 
 # BPF search filters (docs/filters.md): their vmlinux.h carries the
 # module's types, so kmod first.
@@ -59,7 +64,7 @@ daemon: bpf
 fuzz:
 	$(MAKE) -C tests/fuzz
 
-unit-tests: mkfs
+unit-tests: mkfs fsck
 	$(MAKE) -C tests/unit
 
 # --- installation ----------------------------------------------------------
@@ -90,8 +95,9 @@ PY_FILES := $(wildcard python/vexfs/*.py)
 INSTALL_DIRS := BINDIR=$(BINDIR) SBINDIR=$(SBINDIR) UNITDIR=$(UNITDIR) \
 	SYSCONFDIR=$(SYSCONFDIR) DESTDIR=$(DESTDIR)
 
-install: mkfs daemon bpf-filters
+install: mkfs fsck daemon bpf-filters
 	$(MAKE) -C mkfs install $(INSTALL_DIRS)
+	$(MAKE) -C fsck install $(INSTALL_DIRS)
 	$(MAKE) -C daemon install $(INSTALL_DIRS)
 	$(INSTALL) -d $(DESTDIR)$(BPFDIR)/filters
 	$(INSTALL) -m 0644 $(patsubst %,build/bpf/filters/%.bpf.o,$(BPF_FILTERS)) \
@@ -104,6 +110,7 @@ install: mkfs daemon bpf-filters
 # Leaves nothing of ours behind but a configuration file someone changed.
 uninstall:
 	$(MAKE) -C mkfs uninstall $(INSTALL_DIRS)
+	$(MAKE) -C fsck uninstall $(INSTALL_DIRS)
 	$(MAKE) -C daemon uninstall $(INSTALL_DIRS)
 	rm -f $(patsubst %,$(DESTDIR)$(BPFDIR)/filters/%.bpf.o,$(BPF_FILTERS))
 	-rmdir $(DESTDIR)$(BPFDIR)/filters $(DESTDIR)$(BPFDIR) $(DESTDIR)$(LIBDIR)/vexfs 2>/dev/null
@@ -113,8 +120,9 @@ uninstall:
 
 # mkfs.vexfs and fsck.vexfs in /sbin of this machine, for the guest (which
 # shares its root) to find them as mkfs(8) and fsck(8) do.
-install-fs-tools: mkfs
+install-fs-tools: mkfs fsck
 	$(MAKE) -C mkfs install PREFIX= SBINDIR=/sbin DESTDIR=
+	$(MAKE) -C fsck install PREFIX= SBINDIR=/sbin DESTDIR=
 
 # --- DKMS ------------------------------------------------------------------
 include dkms.mk
@@ -167,7 +175,7 @@ $(HNSWIOCTL): tests/bench/hnswioctl.c daemon
 	$(MAKE) -C lib
 	mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -D_GNU_SOURCE -Iinclude -Ilib -Idaemon -o $@ $< \
-		daemon/libvexfs.a lib/libvexfs_core.a -lm -lpthread
+		build/lib/libvexfs.a build/lib/libvexfs_core.a -lm -lpthread
 
 # The 1,536-d graphs are built natively (an hour under TCG); the guest
 # publishes them (tests/bench/run-hnswioctl.sh).
@@ -240,7 +248,7 @@ $(VECBENCH): tests/bench/vecbench.c daemon
 	$(MAKE) -C lib
 	mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -D_GNU_SOURCE -Iinclude -Ilib -Idaemon -o $@ $< \
-		daemon/libvexfs.a lib/libvexfs_core.a -lm
+		build/lib/libvexfs.a build/lib/libvexfs_core.a -lm
 
 vecbench: kmod mkfs $(VECBENCH)
 	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- tests/bench/run-vecbench.sh
@@ -248,6 +256,8 @@ vecbench: kmod mkfs $(VECBENCH)
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
 	-$(MAKE) -C mkfs clean
+	-$(MAKE) -C fsck clean
+	-$(MAKE) -C lib clean
 	-$(MAKE) -C bpf/filters clean
 	-$(MAKE) -C bpf clean
 	-$(MAKE) -C daemon clean

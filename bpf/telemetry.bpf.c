@@ -8,7 +8,7 @@
  * (the fallback where fentry cannot attach). The loader picks one flavour
  * and sets the other's autoload off, so the same object serves both. The
  * attach targets are not in the section names: the loader takes them from
- * its table of operations (daemon/telemetry.c).
+ * its table of operations (daemon/telemetry/telemetry.c).
  *
  * Entry records the time and the inode under (thread, slot); exit finds
  * it, and charges the latency to the operation's histogram and counters.

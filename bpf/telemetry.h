@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * VexFS telemetry: what the BPF programs (telemetry.bpf.c) and their
- * readers (daemon/telemetry*.c, vexfsctl top and slow) share. Every
+ * readers (daemon/telemetry/, vexfsctl top and slow) share. Every
  * struct here is a map value or a ring buffer record, so its layout is ABI
  * between the programs and any reader of the pinned maps: only append.
  *
@@ -46,7 +46,7 @@ enum vexfs_tel_op {
 /*
  * Ioctl command numbers (_IOC_NR) of include/uapi/vexfs.h. The programs
  * cannot include that header beside vmlinux.h (both define the __u types);
- * daemon/telemetry.c checks these against it at compile time.
+ * daemon/telemetry/telemetry.c checks these against it at compile time.
  */
 #define VEXFS_TEL_IOC_MAGIC		0xE9
 #define VEXFS_TEL_IOC_SET_VECTOR	0x03

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The client end of the vexfsd control protocol: see vexfsd_client.h.
+ * The client end of the vexfsd control protocol: see control_client.h.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,8 +9,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "vexfsd_client.h"
-#include "vexfsd_proto.h"
+#include "control_client.h"
+#include "control_proto.h"
 
 const char *vexfsd_socket_path(const char *opt)
 {

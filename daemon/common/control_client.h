@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The client end of the vexfsd control protocol (vexfsd_proto.h), for
+ * The client end of the vexfsd control protocol (control_proto.h), for
  * vexfsctl: find the socket, connect, send one request, read the reply
  * line by line.
  */

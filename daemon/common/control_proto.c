@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The vexfsd protocol's text conventions (vexfsd_proto.h), shared by the
+ * The vexfsd protocol's text conventions (control_proto.h), shared by the
  * daemon and vexfsctl: escaping paths, splitting records into fields.
  */
 #include <string.h>
 
-#include "vexfsd_proto.h"
+#include "control_proto.h"
 
 int proto_escape(const char *s, char *buf, size_t size)
 {

@@ -99,7 +99,7 @@
 #define VEXFSD_MSG_END		"END"
 #define VEXFSD_MSG_ERROR	"ERROR"
 
-/* ==== helpers both ends use (vexfsd_proto.c) ==== */
+/* ==== helpers both ends use (control_proto.c) ==== */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Argument parsers of vexfsctl (see ctl_parse.h).
+ * Argument parsers of vexfsctl (see parse.h).
  */
 #include <ctype.h>
 #include <stdbool.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ctl_parse.h"
+#include "parse.h"
 
 static const char *skip_blanks(const char *s)
 {

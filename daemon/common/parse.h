@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Parsers for vexfsctl's arguments: numbers, vector literals, metadata
- * assignments and search predicates. Each returns 0 or -EINVAL and
- * leaves reporting to the caller, which knows which option was wrong.
+ * Parsers for the arguments of vexfsctl and the settings of vexfsd:
+ * numbers, vector literals, metadata assignments and search predicates.
+ * Each returns 0 or -EINVAL and leaves reporting to the caller, which
+ * knows which option was wrong.
  */
 #ifndef CTL_PARSE_H
 #define CTL_PARSE_H
@@ -10,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "libvexfs.h"
+#include "libvexfs/libvexfs.h"
 
 /* Decimal, or hexadecimal with 0x; no sign, no trailing text. */
 int parse_u64(const char *s, uint64_t *out);

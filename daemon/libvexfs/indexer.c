@@ -16,7 +16,7 @@
 
 #include "uapi/vexfs.h"
 
-#include "../lib/hnsw.h"
+#include "lib/hnsw.h"
 #include "indexer.h"
 
 #define READ_CHUNK	4096u

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The telemetry HTTP server (see telemetry_http.h), on libmicrohttpd.
+ * The telemetry HTTP server (see http.h), on libmicrohttpd.
  *
  * Every response is made whole in memory and handed over, so a slow
  * client never holds a snapshot or a map. The address is checked before
@@ -18,9 +18,9 @@
 
 #include <microhttpd.h>
 
-#include "libvexfs.h"
+#include "libvexfs/libvexfs.h"
 #include "telemetry.h"
-#include "telemetry_http.h"
+#include "http.h"
 #include "telemetry_dashboard.h"	/* generated: the page as bytes */
 
 /* Requests served, by page: /metrics reports them. */

@@ -5,7 +5,7 @@
  *   GET /            a self-contained live dashboard (no external assets)
  *   GET /metrics     Prometheus text format: latency histograms, counters,
  *                    and the vector counts of the collections named
- *   GET /api/stats   the snapshot as JSON (telemetry_stats.h)
+ *   GET /api/stats   the snapshot as JSON (stats.h)
  *
  * Runs in libmicrohttpd's own thread; snapshots come from
  * telemetry_snapshot(), which may be called from there.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Snapshots of the telemetry maps, percentiles and exposition formats
- * (see telemetry_stats.h).
+ * (see stats.h).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,8 +14,8 @@
 
 #include <bpf/bpf.h>
 
-#include "jsonw.h"
-#include "telemetry_stats.h"
+#include "common/jsonw.h"
+#include "stats.h"
 
 static const char *const op_names[VEXFS_TEL_NR_OPS] = {
 	[VEXFS_TEL_LOOKUP] = "lookup",

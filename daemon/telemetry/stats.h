@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <linux/types.h>
 
-#include "../bpf/telemetry.h"
+#include "bpf/telemetry.h"
 
 #define TEL_MAX_ERRNOS	64	/* distinct (op, errno) pairs kept in a snapshot */
 

@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "telemetry_stats.h"
+#include "stats.h"
 
 struct telemetry_config {
 	uint64_t slow_us;	/* operations this slow go to the ring buffer; 0: all */
@@ -74,7 +74,7 @@ bool telemetry_attached(void);
 void telemetry_stop(void);
 
 /*
- * For vexfsd (telemetry_subsys.c): the subsystem to list, and its
+ * For vexfsd (vexfsd/telemetry_subsys.c): the subsystem to list, and its
  * settings, taken before the daemon starts it. http NULL: no server.
  */
 struct vexfsd_subsys;

@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "telemetry.h"
-#include "telemetry_http.h"
+#include "http.h"
 
 #define MAX_COLLECTIONS	64
 

@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "ctl_parse.h"
-#include "jsonw.h"
+#include "vexfsctl.h"
+#include "common/parse.h"
+#include "common/jsonw.h"
 
 enum { OPT_DIM = OPT_OWN, OPT_METRIC };
 

@@ -29,8 +29,8 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
-#include "ctl.h"
-#include "ctl_parse.h"
+#include "vexfsctl.h"
+#include "common/parse.h"
 #include "uapi/vexfs_filter.h"
 
 enum { OPT_NAME = OPT_OWN, OPT_SET };
@@ -191,12 +191,12 @@ static int parse_load_args(int argc, char **argv, const char **name,
  * A filter given by bare name (no slash, no ".o") is NAME.bpf.o in the
  * first of: $VEXFS_BPF_DIR/filters, the installed PREFIX/lib/vexfs/bpf/filters
  * beside this binary's PREFIX/bin, and build/bpf/filters of the source tree
- * when run from daemon/. Anything else is a path, used as it is.
+ * when run from build/bin/. Anything else is a path, used as it is.
  */
 static const char *filter_object_path(const char *arg, char *buf, size_t len)
 {
 	static const char *const rel[] = {
-		"../lib/vexfs/bpf/filters", "../build/bpf/filters",
+		"../lib/vexfs/bpf/filters", "../bpf/filters",
 	};
 	const char *env = getenv("VEXFS_BPF_DIR");
 	char exe[PATH_MAX / 2], *slash;	/* leaves room for the rest */

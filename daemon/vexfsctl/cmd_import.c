@@ -27,12 +27,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "ctl_parse.h"
-#include "jsonw.h"
-#include "progress.h"
+#include "vexfsctl.h"
+#include "common/parse.h"
+#include "common/jsonw.h"
+#include "common/progress.h"
 #include "textvec.h"
-#include "vecio.h"
+#include "libvexfs/vecio.h"
 
 #define DEFAULT_BATCH	1000
 

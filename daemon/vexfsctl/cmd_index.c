@@ -17,12 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "ctl_parse.h"
-#include "indexer.h"
-#include "jsonw.h"
-#include "vexfsd_client.h"
-#include "vexfsd_proto.h"
+#include "vexfsctl.h"
+#include "common/parse.h"
+#include "libvexfs/indexer.h"
+#include "common/jsonw.h"
+#include "common/control_client.h"
+#include "common/control_proto.h"
 
 enum {
 	OPT_M = OPT_OWN, OPT_EFC, OPT_THREADS, OPT_SEED, OPT_KEEP, OPT_LOCAL, OPT_WAIT,

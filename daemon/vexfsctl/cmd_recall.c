@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "ctl_parse.h"
-#include "jsonw.h"
-#include "progress.h"
-#include "vecio.h"
+#include "vexfsctl.h"
+#include "common/parse.h"
+#include "common/jsonw.h"
+#include "common/progress.h"
+#include "libvexfs/vecio.h"
 
 #define DEFAULT_K	10
 

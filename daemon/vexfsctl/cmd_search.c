@@ -17,10 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "ctl_parse.h"
-#include "jsonw.h"
-#include "progress.h"
+#include "vexfsctl.h"
+#include "common/parse.h"
+#include "common/jsonw.h"
+#include "common/progress.h"
 #include "uapi/vexfs_filter.h"
 
 #define DEFAULT_K	10

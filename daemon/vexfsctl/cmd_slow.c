@@ -16,10 +16,10 @@
 
 #include <bpf/libbpf.h>
 
-#include "ctl.h"
-#include "ctl_parse.h"
-#include "jsonw.h"
-#include "telemetry_stats.h"
+#include "vexfsctl.h"
+#include "common/parse.h"
+#include "common/jsonw.h"
+#include "telemetry/stats.h"
 
 enum { OPT_THRESHOLD = OPT_OWN, OPT_PIN_DIR, OPT_DURATION, OPT_COUNT, OPT_OP };
 

@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "ctl_parse.h"
-#include "telemetry_stats.h"
+#include "vexfsctl.h"
+#include "common/parse.h"
+#include "telemetry/stats.h"
 
 enum { OPT_ONCE = OPT_OWN, OPT_INTERVAL, OPT_PIN_DIR, OPT_WINDOW, OPT_ALL };
 

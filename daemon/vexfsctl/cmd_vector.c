@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "ctl_parse.h"
-#include "jsonw.h"
+#include "vexfsctl.h"
+#include "common/parse.h"
+#include "common/jsonw.h"
 
 enum { OPT_VECTOR = OPT_OWN, OPT_VECTOR_FILE, OPT_ROW, OPT_ID, OPT_ATTR };
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Error reporting and collection helpers shared by the vexfsctl commands
- * (see ctl.h).
+ * (see vexfsctl.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "jsonw.h"
-#include "vecio.h"
+#include "vexfsctl.h"
+#include "common/jsonw.h"
+#include "libvexfs/vecio.h"
 
 struct ctl_state ctl;
 

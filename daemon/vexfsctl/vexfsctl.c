@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "vexfsctl.h"
 
 static const char usage_text[] =
 "Usage: vexfsctl [--json] COMMAND [ARGS]\n"

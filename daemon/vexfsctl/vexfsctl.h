@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "libvexfs.h"
+#include "libvexfs/libvexfs.h"
 
 enum {
 	CTL_OK = 0,

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_parse.h"
+#include "common/parse.h"
 #include "vexfsd.h"
-#include "vexfsd_proto.h"
+#include "common/control_proto.h"
 
 void config_defaults(struct vexfsd_config *cfg)
 {

@@ -8,7 +8,7 @@
  * client that stops reading cannot stall the daemon, it only misses
  * progress lines (and is dropped if its replies pile up regardless).
  *
- * What the lines mean is vexfsd_request.c's business; this file only
+ * What the lines mean is request.c's business; this file only
  * accepts, reads one request line, buffers and writes replies.
  */
 #include <errno.h>
@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "vexfsd.h"
-#include "vexfsd_proto.h"
+#include "common/control_proto.h"
 
 #define MAX_CLIENTS		64
 #define REQUEST_TIMEOUT		10.0		/* seconds to send the request */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The control protocol (vexfsd_proto.h): one request line in, records
+ * The control protocol (common/control_proto.h): one request line in, records
  * and a terminal line out.
  *
  * Paths come from clients that may not be root, and the daemon opens
@@ -22,7 +22,7 @@
 
 #include "uapi/vexfs_fs.h"
 #include "vexfsd.h"
-#include "vexfsd_proto.h"
+#include "common/control_proto.h"
 
 /* A directory a request names, resolved and open. */
 struct target {

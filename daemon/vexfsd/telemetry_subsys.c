@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "vexfsd.h"
-#include "telemetry.h"
-#include "telemetry_http.h"
+#include "telemetry/telemetry.h"
+#include "telemetry/http.h"
 
 static struct telemetry_config tel_cfg = { .slow_us = 10000 };
 static struct tel_http_config http_cfg;

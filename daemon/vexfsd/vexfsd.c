@@ -37,7 +37,7 @@
  * HOOK: optional subsystems. Each entry is a struct vexfsd_subsys (see
  * vexfsd.h); the main loop initialises, polls, ticks and tears down
  * whatever is listed here and needs no other change. BPF telemetry
- * (daemon/telemetry.[ch]) goes in as `&telemetry_subsys,`.
+ * (daemon/telemetry/, through telemetry_subsys.c) goes in as `&telemetry_subsys,`.
  */
 static const struct vexfsd_subsys *const subsystems[] = {
 	NULL,			/* keeps the array non-empty; skipped */

@@ -8,16 +8,18 @@
  *
  * One thread runs the main loop (signals, the control socket, scans); one
  * worker thread runs builds, one at a time. Everything below except
- * vexfsd_worker.c belongs to the main thread.
+ * worker.c belongs to the main thread. The files, all in daemon/vexfsd/:
  *
  *   vexfsd.c            start-up, the main loop, optional subsystems
- *   vexfsd_log.c        leveled logging to stderr
- *   vexfsd_config.c     the configuration file and its overrides
- *   vexfsd_discover.c   mounts and collections
- *   vexfsd_sched.c      what is known of each collection; what to build
- *   vexfsd_worker.c     the build thread
- *   vexfsd_control.c    the control socket and its clients
- *   vexfsd_request.c    the protocol (vexfsd_proto.h): requests, replies
+ *   log.c               leveled logging to stderr
+ *   config.c            the configuration file and its overrides
+ *   discover.c          mounts and collections
+ *   sched.c             what is known of each collection; what to build
+ *   worker.c            the build thread
+ *   control.c           the control socket and its clients
+ *   request.c           the protocol (common/control_proto.h): requests,
+ *                       replies
+ *   telemetry_subsys.c  BPF telemetry (daemon/telemetry/) as a subsystem
  */
 #ifndef VEXFSD_H
 #define VEXFSD_H
@@ -30,10 +32,10 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "indexer.h"
-#include "libvexfs.h"
+#include "libvexfs/indexer.h"
+#include "libvexfs/libvexfs.h"
 
-/* ==== configuration (vexfsd_config.c) ==== */
+/* ==== configuration (config.c) ==== */
 
 #define VEXFSD_CONFIG_PATH	"/etc/vexfs/vexfsd.conf"
 
@@ -65,7 +67,7 @@ int config_set(struct vexfsd_config *cfg, const char *key, const char *value,
  */
 int config_load(struct vexfsd_config *cfg, const char *path, bool must_exist);
 
-/* ==== logging (vexfsd_log.c) ==== */
+/* ==== logging (log.c) ==== */
 
 void log_init(int level);
 void log_set_level(int level);
@@ -81,7 +83,7 @@ void log_msg(int prio, const char *fmt, ...);
 /* "err", "warning", "notice", "info", "debug" -> LOG_*, or -1. */
 int log_level_parse(const char *name);
 
-/* ==== discovery (vexfsd_discover.c) ==== */
+/* ==== discovery (discover.c) ==== */
 
 /* Called for each collection found; path and st are the directory's. */
 typedef void (*discover_fn)(const char *path, const struct stat *st,
@@ -90,7 +92,7 @@ typedef void (*discover_fn)(const char *path, const struct stat *st,
 /* Read the mount table and walk every VexFS mount to max_depth. */
 void discover_scan(unsigned int max_depth, discover_fn found);
 
-/* ==== scheduling (vexfsd_sched.c) ==== */
+/* ==== scheduling (sched.c) ==== */
 
 /* A collection as LIST and STATUS report it. */
 struct vexfsd_coll_status {
@@ -144,7 +146,7 @@ void sched_worker_event(void);
 /* At exit: abandon the queue, and the running build if there is one. */
 void sched_shutdown(void);
 
-/* ==== the build thread (vexfsd_worker.c) ==== */
+/* ==== the build thread (worker.c) ==== */
 
 struct worker_report {
 	bool progress;			/* phase, done, total are new */
@@ -173,7 +175,7 @@ void worker_collect(struct worker_report *r);
  */
 bool worker_stop(void);
 
-/* ==== the control socket (vexfsd_control.c) ==== */
+/* ==== the control socket (control.c) ==== */
 
 struct vexfsd_client;
 struct pollfd;
@@ -202,7 +204,7 @@ void client_wait(struct vexfsd_client *c, uint64_t job);
  */
 void control_broadcast(uint64_t job, const char *line, bool lossy, bool final);
 
-/* ==== the protocol (vexfsd_request.c) ==== */
+/* ==== the protocol (request.c) ==== */
 
 /* One request line (no '\n') from c. */
 void request_handle(struct vexfsd_client *c, char *line);

@@ -52,7 +52,7 @@
 #include "uapi/vexfs.h"
 
 #include "hnsw.h"
-#include "libvexfs.h"
+#include "libvexfs/libvexfs.h"
 #include "vexfs_distance.h"
 
 #define MAX_EFS		16

@@ -36,7 +36,7 @@ trap cleanup EXIT
 # The guest's root is read-only: when the host has not built fsbench (or
 # built it from an older source), compile a private copy in scratch.
 fsbench_binary() {
-	local src=$repo/tests/bench/fsbench.c bin=$repo/tests/bench/fsbench
+	local src=$repo/tests/bench/fsbench.c bin=$repo/build/bench/fsbench
 	if [ -x "$bin" ] && [ "$bin" -nt "$src" ]; then
 		echo "$bin"
 		return
@@ -54,7 +54,7 @@ load_vexfs() {
 
 make_fs() {	# TYPE DEVICE
 	case $1 in
-	vexfs) "$(command -v mkfs.vexfs || echo "$repo/mkfs/mkfs.vexfs")" -q -f "$2" ;;
+	vexfs) "$(command -v mkfs.vexfs || echo "$repo/build/bin/mkfs.vexfs")" -q -f "$2" ;;
 	# 4 KiB blocks like vexfs; inode tables and journal written now, so
 	# ext4's lazy init does not run in the background of the measurement.
 	ext4) mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=0,lazy_journal_init=0 "$2" ;;

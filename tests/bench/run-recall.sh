@@ -20,7 +20,7 @@ mount -t vexfs "$dev" "$scratch/recall"
 export VEXFSD_SOCKET=$scratch/vexfsd.sock
 # VEXFS_RECALL_EFC: the daemon's ef_construction, when its default build
 # is too slow for the emulator.
-"$repo/daemon/vexfsd" -s "$VEXFSD_SOCKET" --scan-interval 86400 \
+"$repo/build/bin/vexfsd" -s "$VEXFSD_SOCKET" --scan-interval 86400 \
 	--index-threshold 100000000 --rebuild-dead-share 0 \
 	${VEXFS_RECALL_EFC:+--ef-construction "$VEXFS_RECALL_EFC"} \
 	>"$scratch/vexfsd.log" 2>&1 &

@@ -37,7 +37,7 @@ trap cleanup EXIT
 
 start_teld() {
 	local i
-	"$repo/daemon/vexfs-telemetryd" --no-http --mode "$1" --slow-us 10000 \
+	"$repo/build/bin/vexfs-telemetryd" --no-http --mode "$1" --slow-us 10000 \
 		>"$work/teld.log" 2>&1 &
 	teld_pid=$!
 	for i in $(seq 150); do
@@ -63,7 +63,7 @@ grep -qw vexfs /proc/filesystems || {
 }
 truncate -s 512M "$work/vexfs.img"
 dev=$(losetup -f --show "$work/vexfs.img")
-"$(command -v mkfs.vexfs || echo "$repo/mkfs/mkfs.vexfs")" -q -f "$dev" >/dev/null
+"$(command -v mkfs.vexfs || echo "$repo/build/bin/mkfs.vexfs")" -q -f "$dev" >/dev/null
 mount -t vexfs "$dev" "$mnt"
 
 # One round of every workload; prints {"workload": seconds per op}.

@@ -57,7 +57,7 @@ mount_vexfs() {
 	local img=$work/vexfs.img
 	truncate -s "$image_size" "$img"
 	dev=$(losetup -f --show "$img")
-	"$(command -v mkfs.vexfs || echo "$repo/mkfs/mkfs.vexfs")" -q -f "$dev" >/dev/null
+	"$(command -v mkfs.vexfs || echo "$repo/build/bin/mkfs.vexfs")" -q -f "$dev" >/dev/null
 	mkdir -p "$mnt"
 	mount -t vexfs "$dev" "$mnt"
 }

@@ -37,8 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "libvexfs.h"
-#include "vecio.h"
+#include "libvexfs/libvexfs.h"
+#include "libvexfs/vecio.h"
 #include "vexfs_distance.h"
 #include "vexfs_topk.h"
 

@@ -17,7 +17,7 @@
  * the repairs run on damage they were not written for. fsck itself runs
  * in-process (its main() renamed), built with AddressSanitizer and UBSan.
  *
- *   tests/fuzz/fuzz_fsck -max_total_time=60 -close_fd_mask=1 CORPUS_DIR
+ *   build/fuzz/fuzz_fsck -max_total_time=60 -close_fd_mask=1 CORPUS_DIR
  */
 #include <fcntl.h>
 #include <getopt.h>

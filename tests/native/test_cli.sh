@@ -5,7 +5,7 @@
 # reaches the module (paths that do not exist fail before any ioctl).
 set -uo pipefail
 
-CTL=${VEXFSCTL:-$(dirname "$0")/../../daemon/vexfsctl}
+CTL=${VEXFSCTL:-$(dirname "$0")/../../build/bin/vexfsctl}
 PASSED=0
 FAILED=0
 NOWHERE=/nonexistent/vexfs-cli-test

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Run each cmocka test binary given, show its output, and sum the results
-# into one line. Exits non-zero when any test failed or a binary died
-# before reporting (counted as one failure).
+# Run each cmocka test binary given by its path, show its output, and sum
+# the results into one line. Exits non-zero when any test failed or a
+# binary died before reporting (counted as one failure).
 passed=0
 failed=0
 skipped=0
@@ -14,7 +14,7 @@ count() {
 }
 
 for t in "$@"; do
-	"./$t" >"$log" 2>&1
+	"$t" >"$log" 2>&1
 	rc=$?
 	cat "$log"
 	p=$(count PASSED)

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests for the CSV and JSON lines vector parsers (daemon/textvec.c)
- * behind vexfsctl import: good rows of every shape the format allows, and
- * malformed input of every kind, which must fail with -EINVAL and a
- * message naming the problem (and, through the reader, the line).
+ * Unit tests for the CSV and JSON lines vector parsers
+ * (daemon/vexfsctl/textvec.c) behind vexfsctl import: good rows of every
+ * shape the format allows, and malformed input of every kind, which must
+ * fail with -EINVAL and a message naming the problem (and, through the
+ * reader, the line).
  */
 #include <errno.h>
 #include <math.h>
@@ -17,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "textvec.h"
+#include "vexfsctl/textvec.h"
 
 static char err[TEXTVEC_ERR_LEN];
 static char tmpdir[] = "/tmp/test_textvec.XXXXXX";

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests for daemon/vecio.c: the .fvecs, .ivecs and .npy readers, on
+ * Unit tests for daemon/libvexfs/vecio.c: the .fvecs, .ivecs and .npy readers, on
  * files each test writes, including truncated, mislabelled and otherwise
  * malformed ones, which must fail at open with a message that says why.
  */
@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "vecio.h"
+#include "libvexfs/vecio.h"
 
 static char tmpdir[] = "/tmp/test_vecio.XXXXXX";
 static char path_buf[4096];

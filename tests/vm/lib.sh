@@ -223,8 +223,8 @@ load_module() {
 # The tools built in this tree, which match its module; installed ones
 # (make install-fs-tools puts them in /sbin) only when the tree has none.
 mkfs_vexfs_bin() {
-	if [ -x "$REPO/mkfs/mkfs.vexfs" ]; then
-		echo "$REPO/mkfs/mkfs.vexfs"
+	if [ -x "$REPO/build/bin/mkfs.vexfs" ]; then
+		echo "$REPO/build/bin/mkfs.vexfs"
 	else
 		command -v mkfs.vexfs
 	fi
@@ -299,8 +299,8 @@ remount() {
 fsck_bin() {
 	if [ -n "${VEXFS_FSCK:-}" ]; then
 		echo "$VEXFS_FSCK"
-	elif [ "$FSTYPE" = vexfs ] && [ -x "$REPO/mkfs/fsck.vexfs" ]; then
-		echo "$REPO/mkfs/fsck.vexfs"
+	elif [ "$FSTYPE" = vexfs ] && [ -x "$REPO/build/bin/fsck.vexfs" ]; then
+		echo "$REPO/build/bin/fsck.vexfs"
 	elif [ "$FSTYPE" = vexfs ]; then
 		command -v fsck.vexfs 2>/dev/null
 	else

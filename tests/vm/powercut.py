@@ -39,7 +39,7 @@ SUPER = struct.Struct("<QQQI")
 DIM = 8
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VEXFSCTL = os.path.join(REPO, "daemon", "vexfsctl")
+VEXFSCTL = os.path.join(REPO, "build", "bin", "vexfsctl")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vexfs_ioctl  # noqa: E402
 

@@ -11,7 +11,7 @@ if [ "$FSTYPE" != vexfs ]; then
 	summary
 	exit
 fi
-CTL=$REPO/daemon/vexfsctl
+CTL=$REPO/build/bin/vexfsctl
 FILTERS=$REPO/build/bpf/filters
 N=${VEXFS_FILTER_VECTORS:-6000}
 DIM=32

@@ -22,8 +22,8 @@ FSCK_OUT=$SCRATCH/fsck.out
 
 # The checker under test: the tree's build, else the installed one.
 fsck_bin() {
-	if [ -x "$REPO/mkfs/fsck.vexfs" ]; then
-		echo "$REPO/mkfs/fsck.vexfs"
+	if [ -x "$REPO/build/bin/fsck.vexfs" ]; then
+		echo "$REPO/build/bin/fsck.vexfs"
 	else
 		command -v fsck.vexfs
 	fi

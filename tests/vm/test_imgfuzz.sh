@@ -31,7 +31,7 @@ fi
 
 IMAGES=${VEXFS_IMGFUZZ_IMAGES:-40}
 SEED=${VEXFS_IMGFUZZ_SEED:-$(date +%s)}
-VEXFSCTL=$REPO/daemon/vexfsctl
+VEXFSCTL=$REPO/build/bin/vexfsctl
 BASE=$SCRATCH/base.img
 
 populate() {

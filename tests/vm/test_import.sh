@@ -12,7 +12,7 @@ if [ "$FSTYPE" != vexfs ]; then
 	summary
 	exit
 fi
-CTL=$REPO/daemon/vexfsctl
+CTL=$REPO/build/bin/vexfsctl
 PY=/usr/bin/python3
 export PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$REPO/python
 ctl() { "$CTL" "$@"; }

@@ -9,7 +9,7 @@ if [ "$FSTYPE" != vexfs ]; then
 	summary
 	exit
 fi
-CTL=$REPO/daemon/vexfsctl
+CTL=$REPO/build/bin/vexfsctl
 SIFT=${VEXFS_SIFT:-$REPO/../shared/data/sift5k}
 [ -d "$SIFT" ] || SIFT=/work/shared/data/sift5k
 

@@ -23,7 +23,7 @@ if [ "$FSTYPE" != vexfs ]; then
 	exit
 fi
 
-FUZZER=$REPO/tests/fuzz/ioctl_fuzz
+FUZZER=$REPO/build/fuzz/ioctl_fuzz
 CALLS=${VEXFS_IOCTL_FUZZ_CALLS:-15000}
 SEED=${VEXFS_IOCTL_FUZZ_SEED:-$(date +%s)}
 THREADS=${VEXFS_IOCTL_FUZZ_THREADS:-4}
@@ -74,7 +74,7 @@ PY
 }
 small_collection() {
 	mkdir "$MNT/small" && chmod 0777 "$MNT/small" && chown 65534:65534 "$MNT/small" &&
-		"$REPO/daemon/vexfsctl" collection create "$MNT/small" --dim 4 >/dev/null
+		"$REPO/build/bin/vexfsctl" collection create "$MNT/small" --dim 4 >/dev/null
 }
 check "a small collection of an unprivileged user" small_collection
 check "an unprivileged 1 GiB PUBLISH_INDEX on it is refused with EINVAL" \

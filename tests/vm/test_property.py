@@ -63,7 +63,7 @@ SCRATCH = os.environ.get("VEXFS_SCRATCH", "/tmp")
 IMG = os.path.join(SCRATCH, "property.img")
 MNT = os.path.join(SCRATCH, "property")
 FSCK = os.environ.get("VEXFS_FSCK", "fsck.vexfs")
-CTL = os.path.join(REPO, "daemon", "vexfsctl")
+CTL = os.path.join(REPO, "build", "bin", "vexfsctl")
 FILTER_DIR = os.path.join(REPO, "build", "bpf", "filters")
 
 # uid -> (gid, supplementary groups). 1000 is also in group 2000, so a

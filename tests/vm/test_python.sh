@@ -15,9 +15,9 @@ section "unittest"
 dmesg_mark unittest
 mkdir -p "$SCRATCH/other"
 # A BPF filter for the filter= test, loaded by its bare name (vexfsctl finds
-# tags.bpf.o in build/bpf/filters beside daemon/).
+# tags.bpf.o in build/bpf/filters beside build/bin/).
 FILTER=pytags
-if check "load the tags filter by name" "$REPO/daemon/vexfsctl" filter load tags --name $FILTER \
+if check "load the tags filter by name" "$REPO/build/bin/vexfsctl" filter load tags --name $FILTER \
 	--set tag_mask=2; then
 	export VEXFS_PY_FILTER=$FILTER
 fi
@@ -28,7 +28,7 @@ cp "$CHECK_OUT" "$SCRATCH/unittest.out"
 grep -aE '^(Ran|OK|FAILED)' "$SCRATCH/unittest.out" | sed 's/^/     /'
 grep -q 'test_bpf_filter .* ok$' "$SCRATCH/unittest.out" && pass "the BPF filter test ran" ||
 	fail "the BPF filter test ran" "$(grep test_bpf_filter "$SCRATCH/unittest.out")"
-[ -z "${VEXFS_PY_FILTER:-}" ] || check "unload the filter" "$REPO/daemon/vexfsctl" filter unload $FILTER
+[ -z "${VEXFS_PY_FILTER:-}" ] || check "unload the filter" "$REPO/build/bin/vexfsctl" filter unload $FILTER
 check_no_oops "no kernel splat from the client suite"
 
 section "example: index a folder of text files"

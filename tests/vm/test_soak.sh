@@ -25,7 +25,7 @@ if [ "$FSTYPE" != vexfs ]; then
 	exit
 fi
 
-SOAK=$REPO/tests/fuzz/soak
+SOAK=$REPO/build/fuzz/soak
 SECONDS_=${VEXFS_SOAK_SECONDS:-30}
 THREADS=${VEXFS_SOAK_THREADS:-8}
 SEED=${VEXFS_SOAK_SEED:-$(date +%s)}

@@ -13,9 +13,9 @@
 # screenshot survives the guest with scripts/vm.sh --keep.
 . "$(dirname "$0")/lib.sh"
 
-DAEMON=$REPO/daemon
-TELD=$DAEMON/vexfs-telemetryd
-CTL=$DAEMON/vexfsctl
+BIN=$REPO/build/bin
+TELD=$BIN/vexfs-telemetryd
+CTL=$BIN/vexfsctl
 PORT=${VEXFS_TEL_PORT:-9477}
 MODE=${VEXFS_TEL_MODE:-auto}
 PINS=/sys/fs/bpf/vexfs

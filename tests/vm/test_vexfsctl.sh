@@ -20,11 +20,11 @@ NBASE=4900
 
 # The tool under test is the one built in this tree; an installed copy
 # only when the tree has none.
-if [ -x "$REPO/daemon/vexfsctl" ]; then
-	CTL=$REPO/daemon/vexfsctl
+if [ -x "$REPO/build/bin/vexfsctl" ]; then
+	CTL=$REPO/build/bin/vexfsctl
 else
 	CTL=$(command -v vexfsctl) || {
-		echo "$TEST_NAME: no vexfsctl; build it with 'make -C daemon'" >&2
+		echo "$TEST_NAME: no vexfsctl; build it with 'make daemon'" >&2
 		exit 1
 	}
 fi

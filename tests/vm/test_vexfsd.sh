@@ -13,8 +13,8 @@ if [ "$FSTYPE" != vexfs ]; then
 	summary
 	exit
 fi
-CTL=$REPO/daemon/vexfsctl
-VEXFSD=$REPO/daemon/vexfsd
+CTL=$REPO/build/bin/vexfsctl
+VEXFSD=$REPO/build/bin/vexfsd
 SIFT=${VEXFS_SIFT:-$REPO/../shared/data/sift5k}
 [ -d "$SIFT" ] || SIFT=/work/shared/data/sift5k
 SOCK=$SCRATCH/vexfsd.sock
