@@ -6,18 +6,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "progress.h"
 
 #define BAR_WIDTH		30
 #define REDRAW_INTERVAL		0.1	/* seconds: drawing costs more than it tells */
-
-double monotonic_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 enum progress_style progress_style_for_stderr(bool quiet)
 {

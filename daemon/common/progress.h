@@ -33,7 +33,4 @@ void progress_update(struct progress *p, uint64_t done);
 /* Leave the terminal on a fresh line. */
 void progress_finish(struct progress *p, uint64_t done);
 
-/* Seconds on the monotonic clock. */
-double monotonic_seconds(void);
-
 #endif /* PROGRESS_H */

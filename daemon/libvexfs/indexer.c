@@ -16,6 +16,7 @@
 
 #include "uapi/vexfs.h"
 
+#include "common/clock.h"
 #include "lib/hnsw.h"
 #include "indexer.h"
 
@@ -30,14 +31,6 @@ struct snapshot {
 	uint32_t *live;			/* slots holding a vector */
 	uint32_t nlive;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void report(const struct vexfs_index_params *p, const char *phase,
 		   uint64_t done, uint64_t total)
@@ -144,14 +137,14 @@ int vexfs_index_build(int dirfd, const struct vexfs_index_params *p,
 	struct vexfs_hnsw_build_params bp;
 	struct vexfs_hnsw_builder *b = NULL;
 	struct snapshot s = { 0 };
-	double t0 = now(), t1, t2;
+	double t0 = monotonic_seconds(), t1, t2;
 	int err;
 
 	memset(st, 0, sizeof(*st));
 	err = take_snapshot(dirfd, p, &s);
 	if (err || !s.nlive)
 		goto out;
-	t1 = now();
+	t1 = monotonic_seconds();
 	vexfs_hnsw_build_defaults(&bp);
 	bp.dim = s.dim;
 	bp.metric = s.metric;
@@ -168,14 +161,14 @@ int vexfs_index_build(int dirfd, const struct vexfs_index_params *p,
 	err = vexfs_hnsw_build(&bp, s.live, s.nlive, &b);
 	if (err)
 		goto out;
-	t2 = now();
+	t2 = monotonic_seconds();
 	report(p, "publish", 0, 1);
 	err = publish(dirfd, b, &s, &st->graph_bytes);
 	st->vectors = s.nlive;
 	st->seq = s.seq;
 	st->read_seconds = t1 - t0;
 	st->build_seconds = t2 - t1;
-	st->publish_seconds = now() - t2;
+	st->publish_seconds = monotonic_seconds() - t2;
 out:
 	if (!err && !s.nlive)
 		err = -ENODATA;

@@ -14,6 +14,7 @@
 
 #include <bpf/bpf.h>
 
+#include "common/clock.h"
 #include "common/jsonw.h"
 #include "stats.h"
 
@@ -57,14 +58,6 @@ const char *tel_mode_name(unsigned int mode)
 	case VEXFS_TEL_MODE_KPROBE:	return "kprobe";
 	default:			return "auto";
 	}
-}
-
-uint64_t tel_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 int tel_pin_path(char *buf, size_t size, const char *dir, const char *name)
@@ -159,7 +152,7 @@ int tel_read(const struct tel_maps *m, struct telemetry_stats *st)
 	unsigned int b;
 
 	memset(st, 0, sizeof(*st));
-	st->taken_ns = tel_now_ns();
+	st->taken_ns = monotonic_ns();
 	for (op = 0; op < VEXFS_TEL_NR_OPS; op++) {
 		struct tel_op_stats *o = &st->op[op];
 

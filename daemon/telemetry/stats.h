@@ -56,8 +56,6 @@ const char *tel_op_name(unsigned int op);
 /* The op named name, or -1. */
 int tel_op_parse(const char *name);
 
-uint64_t tel_now_ns(void);
-
 /* Paths of the pins: dir/name. */
 int tel_pin_path(char *buf, size_t size, const char *dir, const char *name);
 

@@ -31,6 +31,7 @@
 
 #include "uapi/vexfs.h"
 
+#include "common/clock.h"
 #include "telemetry.h"
 #include "telemetry.skel.h"
 
@@ -375,7 +376,7 @@ static void write_info(void)
 {
 	struct vexfs_tel_info info = {
 		.slow_ns = tel.cfg.slow_us * 1000,
-		.loaded_ns = tel_now_ns(),
+		.loaded_ns = monotonic_ns(),
 		.mode = tel.mode,
 		.pid = getpid(),
 		.generation = tel.generation,
@@ -434,7 +435,7 @@ out:
 /* Drop programs of a module that went away; attach to one that is there. */
 static void follow_module(void)
 {
-	uint64_t now = tel_now_ns();
+	uint64_t now = monotonic_ns();
 	ino_t ino;
 
 	if (now < tel.next_check_ns)
@@ -492,7 +493,7 @@ int telemetry_start(const struct telemetry_config *cfg)
 		telemetry_stop();
 		return err;
 	}
-	tel.next_check_ns = tel_now_ns() + CHECK_INTERVAL_NS;
+	tel.next_check_ns = monotonic_ns() + CHECK_INTERVAL_NS;
 	return 0;
 }
 
@@ -526,7 +527,7 @@ int telemetry_snapshot(struct telemetry_stats *st)
 	if (tel.maps.hist < 0) {
 		/* Never attached yet: all zero, and say so. */
 		memset(st, 0, sizeof(*st));
-		st->taken_ns = tel_now_ns();
+		st->taken_ns = monotonic_ns();
 	} else {
 		err = tel_read(&tel.maps, st);
 		st->attached = tel.skel != NULL;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "vexfsctl.h"
+#include "common/clock.h"
 #include "common/parse.h"
 #include "common/jsonw.h"
 #include "common/progress.h"

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "vexfsctl.h"
+#include "common/clock.h"
 #include "common/parse.h"
 #include "common/jsonw.h"
 #include "telemetry/stats.h"
@@ -183,7 +184,7 @@ int cmd_slow(int argc, char **argv)
 	if (rc)
 		return rc;
 	check_floor(&m, s.threshold_ns);
-	s.start_ns = tel_now_ns();
+	s.start_ns = monotonic_ns();
 	s.mono_to_real_ns = mono_to_real();
 	if (duration_ms)
 		deadline = s.start_ns + duration_ms * 1000000;
@@ -199,7 +200,7 @@ int cmd_slow(int argc, char **argv)
 		printf("%-8s %-16s %-7s %-13s %10s %-8s %10s %9s\n", "TIME", "COMM",
 		       "PID", "OP", "LAT(ms)", "ERR", "INO", "BYTES");
 	fflush(stdout);
-	while (!slow_stop && (!deadline || tel_now_ns() < deadline)) {
+	while (!slow_stop && (!deadline || monotonic_ns() < deadline)) {
 		err = ring_buffer__poll(rb, 200);
 		if (err == -EINTR) {
 			err = 0;

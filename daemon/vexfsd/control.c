@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "vexfsd.h"
 #include "common/control_proto.h"
 
@@ -58,14 +59,6 @@ static struct {
 	/* Which client each descriptor control_pollfds() returned belongs to. */
 	uint64_t polled[MAX_CLIENTS + 1];
 } ctl = { .fd = -1 };
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ==== setting up ==== */
 
@@ -335,7 +328,7 @@ static void client_accept(void)
 		}
 		c->fd = fd;
 		c->id = ++ctl.last_id;
-		c->since = mono_now();
+		c->since = monotonic_seconds();
 		ctl.clients[ctl.nclients++] = c;
 	}
 }
@@ -404,7 +397,7 @@ static void client_read(struct vexfsd_client *c, short revents)
 /* Clients that connected and said nothing for too long. */
 static void expire_idle(void)
 {
-	double now = mono_now();
+	double now = monotonic_seconds();
 	unsigned int i;
 
 	for (i = 0; i < ctl.nclients; i++)

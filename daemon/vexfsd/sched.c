@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "vexfsd.h"
 
 #define RETRY_MIN	60		/* seconds */
@@ -91,14 +92,6 @@ static struct {
 	char phase[16];			/* progress of the running build */
 	uint64_t done, total;
 } sched;
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 void sched_init(const struct vexfsd_config *cfg)
 {
@@ -304,7 +297,7 @@ static void note_failure(struct vexfsd_coll *c, int err)
 	c->backoff = c->backoff ? c->backoff * 2 : RETRY_MIN;
 	if (c->backoff > RETRY_MAX)
 		c->backoff = RETRY_MAX;
-	c->retry_at = mono_now() + c->backoff;
+	c->retry_at = monotonic_seconds() + c->backoff;
 	switch (err) {
 	case -ENODATA:
 		log_info("%s: no vectors to index", c->path);
@@ -460,7 +453,7 @@ static void maybe_queue(struct vexfsd_coll *c, double now)
 void sched_scan_end(void)
 {
 	struct vexfsd_coll **pp = &sched.colls, *c;
-	double now = mono_now();
+	double now = monotonic_seconds();
 
 	while ((c = *pp)) {
 		if (c->gen != sched.gen && !c->job && !c->running) {

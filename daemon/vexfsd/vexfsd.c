@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "vexfsd.h"
 
 #define MAX_POLL	128
@@ -316,22 +317,14 @@ static bool handle_signals(int sigfd, bool *scan_now)
 	return false;
 }
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void scan(const struct vexfsd_config *cfg)
 {
-	double t0 = mono_now();
+	double t0 = monotonic_seconds();
 
 	sched_scan_begin();
 	discover_scan(cfg->max_depth, sched_seen);
 	sched_scan_end();
-	log_debug("scan took %.3f s", mono_now() - t0);
+	log_debug("scan took %.3f s", monotonic_seconds() - t0);
 }
 
 static int main_loop(const struct vexfsd_config *cfg, int sigfd)
@@ -343,12 +336,12 @@ static int main_loop(const struct vexfsd_config *cfg, int sigfd)
 	bool scan_now = false;
 
 	for (;;) {
-		now = mono_now();
+		now = monotonic_seconds();
 		if (scan_now || now >= next_scan) {
 			scan(cfg);
 			subsys_tick_all();
 			scan_now = false;
-			now = mono_now();
+			now = monotonic_seconds();
 			next_scan = now + cfg->scan_interval;
 		}
 		pfd[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "vexfsd.h"
 
 #define PROGRESS_INTERVAL	0.25	/* seconds */
@@ -43,20 +44,12 @@ static struct {
 	.wake = PTHREAD_COND_INITIALIZER,
 };
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Wake the main loop. The caller holds the lock. */
 static void ring(void)
 {
 	uint64_t one = 1;
 
-	w.last_ring = mono_now();
+	w.last_ring = monotonic_seconds();
 	/* A full counter still wakes poll(); nothing is lost. */
 	if (write(w.efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_debug("worker: eventfd: %s", strerror(errno));
@@ -75,7 +68,7 @@ static void on_progress(void *ctx, const char *phase, uint64_t done,
 	w.report.done = done;
 	w.report.total = total;
 	w.report.progress = true;
-	if (new_phase || mono_now() - w.last_ring >= PROGRESS_INTERVAL)
+	if (new_phase || monotonic_seconds() - w.last_ring >= PROGRESS_INTERVAL)
 		ring();
 	pthread_mutex_unlock(&w.lock);
 }
