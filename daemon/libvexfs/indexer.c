@@ -152,7 +152,7 @@ int vexfs_index_build(int dirfd, const struct vexfs_index_params *p,
 		bp.m = p->m;
 	if (p->ef_construction)
 		bp.ef_construction = p->ef_construction;
-	bp.keep_pruned = !p->sparse_lists;
+	bp.keep_pruned = p->keep_pruned;
 	bp.threads = p->threads ? p->threads : (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
 	bp.seed = p->seed;
 	bp.vector_of = snapshot_vector;

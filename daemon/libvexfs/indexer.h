@@ -16,12 +16,14 @@ struct vexfs_index_params {
 	uint32_t ef_construction;	/* 0: the default (200) */
 	uint32_t threads;		/* 0: one per online CPU */
 	/*
-	 * Lists only as the neighbour heuristic leaves them, as hnswlib
-	 * builds: about 30% faster to build, fewer distances per visited
-	 * node, lower recall at a given ef. Default: filled with the pruned
-	 * candidates (keepPrunedConnections).
+	 * Fill neighbour lists with the candidates the heuristic pruned
+	 * (hnswlib's keepPrunedConnections), as vexfsd and vexfsctl do by
+	 * default. Without it the lists stay as the heuristic leaves them:
+	 * about 30% faster to build, fewer distances per visited node, lower
+	 * recall at a given ef. The same setting as vexfsd's keep_pruned and
+	 * lib/'s struct vexfs_hnsw_build_params.
 	 */
-	bool sparse_lists;
+	bool keep_pruned;
 	uint64_t seed;
 	/* Called as work advances: phase "read", "build" or "publish". */
 	void (*progress)(void *ctx, const char *phase, uint64_t done,

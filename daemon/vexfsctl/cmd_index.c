@@ -92,7 +92,6 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
 		{ 0 }
 	};
 	struct vexfs_index_params *p = &a->p;
-	bool keep;
 	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
@@ -118,9 +117,8 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
 			a->params_given = true;
 			break;
 		case OPT_KEEP:
-			if (parse_yes_no(optarg, &keep))
+			if (parse_yes_no(optarg, &p->keep_pruned))
 				return ctl_usage_error("--keep-pruned wants yes or no, not '%s'", optarg);
-			p->sparse_lists = !keep;
 			a->params_given = true;
 			break;
 		case OPT_LOCAL:
@@ -327,7 +325,9 @@ static int build_in_daemon(const char *dir, const struct build_args *a)
 
 int cmd_index_build(int argc, char **argv)
 {
-	struct build_args a = { .p = { .progress = show_progress } };
+	struct build_args a = {
+		.p = { .keep_pruned = true, .progress = show_progress },
+	};
 	int rc;
 
 	rc = parse_build_args(argc, argv, &a);

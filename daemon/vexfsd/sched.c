@@ -341,7 +341,7 @@ static void job_start(struct vexfsd_job *j)
 		.m = cfg->m,
 		.ef_construction = cfg->ef_construction,
 		.threads = cfg->threads,
-		.sparse_lists = !cfg->keep_pruned,
+		.keep_pruned = cfg->keep_pruned,
 	};
 	struct vexfs_index_stats none = { 0 };
 	int err;
