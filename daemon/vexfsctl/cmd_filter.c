@@ -30,6 +30,7 @@
 #include <linux/magic.h>
 
 #include "vexfsctl.h"
+#include "common/jsonw.h"
 #include "common/parse.h"
 #include "uapi/vexfs_filter.h"
 
@@ -231,6 +232,7 @@ int cmd_filter_load(int argc, char **argv)
 	struct bpf_object *obj;
 	const char *path, *name = NULL;
 	char pin[PATH_MAX], objpath[PATH_MAX], *fname;
+	struct jsonw w;
 	struct bpf_map *map;
 	int nsets = 0, rc, err, i;
 
@@ -290,10 +292,15 @@ int cmd_filter_load(int argc, char **argv)
 		ctl_fail(err, pin, "pinning the link");
 		goto out;
 	}
-	if (ctl.json)
-		printf("{\"loaded\": \"%s\", \"pin\": \"%s\"}\n", fname, pin);
-	else
+	if (ctl.json) {
+		jw_init(&w, stdout);
+		jw_object_begin(&w, NULL);
+		jw_string(&w, "loaded", fname);
+		jw_string(&w, "pin", pin);
+		jw_object_end(&w);
+	} else {
 		printf("filter %s loaded, pinned at %s\n", fname, pin);
+	}
 	rc = CTL_OK;
 	/* The pin keeps the link; closing ours leaves the filter attached. */
 	bpf_link__disconnect(link);
@@ -347,13 +354,25 @@ static int filter_info_of(const char *pin, struct filter_info *fi)
 	return 0;
 }
 
+static void json_filter(struct jsonw *w, const char *name,
+			const struct filter_info *fi)
+{
+	jw_object_begin(w, NULL);
+	jw_string(w, "name", name);
+	jw_u64(w, "link_id", fi->link_id);
+	jw_u64(w, "map_id", fi->map_id);
+	jw_string(w, "map_name", fi->map_name);
+	jw_object_end(w);
+}
+
 int cmd_filter_list(int argc, char **argv)
 {
 	static const struct option opts[] = { CTL_COMMON_OPTIONS, { 0 } };
 	struct filter_info fi;
 	char pin[PATH_MAX];
+	struct jsonw w;
 	struct dirent *d;
-	int opt, rc, n = 0;
+	int opt, rc;
 	DIR *dir;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -367,8 +386,9 @@ int cmd_filter_list(int argc, char **argv)
 	dir = opendir(VEXFS_FILTER_PIN_DIR);
 	if (!dir && errno != ENOENT)
 		return ctl_fail(errno, VEXFS_FILTER_PIN_DIR, NULL);
+	jw_init(&w, stdout);
 	if (ctl.json)
-		printf("[");
+		jw_array_begin(&w, NULL);
 	else
 		printf("%-16s %8s %8s  %s\n", "NAME", "LINK", "MAP", "MAP NAME");
 	while (dir && (d = readdir(dir))) {
@@ -378,15 +398,13 @@ int cmd_filter_list(int argc, char **argv)
 		if (filter_info_of(pin, &fi))
 			continue;
 		if (ctl.json)
-			printf("%s{\"name\": \"%s\", \"link_id\": %u, \"map_id\": %u, \"map_name\": \"%s\"}",
-			       n ? ", " : "", d->d_name, fi.link_id, fi.map_id, fi.map_name);
+			json_filter(&w, d->d_name, &fi);
 		else
 			printf("%-16s %8u %8u  %s\n", d->d_name, fi.link_id,
 			       fi.map_id, fi.map_name);
-		n++;
 	}
 	if (ctl.json)
-		printf("]\n");
+		jw_array_end(&w);
 	if (dir)
 		closedir(dir);
 	return CTL_OK;
@@ -417,6 +435,7 @@ int cmd_filter_unload(int argc, char **argv)
 	struct filter_info fi;
 	const char *name;
 	char pin[PATH_MAX];
+	struct jsonw w;
 	int opt, rc, err;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -439,9 +458,13 @@ int cmd_filter_unload(int argc, char **argv)
 	/* Others may hold the link too; it goes with their last reference. */
 	if (!err)
 		filter_wait_gone(&fi);
-	if (ctl.json)
-		printf("{\"unloaded\": \"%s\"}\n", name);
-	else
+	if (ctl.json) {
+		jw_init(&w, stdout);
+		jw_object_begin(&w, NULL);
+		jw_string(&w, "unloaded", name);
+		jw_object_end(&w);
+	} else {
 		printf("filter %s unloaded\n", name);
+	}
 	return CTL_OK;
 }

@@ -535,6 +535,7 @@ int cmd_index_status(int argc, char **argv)
 int cmd_index_drop(int argc, char **argv)
 {
 	struct vexfs_collection_info info;
+	struct jsonw w;
 	int opt, rc, fd, err;
 	static const struct option opts[] = { CTL_COMMON_OPTIONS, { 0 } };
 
@@ -553,9 +554,14 @@ int cmd_index_drop(int argc, char **argv)
 	close(fd);
 	if (err)
 		return ctl_fail(err, argv[optind], err == -ENODATA ? "no index to drop" : NULL);
-	if (!ctl.json)
+	if (!ctl.json) {
 		printf("%s: index dropped; search is exact\n", argv[optind]);
-	else
-		printf("{\"dir\":\"%s\",\"dropped\":true}\n", argv[optind]);
+		return CTL_OK;
+	}
+	jw_init(&w, stdout);
+	jw_object_begin(&w, NULL);
+	jw_string(&w, "dir", argv[optind]);
+	jw_bool(&w, "dropped", true);
+	jw_object_end(&w);
 	return CTL_OK;
 }
