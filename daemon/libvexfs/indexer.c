@@ -10,15 +10,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
-
-#include "uapi/vexfs.h"
 
 #include "common/clock.h"
 #include "lib/hnsw.h"
 #include "indexer.h"
+#include "libvexfs.h"
 
 #define READ_CHUNK	4096u
 
@@ -32,7 +29,7 @@ struct snapshot {
 	uint32_t nlive;
 };
 
-static void report(const struct vexfs_index_params *p, const char *phase,
+static void report(const struct libvexfs_index_params *p, const char *phase,
 		   uint64_t done, uint64_t total)
 {
 	if (p->progress)
@@ -41,10 +38,11 @@ static void report(const struct vexfs_index_params *p, const char *phase,
 
 static int collection_shape(int dirfd, struct snapshot *s)
 {
-	struct vexfs_ioc_collection c = { .size = sizeof(c) };
+	struct libvexfs_collection_info c;
+	int err = libvexfs_collection_info(dirfd, &c);
 
-	if (ioctl(dirfd, VEXFS_IOC_GET_COLLECTION, &c))
-		return -errno;
+	if (err)
+		return err;
 	s->dim = c.dim;
 	s->metric = c.metric;
 	s->nslots = c.slots;
@@ -54,28 +52,25 @@ static int collection_shape(int dirfd, struct snapshot *s)
 static int read_chunk(int dirfd, struct snapshot *s, uint64_t start,
 		      uint64_t *inos, bool first)
 {
-	struct vexfs_ioc_read_vectors r = {
-		.size = sizeof(r),
-		.dim = s->dim,
-		.start = start,
-		.count = READ_CHUNK,
-		.inos_ptr = (uintptr_t)inos,
-		.vectors_ptr = (uintptr_t)(s->vectors + start * s->dim),
-	};
-	uint32_t i;
+	uint32_t i, returned;
+	uint64_t seq;
+	int err;
 
-	if (ioctl(dirfd, VEXFS_IOC_READ_VECTORS, &r))
-		return -errno;
+	err = libvexfs_read_vectors(dirfd, s->dim, start, READ_CHUNK, inos,
+				    s->vectors + start * s->dim, &returned,
+				    &seq);
+	if (err)
+		return err;
 	if (first)
-		s->seq = r.seq;
-	for (i = 0; i < r.returned; i++)
+		s->seq = seq;
+	for (i = 0; i < returned; i++)
 		if (inos[i])
 			s->live[s->nlive++] = start + i;
 	return 0;
 }
 
 /* Read every slot; slots added after the shape was taken are left out. */
-static int take_snapshot(int dirfd, const struct vexfs_index_params *p,
+static int take_snapshot(int dirfd, const struct libvexfs_index_params *p,
 			 struct snapshot *s)
 {
 	uint64_t *inos, start;
@@ -112,27 +107,20 @@ static int publish(int dirfd, const struct vexfs_hnsw_builder *b,
 {
 	size_t len = vexfs_hnsw_serialized_size(b);
 	void *buf = malloc(len);
-	struct vexfs_ioc_publish_index pub = {
-		.size = sizeof(pub),
-		.graph_len = len,
-		.seq = s->seq,
-	};
 	int err;
 
 	if (!buf)
 		return -ENOMEM;
 	err = vexfs_hnsw_serialize(b, buf, len);
-	if (!err) {
-		pub.graph_ptr = (uintptr_t)buf;
-		err = ioctl(dirfd, VEXFS_IOC_PUBLISH_INDEX, &pub) ? -errno : 0;
-	}
+	if (!err)
+		err = libvexfs_index_publish(dirfd, buf, len, s->seq);
 	*bytes = len;
 	free(buf);
 	return err;
 }
 
-int vexfs_index_build(int dirfd, const struct vexfs_index_params *p,
-		      struct vexfs_index_stats *st)
+int libvexfs_index_build(int dirfd, const struct libvexfs_index_params *p,
+			 struct libvexfs_index_stats *st)
 {
 	struct vexfs_hnsw_build_params bp;
 	struct vexfs_hnsw_builder *b = NULL;
@@ -176,9 +164,4 @@ out:
 	free(s.vectors);
 	free(s.live);
 	return err;
-}
-
-int vexfs_index_drop(int dirfd)
-{
-	return ioctl(dirfd, VEXFS_IOC_DROP_INDEX) ? -errno : 0;
 }

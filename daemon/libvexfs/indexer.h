@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Building a collection's HNSW index in userspace and publishing it to the
- * kernel: read the vectors (VEXFS_IOC_READ_VECTORS), build the graph with
- * lib/hnsw_build.c, publish it (VEXFS_IOC_PUBLISH_INDEX). Used by
+ * kernel: read the vectors (libvexfs_read_vectors), build the graph with
+ * lib/hnsw_build.c, publish it (libvexfs_index_publish). Used by
  * `vexfsctl index build` and by vexfsd.
  */
 #ifndef VEXFS_INDEXER_H
@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vexfs_index_params {
+struct libvexfs_index_params {
 	uint32_t m;			/* links per node; 0: the default (16) */
 	uint32_t ef_construction;	/* 0: the default (200) */
 	uint32_t threads;		/* 0: one per online CPU */
@@ -31,7 +31,7 @@ struct vexfs_index_params {
 	void *ctx;
 };
 
-struct vexfs_index_stats {
+struct libvexfs_index_stats {
 	uint64_t vectors;		/* nodes in the published graph */
 	uint64_t graph_bytes;
 	uint64_t seq;			/* change sequence it was built at */
@@ -41,10 +41,7 @@ struct vexfs_index_stats {
 };
 
 /* Build and publish an index for the collection dirfd. 0 or -errno. */
-int vexfs_index_build(int dirfd, const struct vexfs_index_params *p,
-		      struct vexfs_index_stats *st);
-
-/* Drop the collection's index: search becomes exact. 0 or -errno. */
-int vexfs_index_drop(int dirfd);
+int libvexfs_index_build(int dirfd, const struct libvexfs_index_params *p,
+			 struct libvexfs_index_stats *st);
 
 #endif /* VEXFS_INDEXER_H */

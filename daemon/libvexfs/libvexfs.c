@@ -18,19 +18,19 @@ static __u64 uptr(const void *p)
 	return (__u64)(uintptr_t)p;
 }
 
-static int vexfs_ioctl(int fd, unsigned long cmd, void *arg)
+static int call_ioctl(int fd, unsigned long cmd, void *arg)
 {
 	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
 }
 
-int vexfs_version(int fd, struct vexfs_version_info *info)
+int libvexfs_version(int fd, struct libvexfs_version *info)
 {
 	struct vexfs_ioc_version v = { .size = sizeof(v) };
-	int err = vexfs_ioctl(fd, VEXFS_IOC_GET_VERSION, &v);
+	int err = call_ioctl(fd, VEXFS_IOC_GET_VERSION, &v);
 
 	if (err)
 		return err;
-	*info = (struct vexfs_version_info) {
+	*info = (struct libvexfs_version) {
 		.abi_version = v.abi_version,
 		.capabilities = v.capabilities,
 		.max_dim = v.max_dim,
@@ -41,7 +41,7 @@ int vexfs_version(int fd, struct vexfs_version_info *info)
 	return 0;
 }
 
-int vexfs_collection_create(int dirfd, uint32_t dim, unsigned int metric)
+int libvexfs_collection_create(int dirfd, uint32_t dim, unsigned int metric)
 {
 	struct vexfs_ioc_collection c = {
 		.size = sizeof(c),
@@ -53,17 +53,17 @@ int vexfs_collection_create(int dirfd, uint32_t dim, unsigned int metric)
 	/* The ABI field is 16 bits; do not let a bad number wrap to a good one. */
 	if (metric > 0xffff)
 		return -EINVAL;
-	return vexfs_ioctl(dirfd, VEXFS_IOC_CREATE_COLLECTION, &c);
+	return call_ioctl(dirfd, VEXFS_IOC_CREATE_COLLECTION, &c);
 }
 
-int vexfs_collection_info(int dirfd, struct vexfs_collection_info *info)
+int libvexfs_collection_info(int dirfd, struct libvexfs_collection_info *info)
 {
 	struct vexfs_ioc_collection c = { .size = sizeof(c) };
-	int err = vexfs_ioctl(dirfd, VEXFS_IOC_GET_COLLECTION, &c);
+	int err = call_ioctl(dirfd, VEXFS_IOC_GET_COLLECTION, &c);
 
 	if (err)
 		return err;
-	*info = (struct vexfs_collection_info) {
+	*info = (struct libvexfs_collection_info) {
 		.dim = c.dim,
 		.metric = c.metric,
 		.elem_type = c.elem_type,
@@ -77,8 +77,8 @@ int vexfs_collection_info(int dirfd, struct vexfs_collection_info *info)
 	return 0;
 }
 
-int vexfs_vector_set(int fd, const float *vec, uint32_t dim, uint64_t id,
-		     const uint64_t *attrs)
+int libvexfs_vector_set(int fd, const float *vec, uint32_t dim, uint64_t id,
+			const uint64_t *attrs)
 {
 	struct vexfs_ioc_vector v = {
 		.size = sizeof(v),
@@ -89,18 +89,18 @@ int vexfs_vector_set(int fd, const float *vec, uint32_t dim, uint64_t id,
 
 	if (attrs)
 		memcpy(v.attrs, attrs, sizeof(v.attrs));
-	return vexfs_ioctl(fd, VEXFS_IOC_SET_VECTOR, &v);
+	return call_ioctl(fd, VEXFS_IOC_SET_VECTOR, &v);
 }
 
-int vexfs_vector_get(int fd, float *vec, uint32_t dim, uint64_t *id,
-		     uint64_t *attrs)
+int libvexfs_vector_get(int fd, float *vec, uint32_t dim, uint64_t *id,
+			uint64_t *attrs)
 {
 	struct vexfs_ioc_vector v = {
 		.size = sizeof(v),
 		.dim = dim,
 		.vector_ptr = uptr(vec),
 	};
-	int err = vexfs_ioctl(fd, VEXFS_IOC_GET_VECTOR, &v);
+	int err = call_ioctl(fd, VEXFS_IOC_GET_VECTOR, &v);
 
 	if (err)
 		return err;
@@ -111,7 +111,7 @@ int vexfs_vector_get(int fd, float *vec, uint32_t dim, uint64_t *id,
 	return 0;
 }
 
-int vexfs_vector_del(int fd)
+int libvexfs_vector_del(int fd)
 {
 	return ioctl(fd, VEXFS_IOC_DEL_VECTOR) < 0 ? -errno : 0;
 }
@@ -136,7 +136,7 @@ static int batch_insert_call(int dirfd, const uint64_t *ids,
 		.attrs_ptr = attrs ? uptr(attrs) : 0,
 		.error_index = count,
 	};
-	int err = vexfs_ioctl(dirfd, VEXFS_IOC_BATCH_INSERT, &b);
+	int err = call_ioctl(dirfd, VEXFS_IOC_BATCH_INSERT, &b);
 
 	*error_index = err ? b.error_index : count;
 	return err;
@@ -147,22 +147,22 @@ static int batch_insert_call(int dirfd, const uint64_t *ids,
  * batch the journal cannot hold in one (E2BIG) is split in halves, each
  * again all or nothing; error_index stays an index into the whole batch.
  */
-int vexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
-		       const uint64_t *attrs, uint32_t count, uint32_t dim,
-		       mode_t mode, uint32_t *error_index)
+int libvexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
+			  const uint64_t *attrs, uint32_t count, uint32_t dim,
+			  mode_t mode, uint32_t *error_index)
 {
 	uint32_t half = count / 2, bad;
 	int err;
 
 	err = batch_insert_call(dirfd, ids, vectors, attrs, count, dim, mode, &bad);
 	if (err == -E2BIG && half) {
-		err = vexfs_batch_insert(dirfd, ids, vectors, attrs, half, dim,
-					 mode, &bad);
+		err = libvexfs_batch_insert(dirfd, ids, vectors, attrs, half, dim,
+					    mode, &bad);
 		if (!err) {
-			err = vexfs_batch_insert(dirfd, ids + half,
-						 vectors + (size_t)half * dim,
-						 attrs ? attrs + (size_t)half * VEXFS_ATTR_WORDS : NULL,
-						 count - half, dim, mode, &bad);
+			err = libvexfs_batch_insert(dirfd, ids + half,
+						    vectors + (size_t)half * dim,
+						    attrs ? attrs + (size_t)half * VEXFS_ATTR_WORDS : NULL,
+						    count - half, dim, mode, &bad);
 			bad += half;
 		}
 	}
@@ -171,20 +171,20 @@ int vexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
 	return err;
 }
 
-int vexfs_search(int dirfd, const float *query, uint32_t dim, uint32_t k,
-		 const struct vexfs_predicate *where,
-		 struct vexfs_search_result *results, uint32_t *count,
-		 uint64_t *scanned)
+int libvexfs_search(int dirfd, const float *query, uint32_t dim, uint32_t k,
+		    const struct vexfs_predicate *where,
+		    struct vexfs_search_result *results, uint32_t *count,
+		    uint64_t *scanned)
 {
-	return vexfs_search_opt(dirfd, query, dim, k, where, NULL, results,
-				count, scanned);
+	return libvexfs_search_opt(dirfd, query, dim, k, where, NULL, results,
+				   count, scanned);
 }
 
-int vexfs_search_opt(int dirfd, const float *query, uint32_t dim, uint32_t k,
-		     const struct vexfs_predicate *where,
-		     const struct vexfs_search_opts *opts,
-		     struct vexfs_search_result *results, uint32_t *count,
-		     uint64_t *scanned)
+int libvexfs_search_opt(int dirfd, const float *query, uint32_t dim, uint32_t k,
+			const struct vexfs_predicate *where,
+			const struct libvexfs_search_opts *opts,
+			struct vexfs_search_result *results, uint32_t *count,
+			uint64_t *scanned)
 {
 	struct vexfs_ioc_search s = {
 		.size = sizeof(s),
@@ -207,7 +207,7 @@ int vexfs_search_opt(int dirfd, const float *query, uint32_t dim, uint32_t k,
 		s.where.word = where->word;
 		s.where.value = where->value;
 	}
-	err = vexfs_ioctl(dirfd, VEXFS_IOC_SEARCH, &s);
+	err = call_ioctl(dirfd, VEXFS_IOC_SEARCH, &s);
 	if (err)
 		return err;
 	*count = s.count;
@@ -224,12 +224,51 @@ static const char *const metric_names[] = {
 
 #define METRIC_SLOTS (sizeof(metric_names) / sizeof(metric_names[0]))
 
-const char *vexfs_metric_name(unsigned int metric)
+int libvexfs_read_vectors(int dirfd, uint32_t dim, uint64_t start,
+			  uint32_t count, uint64_t *inos, float *vectors,
+			  uint32_t *returned, uint64_t *seq)
+{
+	struct vexfs_ioc_read_vectors r = {
+		.size = sizeof(r),
+		.dim = dim,
+		.start = start,
+		.count = count,
+		.inos_ptr = uptr(inos),
+		.vectors_ptr = uptr(vectors),
+	};
+	int err = call_ioctl(dirfd, VEXFS_IOC_READ_VECTORS, &r);
+
+	if (err)
+		return err;
+	*returned = r.returned;
+	*seq = r.seq;
+	return 0;
+}
+
+int libvexfs_index_publish(int dirfd, const void *graph, uint64_t len,
+			   uint64_t seq)
+{
+	struct vexfs_ioc_publish_index pub = {
+		.size = sizeof(pub),
+		.graph_ptr = uptr(graph),
+		.graph_len = len,
+		.seq = seq,
+	};
+
+	return call_ioctl(dirfd, VEXFS_IOC_PUBLISH_INDEX, &pub);
+}
+
+int libvexfs_index_drop(int dirfd)
+{
+	return call_ioctl(dirfd, VEXFS_IOC_DROP_INDEX, NULL);
+}
+
+const char *libvexfs_metric_name(unsigned int metric)
 {
 	return metric < METRIC_SLOTS ? metric_names[metric] : NULL;
 }
 
-int vexfs_metric_parse(const char *name)
+int libvexfs_metric_parse(const char *name)
 {
 	unsigned int m;
 

@@ -9,13 +9,19 @@
  * so callers can pass the result straight to strerror(-err).
  *
  * Which descriptor each call wants:
- *   vexfs_version            any file or directory of a VexFS mount
- *   vexfs_collection_*       a directory (O_RDONLY | O_DIRECTORY is enough;
- *                            creating needs ownership of it)
- *   vexfs_batch_insert       a collection directory (write access)
- *   vexfs_search             a collection directory
- *   vexfs_vector_*           a regular file in a collection directory
- *                            (set/del: opened for writing, or writable)
+ *   libvexfs_version          any file or directory of a VexFS mount
+ *   libvexfs_collection_*     a directory (O_RDONLY | O_DIRECTORY is enough;
+ *                             creating needs ownership of it)
+ *   libvexfs_batch_insert     a collection directory (write access)
+ *   libvexfs_search           a collection directory
+ *   libvexfs_read_vectors     a collection directory (CAP_DAC_READ_SEARCH)
+ *   libvexfs_index_*          a collection directory (its owner, or
+ *                             CAP_DAC_READ_SEARCH), with write access
+ *   libvexfs_vector_*         a regular file in a collection directory
+ *                             (set/del: opened for writing, or writable)
+ *
+ * Every function carries the prefix libvexfs_, so none shares a name with
+ * a function of the module; nothing else in userspace issues these ioctls.
  */
 #ifndef LIBVEXFS_H
 #define LIBVEXFS_H
@@ -25,7 +31,7 @@
 
 #include "uapi/vexfs.h"
 
-struct vexfs_version_info {
+struct libvexfs_version {
 	uint32_t abi_version;
 	uint64_t capabilities;		/* VEXFS_CAP_* */
 	uint32_t max_dim;
@@ -34,7 +40,7 @@ struct vexfs_version_info {
 	uint32_t attr_words;
 };
 
-struct vexfs_collection_info {
+struct libvexfs_collection_info {
 	uint32_t dim;
 	unsigned int metric;		/* VEXFS_METRIC_* */
 	unsigned int elem_type;		/* VEXFS_ELEM_* */
@@ -47,30 +53,30 @@ struct vexfs_collection_info {
 };
 
 /* ABI version, capabilities and limits of the module behind fd. */
-int vexfs_version(int fd, struct vexfs_version_info *info);
+int libvexfs_version(int fd, struct libvexfs_version *info);
 
 /* Make the directory dirfd a collection of float32 vectors. */
-int vexfs_collection_create(int dirfd, uint32_t dim, unsigned int metric);
+int libvexfs_collection_create(int dirfd, uint32_t dim, unsigned int metric);
 
-int vexfs_collection_info(int dirfd, struct vexfs_collection_info *info);
+int libvexfs_collection_info(int dirfd, struct libvexfs_collection_info *info);
 
 /*
  * Give the file fd a vector of dim floats (dim must be the collection's),
  * a user id (0: the inode number) and VEXFS_ATTR_WORDS metadata words
  * (attrs may be NULL: all zero). Replaces any vector the file had.
  */
-int vexfs_vector_set(int fd, const float *vec, uint32_t dim, uint64_t id,
-		     const uint64_t *attrs);
+int libvexfs_vector_set(int fd, const float *vec, uint32_t dim, uint64_t id,
+			const uint64_t *attrs);
 
 /*
  * Read the file's vector into vec[dim]; id and attrs[VEXFS_ATTR_WORDS]
  * may be NULL. -ENODATA when the file has no vector.
  */
-int vexfs_vector_get(int fd, float *vec, uint32_t dim, uint64_t *id,
-		     uint64_t *attrs);
+int libvexfs_vector_get(int fd, float *vec, uint32_t dim, uint64_t *id,
+			uint64_t *attrs);
 
 /* Remove the file's vector; the file itself stays. */
-int vexfs_vector_del(int fd);
+int libvexfs_vector_del(int fd);
 
 /*
  * Create count files in the collection dirfd, named by ids[i] in decimal,
@@ -81,9 +87,9 @@ int vexfs_vector_del(int fd);
  * entry the kernel blamed, or count when no single entry was at fault
  * (wrong dimension for all, no memory, ...).
  */
-int vexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
-		       const uint64_t *attrs, uint32_t count, uint32_t dim,
-		       mode_t mode, uint32_t *error_index);
+int libvexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
+			  const uint64_t *attrs, uint32_t count, uint32_t dim,
+			  mode_t mode, uint32_t *error_index);
 
 /*
  * The k nearest vectors of the collection dirfd to query[dim], best
@@ -91,29 +97,49 @@ int vexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
  * the number of results (fewer than k when fewer vectors qualify);
  * scanned (may be NULL) the number of distances computed.
  */
-int vexfs_search(int dirfd, const float *query, uint32_t dim, uint32_t k,
-		 const struct vexfs_predicate *where,
-		 struct vexfs_search_result *results, uint32_t *count,
-		 uint64_t *scanned);
+int libvexfs_search(int dirfd, const float *query, uint32_t dim, uint32_t k,
+		    const struct vexfs_predicate *where,
+		    struct vexfs_search_result *results, uint32_t *count,
+		    uint64_t *scanned);
 
 /* How a search runs: HNSW breadth, and whether to bypass the index. */
-struct vexfs_search_opts {
+struct libvexfs_search_opts {
 	uint32_t ef;			/* 0: the kernel's default */
 	uint32_t flags;			/* VEXFS_SEARCH_* (EXACT) */
 	const char *filter;		/* BPF filter name (docs/filters.md), or NULL */
 };
 
-/* vexfs_search() with options; opts may be NULL. */
-int vexfs_search_opt(int dirfd, const float *query, uint32_t dim, uint32_t k,
-		     const struct vexfs_predicate *where,
-		     const struct vexfs_search_opts *opts,
-		     struct vexfs_search_result *results, uint32_t *count,
-		     uint64_t *scanned);
+/* libvexfs_search() with options; opts may be NULL. */
+int libvexfs_search_opt(int dirfd, const float *query, uint32_t dim, uint32_t k,
+			const struct vexfs_predicate *where,
+			const struct libvexfs_search_opts *opts,
+			struct vexfs_search_result *results, uint32_t *count,
+			uint64_t *scanned);
 
 /* "l2", "ip", "cosine", or NULL for a number that is no metric. */
-const char *vexfs_metric_name(unsigned int metric);
+/*
+ * Read up to @count slots from @start: the inode of each (0 for a free
+ * slot) into @inos[count], its vector into @vectors[count * dim]. Sets
+ * *returned (fewer than @count at the end of the table) and *seq, the
+ * change sequence the read saw.
+ */
+int libvexfs_read_vectors(int dirfd, uint32_t dim, uint64_t start,
+			  uint32_t count, uint64_t *inos, float *vectors,
+			  uint32_t *returned, uint64_t *seq);
+
+/*
+ * Publish a serialized HNSW graph (include/uapi/vexfs_hnsw.h) built over
+ * vectors read at change sequence @seq.
+ */
+int libvexfs_index_publish(int dirfd, const void *graph, uint64_t len,
+			   uint64_t seq);
+
+/* Drop the collection's index: search becomes exact. */
+int libvexfs_index_drop(int dirfd);
+
+const char *libvexfs_metric_name(unsigned int metric);
 
 /* The VEXFS_METRIC_* of a name above (any case), or -EINVAL. */
-int vexfs_metric_parse(const char *name);
+int libvexfs_metric_parse(const char *name);
 
 #endif /* LIBVEXFS_H */

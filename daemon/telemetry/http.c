@@ -100,7 +100,7 @@ static void http_log(const char *fmt, ...)
 
 static void write_collections(FILE *f)
 {
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 	unsigned int i;
 
 	if (!http.cfg.n_collections)
@@ -113,7 +113,7 @@ static void write_collections(FILE *f)
 
 		if (fd < 0)
 			continue;
-		if (!vexfs_collection_info(fd, &info))
+		if (!libvexfs_collection_info(fd, &info))
 			fprintf(f, "vexfs_collection_vectors{dir=\"%s\"} %llu\n", dir,
 				(unsigned long long)info.count);
 		close(fd);
@@ -123,7 +123,7 @@ static void write_collections(FILE *f)
 /* The same, for the vectors no published index covers yet. */
 static void write_unindexed(FILE *f)
 {
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 	unsigned int i;
 
 	if (!http.cfg.n_collections)
@@ -137,7 +137,7 @@ static void write_unindexed(FILE *f)
 
 		if (fd < 0)
 			continue;
-		if (!vexfs_collection_info(fd, &info))
+		if (!libvexfs_collection_info(fd, &info))
 			fprintf(f, "vexfs_collection_unindexed_vectors{dir=\"%s\"} %llu\n",
 				dir, (unsigned long long)info.unindexed);
 		close(fd);

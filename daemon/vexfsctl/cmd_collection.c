@@ -40,14 +40,14 @@ static void print_created(const char *dir, uint32_t dim, int metric)
 
 	if (!ctl.json) {
 		printf("%s: collection created: dim %u, metric %s\n", dir, dim,
-		       vexfs_metric_name(metric));
+		       libvexfs_metric_name(metric));
 		return;
 	}
 	jw_init(&w, stdout);
 	jw_object_begin(&w, NULL);
 	jw_string(&w, "dir", dir);
 	jw_u64(&w, "dim", dim);
-	jw_string(&w, "metric", vexfs_metric_name(metric));
+	jw_string(&w, "metric", libvexfs_metric_name(metric));
 	jw_string(&w, "elem_type", "float32");
 	jw_object_end(&w);
 }
@@ -67,7 +67,7 @@ static int create_collection(const char *dir, uint32_t dim, int metric)
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return ctl_fail(errno, dir, NULL);
-	err = vexfs_collection_create(fd, dim, (unsigned int)metric);
+	err = libvexfs_collection_create(fd, dim, (unsigned int)metric);
 	detail = err ? create_failure_detail(err, fd) : NULL;
 	close(fd);
 	if (err) {
@@ -98,7 +98,7 @@ int cmd_collection_create(int argc, char **argv)
 						       VEXFS_MAX_DIM, optarg);
 			break;
 		case OPT_METRIC:
-			metric = vexfs_metric_parse(optarg);
+			metric = libvexfs_metric_parse(optarg);
 			if (metric < 0)
 				return ctl_usage_error("--metric wants l2, ip or cosine, not '%s'",
 						       optarg);
@@ -117,11 +117,11 @@ int cmd_collection_create(int argc, char **argv)
 	return create_collection(argv[optind], dim, metric);
 }
 
-static void print_info_text(const char *dir, const struct vexfs_collection_info *c)
+static void print_info_text(const char *dir, const struct libvexfs_collection_info *c)
 {
 	printf("collection  %s\n", dir);
 	printf("dim         %u\n", c->dim);
-	printf("metric      %s\n", vexfs_metric_name(c->metric) ?: "unknown");
+	printf("metric      %s\n", libvexfs_metric_name(c->metric) ?: "unknown");
 	printf("elements    %s\n", elem_type_name(c->elem_type));
 	printf("vectors     %llu\n", (unsigned long long)c->count);
 	printf("slots       %llu (%llu free)\n", (unsigned long long)c->slots,
@@ -131,9 +131,9 @@ static void print_info_text(const char *dir, const struct vexfs_collection_info 
 	printf("unindexed   %llu\n", (unsigned long long)c->unindexed);
 }
 
-static void print_info_json(const char *dir, const struct vexfs_collection_info *c)
+static void print_info_json(const char *dir, const struct libvexfs_collection_info *c)
 {
-	const char *metric = vexfs_metric_name(c->metric);
+	const char *metric = libvexfs_metric_name(c->metric);
 	struct jsonw w;
 
 	jw_init(&w, stdout);
@@ -157,7 +157,7 @@ static void print_info_json(const char *dir, const struct vexfs_collection_info 
 int cmd_collection_info(int argc, char **argv)
 {
 	static const struct option opts[] = { CTL_COMMON_OPTIONS, { 0 } };
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 	int opt, rc, fd;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -193,7 +193,7 @@ static const struct {
 
 #define N_CAPS (sizeof(capability_names) / sizeof(capability_names[0]))
 
-static void print_version_text(const struct vexfs_version_info *v)
+static void print_version_text(const struct libvexfs_version *v)
 {
 	size_t i;
 
@@ -208,7 +208,7 @@ static void print_version_text(const struct vexfs_version_info *v)
 	printf("attr words   %u\n", v->attr_words);
 }
 
-static void print_version_json(const struct vexfs_version_info *v)
+static void print_version_json(const struct libvexfs_version *v)
 {
 	struct jsonw w;
 	size_t i;
@@ -232,7 +232,7 @@ static void print_version_json(const struct vexfs_version_info *v)
 int cmd_version(int argc, char **argv)
 {
 	static const struct option opts[] = { CTL_COMMON_OPTIONS, { 0 } };
-	struct vexfs_version_info v;
+	struct libvexfs_version v;
 	int opt, rc, fd, err;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -246,7 +246,7 @@ int cmd_version(int argc, char **argv)
 	fd = open(argv[optind], O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ctl_fail(errno, argv[optind], NULL);
-	err = vexfs_version(fd, &v);
+	err = libvexfs_version(fd, &v);
 	close(fd);
 	if (err == -ENOTTY)
 		return ctl_fail(err, argv[optind], "not on a VexFS filesystem");

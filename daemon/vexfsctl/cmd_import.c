@@ -322,7 +322,7 @@ static bool same_as_row(struct import_job *j, int fd, size_t i)
 {
 	uint64_t id, attrs[VEXFS_ATTR_WORDS];
 
-	if (vexfs_vector_get(fd, j->check, j->dim, &id, attrs))
+	if (libvexfs_vector_get(fd, j->check, j->dim, &id, attrs))
 		return false;
 	return id == j->ids[i] &&
 	       !memcmp(j->check, j->vecs + i * j->dim, j->dim * sizeof(float)) &&
@@ -397,10 +397,10 @@ static int insert_rows(struct import_job *j, uint32_t from, uint32_t n,
 	uint32_t idx;
 	int err;
 
-	err = vexfs_batch_insert(j->dirfd, j->ids + from,
-				 j->vecs + (size_t)from * j->dim,
-				 j->have_attrs ? j->words + (size_t)from * VEXFS_ATTR_WORDS : NULL,
-				 n, j->dim, 0, &idx);
+	err = libvexfs_batch_insert(j->dirfd, j->ids + from,
+				    j->vecs + (size_t)from * j->dim,
+				    j->have_attrs ? j->words + (size_t)from * VEXFS_ATTR_WORDS : NULL,
+				    n, j->dim, 0, &idx);
 	if (err == -E2BIG && n > 1) {
 		err = insert_rows(j, from, n / 2, bad);
 		return err ? err : insert_rows(j, from + n / 2, n - n / 2, bad);
@@ -514,7 +514,7 @@ int cmd_import(int argc, char **argv)
 {
 	struct import_args a = { .batch = DEFAULT_BATCH, .id_start = 1 };
 	struct import_job j = { .args = &a, .dirfd = -1 };
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 	int rc;
 
 	rc = parse_import_args(argc, argv, &a);

@@ -33,7 +33,7 @@ enum {
 #define NO_DAEMON	(-100)
 
 struct build_args {
-	struct vexfs_index_params p;
+	struct libvexfs_index_params p;
 	bool params_given;	/* --m and company: only a local build has them */
 	bool local;
 	bool wait;
@@ -50,7 +50,7 @@ static void show_progress(void *ctx, const char *phase, uint64_t done,
 			(unsigned long long)done, (unsigned long long)total);
 }
 
-static void print_built(const char *dir, const struct vexfs_index_stats *st)
+static void print_built(const char *dir, const struct libvexfs_index_stats *st)
 {
 	struct jsonw w;
 
@@ -91,7 +91,7 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 }
 	};
-	struct vexfs_index_params *p = &a->p;
+	struct libvexfs_index_params *p = &a->p;
 	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
@@ -144,14 +144,14 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
 
 static int build_here(const char *dir, struct build_args *a)
 {
-	struct vexfs_collection_info info;
-	struct vexfs_index_stats st;
+	struct libvexfs_collection_info info;
+	struct libvexfs_index_stats st;
 	int rc, fd, err;
 
 	rc = ctl_open_collection(dir, &fd, &info);
 	if (rc)
 		return rc;
-	err = vexfs_index_build(fd, &a->p, &st);
+	err = libvexfs_index_build(fd, &a->p, &st);
 	close(fd);
 	if (err == -ENODATA)
 		return ctl_fail(err, dir, "the collection holds no vectors");
@@ -200,7 +200,7 @@ static int daemon_error(const char *dir, char *rest)
 }
 
 /* A DONE line's fields into st. */
-static void parse_done(char *rest, struct vexfs_index_stats *st)
+static void parse_done(char *rest, struct libvexfs_index_stats *st)
 {
 	char *key, *value;
 
@@ -277,7 +277,7 @@ static uint64_t queued_position(char *rest)
 static int follow_build(struct vexfsd_conn *conn, const char *dir,
 			const struct build_args *a)
 {
-	struct vexfs_index_stats st;
+	struct libvexfs_index_stats st;
 	char phase[16] = "", *line, *rest, *type;
 	uint64_t position;
 
@@ -440,7 +440,7 @@ static void print_status_record(const char *dir, char *rest)
 /* No daemon: what the kernel says. */
 static int status_here(const char *dir)
 {
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 	struct jsonw w;
 	int rc, fd;
 
@@ -534,7 +534,7 @@ int cmd_index_status(int argc, char **argv)
 
 int cmd_index_drop(int argc, char **argv)
 {
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 	struct jsonw w;
 	int opt, rc, fd, err;
 	static const struct option opts[] = { CTL_COMMON_OPTIONS, { 0 } };
@@ -550,7 +550,7 @@ int cmd_index_drop(int argc, char **argv)
 	rc = ctl_open_collection(argv[optind], &fd, &info);
 	if (rc)
 		return rc;
-	err = vexfs_index_drop(fd);
+	err = libvexfs_index_drop(fd);
 	close(fd);
 	if (err)
 		return ctl_fail(err, argv[optind], err == -ENODATA ? "no index to drop" : NULL);

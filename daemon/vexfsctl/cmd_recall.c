@@ -31,13 +31,13 @@ struct recall_args {
 	const char *truth;
 	uint32_t k;
 	uint64_t id_offset;
-	struct vexfs_search_opts opts;
+	struct libvexfs_search_opts opts;
 };
 
 struct recall_job {
 	const struct recall_args *args;
 	int dirfd;
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 	struct vecio queries;
 	struct vecio truth;
 	float *query;
@@ -171,9 +171,9 @@ static int run_queries(struct recall_job *j)
 		if (rc)
 			return rc;
 		start = monotonic_seconds();
-		err = vexfs_search_opt(j->dirfd, j->query, j->queries.dim, j->args->k,
-				       NULL, &j->args->opts, j->results, &count,
-				       &scanned);
+		err = libvexfs_search_opt(j->dirfd, j->query, j->queries.dim, j->args->k,
+					  NULL, &j->args->opts, j->results, &count,
+					  &scanned);
 		j->search_seconds += monotonic_seconds() - start;
 		if (err) {
 			why = err == -EINVAL ?

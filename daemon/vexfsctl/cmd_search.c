@@ -38,7 +38,7 @@ struct search_args {
 	uint32_t k;
 	const char *where_text;
 	struct vexfs_predicate where;
-	struct vexfs_search_opts opts;	/* --filter, --ef, --exact */
+	struct libvexfs_search_opts opts;	/* --filter, --ef, --exact */
 };
 
 struct search_out {
@@ -270,9 +270,9 @@ static int run_search(const struct search_args *a, int dirfd, uint32_t coll_dim,
 	if (!o->results || !o->names)
 		return ctl_fail(ENOMEM, NULL, NULL);
 	start = monotonic_seconds();
-	err = vexfs_search_opt(dirfd, q, dim, a->k,
-			       a->where_text ? &a->where : NULL, &a->opts,
-			       o->results, &o->count, &o->scanned);
+	err = libvexfs_search_opt(dirfd, q, dim, a->k,
+				  a->where_text ? &a->where : NULL, &a->opts,
+				  o->results, &o->count, &o->scanned);
 	o->seconds = monotonic_seconds() - start;
 	if (err == -ENOENT && a->opts.filter)
 		return ctl_fail(err, a->opts.filter, "no filter of that name is loaded");
@@ -303,7 +303,7 @@ static void release_out(struct search_out *o)
 int cmd_search(int argc, char **argv)
 {
 	struct search_args a = { .k = DEFAULT_K };
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 	struct search_out o = { 0 };
 	uint32_t dim;
 	float *q = NULL;

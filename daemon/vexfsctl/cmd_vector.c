@@ -194,7 +194,7 @@ static int put_vector(const struct put_args *a, const float *vec, uint32_t dim,
 	fd = open_for_put(a->file, &created);
 	if (fd < 0)
 		return ctl_fail(errno, a->file, NULL);
-	err = vexfs_vector_set(fd, vec, dim, a->id, a->attrs);
+	err = libvexfs_vector_set(fd, vec, dim, a->id, a->attrs);
 	if (err) {
 		fail_on_file(err, a->file, fd, vec, dim, coll_dim);
 		if (created)
@@ -205,7 +205,7 @@ static int put_vector(const struct put_args *a, const float *vec, uint32_t dim,
 	/* Id 0 asked for the inode number: read back which one it is. */
 	check = malloc((size_t)dim * sizeof(float));
 	if (check && !a->id)
-		vexfs_vector_get(fd, check, dim, &id, NULL);
+		libvexfs_vector_get(fd, check, dim, &id, NULL);
 	free(check);
 	close(fd);
 	print_put(a, dim, id, created);
@@ -215,7 +215,7 @@ static int put_vector(const struct put_args *a, const float *vec, uint32_t dim,
 int cmd_put(int argc, char **argv)
 {
 	struct put_args a = { 0 };
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 	uint32_t dim;
 	float *vec;
 	int rc;
@@ -280,7 +280,7 @@ static int parse_file_arg(int argc, char **argv, const char **file)
 
 int cmd_get(int argc, char **argv)
 {
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 	uint64_t id, attrs[VEXFS_ATTR_WORDS];
 	const char *file;
 	float *vec;
@@ -295,7 +295,7 @@ int cmd_get(int argc, char **argv)
 	if (fd < 0)
 		return ctl_fail(errno, file, NULL);
 	vec = malloc((size_t)info.dim * sizeof(float));
-	err = vec ? vexfs_vector_get(fd, vec, info.dim, &id, attrs) : -ENOMEM;
+	err = vec ? libvexfs_vector_get(fd, vec, info.dim, &id, attrs) : -ENOMEM;
 	if (err)
 		rc = fail_on_file(err, file, fd, NULL, info.dim, info.dim);
 	else
@@ -319,7 +319,7 @@ int cmd_del(int argc, char **argv)
 	fd = open(file, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return ctl_fail(errno, file, NULL);
-	err = vexfs_vector_del(fd);
+	err = libvexfs_vector_del(fd);
 	if (err) {
 		rc = fail_on_file(err, file, fd, NULL, 0, 0);
 		close(fd);

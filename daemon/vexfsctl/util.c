@@ -125,9 +125,9 @@ int ctl_want_args(int argc, char **argv, int n, const char *names)
 
 const char *ctl_explain_enotty(int fd, bool is_file)
 {
-	struct vexfs_version_info v;
+	struct libvexfs_version v;
 
-	if (vexfs_version(fd, &v))
+	if (libvexfs_version(fd, &v))
 		return "not on a VexFS filesystem";
 	if (is_file)
 		return "its directory is not a vector collection";
@@ -163,14 +163,14 @@ const char *ctl_explain_vector(const float *vec, uint32_t dim, uint32_t coll_dim
 }
 
 int ctl_open_collection(const char *dir, int *fd,
-			struct vexfs_collection_info *info)
+			struct libvexfs_collection_info *info)
 {
 	int err;
 
 	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fd < 0)
 		return ctl_fail(errno, dir, NULL);
-	err = vexfs_collection_info(*fd, info);
+	err = libvexfs_collection_info(*fd, info);
 	if (err == -ENOTTY)
 		ctl_fail(err, dir, "%s", ctl_explain_enotty(*fd, false));
 	else if (err)
@@ -183,7 +183,7 @@ int ctl_open_collection(const char *dir, int *fd,
 	return CTL_OK;
 }
 
-int ctl_collection_of_file(const char *file, struct vexfs_collection_info *info)
+int ctl_collection_of_file(const char *file, struct libvexfs_collection_info *info)
 {
 	char *copy = strdup(file);
 	int fd, rc;

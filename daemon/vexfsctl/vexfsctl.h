@@ -74,11 +74,11 @@ int ctl_want_args(int argc, char **argv, int n, const char *names);
  * error is reported (ENOTTY explained) and the exit status returned.
  */
 int ctl_open_collection(const char *dir, int *fd,
-			struct vexfs_collection_info *info);
+			struct libvexfs_collection_info *info);
 
 /* The collection holding file (its parent directory), as above. */
 int ctl_collection_of_file(const char *file,
-			   struct vexfs_collection_info *info);
+			   struct libvexfs_collection_info *info);
 
 /*
  * Why a vector call on a collection or a file in one said ENOTTY: not

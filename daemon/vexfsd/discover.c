@@ -197,7 +197,7 @@ static void walk_entries(struct walk *w, int fd, size_t len, unsigned int depth)
 /* Look at the directory fd (w->path, len bytes), then below it. Takes fd. */
 static void walk_dir(struct walk *w, int fd, size_t len, unsigned int depth)
 {
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 	struct stat st;
 	int err;
 
@@ -205,7 +205,7 @@ static void walk_dir(struct walk *w, int fd, size_t len, unsigned int depth)
 		close(fd);		/* another filesystem mounted here */
 		return;
 	}
-	err = vexfs_collection_info(fd, &info);
+	err = libvexfs_collection_info(fd, &info);
 	if (!err)
 		w->found(w->path, &st, &info);
 	else if (err != -ENOTTY)

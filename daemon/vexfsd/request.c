@@ -29,7 +29,7 @@ struct target {
 	char path[PATH_MAX];
 	int fd;
 	struct stat st;
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -59,7 +59,7 @@ static int target_open(struct target *t, const char **why)
 		*why = "not on a VexFS filesystem";
 		return -ENOTTY;
 	}
-	return vexfs_collection_info(t->fd, &t->info);
+	return libvexfs_collection_info(t->fd, &t->info);
 }
 
 /* Resolve arg into t, or reply with the error and return -1. */
@@ -93,7 +93,7 @@ static int target_resolve(struct vexfsd_client *c, char *arg, struct target *t)
 static void send_record(const struct vexfsd_coll_status *s, void *ctx)
 {
 	struct vexfsd_client *c = ctx;
-	const char *metric = vexfs_metric_name(s->info.metric);
+	const char *metric = libvexfs_metric_name(s->info.metric);
 	char path[VEXFSD_LINE_MAX / 2];
 
 	if (proto_escape(s->path, path, sizeof(path)))
@@ -206,7 +206,7 @@ static const char *build_error_text(int err)
 	}
 }
 
-void request_job_done(uint64_t job, int err, const struct vexfs_index_stats *st)
+void request_job_done(uint64_t job, int err, const struct libvexfs_index_stats *st)
 {
 	char line[256];
 

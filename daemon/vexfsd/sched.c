@@ -52,7 +52,7 @@ struct vexfsd_coll {
 	dev_t dev;
 	ino_t ino;
 	char *path;
-	struct vexfs_collection_info info;	/* as of the last look */
+	struct libvexfs_collection_info info;	/* as of the last look */
 	unsigned int gen;		/* the scan that last found it */
 	bool changing;			/* the last scan saw it change */
 	double eligible_since;		/* monotonic: a build was due from then */
@@ -62,7 +62,7 @@ struct vexfsd_coll {
 	/* What this daemon did with it. */
 	unsigned int builds;
 	time_t last_build;		/* wall clock of the last success */
-	struct vexfs_index_stats last;	/* its statistics */
+	struct libvexfs_index_stats last;	/* its statistics */
 	bool built;
 	uint64_t built_seq;		/* change sequence it covered */
 	uint64_t graph_nodes;		/* nodes in it; 0: unknown */
@@ -269,7 +269,7 @@ static int job_open(struct vexfsd_job *j)
 }
 
 static void note_success(struct vexfsd_coll *c, int fd,
-			 const struct vexfs_index_stats *st)
+			 const struct libvexfs_index_stats *st)
 {
 	double secs = st->read_seconds + st->build_seconds + st->publish_seconds;
 
@@ -283,7 +283,7 @@ static void note_success(struct vexfsd_coll *c, int fd,
 	c->backoff = 0;
 	c->retry_at = 0;
 	/* What LIST shows until the next scan. */
-	vexfs_collection_info(fd, &c->info);
+	libvexfs_collection_info(fd, &c->info);
 	log_info("%s: index published: %llu vectors, %llu bytes, %.1f s "
 		 "(read %.1f, build %.1f, publish %.1f)", c->path,
 		 (unsigned long long)st->vectors,
@@ -319,7 +319,7 @@ static void note_failure(struct vexfsd_coll *c, int err)
 
 /* The job ended (err) or never started; tell whoever waits, let go of it. */
 static void job_finish(struct vexfsd_job *j, int err,
-		       const struct vexfs_index_stats *st)
+		       const struct libvexfs_index_stats *st)
 {
 	struct vexfsd_coll *c = j->coll;
 
@@ -337,13 +337,13 @@ static void job_finish(struct vexfsd_job *j, int err,
 static void job_start(struct vexfsd_job *j)
 {
 	const struct vexfsd_config *cfg = sched.cfg;
-	struct vexfs_index_params p = {
+	struct libvexfs_index_params p = {
 		.m = cfg->m,
 		.ef_construction = cfg->ef_construction,
 		.threads = cfg->threads,
 		.keep_pruned = cfg->keep_pruned,
 	};
-	struct vexfs_index_stats none = { 0 };
+	struct libvexfs_index_stats none = { 0 };
 	int err;
 
 	j->coll->job = NULL;
@@ -402,7 +402,7 @@ void sched_scan_begin(void)
 }
 
 void sched_seen(const char *path, const struct stat *st,
-		const struct vexfs_collection_info *info)
+		const struct libvexfs_collection_info *info)
 {
 	struct vexfsd_coll *c = coll_find(st);
 
@@ -471,7 +471,7 @@ void sched_scan_end(void)
 /* ==== requests ==== */
 
 int sched_request(const char *path, int fd, const struct stat *st,
-		  const struct vexfs_collection_info *info, uint64_t *job,
+		  const struct libvexfs_collection_info *info, uint64_t *job,
 		  unsigned int *position)
 {
 	struct vexfsd_coll *c = coll_find(st);
@@ -528,7 +528,7 @@ static void fill_status(const struct vexfsd_coll *c,
 }
 
 void sched_status(const char *path, const struct stat *st,
-		  const struct vexfs_collection_info *info,
+		  const struct libvexfs_collection_info *info,
 		  struct vexfsd_coll_status *out)
 {
 	const struct vexfsd_coll *c = coll_find(st);
@@ -562,7 +562,7 @@ unsigned int sched_foreach(void (*fn)(const struct vexfsd_coll_status *, void *)
 
 void sched_shutdown(void)
 {
-	static const struct vexfs_index_stats none;
+	static const struct libvexfs_index_stats none;
 	struct vexfsd_job *j;
 
 	while ((j = sched.queue)) {

@@ -87,7 +87,7 @@ int log_level_parse(const char *name);
 
 /* Called for each collection found; path and st are the directory's. */
 typedef void (*discover_fn)(const char *path, const struct stat *st,
-			    const struct vexfs_collection_info *info);
+			    const struct libvexfs_collection_info *info);
 
 /* Read the mount table and walk every VexFS mount to max_depth. */
 void discover_scan(unsigned int max_depth, discover_fn found);
@@ -97,7 +97,7 @@ void discover_scan(unsigned int max_depth, discover_fn found);
 /* A collection as LIST and STATUS report it. */
 struct vexfsd_coll_status {
 	const char *path;
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 	const char *state;		/* "idle", "queued", "running" */
 	const char *phase;		/* of the running build, or "-" */
 	uint64_t done, total;
@@ -114,7 +114,7 @@ void sched_init(const struct vexfsd_config *cfg);
 /* A scan: begin, one sched_seen() per collection found, end. */
 void sched_scan_begin(void);
 void sched_seen(const char *path, const struct stat *st,
-		const struct vexfs_collection_info *info);
+		const struct libvexfs_collection_info *info);
 void sched_scan_end(void);
 
 /*
@@ -122,7 +122,7 @@ void sched_scan_end(void);
  * *job (what the client waits for) and *position (builds before it).
  */
 int sched_request(const char *path, int fd, const struct stat *st,
-		  const struct vexfs_collection_info *info, uint64_t *job,
+		  const struct libvexfs_collection_info *info, uint64_t *job,
 		  unsigned int *position);
 
 /*
@@ -130,7 +130,7 @@ int sched_request(const char *path, int fd, const struct stat *st,
  * does not know it yet. path must outlive *out.
  */
 void sched_status(const char *path, const struct stat *st,
-		  const struct vexfs_collection_info *info,
+		  const struct libvexfs_collection_info *info,
 		  struct vexfsd_coll_status *out);
 
 /* Every known collection, in the order found. Returns how many. */
@@ -154,7 +154,7 @@ struct worker_report {
 	char phase[16];
 	uint64_t done, total;
 	int err;
-	struct vexfs_index_stats st;
+	struct libvexfs_index_stats st;
 };
 
 /* Start the thread. 0 or -errno. */
@@ -164,7 +164,7 @@ int worker_start(void);
 int worker_fd(void);
 
 /* Build the collection fd (still the caller's) with p. The worker must be idle. */
-void worker_submit(int fd, const struct vexfs_index_params *p);
+void worker_submit(int fd, const struct libvexfs_index_params *p);
 
 /* Take the worker's news. A finished build leaves the worker idle. */
 void worker_collect(struct worker_report *r);
@@ -211,7 +211,7 @@ void request_handle(struct vexfsd_client *c, char *line);
 /* Tell the clients waiting for job. */
 void request_job_progress(uint64_t job, const char *phase, uint64_t done,
 			  uint64_t total);
-void request_job_done(uint64_t job, int err, const struct vexfs_index_stats *st);
+void request_job_done(uint64_t job, int err, const struct libvexfs_index_stats *st);
 
 /* ==== optional subsystems (vexfsd.c) ==== */
 

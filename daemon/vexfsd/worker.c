@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The build thread: runs vexfs_index_build() on one collection at a time,
+ * The build thread: runs libvexfs_index_build() on one collection at a time,
  * so that a build of minutes never stalls the control socket.
  *
  * The main thread hands it a job and later collects the outcome; nothing
@@ -33,9 +33,9 @@ static struct {
 	/* Under lock: */
 	bool stop;
 	bool has_job;			/* submitted, not yet collected */
-	bool running;			/* the thread is in vexfs_index_build() */
+	bool running;			/* the thread is in libvexfs_index_build() */
 	int fd;
-	struct vexfs_index_params params;
+	struct libvexfs_index_params params;
 	struct worker_report report;
 	double last_ring;
 } w = {
@@ -55,7 +55,7 @@ static void ring(void)
 		log_debug("worker: eventfd: %s", strerror(errno));
 }
 
-/* vexfs_index_build()'s progress callback, on the worker thread. */
+/* libvexfs_index_build()'s progress callback, on the worker thread. */
 static void on_progress(void *ctx, const char *phase, uint64_t done,
 			uint64_t total)
 {
@@ -75,8 +75,8 @@ static void on_progress(void *ctx, const char *phase, uint64_t done,
 
 static void *worker_main(void *arg)
 {
-	struct vexfs_index_params p;
-	struct vexfs_index_stats st;
+	struct libvexfs_index_params p;
+	struct libvexfs_index_stats st;
 	int fd, err;
 
 	(void)arg;
@@ -92,7 +92,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&w.lock);
 
 		p.progress = on_progress;
-		err = vexfs_index_build(fd, &p, &st);
+		err = libvexfs_index_build(fd, &p, &st);
 
 		pthread_mutex_lock(&w.lock);
 		w.running = false;
@@ -127,7 +127,7 @@ int worker_fd(void)
 	return w.efd;
 }
 
-void worker_submit(int fd, const struct vexfs_index_params *p)
+void worker_submit(int fd, const struct libvexfs_index_params *p)
 {
 	pthread_mutex_lock(&w.lock);
 	w.fd = fd;
@@ -167,7 +167,7 @@ bool worker_stop(void)
 	pthread_cond_signal(&w.wake);
 	pthread_mutex_unlock(&w.lock);
 	/*
-	 * There is no stopping vexfs_index_build() half-way. Its publish is
+	 * There is no stopping libvexfs_index_build() half-way. Its publish is
 	 * one ioctl, atomic in the kernel, so leaving the thread to die with
 	 * the process loses only the work, never the index in place.
 	 */

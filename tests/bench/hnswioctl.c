@@ -13,9 +13,9 @@
  *             [--delete-share F]
  *
  * Makes a collection DIR/NAME, batch-inserts the base vectors, reads them
- * back slot by slot (VEXFS_IOC_READ_VECTORS, as vexfsd does), builds the
+ * back slot by slot (libvexfs_read_vectors, as vexfsd does), builds the
  * graph with lib/'s builder (M 16, efConstruction 200), serializes it and
- * publishes that buffer (VEXFS_IOC_PUBLISH_INDEX). The same buffer is
+ * publishes that buffer (libvexfs_index_publish). The same buffer is
  * loaded in this process with vexfs_hnsw_load(). Then for each ef, R
  * rounds, turn about: all queries through the ioctl (k results, that ef),
  * then all queries through vexfs_hnsw_search() with the same distance
@@ -44,7 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -166,8 +165,8 @@ static void insert_all(int dirfd, const float *base, uint32_t n, uint32_t dim)
 		count = n - at < READ_CHUNK ? n - at : READ_CHUNK;
 		for (i = 0; i < count; i++)
 			ids[i] = (uint64_t)at + i + 1;	/* ids from 1 */
-		err = vexfs_batch_insert(dirfd, ids, base + (size_t)at * dim,
-					 NULL, count, dim, 0, &bad);
+		err = libvexfs_batch_insert(dirfd, ids, base + (size_t)at * dim,
+					    NULL, count, dim, 0, &bad);
 		if (err)
 			die("batch insert at row %u: %s", at + bad, strerror(-err));
 	}
@@ -176,11 +175,11 @@ static void insert_all(int dirfd, const float *base, uint32_t n, uint32_t dim)
 /* Every slot's vector and inode, as an index builder reads them. */
 static void read_back(int dirfd, struct collection *c)
 {
-	struct vexfs_collection_info info;
+	struct libvexfs_collection_info info;
 	uint64_t start;
 	int err;
 
-	err = vexfs_collection_info(dirfd, &info);
+	err = libvexfs_collection_info(dirfd, &info);
 	if (err)
 		die("collection info: %s", strerror(-err));
 	c->dim = info.dim;
@@ -190,21 +189,19 @@ static void read_back(int dirfd, struct collection *c)
 	c->inos = xmalloc((c->nslots + READ_CHUNK) * sizeof(uint64_t));
 	c->live = xmalloc(c->nslots * sizeof(uint32_t));
 	for (start = 0; start < c->nslots; start += READ_CHUNK) {
-		struct vexfs_ioc_read_vectors r = {
-			.size = sizeof(r),
-			.dim = c->dim,
-			.start = start,
-			.count = READ_CHUNK,
-			.inos_ptr = (uintptr_t)(c->inos + start),
-			.vectors_ptr = (uintptr_t)(c->vectors + start * c->dim),
-		};
-		uint32_t i;
+		uint32_t i, returned;
+		uint64_t seq;
+		int err;
 
-		if (ioctl(dirfd, VEXFS_IOC_READ_VECTORS, &r))
-			die("read vectors: %s", strerror(errno));
+		err = libvexfs_read_vectors(dirfd, c->dim, start, READ_CHUNK,
+					    c->inos + start,
+					    c->vectors + start * c->dim,
+					    &returned, &seq);
+		if (err)
+			die("read vectors: %s", strerror(-err));
 		if (start == 0)
-			c->seq = r.seq;
-		for (i = 0; i < r.returned; i++)
+			c->seq = seq;
+		for (i = 0; i < returned; i++)
 			if (c->inos[start + i])
 				c->live[c->nlive++] = start + i;
 	}
@@ -249,15 +246,10 @@ static size_t build_graph(struct collection *c, void **buf, double *build_s)
 static void publish(int dirfd, const struct collection *c, void *buf,
 		    size_t len)
 {
-	struct vexfs_ioc_publish_index pub = {
-		.size = sizeof(pub),
-		.graph_ptr = (uintptr_t)buf,
-		.graph_len = len,
-		.seq = c->seq,
-	};
+	int err = libvexfs_index_publish(dirfd, buf, len, c->seq);
 
-	if (ioctl(dirfd, VEXFS_IOC_PUBLISH_INDEX, &pub))
-		die("publish: %s", strerror(errno));
+	if (err)
+		die("publish: %s", strerror(-err));
 }
 
 /* --write-graph: the rows of base as slots 0..n-1, built natively. */
@@ -320,13 +312,13 @@ static void exact_answers(int dirfd, const float *queries, uint32_t nq,
 			  uint32_t dim, uint32_t k, uint64_t *inos)
 {
 	struct vexfs_search_result res[VEXFS_MAX_K];
-	struct vexfs_search_opts o = { .flags = VEXFS_SEARCH_EXACT };
+	struct libvexfs_search_opts o = { .flags = VEXFS_SEARCH_EXACT };
 	uint32_t q, i, count;
 	int err;
 
 	for (q = 0; q < nq; q++) {
-		err = vexfs_search_opt(dirfd, queries + (size_t)q * dim, dim, k,
-				       NULL, &o, res, &count, NULL);
+		err = libvexfs_search_opt(dirfd, queries + (size_t)q * dim, dim, k,
+					  NULL, &o, res, &count, NULL);
 		if (err)
 			die("exact search: %s", strerror(-err));
 		for (i = 0; i < k; i++)
@@ -358,14 +350,14 @@ static double time_ioctl(int dirfd, const float *queries, uint32_t nq,
 			 uint32_t dim, uint32_t k, uint32_t ef, uint64_t *inos)
 {
 	struct vexfs_search_result res[VEXFS_MAX_K];
-	struct vexfs_search_opts o = { .ef = ef };
+	struct libvexfs_search_opts o = { .ef = ef };
 	double t = now_s();
 	uint32_t q, i, count;
 	int err;
 
 	for (q = 0; q < nq; q++) {
-		err = vexfs_search_opt(dirfd, queries + (size_t)q * dim, dim, k,
-				       NULL, &o, res, &count, NULL);
+		err = libvexfs_search_opt(dirfd, queries + (size_t)q * dim, dim, k,
+					  NULL, &o, res, &count, NULL);
 		if (err)
 			die("search ioctl: %s", strerror(-err));
 		for (i = 0; i < k; i++)
@@ -491,7 +483,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'b': o->base = optarg; break;
 		case 'Q': o->query = optarg; break;
 		case 'M':
-			metric = vexfs_metric_parse(optarg);
+			metric = libvexfs_metric_parse(optarg);
 			if (metric < 0)
 				die("--metric wants l2, ip or cosine");
 			o->metric = (unsigned int)metric;
@@ -538,7 +530,7 @@ static void print_json(FILE *f, const struct options *o, const struct collection
 		"\"metric\":\"%s\",\"queries\":%u,\"k\":%u,\"rounds\":%u,"
 		"\"graph_bytes\":%zu,\"build_s\":%.3f,\"graph_built\":\"%s\","
 		"\"points\":[", o->name, c->nlive, c->dim,
-		vexfs_metric_name(c->metric), nq, o->k, o->rounds, graph_len,
+		libvexfs_metric_name(c->metric), nq, o->k, o->rounds, graph_len,
 		build_s, o->graph ? "natively" : "in place");
 	for (i = 0; i < o->nef; i++)
 		fprintf(f, "%s{\"ef\":%u,\"recall\":%.4f,\"ioctl_s\":%.6f,"
@@ -635,7 +627,7 @@ int main(int argc, char **argv)
 	dirfd = open(path, O_RDONLY | O_DIRECTORY);
 	if (dirfd < 0)
 		die("%s: %s", path, strerror(errno));
-	err = vexfs_collection_create(dirfd, dim, o.metric);
+	err = libvexfs_collection_create(dirfd, dim, o.metric);
 	if (err)
 		die("%s: make a collection: %s", path, strerror(-err));
 	insert_all(dirfd, base, n, dim);
@@ -659,7 +651,7 @@ int main(int argc, char **argv)
 	if (err)
 		die("scratch: %s", strerror(-err));
 	printf("hnswioctl: %s, %u x %u, %s, %u queries, k %u; graph %.2f MiB ",
-	       o.name, c.nlive, c.dim, vexfs_metric_name(c.metric), nq, o.k,
+	       o.name, c.nlive, c.dim, libvexfs_metric_name(c.metric), nq, o.k,
 	       graph_len / 1048576.0);
 	if (o.graph)
 		printf("from %s\n", o.graph);

@@ -243,7 +243,7 @@ static void make_collection(const char *path, const struct dataset *d)
 	if (mkdir(path, 0755))
 		die("mkdir %s: %s", path, strerror(errno));
 	fd = open_dir(path);
-	err = vexfs_collection_create(fd, d->dim, d->metric);
+	err = libvexfs_collection_create(fd, d->dim, d->metric);
 	if (err)
 		die("%s: collection create: %s", path, strerror(-err));
 	close(fd);
@@ -263,8 +263,8 @@ static double time_batch_insert(const char *path, const struct dataset *d,
 	start = now_s();
 	for (i = 0; i < d->n; i += n) {
 		n = d->n - i < batch ? d->n - i : batch;
-		err = vexfs_batch_insert(fd, ids + i, d->base + (size_t)i * d->dim,
-					 NULL, n, d->dim, 0, &bad);
+		err = libvexfs_batch_insert(fd, ids + i, d->base + (size_t)i * d->dim,
+					    NULL, n, d->dim, 0, &bad);
 		if (err)
 			die("%s: batch insert at row %u: %s", path, i + bad, strerror(-err));
 	}
@@ -383,8 +383,8 @@ static double time_search_ioctl(int fd, const struct dataset *d, uint32_t nq,
 
 	start = now_s();
 	for (q = 0; q < nq; q++) {
-		err = vexfs_search(fd, d->queries + (size_t)q * d->dim, d->dim, k,
-				   NULL, res, &count, scanned);
+		err = libvexfs_search(fd, d->queries + (size_t)q * d->dim, d->dim, k,
+				      NULL, res, &count, scanned);
 		if (err)
 			die("search: %s", strerror(-err));
 		for (i = 0; i < k; i++) {
@@ -496,7 +496,7 @@ static void print_table(const struct options *opt, const struct run *r)
 	double mb = (double)d->n * d->dim * sizeof(float) / 1e6;
 
 	printf("\n== %s: %u vectors x %u, %s, batch %u, k %u, %u queries, best of %u\n",
-	       d->name, d->n, d->dim, vexfs_metric_name(d->metric), opt->batch,
+	       d->name, d->n, d->dim, libvexfs_metric_name(d->metric), opt->batch,
 	       opt->k, r->nq, opt->rounds);
 	printf("%-40s %10s %12s %10s\n", "insert", "seconds", "vectors/s", "MB/s");
 	printf("%-40s %10.4f %12.0f %10.2f\n", "  vexfs batch insert ioctl",
@@ -525,7 +525,7 @@ static void print_json_run(FILE *f, const struct options *opt, const struct run 
 
 	fprintf(f, "{\"name\":\"%s\",\"n\":%u,\"dim\":%u,\"metric\":\"%s\",\"batch\":%u,"
 		"\"k\":%u,\"queries\":%u,\"rounds\":%u,",
-		d->name, d->n, d->dim, vexfs_metric_name(d->metric), opt->batch, opt->k,
+		d->name, d->n, d->dim, libvexfs_metric_name(d->metric), opt->batch, opt->k,
 		r->nq, opt->rounds);
 	fprintf(f, "\"insert\":{\"vexfs_s\":%.6f,\"vexfs_vectors_per_s\":%.1f,"
 		"\"syncfs_s\":%.6f,\"tmpfs_write_s\":%.6f,\"tmpfs_files_s\":%.6f,"
@@ -605,7 +605,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 				die("--gen wants N:DIM, e.g. 10000:1536");
 			break;
 		case 'M':
-			metric = vexfs_metric_parse(optarg);
+			metric = libvexfs_metric_parse(optarg);
 			if (metric < 0)
 				die("--gen-metric wants l2, ip or cosine");
 			o->gen_metric = (unsigned int)metric;
