@@ -31,7 +31,11 @@ KDIR ?= /usr/src/linux-headers-$(KVER)
 export KVER KDIR
 
 CC ?= gcc
-CFLAGS ?= -O2 -g -Wall -Wextra -Werror=implicit-function-declaration
+# Userspace warnings beyond -Wall -Wextra: a global function no header
+# declares (a missing static or header), a name that hides another, a
+# declaration without its parameter types.
+CFLAGS ?= -O2 -g -Wall -Wextra -Wmissing-prototypes -Wshadow -Wstrict-prototypes \
+	-Werror=implicit-function-declaration
 export CC CFLAGS
 
 .PHONY: all kmod mkfs fsck bpf bpf-filters daemon unit-tests fuzz reliability test-debug debug-kernel debug-kmod test unit-test native-test vm-test demo vm-shell bench vecbench recall hnsw-peers chroma-bench hnswioctl install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean

@@ -90,9 +90,6 @@ static const char usage_text[] =
 "\n"
 "Exit status: 0 success, 1 failure, 2 wrong usage.\n";
 
-/* In cmd_index.c, beside index build and drop. */
-int cmd_index_status(int argc, char **argv);
-
 void ctl_print_usage(FILE *f)
 {
 	fputs(usage_text, f);

@@ -113,6 +113,7 @@ int cmd_import(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_recall(int argc, char **argv);
 int cmd_index_build(int argc, char **argv);
+int cmd_index_status(int argc, char **argv);
 int cmd_index_drop(int argc, char **argv);
 int cmd_filter_load(int argc, char **argv);
 int cmd_filter_list(int argc, char **argv);

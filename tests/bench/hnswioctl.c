@@ -191,7 +191,6 @@ static void read_back(int dirfd, struct collection *c)
 	for (start = 0; start < c->nslots; start += READ_CHUNK) {
 		uint32_t i, returned;
 		uint64_t seq;
-		int err;
 
 		err = libvexfs_read_vectors(dirfd, c->dim, start, READ_CHUNK,
 					    c->inos + start,

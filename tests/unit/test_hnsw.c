@@ -308,7 +308,7 @@ static void check_results(const struct dataset *d, const float *q,
 	int i, j;
 
 	for (i = 0; i < n; i++) {
-		uint32_t row;
+		uint32_t row = 0;	/* set when the assertion holds */
 
 		assert_true(row_of(d, r[i].slot, &row));
 		assert_true(eligible(d, row));
