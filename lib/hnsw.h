@@ -223,7 +223,7 @@ struct vexfs_hnsw_result {
 	float dist;
 };
 
-/* A node and its distance to the query: an entry of the search heaps. */
+/* A node and its distance to the query: an entry of the heaps (hnsw_cand.h). */
 struct vexfs_hnsw_cand {
 	uint32_t node;
 	float dist;

@@ -44,7 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hnsw.h"
+#include "hnsw_cand.h"
 
 /* ==== The builder ==== */
 
@@ -104,98 +104,63 @@ static inline float bld_dist_within(const struct vexfs_hnsw_builder *b,
 
 /* ==== Candidates ==== */
 
-struct bld_cand {
-	uint32_t node;
-	float dist;
-};
-
-static inline bool bld_before(const struct bld_cand *a,
-			      const struct bld_cand *c)
-{
-	if (a->dist != c->dist)
-		return a->dist < c->dist;
-	return a->node < c->node;
-}
-
+/* The order of candidates and their heaps are the search's: hnsw_cand.h. */
 static int bld_cmp(const void *x, const void *y)
 {
-	const struct bld_cand *a = x, *c = y;
+	const struct vexfs_hnsw_cand *a = x, *c = y;
 
-	return bld_before(a, c) ? -1 : bld_before(c, a) ? 1 : 0;
+	return vexfs_hnsw_cand_before(a, c) ? -1 :
+	       vexfs_hnsw_cand_before(c, a) ? 1 : 0;
 }
 
-/* A growable binary heap; each call says min-heap or max-heap. */
+/* A growable heap, min or max as each call says. */
 struct bld_heap {
-	struct bld_cand *h;		/* entries */
+	struct vexfs_hnsw_cand *h;	/* entries */
 	size_t n;			/* in use */
 	size_t cap;			/* allocated */
 };
 
-static __always_inline bool heap_above(const struct bld_cand *x,
-				       const struct bld_cand *y, bool max)
-{
-	return max ? bld_before(y, x) : bld_before(x, y);
-}
-
-static __always_inline void heap_sift_down(struct bld_heap *hp, size_t i,
-					   struct bld_cand e, bool max)
-{
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= hp->n)
-			break;
-		if (c + 1 < hp->n && heap_above(&hp->h[c + 1], &hp->h[c], max))
-			c++;
-		if (!heap_above(&hp->h[c], &e, max))
-			break;
-		hp->h[i] = hp->h[c];
-		i = c;
-	}
-	hp->h[i] = e;
-}
-
 static __always_inline int heap_push(struct bld_heap *hp, uint32_t node,
 				     float dist, bool max)
 {
-	struct bld_cand e = { .node = node, .dist = dist };
-	size_t i;
-
 	if (hp->n == hp->cap) {
 		size_t cap = hp->cap ? 2 * hp->cap : 64;
-		struct bld_cand *h = realloc(hp->h, cap * sizeof(*h));
+		struct vexfs_hnsw_cand *h = realloc(hp->h, cap * sizeof(*h));
 
 		if (!h)
 			return -ENOMEM;
 		hp->h = h;
 		hp->cap = cap;
 	}
-	for (i = hp->n++; i > 0; i = (i - 1) / 2) {
-		if (!heap_above(&e, &hp->h[(i - 1) / 2], max))
-			break;
-		hp->h[i] = hp->h[(i - 1) / 2];
-	}
-	hp->h[i] = e;
+	hp->h[hp->n] = (struct vexfs_hnsw_cand){ .node = node, .dist = dist };
+	if (max)
+		far_heap_up(hp->h, hp->n++);
+	else
+		near_heap_up(hp->h, hp->n++);
 	return 0;
 }
 
-static __always_inline struct bld_cand heap_pop(struct bld_heap *hp, bool max)
+static __always_inline struct vexfs_hnsw_cand heap_pop(struct bld_heap *hp,
+						       bool max)
 {
-	struct bld_cand top = hp->h[0];
+	struct vexfs_hnsw_cand top = hp->h[0];
 
-	if (--hp->n)
-		heap_sift_down(hp, 0, hp->h[hp->n], max);
+	if (--hp->n) {
+		hp->h[0] = hp->h[hp->n];
+		if (max)
+			far_heap_down(hp->h, 0, hp->n);
+		else
+			near_heap_down(hp->h, 0, hp->n);
+	}
 	return top;
 }
 
-/* Put (node, dist) in place of the top entry. */
+/* Put (node, dist) in place of the top entry of a max-heap. */
 static __always_inline void heap_replace_top(struct bld_heap *hp,
-					     uint32_t node, float dist,
-					     bool max)
+					     uint32_t node, float dist)
 {
-	struct bld_cand e = { .node = node, .dist = dist };
-
-	heap_sift_down(hp, 0, e, max);
+	hp->h[0] = (struct vexfs_hnsw_cand){ .node = node, .dist = dist };
+	far_heap_down(hp->h, 0, hp->n);
 }
 
 /* ==== One inserting thread ==== */
@@ -206,9 +171,9 @@ struct bld_worker {
 	uint32_t epoch;			/* tag of the current beam search */
 	struct bld_heap cand;		/* min-heap: nodes to expand */
 	struct bld_heap res;		/* max-heap: the beam */
-	struct bld_cand *pool;		/* candidates sorted for selection */
-	struct bld_cand *kept;		/* neighbours the heuristic keeps */
-	struct bld_cand *pruned;	/* and those it turns down */
+	struct vexfs_hnsw_cand *pool;		/* candidates sorted for selection */
+	struct vexfs_hnsw_cand *kept;		/* neighbours the heuristic keeps */
+	struct vexfs_hnsw_cand *pruned;	/* and those it turns down */
 	uint32_t *copy;			/* a link record copied under its lock */
 	int err;			/* first allocation failure */
 };
@@ -299,7 +264,7 @@ static void beam_offer(struct bld_worker *w, uint32_t node, float d,
 		w->err = w->err ?: heap_push(&w->cand, node, d, false);
 	} else if (d < w->res.h[0].dist) {
 		w->err = w->err ?: heap_push(&w->cand, node, d, false);
-		heap_replace_top(&w->res, node, d, true);
+		heap_replace_top(&w->res, node, d);
 	}
 }
 
@@ -327,7 +292,7 @@ static void search_layer(struct bld_worker *w, uint32_t q, uint32_t ep,
 	beam_offer(w, ep, ep_dist, ef);
 
 	while (w->cand.n && !w->err) {
-		struct bld_cand c = heap_pop(&w->cand, false);
+		struct vexfs_hnsw_cand c = heap_pop(&w->cand, false);
 		uint32_t count, i;
 
 		if (w->res.n == ef && c.dist > w->res.h[0].dist)
@@ -353,7 +318,7 @@ static void search_layer(struct bld_worker *w, uint32_t q, uint32_t ep,
  * than to every one kept before it. Returns how many were kept.
  */
 static uint32_t select_neighbours(struct bld_worker *w,
-				  const struct bld_cand *c, uint32_t n,
+				  const struct vexfs_hnsw_cand *c, uint32_t n,
 				  uint32_t max)
 {
 	const struct vexfs_hnsw_builder *b = w->b;
@@ -433,7 +398,7 @@ static void link_node(struct bld_worker *w, uint32_t q, uint32_t n,
 		      uint32_t l)
 {
 	struct vexfs_hnsw_builder *b = w->b;
-	struct bld_cand chosen[VEXFS_HNSW_MAX_M];
+	struct vexfs_hnsw_cand chosen[VEXFS_HNSW_MAX_M];
 	uint32_t kept = select_neighbours(w, w->pool, n, b->m), i;
 	uint32_t *rec;
 

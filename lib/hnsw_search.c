@@ -24,67 +24,14 @@
  * An FPU unit: in the kernel every function here runs between
  * kernel_fpu_begin() and kernel_fpu_end().
  */
-#include "hnsw.h"
+#include "hnsw_cand.h"
 
 #define HNSW_PHASE_IDLE		0	/* not started, or results taken */
 #define HNSW_PHASE_DESCEND	1
 #define HNSW_PHASE_BEAM		2
 #define HNSW_PHASE_DONE		3
 
-/* ==== Heaps of (node, distance) ==== */
-
-/* The total order of search entries: nearer first, then lower node. */
-static __always_inline bool cand_before(const struct vexfs_hnsw_cand *a,
-					const struct vexfs_hnsw_cand *b)
-{
-	if (a->dist != b->dist)
-		return a->dist < b->dist;
-	return a->node < b->node;
-}
-
-/* x belongs above y: nearer in the min-heap, farther in the max-heap. */
-static __always_inline bool heap_above(const struct vexfs_hnsw_cand *x,
-				       const struct vexfs_hnsw_cand *y,
-				       bool max)
-{
-	return max ? cand_before(y, x) : cand_before(x, y);
-}
-
-static __always_inline void heap_up(struct vexfs_hnsw_cand *h, uint32_t i,
-				    bool max)
-{
-	struct vexfs_hnsw_cand e = h[i];
-
-	while (i > 0) {
-		uint32_t parent = (i - 1) / 2;
-
-		if (!heap_above(&e, &h[parent], max))
-			break;
-		h[i] = h[parent];
-		i = parent;
-	}
-	h[i] = e;
-}
-
-static __always_inline void heap_down(struct vexfs_hnsw_cand *h, uint32_t i,
-				      uint32_t n, bool max)
-{
-	struct vexfs_hnsw_cand e = h[i];
-
-	for (;;) {
-		uint32_t child = 2 * i + 1;
-
-		if (child >= n)
-			break;
-		if (child + 1 < n && heap_above(&h[child + 1], &h[child], max))
-			child++;
-		if (!heap_above(&h[child], &e, max))
-			break;
-		h[i] = h[child];
-		i = child;
-	}
-	h[i] = e;
-}
+/* ==== Heaps of (node, distance): hnsw_cand.h ==== */
 
 /* The farthest candidate of a full min-heap: one of the leaves. */
 static uint32_t cand_farthest(const struct vexfs_hnsw_scratch *s)
@@ -92,7 +39,7 @@ static uint32_t cand_farthest(const struct vexfs_hnsw_scratch *s)
 	uint32_t i, worst = s->ncand / 2;
 
 	for (i = worst + 1; i < s->ncand; i++)
-		if (cand_before(&s->cand[worst], &s->cand[i]))
+		if (vexfs_hnsw_cand_before(&s->cand[worst], &s->cand[i]))
 			worst = i;
 	return worst;
 }
@@ -108,11 +55,11 @@ static void cand_compact(struct vexfs_hnsw_scratch *s)
 	if (s->nres < s->ef)
 		return;
 	for (i = 0; i < s->ncand; i++)
-		if (cand_before(&s->cand[i], &s->res[0]))
+		if (vexfs_hnsw_cand_before(&s->cand[i], &s->res[0]))
 			s->cand[n++] = s->cand[i];
 	s->ncand = n;
 	for (i = n / 2; i > 0; i--)
-		heap_down(s->cand, i - 1, n, false);
+		near_heap_down(s->cand, i - 1, n);
 }
 
 /*
@@ -130,11 +77,11 @@ static void cand_push(struct vexfs_hnsw_scratch *s, uint32_t node, float dist)
 		i = s->ncand++;
 	} else {
 		i = cand_farthest(s);
-		if (!cand_before(&c, &s->cand[i]))
+		if (!vexfs_hnsw_cand_before(&c, &s->cand[i]))
 			return;
 	}
 	s->cand[i] = c;
-	heap_up(s->cand, i, false);
+	near_heap_up(s->cand, i);
 }
 
 static struct vexfs_hnsw_cand cand_pop(struct vexfs_hnsw_scratch *s)
@@ -143,7 +90,7 @@ static struct vexfs_hnsw_cand cand_pop(struct vexfs_hnsw_scratch *s)
 
 	s->cand[0] = s->cand[--s->ncand];
 	if (s->ncand)
-		heap_down(s->cand, 0, s->ncand, false);
+		near_heap_down(s->cand, 0, s->ncand);
 	return top;
 }
 
@@ -154,10 +101,10 @@ static void res_push(struct vexfs_hnsw_scratch *s, uint32_t node, float dist)
 
 	if (s->nres < s->ef) {
 		s->res[s->nres] = c;
-		heap_up(s->res, s->nres++, true);
-	} else if (cand_before(&c, &s->res[0])) {
+		far_heap_up(s->res, s->nres++);
+	} else if (vexfs_hnsw_cand_before(&c, &s->res[0])) {
 		s->res[0] = c;
-		heap_down(s->res, 0, s->nres, true);
+		far_heap_down(s->res, 0, s->nres);
 	}
 }
 
@@ -350,7 +297,7 @@ static int hnsw_beam(const struct vexfs_hnsw_graph *g,
 		     struct vexfs_hnsw_scratch *s, uint32_t stop)
 {
 	while (s->ncand) {
-		if (s->nres == s->ef && cand_before(&s->res[0], &s->cand[0]))
+		if (s->nres == s->ef && vexfs_hnsw_cand_before(&s->res[0], &s->cand[0]))
 			break;
 		if (q->max_distances && s->distances >= q->max_distances)
 			break;
@@ -419,18 +366,12 @@ int vexfs_hnsw_search_results(const struct vexfs_hnsw_graph *g,
 			      struct vexfs_hnsw_scratch *s,
 			      struct vexfs_hnsw_result *results)
 {
-	uint32_t n = s->nres, end, i;
+	uint32_t n = s->nres, i;
 
 	if (s->phase == HNSW_PHASE_IDLE)
 		return -EINVAL;
 	/* Heap sort: the farthest goes to the back, best first remains. */
-	for (end = n; end > 1; end--) {
-		struct vexfs_hnsw_cand t = s->res[0];
-
-		s->res[0] = s->res[end - 1];
-		s->res[end - 1] = t;
-		heap_down(s->res, 0, end - 1, true);
-	}
+	far_heap_sort(s->res, n);
 	if (n > q->k)
 		n = q->k;
 	for (i = 0; i < n; i++) {
