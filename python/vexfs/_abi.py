@@ -83,6 +83,15 @@ LAYOUTS = {
         ("where.value", "Q"),
         ("scanned", "Q"), ("filter", "16s"), ("reserved", "2Q"),
     ],
+    "vexfs_ioc_read_vectors": [
+        ("size", "I"), ("dim", "I"), ("start", "Q"), ("count", "I"),
+        ("returned", "I"), ("inos_ptr", "Q"), ("vectors_ptr", "Q"),
+        ("seq", "Q"), ("slots", "Q"), ("reserved", "2Q"),
+    ],
+    "vexfs_ioc_publish_index": [
+        ("size", "I"), ("flags", "I"), ("graph_ptr", "Q"), ("graph_len", "Q"),
+        ("seq", "Q"), ("reserved", "4Q"),
+    ],
 }
 
 
@@ -138,6 +147,8 @@ VECTOR = STRUCTS["vexfs_ioc_vector"]
 BATCH_INSERT = STRUCTS["vexfs_ioc_batch_insert"]
 SEARCH = STRUCTS["vexfs_ioc_search"]
 RESULT = STRUCTS["vexfs_search_result"]
+READ_VECTORS = STRUCTS["vexfs_ioc_read_vectors"]
+PUBLISH_INDEX = STRUCTS["vexfs_ioc_publish_index"]
 
 # <asm-generic/ioctl.h>: dir (2 bits) | size (14) | type (8) | nr (8)
 _IOC_NONE, _IOC_WRITE, _IOC_READ = 0, 1, 2
@@ -156,6 +167,9 @@ IOC_GET_VECTOR = _ioc(_IOC_READ | _IOC_WRITE, 0x04, VECTOR.size)
 IOC_DEL_VECTOR = _ioc(_IOC_NONE, 0x05, 0)
 IOC_BATCH_INSERT = _ioc(_IOC_READ | _IOC_WRITE, 0x06, BATCH_INSERT.size)
 IOC_SEARCH = _ioc(_IOC_READ | _IOC_WRITE, 0x07, SEARCH.size)
+IOC_READ_VECTORS = _ioc(_IOC_READ | _IOC_WRITE, 0x08, READ_VECTORS.size)
+IOC_PUBLISH_INDEX = _ioc(_IOC_WRITE, 0x09, PUBLISH_INDEX.size)
+IOC_DROP_INDEX = _ioc(_IOC_NONE, 0x0a, 0)
 
 IOCTLS = {
     "VEXFS_IOC_GET_VERSION": IOC_GET_VERSION,
@@ -166,4 +180,7 @@ IOCTLS = {
     "VEXFS_IOC_DEL_VECTOR": IOC_DEL_VECTOR,
     "VEXFS_IOC_BATCH_INSERT": IOC_BATCH_INSERT,
     "VEXFS_IOC_SEARCH": IOC_SEARCH,
+    "VEXFS_IOC_READ_VECTORS": IOC_READ_VECTORS,
+    "VEXFS_IOC_PUBLISH_INDEX": IOC_PUBLISH_INDEX,
+    "VEXFS_IOC_DROP_INDEX": IOC_DROP_INDEX,
 }

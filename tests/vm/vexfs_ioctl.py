@@ -1,7 +1,10 @@
-"""Minimal Python bindings for the VexFS ioctls (include/uapi/vexfs.h).
+"""Raw VexFS ioctl calls for the guest tests (include/uapi/vexfs.h).
 
-Used by the guest tests; every struct layout here mirrors the header and
-is checked against its size.
+The tests need what a client library hides: odd struct sizes, bad
+pointers, arguments packed field by field. The layouts come from the
+Python package (python/vexfs/_abi.py), whose every size, offset and ioctl
+number python/tests/test_layout.py checks against the C compiler; this
+module only spells them as flat struct formats and wraps the calls.
 """
 import array
 import ctypes
@@ -9,45 +12,41 @@ import errno
 import fcntl
 import os
 import struct
+import sys
 
-ATTR_WORDS = 4
-METRIC = {"l2": 1, "ip": 2, "cosine": 3}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+from vexfs import _abi  # noqa: E402
 
+ATTR_WORDS = _abi.ATTR_WORDS
+METRIC = _abi.METRICS
+SEARCH_EXACT = _abi.SEARCH_EXACT
+_ioc = _abi._ioc
 
-def _ioc(direction, nr, size):
-    return (direction << 30) | (size << 16) | (0xE9 << 8) | nr
+# One value per field, in declaration order, for struct.pack(FMT, ...).
+# The search's 16-byte filter name packs as two words, so every field of
+# every struct is a number.
+VERSION_FMT = _abi.VERSION.format
+COLL_FMT = _abi.COLLECTION.format
+VEC_FMT = _abi.VECTOR.format
+BATCH_FMT = _abi.BATCH_INSERT.format
+SEARCH_FMT = _abi.SEARCH.format.replace("16s", "2Q")
+RESULT_FMT = _abi.RESULT.format
+READ_FMT = _abi.READ_VECTORS.format
+PUBLISH_FMT = _abi.PUBLISH_INDEX.format
 
+IOC_GET_VERSION = _abi.IOC_GET_VERSION
+IOC_CREATE_COLLECTION = _abi.IOC_CREATE_COLLECTION
+IOC_GET_COLLECTION = _abi.IOC_GET_COLLECTION
+IOC_SET_VECTOR = _abi.IOC_SET_VECTOR
+IOC_GET_VECTOR = _abi.IOC_GET_VECTOR
+IOC_DEL_VECTOR = _abi.IOC_DEL_VECTOR
+IOC_BATCH_INSERT = _abi.IOC_BATCH_INSERT
+IOC_SEARCH = _abi.IOC_SEARCH
+IOC_READ_VECTORS = _abi.IOC_READ_VECTORS
+IOC_PUBLISH_INDEX = _abi.IOC_PUBLISH_INDEX
+IOC_DROP_INDEX = _abi.IOC_DROP_INDEX
 
-_W, _R = 1, 2
-VERSION_FMT = "<IIQIIII4Q"
-COLL_FMT = "<IIHHIQQQQ4Q"
-VEC_FMT = "<IIQQ4Q2Q"
-BATCH_FMT = "<IIIIQQQII4Q"
-SEARCH_FMT = "<IIIIQQII HHIQ Q4Q".replace(" ", "")
-RESULT_FMT = "<QQfI"
-READ_FMT = "<IIQIIQQQQ2Q"
-PUBLISH_FMT = "<IIQQQ4Q"
-
-IOC_GET_VERSION = _ioc(_R | _W, 0, struct.calcsize(VERSION_FMT))
-IOC_CREATE_COLLECTION = _ioc(_R | _W, 1, struct.calcsize(COLL_FMT))
-IOC_GET_COLLECTION = _ioc(_R | _W, 2, struct.calcsize(COLL_FMT))
-IOC_SET_VECTOR = _ioc(_W, 3, struct.calcsize(VEC_FMT))
-IOC_GET_VECTOR = _ioc(_R | _W, 4, struct.calcsize(VEC_FMT))
-IOC_DEL_VECTOR = _ioc(0, 5, 0)
-IOC_BATCH_INSERT = _ioc(_R | _W, 6, struct.calcsize(BATCH_FMT))
-IOC_SEARCH = _ioc(_R | _W, 7, struct.calcsize(SEARCH_FMT))
-IOC_READ_VECTORS = _ioc(_R | _W, 8, struct.calcsize(READ_FMT))
-IOC_PUBLISH_INDEX = _ioc(_W, 9, struct.calcsize(PUBLISH_FMT))
-IOC_DROP_INDEX = _ioc(0, 10, 0)
-
-assert struct.calcsize(VERSION_FMT) == 64
-assert struct.calcsize(COLL_FMT) == 80
-assert struct.calcsize(VEC_FMT) == 72
-assert struct.calcsize(BATCH_FMT) == 80
-assert struct.calcsize(SEARCH_FMT) == 96
-assert struct.calcsize(RESULT_FMT) == 24
-assert struct.calcsize(READ_FMT) == 72
-assert struct.calcsize(PUBLISH_FMT) == 64
+assert struct.calcsize(SEARCH_FMT) == _abi.SEARCH.size
 
 
 def _addr(buf):
@@ -55,35 +54,35 @@ def _addr(buf):
 
 
 def version(fd):
-    buf = bytearray(struct.pack(VERSION_FMT, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    buf = _abi.VERSION.pack()
     fcntl.ioctl(fd, IOC_GET_VERSION, buf)
     return struct.unpack(VERSION_FMT, buf)
 
 
 def create_collection(fd, dim, metric="l2"):
-    buf = bytearray(struct.pack(COLL_FMT, 80, dim, METRIC[metric], 1, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    buf = _abi.COLLECTION.pack(dim=dim, metric=METRIC[metric], elem_type=_abi.ELEM_F32)
     fcntl.ioctl(fd, IOC_CREATE_COLLECTION, buf)
 
 
 def get_collection(fd):
-    buf = bytearray(struct.pack(COLL_FMT, 80, *([0] * 12)))
+    buf = _abi.COLLECTION.pack()
     fcntl.ioctl(fd, IOC_GET_COLLECTION, buf)
-    f = struct.unpack(COLL_FMT, buf)
-    return {"dim": f[1], "metric": f[2], "count": f[5], "slots": f[6], "bytes": f[7]}
+    f = _abi.COLLECTION.unpack(buf)
+    return {key: f[key] for key in ("dim", "metric", "count", "slots", "bytes")}
 
 
 def set_vector(fd, vec, vid=0, attrs=(0, 0, 0, 0)):
     v = bytearray(array.array("f", vec).tobytes())
-    buf = bytearray(struct.pack(VEC_FMT, 72, len(vec), _addr(v), vid, *attrs, 0, 0))
+    buf = _abi.VECTOR.pack(dim=len(vec), vector_ptr=_addr(v), id=vid, attrs=list(attrs))
     fcntl.ioctl(fd, IOC_SET_VECTOR, buf)
 
 
 def get_vector(fd, dim):
     v = bytearray(4 * dim)
-    buf = bytearray(struct.pack(VEC_FMT, 72, dim, _addr(v), 0, 0, 0, 0, 0, 0, 0))
+    buf = _abi.VECTOR.pack(dim=dim, vector_ptr=_addr(v))
     fcntl.ioctl(fd, IOC_GET_VECTOR, buf)
-    f = struct.unpack(VEC_FMT, buf)
-    return list(array.array("f", bytes(v))), f[3], list(f[4:8])
+    f = _abi.VECTOR.unpack(buf)
+    return list(array.array("f", bytes(v))), f["id"], f["attrs"]
 
 
 def del_vector(fd):
@@ -111,48 +110,46 @@ def _batch_call(fd, ids, vectors_bytes, dim, attrs, mode):
     idb = bytearray(array.array("Q", ids).tobytes())
     vb = bytearray(vectors_bytes)
     ab = bytearray(array.array("Q", attrs).tobytes()) if attrs is not None else bytearray()
-    buf = bytearray(struct.pack(BATCH_FMT, 80, dim, len(ids), mode, _addr(idb), _addr(vb),
-                                _addr(ab) if attrs is not None else 0, 0, 0, 0, 0, 0, 0))
+    buf = _abi.BATCH_INSERT.pack(dim=dim, count=len(ids), mode=mode, ids_ptr=_addr(idb),
+                                 vectors_ptr=_addr(vb),
+                                 attrs_ptr=_addr(ab) if attrs is not None else 0)
     try:
         fcntl.ioctl(fd, IOC_BATCH_INSERT, buf)
     except OSError as e:
-        e.error_index = struct.unpack(BATCH_FMT, buf)[7]
+        e.error_index = _abi.BATCH_INSERT.unpack(buf)["error_index"]
         raise
-    return struct.unpack(BATCH_FMT, buf)[7]
-
-
-SEARCH_EXACT = 1
+    return _abi.BATCH_INSERT.unpack(buf)["error_index"]
 
 
 def search(fd, query, k, where=None, ef=0, flags=0):
     """where: (op, word, value). Returns (results, scanned) with results [(id, ino, dist)]."""
     q = bytearray(array.array("f", query).tobytes())
-    res = bytearray(24 * k)
+    res = bytearray(_abi.RESULT.size * k)
     op, word, value = where if where else (0, 0, 0)
-    buf = bytearray(struct.pack(SEARCH_FMT, 96, len(query), k, ef, _addr(q), _addr(res), 0, flags,
-                                op, word, 0, value, 0, 0, 0, 0, 0))
+    buf = _abi.SEARCH.pack(**{"dim": len(query), "k": k, "ef": ef, "query_ptr": _addr(q),
+                              "results_ptr": _addr(res), "flags": flags, "where.op": op,
+                              "where.word": word, "where.value": value})
     fcntl.ioctl(fd, IOC_SEARCH, buf)
-    f = struct.unpack(SEARCH_FMT, buf)
-    count, scanned = f[6], f[12]
-    out = [struct.unpack_from(RESULT_FMT, res, 24 * i)[:3] for i in range(count)]
-    return out, scanned
+    f = _abi.SEARCH.unpack(buf)
+    out = [struct.unpack_from(RESULT_FMT, res, _abi.RESULT.size * i)[:3] for i in range(f["count"])]
+    return out, f["scanned"]
 
 
 def read_vectors(fd, dim, count, start=0):
     """Slots start.. of a collection: ([inode per slot, 0 if free], seq)."""
     inos = bytearray(8 * count)
     vecs = bytearray(4 * dim * count)
-    buf = bytearray(struct.pack(READ_FMT, 72, dim, start, count, 0, _addr(inos), _addr(vecs),
-                                0, 0, 0, 0))
+    buf = _abi.READ_VECTORS.pack(dim=dim, start=start, count=count, inos_ptr=_addr(inos),
+                                 vectors_ptr=_addr(vecs))
     fcntl.ioctl(fd, IOC_READ_VECTORS, buf)
-    f = struct.unpack(READ_FMT, buf)
-    return list(array.array("Q", bytes(inos[:8 * f[4]]))), f[7]
+    f = _abi.READ_VECTORS.unpack(buf)
+    return list(array.array("Q", bytes(inos[:8 * f["returned"]]))), f["seq"]
 
 
 def publish_index(fd, graph, seq):
     """graph: bytes of an HNSW graph (hnsw_graph.build) over slots read at seq."""
     g = bytearray(graph)
-    buf = bytearray(struct.pack(PUBLISH_FMT, 64, 0, _addr(g), len(g), seq, 0, 0, 0, 0))
+    buf = _abi.PUBLISH_INDEX.pack(graph_ptr=_addr(g), graph_len=len(g), seq=seq)
     fcntl.ioctl(fd, IOC_PUBLISH_INDEX, buf)
 
 
