@@ -17,16 +17,15 @@ N=${VEXFS_FILTER_VECTORS:-6000}
 DIM=32
 
 # The search ioctl with a filter name, for Python (vexfs_ioctl.py packs
-# the same struct with the name left empty).
+# the same struct with the name left empty), in the package's layout.
 PYHELP=$SCRATCH/filtersearch.py
 cat >"$PYHELP" <<'PY'
 import array, fcntl, os, struct, sys
 sys.path.insert(0, os.environ["TESTS_DIR"])
 import vexfs_ioctl as vx
 
-FMT = "<IIIIQQIIHHIQQ16s2Q"
+FMT = vx._abi.SEARCH.format  # the filter name as 16 bytes
 last_scanned = [0]
-assert struct.calcsize(FMT) == struct.calcsize(vx.SEARCH_FMT)
 
 def search(fd, query, k, filt=b"", where=None, ef=0, flags=0):
     q = bytearray(array.array("f", query).tobytes())

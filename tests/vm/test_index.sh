@@ -112,7 +112,7 @@ check "corrupt graphs are refused" python3 - "$C" "$TESTS_DIR" <<'PY'
 import ctypes, errno, fcntl, os, random, struct, sys
 sys.path.insert(0, sys.argv[2])
 import vexfs_ioctl as vx
-PUB = vx._ioc(1, 9, 64)
+PUB = vx.IOC_PUBLISH_INDEX
 fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
 random.seed(7)
 refused = 0
@@ -122,7 +122,7 @@ for trial in range(200):
     if trial % 2:
         g[0:4] = b"VXHN"  # a plausible magic, then garbage
     buf = ctypes.create_string_buffer(bytes(g), len(g))
-    arg = bytearray(struct.pack("<IIQQQ4Q", 64, 0, ctypes.addressof(buf), len(g), 0, 0, 0, 0, 0))
+    arg = bytearray(struct.pack(vx.PUBLISH_FMT, 64, 0, ctypes.addressof(buf), len(g), 0, 0, 0, 0, 0))
     try:
         fcntl.ioctl(fd, PUB, arg)
     except OSError as e:

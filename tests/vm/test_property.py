@@ -77,15 +77,7 @@ FILE_MODES = [0o644, 0o600, 0o640, 0o604, 0o400, 0o040, 0o004, 0o000, 0o666,
 DIR_MODES = [0o755, 0o750, 0o711, 0o700, 0o644, 0o705, 0o770, 0o1777, 0o1755,
              0o751, 0o715, 0o570, 0o1770, 0o511, 0o355, 0o775]
 
-IOC_READ_VECTORS = vx._ioc(3, 8, 72)
-IOC_PUBLISH = vx._ioc(1, 9, 64)
-IOC_DROP = vx._ioc(0, 10, 0)
-READ_FMT = "<IIQIIQQQQ2Q"
-PUBLISH_FMT = "<IIQQQ4Q"
-SEARCH_FMT = "<IIIIQQIIHHIQQ16s2Q"
-assert struct.calcsize(SEARCH_FMT) == 96
-assert struct.calcsize(READ_FMT) == 72
-assert struct.calcsize(PUBLISH_FMT) == 64
+SEARCH_FMT = vx._abi.SEARCH.format  # the filter name as 16 bytes
 
 XATTR = "user.vexfs.vector"
 # BPF filters: (name, object, settings, what they admit).
@@ -189,10 +181,10 @@ def search(fd, query, k, ef=0, exact=False, where=None, filt=""):
 def read_vectors(fd, dim, count=65536):
     inos = bytearray(8 * count)
     vecs = bytearray(4 * dim * count)
-    arg = bytearray(struct.pack(READ_FMT, 72, dim, 0, count, 0, addr(inos), addr(vecs),
+    arg = bytearray(struct.pack(vx.READ_FMT, 72, dim, 0, count, 0, addr(inos), addr(vecs),
                                 0, 0, 0, 0))
-    fcntl.ioctl(fd, IOC_READ_VECTORS, arg)
-    f = struct.unpack(READ_FMT, arg)
+    fcntl.ioctl(fd, vx.IOC_READ_VECTORS, arg)
+    f = struct.unpack(vx.READ_FMT, arg)
     n, seq = f[4], f[7]
     ino_list = list(array.array("Q", bytes(inos[:8 * n])))
     flat = array.array("f", bytes(vecs[:4 * dim * n]))
@@ -201,13 +193,13 @@ def read_vectors(fd, dim, count=65536):
 
 def publish(fd, graph, seq):
     data = ctypes.create_string_buffer(graph, len(graph))
-    arg = bytearray(struct.pack(PUBLISH_FMT, 64, 0, ctypes.addressof(data), len(graph),
+    arg = bytearray(struct.pack(vx.PUBLISH_FMT, 64, 0, ctypes.addressof(data), len(graph),
                                 seq, 0, 0, 0, 0))
-    fcntl.ioctl(fd, IOC_PUBLISH, arg)
+    fcntl.ioctl(fd, vx.IOC_PUBLISH_INDEX, arg)
 
 
 def drop_index(fd):
-    fcntl.ioctl(fd, IOC_DROP)
+    fcntl.ioctl(fd, vx.IOC_DROP_INDEX)
 
 
 def dirfd(path):
