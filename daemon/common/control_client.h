@@ -4,8 +4,8 @@
  * vexfsctl: find the socket, connect, send one request, read the reply
  * line by line.
  */
-#ifndef VEXFSD_CLIENT_H
-#define VEXFSD_CLIENT_H
+#ifndef VEXFS_CONTROL_CLIENT_H
+#define VEXFS_CONTROL_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,4 +47,4 @@ char *vexfsd_line_type(char *line, char **rest);
 /* An ERROR line's rest: *err the errno, returns the message. */
 const char *vexfsd_parse_error(char *rest, int *err);
 
-#endif /* VEXFSD_CLIENT_H */
+#endif /* VEXFS_CONTROL_CLIENT_H */

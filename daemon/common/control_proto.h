@@ -74,8 +74,8 @@
  *   COLLECTION dim=128 metric=l2 count=4900 ... path=/mnt/vex/docs
  *   END 1
  */
-#ifndef VEXFSD_PROTO_H
-#define VEXFSD_PROTO_H
+#ifndef VEXFS_CONTROL_PROTO_H
+#define VEXFS_CONTROL_PROTO_H
 
 #define VEXFSD_PROTO_VERSION	1
 
@@ -117,4 +117,4 @@ void proto_unescape(char *s);
  */
 bool proto_next_field(char **rest, char **key, char **value);
 
-#endif /* VEXFSD_PROTO_H */
+#endif /* VEXFS_CONTROL_PROTO_H */

@@ -5,8 +5,8 @@
  * Each returns 0 or -EINVAL and leaves reporting to the caller, which
  * knows which option was wrong.
  */
-#ifndef CTL_PARSE_H
-#define CTL_PARSE_H
+#ifndef VEXFS_PARSE_H
+#define VEXFS_PARSE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,4 +40,4 @@ int parse_where(const char *s, struct vexfs_predicate *where);
 /* The operator of a predicate as parse_where() spells it. */
 const char *where_op_text(unsigned int op);
 
-#endif /* CTL_PARSE_H */
+#endif /* VEXFS_PARSE_H */

@@ -8,8 +8,8 @@
  *   vexfsctl: COMMAND: [WHAT: ]strerror[ (detail)]
  * and, with --json, also to stdout as {"error": {...}}.
  */
-#ifndef CTL_H
-#define CTL_H
+#ifndef VEXFSCTL_H
+#define VEXFSCTL_H
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -128,4 +128,4 @@ int cmd_slow(int argc, char **argv);
 struct tel_maps;
 int ctl_open_telemetry(const char *pin_dir, struct tel_maps *m);
 
-#endif /* CTL_H */
+#endif /* VEXFSCTL_H */
