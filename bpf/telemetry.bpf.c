@@ -28,7 +28,6 @@
 #include <bpf/bpf_core_read.h>
 #include "telemetry.h"
 
-#define VEXFS_MAGIC	0x56455846	/* include/uapi/vexfs_fs.h */
 #define S_IFMT		00170000
 #define S_IFDIR		0040000
 
@@ -236,7 +235,7 @@ static __always_inline int enter_rw(__u32 op, struct kiocb *iocb)
 {
 	struct inode *inode = BPF_CORE_READ(iocb, ki_filp, f_inode);
 
-	if (BPF_CORE_READ(inode, i_sb, s_magic) != VEXFS_MAGIC)
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != VEXFS_TEL_SB_MAGIC)
 		return 0;
 	return enter(op, op, ino_of(inode));
 }

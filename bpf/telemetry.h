@@ -44,10 +44,12 @@ enum vexfs_tel_op {
 };
 
 /*
- * Ioctl command numbers (_IOC_NR) of include/uapi/vexfs.h. The programs
- * cannot include that header beside vmlinux.h (both define the __u types);
- * daemon/telemetry/telemetry.c checks these against it at compile time.
+ * The superblock magic of include/uapi/vexfs_fs.h and the ioctl command
+ * numbers (_IOC_NR) of include/uapi/vexfs.h. The programs cannot include
+ * those headers beside vmlinux.h (both define the __u types);
+ * daemon/telemetry/telemetry.c checks these against them at compile time.
  */
+#define VEXFS_TEL_SB_MAGIC		0x56455846
 #define VEXFS_TEL_IOC_MAGIC		0xE9
 #define VEXFS_TEL_IOC_SET_VECTOR	0x03
 #define VEXFS_TEL_IOC_BATCH_INSERT	0x06

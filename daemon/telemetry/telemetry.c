@@ -30,12 +30,14 @@
 #include <bpf/libbpf.h>
 
 #include "uapi/vexfs.h"
+#include "uapi/vexfs_fs.h"
 
 #include "common/clock.h"
 #include "telemetry.h"
 #include "telemetry.skel.h"
 
-/* The programs decode ioctl numbers by hand; keep them honest. */
+/* The programs decode the magic and ioctl numbers by hand; keep them honest. */
+_Static_assert(VEXFS_MAGIC == VEXFS_TEL_SB_MAGIC, "superblock magic");
 _Static_assert(_IOC_TYPE(VEXFS_IOC_SEARCH) == VEXFS_TEL_IOC_MAGIC, "ioctl magic");
 _Static_assert(_IOC_NR(VEXFS_IOC_SET_VECTOR) == VEXFS_TEL_IOC_SET_VECTOR, "set_vector");
 _Static_assert(_IOC_NR(VEXFS_IOC_BATCH_INSERT) == VEXFS_TEL_IOC_BATCH_INSERT, "batch_insert");
