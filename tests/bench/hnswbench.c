@@ -288,8 +288,8 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static void *vexfs_build(const struct dataset *d, uint32_t m, uint32_t efc,
-			 uint32_t threads)
+static void *lib_engine_build(const struct dataset *d, uint32_t m, uint32_t efc,
+			      uint32_t threads)
 {
 	struct vexfs_index *v = calloc(1, sizeof(*v));
 	struct vexfs_hnsw_build_params p;
@@ -336,7 +336,7 @@ static void *vexfs_build(const struct dataset *d, uint32_t m, uint32_t efc,
 	return v;
 }
 
-static void vexfs_drop(void *h)
+static void lib_engine_drop(void *h)
 {
 	struct vexfs_index *v = h;
 
@@ -346,7 +346,7 @@ static void vexfs_drop(void *h)
 }
 
 /* The graph the kernel holds; the vectors are the collection's anyway. */
-static size_t vexfs_bytes(void *h, size_t *graph_only)
+static size_t lib_engine_bytes(void *h, size_t *graph_only)
 {
 	struct vexfs_index *v = h;
 
@@ -354,14 +354,14 @@ static size_t vexfs_bytes(void *h, size_t *graph_only)
 	return v->g.size + (size_t)v->d->n * v->d->dim * sizeof(float);
 }
 
-static void vexfs_set_ef(void *h, uint32_t ef)
+static void lib_engine_set_ef(void *h, uint32_t ef)
 {
 	struct vexfs_index *v = h;
 
 	v->q.ef = ef;
 }
 
-static uint32_t vexfs_search(void *h, const float *query, uint32_t *ids)
+static uint32_t lib_engine_search(void *h, const float *query, uint32_t *ids)
 {
 	struct vexfs_index *v = h;
 	struct vexfs_hnsw_result r[K];
@@ -375,8 +375,8 @@ static uint32_t vexfs_search(void *h, const float *query, uint32_t *ids)
 }
 
 static const struct engine vexfs_engine = {
-	"vexfs", vexfs_build, vexfs_drop, vexfs_bytes, vexfs_set_ef,
-	vexfs_search,
+	"vexfs", lib_engine_build, lib_engine_drop, lib_engine_bytes,
+	lib_engine_set_ef, lib_engine_search,
 };
 
 /* ---- hnswlib, from tests/bench/hnswlib_peer.cpp ---- */
