@@ -129,7 +129,11 @@ write_job() {
 	{
 		echo '#!/bin/bash'
 		echo "# Written by scripts/vm.sh; run by the guest's stage2."
-		echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+		# The programs built in this tree come last: an installed one of
+		# the same name wins, and a guest shell has vexfsctl without an
+		# install.
+		printf 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:%q\n' \
+			"$repo/build/bin"
 		echo 'export HOME=/root LANG=C.UTF-8'
 		printf 'export TERM=%q KVER=%q\n' "${TERM:-linux}" "$kver"
 		passthrough_env
