@@ -4,8 +4,9 @@
  *
  * A metadata block is verified once, when it is read from the device; the
  * buffer then carries a private "verified" bit, so blocks that stay in the
- * cache are not checksummed again on every lookup. A block is re-sealed
- * (its checksum recomputed) each time it is dirtied.
+ * cache are not checksummed again on every lookup. A changed block is
+ * re-sealed (its checksum recomputed) once per transaction, when jbd2
+ * writes it to the journal, or at once without a journal.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -109,10 +110,9 @@ struct buffer_head *vexfs_bread_meta(struct super_block *sb, u64 blocknr,
  */
 int vexfs_dirty_meta(struct super_block *sb, struct buffer_head *bh, u32 magic)
 {
-	vexfs_block_csum_set(bh->b_data, magic, bh->b_blocknr);
 	set_buffer_vexfs_verified(bh);
 	set_buffer_uptodate(bh);
-	return vexfs_journal_dirty(sb, bh);
+	return vexfs_journal_dirty_sealed(sb, bh, magic);
 }
 
 /* A fresh, zeroed metadata block that is about to be filled. */

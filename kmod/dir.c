@@ -83,11 +83,13 @@ static unsigned int vexfs_rec_slack(const struct vexfs_dirent *de)
 }
 
 /*
- * Check the record at off before using it: it must lie inside the block,
- * and a used record must hold a sane name and inode number.
+ * Walk to the record at off: it must lie inside the block and a used one
+ * must name an inode that can exist. Enough to step over records and
+ * place new ones in a block whose names vexfs_rec_check() has seen (every
+ * block passes there when the directory's name index is built).
  */
-static int vexfs_rec_check(struct inode *dir, u32 lblk, void *block,
-			   unsigned int off)
+static int vexfs_rec_len(struct inode *dir, u32 lblk, void *block,
+			 unsigned int off)
 {
 	struct vexfs_dirent *de = vexfs_rec(block, off);
 	unsigned int len;
@@ -100,18 +102,35 @@ static int vexfs_rec_check(struct inode *dir, u32 lblk, void *block,
 	    off + len > VEXFS_BLOCK_PAYLOAD)
 		goto bad;
 	ino = le64_to_cpu(de->d_ino);
-	if (!ino)
-		return len;
-	if (ino >= VEXFS_SB(dir->i_sb)->inodes_count || !de->d_name_len ||
-	    VEXFS_DIRENT_SIZE(de->d_name_len) > len ||
-	    memchr(de->d_name, '/', de->d_name_len) ||
-	    memchr(de->d_name, '\0', de->d_name_len))
+	if (ino && (ino >= VEXFS_SB(dir->i_sb)->inodes_count ||
+		    !de->d_name_len || VEXFS_DIRENT_SIZE(de->d_name_len) > len))
 		goto bad;
 	return len;
 bad:
 	vexfs_corrupt(dir->i_sb, "directory %lu block %u: bad record at %u",
 		      dir->i_ino, lblk, off);
 	return -EUCLEAN;
+}
+
+/*
+ * Check the record at off before using its name: vexfs_rec_len(), and a
+ * used record's name holds no '/' and no NUL.
+ */
+static int vexfs_rec_check(struct inode *dir, u32 lblk, void *block,
+			   unsigned int off)
+{
+	struct vexfs_dirent *de = vexfs_rec(block, off);
+	int len = vexfs_rec_len(dir, lblk, block, off);
+
+	if (len < 0 || !de->d_ino)
+		return len;
+	if (memchr(de->d_name, '/', de->d_name_len) ||
+	    memchr(de->d_name, '\0', de->d_name_len)) {
+		vexfs_corrupt(dir->i_sb, "directory %lu block %u: bad name at %u",
+			      dir->i_ino, lblk, off);
+		return -EUCLEAN;
+	}
+	return len;
 }
 
 static struct buffer_head *vexfs_dir_bread(struct inode *dir, u32 lblk)
@@ -138,7 +157,7 @@ static int vexfs_block_slack(struct inode *dir, u32 lblk, void *block)
 	int len;
 
 	for (off = 0; off < VEXFS_BLOCK_PAYLOAD; off += len) {
-		len = vexfs_rec_check(dir, lblk, block, off);
+		len = vexfs_rec_len(dir, lblk, block, off);
 		if (len < 0)
 			return len;
 		best = max(best, vexfs_rec_slack(vexfs_rec(block, off)));
@@ -391,7 +410,7 @@ static int vexfs_dir_place(struct inode *dir, u32 lblk, void *block,
 	int len;
 
 	for (off = 0; off < VEXFS_BLOCK_PAYLOAD; off += len) {
-		len = vexfs_rec_check(dir, lblk, block, off);
+		len = vexfs_rec_len(dir, lblk, block, off);
 		if (len < 0)
 			return len;
 		de = vexfs_rec(block, off);
@@ -495,7 +514,7 @@ static int vexfs_dir_locate(struct inode *dir, struct vexfs_dir_slot *slot,
 	if (IS_ERR(bh))
 		return PTR_ERR(bh);
 	for (off = 0; off < slot->offset; off += len) {
-		len = vexfs_rec_check(dir, slot->lblk, bh->b_data, off);
+		len = vexfs_rec_len(dir, slot->lblk, bh->b_data, off);
 		if (len < 0)
 			goto bad;
 		last = off;

@@ -320,20 +320,91 @@ noinline int vexfs_log_block(handle_t *handle, struct buffer_head *bh)
 }
 ALLOW_ERROR_INJECTION(vexfs_log_block, ERRNO);
 
+/*
+ * Sealing a block (its tail's magic and checksum) when its transaction
+ * commits: jbd2 calls t_frozen on the data it is about to write to the
+ * journal, which is also the data later written in place. A directory or
+ * bitmap block changed by a thousand creates in one transaction is then
+ * checksummed once, not a thousand times.
+ */
+struct vexfs_seal {
+	struct jbd2_buffer_trigger_type trigger;
+	u32 magic;
+};
+
+static void vexfs_seal_frozen(struct jbd2_buffer_trigger_type *trigger,
+			      struct buffer_head *bh, void *data, size_t size)
+{
+	struct vexfs_seal *seal = container_of(trigger, struct vexfs_seal,
+					       trigger);
+
+	vexfs_block_csum_set(data, seal->magic, bh->b_blocknr);
+}
+
+#define VEXFS_SEAL(m) { .trigger.t_frozen = vexfs_seal_frozen, .magic = (m) }
+
+static struct vexfs_seal vexfs_seals[] = {
+	VEXFS_SEAL(VEXFS_BITMAP_MAGIC),
+	VEXFS_SEAL(VEXFS_DIR_MAGIC),
+	VEXFS_SEAL(VEXFS_EXTENT_MAGIC),
+	VEXFS_SEAL(VEXFS_XATTR_MAGIC),
+};
+
+static struct vexfs_seal *vexfs_seal_of(u32 magic)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(vexfs_seals); i++)
+		if (vexfs_seals[i].magic == magic)
+			return &vexfs_seals[i];
+	return NULL;
+}
+
+/*
+ * Log a changed block with the trigger that seals it at commit (NULL: a
+ * block the module checksums otherwise, or not at all). Always set, so a
+ * freed block reused for another kind never keeps its former seal.
+ */
+static int vexfs_journal_log(struct super_block *sb, handle_t *handle,
+			     struct buffer_head *bh,
+			     struct jbd2_buffer_trigger_type *trigger)
+{
+	int err;
+
+	jbd2_journal_set_triggers(bh, trigger);
+	err = vexfs_log_block(handle, bh);
+	if (err)
+		vexfs_journal_error(sb, err, "logging a metadata block");
+	return err;
+}
+
 /* A metadata block has been changed: log it, or queue it for writeback. */
 int vexfs_journal_dirty(struct super_block *sb, struct buffer_head *bh)
 {
 	handle_t *handle = vexfs_running_handle(sb);
-	int err;
 
 	if (!handle) {
 		mark_buffer_dirty(bh);
 		return 0;
 	}
-	err = vexfs_log_block(handle, bh);
-	if (err)
-		vexfs_journal_error(sb, err, "logging a metadata block");
-	return err;
+	return vexfs_journal_log(sb, handle, bh, NULL);
+}
+
+/*
+ * A checksummed metadata block has been changed: log it, to be sealed at
+ * commit. Sealed now when it is not logged (no journal).
+ */
+int vexfs_journal_dirty_sealed(struct super_block *sb, struct buffer_head *bh,
+			       u32 magic)
+{
+	handle_t *handle = vexfs_running_handle(sb);
+	struct vexfs_seal *seal = vexfs_seal_of(magic);
+
+	if (!handle || !seal) {
+		vexfs_block_csum_set(bh->b_data, magic, bh->b_blocknr);
+		return vexfs_journal_dirty(sb, bh);
+	}
+	return vexfs_journal_log(sb, handle, bh, &seal->trigger);
 }
 
 /*

@@ -120,6 +120,8 @@ int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh);
 int vexfs_log_block(handle_t *handle, struct buffer_head *bh);
 int __must_check vexfs_journal_dirty(struct super_block *sb,
 				     struct buffer_head *bh);
+int __must_check vexfs_journal_dirty_sealed(struct super_block *sb,
+					    struct buffer_head *bh, u32 magic);
 int vexfs_journal_revoke(struct super_block *sb, u64 start, u32 count);
 int vexfs_journal_order(struct inode *inode, loff_t pos, loff_t len);
 void vexfs_journal_forget_inode(struct inode *inode);
