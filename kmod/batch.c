@@ -12,6 +12,10 @@
  * made so far are taken back in the same transaction. The checks of an
  * ordinary create run for each (write and search access to the directory,
  * the LSM hook) and fsnotify sees each create.
+ *
+ * An upsert (VEXFS_BATCH_UPSERT) lets a name exist when it is a regular
+ * file the caller may write: its vector is replaced in the same
+ * transaction, keeping its id, and put back if the batch fails.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -25,13 +29,22 @@
 #include "vexfs.h"
 #include "collection.h"
 
+/* What an upsert replaced, to be put back if the batch fails. */
+struct vexfs_batch_prev {
+	u64 attrs[VEXFS_ATTR_WORDS];
+};
+
 struct vexfs_batch {
 	u32 count;
 	u32 dim;
+	bool upsert;			/* VEXFS_BATCH_UPSERT */
+	bool attrs_given;		/* else an upsert keeps the metadata */
 	u64 *ids;
 	u32 *vectors;
 	u64 *attrs;			/* count * VEXFS_ATTR_WORDS */
 	struct dentry **dentries;
+	struct vexfs_batch_prev *prev;	/* upsert: per entry */
+	u32 *prev_vectors;		/* upsert: count * dim */
 	u32 bad;			/* first bad entry */
 };
 
@@ -131,8 +144,15 @@ static int vexfs_batch_copy(struct vexfs_batch *b,
 				    sizeof(u64), VEXFS_GFP_USER_SIZED) ?: ERR_PTR(-ENOMEM);
 	if (IS_ERR(b->attrs))
 		return PTR_ERR(b->attrs);
+	b->attrs_given = arg->attrs_ptr;
 	b->dentries = kvcalloc(arg->count, sizeof(*b->dentries), VEXFS_GFP_USER_SIZED);
-	return b->dentries ? 0 : -ENOMEM;
+	if (!b->dentries)
+		return -ENOMEM;
+	if (!b->upsert)
+		return 0;
+	b->prev = kvcalloc(arg->count, sizeof(*b->prev), VEXFS_GFP_USER_SIZED);
+	b->prev_vectors = kvmalloc_array(nvals, sizeof(u32), VEXFS_GFP_USER_SIZED);
+	return b->prev && b->prev_vectors ? 0 : -ENOMEM;
 }
 
 static void vexfs_batch_release(struct vexfs_batch *b)
@@ -144,6 +164,8 @@ static void vexfs_batch_release(struct vexfs_batch *b)
 			if (!IS_ERR_OR_NULL(b->dentries[i]))
 				dput(b->dentries[i]);
 	kvfree(b->dentries);
+	kvfree(b->prev);
+	kvfree(b->prev_vectors);
 	if (!IS_ERR(b->attrs))
 		kvfree(b->attrs);
 	if (!IS_ERR(b->vectors))
@@ -152,7 +174,15 @@ static void vexfs_batch_release(struct vexfs_batch *b)
 		kvfree(b->ids);
 }
 
-/* Look every name up; any that exists fails the batch. */
+/* An upsert may replace the vector of a regular file the caller may write. */
+static int vexfs_batch_may_replace(struct mnt_idmap *idmap, struct inode *inode)
+{
+	if (!S_ISREG(inode->i_mode))
+		return -EEXIST;
+	return inode_permission(idmap, inode, MAY_WRITE);
+}
+
+/* Look every name up; any that exists fails the batch, unless upserting. */
 static int vexfs_batch_lookup(struct vexfs_batch *b, struct mnt_idmap *idmap,
 			      struct dentry *parent)
 {
@@ -169,8 +199,14 @@ static int vexfs_batch_lookup(struct vexfs_batch *b, struct mnt_idmap *idmap,
 		}
 		b->dentries[i] = d;
 		if (d_really_is_positive(d)) {
-			b->bad = i;
-			return -EEXIST;
+			int err = b->upsert ?
+				  vexfs_batch_may_replace(idmap, d_inode(d)) :
+				  -EEXIST;
+
+			if (err) {
+				b->bad = i;
+				return err;
+			}
 		}
 	}
 	return 0;
@@ -180,9 +216,7 @@ static int vexfs_batch_lookup(struct vexfs_batch *b, struct mnt_idmap *idmap,
 static void vexfs_batch_drop_file(struct vexfs_collection *c,
 				  struct inode *inode)
 {
-	inode_lock(inode);
 	vexfs_vector_del(c, inode);
-	inode_unlock(inode);
 	clear_nlink(inode);
 	discard_new_inode(inode);
 }
@@ -241,16 +275,66 @@ static struct inode *vexfs_batch_file(struct vexfs_batch *b, u32 i,
 	inode = vexfs_new_inode(idmap, dir, mode, 0);
 	if (IS_ERR(inode))
 		return inode;
-	inode_lock(inode);
 	err = vexfs_vector_set(c, inode, b->vectors + (size_t)i * b->dim,
 			       b->ids[i], b->attrs + (size_t)i * VEXFS_ATTR_WORDS);
-	inode_unlock(inode);
 	if (!err)
 		err = vexfs_add_entry(dir, &d->d_name, inode);
 	if (!err)
 		return inode;
 	vexfs_batch_drop_file(c, inode);
 	return ERR_PTR(err);
+}
+
+/*
+ * Upsert of an entry whose name exists: the vector its file holds here is
+ * replaced in place, keeping its id and, without attrs, its metadata;
+ * what it held is kept in b->prev for vexfs_batch_restore(). A file with
+ * no vector in this collection is refused (EEXIST): giving it one would
+ * need its i_rwsem, which cannot be taken inside the batch's handle.
+ */
+static int vexfs_batch_replace(struct vexfs_batch *b, u32 i,
+			       struct vexfs_collection *c)
+{
+	struct vexfs_batch_prev *p = &b->prev[i];
+	int err;
+
+	err = vexfs_vector_replace(c, d_inode(b->dentries[i]),
+				   b->vectors + (size_t)i * b->dim,
+				   b->attrs_given ?
+				   b->attrs + (size_t)i * VEXFS_ATTR_WORDS : NULL,
+				   b->prev_vectors + (size_t)i * b->dim, p->attrs);
+	return err == -ENODATA ? -EEXIST : err;
+}
+
+/* Put back what vexfs_batch_replace() replaced, in the same transaction. */
+static void vexfs_batch_restore(struct vexfs_batch *b, u32 i,
+				struct vexfs_collection *c)
+{
+	vexfs_vector_replace(c, d_inode(b->dentries[i]),
+			     b->prev_vectors + (size_t)i * b->dim,
+			     b->prev[i].attrs, NULL, NULL);
+}
+
+/* One entry of the batch: a new file, or (upsert) a replaced vector. */
+static struct inode *vexfs_batch_entry(struct vexfs_batch *b, u32 i,
+				       struct vexfs_collection *c,
+				       struct mnt_idmap *idmap, struct inode *dir,
+				       umode_t mode)
+{
+	if (d_really_is_positive(b->dentries[i]))
+		return ERR_PTR(vexfs_batch_replace(b, i, c));
+	return vexfs_batch_file(b, i, c, idmap, dir, mode);
+}
+
+/* Take back entry i, made (NULL: replaced) by vexfs_batch_entry(). */
+static void vexfs_batch_undo(struct vexfs_batch *b, u32 i,
+			     struct vexfs_collection *c, struct inode *dir,
+			     struct inode *made)
+{
+	if (made)
+		vexfs_batch_undo_file(b, i, c, dir, made);
+	else
+		vexfs_batch_restore(b, i, c);
 }
 
 /*
@@ -288,8 +372,8 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 	for (i = 0; i < b->count && !err; i++) {
 		err = vexfs_journal_reserve(handle, VEXFS_CREDITS_BATCH_FILE);
 		if (!err) {
-			made[i] = vexfs_batch_file(b, i, c, idmap, dir,
-						   S_IFREG | mode);
+			made[i] = vexfs_batch_entry(b, i, c, idmap, dir,
+						    S_IFREG | mode);
 			err = PTR_ERR_OR_ZERO(made[i]);
 		}
 		if (!err)
@@ -300,11 +384,13 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 		/* A batch too large for a transaction is refused as a whole. */
 		b->bad = err == -E2BIG ? b->count : i - 1;
 		while (n--)
-			vexfs_batch_undo_file(b, n, c, dir, made[n]);
+			vexfs_batch_undo(b, n, c, dir, made[n]);
 	}
 	vexfs_journal_end(handle);
-	/* Committed to: the files become visible, each as a create. */
+	/* Committed to: the new files become visible, each as a create. */
 	for (i = 0; !err && i < b->count; i++) {
+		if (!made[i])
+			continue;
 		d_instantiate_new(b->dentries[i], made[i]);
 		fsnotify_create(dir, b->dentries[i]);
 	}
@@ -316,7 +402,8 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 static int vexfs_batch_args_ok(const struct vexfs_ioc_batch_insert *arg,
 			       const struct vexfs_collection *c)
 {
-	if (!arg->count || arg->count > VEXFS_MAX_BATCH || arg->flags ||
+	if (!arg->count || arg->count > VEXFS_MAX_BATCH ||
+	    (arg->flags & ~VEXFS_BATCH_UPSERT) ||
 	    (arg->mode & ~0777) || arg->dim != c->dim ||
 	    !vexfs_zeroed(arg->reserved, sizeof(arg->reserved)))
 		return -EINVAL;
@@ -350,6 +437,7 @@ static int vexfs_batch_run(struct file *filp, struct vexfs_ioc_batch_insert *arg
 		return err;
 	b->count = arg->count;
 	b->dim = arg->dim;
+	b->upsert = arg->flags & VEXFS_BATCH_UPSERT;
 	err = vexfs_batch_copy(b, arg);
 	if (!err)
 		err = vexfs_batch_check(b);

@@ -672,7 +672,24 @@ static int vexfs_touch_slot(struct vexfs_collection *c, u64 slot)
 	return err;
 }
 
-static int vexfs_fill_slot(struct vexfs_collection *c, u64 slot,
+/*
+ * A file's vector changes under its i_rwsem, which serializes the sets
+ * through its hard links; a new file still I_NEW (batch insert) is
+ * reachable by no one, and needs none: locking it inside the journal
+ * handle would order i_rwsem after the handle, against every other path.
+ */
+static void vexfs_assert_vector_lock(struct inode *inode)
+{
+	if (!(READ_ONCE(inode->i_state) & I_NEW))
+		lockdep_assert_held_write(&inode->i_rwsem);
+}
+
+/*
+ * A vector keeps its identity when it is replaced: id 0 keeps the id the
+ * slot has (a new vector gets the inode number), attrs NULL keeps the
+ * metadata words (a new vector gets zeroes).
+ */
+static int vexfs_fill_slot(struct vexfs_collection *c, u64 slot, bool fresh,
 			   struct inode *inode, const u32 *vec, u64 id,
 			   const u64 *attrs)
 {
@@ -682,8 +699,12 @@ static int vexfs_fill_slot(struct vexfs_collection *c, u64 slot,
 	if (err)
 		return err;
 	s->ino = inode->i_ino;
-	s->id = id ? id : inode->i_ino;
-	memcpy(s->attrs, attrs, sizeof(s->attrs));
+	if (id || fresh)
+		s->id = id ? id : inode->i_ino;
+	if (attrs)
+		memcpy(s->attrs, attrs, sizeof(s->attrs));
+	else if (fresh)
+		memset(s->attrs, 0, sizeof(s->attrs));
 	s->uid = inode->i_uid;
 	s->gid = inode->i_gid;
 	s->mode = inode->i_mode;
@@ -712,9 +733,56 @@ static bool vexfs_vector_elsewhere(struct inode *inode)
 }
 
 /*
- * Set inode's vector in c. The caller holds the file's i_rwsem, under
- * which alone i_parent and i_aux change: two sets through hard links in
- * two collections cannot both find the file free.
+ * Replace, in place, the vector c holds for inode: the slot, the id and
+ * the file's pointer to them stay, so the file's i_rwsem, which guards
+ * that pointer, is not needed (batch upsert holds its directory's). attrs
+ * NULL keeps the metadata. What it held goes to old_vec and old_attrs
+ * (if not NULL), to be put back the same way. -ENODATA when c holds no
+ * vector of inode.
+ */
+int vexfs_vector_replace(struct vexfs_collection *c, struct inode *inode,
+			 const u32 *vec, const u64 *attrs, u32 *old_vec,
+			 u64 *old_attrs)
+{
+	size_t bytes = c->dim * sizeof(u32);
+	struct vexfs_slot before;
+	handle_t *handle;
+	s64 slot;
+	int err;
+
+	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_VECTOR, 0);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	down_write(&c->rwsem);
+	slot = vexfs_find_slot(c, inode);
+	err = -ENODATA;
+	if (slot < 0)
+		goto out;
+	before = c->slots[slot];
+	if (old_vec)
+		memcpy(old_vec, vexfs_slot_vector(c, slot), bytes);
+	if (old_attrs)
+		memcpy(old_attrs, before.attrs, sizeof(before.attrs));
+	err = vexfs_fill_slot(c, slot, false, inode, vec, 0, attrs);
+	if (!err)
+		err = vexfs_write_slot(c, slot);
+	if (err) {
+		/* Memory must keep agreeing with the table on disk. */
+		c->slots[slot] = before;
+		if (old_vec)
+			memcpy(c->vectors + slot * c->dim, old_vec, bytes);
+	}
+out:
+	up_write(&c->rwsem);
+	vexfs_journal_end(handle);
+	return err;
+}
+
+/*
+ * Set inode's vector in c, keeping its id when id is 0 and its metadata
+ * when attrs is NULL (see vexfs_fill_slot()). The caller holds the file's
+ * i_rwsem, under which alone i_parent and i_aux change: two sets through
+ * hard links in two collections cannot both find the file free.
  */
 int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 		     const u32 *vec, u64 id, const u64 *attrs)
@@ -726,7 +794,7 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 	bool fresh = false;
 	int err;
 
-	lockdep_assert_held_write(&inode->i_rwsem);
+	vexfs_assert_vector_lock(inode);
 	if (vi->aux && vi->parent != c->dir->i_ino) {
 		/* A hard link may hold it in another collection. */
 		if (vexfs_vector_elsewhere(inode))
@@ -755,7 +823,7 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 		err = slot;
 		goto out;
 	}
-	err = vexfs_fill_slot(c, slot, inode, vec, id, attrs);
+	err = vexfs_fill_slot(c, slot, fresh, inode, vec, id, attrs);
 	if (!err)
 		err = vexfs_write_slot(c, slot);
 	if (!err && c->nslots > c->disk_slots) {
@@ -807,7 +875,7 @@ int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode)
 	s64 slot;
 	int err;
 
-	lockdep_assert_held_write(&inode->i_rwsem);
+	vexfs_assert_vector_lock(inode);
 	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_VECTOR, 0);
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);

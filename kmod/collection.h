@@ -120,6 +120,9 @@ void vexfs_collection_free(struct inode *dir);
 void vexfs_collection_destroy_table(struct inode *dir);
 int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 		     const u32 *vec, u64 id, const u64 *attrs);
+int vexfs_vector_replace(struct vexfs_collection *c, struct inode *inode,
+			 const u32 *vec, const u64 *attrs, u32 *old_vec,
+			 u64 *old_attrs);
 int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
 		     u32 *vec, u64 *id, u64 *attrs);
 int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode);

@@ -253,7 +253,7 @@ static long vexfs_ioc_set_vector(struct file *filp, unsigned int cmd,
 
 	if (err)
 		return err;
-	if (!vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
+	if (arg.reserved || (arg.flags & ~VEXFS_VEC_KEEP_ATTRS))
 		return -EINVAL;
 	err = vexfs_may_change(filp);
 	if (err)
@@ -274,7 +274,8 @@ static long vexfs_ioc_set_vector(struct file *filp, unsigned int cmd,
 		err = vexfs_lock_in_dir(filp, dir);
 		if (!err) {
 			err = vexfs_vector_set(c, file_inode(filp), vec, arg.id,
-					       arg.attrs);
+					       arg.flags & VEXFS_VEC_KEEP_ATTRS ?
+					       NULL : arg.attrs);
 			inode_unlock(file_inode(filp));
 		}
 		mnt_drop_write_file(filp);
@@ -296,7 +297,7 @@ static long vexfs_ioc_get_vector(struct file *filp, unsigned int cmd,
 
 	if (err)
 		return err;
-	if (!vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
+	if (arg.flags || arg.reserved)
 		return -EINVAL;
 	err = vexfs_may_read(filp);
 	if (err)

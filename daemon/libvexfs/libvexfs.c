@@ -85,6 +85,7 @@ int libvexfs_vector_set(int fd, const float *vec, uint32_t dim, uint64_t id,
 		.dim = dim,
 		.vector_ptr = uptr(vec),
 		.id = id,
+		.flags = attrs ? 0 : VEXFS_VEC_KEEP_ATTRS,
 	};
 
 	if (attrs)
@@ -119,7 +120,7 @@ int libvexfs_vector_del(int fd)
 static int batch_insert_call(int dirfd, const uint64_t *ids,
 			     const float *vectors, const uint64_t *attrs,
 			     uint32_t count, uint32_t dim, mode_t mode,
-			     uint32_t *error_index)
+			     uint32_t flags, uint32_t *error_index)
 {
 	/*
 	 * The kernel writes error_index only once it has looked at the
@@ -135,6 +136,7 @@ static int batch_insert_call(int dirfd, const uint64_t *ids,
 		.vectors_ptr = uptr(vectors),
 		.attrs_ptr = attrs ? uptr(attrs) : 0,
 		.error_index = count,
+		.flags = flags,
 	};
 	int err = call_ioctl(dirfd, VEXFS_IOC_BATCH_INSERT, &b);
 
@@ -147,28 +149,45 @@ static int batch_insert_call(int dirfd, const uint64_t *ids,
  * batch the journal cannot hold in one (E2BIG) is split in halves, each
  * again all or nothing; error_index stays an index into the whole batch.
  */
-int libvexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
-			  const uint64_t *attrs, uint32_t count, uint32_t dim,
-			  mode_t mode, uint32_t *error_index)
+static int batch_split(int dirfd, const uint64_t *ids, const float *vectors,
+		       const uint64_t *attrs, uint32_t count, uint32_t dim,
+		       mode_t mode, uint32_t flags, uint32_t *error_index)
 {
 	uint32_t half = count / 2, bad;
 	int err;
 
-	err = batch_insert_call(dirfd, ids, vectors, attrs, count, dim, mode, &bad);
+	err = batch_insert_call(dirfd, ids, vectors, attrs, count, dim, mode,
+				flags, &bad);
 	if (err == -E2BIG && half) {
-		err = libvexfs_batch_insert(dirfd, ids, vectors, attrs, half, dim,
-					    mode, &bad);
+		err = batch_split(dirfd, ids, vectors, attrs, half, dim, mode,
+				  flags, &bad);
 		if (!err) {
-			err = libvexfs_batch_insert(dirfd, ids + half,
-						    vectors + (size_t)half * dim,
-						    attrs ? attrs + (size_t)half * VEXFS_ATTR_WORDS : NULL,
-						    count - half, dim, mode, &bad);
+			err = batch_split(dirfd, ids + half,
+					  vectors + (size_t)half * dim,
+					  attrs ? attrs + (size_t)half * VEXFS_ATTR_WORDS : NULL,
+					  count - half, dim, mode, flags, &bad);
 			bad += half;
 		}
 	}
 	if (error_index)
 		*error_index = err ? bad : count;
 	return err;
+}
+
+int libvexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
+			  const uint64_t *attrs, uint32_t count, uint32_t dim,
+			  mode_t mode, uint32_t *error_index)
+{
+	return batch_split(dirfd, ids, vectors, attrs, count, dim, mode, 0,
+			   error_index);
+}
+
+int libvexfs_batch_upsert(int dirfd, const uint64_t *ids, const float *vectors,
+			  const uint64_t *attrs, uint32_t count, uint32_t dim,
+			  mode_t mode, uint32_t *error_index)
+{
+	return batch_split(dirfd, ids, vectors, attrs, count, dim, mode,
+			   VEXFS_BATCH_UPSERT, error_index);
 }
 
 int libvexfs_search(int dirfd, const float *query, uint32_t dim, uint32_t k,

@@ -13,6 +13,7 @@
  *   libvexfs_collection_*     a directory (O_RDONLY | O_DIRECTORY is enough;
  *                             creating needs ownership of it)
  *   libvexfs_batch_insert     a collection directory (write access)
+ *   libvexfs_batch_upsert     a collection directory (write access)
  *   libvexfs_search           a collection directory
  *   libvexfs_read_vectors     a collection directory (CAP_DAC_READ_SEARCH)
  *   libvexfs_index_*          a collection directory (its owner, or
@@ -62,8 +63,9 @@ int libvexfs_collection_info(int dirfd, struct libvexfs_collection_info *info);
 
 /*
  * Give the file fd a vector of dim floats (dim must be the collection's),
- * a user id (0: the inode number) and VEXFS_ATTR_WORDS metadata words
- * (attrs may be NULL: all zero). Replaces any vector the file had.
+ * a user id (0: keep the id of the vector the file has, or the inode
+ * number for a new one) and VEXFS_ATTR_WORDS metadata words (NULL: keep
+ * the file's, or zeroes). Replaces any vector the file had.
  */
 int libvexfs_vector_set(int fd, const float *vec, uint32_t dim, uint64_t id,
 			const uint64_t *attrs);
@@ -88,6 +90,15 @@ int libvexfs_vector_del(int fd);
  * (wrong dimension for all, no memory, ...).
  */
 int libvexfs_batch_insert(int dirfd, const uint64_t *ids, const float *vectors,
+			  const uint64_t *attrs, uint32_t count, uint32_t dim,
+			  mode_t mode, uint32_t *error_index);
+
+/*
+ * libvexfs_batch_insert(), except that a name that exists is no error
+ * when it is a file whose vector is in this collection: its vector is
+ * replaced, keeping its id, and its metadata unless attrs is given.
+ */
+int libvexfs_batch_upsert(int dirfd, const uint64_t *ids, const float *vectors,
 			  const uint64_t *attrs, uint32_t count, uint32_t dim,
 			  mode_t mode, uint32_t *error_index);
 

@@ -16,6 +16,10 @@
  * is finished by running the same command with --resume, whatever
  * happened to the batch in flight: the kernel either created all of it
  * or none.
+ *
+ * Upserting (--upsert): rows whose file exists in the collection replace
+ * its vector (keeping its id, and its metadata unless --attrs-from gives
+ * it), each batch still all or nothing; the others are created.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "vexfsctl.h"
@@ -37,7 +42,8 @@
 
 #define DEFAULT_BATCH	1000
 
-enum { OPT_BATCH = OPT_OWN, OPT_ID_START, OPT_ATTRS_FROM, OPT_FORMAT, OPT_RESUME };
+enum { OPT_BATCH = OPT_OWN, OPT_ID_START, OPT_ATTRS_FROM, OPT_FORMAT, OPT_RESUME,
+       OPT_UPSERT };
 
 struct import_args {
 	const char *dir;
@@ -48,6 +54,7 @@ struct import_args {
 	uint64_t id_start;
 	bool quiet;
 	bool resume;
+	bool upsert;			/* replace the vectors of files that exist */
 };
 
 struct import_job {
@@ -81,6 +88,7 @@ static int parse_import_args(int argc, char **argv, struct import_args *a)
 		{ "attrs-from", required_argument, NULL, OPT_ATTRS_FROM },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "resume", no_argument, NULL, OPT_RESUME },
+		{ "upsert", no_argument, NULL, OPT_UPSERT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 }
 	};
@@ -113,6 +121,9 @@ static int parse_import_args(int argc, char **argv, struct import_args *a)
 		case OPT_RESUME:
 			a->resume = true;
 			break;
+		case OPT_UPSERT:
+			a->upsert = true;
+			break;
 		case 'q':
 			a->quiet = true;
 			break;
@@ -127,6 +138,8 @@ static int parse_import_args(int argc, char **argv, struct import_args *a)
 		return rc;
 	a->dir = argv[optind];
 	a->data = argv[optind + 1];
+	if (a->resume && a->upsert)
+		return ctl_usage_error("--resume and --upsert: choose one (--upsert overwrites what --resume would skip)");
 	return CTL_OK;
 }
 
@@ -397,10 +410,10 @@ static int insert_rows(struct import_job *j, uint32_t from, uint32_t n,
 	uint32_t idx;
 	int err;
 
-	err = libvexfs_batch_insert(j->dirfd, j->ids + from,
-				    j->vecs + (size_t)from * j->dim,
-				    j->have_attrs ? j->words + (size_t)from * VEXFS_ATTR_WORDS : NULL,
-				    n, j->dim, 0, &idx);
+	err = (j->args->upsert ? libvexfs_batch_upsert : libvexfs_batch_insert)
+		(j->dirfd, j->ids + from, j->vecs + (size_t)from * j->dim,
+		 j->have_attrs ? j->words + (size_t)from * VEXFS_ATTR_WORDS : NULL,
+		 n, j->dim, 0, &idx);
 	if (err == -E2BIG && n > 1) {
 		err = insert_rows(j, from, n / 2, bad);
 		return err ? err : insert_rows(j, from + n / 2, n - n / 2, bad);
@@ -413,12 +426,32 @@ static int insert_rows(struct import_job *j, uint32_t from, uint32_t n,
 	return err;
 }
 
+/*
+ * Out of space: one file per vector needs an inode each, and a filesystem
+ * made for ordinary files runs out of them while df shows free space.
+ */
+static int fail_no_space(struct import_job *j, int err)
+{
+	struct statvfs st;
+
+	if (!statvfs(j->args->dir, &st) && st.f_ffree == 0)
+		return ctl_fail(err, j->args->dir,
+				"no inode left (%llu in all), %" PRIu64 " vectors imported: each vector is a file; "
+				"make the filesystem with mkfs.vexfs -T vectors (or more inodes with -N or -i)",
+				(unsigned long long)st.f_files, j->done);
+	return ctl_fail(err, j->args->dir,
+			"%" PRIu64 " vectors imported: the filesystem is full (a smaller --batch "
+			"leaves less of a failed batch undone)", j->done);
+}
+
 /* bad is the row within the batch; its id names the file and the row. */
 static int fail_insert(struct import_job *j, int err, uint32_t bad)
 {
 	const float *vec;
 	uint32_t v;
 
+	if (err == -ENOSPC)
+		return fail_no_space(j, err);
 	if (bad == UINT32_MAX)
 		return ctl_fail(err, j->args->dir, "%" PRIu64 " vectors imported before the failure",
 				j->done);
@@ -427,7 +460,8 @@ static int fail_insert(struct import_job *j, int err, uint32_t bad)
 	if (err == -EEXIST)
 		return ctl_fail(err, j->args->dir, "id %" PRIu64 ": a file of that name exists; %" PRIu64 " vectors imported before it%s",
 				j->ids[bad], j->done,
-				j->args->resume ? "" : " (--resume skips the rows an earlier import made)");
+				j->args->resume ? "" :
+				" (--resume skips the rows an earlier import made, --upsert replaces their vectors)");
 	if (err == -EINVAL && v < j->dim)
 		return ctl_fail(err, j->args->dir, "id %" PRIu64 ": component %u is not finite; %" PRIu64 " vectors imported before it",
 				j->ids[bad], v, j->done);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "vexfsctl.h"
@@ -20,8 +21,9 @@ struct put_args {
 	const char *vector_file;	/* --vector-file */
 	uint64_t row;
 	bool row_given;
-	uint64_t id;			/* 0: the kernel uses the inode number */
+	uint64_t id;			/* 0: keep the file's id, or its inode number */
 	uint64_t attrs[VEXFS_ATTR_WORDS];
+	bool attrs_given;		/* else the file's metadata is kept */
 };
 
 /* Why a vector call on a file failed, where the errno alone is vague. */
@@ -121,6 +123,7 @@ static int parse_put_args(int argc, char **argv, struct put_args *a)
 			if (parse_attr_assign(optarg, a->attrs))
 				return ctl_usage_error("--attr wants W=V with W in 0..%d, not '%s'",
 						       VEXFS_ATTR_WORDS - 1, optarg);
+			a->attrs_given = true;
 			break;
 		default:
 			rc = ctl_common_option(opt);
@@ -160,7 +163,7 @@ static int open_for_put(const char *file, bool *created)
 }
 
 static void print_put(const struct put_args *a, uint32_t dim, uint64_t id,
-		      bool created)
+		      const uint64_t *attrs, bool created)
 {
 	struct jsonw w;
 
@@ -174,7 +177,7 @@ static void print_put(const struct put_args *a, uint32_t dim, uint64_t id,
 	jw_string(&w, "file", a->file);
 	jw_u64(&w, "dim", dim);
 	jw_u64(&w, "id", id);
-	json_attrs(&w, a->attrs);
+	json_attrs(&w, attrs);
 	jw_bool(&w, "created", created);
 	jw_object_end(&w);
 }
@@ -182,7 +185,7 @@ static void print_put(const struct put_args *a, uint32_t dim, uint64_t id,
 static int put_vector(const struct put_args *a, const float *vec, uint32_t dim,
 		      uint32_t coll_dim)
 {
-	uint64_t id = a->id;
+	uint64_t id = a->id, attrs[VEXFS_ATTR_WORDS];
 	bool created;
 	float *check;
 	int fd, err;
@@ -194,7 +197,8 @@ static int put_vector(const struct put_args *a, const float *vec, uint32_t dim,
 	fd = open_for_put(a->file, &created);
 	if (fd < 0)
 		return ctl_fail(errno, a->file, NULL);
-	err = libvexfs_vector_set(fd, vec, dim, a->id, a->attrs);
+	err = libvexfs_vector_set(fd, vec, dim, a->id,
+				  a->attrs_given ? a->attrs : NULL);
 	if (err) {
 		fail_on_file(err, a->file, fd, vec, dim, coll_dim);
 		if (created)
@@ -202,13 +206,14 @@ static int put_vector(const struct put_args *a, const float *vec, uint32_t dim,
 		close(fd);
 		return CTL_FAIL;
 	}
-	/* Id 0 asked for the inode number: read back which one it is. */
+	/* What was kept (the id, the metadata) is read back to be shown. */
+	memcpy(attrs, a->attrs, sizeof(attrs));
 	check = malloc((size_t)dim * sizeof(float));
-	if (check && !a->id)
-		libvexfs_vector_get(fd, check, dim, &id, NULL);
+	if (check)
+		libvexfs_vector_get(fd, check, dim, &id, attrs);
 	free(check);
 	close(fd);
-	print_put(a, dim, id, created);
+	print_put(a, dim, id, attrs, created);
 	return CTL_OK;
 }
 

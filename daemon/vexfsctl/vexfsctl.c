@@ -134,8 +134,9 @@ static const struct command commands[] = {
 	  "Example: vexfsctl del /mnt/v/sift/42\n" },
 	{ "import", NULL, cmd_import,
 	  "import DIR DATA.fvecs|.bvecs|.npy|.csv|.jsonl [--format F] [--batch N]\n"
-	  "         [--id-start N] [--attrs-from ATTRS.ivecs] [--resume] [-q]\n"
-	  "  One file per row of DATA in the collection DIR, named by its id.\n"
+	  "         [--id-start N] [--attrs-from ATTRS.ivecs] [--resume | --upsert] [-q]\n"
+	  "  One file per row of DATA in the collection DIR, named by its id;\n"
+	  "  --upsert replaces the vectors of the files that exist, keeping their ids.\n"
 	  "Example: vexfsctl import /mnt/v/sift sift5k_base.fvecs --batch 1000\n" },
 	{ "search", NULL, cmd_search,
 	  "search DIR (--query \"X1,X2,...\" | --query-file F.fvecs|F.npy [--row R])\n"

@@ -80,15 +80,23 @@ struct vexfs_ioc_collection {
 	__u64 reserved[2];
 };
 
-/* A vector and its metadata on one file. */
+/*
+ * A vector and its metadata on one file. Replacing a vector keeps its
+ * identity unless the caller changes it: on SET, id 0 keeps the id the
+ * file's vector has (a file without one gets its inode number), and
+ * VEXFS_VEC_KEEP_ATTRS keeps its metadata words (zeroes for a new one).
+ */
 struct vexfs_ioc_vector {
 	__u32 size;
 	__u32 dim;			/* must equal the collection's */
 	__u64 vector_ptr;		/* float[dim] */
-	__u64 id;			/* user id; 0 on SET means "the inode number" */
+	__u64 id;			/* user id; 0 on SET: keep, or the inode number */
 	__u64 attrs[VEXFS_ATTR_WORDS];	/* metadata words, filters read them */
-	__u64 reserved[2];
+	__u64 flags;			/* SET: VEXFS_VEC_*; GET: 0 */
+	__u64 reserved;
 };
+
+#define VEXFS_VEC_KEEP_ATTRS	0x1	/* SET: attrs ignored, the file's kept */
 
 /*
  * Batch insert: create `count` regular files in the collection, named by
@@ -105,6 +113,11 @@ struct vexfs_ioc_vector {
  * and error_index = count, nothing changed: split it (libvexfs and the
  * Python package do, each half again all or nothing). Without a journal
  * (images under 128 MiB) a power cut may leave part of a batch.
+ *
+ * With VEXFS_BATCH_UPSERT, a name that exists as a regular file the
+ * caller may write is not an error: its vector is replaced, keeping its
+ * id, and its metadata words too unless attrs_ptr is given. The batch is
+ * still all or nothing: a failure puts the replaced vectors back.
  */
 struct vexfs_ioc_batch_insert {
 	__u32 size;
@@ -115,9 +128,11 @@ struct vexfs_ioc_batch_insert {
 	__u64 vectors_ptr;		/* float[count * dim] */
 	__u64 attrs_ptr;		/* __u64[count * VEXFS_ATTR_WORDS], or 0 */
 	__u32 error_index;		/* out: first bad entry, or count */
-	__u32 flags;			/* must be 0 */
+	__u32 flags;			/* VEXFS_BATCH_* */
 	__u64 reserved[4];
 };
+
+#define VEXFS_BATCH_UPSERT	0x1	/* replace the vectors of names that exist */
 
 /* Built-in predicate on one metadata word. */
 #define VEXFS_PRED_NONE		0

@@ -90,6 +90,12 @@ class ClientTest(unittest.TestCase):
         self.assertIn("doc.txt", c)
         self.assertEqual(c.add("doc.txt", [4, 3, 2, 1], id=99), 99)  # replaces
         self.assertEqual(c.get("doc.txt").id, 99)
+        # An update without id or attrs keeps both.
+        self.assertEqual(c.add("doc.txt", [2, 2, 2, 2]), 99)
+        v = c.get("doc.txt")
+        self.assertEqual((list(v.vector), v.id, v.attrs), ([2, 2, 2, 2], 99, [7, 0, 1 << 63, 0]))
+        self.assertEqual(c.add("doc.txt", [2, 2, 2, 2], attrs=[5]), 99)
+        self.assertEqual(c.get("doc.txt").attrs, [5, 0, 0, 0])
         c.delete("doc.txt", keep_file=True)
         self.assertTrue(os.path.exists(os.path.join(c.path, "doc.txt")))
         with self.assertRaises(vexfs.NoVector):
@@ -175,6 +181,34 @@ class ClientTest(unittest.TestCase):
         self.assertEqual([h.id for h in c.search(q, k=3, where="attr1 < 3")],
                          [i + 1 for i in sorted(range(3), key=lambda i: l2(vecs[i], q))])
         self.assertEqual(len(c.search(q, k=4096)), 300)
+
+    def test_upsert(self):
+        c = self.fresh()
+        c.add_batch([1, 2], [[1, 0, 0, 0], [2, 0, 0, 0]], attrs=[[5], [6]])
+        c.add("2", [2, 0, 0, 0], id=22)          # an id that is not the name
+        open(os.path.join(c.path, "plain"), "w").close()
+        # Replaces 1 and 2 in place, keeps their ids and metadata; creates 3.
+        self.assertEqual(c.upsert([1, 2, 3], [[0, 1, 0, 0], [0, 2, 0, 0], [0, 3, 0, 0]]), 3)
+        self.assertEqual(c.stats().count, 3)
+        got = {n: c.get(n) for n in ("1", "2", "3")}
+        self.assertEqual([list(v.vector) for v in got.values()],
+                         [[0, 1, 0, 0], [0, 2, 0, 0], [0, 3, 0, 0]])
+        self.assertEqual([(v.id, v.attrs[0]) for v in got.values()], [(1, 5), (22, 6), (3, 0)])
+        c.upsert([1], [[0, 9, 0, 0]], attrs=[[7]])
+        self.assertEqual(c.get("1").attrs[0], 7)
+        # All or nothing: a bad entry puts the replaced vectors back.
+        with self.assertRaises(vexfs.InvalidArgument) as cm:
+            c.upsert([1, 4], [[9, 9, 9, 9], [1, float("nan"), 1, 1]])
+        self.assertEqual(cm.exception.error_index, 1)
+        self.assertEqual(list(c.get("1").vector), [0, 9, 0, 0])
+        # A file without a vector here is not replaced: EEXIST, nothing changed.
+        plain_id = os.stat(os.path.join(c.path, "plain")).st_ino
+        os.rename(os.path.join(c.path, "plain"), os.path.join(c.path, str(plain_id)))
+        with self.assertRaises(vexfs.AlreadyExists) as cm:
+            c.upsert([1, plain_id], [[8, 8, 8, 8], [1, 1, 1, 1]])
+        self.assertEqual(cm.exception.error_index, 1)
+        self.assertEqual(list(c.get("1").vector), [0, 9, 0, 0])
+        self.assertEqual(c.stats().count, 3)
 
     def test_batch_all_or_nothing(self):
         c = self.fresh()

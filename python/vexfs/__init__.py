@@ -424,29 +424,49 @@ class Collection:
     def add(self, name, vector, id=None, attrs=None, data=None, mode=0o644):
         """Give the file name a vector, creating the file (with mode) if it
         does not exist and writing data (bytes) into it if given; replaces
-        any vector the file had. id: the user id (default: the inode
-        number); attrs: up to 4 non-negative metadata words. Returns the
-        id the vector carries."""
+        any vector the file had, keeping its identity. id: the user id
+        (default: the id the file's vector has, or the inode number for a
+        new one); attrs: up to 4 non-negative metadata words (default: the
+        ones the file's vector has, or zeroes). Returns the id the vector
+        carries (None when id was not given and the file is write-only to
+        the caller)."""
         vec = _float_array(vector)
         self._check_vector(vec)
         words = _attrs_words(attrs)
         if id is not None and (not isinstance(id, int) or not 0 < id < 1 << 64):
             raise _error(errno.EINVAL, "id %r: want 1..2^64-1" % (id,))
-        fd = _open(name, os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if data is not None else 0),
-                   mode, dir_fd=self._fd())
+        flags = os.O_CREAT | (os.O_TRUNC if data is not None else 0)
+        try:
+            fd, readable = _open(name, os.O_RDWR | flags, mode, dir_fd=self._fd()), True
+        except OSError as exc:
+            if exc.errno != errno.EACCES:
+                raise
+            # Write access alone sets a vector; reading its id needs more.
+            fd, readable = _open(name, os.O_WRONLY | flags, mode, dir_fd=self._fd()), False
         try:
             if data is not None:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
-            buf = _abi.VECTOR.pack(dim=self.dim, vector_ptr=_addr(vec), id=id or 0, attrs=words)
+            buf = _abi.VECTOR.pack(dim=self.dim, vector_ptr=_addr(vec), id=id or 0, attrs=words,
+                                   flags=_abi.VEC_KEEP_ATTRS if attrs is None else 0)
             try:
                 fcntl.ioctl(fd, _abi.IOC_SET_VECTOR, buf)
             except OSError as exc:
                 raise _translate(exc, "set vector", self._name(name), fd) from None
-            return id or os.fstat(fd).st_ino
+            return id or (self._vector_id(fd, name) if readable else None)
         finally:
             os.close(fd)
+
+    def _vector_id(self, fd, name):
+        """The id of the vector the file open at fd carries."""
+        vec = array.array("f", bytes(4 * self.dim))
+        buf = _abi.VECTOR.pack(dim=self.dim, vector_ptr=_addr(vec))
+        try:
+            fcntl.ioctl(fd, _abi.IOC_GET_VECTOR, buf)
+        except OSError as exc:
+            raise _translate(exc, "get vector", self._name(name), fd) from None
+        return _abi.VECTOR.unpack(buf)["id"]
 
     def get(self, name, numpy=False):
         """The vector, id and metadata words of the file name, as a Vector
@@ -501,6 +521,16 @@ class Collection:
         failure leaves the calls before it in place. On EEXIST the
         AlreadyExists raised has error_index, the entry at fault. Returns
         the number of files created."""
+        return self._batch(ids, vectors, attrs, mode, 0)
+
+    def upsert(self, ids, vectors, attrs=None, mode=0):
+        """add_batch(), except that a name that exists is no error when it is
+        a file whose vector is in this collection: its vector is replaced,
+        keeping its id, and its metadata too unless attrs is given. Each
+        kernel call is still all or nothing. Returns the number of entries."""
+        return self._batch(ids, vectors, attrs, mode, _abi.BATCH_UPSERT)
+
+    def _batch(self, ids, vectors, attrs, mode, flags):
         id_arr = array.array("Q")
         try:
             id_arr.extend(ids)
@@ -523,29 +553,29 @@ class Collection:
         done = 0
         while done < count:
             n = min(per_call, count - done)
-            self._batch_call(id_arr, flat, attr_arr, done, n, mode)
+            self._batch_call(id_arr, flat, attr_arr, done, n, mode, flags)
             done += n
         return count
 
-    def _batch_call(self, ids, flat, attrs, start, n, mode):
+    def _batch_call(self, ids, flat, attrs, start, n, mode, flags):
         """One call is one journal transaction; a batch the journal cannot
         hold in one (E2BIG) goes in halves, each again all or nothing."""
         try:
-            self._batch_ioctl(ids, flat, attrs, start, n, mode)
+            self._batch_ioctl(ids, flat, attrs, start, n, mode, flags)
         except TooLarge as exc:
             if n < 2 or exc.error_index is not None:
                 raise
             half = n // 2
-            self._batch_call(ids, flat, attrs, start, half, mode)
-            self._batch_call(ids, flat, attrs, start + half, n - half, mode)
+            self._batch_call(ids, flat, attrs, start, half, mode, flags)
+            self._batch_call(ids, flat, attrs, start + half, n - half, mode, flags)
 
-    def _batch_ioctl(self, ids, flat, attrs, start, n, mode):
+    def _batch_ioctl(self, ids, flat, attrs, start, n, mode, flags):
         # Slices are copies: their own buffers, alive for the call.
         id_part = ids[start:start + n]
         vec_part = flat[start * self.dim:(start + n) * self.dim]
         attr_part = attrs[start * ATTR_WORDS:(start + n) * ATTR_WORDS] if attrs is not None else None
         buf = _abi.BATCH_INSERT.pack(
-            dim=self.dim, count=n, mode=mode, ids_ptr=_addr(id_part),
+            dim=self.dim, count=n, mode=mode, flags=flags, ids_ptr=_addr(id_part),
             vectors_ptr=_addr(vec_part),
             attrs_ptr=_addr(attr_part) if attr_part is not None else 0)
         try:

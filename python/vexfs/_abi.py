@@ -61,7 +61,7 @@ LAYOUTS = {
     ],
     "vexfs_ioc_vector": [
         ("size", "I"), ("dim", "I"), ("vector_ptr", "Q"), ("id", "Q"),
-        ("attrs", "4Q"), ("reserved", "2Q"),
+        ("attrs", "4Q"), ("flags", "Q"), ("reserved", "Q"),
     ],
     "vexfs_ioc_batch_insert": [
         ("size", "I"), ("dim", "I"), ("count", "I"), ("mode", "I"),
@@ -149,6 +149,11 @@ SEARCH = STRUCTS["vexfs_ioc_search"]
 RESULT = STRUCTS["vexfs_search_result"]
 READ_VECTORS = STRUCTS["vexfs_ioc_read_vectors"]
 PUBLISH_INDEX = STRUCTS["vexfs_ioc_publish_index"]
+
+# struct vexfs_ioc_vector flags on SET: keep the file's metadata words.
+VEC_KEEP_ATTRS = 0x1
+# struct vexfs_ioc_batch_insert flags: replace the vectors of names that exist.
+BATCH_UPSERT = 0x1
 
 # <asm-generic/ioctl.h>: dir (2 bits) | size (14) | type (8) | nr (8)
 _IOC_NONE, _IOC_WRITE, _IOC_READ = 0, 1, 2

@@ -121,6 +121,10 @@ rm -r "$MNT/fvecs"
 new_coll fvecs
 check "fvecs with --attrs-from: import" ctl import "$MNT/fvecs" "$D/a.fvecs" --attrs-from "$D/attrs.ivecs" -q
 check "fvecs: every row read back" verify "$MNT/fvecs" float 1 no
+check "--upsert of the same rows replaces the vectors in place" ctl import "$MNT/fvecs" "$D/a.fvecs" --upsert -q
+check "  ... every row read back, ids and metadata kept, no file added" verify "$MNT/fvecs" float 1 no
+expect_fail "--resume with --upsert is a usage error" -e 'choose one' \
+	ctl import "$MNT/fvecs" "$D/a.fvecs" --upsert --resume -q
 new_coll bvecs
 check "bvecs: import, ids from 500" ctl import "$MNT/bvecs" "$D/a.bvecs" --id-start 500 -q
 check "bvecs: every row read back as floats" verify "$MNT/bvecs" bytes 500 no
@@ -229,6 +233,20 @@ ctl put "$MNT/big/17" --vector "$(printf '1,%.0s' $(seq 15))1" --id 17 >/dev/nul
 expect_fail "--resume refuses a file whose vector differs" \
 	-e 'id 17: file 17 exists with another vector, id or metadata; not overwriting it' \
 	ctl import "$MNT/big" "$D/big.jsonl" --resume -q
+
+section "out of inodes"
+teardown
+if setup_vexfs 8M && new_coll few; then
+	expect_fail "600 vectors on a default 8 MiB filesystem: out of inodes, and the message says how to make more" \
+		-e 'no inode left \(527 in all\).*mkfs.vexfs -T vectors' ctl import "$MNT/few" "$D/a.fvecs" -q
+	teardown
+fi
+if setup_vexfs 8M -T vectors && new_coll few; then
+	check "the same on an 8 MiB filesystem made with -T vectors" ctl import "$MNT/few" "$D/a.fvecs" -q
+	check_eq "  ... all 600 in" 600 "$(count_of "$MNT/few")"
+else
+	fail "mkfs.vexfs -T vectors" "cannot make and mount the filesystem"
+fi
 check_no_oops "no kernel splat from the imports"
 
 teardown

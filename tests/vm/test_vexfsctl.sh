@@ -205,6 +205,16 @@ check "put --vector-file creates the file, id defaults to the inode" json_check 
 	ctl put "$COLL/from-row" --vector-file "$BASE" --row 7 --json
 check "id of a put without --id is the inode number" id_is_inode "$COLL/from-row"
 check "get text output" get_text_shows_id "$DOC" 4242
+VEC2=$(python3 -c 'print(",".join("%g" % (i / 4) for i in range(128)))')
+check "put again without --id or --attr keeps the id and metadata" json_check \
+	'd["id"] == 4242 and d["attrs"] == [1, 0, 0, 4]' ctl put "$DOC" --vector "$VEC2" --json
+check "... and replaces the vector" json_check \
+	'd["id"] == 4242 and d["attrs"] == [1, 0, 0, 4] and d["vector"] == [i / 4 for i in range(128)]' \
+	ctl get "$DOC" --json
+check "put --attr alone changes the metadata, keeps the id" json_check \
+	'd["id"] == 4242 and d["attrs"] == [0, 9, 0, 0]' ctl put "$DOC" --vector "$VEC" --attr 1=9 --json
+check "put --id alone changes the id, keeps the metadata" json_check \
+	'd["id"] == 77 and d["attrs"] == [0, 9, 0, 0]' ctl put "$DOC" --vector "$VEC" --id 77 --json
 check "del" ctl del "$DOC"
 expect_fail "get after del: no vector" -e "No data available \(the file has no vector\)" ctl get "$DOC"
 check_eq "del keeps the file" "a document" "$(cat "$DOC")"
