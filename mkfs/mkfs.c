@@ -50,6 +50,9 @@ static void usage(FILE *out)
 		"  -L LABEL         volume label, at most %u bytes\n"
 		"  -N INODES        number of inodes, the root directory included\n"
 		"  -i BYTES         bytes per inode (default %llu)\n"
+		"  -T USAGE         bytes per inode for a use: default (16 KiB), small\n"
+		"                   (4 KiB, many small files) or vectors (2 KiB, a vector\n"
+		"                   store: one file per vector, most of them empty)\n"
 		"  -U UUID|random   filesystem UUID (default random)\n"
 		"  -q               print nothing but errors\n"
 		"  -V, --version    print the version and exit\n"
@@ -99,6 +102,29 @@ static int parse_size(const char *text, uint64_t bare, uint64_t *out)
 	return 0;
 }
 
+/*
+ * Bytes per inode for a usage type (mke2fs -T): a vector store holds one
+ * file per vector, often empty, whose vector lives in the collection's
+ * table (a 128-d float32 vector takes about 600 bytes there).
+ */
+static uint64_t usage_bytes_per_inode(const char *usage)
+{
+	static const struct {
+		const char *name;
+		uint64_t bytes;
+	} types[] = {
+		{ "default", VEXFS_DEFAULT_BYTES_PER_INODE },
+		{ "small", 4096 },
+		{ "vectors", 2048 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (!strcmp(usage, types[i].name))
+			return types[i].bytes;
+	errx(1, "unknown usage type '%s': default, small or vectors", usage);
+}
+
 static void parse_uuid(const char *text, struct options *o)
 {
 	if (strcmp(text, "random") == 0) {
@@ -118,10 +144,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	uint64_t usage_ratio = 0;
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	while ((c = getopt_long(argc, argv, "fL:N:i:U:qVh", longopts,
+	while ((c = getopt_long(argc, argv, "fL:N:i:T:U:qVh", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -140,6 +167,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'i':
 			if (parse_size(optarg, 1, &o->bytes_per_inode))
 				errx(1, "bad bytes-per-inode '%s'", optarg);
+			break;
+		case 'T':
+			usage_ratio = usage_bytes_per_inode(optarg);
 			break;
 		case 'U':
 			parse_uuid(optarg, o);
@@ -161,6 +191,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->inodes && o->bytes_per_inode)
 		errx(1, "-N and -i cannot be used together");
+	/* -N and -i say exactly what -T says in general. */
+	if (!o->inodes && !o->bytes_per_inode)
+		o->bytes_per_inode = usage_ratio;
 	if (optind >= argc || argc - optind > 2) {
 		usage(stderr);
 		exit(1);
