@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench: fsbench on vexfs and on ext4, each on its own loop device of
 # the same size backed by the same tmpfs, in the same guest, one after the
-# other; then a table of the vexfs/ext4 ratio per phase.
+# other, for several interleaved rounds (vexfs, ext4, vexfs, ext4, ...);
+# then a table of each phase's median throughput, its spread over the
+# rounds, and the ratio of the medians.
 #
 #   scripts/vm.sh -- tests/bench/run-fsbench.sh
 #
@@ -11,6 +13,7 @@
 #   FSBENCH_FSYNC       end | each | none, see fsbench.c [end]
 #   FSBENCH_IMAGE_SIZE  size of each loop device [384M]
 #   FSBENCH_FS          filesystems to compare [vexfs ext4]
+#   FSBENCH_ROUNDS      rounds, each running every filesystem once [3]
 #
 # The combined JSON goes to $VEXFS_RESULTS/fsbench.json when that is set,
 # and is printed on one line starting with "fsbench-json:" as well, since
@@ -23,6 +26,7 @@ file_size=${FSBENCH_FILE_SIZE:-16k}
 fsync_mode=${FSBENCH_FSYNC:-end}
 image_size=${FSBENCH_IMAGE_SIZE:-384M}
 read -r -a filesystems <<<"${FSBENCH_FS:-vexfs ext4}"
+rounds=${FSBENCH_ROUNDS:-3}
 work=${VEXFS_SCRATCH:-/tmp}/fsbench
 mnt=$work/mnt
 dev=
@@ -62,7 +66,7 @@ make_fs() {	# TYPE DEVICE
 	esac
 }
 
-bench_one() {	# TYPE: prints fsbench's table, leaves its JSON in $work/TYPE.json
+bench_one() {	# TYPE ROUND: leaves fsbench's JSON in $work/TYPE.ROUND.json
 	local fs=$1 img=$work/$1.img
 	rm -f "$img"
 	truncate -s "$image_size" "$img"
@@ -70,42 +74,46 @@ bench_one() {	# TYPE: prints fsbench's table, leaves its JSON in $work/TYPE.json
 	make_fs "$fs" "$dev" >/dev/null
 	mkdir -p "$mnt"
 	mount -t "$fs" "$dev" "$mnt"
-	"$fsbench" -n "$files" -s "$file_size" -f "$fsync_mode" -l "$fs" --json "$mnt" >"$work/$fs.json"
+	"$fsbench" -n "$files" -s "$file_size" -f "$fsync_mode" -l "$fs" --json "$mnt" >"$work/$fs.$2.json"
 	umount "$mnt"
 	losetup -d "$dev"
 	dev=
 	rm -f "$img"
 }
 
-# Table and combined JSON from the per-filesystem JSON files.
+# Table and combined JSON from the per-filesystem, per-round JSON files:
+# each phase's median over the rounds, and the spread (lowest-highest).
 report() {
-	python3 - "$work" "${VEXFS_RESULTS:-}" "${filesystems[@]}" <<'EOF'
-import json, os, sys
-work, results, names = sys.argv[1], sys.argv[2], sys.argv[3:]
-runs = {n: json.load(open(os.path.join(work, n + ".json"))) for n in names}
-first = runs[names[0]]
-print("\nfsbench: %d files x %d bytes, fsync=%s, caches %s between phases"
+	python3 - "$work" "${VEXFS_RESULTS:-}" "$rounds" "${filesystems[@]}" <<'EOF'
+import json, os, statistics, sys
+work, results, rounds, names = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+runs = {n: [json.load(open(os.path.join(work, "%s.%d.json" % (n, r)))) for r in range(rounds)]
+        for n in names}
+first = runs[names[0]][0]
+print("\nfsbench: %d files x %d bytes, fsync=%s, caches %s between phases, "
+      "median of %d interleaved rounds (lowest-highest)"
       % (first["files"], first["file_size"], first["fsync"],
-         "dropped" if first["caches_dropped"] else "warm"))
-head = "%-8s" % "phase" + "".join("%14s" % (n + " ops/s") for n in names)
-head += "".join("%12s" % (n + " MB/s") for n in names)
+         "dropped" if first["caches_dropped"] else "warm", rounds))
+head = "%-8s" % "phase" + "".join("%28s" % (n + " ops/s") for n in names)
 if len(names) == 2:
     head += "%10s" % "ratio"
 print(head)
 combined = {"files": first["files"], "file_size": first["file_size"], "fsync": first["fsync"],
-            "runs": runs, "ratio": {}}
+            "rounds": rounds, "runs": runs, "median": {}, "ratio": {}}
 for i, phase in enumerate(p["name"] for p in first["phases"]):
-    rows = [runs[n]["phases"][i] for n in names]
-    line = "%-8s" % phase + "".join("%14.1f" % r["ops_per_sec"] for r in rows)
-    line += "".join("%12s" % ("%.1f" % r["mb_per_sec"] if r["mb_per_sec"] is not None else "-")
-                    for r in rows)
-    if len(names) == 2 and rows[1]["ops_per_sec"]:
-        ratio = rows[0]["ops_per_sec"] / rows[1]["ops_per_sec"]
-        combined["ratio"][phase] = round(ratio, 3)
-        line += "%10.2f" % ratio
+    line, med = "%-8s" % phase, []
+    for n in names:
+        ops = [r["phases"][i]["ops_per_sec"] for r in runs[n]]
+        m = statistics.median(ops)
+        med.append(m)
+        combined["median"].setdefault(n, {})[phase] = round(m, 1)
+        line += "%28s" % ("%.1f (%.1f-%.1f)" % (m, min(ops), max(ops)))
+    if len(names) == 2 and med[1]:
+        combined["ratio"][phase] = round(med[0] / med[1], 3)
+        line += "%10.2f" % (med[0] / med[1])
     print(line)
 if len(names) == 2:
-    print("ratio = %s / %s throughput; above 1 means %s is faster" % (names[0], names[1], names[0]))
+    print("ratio = %s / %s median throughput; above 1 means %s is faster" % (names[0], names[1], names[0]))
 text = json.dumps(combined, sort_keys=True)
 print("fsbench-json: " + text)
 if results:
@@ -117,11 +125,13 @@ EOF
 
 mkdir -p "$work"
 fsbench=$(fsbench_binary)
-for fs in "${filesystems[@]}"; do
-	[ "$fs" != vexfs ] || load_vexfs
-	echo "== $fs: $files files x $file_size on a $image_size loop device"
-	start=$SECONDS
-	bench_one "$fs"
-	echo "   done in $((SECONDS - start)) s"
+for ((round = 0; round < rounds; round++)); do
+	for fs in "${filesystems[@]}"; do
+		[ "$fs" != vexfs ] || load_vexfs
+		echo "== round $((round + 1))/$rounds, $fs: $files files x $file_size on a $image_size loop device"
+		start=$SECONDS
+		bench_one "$fs" "$round"
+		echo "   done in $((SECONDS - start)) s"
+	done
 done
 report

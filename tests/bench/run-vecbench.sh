@@ -11,7 +11,7 @@
 #   VEXFS_VECBENCH_SIFT        directory of sift5k_{base,query}.fvecs, or
 #                              "none" [../shared/data/sift5k beside the repo]
 #   VEXFS_VECBENCH_GEN         generated unit vectors N:DIM, or "none" [10000:1536]
-#   VEXFS_VECBENCH_ROUNDS      rounds per figure, the best one counts [3]
+#   VEXFS_VECBENCH_ROUNDS      rounds: insert figures are medians, search the best [3]
 #   VEXFS_VECBENCH_QUERIES     queries per search round, at most 100 [100]
 #   VEXFS_VECBENCH_BATCH       vectors per batch insert and per write() [1000]
 #   VEXFS_VECBENCH_IMAGE_SIZE  size of the VexFS loop device [768M]

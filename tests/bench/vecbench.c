@@ -17,8 +17,9 @@
  *   vecbench --mnt DIR --tmp DIR [--sift DIR] [--gen N:DIM] [--gen-metric M]
  *            [--batch B] [-k K] [--queries Q] [--rounds R] [--json FILE]
  *
- * --mnt is a directory on a mounted VexFS, --tmp one on tmpfs. Each timed
- * figure is the best of R rounds; every insert round starts from an empty
+ * --mnt is a directory on a mounted VexFS, --tmp one on tmpfs. An insert
+ * figure is the median of R interleaved rounds, shown with its spread; a
+ * search figure the best of R. Every insert round starts from an empty
  * collection (or tmpfs directory), and what a round made is removed,
  * untimed, before the next. Prints a table, and JSON to --json FILE.
  */
@@ -55,11 +56,16 @@ struct dataset {
 	float *queries;			/* nq * dim */
 };
 
+/* A time over the rounds: the median, and the spread around it. */
+struct timing {
+	double med, lo, hi;
+};
+
 struct insert_result {
-	double vexfs_s;			/* batch insert, best round */
-	double syncfs_s;		/* syncfs after the best round's insert */
-	double tmpfs_write_s;		/* write() to one tmpfs file */
-	double tmpfs_files_s;		/* one tmpfs file per vector */
+	struct timing vexfs;		/* batch insert */
+	double syncfs_s;		/* syncfs after an insert, median */
+	struct timing tmpfs_write;	/* write() to one tmpfs file */
+	struct timing tmpfs_files;	/* one tmpfs file per vector */
 };
 
 struct search_result {
@@ -339,33 +345,55 @@ static double time_tmpfs_files(const char *path, const struct dataset *d)
 	return secs;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Sorts t[n] (n >= 1) and sums it up. */
+static struct timing timing_of(double *t, unsigned int n)
+{
+	qsort(t, n, sizeof(*t), cmp_double);
+	return (struct timing){
+		.med = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2,
+		.lo = t[0],
+		.hi = t[n - 1],
+	};
+}
+
 /*
- * Best of opt->rounds for each; the collection of the last round stays
- * (at coll) for the search benchmark.
+ * opt->rounds rounds, each timing the three one after the other, so that
+ * a host busy for a while slows all three alike; the median of each
+ * counts. The collection of the last round stays (at coll) for the
+ * search benchmark.
  */
 static void bench_insert(const struct options *opt, const struct dataset *d,
 			 const char *coll, struct insert_result *r)
 {
 	uint64_t *ids = xmalloc((size_t)d->n * sizeof(*ids));
+	double *t = xmalloc(4 * (size_t)opt->rounds * sizeof(*t));
+	double *vexfs = t, *sync = t + opt->rounds;
+	double *write = sync + opt->rounds, *files = write + opt->rounds;
 	char path[4096];
 	unsigned int round;
-	double secs, sync_s;
 
-	r->vexfs_s = r->tmpfs_write_s = r->tmpfs_files_s = INFINITY;
 	for (round = 0; round < opt->rounds; round++) {
 		if (round)
 			remove_tree(coll);
 		make_collection(coll, d);
-		secs = time_batch_insert(coll, d, opt->batch, ids, &sync_s);
-		if (secs < r->vexfs_s) {
-			r->vexfs_s = secs;
-			r->syncfs_s = sync_s;
-		}
+		vexfs[round] = time_batch_insert(coll, d, opt->batch, ids, &sync[round]);
 		snprintf(path, sizeof(path), "%s/%s.vectors", opt->tmp, d->name);
-		r->tmpfs_write_s = min_d(r->tmpfs_write_s, time_tmpfs_write(path, d, opt->batch));
+		write[round] = time_tmpfs_write(path, d, opt->batch);
 		snprintf(path, sizeof(path), "%s/%s.files", opt->tmp, d->name);
-		r->tmpfs_files_s = min_d(r->tmpfs_files_s, time_tmpfs_files(path, d));
+		files[round] = time_tmpfs_files(path, d);
 	}
+	r->vexfs = timing_of(vexfs, opt->rounds);
+	r->syncfs_s = timing_of(sync, opt->rounds).med;
+	r->tmpfs_write = timing_of(write, opt->rounds);
+	r->tmpfs_files = timing_of(files, opt->rounds);
+	free(t);
 	free(ids);
 }
 
@@ -490,24 +518,30 @@ struct run {
 	struct search_result srch;
 };
 
+static void print_timing(const char *what, const struct timing *t, uint32_t n,
+			 double mb)
+{
+	printf("%-40s %10.4f %9.4f-%-9.4f %12.0f %10.2f\n", what, t->med, t->lo,
+	       t->hi, n / t->med, mb / t->med);
+}
+
 static void print_table(const struct options *opt, const struct run *r)
 {
 	const struct dataset *d = &r->d;
 	double mb = (double)d->n * d->dim * sizeof(float) / 1e6;
 
-	printf("\n== %s: %u vectors x %u, %s, batch %u, k %u, %u queries, best of %u\n",
+	printf("\n== %s: %u vectors x %u, %s, batch %u, k %u, %u queries, %u rounds (search: the best)\n",
 	       d->name, d->n, d->dim, libvexfs_metric_name(d->metric), opt->batch,
 	       opt->k, r->nq, opt->rounds);
-	printf("%-40s %10s %12s %10s\n", "insert", "seconds", "vectors/s", "MB/s");
-	printf("%-40s %10.4f %12.0f %10.2f\n", "  vexfs batch insert ioctl",
-	       r->ins.vexfs_s, d->n / r->ins.vexfs_s, mb / r->ins.vexfs_s);
-	printf("%-40s %10.4f %12.0f %10.2f\n", "  tmpfs write(), one file",
-	       r->ins.tmpfs_write_s, d->n / r->ins.tmpfs_write_s, mb / r->ins.tmpfs_write_s);
-	printf("%-40s %10.4f %12.0f %10.2f\n", "  tmpfs one file per vector",
-	       r->ins.tmpfs_files_s, d->n / r->ins.tmpfs_files_s, mb / r->ins.tmpfs_files_s);
+	printf("%-40s %10s %19s %12s %10s\n", "insert (median of the rounds)", "seconds",
+	       "lowest-highest", "vectors/s", "MB/s");
+	print_timing("  vexfs batch insert ioctl", &r->ins.vexfs, d->n, mb);
+	print_timing("  tmpfs write(), one file", &r->ins.tmpfs_write, d->n, mb);
+	print_timing("  tmpfs one file per vector", &r->ins.tmpfs_files, d->n, mb);
 	printf("  syncfs after the vexfs insert: %.4f s\n", r->ins.syncfs_s);
 	printf("  time ratio vexfs / tmpfs write(): %.2f; vexfs / tmpfs file per vector: %.2f\n",
-	       r->ins.vexfs_s / r->ins.tmpfs_write_s, r->ins.vexfs_s / r->ins.tmpfs_files_s);
+	       r->ins.vexfs.med / r->ins.tmpfs_write.med,
+	       r->ins.vexfs.med / r->ins.tmpfs_files.med);
 	printf("%-40s %10s %12s %10s\n", "search", "seconds", "queries/s", "ms/query");
 	printf("%-40s %10.4f %12.1f %10.3f\n", "  ioctl (kernel exact scan)",
 	       r->srch.ioctl_s, r->nq / r->srch.ioctl_s, r->srch.ioctl_s / r->nq * 1e3);
@@ -530,9 +564,14 @@ static void print_json_run(FILE *f, const struct options *opt, const struct run 
 	fprintf(f, "\"insert\":{\"vexfs_s\":%.6f,\"vexfs_vectors_per_s\":%.1f,"
 		"\"syncfs_s\":%.6f,\"tmpfs_write_s\":%.6f,\"tmpfs_files_s\":%.6f,"
 		"\"ratio_vexfs_over_tmpfs_write\":%.3f,\"ratio_vexfs_over_tmpfs_files\":%.3f},",
-		r->ins.vexfs_s, d->n / r->ins.vexfs_s, r->ins.syncfs_s, r->ins.tmpfs_write_s,
-		r->ins.tmpfs_files_s, r->ins.vexfs_s / r->ins.tmpfs_write_s,
-		r->ins.vexfs_s / r->ins.tmpfs_files_s);
+		r->ins.vexfs.med, d->n / r->ins.vexfs.med, r->ins.syncfs_s,
+		r->ins.tmpfs_write.med, r->ins.tmpfs_files.med,
+		r->ins.vexfs.med / r->ins.tmpfs_write.med,
+		r->ins.vexfs.med / r->ins.tmpfs_files.med);
+	fprintf(f, "\"insert_spread\":{\"vexfs_s\":[%.6f,%.6f],\"tmpfs_write_s\":[%.6f,%.6f],"
+		"\"tmpfs_files_s\":[%.6f,%.6f]},",
+		r->ins.vexfs.lo, r->ins.vexfs.hi, r->ins.tmpfs_write.lo,
+		r->ins.tmpfs_write.hi, r->ins.tmpfs_files.lo, r->ins.tmpfs_files.hi);
 	fprintf(f, "\"search\":{\"ioctl_s\":%.6f,\"user_s\":%.6f,\"ioctl_qps\":%.2f,"
 		"\"user_qps\":%.2f,\"ratio_ioctl_over_user\":%.3f,\"user_impl\":\"%s\","
 		"\"same_ids\":%u,\"max_distance_diff\":%.6g,\"scanned_per_query\":%" PRIu64 "}}",
