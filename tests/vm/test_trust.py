@@ -606,6 +606,8 @@ def injection_ready():
     if not os.path.exists(FAIL_FUNCTION):
         return False
     write_file(os.path.join(FAIL_FUNCTION, "inject"), "vexfs_log_block")
+    # Each injected failure would otherwise log a stack trace.
+    write_file(os.path.join(FAIL_FUNCTION, "verbose"), "0")
     write_file(os.path.join(FAIL_FUNCTION, "vexfs_log_block", "retval"),
                "%#x" % (-errno.EIO & (2**64 - 1)))
     return True
