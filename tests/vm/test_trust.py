@@ -127,9 +127,11 @@ def collection(path, mode=0o755, dim=DIM):
 
 def put(path, vec, vid=0, mode=0o644):
     fd = os.open(path, os.O_CREAT | os.O_RDWR, mode)
-    os.fchmod(fd, mode)
-    vx.set_vector(fd, vec, vid)
-    os.close(fd)
+    try:
+        os.fchmod(fd, mode)
+        vx.set_vector(fd, vec, vid)
+    finally:
+        os.close(fd)
 
 
 def coll_info(path):
