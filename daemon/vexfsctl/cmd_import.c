@@ -74,6 +74,7 @@ struct import_job {
 	uint64_t *words;		/* batch * VEXFS_ATTR_WORDS */
 	int32_t *raw_attrs;		/* batch * attrs.dim, as read */
 	float *check;			/* --resume: a stored vector */
+	uint32_t failed_rows;		/* rows of the call that failed */
 	uint64_t done;			/* rows inserted */
 	uint64_t skipped;		/* rows found already imported */
 	struct progress progress;
@@ -423,6 +424,7 @@ static int insert_rows(struct import_job *j, uint32_t from, uint32_t n,
 		return 0;
 	}
 	*bad = idx < n ? from + idx : UINT32_MAX;
+	j->failed_rows = n;
 	return err;
 }
 
@@ -434,10 +436,13 @@ static int fail_no_space(struct import_job *j, int err)
 {
 	struct statvfs st;
 
-	if (!statvfs(j->args->dir, &st) && st.f_ffree == 0)
+	/* A failed batch is taken back whole: its inodes are free again. */
+	if (!statvfs(j->args->dir, &st) && st.f_ffree < j->failed_rows)
 		return ctl_fail(err, j->args->dir,
-				"no inode left (%llu in all), %" PRIu64 " vectors imported: each vector is a file; "
-				"make the filesystem with mkfs.vexfs -T vectors (or more inodes with -N or -i)",
+				"out of inodes: a batch of %u files, %llu inodes free of %llu, %" PRIu64
+				" vectors imported; each vector is a file: make the filesystem with "
+				"mkfs.vexfs -T vectors (or more inodes with -N or -i)",
+				j->failed_rows, (unsigned long long)st.f_ffree,
 				(unsigned long long)st.f_files, j->done);
 	return ctl_fail(err, j->args->dir,
 			"%" PRIu64 " vectors imported: the filesystem is full (a smaller --batch "
