@@ -391,7 +391,7 @@ static int vexfs_check_header(struct inode *dir, struct inode *table,
 	    le32_to_cpu(vh->vh_version) != 1 ||
 	    le64_to_cpu(vh->vh_owner) != dir->i_ino ||
 	    !dim || dim > VEXFS_MAX_DIM ||
-	    metric < VEXFS_METRIC_L2 || metric > VEXFS_METRIC_COSINE ||
+	    !vexfs_metric_valid(metric) ||
 	    le16_to_cpu(vh->vh_elem_type) != VEXFS_ELEM_F32 ||
 	    le32_to_cpu(vh->vh_rec_size) != VEXFS_VREC_HEADER + dim * sizeof(u32) ||
 	    slots > VEXFS_SB(dir->i_sb)->inodes_count)

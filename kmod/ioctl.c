@@ -124,7 +124,7 @@ static long vexfs_ioc_create_collection(struct file *filp, unsigned int cmd,
 	if (!S_ISDIR(dir->i_mode))
 		return -ENOTDIR;
 	if (!arg.dim || arg.dim > VEXFS_MAX_DIM ||
-	    arg.metric < VEXFS_METRIC_L2 || arg.metric > VEXFS_METRIC_COSINE ||
+	    !vexfs_metric_valid(arg.metric) ||
 	    arg.elem_type != VEXFS_ELEM_F32 || arg.flags || arg.count ||
 	    arg.slots || arg.bytes || arg.unindexed || arg.seq || arg.indexed ||
 	    !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))

@@ -218,11 +218,11 @@ vexfs_search_index(struct vexfs_collection *c,
 
 	vexfs_fpu_begin();
 	err = vexfs_hnsw_search_start(g, &q, s);
-	kernel_fpu_end();
+	vexfs_fpu_end();
 	while (!err) {
 		vexfs_fpu_begin();
 		err = vexfs_hnsw_search_step(g, &q, s, VEXFS_HNSW_BUDGET);
-		kernel_fpu_end();
+		vexfs_fpu_end();
 		if (err != -EAGAIN)
 			break;
 		err = 0;
@@ -239,7 +239,7 @@ vexfs_search_index(struct vexfs_collection *c,
 		*redo = err >= 0 && vexfs_filter_wants_exact(c, a, &ctx, err);
 		if (err > 0 && !*redo)
 			vexfs_scan_merge_fpu(scan, res, err);
-		kernel_fpu_end();
+		vexfs_fpu_end();
 		*scanned += ctx.readable;
 	}
 out:
@@ -287,7 +287,7 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 	down_read(&c->rwsem);
 	vexfs_fpu_begin();
 	vexfs_scan_start_fpu(scan, c, args->query, args->k);
-	kernel_fpu_end();
+	vexfs_fpu_end();
 	used_index = !args->exact && c->index &&
 		     !vexfs_filter_wants_exact(c, args, NULL, 0);
 	if (used_index) {
@@ -310,14 +310,14 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 		if (n) {
 			vexfs_fpu_begin();
 			vexfs_scan_fpu(scan, cand, n);
-			kernel_fpu_end();
+			vexfs_fpu_end();
 			*scanned += n;
 		}
 		cond_resched();
 	}
 	vexfs_fpu_begin();
 	*count = vexfs_scan_results_fpu(scan, results);
-	kernel_fpu_end();
+	vexfs_fpu_end();
 out:
 	up_read(&c->rwsem);
 	if (!err)

@@ -37,6 +37,11 @@ static inline void vexfs_fpu_begin(void)
 	asm volatile("ldmxcsr %0" : : "m" (mxcsr));
 }
 
+static inline void vexfs_fpu_end(void)
+{
+	kernel_fpu_end();
+}
+
 /* Slots the exact scan takes per FPU section. */
 #define VEXFS_SCAN_CHUNK	256
 
