@@ -26,22 +26,6 @@
 #include "hnsw.h"
 #include "ondisk.h"
 
-/*
- * The largest valid graph over slots slots, as the module bounds it
- * (vexfs_graph_bytes_max, kmod/index.c): every slot a node on every level,
- * with the widest link records.
- */
-static uint64_t graph_bytes_max(uint64_t slots)
-{
-	uint64_t l0_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M0);
-	uint64_t up_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M);
-	uint64_t pages = 1 + (slots + VEXFS_HNSW_NODES_PER_PAGE - 1) / VEXFS_HNSW_NODES_PER_PAGE +
-			 (slots + l0_per_page - 1) / l0_per_page +
-			 (slots * VEXFS_HNSW_MAX_LEVEL + up_per_page - 1) / up_per_page;
-
-	return pages * VEXFS_HNSW_PAGE_SIZE;
-}
-
 static uint32_t vindex_csum(const struct vexfs_vindex_header *h)
 {
 	struct vexfs_vindex_header copy = *h;
@@ -81,7 +65,7 @@ static const char *header_fault(const struct vexfs_vindex_header *h,
 		return "owned by another directory";
 	if (!len)
 		return NULL;	/* no graph yet: see fsck_check_index() */
-	if (len > graph_bytes_max(t->slots))
+	if (len > vexfs_hnsw_bytes_max(t->slots))
 		return "graph length out of range";
 	if (VEXFS_VINDEX_GRAPH_START + len > le64toh(raw->i_size))
 		return "graph longer than the inode";

@@ -134,7 +134,6 @@ void vexfs_vector_perm_changed(struct inode *inode);
 bool vexfs_vector_valid(const u32 *vec, u32 dim);
 
 /* index.c */
-u64 vexfs_graph_bytes_max(u64 nslots);
 int vexfs_index_load(struct vexfs_collection *c, u64 ino);
 int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 			u32 seq);

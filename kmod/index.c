@@ -29,23 +29,6 @@ static u32 vexfs_vindex_csum(const struct vexfs_vindex_header *h)
 	return crc32c(VEXFS_CRC_SEED, &copy, sizeof(copy));
 }
 
-/*
- * The largest valid graph over nslots slots: every slot a node on every
- * level, with the widest link records. A longer buffer cannot be a graph
- * of this collection, so it is refused before anything is allocated,
- * whether a caller publishes it or a damaged image says it is that long.
- */
-u64 vexfs_graph_bytes_max(u64 nslots)
-{
-	u64 l0_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M0);
-	u64 up_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M);
-	u64 pages = 1 + DIV_ROUND_UP(nslots, VEXFS_HNSW_NODES_PER_PAGE) +
-		    DIV_ROUND_UP(nslots, l0_per_page) +
-		    DIV_ROUND_UP(nslots * VEXFS_HNSW_MAX_LEVEL, up_per_page);
-
-	return pages * VEXFS_HNSW_PAGE_SIZE;
-}
-
 static void vexfs_index_free(struct vexfs_index *idx)
 {
 	if (!idx)
@@ -169,7 +152,7 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 	}
 	if (le64_to_cpu(h.vi_seq) > c->seq ||
 	    VEXFS_VINDEX_GRAPH_START + len > i_size_read(inode) ||
-	    len > vexfs_graph_bytes_max(c->nslots)) {
+	    len > vexfs_hnsw_bytes_max(c->nslots)) {
 		pr_info_ratelimited("collection %lu: index of %llu bytes at seq %llu refused: inode holds %lld, table at seq %u\n",
 				    c->dir->i_ino, len, le64_to_cpu(h.vi_seq),
 				    i_size_read(inode), c->seq);

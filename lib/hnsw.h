@@ -114,6 +114,24 @@ struct vexfs_hnsw_graph {
 	uint64_t size;			/* bytes of the serialized graph */
 };
 
+/*
+ * The largest valid graph over nslots slots: every slot a node on every
+ * level, with the widest link records. A longer buffer cannot be a graph
+ * of that collection: the module refuses it before allocating anything
+ * (a publish, or a damaged image saying it is that long), fsck reports it.
+ */
+static inline uint64_t vexfs_hnsw_bytes_max(uint64_t nslots)
+{
+	uint64_t l0_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M0);
+	uint64_t up_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M);
+	uint64_t pages = 1 +
+		(nslots + VEXFS_HNSW_NODES_PER_PAGE - 1) / VEXFS_HNSW_NODES_PER_PAGE +
+		(nslots + l0_per_page - 1) / l0_per_page +
+		(nslots * VEXFS_HNSW_MAX_LEVEL + up_per_page - 1) / up_per_page;
+
+	return pages * VEXFS_HNSW_PAGE_SIZE;
+}
+
 /* Record r of a section of records packed per_page to a page. */
 static inline const struct vexfs_hnsw_links *
 vexfs_hnsw_record(const uint8_t *section, uint32_t r, uint32_t rec_size,
