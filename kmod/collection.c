@@ -747,34 +747,43 @@ int vexfs_vector_replace(struct vexfs_collection *c, struct inode *inode,
 	size_t bytes = c->dim * sizeof(u32);
 	struct vexfs_slot before;
 	handle_t *handle;
+	u32 *was;
 	s64 slot;
 	int err;
 
+	/* What the slot held, to put back in memory if the table write fails. */
+	was = kmalloc(bytes, GFP_NOFS);
+	if (!was)
+		return -ENOMEM;
 	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_VECTOR, 0);
-	if (IS_ERR(handle))
-		return PTR_ERR(handle);
+	err = PTR_ERR_OR_ZERO(handle);
+	if (err)
+		goto out_free;
 	down_write(&c->rwsem);
 	slot = vexfs_find_slot(c, inode);
 	err = -ENODATA;
 	if (slot < 0)
 		goto out;
 	before = c->slots[slot];
-	if (old_vec)
-		memcpy(old_vec, vexfs_slot_vector(c, slot), bytes);
-	if (old_attrs)
-		memcpy(old_attrs, before.attrs, sizeof(before.attrs));
+	memcpy(was, vexfs_slot_vector(c, slot), bytes);
 	err = vexfs_fill_slot(c, slot, false, inode, vec, 0, attrs);
 	if (!err)
 		err = vexfs_write_slot(c, slot);
 	if (err) {
 		/* Memory must keep agreeing with the table on disk. */
 		c->slots[slot] = before;
+		memcpy(c->vectors + slot * c->dim, was, bytes);
+	} else {
 		if (old_vec)
-			memcpy(c->vectors + slot * c->dim, old_vec, bytes);
+			memcpy(old_vec, was, bytes);
+		if (old_attrs)
+			memcpy(old_attrs, before.attrs, sizeof(before.attrs));
 	}
 out:
 	up_write(&c->rwsem);
 	vexfs_journal_end(handle);
+out_free:
+	kfree(was);
 	return err;
 }
 
