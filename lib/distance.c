@@ -45,6 +45,6 @@ int vexfs_distance_batch(const struct vexfs_distance_ops *ops,
 {
 	if (!vexfs_metric_valid(metric))
 		return -EINVAL;
-	ops->batch((enum vexfs_metric)metric, query, base, n, dim, out);
+	ops->batch(metric, query, base, n, dim, out);
 	return 0;
 }

@@ -187,7 +187,7 @@ static float avx2_cosine(const float *a, const float *b, unsigned int dim)
 	return vexfs_cosine_finish(dot, na, nb);
 }
 
-static void avx2_batch(enum vexfs_metric metric, const float *query,
+static void avx2_batch(unsigned int metric, const float *query,
 		       const float *base, unsigned int n, unsigned int dim,
 		       float *out)
 {
@@ -195,7 +195,7 @@ static void avx2_batch(enum vexfs_metric metric, const float *query,
 			     query, base, n, dim, out);
 }
 
-static void avx2_list(enum vexfs_metric metric, const float *query,
+static void avx2_list(unsigned int metric, const float *query,
 		      const float *const *rows, unsigned int n, unsigned int dim,
 		      float bound, float *out)
 {

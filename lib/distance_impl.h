@@ -66,7 +66,7 @@ vexfs_batch_rows(vexfs_distance_fn fn, const float *query, const float *base,
 
 static __always_inline void
 vexfs_batch_dispatch(vexfs_distance_fn l2, vexfs_distance_fn ip,
-		     vexfs_distance_fn cosine, enum vexfs_metric metric,
+		     vexfs_distance_fn cosine, unsigned int metric,
 		     const float *query, const float *base, unsigned int n,
 		     unsigned int dim, float *out)
 {
@@ -91,7 +91,7 @@ vexfs_batch_dispatch(vexfs_distance_fn l2, vexfs_distance_fn ip,
 static __always_inline void
 vexfs_list_dispatch(vexfs_distance_within_fn l2_within, vexfs_distance_fn l2,
 		    vexfs_distance_fn ip, vexfs_distance_fn cosine,
-		    enum vexfs_metric metric, const float *query,
+		    unsigned int metric, const float *query,
 		    const float *const *rows, unsigned int n, unsigned int dim,
 		    float bound, float *out)
 {

@@ -47,7 +47,7 @@ static float scalar_cosine(const float *a, const float *b, unsigned int dim)
 	return vexfs_cosine_finish(dot, na, nb);
 }
 
-static void scalar_batch(enum vexfs_metric metric, const float *query,
+static void scalar_batch(unsigned int metric, const float *query,
 			 const float *base, unsigned int n, unsigned int dim,
 			 float *out)
 {
@@ -55,7 +55,7 @@ static void scalar_batch(enum vexfs_metric metric, const float *query,
 			     query, base, n, dim, out);
 }
 
-static void scalar_list(enum vexfs_metric metric, const float *query,
+static void scalar_list(unsigned int metric, const float *query,
 		      const float *const *rows, unsigned int n, unsigned int dim,
 		      float bound, float *out)
 {

@@ -114,7 +114,7 @@ static float sse2_cosine(const float *a, const float *b, unsigned int dim)
 	return vexfs_cosine_finish(dot, na, nb);
 }
 
-static void sse2_batch(enum vexfs_metric metric, const float *query,
+static void sse2_batch(unsigned int metric, const float *query,
 		       const float *base, unsigned int n, unsigned int dim,
 		       float *out)
 {
@@ -122,7 +122,7 @@ static void sse2_batch(enum vexfs_metric metric, const float *query,
 			     query, base, n, dim, out);
 }
 
-static void sse2_list(enum vexfs_metric metric, const float *query,
+static void sse2_list(unsigned int metric, const float *query,
 		      const float *const *rows, unsigned int n, unsigned int dim,
 		      float bound, float *out)
 {

@@ -159,7 +159,7 @@ static void hnsw_score_batch(const struct vexfs_hnsw_graph *g,
 
 	s->distances += nb;
 	if (q->ops) {
-		q->ops->list((enum vexfs_metric)g->metric, q->vector,
+		q->ops->list(g->metric, q->vector,
 			     s->batch_vec, nb, g->dim, bound, s->batch_dist);
 		return;
 	}

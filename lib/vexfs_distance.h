@@ -21,25 +21,8 @@
 
 #include "vexfs_types.h"
 
-/*
- * The metric numbers are ABI. include/uapi/vexfs.h spells the same numbers
- * as macros; save and hide them around the enum so the two headers can be
- * included in either order.
- */
-#pragma push_macro("VEXFS_METRIC_L2")
-#pragma push_macro("VEXFS_METRIC_IP")
-#pragma push_macro("VEXFS_METRIC_COSINE")
-#undef VEXFS_METRIC_L2
-#undef VEXFS_METRIC_IP
-#undef VEXFS_METRIC_COSINE
-enum vexfs_metric {
-	VEXFS_METRIC_L2 = 1,
-	VEXFS_METRIC_IP = 2,
-	VEXFS_METRIC_COSINE = 3,
-};
-#pragma pop_macro("VEXFS_METRIC_L2")
-#pragma pop_macro("VEXFS_METRIC_IP")
-#pragma pop_macro("VEXFS_METRIC_COSINE")
+/* The metric numbers are ABI: VEXFS_METRIC_* of include/uapi/vexfs.h. */
+#include <uapi/vexfs.h>
 
 /* CPU features, as the caller found them (boot_cpu_has, cpuid). */
 #define VEXFS_CPU_SSE2	(1u << 0)
@@ -67,7 +50,7 @@ struct vexfs_distance_ops {
 	vexfs_distance_fn cosine;	/* 1 - cosine similarity */
 	vexfs_distance_within_fn l2_within;	/* l2, early exit; or NULL */
 	/* out[i] = distance(query, base + i * dim); metric already checked */
-	void (*batch)(enum vexfs_metric metric, const float *query,
+	void (*batch)(unsigned int metric, const float *query,
 		      const float *base, unsigned int n, unsigned int dim,
 		      float *out);
 	/*
@@ -76,7 +59,7 @@ struct vexfs_distance_ops {
 	 * One call scores a whole neighbour list of a graph search: no call
 	 * per vector, which in the kernel would be an indirect call each.
 	 */
-	void (*list)(enum vexfs_metric metric, const float *query,
+	void (*list)(unsigned int metric, const float *query,
 		     const float *const *rows, unsigned int n, unsigned int dim,
 		     float bound, float *out);
 };
