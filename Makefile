@@ -42,8 +42,23 @@ export CC CFLAGS
 
 all: kmod mkfs fsck bpf bpf-filters daemon unit-tests fuzz
 
+# 6.12 writes an external module's objects beside its sources (M= has no
+# separate output directory before 6.13), so the module is built from a
+# copy of them under build/: kmod/Kbuild builds ../lib and reads
+# ../include. A file is copied only when its content changed, so make
+# rebuilds exactly what an edit touched. $(1): the copy, $(2): the kernel.
+define kmod_build
+	mkdir -p $(1)/kmod $(1)/lib $(1)/include/uapi
+	for f in kmod/Kbuild kmod/*.[ch] lib/*.[ch] include/uapi/*.h; do \
+		cmp -s $$f $(1)/$$f || cp $$f $(1)/$$f || exit 1; \
+	done
+	$(MAKE) -C $(2) M=$(abspath $(1))/kmod modules
+endef
+
+KMOD := build/kmod
+
 kmod:
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
+	$(call kmod_build,$(KMOD),$(KDIR))
 
 mkfs:
 	$(MAKE) -C mkfs
@@ -226,16 +241,9 @@ SUITES ?=
 debug-kernel:
 	scripts/debug-kernel.sh >/dev/null
 
-# From a copy of the sources: kmod/Kbuild builds ../lib and reads
-# ../include, and 6.12 writes an external module's objects beside its
-# sources, over those of the stock kernel's build. cp -u keeps the times
-# of unchanged files, so only what changed is rebuilt.
+# Its own copy of the sources, beside the stock kernel's.
 debug-kmod: debug-kernel
-	mkdir -p $(DEBUG_KMOD)/kmod $(DEBUG_KMOD)/lib $(DEBUG_KMOD)/include/uapi
-	cp -pu kmod/Kbuild kmod/*.[ch] $(DEBUG_KMOD)/kmod/
-	cp -pu lib/*.[ch] $(DEBUG_KMOD)/lib/
-	cp -pu include/uapi/*.h $(DEBUG_KMOD)/include/uapi/
-	$(MAKE) -C $(DEBUG_KERNEL)/obj M=$(DEBUG_KMOD)/kmod modules
+	$(call kmod_build,$(DEBUG_KMOD),$(DEBUG_KERNEL)/obj)
 
 test-debug: all install-fs-tools debug-kmod
 	VEXFS_VM_KERNEL=$(DEBUG_KERNEL)/bzImage VEXFS_VM_MODULES=$(DEBUG_KERNEL)/modules \
@@ -258,7 +266,7 @@ vecbench: kmod mkfs $(VECBENCH)
 	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- tests/bench/run-vecbench.sh
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
+	rm -rf $(KMOD)
 	-$(MAKE) -C mkfs clean
 	-$(MAKE) -C fsck clean
 	-$(MAKE) -C lib clean

@@ -14,7 +14,7 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 step "Load the module"
 modprobe libcrc32c
 modprobe jbd2
-grep -qw vexfs /proc/filesystems || run insmod "$repo/kmod/vexfs.ko"
+grep -qw vexfs /proc/filesystems || run insmod "$repo/build/kmod/kmod/vexfs.ko"
 grep vexfs /proc/filesystems
 
 step "Format a 256 MiB image"

@@ -17,7 +17,7 @@
 # kernel of scripts/debug-kernel.sh) instead of /boot/vmlinuz-KVER, with
 # its modules from VEXFS_VM_MODULES (a directory laid out as /lib/modules,
 # which the guest sees as its /lib/modules). VEXFS_KO, a vexfs.ko built for
-# the guest's kernel, stands in the guest for the tree's kmod/vexfs.ko.
+# the guest's kernel, stands in the guest for the tree's build/kmod/kmod/vexfs.ko.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -96,14 +96,14 @@ cwd_fixup() {
 }
 
 # Another kernel's modules where modprobe looks, and VEXFS_KO where the
-# tests look, so that every script that names kmod/vexfs.ko loads the
+# tests look, so that every script that names build/kmod/kmod/vexfs.ko loads the
 # module built for the guest's kernel.
 module_binds() {
 	if [ -n "$modules" ]; then
 		printf 'mount --bind %q /lib/modules || exit 125\n' "$guest_hostroot$modules"
 	fi
-	if [ -n "$ko" ] && [ -e "$repo/kmod/vexfs.ko" ]; then
-		printf 'mount --bind %q %q || exit 125\n' "$guest_hostroot$ko" "$repo/kmod/vexfs.ko"
+	if [ -n "$ko" ] && [ -e "$repo/build/kmod/kmod/vexfs.ko" ]; then
+		printf 'mount --bind %q %q || exit 125\n' "$guest_hostroot$ko" "$repo/build/kmod/kmod/vexfs.ko"
 	fi
 }
 

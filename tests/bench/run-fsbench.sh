@@ -53,7 +53,7 @@ load_vexfs() {
 	grep -qw vexfs /proc/filesystems && return
 	modprobe -q libcrc32c 2>/dev/null || true
 	modprobe -q jbd2 2>/dev/null || true
-	insmod "$repo/kmod/vexfs.ko"
+	insmod "$repo/build/kmod/kmod/vexfs.ko"
 }
 
 make_fs() {	# TYPE DEVICE

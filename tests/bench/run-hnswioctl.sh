@@ -32,7 +32,7 @@ cleanup() {
 trap cleanup EXIT
 
 [ -x "$bin" ] || { echo "run-hnswioctl: no $bin; 'make hnswioctl' builds it" >&2; exit 1; }
-grep -qw vexfs /proc/filesystems || { modprobe -q libcrc32c || true; modprobe -q jbd2 || true; insmod "$repo/kmod/vexfs.ko"; }
+grep -qw vexfs /proc/filesystems || { modprobe -q libcrc32c || true; modprobe -q jbd2 || true; insmod "$repo/build/kmod/kmod/vexfs.ko"; }
 mkdir -p "$mnt"
 truncate -s 512M "$work/vexfs.img"
 dev=$(losetup -f --show "$work/vexfs.img")

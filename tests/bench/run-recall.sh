@@ -8,7 +8,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=${VEXFS_SCRATCH:-/tmp}
 modprobe libcrc32c
 modprobe jbd2
-grep -qw vexfs /proc/filesystems || insmod "$repo/kmod/vexfs.ko"
+grep -qw vexfs /proc/filesystems || insmod "$repo/build/kmod/kmod/vexfs.ko"
 truncate -s "${VEXFS_RECALL_IMAGE:-1G}" "$scratch/recall.img"
 dev=$(losetup -f --show "$scratch/recall.img")
 mkfs.vexfs -q -f "$dev"

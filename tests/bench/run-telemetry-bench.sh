@@ -59,7 +59,7 @@ mkdir -p "$work" "$mnt"
 grep -qw vexfs /proc/filesystems || {
 	modprobe -q libcrc32c 2>/dev/null || true
 	modprobe -q jbd2 2>/dev/null || true
-	insmod "$repo/kmod/vexfs.ko"
+	insmod "$repo/build/kmod/kmod/vexfs.ko"
 }
 truncate -s 512M "$work/vexfs.img"
 dev=$(losetup -f --show "$work/vexfs.img")

@@ -214,8 +214,8 @@ load_module() {
 	modprobe -q libcrc32c 2>/dev/null || modprobe -q crc32c 2>/dev/null || true
 	# The journal is the kernel's jbd2; insmod does not pull it in.
 	modprobe -q jbd2 2>/dev/null || true
-	insmod "${VEXFS_KO:-$REPO/kmod/vexfs.ko}" || {
-		echo "cannot load $REPO/kmod/vexfs.ko" >&2
+	insmod "${VEXFS_KO:-$REPO/build/kmod/kmod/vexfs.ko}" || {
+		echo "cannot load $REPO/build/kmod/kmod/vexfs.ko" >&2
 		return 1
 	}
 }

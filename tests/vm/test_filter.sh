@@ -262,7 +262,7 @@ rmmod_retry() {
 	rmmod vexfs
 }
 check "rmmod allowed after unload" rmmod_retry
-check "the module loads again" insmod "$REPO/kmod/vexfs.ko"
+check "the module loads again" insmod "$REPO/build/kmod/kmod/vexfs.ko"
 check "and mounts" mount_fs
 check_no_oops "no kernel splat at the end"
 

@@ -321,5 +321,5 @@ release_mount() {
 	sleep 1
 	umount "$MNT"
 }
-check "module can be unloaded once detached" sh -c "$(declare -f release_mount); MNT=$MNT; release_mount && rmmod vexfs && insmod $REPO/kmod/vexfs.ko && mount -t vexfs $DEV $MNT"
+check "module can be unloaded once detached" sh -c "$(declare -f release_mount); MNT=$MNT; release_mount && rmmod vexfs && insmod $REPO/build/kmod/kmod/vexfs.ko && mount -t vexfs $DEV $MNT"
 summary
