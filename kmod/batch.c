@@ -353,7 +353,7 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 	struct inode **made;
 	handle_t *handle;
 	u32 i, n = 0;
-	int err = 0;
+	int err = 0, end;
 
 	if (IS_DEADDIR(dir))
 		return -ENOENT;
@@ -386,13 +386,22 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 		while (n--)
 			vexfs_batch_undo(b, n, c, dir, made[n]);
 	}
-	vexfs_journal_end(handle);
-	/* Committed to: the new files become visible, each as a create. */
+	end = vexfs_journal_end(handle);
+	/*
+	 * Committed to: the new files become visible, each as a create. They
+	 * do even when the journal aborted meanwhile (end): they are in the
+	 * directory and must not stay locked as new, but the batch will never
+	 * commit, and the caller hears so.
+	 */
 	for (i = 0; !err && i < b->count; i++) {
 		if (!made[i])
 			continue;
 		d_instantiate_new(b->dentries[i], made[i]);
 		fsnotify_create(dir, b->dentries[i]);
+	}
+	if (!err && end) {
+		err = end;
+		b->bad = b->count;
 	}
 	kvfree(made);
 	return err;

@@ -505,8 +505,7 @@ int vexfs_collection_create(struct inode *dir, u32 dim, u16 metric)
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
 	err = __vexfs_collection_create(dir, dim, metric);
-	vexfs_journal_end(handle);
-	return err;
+	return vexfs_journal_finish(handle, err);
 }
 
 static int __vexfs_collection_create(struct inode *dir, u32 dim, u16 metric)
@@ -781,7 +780,7 @@ int vexfs_vector_replace(struct vexfs_collection *c, struct inode *inode,
 	}
 out:
 	up_write(&c->rwsem);
-	vexfs_journal_end(handle);
+	err = vexfs_journal_finish(handle, err);
 out_free:
 	kfree(was);
 	return err;
@@ -856,8 +855,7 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 	}
 out:
 	up_write(&c->rwsem);
-	vexfs_journal_end(handle);
-	return err;
+	return vexfs_journal_finish(handle, err);
 }
 
 int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
@@ -911,8 +909,7 @@ int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode)
 	mark_inode_dirty(inode);
 out:
 	up_write(&c->rwsem);
-	vexfs_journal_end(handle);
-	return err;
+	return vexfs_journal_finish(handle, err);
 }
 
 /*

@@ -259,7 +259,7 @@ static int vexfs_index_create_inode(struct vexfs_collection *c, u32 seq)
 	}
 	if (!err)
 		err = vexfs_index_write_header(c, 0, seq);
-	vexfs_journal_end(handle);
+	err = vexfs_journal_finish(handle, err);
 	/* Detached before: no link, so this deletes it, in its own handle. */
 	iput(old);
 	return err;
@@ -379,7 +379,7 @@ int vexfs_index_drop(struct vexfs_collection *c)
 	}
 	old = vexfs_index_set_inode(c, NULL);
 	up_write(&c->rwsem);
-	vexfs_journal_end(handle);
+	err = vexfs_journal_finish(handle, err);
 	mutex_unlock(&c->publish_lock);
 	iput(old);
 	return err;

@@ -394,8 +394,7 @@ static int vexfs_get_block_alloc(struct inode *inode, sector_t iblock, u32 want,
 	if (!err && *new && !vexfs_blocks_are_meta(inode))
 		err = vexfs_journal_order(inode, (loff_t)iblock << VEXFS_BLOCK_SHIFT,
 					  (loff_t)*len << VEXFS_BLOCK_SHIFT);
-	vexfs_journal_end(handle);
-	return err;
+	return vexfs_journal_finish(handle, err);
 }
 
 int vexfs_get_block(struct inode *inode, sector_t iblock,
@@ -483,10 +482,13 @@ static int vexfs_write_end(struct file *file, struct address_space *mapping,
 	int ret = generic_write_end(file, mapping, pos, len, copied, folio,
 				    fsdata);
 
+	int end;
+
 	if (ret < len)
 		vexfs_write_failed(mapping, pos + len);
-	vexfs_journal_end(journal_current_handle());
-	return ret;
+	end = vexfs_journal_end(journal_current_handle());
+	/* The copy happened, but its size and blocks will never commit. */
+	return end ? end : ret;
 }
 
 /*
@@ -507,8 +509,8 @@ static vm_fault_t vexfs_page_mkwrite(struct vm_fault *vmf)
 	if (IS_ERR(handle)) {
 		err = PTR_ERR(handle);
 	} else {
-		err = block_page_mkwrite(vmf->vma, vmf, vexfs_get_block);
-		vexfs_journal_end(handle);
+		err = vexfs_journal_finish(handle,
+				block_page_mkwrite(vmf->vma, vmf, vexfs_get_block));
 	}
 	filemap_invalidate_unlock_shared(inode->i_mapping);
 	sb_end_pagefault(inode->i_sb);
@@ -599,7 +601,7 @@ int vexfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	if (attr->ia_valid & (ATTR_MODE | ATTR_UID | ATTR_GID))
 		vexfs_vector_perm_changed(inode);
 out:
-	vexfs_journal_end(handle);
+	err = vexfs_journal_finish(handle, err);
 	iput(owner);
 	return err;
 }

@@ -229,6 +229,20 @@ int vexfs_journal_end(handle_t *handle)
 }
 
 /*
+ * End an operation's handle and give the operation's result: err, or the
+ * journal's failure when the journal aborted while the operation ran. A
+ * change logged where no error can be returned (an inode, through
+ * mark_inode_dirty()) aborts the journal when it cannot be logged; its
+ * operation must not report success for a change that will never commit.
+ */
+int vexfs_journal_finish(handle_t *handle, int err)
+{
+	int end = vexfs_journal_end(handle);
+
+	return err ? err : end;
+}
+
+/*
  * Blocks an operation's handle was not sized for: a long truncate or a
  * table that grows. Extend while the transaction runs; otherwise there is
  * nothing safe to do here, and the operation fails with -ENOSPC.
@@ -470,6 +484,12 @@ int vexfs_journal_commit(struct super_block *sb)
 		return err ? err : blkdev_issue_flush(sb->s_bdev);
 	}
 	err = jbd2_journal_force_commit(journal);
+	/*
+	 * Once the journal has aborted nothing commits, though there may be
+	 * no transaction left to wait for: what was asked to be durable is not.
+	 */
+	if (!err && is_journal_aborted(journal))
+		err = -EIO;
 	/* Data overwritten in place changed no metadata: flush it too. */
 	return err ? err : blkdev_issue_flush(sb->s_bdev);
 }

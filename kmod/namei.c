@@ -299,8 +299,7 @@ static int vexfs_do_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 		return PTR_ERR(handle)
 
 #define VEXFS_DIROP_END()						\
-	vexfs_journal_end(handle);					\
-	return ret
+	return vexfs_journal_finish(handle, ret)
 
 static int vexfs_journalled_mknod(struct mnt_idmap *idmap, struct inode *dir,
 				  struct dentry *dentry, umode_t mode, dev_t rdev)

@@ -114,6 +114,7 @@ int vexfs_journal_reserve(handle_t *handle, int credits);
 handle_t *vexfs_journal_begin_whole(struct super_block *sb, u64 need,
 				    u64 worst, int revokes);
 int vexfs_journal_end(handle_t *handle);
+int vexfs_journal_finish(handle_t *handle, int err);
 bool vexfs_journal_in_handle(struct super_block *sb);
 int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh);
 int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh);

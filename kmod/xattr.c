@@ -251,7 +251,7 @@ static int vexfs_xattr_set(const struct xattr_handler *handler,
 	}
 out:
 	up_write(&vi->xattr_sem);
-	vexfs_journal_end(handle);
+	err = vexfs_journal_finish(handle, err);
 	kfree(scratch);
 	return err;
 }
