@@ -107,7 +107,7 @@ PYTHON ?= /usr/bin/python3
 PYVER := $(shell $(PYTHON) -c 'import sys; print("python%d.%d" % sys.version_info[:2])' 2>/dev/null || echo python3)
 PYTHONDIR ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(LIBDIR)/$(PYVER)/dist-packages)
 
-MAN8 := mkfs.vexfs.8 fsck.vexfs.8 vexfsd.8 vexfsctl.8
+MAN8 := mkfs.vexfs.8 fsck.vexfs.8 vexfsd.8 vexfsctl.8 vexfs-telemetryd.8
 MAN5 := vexfs.5
 BPF_FILTERS := $(patsubst bpf/filters/%.bpf.c,%,$(wildcard bpf/filters/*.bpf.c))
 PY_FILES := $(wildcard python/vexfs/*.py)

@@ -73,14 +73,4 @@ bool telemetry_attached(void);
 /* Detach, unpin (maps only without keep_pins), free. Safe to call twice. */
 void telemetry_stop(void);
 
-/*
- * For vexfsd (vexfsd/telemetry_subsys.c): the subsystem to list, and its
- * settings, taken before the daemon starts it. http NULL: no server.
- */
-struct vexfsd_subsys;
-struct tel_http_config;
-extern const struct vexfsd_subsys telemetry_subsys;
-void telemetry_subsys_configure(const struct telemetry_config *tel,
-				const struct tel_http_config *http);
-
 #endif /* TELEMETRY_H */

@@ -27,6 +27,10 @@ void config_defaults(struct vexfsd_config *cfg)
 	cfg->max_depth = 4;
 	cfg->keep_pruned = true;
 	cfg->log_level = LOG_INFO;
+	cfg->telemetry = true;
+	snprintf(cfg->metrics_address, sizeof(cfg->metrics_address), "127.0.0.1");
+	cfg->metrics_port = 9477;
+	cfg->slow_us = 10000;
 }
 
 
@@ -127,6 +131,24 @@ int config_set(struct vexfsd_config *cfg, const char *key, const char *value,
 		if (parse_number(value, 0, 64, &v))
 			return -1;
 		cfg->max_depth = (unsigned int)v;
+	} else if (!strcmp(key, "telemetry")) {
+		*why = "telemetry wants yes or no";
+		if (parse_yes_no(value, &cfg->telemetry))
+			return -1;
+	} else if (!strcmp(key, "metrics_address")) {
+		*why = "metrics_address wants a numeric address (loopback only)";
+		if (!*value || strlen(value) >= sizeof(cfg->metrics_address))
+			return -1;
+		snprintf(cfg->metrics_address, sizeof(cfg->metrics_address), "%s", value);
+	} else if (!strcmp(key, "metrics_port")) {
+		*why = "metrics_port wants 0..65535 (0: no HTTP server)";
+		if (parse_number(value, 0, 65535, &v))
+			return -1;
+		cfg->metrics_port = (uint16_t)v;
+	} else if (!strcmp(key, "slow_us")) {
+		*why = "slow_us wants microseconds (0: every operation)";
+		if (parse_number(value, 0, UINT64_MAX, &cfg->slow_us))
+			return -1;
 	} else if (!strcmp(key, "log_level")) {
 		*why = "log_level wants err, warning, notice, info or debug";
 		level = log_level_parse(value);

@@ -2,9 +2,8 @@
 /*
  * BPF telemetry as a vexfsd subsystem: started with the daemon, its ring
  * buffer (if any) watched by the main loop, the module followed on every
- * scan, stopped at exit. vexfsd lists it as `&telemetry_subsys` (the
- * Makefile links it in); telemetry_subsys_configure() sets anything but
- * the defaults (slow threshold 10 ms, auto mode, HTTP on 127.0.0.1:9477).
+ * scan, stopped at exit. The configuration's telemetry, metrics_address,
+ * metrics_port and slow_us set it up; the HTTP server binds loopback only.
  */
 #include <errno.h>
 #include <string.h>
@@ -13,46 +12,37 @@
 #include "telemetry/telemetry.h"
 #include "telemetry/http.h"
 
-static struct telemetry_config tel_cfg = { .slow_us = 10000 };
-static struct tel_http_config http_cfg;
-static bool http_off;
-
 static void tel_log(const char *msg)
 {
 	log_info("telemetry: %s", msg);
 }
 
-void telemetry_subsys_configure(const struct telemetry_config *tel,
-				const struct tel_http_config *http)
+static bool tel_wanted(const struct vexfsd_config *cfg)
 {
-	if (tel)
-		tel_cfg = *tel;
-	if (http)
-		http_cfg = *http;
-	http_off = !http;
+	return cfg->telemetry;
 }
 
 static int tel_init(const struct vexfsd_config *cfg)
 {
+	struct telemetry_config tel = { .slow_us = cfg->slow_us, .log = tel_log };
+	struct tel_http_config http = {
+		.addr = cfg->metrics_address,
+		.port = cfg->metrics_port,
+		.log = tel_log,
+	};
 	int err;
 
-	(void)cfg;
-	if (!tel_cfg.log)
-		tel_cfg.log = tel_log;
-	if (!http_cfg.log)
-		http_cfg.log = tel_log;
 	/* The server first: a refused address should cost no BPF load. */
-	if (!http_off) {
-		err = tel_http_start(&http_cfg);
+	if (cfg->metrics_port) {
+		err = tel_http_start(&http);
 		if (err)
 			return err;
 	}
-	err = telemetry_start(&tel_cfg);
+	err = telemetry_start(&tel);
 	if (err)
 		tel_http_stop();
 	return err;
 }
-
 static int tel_pollfd(void)
 {
 	return telemetry_fd();
@@ -75,6 +65,7 @@ static void tel_fini(void)
 
 const struct vexfsd_subsys telemetry_subsys = {
 	.name = "telemetry",
+	.wanted = tel_wanted,
 	.init = tel_init,
 	.pollfd = tel_pollfd,
 	.event = tel_poll_now,

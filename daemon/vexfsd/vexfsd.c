@@ -37,11 +37,10 @@
 /*
  * HOOK: optional subsystems. Each entry is a struct vexfsd_subsys (see
  * vexfsd.h); the main loop initialises, polls, ticks and tears down
- * whatever is listed here and needs no other change. BPF telemetry
- * (daemon/telemetry/, through telemetry_subsys.c) goes in as `&telemetry_subsys,`.
+ * whatever is listed here and needs no other change.
  */
 static const struct vexfsd_subsys *const subsystems[] = {
-	NULL,			/* keeps the array non-empty; skipped */
+	&telemetry_subsys,	/* daemon/telemetry/, through telemetry_subsys.c */
 };
 
 static bool subsys_on[ARRAY_SIZE(subsystems)];
@@ -54,8 +53,10 @@ static void subsys_init_all(const struct vexfsd_config *cfg)
 
 	for (i = 0; i < ARRAY_SIZE(subsystems); i++) {
 		s = subsystems[i];
-		if (!s)
+		if (s->wanted && !s->wanted(cfg)) {
+			log_info("%s: off", s->name);
 			continue;
+		}
 		err = s->init ? s->init(cfg) : 0;
 		if (err) {
 			log_warn("%s: not started: %s; running without it", s->name,
@@ -137,6 +138,9 @@ static const char usage_text[] =
 "      --keep-pruned yes|no   fill neighbour lists with pruned candidates:\n"
 "                             better recall per ef, slower build (keep_pruned)\n"
 "      --max-depth N          directory levels searched below a mount (max_depth)\n"
+"      --no-telemetry         no BPF telemetry, /metrics or dashboard (telemetry = no)\n"
+"      --metrics-port N       port of /metrics and the dashboard on loopback,\n"
+"                             0: none (metrics_port, default 9477)\n"
 "  -o KEY=VALUE               any configuration key\n"
 "  -v, --verbose              log debug messages (log_level = debug)\n"
 "  -f, --foreground           accepted; vexfsd always runs in the foreground\n"
@@ -158,7 +162,8 @@ struct cmdline {
 	int nov;
 };
 
-enum { OPT_DEAD = 0x100, OPT_M, OPT_EFC, OPT_THREADS, OPT_DEPTH, OPT_KEEP };
+enum { OPT_DEAD = 0x100, OPT_M, OPT_EFC, OPT_THREADS, OPT_DEPTH, OPT_KEEP,
+       OPT_NO_TEL, OPT_METRICS_PORT };
 
 static int add_override(struct cmdline *cl, const char *key, const char *value)
 {
@@ -204,6 +209,8 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "keep-pruned", required_argument, NULL, OPT_KEEP },
 		{ "max-depth", required_argument, NULL, OPT_DEPTH },
+		{ "no-telemetry", no_argument, NULL, OPT_NO_TEL },
+		{ "metrics-port", required_argument, NULL, OPT_METRICS_PORT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
@@ -227,6 +234,8 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		case OPT_THREADS: rc = add_override(cl, "threads", optarg); break;
 		case OPT_KEEP: rc = add_override(cl, "keep_pruned", optarg); break;
 		case OPT_DEPTH: rc = add_override(cl, "max_depth", optarg); break;
+		case OPT_NO_TEL: rc = add_override(cl, "telemetry", "no"); break;
+		case OPT_METRICS_PORT: rc = add_override(cl, "metrics_port", optarg); break;
 		case 'o': rc = add_kv_override(cl, optarg); break;
 		case 'v': rc = add_override(cl, "log_level", "debug"); break;
 		case 'f': break;

@@ -50,6 +50,11 @@ struct vexfsd_config {
 	bool keep_pruned;		/* fill neighbour lists (the default) */
 	unsigned int max_depth;		/* directory levels searched below a mount */
 	int log_level;			/* LOG_ERR .. LOG_DEBUG */
+	/* The telemetry subsystem: BPF latency, /metrics and the dashboard. */
+	bool telemetry;
+	char metrics_address[64];	/* numeric, loopback only */
+	uint16_t metrics_port;		/* 0: no HTTP server, maps and pins only */
+	uint64_t slow_us;		/* slower operations go to the ring buffer */
 };
 
 void config_defaults(struct vexfsd_config *cfg);
@@ -224,11 +229,15 @@ void request_job_done(uint64_t job, int err, const struct libvexfs_index_stats *
  */
 struct vexfsd_subsys {
 	const char *name;
+	bool (*wanted)(const struct vexfsd_config *cfg); /* NULL: always */
 	int (*init)(const struct vexfsd_config *cfg);	/* 0 or -errno */
 	int (*pollfd)(void);		/* a descriptor to watch, or -1 */
 	void (*event)(void);		/* it is readable */
 	void (*tick)(void);		/* once per scan interval */
 	void (*fini)(void);
 };
+
+/* BPF telemetry, /metrics and the dashboard (telemetry_subsys.c). */
+extern const struct vexfsd_subsys telemetry_subsys;
 
 #endif /* VEXFSD_H */

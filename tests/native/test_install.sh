@@ -33,6 +33,7 @@ expected() {
 		/etc/vexfs/vexfsd.conf \
 		"$p/share/man/man8/mkfs.vexfs.8" "$p/share/man/man8/fsck.vexfs.8" \
 		"$p/share/man/man8/vexfsd.8" "$p/share/man/man8/vexfsctl.8" \
+		"$p/share/man/man8/vexfs-telemetryd.8" \
 		"$p/share/man/man5/vexfs.5" \
 		"$p/share/bash-completion/completions/vexfsctl"
 	for f in bpf/filters/*.bpf.c; do

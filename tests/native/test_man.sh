@@ -10,7 +10,7 @@ failed=0
 ok() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
 bad() { failed=$((failed + 1)); printf 'FAIL %s: %s\n' "$1" "$2"; }
 
-pages=(man/mkfs.vexfs.8 man/fsck.vexfs.8 man/vexfsd.8 man/vexfsctl.8 man/vexfs.5)
+pages=(man/mkfs.vexfs.8 man/fsck.vexfs.8 man/vexfsd.8 man/vexfsctl.8 man/vexfs-telemetryd.8 man/vexfs.5)
 for page in "${pages[@]}"; do
 	name=$(basename "$page")
 	if [ ! -f "$page" ]; then
@@ -33,8 +33,8 @@ for page in "${pages[@]}"; do
 	fi
 done
 # Every page the others refer to, of ours, exists.
-for ref in $(grep -ohE '^\.BR (mkfs\.vexfs|fsck\.vexfs|vexfsd|vexfsctl|vexfs) \([58]\)' man/* |
-	sed 's/^\.BR //; s/ (/./; s/)//' | sort -u); do
+for ref in $(grep -ohE '^\.BR (mkfs\.vexfs|fsck\.vexfs|vexfsd|vexfsctl|vexfs\\-telemetryd|vexfs) \([58]\)' man/* |
+	sed 's/^\.BR //; s/\\//g; s/ (/./; s/)//' | sort -u); do
 	[ -f "man/$ref" ] && ok "reference $ref exists" || bad "reference $ref" "no man/$ref"
 done
 printf '\ntest_man: %d passed, %d failed\n' "$passed" "$failed"

@@ -5,7 +5,9 @@
 # (index status); killed, search stays correct; restarted, it takes over
 # its stale socket; a collection deleted and a filesystem unmounted under
 # it are logged and survived; SIGTERM stops it with status 0 and no
-# socket left behind.
+# socket left behind. Its telemetry subsystem (on by default) loads and
+# pins the BPF programs and serves /metrics and the dashboard on loopback
+# for the whole run, and lets go of them on SIGTERM.
 . "$(dirname "$0")/lib.sh"
 
 if [ "$FSTYPE" != vexfs ]; then
@@ -20,6 +22,8 @@ SIFT=${VEXFS_SIFT:-$REPO/../shared/data/sift5k}
 SOCK=$SCRATCH/vexfsd.sock
 DLOG=$SCRATCH/vexfsd.log
 export VEXFSD_SOCKET=$SOCK
+PINS=/sys/fs/bpf/vexfs
+METRICS=127.0.0.1:${VEXFS_TEL_PORT:-9477}
 DPID=
 
 # --- the daemon ------------------------------------------------------------
@@ -29,9 +33,10 @@ DPID=
 # build takes seconds, not a minute, under TCG.
 start_daemon() {
 	"$VEXFSD" -f -s "$SOCK" --scan-interval 1 --index-threshold 10 \
-		--m 8 --ef-construction 40 --threads 2 -v >>"$DLOG" 2>&1 &
+		--m 8 --ef-construction 40 --threads 2 --metrics-port "${METRICS#*:}" \
+		-v >>"$DLOG" 2>&1 &
 	DPID=$!
-	wait_until 20 daemon_answers
+	wait_until 60 daemon_answers
 }
 
 daemon_answers() { [ -S "$SOCK" ] && ask LIST | grep -q '^END '; }
@@ -56,6 +61,8 @@ PY
 
 stop_daemon_at_exit() {
 	[ -z "$DPID" ] || kill -KILL "$DPID" 2>/dev/null
+	# Pinned links of a killed daemon keep its programs attached.
+	rm -rf "$PINS"
 	lib_cleanup
 }
 trap stop_daemon_at_exit EXIT
@@ -176,6 +183,26 @@ r=$(recall_of "$C")
 log "recall@10 through the daemon's index: $r"
 check "recall@10 >= 0.95" at_least "$r" 0.95
 
+section "telemetry served by vexfsd"
+# The import above ran under fentry, as do the creates below.
+op_count() {
+	curl -sf "$METRICS/metrics" |
+		awk -v op="$1" '$1 == "vexfs_op_latency_seconds_count{op=\"" op "\"}" { print $2 }'
+}
+check "vexfsd logged that telemetry started" daemon_logged 'telemetry: started'
+check "/metrics answers on loopback" curl -sf -o "$SCRATCH/metrics.txt" "$METRICS/metrics"
+check "/metrics counts the import's batch insert" test "$(op_count batch_insert)" -ge 1
+mkdir -p "$MNT/files"
+before=$(op_count create)
+for i in $(seq 20); do : >"$MNT/files/f$i"; done
+check "/metrics counts 20 creates more" test "$(op_count create)" -ge "$((before + 20))"
+check "the dashboard answers" sh -c "curl -sf '$METRICS/' | grep -qi '<html'"
+check "the maps are pinned under $PINS" bpftool map show pinned "$PINS/hist"
+check "the programs are attached through pinned links" test -n "$(ls "$PINS/links")"
+if command -v promtool >/dev/null; then
+	check "/metrics passes promtool check metrics" sh -c "promtool check metrics <'$SCRATCH/metrics.txt'"
+fi
+
 section "new vectors: unindexed, then rebuilt"
 far_vectors "$SCRATCH/new50.fvecs" 50 10000
 check "import 50 more vectors" "$CTL" import -q --id-start 100001 "$C" "$SCRATCH/new50.fvecs"
@@ -250,6 +277,9 @@ DPID=
 check_eq "vexfsd exits 0 on SIGTERM" 0 "$rc"
 check "it removed its socket" test ! -e "$SOCK"
 check "it logged that it stopped" grep -q 'stopped' "$DLOG"
+check "its BPF links are unpinned: the programs detached" \
+	test -z "$(ls "$PINS/links" 2>/dev/null)"
+check "the module unloads after it" sh -c 'rmmod vexfs && insmod "$0"' "${VEXFS_KO:-$REPO/build/kmod/kmod/vexfs.ko}"
 check_no_oops "no kernel warnings"
 
 grep 'index published' "$DLOG" | sed 's/^/vexfsd: /'
