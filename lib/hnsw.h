@@ -329,6 +329,9 @@ int vexfs_hnsw_search_results(const struct vexfs_hnsw_graph *g,
 
 struct vexfs_hnsw_builder;
 
+/* Told how many of total nodes are in the graph so far. */
+typedef void (*vexfs_hnsw_progress_fn)(void *ctx, uint32_t done, uint32_t total);
+
 struct vexfs_hnsw_build_params {
 	uint32_t dim;			/* vector dimension */
 	uint32_t metric;		/* VEXFS_METRIC_* */
@@ -340,6 +343,8 @@ struct vexfs_hnsw_build_params {
 	vexfs_distance_fn distance;	/* NULL: the best kernel for metric */
 	vexfs_hnsw_vector_fn vector_of;	/* slot -> vector, required */
 	void *ctx;			/* passed to vector_of */
+	vexfs_hnsw_progress_fn progress; /* NULL, or called now and then, last with total */
+	void *progress_ctx;		/* passed to progress */
 };
 
 /* M 16, efConstruction 200, one thread, keep pruned connections. */

@@ -75,6 +75,9 @@ struct vexfs_hnsw_builder {
 	uint32_t max_level;		/* level of the entry node */
 	/* ---- work distribution ---- */
 	uint32_t next;			/* next node to insert (atomic) */
+	uint32_t done;			/* nodes inserted (atomic) */
+	vexfs_hnsw_progress_fn progress; /* told of done, or NULL */
+	void *progress_ctx;
 };
 
 /* The record of node n on level l: count, then capacity ids. */
@@ -176,6 +179,8 @@ struct bld_worker {
 	struct vexfs_hnsw_cand *pruned;	/* and those it turns down */
 	uint32_t *copy;			/* a link record copied under its lock */
 	int err;			/* first allocation failure */
+	bool reports;			/* the one worker that calls progress */
+	uint32_t reported;		/* done when it last did */
 };
 
 static int worker_init(struct bld_worker *w, struct vexfs_hnsw_builder *b)
@@ -458,6 +463,21 @@ static void insert_node(struct bld_worker *w, uint32_t q)
 	}
 }
 
+/*
+ * Progress from one worker only, so the caller's callback never runs on
+ * two threads at once; about a hundred calls over a build.
+ */
+static void worker_report(struct bld_worker *w)
+{
+	struct vexfs_hnsw_builder *b = w->b;
+	uint32_t done = __atomic_load_n(&b->done, __ATOMIC_RELAXED);
+
+	if (!w->reports || !b->progress || done - w->reported < b->n / 100 + 1)
+		return;
+	w->reported = done;
+	b->progress(b->progress_ctx, done, b->n);
+}
+
 static void *worker_run(void *arg)
 {
 	struct bld_worker *w = arg;
@@ -468,6 +488,8 @@ static void *worker_run(void *arg)
 		if (q >= w->b->n)
 			break;
 		insert_node(w, q);
+		__atomic_fetch_add(&w->b->done, 1, __ATOMIC_RELAXED);
+		worker_report(w);
 	}
 	return NULL;
 }
@@ -602,6 +624,8 @@ static void builder_setup(struct vexfs_hnsw_builder *b,
 		b->within = vexfs_distance_within_of(ops, p->metric);
 	}
 	b->n = n;
+	b->progress = p->progress;
+	b->progress_ctx = p->progress_ctx;
 	b->entry = VEXFS_HNSW_NO_NODE;
 	pthread_mutex_init(&b->entry_lock, NULL);
 }
@@ -630,8 +654,11 @@ static int build_all(struct vexfs_hnsw_builder *b, uint32_t threads)
 	}
 
 	b->next = 1;
-	if (b->n)
+	w[0].reports = true;
+	if (b->n) {
 		insert_node(&w[0], 0);
+		b->done = 1;
+	}
 	for (i = 1; i < threads; i++, started++)
 		if (pthread_create(&tid[i], NULL, worker_run, &w[i]))
 			break;
@@ -640,6 +667,8 @@ static int build_all(struct vexfs_hnsw_builder *b, uint32_t threads)
 		pthread_join(tid[i], NULL);
 	for (i = 0; i < threads; i++)
 		err = err ?: w[i].err;
+	if (!err && b->progress)
+		b->progress(b->progress_ctx, b->n, b->n);
 out:
 	for (i = 0; w && i < threads; i++)
 		worker_free(&w[i]);

@@ -95,6 +95,11 @@ out:
 	return err;
 }
 
+static void build_progress(void *ctx, uint32_t done, uint32_t total)
+{
+	report(ctx, "build", done, total);
+}
+
 static const float *snapshot_vector(void *ctx, uint32_t slot)
 {
 	const struct snapshot *s = ctx;
@@ -145,6 +150,8 @@ int libvexfs_index_build(int dirfd, const struct libvexfs_index_params *p,
 	bp.seed = p->seed;
 	bp.vector_of = snapshot_vector;
 	bp.ctx = &s;
+	bp.progress = build_progress;
+	bp.progress_ctx = (void *)p;
 	report(p, "build", 0, s.nlive);
 	err = vexfs_hnsw_build(&bp, s.live, s.nlive, &b);
 	if (err)

@@ -1292,6 +1292,52 @@ static void test_builds_reach_all(void **state)
 	free(d.v);
 }
 
+struct progress_log {
+	uint32_t calls, last, total;
+	bool backwards;
+};
+
+static void log_progress(void *ctx, uint32_t done, uint32_t total)
+{
+	struct progress_log *l = ctx;
+
+	l->backwards |= done < l->last;
+	l->calls++;
+	l->last = done;
+	l->total = total;
+}
+
+/*
+ * A build reports its progress from one thread, never backwards, about a
+ * hundred times, the last report the whole: `index build` shows it.
+ */
+static void test_build_progress(void **state)
+{
+	struct dataset d = { .n = 2000, .dim = 8, .stride = 1,
+			     .metric = VEXFS_METRIC_L2 };
+	struct vexfs_hnsw_build_params p;
+	struct vexfs_hnsw_builder *b;
+	unsigned int threads;
+
+	(void)state;
+	rng_seed(31);
+	d.v = random_vectors(d.n, d.dim);
+	for (threads = 1; threads <= 4; threads *= 2) {
+		struct progress_log l = { 0 };
+
+		build_params(&p, &d, 8, 20, threads, 5);
+		p.progress = log_progress;
+		p.progress_ctx = &l;
+		assert_int_equal(vexfs_hnsw_build(&p, NULL, d.n, &b), 0);
+		assert_false(l.backwards);
+		assert_int_equal(l.total, d.n);
+		assert_in_range(l.calls, 2, 102);
+		assert_int_equal(l.last, d.n);
+		vexfs_hnsw_builder_free(b);
+	}
+	free(d.v);
+}
+
 /* Any graph the loader takes must be safe to search. */
 static void search_loaded(struct corrupt_fixture *f,
 			  const struct vexfs_hnsw_graph *g)
@@ -1384,6 +1430,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reachable, corrupt_setup,
 						corrupt_teardown),
 		cmocka_unit_test(test_builds_reach_all),
+		cmocka_unit_test(test_build_progress),
 		cmocka_unit_test_setup_teardown(test_edited, corrupt_setup,
 						corrupt_teardown),
 		cmocka_unit_test_setup_teardown(test_random_damage,
