@@ -82,7 +82,7 @@ load_module || {
 	echo "0 passed, 1 failed"
 	exit 1
 }
-[ "$FSTYPE" != vexfs ] || log "vexfs.ko loaded from $REPO/kmod"
+[ "$FSTYPE" != vexfs ] || log "vexfs.ko loaded from ${VEXFS_KO:-$REPO/build/kmod/kmod/vexfs.ko}"
 log "filesystem under test: $FSTYPE; logs in $LOGDIR"
 
 START_ALL=$(now_ms)

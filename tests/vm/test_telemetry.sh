@@ -31,9 +31,6 @@ stop_teld() {
 }
 trap 'stop_teld; lib_cleanup' EXIT
 
-# The guest's loopback starts down; the HTTP checks need it.
-ip link set lo up 2>/dev/null || busybox ip link set lo up 2>/dev/null
-
 # start_teld ARGS...: run the daemon until its links are pinned.
 start_teld() {
 	local i
