@@ -28,6 +28,8 @@
 
 KVER ?= $(shell ls /boot/vmlinuz-* 2>/dev/null | sed 's|.*/vmlinuz-||' | sort -V | tail -1)
 KDIR ?= /usr/src/linux-headers-$(KVER)
+# What needs root (DKMS) asks sudo for it when make runs as a user.
+AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 export KVER KDIR
 
 CC ?= gcc
@@ -137,8 +139,9 @@ uninstall:
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/vexfsctl
 	rm -rf $(DESTDIR)$(PYTHONDIR)/vexfs
 
-# mkfs.vexfs and fsck.vexfs in /sbin of this machine, for the guest (which
-# shares its root) to find them as mkfs(8) and fsck(8) do.
+# mkfs.vexfs and fsck.vexfs in /sbin of this machine, where mkfs(8) and
+# fsck(8) look first. The guest needs none of it: its PATH ends with the
+# tree's build/bin.
 install-fs-tools: mkfs fsck
 	$(MAKE) -C mkfs install PREFIX= SBINDIR=/sbin DESTDIR=
 	$(MAKE) -C fsck install PREFIX= SBINDIR=/sbin DESTDIR=
@@ -159,23 +162,23 @@ native-test: all
 	tests/native/test_cli.sh
 	tests/native/test_install.sh
 	/usr/bin/python3 -B -m unittest discover -v -s python/tests -p test_layout.py
-	tests/native/test_dkms.sh $(KVER)
+	$(AS_ROOT) tests/native/test_dkms.sh $(KVER)
 
-vm-test: all install-fs-tools
+vm-test: all
 	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- tests/vm/run-all.sh
 
 test: unit-test native-test vm-test
 
-demo: all install-fs-tools
-	scripts/vm.sh -- scripts/demo.sh
+demo: all
+	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- scripts/demo.sh
 
-vm-shell: all install-fs-tools
-	scripts/vm.sh --interactive
+vm-shell: all
+	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh --interactive -- scripts/vm-shell.sh
 
 # HNSW recall through the kernel (data prepared on the host: the guest's
 # root is read-only). VEXFS_RECALL_SETS picks datasets (tests/bench/recall.py);
 # the full 60k fashion-mnist wants VEXFS_RECALL_MEM=3G.
-recall: all install-fs-tools
+recall: all
 	python3 scripts/datasets.py build/data
 	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh \
 		--mem $${VEXFS_RECALL_MEM:-2G} -- tests/bench/run-recall.sh
@@ -198,7 +201,7 @@ $(HNSWIOCTL): tests/bench/hnswioctl.c daemon
 
 # The 1,536-d graphs are built natively (an hour under TCG); the guest
 # publishes them (tests/bench/run-hnswioctl.sh).
-hnswioctl: kmod install-fs-tools $(HNSWIOCTL)
+hnswioctl: kmod mkfs $(HNSWIOCTL)
 	python3 scripts/datasets.py build/data
 	test -e build/data/gen1536.hnsw || $(HNSWIOCTL) --write-graph build/data/gen1536.hnsw \
 		--base build/data/gen1536_base.fvecs --metric cosine
@@ -218,7 +221,7 @@ SOAK_SECONDS ?= 600
 POWERCUT_ROUNDS ?= 20
 PROPERTY_SEARCHES ?= 20000
 
-reliability: all install-fs-tools
+reliability: all
 	$(MAKE) -C tests/fuzz run-libfuzz SECONDS=$(FUZZ_SECONDS)
 	VEXFS_IOCTL_FUZZ_CALLS=$(IOCTL_FUZZ_CALLS) VEXFS_IMGFUZZ_IMAGES=$(IMGFUZZ_IMAGES) \
 	VEXFS_SOAK_SECONDS=$(SOAK_SECONDS) VEXFS_POWERCUT_ROUNDS=$(POWERCUT_ROUNDS) \
@@ -245,12 +248,12 @@ debug-kernel:
 debug-kmod: debug-kernel
 	$(call kmod_build,$(DEBUG_KMOD),$(DEBUG_KERNEL)/obj)
 
-test-debug: all install-fs-tools debug-kmod
+test-debug: all debug-kmod
 	VEXFS_VM_KERNEL=$(DEBUG_KERNEL)/bzImage VEXFS_VM_MODULES=$(DEBUG_KERNEL)/modules \
 	VEXFS_KO=$(DEBUG_KMOD)/kmod/vexfs.ko VEXFS_SIFT=$$(python3 scripts/testdata.py) \
 	scripts/vm.sh --mem $(DEBUG_VM_MEM) --timeout $(DEBUG_VM_TIMEOUT) -- tests/vm/run-all.sh $(SUITES)
 
-bench: all install-fs-tools
+bench: all
 	scripts/vm.sh -- tests/bench/run-fsbench.sh
 
 # Built here, on the host: the guest's root is read-only.

@@ -4,7 +4,7 @@
 # (read-only) root, and exits with the command's exit status.
 #
 #   scripts/vm.sh [--mem 2G] [--smp 2] [--timeout SECONDS] [--keep] -- CMD [ARGS...]
-#   scripts/vm.sh [--mem 2G] [--smp 2] --interactive
+#   scripts/vm.sh [--mem 2G] [--smp 2] --interactive [-- SETUP [ARGS...]]
 #
 # The command runs in the directory vm.sh was called from. Guest console
 # output streams to stdout and is saved in build/vm/console.log, the
@@ -63,11 +63,8 @@ parse_args() {
 		esac
 	done
 	cmd=("$@")
-	if [ $interactive = 1 ]; then
-		[ ${#cmd[@]} = 0 ] || usage
-	else
-		[ ${#cmd[@]} -gt 0 ] || usage
-	fi
+	# With --interactive, a command is optional: it runs before the shell.
+	[ $interactive = 1 ] || [ ${#cmd[@]} -gt 0 ] || usage
 	[[ $timeout =~ ^[0-9]+$ ]] || { msg "--timeout wants seconds"; usage; }
 }
 
@@ -107,6 +104,13 @@ module_binds() {
 	fi
 }
 
+# The command given with --interactive, run before the shell starts.
+setup_command() {
+	[ ${#cmd[@]} -gt 0 ] || return 0
+	printf '%q ' "${cmd[@]}"
+	echo '|| echo "setup failed: exit $?"'
+}
+
 interactive_command() {
 	local rows=24 cols=80 size
 	if size=$(stty size 2>/dev/null); then
@@ -119,6 +123,7 @@ interactive_command() {
 exec </dev/ttyS0 >/dev/ttyS0 2>&1
 stty rows $rows cols $cols 2>/dev/null
 export PS1='vexfs-guest:\w# '
+$(setup_command)
 echo "Guest shell: exit (or ^D) powers off; Ctrl-A x kills the VM."
 exec $guest_dir/busybox setsid -c /bin/bash --norc -i
 EOF
@@ -135,6 +140,8 @@ write_job() {
 		printf 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:%q\n' \
 			"$repo/build/bin"
 		echo 'export HOME=/root LANG=C.UTF-8'
+		# Loopback up, so what serves on 127.0.0.1 (the dashboard) answers.
+		echo 'ip link set lo up 2>/dev/null || busybox ip link set lo up 2>/dev/null'
 		printf 'export TERM=%q KVER=%q\n' "${TERM:-linux}" "$kver"
 		passthrough_env
 		printf 'export VEXFS_GUEST=1 VEXFS_SCRATCH=%q VEXFS_RESULTS=%q VEXFS_HOSTROOT=%q\n' \

@@ -110,13 +110,36 @@ class ClientTest(unittest.TestCase):
             c.get("doc.txt")
         self.assertEqual(len(c), 0)
 
+    def test_get_delete_by_id_and_list(self):
+        c = self.fresh()
+        c.add_batch([5, 6, 7], [[5] * 4, [6] * 4, [7] * 4], attrs=[[1], [2], [3]])
+        v = c.get(6)
+        self.assertEqual((list(v.vector), v.id, v.attrs), ([6] * 4, 6, [2, 0, 0, 0]))
+        got = c.get([5, "7"])
+        self.assertEqual([(g.id, g.attrs[0]) for g in got], [(5, 1), (7, 3)])
+        c.delete([5, "6"])
+        self.assertEqual(sorted(os.listdir(c.path)), ["7"])
+        c.delete(7, keep_file=True)
+        self.assertEqual(len(c), 0)
+        with self.assertRaises(vexfs.NotFound):
+            c.get(5)
+        with self.assertRaises(vexfs.InvalidArgument):
+            c.get(0)
+        with self.assertRaises(vexfs.InvalidArgument):
+            c.delete(True)
+
     def test_bad_vectors(self):
         c = self.fresh()
         with self.assertRaises(vexfs.InvalidArgument):
             c.add("a", [1, 2, 3])
         with self.assertRaises(vexfs.InvalidArgument) as cm:
             c.add("a", [1, float("nan"), 3, 4])
-        self.assertIn("set vector", str(cm.exception))
+        self.assertIn("component 1 is not finite", str(cm.exception))
+        # Refused before the file is made: nothing is left behind.
+        self.assertFalse(os.path.exists(os.path.join(c.path, "a")))
+        with self.assertRaises(vexfs.InvalidArgument):
+            c.add("a", [1, 2, float("inf"), 4], data=b"text")
+        self.assertFalse(os.path.exists(os.path.join(c.path, "a")))
         with self.assertRaises(vexfs.InvalidArgument):
             c.add("a", [1, 2, 3, 4], attrs=[1, 2, 3, 4, 5])
         with self.assertRaises(vexfs.InvalidArgument):

@@ -23,6 +23,7 @@ import array
 import collections
 import errno
 import fcntl
+import math
 import os
 import re
 
@@ -182,6 +183,18 @@ class Results(list):
 
 def _addr(arr):
     return arr.buffer_info()[0] if len(arr) else 0
+
+
+def _entry_name(name):
+    """An entry's name: as given, or an id's decimal (how add_batch() and
+    vexfsctl import name files)."""
+    if isinstance(name, bool):
+        raise _error(errno.EINVAL, "name %r: want a file name or an id" % (name,))
+    if isinstance(name, int):
+        if not 0 < name < 1 << 64:
+            raise _error(errno.EINVAL, "id %d: want 1..2^64-1" % name)
+        return str(name)
+    return name
 
 
 def _float_array(values, what="vector"):
@@ -417,9 +430,15 @@ class Collection:
     # -- one file's vector --
 
     def _check_vector(self, vec, what="vector"):
+        """Checked before anything is created: a vector the kernel would
+        refuse leaves no empty file behind."""
         if len(vec) != self.dim:
             raise _error(errno.EINVAL, "%s has %d values; the collection has dimension %d"
                          % (what, len(vec), self.dim), self.path)
+        for i, x in enumerate(vec):
+            if not math.isfinite(x):
+                raise _error(errno.EINVAL, "%s: component %d is not finite (%r)" % (what, i, x),
+                             self.path)
 
     def add(self, name, vector, id=None, attrs=None, data=None, mode=0o644):
         """Give the file name a vector, creating the file (with mode) if it
@@ -471,7 +490,12 @@ class Collection:
     def get(self, name, numpy=False):
         """The vector, id and metadata words of the file name, as a Vector
         (NoVector when it has none). numpy=True returns the vector as a
-        NumPy float32 array."""
+        NumPy float32 array. name may be an id (an int: the file named by
+        it in decimal, as add_batch() and import name them), or a list of
+        names and ids, for a list of Vectors."""
+        if isinstance(name, (list, tuple)):
+            return [self.get(n, numpy) for n in name]
+        name = _entry_name(name)
         fd = _open(name, os.O_RDONLY, dir_fd=self._fd())
         try:
             vec = array.array("f", bytes(4 * self.dim))
@@ -487,7 +511,14 @@ class Collection:
 
     def delete(self, name, keep_file=False):
         """Delete the entry name: the file goes, and its vector with it.
-        keep_file=True removes only the vector (NoVector if it had none)."""
+        keep_file=True removes only the vector (NoVector if it had none).
+        name may be an id or a list of names and ids, as for get(); a list
+        stops at the first failure, the entries before it deleted."""
+        if isinstance(name, (list, tuple)):
+            for n in name:
+                self.delete(n, keep_file)
+            return
+        name = _entry_name(name)
         if not keep_file:
             try:
                 os.unlink(name, dir_fd=self._fd())
