@@ -22,31 +22,43 @@
  * the kernel's size is the smallest accepted; larger ones come from
  * newer headers (see the uapi header). A page bounds what is read.
  */
-static int vexfs_arg_size(unsigned int cmd, size_t ksize, unsigned long uarg,
+static int vexfs_arg_size(unsigned int cmd, size_t ver0, unsigned long uarg,
 			  u32 *usize)
 {
 	if (get_user(*usize, (u32 __user *)uarg))
 		return -EFAULT;
-	if (*usize < ksize || *usize != _IOC_SIZE(cmd) || *usize > PAGE_SIZE)
+	if (*usize < ver0 || *usize != _IOC_SIZE(cmd) || *usize > PAGE_SIZE)
 		return -EINVAL;
 	return 0;
 }
 
+/*
+ * The caller's struct of *usize bytes into arg (ksize bytes, as this
+ * kernel knows it), for a struct whose first version had ver0 bytes.
+ */
+int vexfs_copy_arg_since(void *arg, size_t ksize, size_t ver0, u32 *usize,
+			 unsigned int cmd, unsigned long uarg)
+{
+	int err = vexfs_arg_size(cmd, ver0, uarg, usize);
+
+	if (err)
+		return err;
+	return copy_struct_from_user(arg, ksize, (void __user *)uarg, *usize);
+}
+
+/* A struct that has not grown since its first version. */
 int vexfs_copy_arg(void *arg, size_t ksize, unsigned int cmd,
 		   unsigned long uarg)
 {
 	u32 usize;
-	int err = vexfs_arg_size(cmd, ksize, uarg, &usize);
 
-	if (err)
-		return err;
-	return copy_struct_from_user(arg, ksize, (void __user *)uarg, usize);
+	return vexfs_copy_arg_since(arg, ksize, ksize, &usize, cmd, uarg);
 }
 
-/* Only the part of the struct this kernel knows goes back. */
-int vexfs_copy_arg_out(unsigned long uarg, const void *arg, size_t ksize)
+/* Only the part of the struct both sides know goes back. */
+int vexfs_copy_arg_out(unsigned long uarg, const void *arg, size_t size)
 {
-	return copy_to_user((void __user *)uarg, arg, ksize) ? -EFAULT : 0;
+	return copy_to_user((void __user *)uarg, arg, size) ? -EFAULT : 0;
 }
 
 bool vexfs_zeroed(const void *p, size_t len)
@@ -66,7 +78,7 @@ static long vexfs_ioc_version(unsigned int cmd, unsigned long uarg)
 	v.abi_version = VEXFS_ABI_VERSION;
 	v.capabilities = VEXFS_CAP_COLLECTIONS | VEXFS_CAP_BATCH_INSERT |
 			 VEXFS_CAP_EXACT_SEARCH | VEXFS_CAP_PREDICATE |
-			 VEXFS_CAP_HNSW;
+			 VEXFS_CAP_HNSW | VEXFS_CAP_WHERE_AND;
 	if (vexfs_filter_available())
 		v.capabilities |= VEXFS_CAP_BPF_FILTER;
 	v.max_dim = VEXFS_MAX_DIM;
@@ -356,6 +368,24 @@ static bool vexfs_predicate_ok(const struct vexfs_predicate *p)
 	return p->op <= VEXFS_PRED_ANY_BITS && p->word < VEXFS_ATTR_WORDS;
 }
 
+/* A caller of the first version passes the struct up to and_where. */
+static_assert(offsetof(struct vexfs_ioc_search, and_where) == VEXFS_SEARCH_SIZE_VER0);
+
+/* The search's predicates, all valid, gathered for vexfs_search_args. */
+static bool vexfs_where_ok(const struct vexfs_ioc_search *arg,
+			   struct vexfs_predicate *where)
+{
+	int i;
+
+	where[0] = arg->where;
+	for (i = 1; i < VEXFS_MAX_WHERE; i++)
+		where[i] = arg->and_where[i - 1];
+	for (i = 0; i < VEXFS_MAX_WHERE; i++)
+		if (!vexfs_predicate_ok(&where[i]))
+			return false;
+	return true;
+}
+
 /* NUL-terminated, and only NULs after it, so the bytes can grow a meaning. */
 static bool vexfs_filter_name_ok(const char *name, size_t size)
 {
@@ -370,16 +400,18 @@ static long vexfs_ioc_search(struct file *filp, unsigned int cmd,
 	struct vexfs_search_result *results;
 	struct vexfs_ioc_search arg;
 	struct vexfs_search_args args;
+	struct vexfs_predicate where[VEXFS_MAX_WHERE];
 	struct vexfs_collection *c;
 	int filter_cookie = 0;
-	u32 *query;
-	int err = vexfs_copy_arg(&arg, sizeof(arg), cmd, uarg);
+	u32 *query, usize;
+	int err = vexfs_copy_arg_since(&arg, sizeof(arg), VEXFS_SEARCH_SIZE_VER0,
+				       &usize, cmd, uarg);
 
 	if (err)
 		return err;
 	if (!arg.k || arg.k > VEXFS_MAX_K || arg.ef > VEXFS_MAX_K ||
 	    (arg.flags & ~VEXFS_SEARCH_FLAGS) || arg.count ||
-	    !vexfs_predicate_ok(&arg.where) ||
+	    !vexfs_where_ok(&arg, where) ||
 	    !vexfs_filter_name_ok(arg.filter, sizeof(arg.filter)) ||
 	    !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
 		return -EINVAL;
@@ -404,13 +436,13 @@ static long vexfs_ioc_search(struct file *filp, unsigned int cmd,
 		.k = arg.k,
 		.ef = max(arg.ef ? arg.ef : VEXFS_DEFAULT_EF, arg.k),
 		.exact = arg.flags & VEXFS_SEARCH_EXACT,
-		.where = arg.where,
 		.cred = current_cred(),
 		.may_read_all = ns_capable_noaudit(&init_user_ns, CAP_DAC_OVERRIDE) ||
 				ns_capable_noaudit(&init_user_ns, CAP_DAC_READ_SEARCH),
 		.idmap = file_mnt_idmap(filp),
 		.sb = file_inode(filp)->i_sb,
 	};
+	memcpy(args.where, where, sizeof(where));
 	/* The filter stays usable until vexfs_filter_put(), across sleeps. */
 	if (arg.filter[0]) {
 		err = vexfs_filter_get(arg.filter, &args.filter, &filter_cookie);
@@ -422,7 +454,7 @@ static long vexfs_ioc_search(struct file *filp, unsigned int cmd,
 		vexfs_filter_put(filter_cookie);
 	if (!err && (copy_to_user(u64_to_user_ptr(arg.results_ptr), results,
 				  arg.count * sizeof(*results)) ||
-		     vexfs_copy_arg_out(uarg, &arg, sizeof(arg))))
+		     vexfs_copy_arg_out(uarg, &arg, min_t(u32, usize, sizeof(arg)))))
 		err = -EFAULT;
 out:
 	kvfree(results);

@@ -65,11 +65,22 @@ static bool vexfs_slot_readable(const struct vexfs_search_args *a,
 	return s->mode & S_IROTH;
 }
 
-/* A live, readable slot: does the predicate, then the filter, take it? */
+static bool vexfs_where_match(const struct vexfs_search_args *a,
+			      const u64 *attrs)
+{
+	int i;
+
+	for (i = 0; i < VEXFS_MAX_WHERE; i++)
+		if (!vexfs_pred_match(&a->where[i], attrs))
+			return false;
+	return true;
+}
+
+/* A live, readable slot: do the predicates, then the filter, take it? */
 static bool vexfs_slot_selected(const struct vexfs_search_args *a,
 				const struct vexfs_slot *s)
 {
-	return vexfs_pred_match(&a->where, s->attrs) &&
+	return vexfs_where_match(a, s->attrs) &&
 	       (!a->filter || vexfs_filter_admit(a->filter, s));
 }
 

@@ -194,6 +194,8 @@ extern const struct inode_operations vexfs_dir_iops;
 
 /* ioctl.c */
 long vexfs_ioctl(struct file *filp, unsigned int cmd, unsigned long uarg);
+int vexfs_copy_arg_since(void *arg, size_t ksize, size_t ver0, u32 *usize,
+			 unsigned int cmd, unsigned long uarg);
 int vexfs_copy_arg(void *arg, size_t ksize, unsigned int cmd,
 		   unsigned long uarg);
 int vexfs_copy_arg_out(unsigned long uarg, const void *arg, size_t ksize);

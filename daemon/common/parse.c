@@ -211,6 +211,31 @@ int parse_where(const char *s, struct vexfs_predicate *where)
 	return 0;
 }
 
+int parse_where_list(const char *s, struct vexfs_predicate *where,
+		     unsigned int max, unsigned int *n)
+{
+	char *copy = strdup(s), *p, *and;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (p = copy; !err; p = and + 5) {
+		and = strcasestr(p, " and ");
+		if (and)
+			*and = '\0';
+		if (*n == max)
+			err = -E2BIG;
+		else if (parse_where(p, &where[*n]))
+			err = -EINVAL;
+		else
+			(*n)++;
+		if (!and)
+			break;
+	}
+	free(copy);
+	return err;
+}
+
 const char *where_op_text(unsigned int op)
 {
 	size_t i;

@@ -37,6 +37,14 @@ int parse_attr_assign(const char *s, uint64_t *attrs);
  */
 int parse_where(const char *s, struct vexfs_predicate *where);
 
+/*
+ * Predicates joined by "and" ("attr0=3 and attr1<5") into where[], after
+ * the *n already there, at most max in all. 0, or -EINVAL (a predicate
+ * that does not parse) or -E2BIG (too many).
+ */
+int parse_where_list(const char *s, struct vexfs_predicate *where,
+		     unsigned int max, unsigned int *n);
+
 /* The operator of a predicate as parse_where() spells it. */
 const char *where_op_text(unsigned int op);
 

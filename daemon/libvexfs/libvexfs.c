@@ -226,6 +226,12 @@ int libvexfs_search_opt(int dirfd, const float *query, uint32_t dim, uint32_t k,
 		s.where.word = where->word;
 		s.where.value = where->value;
 	}
+	if (opts && opts->n_and_where) {
+		if (opts->n_and_where >= VEXFS_MAX_WHERE || !where)
+			return -EINVAL;
+		memcpy(s.and_where, opts->and_where,
+		       opts->n_and_where * sizeof(*opts->and_where));
+	}
 	err = call_ioctl(dirfd, VEXFS_IOC_SEARCH, &s);
 	if (err)
 		return err;

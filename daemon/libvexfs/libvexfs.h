@@ -118,6 +118,9 @@ struct libvexfs_search_opts {
 	uint32_t ef;			/* 0: the kernel's default */
 	uint32_t flags;			/* VEXFS_SEARCH_* (EXACT) */
 	const char *filter;		/* BPF filter name (docs/filters.md), or NULL */
+	/* Predicates that must hold beside where (VEXFS_CAP_WHERE_AND). */
+	const struct vexfs_predicate *and_where;
+	uint32_t n_and_where;		/* at most VEXFS_MAX_WHERE - 1 */
 };
 
 /* libvexfs_search() with options; opts may be NULL. */

@@ -189,6 +189,7 @@ static const struct {
 	{ VEXFS_CAP_PREDICATE, "predicate" },
 	{ VEXFS_CAP_HNSW, "hnsw" },
 	{ VEXFS_CAP_BPF_FILTER, "bpf-filter" },
+	{ VEXFS_CAP_WHERE_AND, "where-and" },
 };
 
 #define N_CAPS (sizeof(capability_names) / sizeof(capability_names[0]))

@@ -36,9 +36,9 @@ struct search_args {
 	uint64_t row;
 	bool row_given;
 	uint32_t k;
-	const char *where_text;
-	struct vexfs_predicate where;
-	struct libvexfs_search_opts opts;	/* --filter, --ef, --exact */
+	struct vexfs_predicate where[VEXFS_MAX_WHERE];	/* --where, all hold */
+	unsigned int nwhere;
+	struct libvexfs_search_opts opts;	/* --filter, --ef, --exact, where[1..] */
 };
 
 struct search_out {
@@ -82,12 +82,13 @@ static int parse_search_args(int argc, char **argv, struct search_args *a)
 				return ctl_usage_error("-k wants 1..%u, not '%s'", VEXFS_MAX_K, optarg);
 			break;
 		case OPT_WHERE:
-			if (a->where_text)
-				return ctl_usage_error("one --where only: a search tests one metadata word");
-			if (parse_where(optarg, &a->where))
-				return ctl_usage_error("--where wants attrW OP V (W 0..%d, OP one of = != < <= > >= & |), not '%s'",
+			rc = parse_where_list(optarg, a->where, VEXFS_MAX_WHERE, &a->nwhere);
+			if (rc == -E2BIG)
+				return ctl_usage_error("--where: at most %d predicates in all, joined by 'and'",
+						       VEXFS_MAX_WHERE);
+			if (rc)
+				return ctl_usage_error("--where wants attrW OP V [and attrW OP V]... (W 0..%d, OP one of = != < <= > >= & |), not '%s'",
 						       VEXFS_ATTR_WORDS - 1, optarg);
-			a->where_text = optarg;
 			break;
 		case OPT_FILTER:
 			if (!*optarg || strlen(optarg) >= VEXFS_FILTER_NAME_LEN)
@@ -116,6 +117,10 @@ static int parse_search_args(int argc, char **argv, struct search_args *a)
 		return ctl_usage_error("give the query with either --query or --query-file");
 	if (a->row_given && !a->query_file)
 		return ctl_usage_error("--row goes with --query-file");
+	if (a->nwhere > 1) {
+		a->opts.and_where = a->where + 1;
+		a->opts.n_and_where = a->nwhere - 1;
+	}
 	return CTL_OK;
 }
 
@@ -228,13 +233,17 @@ static void print_json(const struct search_args *a, const struct search_out *o)
 	jw_object_begin(&w, NULL);
 	jw_string(&w, "dir", a->dir);
 	jw_u64(&w, "k", a->k);
-	if (a->where_text) {
-		jw_object_begin(&w, "where");
-		snprintf(word, sizeof(word), "attr%u", a->where.word);
-		jw_string(&w, "word", word);
-		jw_string(&w, "op", where_op_text(a->where.op));
-		jw_u64(&w, "value", a->where.value);
-		jw_object_end(&w);
+	if (a->nwhere) {
+		jw_array_begin(&w, "where");
+		for (i = 0; i < a->nwhere; i++) {
+			jw_object_begin(&w, NULL);
+			snprintf(word, sizeof(word), "attr%u", a->where[i].word);
+			jw_string(&w, "word", word);
+			jw_string(&w, "op", where_op_text(a->where[i].op));
+			jw_u64(&w, "value", a->where[i].value);
+			jw_object_end(&w);
+		}
+		jw_array_end(&w);
 	}
 	jw_u64(&w, "count", o->count);
 	jw_u64(&w, "scanned", o->scanned);
@@ -271,7 +280,7 @@ static int run_search(const struct search_args *a, int dirfd, uint32_t coll_dim,
 		return ctl_fail(ENOMEM, NULL, NULL);
 	start = monotonic_seconds();
 	err = libvexfs_search_opt(dirfd, q, dim, a->k,
-				  a->where_text ? &a->where : NULL, &a->opts,
+				  a->nwhere ? &a->where[0] : NULL, &a->opts,
 				  o->results, &o->count, &o->scanned);
 	o->seconds = monotonic_seconds() - start;
 	if (err == -ENOENT && a->opts.filter)

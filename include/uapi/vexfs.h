@@ -10,8 +10,9 @@
  * takes the struct as openat2(2) and clone3(2) do: a size below the
  * first version of the struct is -EINVAL; a larger one (a caller built
  * with a newer header) is accepted when every byte past the struct this
- * kernel knows is zero, and refused with -E2BIG otherwise; on output the
- * kernel writes only the part it knows. Every user pointer travels as a
+ * kernel knows is zero, and refused with -E2BIG otherwise; a smaller one
+ * of an earlier version reads as if its missing fields were zero. On
+ * output the kernel writes only the part both sides know. Every user pointer travels as a
  * __u64. Reserved fields must be zero on input (-EINVAL otherwise) and
  * are zero on output. All numbers are native-endian (they never reach
  * the disk as-is).
@@ -53,6 +54,7 @@
 #define VEXFS_CAP_PREDICATE	(1ull << 3)
 #define VEXFS_CAP_HNSW		(1ull << 4)
 #define VEXFS_CAP_BPF_FILTER	(1ull << 5)	/* vexfs_ioc_search.filter */
+#define VEXFS_CAP_WHERE_AND	(1ull << 6)	/* vexfs_ioc_search.and_where */
 
 struct vexfs_ioc_version {
 	__u32 size;
@@ -145,6 +147,9 @@ struct vexfs_ioc_batch_insert {
 #define VEXFS_PRED_ALL_BITS	7	/* (attrs[word] & value) == value */
 #define VEXFS_PRED_ANY_BITS	8	/* (attrs[word] & value) != 0 */
 
+/* Predicates one search may combine: where and and_where[]. */
+#define VEXFS_MAX_WHERE		4
+
 struct vexfs_predicate {
 	__u16 op;			/* VEXFS_PRED_* */
 	__u16 word;			/* < VEXFS_ATTR_WORDS */
@@ -172,7 +177,16 @@ struct vexfs_ioc_search {
 	__u64 scanned;			/* out: candidates whose distance was computed */
 	char filter[16];		/* BPF filter name (vexfs_filter.h), NUL-terminated; "": none */
 	__u64 reserved[2];
+	/*
+	 * More predicates, each of which must hold too (VEXFS_CAP_WHERE_AND);
+	 * unused ones are VEXFS_PRED_NONE. A caller built before they
+	 * existed passes a shorter struct, and they read as none.
+	 */
+	struct vexfs_predicate and_where[VEXFS_MAX_WHERE - 1];
 };
+
+/* Sizes of the first versions of the structs that grew since. */
+#define VEXFS_SEARCH_SIZE_VER0	96	/* up to reserved[] */
 
 /* vexfs_ioc_search.flags */
 #define VEXFS_SEARCH_EXACT	(1u << 0)	/* ignore the index: scan every vector */

@@ -203,6 +203,17 @@ class ClientTest(unittest.TestCase):
             self.assertEqual(got, want)
         self.assertEqual([h.id for h in c.search(q, k=3, where="attr1 < 3")],
                          [i + 1 for i in sorted(range(3), key=lambda i: l2(vecs[i], q))])
+        # Predicates that must all hold: joined by "and", or as a list.
+        want = [i + 1 for i in sorted((i for i in range(300) if i % 3 == 1 and 100 <= i < 200
+                                       and i != 151), key=lambda i: l2(vecs[i], q))[:10]]
+        for where in ("attr0=1 and attr1>=100 and attr1<200 and attr1!=151",
+                      ["attr0=1", (1, ">=", 100), "attr1<200", (1, "!=", 151)]):
+            for exact in (False, True):
+                got = [h.id for h in c.search(q, k=10, where=where, exact=exact)]
+                self.assertEqual(got, want, (where, exact))
+        with self.assertRaises(vexfs.InvalidArgument):
+            c.search(q, where="attr0=1 and attr0=1 and attr0=1 and attr0=1 and attr0=1")
+        self.assertIn("where_and", vexfs.version(c.path).capabilities)
         self.assertEqual(len(c.search(q, k=4096)), 300)
 
     def test_upsert(self):

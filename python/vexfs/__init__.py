@@ -275,6 +275,25 @@ def _predicate(where):
     return _abi.PREDICATES[op], word, value
 
 
+def _predicates(where):
+    """Up to MAX_WHERE (op, word, value) of a where= argument, all of which
+    must hold: None, a string of predicates joined by "and" ("attr0=3 and
+    attr1<5"), one (word, op, value) tuple, or a list of strings and
+    tuples."""
+    if where is None:
+        return []
+    if isinstance(where, str):
+        parts = [p.strip() for p in re.split(r"\s+and\s+", where.strip(), flags=re.I)]
+    elif isinstance(where, list):
+        parts = where
+    else:
+        parts = [where]
+    if not parts or len(parts) > _abi.MAX_WHERE:
+        raise _error(errno.EINVAL, "where=%r: want 1..%d predicates joined by 'and'"
+                     % (where, _abi.MAX_WHERE))
+    return [_predicate(p) for p in parts]
+
+
 def _as_numpy(arr, numpy):
     if not numpy:
         return arr
@@ -631,9 +650,10 @@ class Collection:
 
         ef: HNSW search breadth (0: the kernel's default, 64); exact=True
         ignores the index and compares every vector; filter: the name of a
-        loaded BPF filter (vexfsctl filter load); where: a predicate on one
-        metadata word, "attr1>=5" or (1, ">=", 5). Only files the caller
-        may read are returned, so there may be fewer than k."""
+        loaded BPF filter (vexfsctl filter load); where: predicates on the
+        metadata words that must all hold, "attr1>=5", "attr0=3 and
+        attr1>=5" (up to four), (1, ">=", 5) or a list of such. Only files
+        the caller may read are returned, so there may be fewer than k."""
         q = _float_array(query, "query")
         self._check_vector(q, "query")
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
@@ -644,12 +664,14 @@ class Collection:
         if len(name) >= _abi.FILTER_NAME_LEN or b"\0" in name:
             raise _error(errno.EINVAL, "filter name %r: at most %d bytes"
                          % (filter, _abi.FILTER_NAME_LEN - 1))
-        op, word, value = _predicate(where)
+        preds = _predicates(where) or [(_abi.PRED_NONE, 0, 0)]
+        op, word, value = preds[0]
         results = array.array("B", bytes(_abi.RESULT.size * k))
         buf = _abi.SEARCH.pack(**{
             "dim": self.dim, "k": k, "ef": ef, "query_ptr": _addr(q),
             "results_ptr": _addr(results), "flags": _abi.SEARCH_EXACT if exact else 0,
             "where.op": op, "where.word": word, "where.value": value,
+            "and_where": _abi.pack_predicates(preds[1:], _abi.MAX_WHERE - 1),
             "filter": name})
         try:
             fcntl.ioctl(self._fd(), _abi.IOC_SEARCH, buf)

@@ -34,7 +34,11 @@ CAPABILITIES = {
     "predicate": 1 << 3,
     "hnsw": 1 << 4,
     "bpf_filter": 1 << 5,
+    "where_and": 1 << 6,
 }
+
+# Predicates one search may combine (where, then and_where[]).
+MAX_WHERE = 4
 
 PRED_NONE = 0
 PREDICATES = {
@@ -82,6 +86,9 @@ LAYOUTS = {
         ("where.op", "H"), ("where.word", "H"), ("where.reserved", "I"),
         ("where.value", "Q"),
         ("scanned", "Q"), ("filter", "16s"), ("reserved", "2Q"),
+        # struct vexfs_predicate and_where[MAX_WHERE - 1], packed by
+        # pack_predicates()
+        ("and_where", "48s"),
     ],
     "vexfs_ioc_read_vectors": [
         ("size", "I"), ("dim", "I"), ("start", "Q"), ("count", "I"),
@@ -114,15 +121,15 @@ class Layout:
             digits = code[:-1]
             # "4Q" expands to four values, "16s" stays one bytes value
             n = int(digits) if digits and code[-1] != "s" else 1
-            yield field, n
+            yield field, n, code[-1] == "s"
 
     def pack(self, **values):
         """Pack the struct; unnamed fields are zero, size is filled in."""
         values.setdefault("size", self.size)
         flat = []
-        for field, n in self._counts():
+        for field, n, is_bytes in self._counts():
             v = values.get(field, 0 if n == 1 else [0] * n)
-            if field == "filter" and not v:
+            if is_bytes and not v:
                 v = b""
             if n == 1:
                 flat.append(v)
@@ -134,13 +141,24 @@ class Layout:
         """The fields of buf as a dict; arrays become lists."""
         flat = struct.unpack_from(self.format, buf)
         out, i = {}, 0
-        for field, n in self._counts():
+        for field, n, _ in self._counts():
             out[field] = flat[i] if n == 1 else list(flat[i:i + n])
             i += n
         return out
 
 
 STRUCTS = {name: Layout(name, fields) for name, fields in LAYOUTS.items()}
+
+PREDICATE = STRUCTS["vexfs_predicate"]
+
+
+def pack_predicates(preds, count):
+    """count struct vexfs_predicate from (op, word, value) tuples, the
+    rest VEXFS_PRED_NONE."""
+    out = bytearray()
+    for op, word, value in list(preds) + [(0, 0, 0)] * (count - len(preds)):
+        out += PREDICATE.pack(op=op, word=word, value=value)
+    return bytes(out)
 VERSION = STRUCTS["vexfs_ioc_version"]
 COLLECTION = STRUCTS["vexfs_ioc_collection"]
 VECTOR = STRUCTS["vexfs_ioc_vector"]

@@ -433,10 +433,20 @@ static void build_batch(struct rng *r, struct arena *a, struct call *c)
 	c->arg = struct_arg(r, a, &v, sizeof(v));
 }
 
+static void random_predicate(struct rng *r, struct vexfs_predicate *p)
+{
+	p->op = chance(r, 85) ? below(r, 9) : (uint16_t)rnd(r);
+	p->word = chance(r, 85) ? below(r, 4) : (uint16_t)rnd(r);
+	p->value = below(r, 8);
+}
+
 static void build_search(struct rng *r, struct arena *a, struct call *c)
 {
 	static const char *filters[] = { "", "", "", "nosuch", "even_ids" };
 	struct vexfs_ioc_search v = { .size = pick_size(r, sizeof(v)) };
+	/* A caller built before and_where passes the first version. */
+	bool ver0 = chance(r, 15);
+	int i;
 
 	v.dim = pick_dim(r);
 	v.k = pick_count(r, 20, VEXFS_MAX_K);
@@ -444,11 +454,10 @@ static void build_search(struct rng *r, struct arena *a, struct call *c)
 	v.query_ptr = floats_arg(r, a, v.dim);
 	v.results_ptr = out_arg(r, a, (uint64_t)v.k * sizeof(struct vexfs_search_result));
 	v.flags = chance(r, 80) ? below(r, 2) : (uint32_t)rnd(r);
-	if (chance(r, 30)) {
-		v.where.op = chance(r, 85) ? below(r, 9) : (uint16_t)rnd(r);
-		v.where.word = chance(r, 85) ? below(r, 4) : (uint16_t)rnd(r);
-		v.where.value = below(r, 8);
-	}
+	if (chance(r, 30))
+		random_predicate(r, &v.where);
+	for (i = 0; i < VEXFS_MAX_WHERE - 1 && chance(r, 20); i++)
+		random_predicate(r, &v.and_where[i]);
 	strcpy(v.filter, filters[below(r, 5)]);
 	if (chance(r, 3))
 		memset(v.filter, 'x', sizeof(v.filter));	/* no NUL */
@@ -456,6 +465,11 @@ static void build_search(struct rng *r, struct arena *a, struct call *c)
 		scribble(r, &v, sizeof(v));
 	c->cmd = VEXFS_IOC_SEARCH;
 	c->name = "SEARCH";
+	if (ver0) {
+		v.size = VEXFS_SEARCH_SIZE_VER0;
+		c->cmd = _IOWR(VEXFS_IOC_MAGIC, _IOC_NR(VEXFS_IOC_SEARCH),
+			       char[VEXFS_SEARCH_SIZE_VER0]);
+	}
 	c->arg = struct_arg(r, a, &v, sizeof(v));
 }
 

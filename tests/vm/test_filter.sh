@@ -24,7 +24,7 @@ import array, fcntl, os, struct, sys
 sys.path.insert(0, os.environ["TESTS_DIR"])
 import vexfs_ioctl as vx
 
-FMT = vx._abi.SEARCH.format  # the filter name as 16 bytes
+FMT = vx._abi.SEARCH.format.replace("48s", "")  # the first version; the filter name as 16 bytes
 last_scanned = [0]
 
 def search(fd, query, k, filt=b"", where=None, ef=0, flags=0):
@@ -33,7 +33,7 @@ def search(fd, query, k, filt=b"", where=None, ef=0, flags=0):
     op, word, value = where if where else (0, 0, 0)
     buf = bytearray(struct.pack(FMT, 96, len(query), k, ef, vx._addr(q), vx._addr(res), 0,
                                 flags, op, word, 0, value, 0, filt, 0, 0))
-    fcntl.ioctl(fd, vx.IOC_SEARCH, buf)
+    fcntl.ioctl(fd, vx.IOC_SEARCH_V0, buf)
     count, last_scanned[0] = struct.unpack(FMT, buf)[6], struct.unpack(FMT, buf)[12]
     return [struct.unpack_from(vx.RESULT_FMT, res, 24 * i)[:3] for i in range(count)]
 

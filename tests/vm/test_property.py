@@ -77,7 +77,7 @@ FILE_MODES = [0o644, 0o600, 0o640, 0o604, 0o400, 0o040, 0o004, 0o000, 0o666,
 DIR_MODES = [0o755, 0o750, 0o711, 0o700, 0o644, 0o705, 0o770, 0o1777, 0o1755,
              0o751, 0o715, 0o570, 0o1770, 0o511, 0o355, 0o775]
 
-SEARCH_FMT = vx._abi.SEARCH.format  # the filter name as 16 bytes
+SEARCH_FMT = vx._abi.SEARCH.format.replace("48s", "")  # the first version; the filter name as 16 bytes
 
 XATTR = "user.vexfs.vector"
 # BPF filters: (name, object, settings, what they admit).
@@ -172,7 +172,7 @@ def search(fd, query, k, ef=0, exact=False, where=None, filt=""):
     buf = bytearray(struct.pack(SEARCH_FMT, 96, len(query), k, ef, addr(q), addr(res), 0,
                                 1 if exact else 0, op, word, 0, value, 0,
                                 filt.encode(), 0, 0))
-    fcntl.ioctl(fd, vx.IOC_SEARCH, buf)
+    fcntl.ioctl(fd, vx.IOC_SEARCH_V0, buf)
     f = struct.unpack(SEARCH_FMT, buf)
     out = [struct.unpack_from(vx.RESULT_FMT, res, 24 * i)[:3] for i in range(f[6])]
     return out, f[12]

@@ -192,6 +192,21 @@ metrics_check() {
 	fi
 }
 
+# grafana_metrics_exist: every metric a query of the shipped Grafana
+# dashboard names is in /metrics (saved by metrics_check).
+grafana_metrics_exist() {
+	python3 - "$REPO/contrib/grafana/vexfs-dashboard.json" "$SCRATCH/metrics.txt" <<'PY'
+import json, re, sys
+dash, text = json.load(open(sys.argv[1])), open(sys.argv[2]).read()
+have = set(re.findall(r"^(?:# TYPE )?(vexfs_[a-z_]+)", text, re.M))
+exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+wanted = {m for e in exprs for m in re.findall(r"vexfs_[a-z_]+", e)}
+missing = sorted(wanted - have)
+print("%d queries name %d metrics; missing: %s" % (len(exprs), len(wanted), missing or "none"))
+sys.exit(1 if missing or not wanted else 0)
+PY
+}
+
 # api_hits: how often the page's script has fetched /api/stats.
 api_hits() {
 	curl -sf "127.0.0.1:$PORT/metrics" |
@@ -291,6 +306,7 @@ check "bpftool map dump pinned $PINS/hist" sh -c \
 check "bpftool map dump pinned $PINS/counters" sh -c \
 	"bpftool map dump pinned $PINS/counters | grep -q total_ns"
 check "/metrics passes promtool check metrics" metrics_check
+check "every metric the Grafana dashboard queries is in /metrics" grafana_metrics_exist
 check "/metrics reports the collection" grep -q "vexfs_collection_vectors{dir=\"$MNT/c\"} 320" \
 	"$SCRATCH/metrics.txt"
 check "/api/stats is JSON with every op" sh -c \

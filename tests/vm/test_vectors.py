@@ -87,9 +87,9 @@ def test_bad_input(fd, base):
     expect_errno("search predicate word out of range", errno.EINVAL, lambda: vx.search(fd, q, 10, (1, 9, 0)))
     import fcntl, struct
     buf = bytearray(struct.pack(vx.SEARCH_FMT, 96, dim, 10, 0, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
-    expect_errno("search bad pointer", errno.EFAULT, lambda: fcntl.ioctl(fd, vx.IOC_SEARCH, buf))
+    expect_errno("search bad pointer", errno.EFAULT, lambda: fcntl.ioctl(fd, vx.IOC_SEARCH_V0, buf))
     buf = bytearray(struct.pack(vx.SEARCH_FMT, 64, dim, 10, 0, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
-    expect_errno("search wrong struct size", errno.EINVAL, lambda: fcntl.ioctl(fd, vx.IOC_SEARCH, buf))
+    expect_errno("search wrong struct size", errno.EINVAL, lambda: fcntl.ioctl(fd, vx.IOC_SEARCH_V0, buf))
     expect_errno("unknown ioctl", errno.ENOTTY, lambda: fcntl.ioctl(fd, vx._ioc(3, 0x7f, 8), bytearray(8)))
 
     before = vx.get_collection(fd)["count"]

@@ -188,6 +188,19 @@ check "search --where attr1>=4000" json_check \
 check "search --where 'attr1&5' (all bits)" json_check \
 	'd["count"] == 10 and all(r["id"] & 5 == 5 for r in d["results"])' \
 	ctl search "$COLL" --query "$(first_query)" --where 'attr1&5' --json
+check "search --where with two predicates joined by 'and'" json_check \
+	'd["count"] == 10 and len(d["where"]) == 2 and all(r["id"] % 10 == 3 and r["id"] >= 4000 for r in d["results"]) and d["scanned"] == 90' \
+	ctl search "$COLL" --query "$(first_query)" --where 'attr0=3 and attr1>=4000' --json
+ids_of() { "$@" | python3 -c 'import json, sys; print([r["id"] for r in json.load(sys.stdin)["results"]])'; }
+check_eq "--where given twice is the same search" \
+	"$(ids_of ctl search "$COLL" --query "$(first_query)" --where 'attr0=3 and attr1>=4000' --json)" \
+	"$(ids_of ctl search "$COLL" --query "$(first_query)" --where attr0=3 --where 'attr1>=4000' --json)"
+check "four predicates: attr0=3, 4000 <= attr1 < 4500, attr1 != 4013" json_check \
+	'd["count"] == 10 and all(r["id"] % 10 == 3 and 4000 <= r["id"] < 4500 and r["id"] != 4013 for r in d["results"]) and d["scanned"] == 49' \
+	ctl search "$COLL" --query "$(first_query)" --json \
+	--where 'attr0=3 and attr1>=4000 and attr1<4500 and attr1!=4013'
+exit_status_is "usage: five predicates exit 2" 2 ctl search "$COLL" --query "$(first_query)" \
+	--where 'attr0=3 and attr1>=1 and attr1>=2 and attr1>=3 and attr1>=4'
 
 section "put, get, del"
 DOC=$COLL/doc.txt

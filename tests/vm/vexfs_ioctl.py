@@ -29,7 +29,10 @@ VERSION_FMT = _abi.VERSION.format
 COLL_FMT = _abi.COLLECTION.format
 VEC_FMT = _abi.VECTOR.format
 BATCH_FMT = _abi.BATCH_INSERT.format
-SEARCH_FMT = _abi.SEARCH.format.replace("16s", "2Q")
+# The search's first version (without and_where), as a caller built then
+# passes it, with its own command number: the kernel still takes it.
+SEARCH_FMT = _abi.SEARCH.format.replace("16s", "2Q").replace("48s", "")
+IOC_SEARCH_V0 = _ioc(_abi._IOC_READ | _abi._IOC_WRITE, 0x07, struct.calcsize(SEARCH_FMT))
 RESULT_FMT = _abi.RESULT.format
 READ_FMT = _abi.READ_VECTORS.format
 PUBLISH_FMT = _abi.PUBLISH_INDEX.format
@@ -46,7 +49,7 @@ IOC_READ_VECTORS = _abi.IOC_READ_VECTORS
 IOC_PUBLISH_INDEX = _abi.IOC_PUBLISH_INDEX
 IOC_DROP_INDEX = _abi.IOC_DROP_INDEX
 
-assert struct.calcsize(SEARCH_FMT) == _abi.SEARCH.size
+assert struct.calcsize(SEARCH_FMT) == _abi.SEARCH.offsets["and_where"] == 96
 
 
 def _addr(buf):
@@ -121,14 +124,16 @@ def _batch_call(fd, ids, vectors_bytes, dim, attrs, mode):
     return _abi.BATCH_INSERT.unpack(buf)["error_index"]
 
 
-def search(fd, query, k, where=None, ef=0, flags=0):
-    """where: (op, word, value). Returns (results, scanned) with results [(id, ino, dist)]."""
+def search(fd, query, k, where=None, ef=0, flags=0, and_where=()):
+    """where: (op, word, value); and_where: up to three more, all of which
+    must hold too. Returns (results, scanned) with results [(id, ino, dist)]."""
     q = bytearray(array.array("f", query).tobytes())
     res = bytearray(_abi.RESULT.size * k)
     op, word, value = where if where else (0, 0, 0)
     buf = _abi.SEARCH.pack(**{"dim": len(query), "k": k, "ef": ef, "query_ptr": _addr(q),
                               "results_ptr": _addr(res), "flags": flags, "where.op": op,
-                              "where.word": word, "where.value": value})
+                              "where.word": word, "where.value": value,
+                              "and_where": _abi.pack_predicates(and_where, _abi.MAX_WHERE - 1)})
     fcntl.ioctl(fd, IOC_SEARCH, buf)
     f = _abi.SEARCH.unpack(buf)
     out = [struct.unpack_from(RESULT_FMT, res, _abi.RESULT.size * i)[:3] for i in range(f["count"])]
