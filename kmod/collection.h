@@ -105,8 +105,9 @@ struct vexfs_search_args {
 	u32 k;
 	u32 ef;
 	bool exact;			/* ignore the index */
-	/* All must hold; unused ones are VEXFS_PRED_NONE, which always does. */
+	/* All must hold; none of them is VEXFS_PRED_NONE. */
 	struct vexfs_predicate where[VEXFS_MAX_WHERE];
+	u32 nwhere;
 	const struct vexfs_filter_ops *filter;	/* BPF filter, or NULL */
 	bool may_read_all;		/* CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH */
 	const struct cred *cred;

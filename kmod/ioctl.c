@@ -371,18 +371,24 @@ static bool vexfs_predicate_ok(const struct vexfs_predicate *p)
 /* A caller of the first version passes the struct up to and_where. */
 static_assert(offsetof(struct vexfs_ioc_search, and_where) == VEXFS_SEARCH_SIZE_VER0);
 
-/* The search's predicates, all valid, gathered for vexfs_search_args. */
+/*
+ * The search's predicates, every one valid; those that test something are
+ * gathered into where[], *n of them, so the search loop tests only those.
+ */
 static bool vexfs_where_ok(const struct vexfs_ioc_search *arg,
-			   struct vexfs_predicate *where)
+			   struct vexfs_predicate *where, u32 *n)
 {
+	const struct vexfs_predicate *p;
 	int i;
 
-	where[0] = arg->where;
-	for (i = 1; i < VEXFS_MAX_WHERE; i++)
-		where[i] = arg->and_where[i - 1];
-	for (i = 0; i < VEXFS_MAX_WHERE; i++)
-		if (!vexfs_predicate_ok(&where[i]))
+	*n = 0;
+	for (i = 0; i < VEXFS_MAX_WHERE; i++) {
+		p = i ? &arg->and_where[i - 1] : &arg->where;
+		if (!vexfs_predicate_ok(p))
 			return false;
+		if (p->op != VEXFS_PRED_NONE)
+			where[(*n)++] = *p;
+	}
 	return true;
 }
 
@@ -403,7 +409,7 @@ static long vexfs_ioc_search(struct file *filp, unsigned int cmd,
 	struct vexfs_predicate where[VEXFS_MAX_WHERE];
 	struct vexfs_collection *c;
 	int filter_cookie = 0;
-	u32 *query, usize;
+	u32 *query, usize, nwhere;
 	int err = vexfs_copy_arg_since(&arg, sizeof(arg), VEXFS_SEARCH_SIZE_VER0,
 				       &usize, cmd, uarg);
 
@@ -411,7 +417,7 @@ static long vexfs_ioc_search(struct file *filp, unsigned int cmd,
 		return err;
 	if (!arg.k || arg.k > VEXFS_MAX_K || arg.ef > VEXFS_MAX_K ||
 	    (arg.flags & ~VEXFS_SEARCH_FLAGS) || arg.count ||
-	    !vexfs_where_ok(&arg, where) ||
+	    !vexfs_where_ok(&arg, where, &nwhere) ||
 	    !vexfs_filter_name_ok(arg.filter, sizeof(arg.filter)) ||
 	    !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
 		return -EINVAL;
@@ -442,7 +448,8 @@ static long vexfs_ioc_search(struct file *filp, unsigned int cmd,
 		.idmap = file_mnt_idmap(filp),
 		.sb = file_inode(filp)->i_sb,
 	};
-	memcpy(args.where, where, sizeof(where));
+	memcpy(args.where, where, nwhere * sizeof(*where));
+	args.nwhere = nwhere;
 	/* The filter stays usable until vexfs_filter_put(), across sleeps. */
 	if (arg.filter[0]) {
 		err = vexfs_filter_get(arg.filter, &args.filter, &filter_cookie);

@@ -68,9 +68,9 @@ static bool vexfs_slot_readable(const struct vexfs_search_args *a,
 static bool vexfs_where_match(const struct vexfs_search_args *a,
 			      const u64 *attrs)
 {
-	int i;
+	u32 i;
 
-	for (i = 0; i < VEXFS_MAX_WHERE; i++)
+	for (i = 0; i < a->nwhere; i++)
 		if (!vexfs_pred_match(&a->where[i], attrs))
 			return false;
 	return true;
