@@ -472,7 +472,7 @@ static void worker_report(struct bld_worker *w)
 	struct vexfs_hnsw_builder *b = w->b;
 	uint32_t done = __atomic_load_n(&b->done, __ATOMIC_RELAXED);
 
-	if (!w->reports || !b->progress || done - w->reported < b->n / 100 + 1)
+	if (!w->reports || done - w->reported < b->n / 100 + 1)
 		return;
 	w->reported = done;
 	b->progress(b->progress_ctx, done, b->n);
@@ -488,8 +488,11 @@ static void *worker_run(void *arg)
 		if (q >= w->b->n)
 			break;
 		insert_node(w, q);
-		__atomic_fetch_add(&w->b->done, 1, __ATOMIC_RELAXED);
-		worker_report(w);
+		/* Counted only for a caller who asked: every insert shares it. */
+		if (w->b->progress) {
+			__atomic_fetch_add(&w->b->done, 1, __ATOMIC_RELAXED);
+			worker_report(w);
+		}
 	}
 	return NULL;
 }
