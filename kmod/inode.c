@@ -88,6 +88,8 @@ static int vexfs_inode_from_disk(struct inode *inode, struct vexfs_inode *raw,
 	if (!vexfs_mode_valid(inode->i_mode) ||
 	    (le32_to_cpu(raw->i_nlink) == 0) != orphan)
 		return -EUCLEAN;
+	if (le32_to_cpu(raw->i_nlink) > VEXFS_LINK_MAX)
+		return -EUCLEAN;
 	if (size < 0 || size > inode->i_sb->s_maxbytes)
 		return -EUCLEAN;
 	if (S_ISDIR(inode->i_mode) && (size & (VEXFS_BLOCK_SIZE - 1)))

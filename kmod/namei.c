@@ -118,11 +118,28 @@ static int vexfs_do_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 	return 0;
 }
 
+/*
+ * A name about to go must be one of its inode's counted links. On-disk
+ * counts may lie (two names, one link): dropping a count already at zero
+ * would free the inode while the other name still leads to it.
+ */
+static int vexfs_check_name_counted(struct inode *inode)
+{
+	if (inode->i_nlink)
+		return 0;
+	vexfs_corrupt(inode->i_sb, "inode %lu has a name but no links left",
+		      inode->i_ino);
+	return -EUCLEAN;
+}
+
 static int vexfs_do_unlink(struct inode *dir, struct dentry *dentry)
 {
 	struct inode *inode = d_inode(dentry);
 	int err;
 
+	err = vexfs_check_name_counted(inode);
+	if (err)
+		return err;
 	err = vexfs_delete_entry(dir, &dentry->d_name);
 	if (err)
 		return err;
@@ -253,9 +270,11 @@ static int vexfs_do_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 			if (err <= 0)
 				return err ? err : -ENOTEMPTY;
 			err = vexfs_check_empty_links(new_inode);
-			if (err)
-				return err;
+		} else {
+			err = vexfs_check_name_counted(new_inode);
 		}
+		if (err)
+			return err;
 		err = vexfs_set_entry(new_dir, &new_dentry->d_name, old_inode);
 		if (err)
 			return err;

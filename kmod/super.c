@@ -301,6 +301,7 @@ static int vexfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_op = &vexfs_super_ops;
 	sb->s_xattr = vexfs_xattr_handlers;
 	sb->s_maxbytes = (loff_t)U32_MAX << VEXFS_BLOCK_SHIFT;
+	sb->s_max_links = VEXFS_LINK_MAX;
 	sb->s_time_gran = 1;
 	sb->s_time_min = S64_MIN;
 	sb->s_time_max = S64_MAX;

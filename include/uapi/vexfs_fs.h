@@ -39,6 +39,8 @@
 #define VEXFS_SUPER_BLOCKNR	0
 #define VEXFS_ROOT_INO		1
 #define VEXFS_NAME_LEN		255
+/* Links to one inode: far below U32_MAX, so that no count can wrap. */
+#define VEXFS_LINK_MAX		0x7fffffffU
 #define VEXFS_LABEL_LEN		32
 #define VEXFS_CRC_SEED		0xFFFFFFFFu
 

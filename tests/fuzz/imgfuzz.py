@@ -288,9 +288,19 @@ def m_bytes(img, rng):
 def m_inode(img, rng):
     if not img.inodes:
         return None
-    ino = rng.choice(list(img.inodes))
     name = rng.choice(["i_mode", "i_flags", "i_nlink", "i_size", "i_blocks",
                        "i_xattr_block", "i_parent", "i_aux", "i_uid"])
+    ino = rng.choice(list(img.inodes))
+    if name == "i_nlink" and rng.random() < 0.5:
+        # A count one off from the names that lead to the inode: the
+        # last unlink or rename must see it, not take it below zero.
+        ino = rng.choice([i for i in img.inodes if img.field(i, "i_nlink") > 1] or [ino])
+        links = img.field(ino, "i_nlink")
+        value = links + rng.choice([-1, 1])
+        put(img.d, img.inode_off(ino) + INODE[name][0], INODE[name][1], value)
+        img.fix_inode(ino)
+        img.touch(ino)
+        return "inode %d %s=%#x (was %d)" % (ino, name, value, links)
     off, size = INODE[name]
     extra = {"i_mode": [0o040755, 0o100644, 0o120777, 0o020644, 0o010644, 0o140755, 0o170000],
              "i_flags": [1, 2, 4, 3, 6, 7, 8],

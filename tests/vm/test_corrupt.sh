@@ -261,6 +261,53 @@ check "the filesystem still unmounts" umount "$MNT"
 check_no_oops "corrupted file inode: no oops"
 release_image
 
+# set_links IMG INO COUNT: writes i_nlink behind a valid checksum.
+set_links() {
+	python3 - "$1" "$(inode_offset "$1" "$2")" "$3" "$TESTS_DIR" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[4])
+import sbedit
+path, off, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+layout = sbedit.struct_layout("vexfs_inode", sbedit.INODE_SIZE)
+with open(path, "r+b") as f:
+    f.seek(off + sbedit.find_field(layout, "i_nlink")[1])
+    f.write(count.to_bytes(4, "little"))
+EOF
+	"$SBEDIT" "$1" inode-csum "$2" fix >/dev/null
+}
+
+# Two names, one link counted: the first unlink takes the count to zero,
+# and the second name must then be refused, not drop it below zero.
+linked_image() {
+	fresh_image "$IMGDIR/linked.img" 16M && mount_image "$IMGDIR/linked.img" || return 1
+	echo "shared" >"$MNT/one"
+	ln "$MNT/one" "$MNT/two"
+	echo "other" >"$MNT/other"
+	stat -c %i "$MNT/one" >"$IMGDIR/linked.ino"
+	release_image
+}
+check "make an image with a file of two names" linked_image
+LINKED_INO=$(cat "$IMGDIR/linked.ino")
+cp "$IMGDIR/linked.img" "$IMGDIR/undercount.img"
+set_links "$IMGDIR/undercount.img" "$LINKED_INO" 1
+dmesg_mark undercount
+check "two names with one link counted: the mount works" mount_image "$IMGDIR/undercount.img"
+# Both names looked up, so that the inode stays cached after the first goes.
+check "both names lead to the file" stat "$MNT/one" "$MNT/two"
+check "the first name unlinks" rm "$MNT/one"
+expect_fail "renaming over the second name is refused" -e 'Structure needs cleaning' \
+	mv "$MNT/other" "$MNT/two"
+expect_fail "unlinking the second name is refused" -e 'Structure needs cleaning' rm "$MNT/two"
+check_kmsg "the kernel log names the inode" "vexfs: .*inode $LINKED_INO has a name but no links"
+check "the filesystem still unmounts" umount "$MNT"
+check_no_oops "two names, one link: no oops"
+release_image
+
+# A count near U32_MAX would wrap on the next link.
+cp "$IMGDIR/linked.img" "$IMGDIR/overcount.img"
+set_links "$IMGDIR/overcount.img" "$LINKED_INO" 4294967295
+rejected_or_eio "a file with 2^32-1 links" "$IMGDIR/overcount.img" one
+
 # ---------------------------------------------------------------------------
 section "fuzzing the metadata of a populated image ($FUZZ_ROUNDS rounds, seed $FUZZ_SEED)"
 
