@@ -930,6 +930,121 @@ void vexfs_vector_forget(struct inode *dir, struct inode *inode)
 }
 
 /*
+ * The collection holding inode's vector, with a reference on its
+ * directory in *dirp for the caller to iput(); -ENODATA without a vector.
+ */
+struct vexfs_collection *vexfs_vector_owner(struct inode *inode,
+					    struct inode **dirp)
+{
+	struct vexfs_collection *c;
+	struct inode *dir;
+
+	if (!S_ISREG(inode->i_mode) || !VEXFS_I(inode)->aux)
+		return ERR_PTR(-ENODATA);
+	dir = vexfs_iget(inode->i_sb, VEXFS_I(inode)->parent);
+	if (IS_ERR(dir))
+		return ERR_CAST(dir);
+	c = vexfs_collection_get(dir);
+	if (IS_ERR(c)) {
+		iput(dir);
+		return c;
+	}
+	*dirp = dir;
+	return c;
+}
+
+/*
+ * Move inode's vector, id and metadata from one collection to another of
+ * the same dimension and metric. On failure it is where it was.
+ */
+static int vexfs_vector_move(struct vexfs_collection *from,
+			     struct vexfs_collection *to, struct inode *inode)
+{
+	u64 id, attrs[VEXFS_ATTR_WORDS];
+	u32 *vec;
+	int err;
+
+	vec = kmalloc_array(from->dim, sizeof(*vec), GFP_NOFS);
+	if (!vec)
+		return -ENOMEM;
+	err = vexfs_vector_get(from, inode, vec, &id, attrs) ?:
+	      vexfs_vector_del(from, inode);
+	if (!err) {
+		err = vexfs_vector_set(to, inode, vec, id, attrs);
+		if (err && vexfs_vector_set(from, inode, vec, id, attrs))
+			pr_err("%pg: inode %lu lost its vector in a failed move\n",
+			       inode->i_sb->s_bdev, inode->i_ino);
+	}
+	kfree(vec);
+	return err;
+}
+
+static bool vexfs_same_shape(struct vexfs_collection *a,
+			     struct vexfs_collection *b)
+{
+	return a->dim == b->dim && a->metric == b->metric;
+}
+
+/*
+ * A name of the file moves from old_dir into new_dir. The vector follows
+ * into a collection of the same dimension and metric, id and metadata
+ * included, when the name leaves the collection holding the vector, or
+ * is the file's only name (it moved out earlier and comes back to a
+ * collection now). Otherwise it stays in the collection it lives in,
+ * which still finds it, as with a hard link: a rename never drops a
+ * vector. Called in the rename's handle, under the file's i_rwsem, with
+ * both collections pinned (vexfs_collection_pin()). When the vector
+ * moved, *homep is the directory it came from, referenced, for
+ * vexfs_vector_unfollow() or iput().
+ */
+int vexfs_vector_follow(struct inode *old_dir, struct inode *new_dir,
+			struct inode *inode, struct inode **homep)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	struct vexfs_collection *from, *to;
+	struct inode *home;
+	int err;
+
+	lockdep_assert_held_write(&inode->i_rwsem);
+	*homep = NULL;
+	if (!S_ISREG(inode->i_mode) || !vi->aux ||
+	    vi->parent == new_dir->i_ino ||
+	    !(VEXFS_I(new_dir)->flags & VEXFS_INODE_COLLECTION))
+		return 0;
+	if (vi->parent != old_dir->i_ino && inode->i_nlink > 1)
+		return 0;
+	to = vexfs_collection_get(new_dir);
+	if (IS_ERR(to))
+		return PTR_ERR(to);
+	from = vexfs_vector_owner(inode, &home);
+	if (IS_ERR(from))
+		return PTR_ERR(from) == -ENODATA ? 0 : PTR_ERR(from);
+	err = 0;
+	if (vexfs_same_shape(from, to))
+		err = vexfs_vector_move(from, to, inode);
+	if (err == -ENODATA)
+		err = 0;	/* a stale slot pointer: nothing to carry */
+	if (err || vi->parent != new_dir->i_ino)
+		iput(home);
+	else
+		*homep = home;
+	return err;
+}
+
+/* The rename failed after the vector followed: it goes back home. */
+void vexfs_vector_unfollow(struct inode *new_dir, struct inode *inode,
+			   struct inode *home)
+{
+	struct vexfs_collection *from = vexfs_collection_get(new_dir);
+	struct vexfs_collection *to = vexfs_collection_get(home);
+
+	if (IS_ERR(from) || IS_ERR(to) || vexfs_vector_move(from, to, inode))
+		pr_warn("%pg: inode %lu: its vector stays in directory %lu after a failed rename\n",
+			inode->i_sb->s_bdev, inode->i_ino, new_dir->i_ino);
+	iput(home);
+}
+
+/*
  * The file's last link went away in dir. Its vector may live in another
  * collection (it was hard-linked out of it): forget it there.
  */

@@ -128,6 +128,12 @@ int vexfs_vector_replace(struct vexfs_collection *c, struct inode *inode,
 int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
 		     u32 *vec, u64 *id, u64 *attrs);
 int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode);
+struct vexfs_collection *vexfs_vector_owner(struct inode *inode,
+					    struct inode **dirp);
+int vexfs_vector_follow(struct inode *old_dir, struct inode *new_dir,
+			struct inode *inode, struct inode **homep);
+void vexfs_vector_unfollow(struct inode *new_dir, struct inode *inode,
+			   struct inode *home);
 void vexfs_vector_forget(struct inode *dir, struct inode *inode);
 void vexfs_vector_forget_last(struct inode *dir, struct inode *inode);
 void vexfs_collection_drop_vectors(struct inode *dir);

@@ -197,37 +197,27 @@ static int vexfs_do_rmdir(struct inode *dir, struct dentry *dentry)
 
 /*
  * An inode moved to another parent: a directory's ".." link moves with
- * it; a file leaves its collection, and so loses its vector.
+ * it. A file's vector has already followed it (vexfs_vector_follow()).
  */
 static void vexfs_reparent(struct inode *inode, struct inode *old_dir,
 			   struct inode *new_dir)
 {
-	if (old_dir == new_dir)
+	if (old_dir == new_dir || !S_ISDIR(inode->i_mode))
 		return;
-	if (!S_ISDIR(inode->i_mode)) {
-		vexfs_vector_forget(old_dir, inode);
-		return;
-	}
 	VEXFS_I(inode)->parent = new_dir->i_ino;
 	inode_dec_link_count(old_dir);
 	inode_inc_link_count(new_dir);
 	mark_inode_dirty(inode);
 }
 
-static int vexfs_exchange(struct inode *old_dir, struct dentry *old_dentry,
-			  struct inode *new_dir, struct dentry *new_dentry)
+static int vexfs_exchange_entries(struct inode *old_dir,
+				  struct dentry *old_dentry,
+				  struct inode *new_dir, struct dentry *new_dentry)
 {
 	struct inode *old_inode = d_inode(old_dentry);
 	struct inode *new_inode = d_inode(new_dentry);
-	bool old_is_dir = S_ISDIR(old_inode->i_mode);
 	int err;
 
-	/* A directory swapped for a file takes its ".." link along. */
-	if (old_dir != new_dir && old_is_dir != S_ISDIR(new_inode->i_mode)) {
-		err = vexfs_check_parent_links(old_is_dir ? old_dir : new_dir);
-		if (err)
-			return err;
-	}
 	err = vexfs_set_entry(old_dir, &old_dentry->d_name, new_inode);
 	if (err)
 		return err;
@@ -245,36 +235,66 @@ static int vexfs_exchange(struct inode *old_dir, struct dentry *old_dentry,
 	return 0;
 }
 
-static int vexfs_do_rename(struct mnt_idmap *idmap, struct inode *old_dir,
-			struct dentry *old_dentry, struct inode *new_dir,
-			struct dentry *new_dentry, unsigned int flags)
+/* A vector that followed a rename which then failed goes back home. */
+static void vexfs_follow_done(struct inode *new_dir, struct inode *inode,
+			      struct inode *home, int err)
+{
+	if (!home)
+		return;
+	if (err)
+		vexfs_vector_unfollow(new_dir, inode, home);
+	else
+		iput(home);
+}
+
+static int vexfs_exchange(struct inode *old_dir, struct dentry *old_dentry,
+			  struct inode *new_dir, struct dentry *new_dentry)
+{
+	struct inode *old_inode = d_inode(old_dentry);
+	struct inode *new_inode = d_inode(new_dentry);
+	bool old_is_dir = S_ISDIR(old_inode->i_mode);
+	struct inode *old_home = NULL, *new_home = NULL;
+	int err;
+
+	if (old_dir == new_dir)
+		return vexfs_exchange_entries(old_dir, old_dentry, new_dir,
+					      new_dentry);
+	/* A directory swapped for a file takes its ".." link along. */
+	if (old_is_dir != S_ISDIR(new_inode->i_mode)) {
+		err = vexfs_check_parent_links(old_is_dir ? old_dir : new_dir);
+		if (err)
+			return err;
+	}
+	err = vexfs_vector_follow(old_dir, new_dir, old_inode, &old_home) ?:
+	      vexfs_vector_follow(new_dir, old_dir, new_inode, &new_home) ?:
+	      vexfs_exchange_entries(old_dir, old_dentry, new_dir, new_dentry);
+	vexfs_follow_done(old_dir, new_inode, new_home, err);
+	vexfs_follow_done(new_dir, old_inode, old_home, err);
+	return err;
+}
+
+/* What replacing new_inode requires of it. */
+static int vexfs_check_target(struct inode *new_inode, bool is_dir)
+{
+	int err;
+
+	if (!is_dir)
+		return vexfs_check_name_counted(new_inode);
+	err = vexfs_dir_is_empty(new_inode);
+	if (err <= 0)
+		return err ? err : -ENOTEMPTY;
+	return vexfs_check_empty_links(new_inode);
+}
+
+static int vexfs_move_entry(struct inode *old_dir, struct dentry *old_dentry,
+			    struct inode *new_dir, struct dentry *new_dentry)
 {
 	struct inode *old_inode = d_inode(old_dentry);
 	struct inode *new_inode = d_inode(new_dentry);
 	bool is_dir = S_ISDIR(old_inode->i_mode);
 	int err;
 
-	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
-		return -EINVAL;
-	if (flags & RENAME_EXCHANGE)
-		return vexfs_exchange(old_dir, old_dentry, new_dir, new_dentry);
-	if (is_dir) {
-		err = vexfs_check_parent_links(old_dir);
-		if (err)
-			return err;
-	}
-
 	if (new_inode) {
-		if (is_dir) {
-			err = vexfs_dir_is_empty(new_inode);
-			if (err <= 0)
-				return err ? err : -ENOTEMPTY;
-			err = vexfs_check_empty_links(new_inode);
-		} else {
-			err = vexfs_check_name_counted(new_inode);
-		}
-		if (err)
-			return err;
 		err = vexfs_set_entry(new_dir, &new_dentry->d_name, old_inode);
 		if (err)
 			return err;
@@ -297,13 +317,35 @@ static int vexfs_do_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 	if (is_dir) {
 		inode_dec_link_count(old_dir);
 		VEXFS_I(old_inode)->parent = new_dir->i_ino;
-	} else if (old_dir != new_dir) {
-		/* A vector belongs to its collection: leaving it drops it. */
-		vexfs_vector_forget(old_dir, old_inode);
 	}
 	inode_set_ctime_current(old_inode);
 	mark_inode_dirty(old_inode);
 	return 0;
+}
+
+static int vexfs_do_rename(struct mnt_idmap *idmap, struct inode *old_dir,
+			struct dentry *old_dentry, struct inode *new_dir,
+			struct dentry *new_dentry, unsigned int flags)
+{
+	struct inode *old_inode = d_inode(old_dentry);
+	struct inode *new_inode = d_inode(new_dentry);
+	bool is_dir = S_ISDIR(old_inode->i_mode);
+	struct inode *home = NULL;
+	int err;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (flags & RENAME_EXCHANGE)
+		return vexfs_exchange(old_dir, old_dentry, new_dir, new_dentry);
+	err = is_dir ? vexfs_check_parent_links(old_dir) : 0;
+	if (!err && new_inode)
+		err = vexfs_check_target(new_inode, is_dir);
+	if (!err && old_dir != new_dir)
+		err = vexfs_vector_follow(old_dir, new_dir, old_inode, &home);
+	if (!err)
+		err = vexfs_move_entry(old_dir, old_dentry, new_dir, new_dentry);
+	vexfs_follow_done(new_dir, old_inode, home, err);
+	return err;
 }
 
 /*
@@ -392,7 +434,9 @@ static int vexfs_journalled_rename(struct mnt_idmap *idmap,
 				   struct inode *new_dir, struct dentry *new_dentry,
 				   unsigned int flags)
 {
-	VEXFS_DIROP_BEGIN(old_dir->i_sb, 2 * VEXFS_CREDITS_DIROP);
+	/* Two vectors may move (RENAME_EXCHANGE), each a delete and a set. */
+	VEXFS_DIROP_BEGIN(old_dir->i_sb, 2 * VEXFS_CREDITS_DIROP +
+			  4 * VEXFS_CREDITS_VECTOR);
 	ret = vexfs_do_rename(idmap, old_dir, old_dentry, new_dir, new_dentry,
 			      flags);
 	VEXFS_DIROP_END();

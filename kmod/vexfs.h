@@ -202,8 +202,8 @@ int vexfs_copy_arg_out(unsigned long uarg, const void *arg, size_t ksize);
 bool vexfs_zeroed(const void *p, size_t len);
 
 /* vxattr.c */
-#define VEXFS_VECTOR_XATTR	"user.vexfs.vector"
 extern const struct xattr_handler vexfs_vector_xattr_handler;
+extern const struct xattr_handler vexfs_meta_xattr_handler;
 
 /* xattr.c */
 extern const struct xattr_handler * const vexfs_xattr_handlers[];

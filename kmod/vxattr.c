@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The xattr view of a file's vector: user.vexfs.vector holds the vector
- * as little-endian float32 values, so getfattr and setfattr work on it.
- * Setting it keeps the id and metadata words the file already has;
- * removing it removes the vector.
+ * The xattr view of a file's vector, so that getfattr, setfattr and cp -a
+ * carry it (names and layout in include/uapi/vexfs.h):
+ *
+ *   user.vexfs.vector  the vector, little-endian float32. Setting it, in a
+ *                      collection, keeps the id and metadata words the
+ *                      file already has; removing it removes the vector.
+ *   user.vexfs.meta    the id and metadata words. Setting it keeps the
+ *                      vector; it cannot be removed on its own.
+ *
+ * Both read, and removal goes, through the collection holding the vector,
+ * wherever the name used lives (a hard link, a file renamed out).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -12,25 +19,30 @@
 #include "vexfs.h"
 #include "collection.h"
 
-/* The collection a file's vector lives in, with a reference on its dir. */
-static struct vexfs_collection *vexfs_owner_collection(struct inode *inode,
-						       struct inode **dirp)
+/* Inode's vector in c, in a new buffer, with its id and metadata words. */
+static u32 *vexfs_xattr_read_vector(struct vexfs_collection *c,
+				    struct inode *inode, u64 *id, u64 *attrs)
 {
-	struct vexfs_collection *c;
-	struct inode *dir;
+	u32 *vec = kmalloc_array(c->dim, sizeof(u32), GFP_KERNEL);
+	int err;
 
-	if (!S_ISREG(inode->i_mode) || !VEXFS_I(inode)->aux)
-		return ERR_PTR(-ENODATA);
-	dir = vexfs_iget(inode->i_sb, VEXFS_I(inode)->parent);
-	if (IS_ERR(dir))
-		return ERR_CAST(dir);
-	c = vexfs_collection_get(dir);
-	if (IS_ERR(c)) {
-		iput(dir);
-		return c;
+	if (!vec)
+		return ERR_PTR(-ENOMEM);
+	err = vexfs_vector_get(c, inode, vec, id, attrs);
+	if (err) {
+		kfree(vec);
+		return ERR_PTR(err);
 	}
-	*dirp = dir;
-	return c;
+	return vec;
+}
+
+/* The collection holding the vector, with "no collection" as no vector. */
+static struct vexfs_collection *vexfs_xattr_owner(struct inode *inode,
+						  struct inode **dirp)
+{
+	struct vexfs_collection *c = vexfs_vector_owner(inode, dirp);
+
+	return PTR_ERR(c) == -ENOTTY ? ERR_PTR(-ENODATA) : c;
 }
 
 static int vexfs_vector_xattr_get(const struct xattr_handler *handler,
@@ -43,27 +55,35 @@ static int vexfs_vector_xattr_get(const struct xattr_handler *handler,
 	u32 *vec;
 	int err;
 
-	c = vexfs_owner_collection(inode, &dir);
+	c = vexfs_xattr_owner(inode, &dir);
 	if (IS_ERR(c))
-		return PTR_ERR(c) == -ENOTTY ? -ENODATA : PTR_ERR(c);
+		return PTR_ERR(c);
 	err = c->dim * sizeof(u32);
-	if (!buffer)
-		goto out;
-	if (size < err) {
+	if (buffer && size < err)
 		err = -ERANGE;
-		goto out;
+	if (buffer && err > 0) {
+		vec = vexfs_xattr_read_vector(c, inode, &id, attrs);
+		if (IS_ERR(vec)) {
+			err = PTR_ERR(vec);
+		} else {
+			cpu_to_le32_array(memcpy(buffer, vec, err), c->dim);
+			kfree(vec);
+		}
 	}
-	vec = kmalloc_array(c->dim, sizeof(u32), GFP_KERNEL);
-	if (!vec) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (!vexfs_vector_get(c, inode, vec, &id, attrs))
-		cpu_to_le32_array(memcpy(buffer, vec, err), c->dim);
-	else
-		err = -ENODATA;
-	kfree(vec);
-out:
+	iput(dir);
+	return err;
+}
+
+static int vexfs_vector_xattr_remove(struct inode *inode)
+{
+	struct vexfs_collection *c;
+	struct inode *dir;
+	int err;
+
+	c = vexfs_xattr_owner(inode, &dir);
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	err = vexfs_vector_del(c, inode);
 	iput(dir);
 	return err;
 }
@@ -75,18 +95,16 @@ static int vexfs_vector_xattr_set(const struct xattr_handler *handler,
 {
 	u64 id = 0, attrs[VEXFS_ATTR_WORDS] = { 0 };
 	struct vexfs_collection *c;
-	struct inode *dir;
 	u32 *vec = NULL, *old = NULL;
 	int err;
 
 	if (!S_ISREG(inode->i_mode) || !dentry)
 		return -EPERM;
-	dir = d_inode(dentry->d_parent);
-	c = vexfs_collection_get(dir);
+	if (!value)
+		return vexfs_vector_xattr_remove(inode);
+	c = vexfs_collection_get(d_inode(dentry->d_parent));
 	if (IS_ERR(c))
 		return PTR_ERR(c) == -ENOTTY ? -EOPNOTSUPP : PTR_ERR(c);
-	if (!value)
-		return vexfs_vector_del(c, inode);
 	if (size != c->dim * sizeof(u32))
 		return -EINVAL;
 	vec = kmemdup(value, size, GFP_KERNEL);
@@ -118,8 +136,88 @@ out:
 	return err;
 }
 
+static int vexfs_meta_xattr_get(const struct xattr_handler *handler,
+				struct dentry *unused, struct inode *inode,
+				const char *name, void *buffer, size_t size)
+{
+	struct vexfs_xattr_meta *meta = buffer;
+	u64 id, attrs[VEXFS_ATTR_WORDS];
+	struct vexfs_collection *c;
+	struct inode *dir;
+	u32 *vec;
+	int i, err = sizeof(*meta);
+
+	c = vexfs_xattr_owner(inode, &dir);
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	vec = vexfs_xattr_read_vector(c, inode, &id, attrs);
+	if (IS_ERR(vec))
+		err = PTR_ERR(vec);
+	else if (buffer && size < sizeof(*meta))
+		err = -ERANGE;
+	else if (buffer) {
+		meta->id = cpu_to_le64(id);
+		for (i = 0; i < VEXFS_ATTR_WORDS; i++)
+			meta->attrs[i] = cpu_to_le64(attrs[i]);
+	}
+	if (!IS_ERR(vec))
+		kfree(vec);
+	iput(dir);
+	return err;
+}
+
+/* New id and metadata words for the vector the file has, which stays. */
+static int vexfs_meta_xattr_set(const struct xattr_handler *handler,
+				struct mnt_idmap *idmap, struct dentry *dentry,
+				struct inode *inode, const char *name,
+				const void *value, size_t size, int flags)
+{
+	const struct vexfs_xattr_meta *meta = value;
+	u64 id, attrs[VEXFS_ATTR_WORDS];
+	struct vexfs_collection *c;
+	struct inode *dir;
+	u32 *vec;
+	int i, err;
+
+	if (!S_ISREG(inode->i_mode))
+		return -EPERM;
+	if (!value)
+		return -EOPNOTSUPP;	/* it goes with the vector */
+	if (size != sizeof(*meta))
+		return -EINVAL;
+	c = vexfs_xattr_owner(inode, &dir);
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	vec = vexfs_xattr_read_vector(c, inode, &id, attrs);
+	if (IS_ERR(vec)) {
+		err = PTR_ERR(vec);
+		goto out;
+	}
+	err = -EEXIST;
+	if (!(flags & XATTR_CREATE)) {
+		for (i = 0; i < VEXFS_ATTR_WORDS; i++)
+			attrs[i] = le64_to_cpu(meta->attrs[i]);
+		err = vexfs_vector_set(c, inode, vec, le64_to_cpu(meta->id),
+				       attrs);
+	}
+	if (!err) {
+		inode_set_ctime_current(inode);
+		mark_inode_dirty(inode);
+	}
+	kfree(vec);
+out:
+	iput(dir);
+	return err;
+}
+
 const struct xattr_handler vexfs_vector_xattr_handler = {
-	.name	= VEXFS_VECTOR_XATTR,
+	.name	= VEXFS_XATTR_VECTOR,
 	.get	= vexfs_vector_xattr_get,
 	.set	= vexfs_vector_xattr_set,
+};
+
+const struct xattr_handler vexfs_meta_xattr_handler = {
+	.name	= VEXFS_XATTR_META,
+	.get	= vexfs_meta_xattr_get,
+	.set	= vexfs_meta_xattr_set,
 };

@@ -11,6 +11,7 @@
 
 #include <linux/xattr.h>
 #include <linux/slab.h>
+#include <uapi/vexfs.h>
 #include "vexfs.h"
 
 static struct vexfs_xattr_header *vexfs_xh(void *block)
@@ -279,6 +280,7 @@ static const struct xattr_handler vexfs_trusted_handler = {
 /* The exact name of the vector handler must be tried before "user.". */
 const struct xattr_handler * const vexfs_xattr_handlers[] = {
 	&vexfs_vector_xattr_handler,
+	&vexfs_meta_xattr_handler,
 	&vexfs_user_handler,
 	&vexfs_trusted_handler,
 	NULL,
@@ -301,12 +303,15 @@ ssize_t vexfs_listxattr(struct dentry *dentry, char *buffer, size_t size)
 	ssize_t total = 0;
 	int used, off;
 
+	/* The vector first: cp -a sets them in this order, meta needs it. */
 	if (S_ISREG(inode->i_mode) && vi->aux) {
-		total = sizeof(VEXFS_VECTOR_XATTR);
+		static const char names[] = VEXFS_XATTR_VECTOR "\0" VEXFS_XATTR_META;
+
+		total = sizeof(names);
 		if (buffer && size < total)
 			return -ERANGE;
 		if (buffer)
-			memcpy(buffer, VEXFS_VECTOR_XATTR, total);
+			memcpy(buffer, names, total);
 	}
 	down_read(&vi->xattr_sem);
 	bh = vexfs_xattr_read(inode, &used);

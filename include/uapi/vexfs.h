@@ -40,6 +40,19 @@
 #define VEXFS_MAX_BATCH_BYTES	(256u << 20)	/* vector bytes in one batch insert */
 #define VEXFS_ATTR_WORDS	4	/* metadata words beside each vector */
 
+/*
+ * A file's vector as extended attributes, so that getfattr, setfattr and
+ * cp -a carry it: the vector as little-endian float32, and its id and
+ * metadata words as struct vexfs_xattr_meta.
+ */
+#define VEXFS_XATTR_VECTOR	"user.vexfs.vector"
+#define VEXFS_XATTR_META	"user.vexfs.meta"
+
+struct vexfs_xattr_meta {
+	__le64 id;
+	__le64 attrs[VEXFS_ATTR_WORDS];
+};
+
 /* Distance metrics: smaller is closer for all three. */
 #define VEXFS_METRIC_L2		1	/* squared Euclidean distance */
 #define VEXFS_METRIC_IP		2	/* negated inner product */

@@ -1364,7 +1364,7 @@ static void check_name(struct walk *w, const struct name *n)
 	const float *want = owner >= 0 ? w->t[owner].vecs + slot * w->t[owner].dim : NULL;
 	ssize_t len;
 
-	len = getxattr(n->path, "user.vexfs.vector", got, sizeof(got));
+	len = getxattr(n->path, VEXFS_XATTR_VECTOR, got, sizeof(got));
 	if (owner < 0 && !(len < 0 && errno == ENODATA))
 		BAD(w, "%s: the xattr gives %zd (%s) without a vector", n->path, len,
 		    len < 0 ? strerror(errno) : "bytes");

@@ -34,9 +34,11 @@
  *            own link, all three on the same files at once: a set through
  *            one link while another link's collection holds the vector
  *            must fail with EBUSY. The thread that "moves" file j (j % 3)
- *            also renames its link into the main collection and back, and
- *            out to the plain directory and back, dropping the vector it
- *            held, while the others set theirs. A collection holds file
+ *            also renames its link into the main collection and back (a
+ *            vector its collection holds follows, both collections being
+ *            16-d L2), and out to the plain directory and back (the vector
+ *            stays in the home collection meanwhile), while the others set
+ *            theirs. A collection holds file
  *            j's vector only through the one link of j it contains, so
  *            each link thread knows exactly whether the collection of its
  *            link holds the vector and what it is, and says so on every
@@ -578,7 +580,7 @@ enum { LK_SET, LK_DEL, LK_GET, LK_MOVE, LK_OPS };
 static const char *lop_names[LK_OPS] = { "set", "delete", "get", "move" };
 
 struct lfile {			/* one link thread's link of one shared file */
-	bool held;		/* the collection of this link holds the vector */
+	bool held;		/* the vector set through this link is held (lop_move()) */
 	uint8_t loc;		/* enum loc */
 	uint64_t id;
 	float vec[DIM];
@@ -704,7 +706,9 @@ static void lop_get(struct lthread *t, unsigned int j)
 
 /*
  * Into the main collection or out to the plain directory from home, or
- * back home. Leaving a collection drops the vector it held.
+ * back home. A held vector is still held after: it follows the link into
+ * the main collection and back, and waits in the home collection while
+ * the link is in the plain directory.
  */
 static void lop_move(struct lthread *t, unsigned int j)
 {
@@ -719,7 +723,6 @@ static void lop_move(struct lthread *t, unsigned int j)
 		return;
 	}
 	f->loc = to;
-	f->held = false;
 }
 
 static void *lthread_main(void *arg)
@@ -1029,7 +1032,7 @@ static void uop_probe(struct umodel *m, unsigned int u, struct rng *r)
 		urefused(m, u, fd < 0 ? -1 : 0, EACCES, "open another user's private file");
 		if (fd >= 0)
 			close(fd);
-		urefused(m, u, getxattr(path, "user.vexfs.vector", xv, sizeof(xv)) < 0 ? -1 : 0,
+		urefused(m, u, getxattr(path, VEXFS_XATTR_VECTOR, xv, sizeof(xv)) < 0 ? -1 : 0,
 			 EACCES, "the vector xattr of another user's private file");
 		return;
 	}
@@ -1330,10 +1333,10 @@ static uint64_t verify_links(uint64_t held_home[NROLES], uint64_t *held_coll)
 			if (lts[role].f[j].held) {
 				holders++;
 				h = &lts[role].f[j];
-				if (h->loc == LOC_HOME)
-					held_home[role]++;
-				else
+				if (h->loc == LOC_COLL)
 					(*held_coll)++;
+				else
+					held_home[role]++;
 			}
 		if (holders > 1) {
 			fprintf(stderr, "soak: verify: g%u: %u links' collections hold its vector\n", j, holders);
@@ -1345,7 +1348,7 @@ static uint64_t verify_links(uint64_t held_home[NROLES], uint64_t *held_coll)
 				fprintf(stderr, "soak: verify: GET_VECTOR through %s: %s\n", path, why);
 				bad++;
 			}
-			len = getxattr(path, "user.vexfs.vector", x, sizeof(x));
+			len = getxattr(path, VEXFS_XATTR_VECTOR, x, sizeof(x));
 			if (h ? len != sizeof(x) || memcmp(x, h->vec, sizeof(x)) : len >= 0 || errno != ENODATA) {
 				fprintf(stderr, "soak: verify: the vector xattr of %s: %zd bytes (%s)\n", path,
 					len, len < 0 ? strerror(errno) : h ? "another vector" : "none expected");

@@ -144,10 +144,9 @@ class Workload:
 
     def rename(self, src, dst):
         os.rename(self.path(src), self.path(dst))
+        # The vector stays with the file (read through its xattr) wherever
+        # it goes: a rename never drops one.
         self.state[dst] = self.state.pop(src)
-        if self.state[dst].get("vector") and \
-                os.path.dirname(src) != os.path.dirname(dst):
-            self.state[dst]["vector"] = None   # leaving a collection drops it
         self.touched.update((src, dst))
 
     def unlink(self, rel):

@@ -404,17 +404,27 @@ class World:
         if link[0] is not None:
             self.colls[link[0]]["names"][link[1]] = ino
 
+    def follows(self, f, old, new):
+        """Does the vector move with this rename? Into a collection of the
+        same dimension and metric, when the name leaves the collection
+        holding it or is the file's only name; otherwise it stays."""
+        home, to = f["home"], new[0]
+        if home is None or to is None or to == home or old[0] == to:
+            return False
+        same = all(self.colls[home][k] == self.colls[to][k] for k in ("dim", "metric"))
+        return same and (old[0] == home or len(f["links"]) == 1)
+
     def move(self, ino, old, new):
-        """rename(2) of one name: within a collection the vector follows;
-        out of the collection holding it, the vector is dropped."""
+        """rename(2) of one name. A rename never drops a vector."""
         f = self.files[ino]
+        follows = self.follows(f, old, new)
         os.rename(self.link_path(old), self.link_path(new))
-        self.note(ino, f"rename {old} -> {new}")
+        self.note(ino, f"rename {old} -> {new}" + (" (the vector follows)" if follows else ""))
         f["links"].discard(old)
         if old[0] is not None:
             self.colls[old[0]]["names"].pop(old[1], None)
-            if old[0] != new[0] and f["home"] == old[0]:
-                f.update(home=None, vec=None)
+        if follows:
+            f["home"] = new[0]
         self.add_link(ino, new)
 
     # -- one random change --
@@ -980,8 +990,10 @@ class Fs:
 
 def build_world(rng):
     w = World(rng)
-    for _ in range(5):
-        ci = w.make_collection(rng.choice([2, 3, 4, 6, 8]), rng.choice([1, 1, 2, 3]))
+    shapes = [(rng.choice([2, 3, 4, 6, 8]), rng.choice([1, 1, 2, 3])) for _ in range(5)]
+    shapes[1] = shapes[0]   # two collections a vector can move between
+    for dim, metric in shapes:
+        ci = w.make_collection(dim, metric)
         for _ in range(rng.choice([12, 40, 90, 200, 320])):
             w.create_file(ci, rng.random() < 0.9)
     w.target = len(w.files)

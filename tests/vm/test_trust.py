@@ -522,23 +522,27 @@ def test_orphans_ro_then_rw(fs):
 def test_load_before_handle(fs):
     """trust #15: operations load a collection before their journal handle
     (the module warns, and the guest panics, on a load inside one)."""
-    c = os.path.join(MNT, "c15")
+    c, twin = os.path.join(MNT, "c15"), os.path.join(MNT, "c15-twin")
     collection(c)
+    collection(twin)
     for i in range(1, 4):
         put(os.path.join(c, str(i)), [float(i)] * DIM, i)
     os.link(os.path.join(c, "3"), os.path.join(MNT, "f15"))
     steps = [("chmod", lambda: os.chmod(os.path.join(c, "1"), 0o600)),
              ("unlink", lambda: os.unlink(os.path.join(c, "2"))),
+             # The vector stays in c15, then follows into the twin.
              ("rename out", lambda: os.rename(os.path.join(c, "1"), os.path.join(MNT, "r15"))),
+             ("rename into a twin", lambda: os.rename(os.path.join(MNT, "r15"),
+                                                      os.path.join(twin, "r15"))),
              ("last link elsewhere", lambda: (os.unlink(os.path.join(c, "3")),
                                               os.unlink(os.path.join(MNT, "f15"))))]
     for name, step in steps:
         fs.umount()
         fs.mount()   # the collection is not loaded after a mount
         step()
-    info = coll_info(c)
-    check("trust #15: chmod, unlink, rename and a last link after a remount keep the count right",
-          info["count"] == 0, info)
+    info, moved = coll_info(c), coll_info(twin)
+    check("trust #15: chmod, unlink, renames and a last link after a remount keep the counts right",
+          info["count"] == 0 and moved["count"] == 1, (info, moved))
 
 
 TRACEFS = "/sys/kernel/tracing"

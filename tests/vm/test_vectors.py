@@ -7,8 +7,10 @@ Run as root inside the guest with the module loaded; prints
 "N passed, M failed" and exits non-zero on any failure.
 """
 import array
+import ctypes
 import errno
 import os
+import struct
 import subprocess
 import sys
 
@@ -146,19 +148,8 @@ def test_files(coll, base):
     check("unlink frees the slot", vx.get_collection(dfd)["count"] == n0 - 1)
     res, _ = vx.search(dfd, vec, 5)
     check("unlinked file never returned", all(r[0] != 4243 for r in res))
-    # Renaming out of the collection drops the vector; within keeps it.
-    fd = os.open(os.path.join(coll, "r1"), os.O_CREAT | os.O_RDWR)
-    vx.set_vector(fd, vec, 5000001)
-    os.close(fd)
-    os.rename(os.path.join(coll, "r1"), os.path.join(coll, "r2"))
-    res, _ = vx.search(dfd, vec, 1)
-    check("rename inside keeps the vector", res and res[0][0] == 5000001, res)
-    os.rename(os.path.join(coll, "r2"), os.path.join(MNT, "r3"))
-    res, _ = vx.search(dfd, vec, 1)
-    check("rename out drops the vector", res and res[0][0] != 5000001, res)
-    fd = os.open(os.path.join(MNT, "r3"), os.O_RDONLY)
-    expect_errno("file outside a collection", errno.ENOTTY, lambda: vx.get_vector(fd, 128))
-    os.close(fd)
+    test_rename_carries(coll, dfd, vec)
+    test_copy_carries(coll, dfd, vec)
     # A vector outlives a name but not the file: hard-link it out, drop both names.
     n0 = vx.get_collection(dfd)["count"]
     fd = os.open(os.path.join(coll, "hl"), os.O_CREAT | os.O_RDWR)
@@ -172,6 +163,140 @@ def test_files(coll, base):
     check("the last link removed outside frees the vector",
           vx.get_collection(dfd)["count"] == n0 and all(r[0] != 7000001 for r in res), res)
     os.close(dfd)
+
+
+def exchange(a, b):
+    """renameat2(RENAME_EXCHANGE): Python's os has no such call."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, rename_exchange = -100, 2
+    if libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange):
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), a)
+
+
+def find(dfd, vec):
+    res, _ = vx.search(dfd, vec, 1)
+    return res[0][0] if res else None
+
+
+def vector_of(path, dim):
+    """(id, attrs) of the file's vector, read in its directory's collection."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _, vid, attrs = vx.get_vector(fd, dim)
+        return vid, list(attrs)
+    finally:
+        os.close(fd)
+
+
+def test_rename_carries(coll, dfd, vec):
+    """A rename never drops a vector: it follows into a collection of the
+    same dimension and metric, id and metadata included, and stays where
+    it lives anywhere else, coming along when the file returns."""
+    attrs = [7, 8, 9, 10]
+    path = os.path.join(coll, "r1")
+    fd = os.open(path, os.O_CREAT | os.O_RDWR)
+    vx.set_vector(fd, vec, 5000001, attrs)
+    os.close(fd)
+    os.rename(path, os.path.join(coll, "r2"))
+    check("rename inside keeps the vector", find(dfd, vec) == 5000001)
+    twin = os.path.join(MNT, "twin")
+    os.mkdir(twin)
+    tfd = os.open(twin, os.O_RDONLY)
+    vx.create_collection(tfd, 128, "l2")
+    n0, t0 = vx.get_collection(dfd)["count"], vx.get_collection(tfd)["count"]
+    os.rename(os.path.join(coll, "r2"), os.path.join(twin, "r2"))
+    check("into a collection of the same shape the vector moves",
+          vx.get_collection(dfd)["count"] == n0 - 1 and vx.get_collection(tfd)["count"] == t0 + 1
+          and find(tfd, vec) == 5000001 and find(dfd, vec) != 5000001)
+    check("with its id and metadata", vector_of(os.path.join(twin, "r2"), 128) == (5000001, attrs))
+    os.rename(os.path.join(twin, "r2"), os.path.join(MNT, "r3"))
+    check("out of any collection the vector stays where it lives",
+          vx.get_collection(tfd)["count"] == t0 + 1 and find(tfd, vec) == 5000001)
+    check("and the file still shows it as user.vexfs.vector",
+          os.getxattr(os.path.join(MNT, "r3"), "user.vexfs.vector") == array.array("f", vec).tobytes())
+    fd = os.open(os.path.join(MNT, "r3"), os.O_RDONLY)
+    expect_errno("a file outside a collection has no GET_VECTOR", errno.ENOTTY,
+                 lambda: vx.get_vector(fd, 128))
+    os.close(fd)
+    other = os.path.join(MNT, "other-dim")
+    os.mkdir(other)
+    ofd = os.open(other, os.O_RDONLY)
+    vx.create_collection(ofd, 4, "l2")
+    os.rename(os.path.join(MNT, "r3"), os.path.join(other, "r3"))
+    check("into a collection of another dimension it stays too",
+          vx.get_collection(ofd)["count"] == 0 and find(tfd, vec) == 5000001)
+    os.rename(os.path.join(other, "r3"), os.path.join(coll, "r4"))
+    check("back in a collection of its shape, it comes along",
+          vx.get_collection(tfd)["count"] == t0 and find(dfd, vec) == 5000001
+          and vector_of(os.path.join(coll, "r4"), 128) == (5000001, attrs))
+    # RENAME_EXCHANGE of two files of two collections swaps their vectors.
+    fd = os.open(os.path.join(twin, "x"), os.O_CREAT | os.O_RDWR)
+    vx.set_vector(fd, [v + 1 for v in vec], 5000002, [1, 2, 3, 4])
+    os.close(fd)
+    exchange(os.path.join(coll, "r4"), os.path.join(twin, "x"))
+    check("an exchange swaps the vectors with the names",
+          vector_of(os.path.join(coll, "r4"), 128) == (5000002, [1, 2, 3, 4])
+          and vector_of(os.path.join(twin, "x"), 128) == (5000001, attrs))
+    os.unlink(os.path.join(coll, "r4"))
+    os.unlink(os.path.join(twin, "x"))
+    check("unlinked, both are gone", vx.get_collection(tfd)["count"] == t0)
+    for d, dirfd in ((twin, tfd), (other, ofd)):
+        os.close(dirfd)
+        os.rmdir(d)
+
+
+META = "user.vexfs.meta"
+
+
+def meta_of(path):
+    raw = os.getxattr(path, META)
+    vid, *attrs = struct.unpack("<5Q", raw)
+    return vid, attrs
+
+
+def test_copy_carries(coll, dfd, vec):
+    """cp -a carries the vector, its id and metadata (user.vexfs.vector,
+    then user.vexfs.meta); the meta xattr sets id and metadata alone."""
+    src, dst = os.path.join(coll, "cp-src"), os.path.join(coll, "cp-dst")
+    fd = os.open(src, os.O_CREAT | os.O_RDWR)
+    os.write(fd, b"payload")
+    vx.set_vector(fd, vec, 6000001, [11, 12, 13, 14])
+    os.close(fd)
+    check("listxattr names the vector, then its id and metadata",
+          os.listxattr(src)[:2] == ["user.vexfs.vector", META], os.listxattr(src))
+    check("user.vexfs.meta is the id and metadata words", meta_of(src) == (6000001, [11, 12, 13, 14]))
+    sh("cp", "-a", src, dst)
+    check("cp -a: the copy has the vector, id and metadata",
+          vector_of(dst, 128) == (6000001, [11, 12, 13, 14])
+          and os.getxattr(dst, "user.vexfs.vector") == os.getxattr(src, "user.vexfs.vector"))
+    os.setxattr(src, META, struct.pack("<5Q", 6000002, 1, 2, 3, 4))
+    check("setting user.vexfs.meta changes id and metadata, not the vector",
+          vector_of(src, 128) == (6000002, [1, 2, 3, 4])
+          and os.getxattr(src, "user.vexfs.vector") == os.getxattr(dst, "user.vexfs.vector"))
+    expect_errno("user.vexfs.meta of another size", errno.EINVAL,
+                 lambda: os.setxattr(src, META, b"x" * 8))
+    expect_errno("user.vexfs.meta cannot go alone", errno.EOPNOTSUPP,
+                 lambda: os.removexattr(src, META))
+    expect_errno("XATTR_CREATE on user.vexfs.meta of a vector", errno.EEXIST,
+                 lambda: os.setxattr(src, META, struct.pack("<5Q", 1, 0, 0, 0, 0), os.XATTR_CREATE))
+    bare = os.path.join(coll, "cp-bare")
+    open(bare, "w").close()
+    expect_errno("no vector, no user.vexfs.meta", errno.ENODATA, lambda: os.getxattr(bare, META))
+    expect_errno("and none to set", errno.ENODATA,
+                 lambda: os.setxattr(bare, META, struct.pack("<5Q", 1, 0, 0, 0, 0)))
+    out = os.path.join(MNT, "cp-out")
+    sh("cp", "-a", src, out)
+    check("cp -a out of any collection copies the file without a vector",
+          open(out, "rb").read() == b"payload" and META not in os.listxattr(out))
+    # Removing the xattr reaches the vector wherever the name is.
+    n0 = vx.get_collection(dfd)["count"]
+    os.rename(dst, os.path.join(MNT, "cp-moved"))
+    os.removexattr(os.path.join(MNT, "cp-moved"), "user.vexfs.vector")
+    check("removing user.vexfs.vector out of the collection drops the vector",
+          vx.get_collection(dfd)["count"] == n0 - 1)
+    for path in (src, bare, out, os.path.join(MNT, "cp-moved")):
+        os.unlink(path)
 
 
 def test_predicate(coll, base):
