@@ -52,6 +52,9 @@ struct vexfs_collection {
 	u64 epoch;			/* wraps of seq: a view spans none */
 };
 
+/* Scratches an index keeps for its next searches. */
+#define VEXFS_INDEX_SPARES	4
+
 /* A published graph, validated, and the slots it covers. */
 struct vexfs_index {
 	void *buf;			/* the serialized graph */
@@ -66,11 +69,12 @@ struct vexfs_index {
 	unsigned long *in_graph;
 	u64 nbits;			/* bits in in_graph */
 	/*
-	 * A search's scratch, kept for the next: its visited tags are
+	 * Searches' scratches, kept for the next: their visited tags are
 	 * reset by bumping an epoch, so only a fresh scratch costs a pass
-	 * over every node (vexfs_index_scratch_take()).
+	 * over every node (vexfs_index_scratch_take()). One per search that
+	 * may run at once in one call of many queries, and a few more.
 	 */
-	struct vexfs_index_scratch *spare;
+	struct vexfs_index_scratch *spare[VEXFS_INDEX_SPARES];
 };
 
 struct vexfs_index_scratch {
@@ -166,7 +170,17 @@ long vexfs_ioc_batch_insert(struct file *filp, unsigned int cmd,
 			    unsigned long uarg);
 
 /* search.c */
+/*
+ * Where one query's answers go: k results, and when not NULL, k blocks of
+ * metadata words and k vectors of the collection's dimension.
+ */
+struct vexfs_search_out {
+	struct vexfs_search_result *results;
+	u64 *attrs;
+	u32 *vectors;
+};
+
 int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
-		 struct vexfs_search_result *results, u32 *count, u64 *scanned);
+		 struct vexfs_search_out *out, u32 *count, u64 *scanned);
 
 #endif /* _VEXFS_COLLECTION_H */

@@ -31,9 +31,12 @@ static u32 vexfs_vindex_csum(const struct vexfs_vindex_header *h)
 
 static void vexfs_index_free(struct vexfs_index *idx)
 {
+	int i;
+
 	if (!idx)
 		return;
-	kvfree(idx->spare);
+	for (i = 0; i < VEXFS_INDEX_SPARES; i++)
+		kvfree(idx->spare[i]);
 	kvfree(idx->in_graph);
 	kvfree(idx->buf);
 	kfree(idx);
@@ -428,10 +431,13 @@ void vexfs_index_release(struct vexfs_collection *c, bool destroy)
 struct vexfs_index_scratch *vexfs_index_scratch_take(struct vexfs_index *idx,
 						     u32 ef)
 {
-	struct vexfs_index_scratch *x = xchg(&idx->spare, NULL);
 	u32 ef_max = max_t(u32, ef, VEXFS_DEFAULT_EF);
+	struct vexfs_index_scratch *x = NULL;
 	size_t size;
+	int i;
 
+	for (i = 0; i < VEXFS_INDEX_SPARES && !x; i++)
+		x = xchg(&idx->spare[i], NULL);
 	if (x && x->s.ef_max >= ef)
 		return x;
 	kvfree(x);
@@ -447,12 +453,16 @@ struct vexfs_index_scratch *vexfs_index_scratch_take(struct vexfs_index *idx,
 	return x;
 }
 
-/* Keep x for the next search of idx, unless another already is. */
+/* Keep x for a next search of idx, unless enough already are. */
 void vexfs_index_scratch_give(struct vexfs_index *idx,
 			      struct vexfs_index_scratch *x)
 {
-	if (x && cmpxchg(&idx->spare, NULL, x))
-		kvfree(x);
+	int i;
+
+	for (i = 0; x && i < VEXFS_INDEX_SPARES; i++)
+		if (!cmpxchg(&idx->spare[i], NULL, x))
+			return;
+	kvfree(x);
 }
 
 /* Live slots the index covers. The caller holds c->rwsem. */

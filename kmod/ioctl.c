@@ -78,7 +78,8 @@ static long vexfs_ioc_version(unsigned int cmd, unsigned long uarg)
 	v.abi_version = VEXFS_ABI_VERSION;
 	v.capabilities = VEXFS_CAP_COLLECTIONS | VEXFS_CAP_BATCH_INSERT |
 			 VEXFS_CAP_EXACT_SEARCH | VEXFS_CAP_PREDICATE |
-			 VEXFS_CAP_HNSW | VEXFS_CAP_WHERE_AND;
+			 VEXFS_CAP_HNSW | VEXFS_CAP_WHERE_AND |
+			 VEXFS_CAP_MULTI_QUERY;
 	if (vexfs_filter_available())
 		v.capabilities |= VEXFS_CAP_BPF_FILTER;
 	v.max_dim = VEXFS_MAX_DIM;
@@ -370,6 +371,7 @@ static bool vexfs_predicate_ok(const struct vexfs_predicate *p)
 
 /* A caller of the first version passes the struct up to and_where. */
 static_assert(offsetof(struct vexfs_ioc_search, and_where) == VEXFS_SEARCH_SIZE_VER0);
+static_assert(offsetof(struct vexfs_ioc_search, nqueries) == VEXFS_SEARCH_SIZE_VER1);
 
 /*
  * The search's predicates, every one valid; those that test something are
@@ -400,26 +402,131 @@ static bool vexfs_filter_name_ok(const char *name, size_t size)
 	return len < size && vexfs_zeroed(name + len, size - len);
 }
 
+/* The argument as a whole: sizes, flags, predicates, filter name. */
+static bool vexfs_search_arg_ok(const struct vexfs_ioc_search *arg,
+				struct vexfs_predicate *where, u32 *nwhere)
+{
+	return arg->k && arg->k <= VEXFS_MAX_K && arg->ef <= VEXFS_MAX_K &&
+	       arg->nqueries <= VEXFS_MAX_QUERIES &&
+	       !(arg->flags & ~VEXFS_SEARCH_FLAGS) && !arg->count &&
+	       !arg->reserved2 && vexfs_where_ok(arg, where, nwhere) &&
+	       vexfs_filter_name_ok(arg->filter, sizeof(arg->filter)) &&
+	       vexfs_zeroed(arg->reserved, sizeof(arg->reserved));
+}
+
+/* Buffers for one query's answers, reused by every query of the call. */
+static int vexfs_search_out_alloc(struct vexfs_search_out *out, u32 flags,
+				  u32 k, u32 dim)
+{
+	*out = (struct vexfs_search_out) {
+		.results = kvcalloc(k, sizeof(*out->results),
+				    VEXFS_GFP_USER_SIZED),
+	};
+	if (flags & VEXFS_SEARCH_ATTRS)
+		out->attrs = kvcalloc(k, VEXFS_ATTR_WORDS * sizeof(u64),
+				      VEXFS_GFP_USER_SIZED);
+	if (flags & VEXFS_SEARCH_VECTORS)
+		out->vectors = kvcalloc(k, dim * sizeof(u32),
+					VEXFS_GFP_USER_SIZED);
+	if (!out->results || (!out->attrs && (flags & VEXFS_SEARCH_ATTRS)) ||
+	    (!out->vectors && (flags & VEXFS_SEARCH_VECTORS)))
+		return -ENOMEM;
+	return 0;
+}
+
+static void vexfs_search_out_free(struct vexfs_search_out *out)
+{
+	kvfree(out->results);
+	kvfree(out->attrs);
+	kvfree(out->vectors);
+}
+
+/* Block q of a user array whose blocks are k items of size bytes. */
+static u64 vexfs_block_addr(u64 uptr, u32 q, u32 k, size_t size)
+{
+	return uptr + (u64)q * k * size;
+}
+
+static void __user *vexfs_block(u64 uptr, u32 q, u32 k, size_t size)
+{
+	return u64_to_user_ptr(vexfs_block_addr(uptr, q, k, size));
+}
+
+/* Query q's n answers to the caller's arrays. */
+static int vexfs_search_copy_out(const struct vexfs_ioc_search *arg, u32 q,
+				 const struct vexfs_search_out *out, u32 n)
+{
+	size_t vsize = arg->dim * sizeof(u32);
+	size_t asize = VEXFS_ATTR_WORDS * sizeof(u64);
+
+	if (copy_to_user(vexfs_block(arg->results_ptr, q, arg->k,
+				     sizeof(*out->results)),
+			 out->results, n * sizeof(*out->results)))
+		return -EFAULT;
+	if (out->attrs && copy_to_user(vexfs_block(arg->attrs_ptr, q, arg->k,
+						   asize),
+				       out->attrs, n * asize))
+		return -EFAULT;
+	if (out->vectors && copy_to_user(vexfs_block(arg->vectors_ptr, q,
+						     arg->k, vsize),
+					 out->vectors, n * vsize))
+		return -EFAULT;
+	if (arg->counts_ptr &&
+	    put_user(n, (u32 __user *)vexfs_block(arg->counts_ptr, q, 1,
+						  sizeof(u32))))
+		return -EFAULT;
+	return 0;
+}
+
+/* Each query in turn; count and scanned add up. */
+static int vexfs_search_queries(struct vexfs_collection *c,
+				struct vexfs_search_args *args,
+				struct vexfs_ioc_search *arg)
+{
+	u32 nq = max(arg->nqueries, 1u), q, n;
+	struct vexfs_search_out out;
+	u64 scanned;
+	u32 *query;
+	int err;
+
+	err = vexfs_search_out_alloc(&out, arg->flags, arg->k, arg->dim);
+	for (q = 0; !err && q < nq; q++) {
+		query = vexfs_copy_vector(vexfs_block_addr(arg->query_ptr, q, 1,
+							   arg->dim * sizeof(u32)),
+					  arg->dim);
+		if (IS_ERR(query)) {
+			err = PTR_ERR(query);
+			break;
+		}
+		args->query = query;
+		err = vexfs_search(c, args, &out, &n, &scanned);
+		kfree(query);
+		if (!err)
+			err = vexfs_search_copy_out(arg, q, &out, n);
+		arg->count += n;
+		arg->scanned += scanned;
+		if (!err && fatal_signal_pending(current))
+			err = -EINTR;
+	}
+	vexfs_search_out_free(&out);
+	return err;
+}
+
 static long vexfs_ioc_search(struct file *filp, unsigned int cmd,
                               unsigned long uarg)
 {
-	struct vexfs_search_result *results;
 	struct vexfs_ioc_search arg;
 	struct vexfs_search_args args;
 	struct vexfs_predicate where[VEXFS_MAX_WHERE];
 	struct vexfs_collection *c;
 	int filter_cookie = 0;
-	u32 *query, usize, nwhere;
+	u32 usize, nwhere;
 	int err = vexfs_copy_arg_since(&arg, sizeof(arg), VEXFS_SEARCH_SIZE_VER0,
 				       &usize, cmd, uarg);
 
 	if (err)
 		return err;
-	if (!arg.k || arg.k > VEXFS_MAX_K || arg.ef > VEXFS_MAX_K ||
-	    (arg.flags & ~VEXFS_SEARCH_FLAGS) || arg.count ||
-	    !vexfs_where_ok(&arg, where, &nwhere) ||
-	    !vexfs_filter_name_ok(arg.filter, sizeof(arg.filter)) ||
-	    !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
+	if (!vexfs_search_arg_ok(&arg, where, &nwhere))
 		return -EINVAL;
 	err = vexfs_may_search(filp);
 	if (err)
@@ -429,16 +536,7 @@ static long vexfs_ioc_search(struct file *filp, unsigned int cmd,
 		return PTR_ERR(c);
 	if (arg.dim != c->dim)
 		return -EINVAL;
-	query = vexfs_copy_vector(arg.query_ptr, arg.dim);
-	if (IS_ERR(query))
-		return PTR_ERR(query);
-	results = kvcalloc(arg.k, sizeof(*results), VEXFS_GFP_USER_SIZED);
-	if (!results) {
-		kfree(query);
-		return -ENOMEM;
-	}
 	args = (struct vexfs_search_args) {
-		.query = query,
 		.k = arg.k,
 		.ef = max(arg.ef ? arg.ef : VEXFS_DEFAULT_EF, arg.k),
 		.exact = arg.flags & VEXFS_SEARCH_EXACT,
@@ -454,18 +552,13 @@ static long vexfs_ioc_search(struct file *filp, unsigned int cmd,
 	if (arg.filter[0]) {
 		err = vexfs_filter_get(arg.filter, &args.filter, &filter_cookie);
 		if (err)
-			goto out;
+			return err;
 	}
-	err = vexfs_search(c, &args, results, &arg.count, &arg.scanned);
+	err = vexfs_search_queries(c, &args, &arg);
 	if (args.filter)
 		vexfs_filter_put(filter_cookie);
-	if (!err && (copy_to_user(u64_to_user_ptr(arg.results_ptr), results,
-				  arg.count * sizeof(*results)) ||
-		     vexfs_copy_arg_out(uarg, &arg, min_t(u32, usize, sizeof(arg)))))
-		err = -EFAULT;
-out:
-	kvfree(results);
-	kfree(query);
+	if (!err)
+		err = vexfs_copy_arg_out(uarg, &arg, min_t(u32, usize, sizeof(arg)));
 	return err;
 }
 

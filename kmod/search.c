@@ -259,27 +259,66 @@ out:
 	return err < 0 ? err : 0;
 }
 
+/*
+ * The metadata words and vectors of the n results, copied from their
+ * slots under the collection lock, so that they match the distances.
+ */
+static void vexfs_result_extras(const struct vexfs_collection *c,
+				const struct vexfs_scan *scan,
+				struct vexfs_search_out *out, u32 n)
+{
+	size_t vbytes = c->dim * sizeof(u32);
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		u64 slot = scan->entries[i].id;
+
+		if (out->attrs)
+			memcpy(out->attrs + i * VEXFS_ATTR_WORDS,
+			       c->slots[slot].attrs, sizeof(c->slots[slot].attrs));
+		if (out->vectors)
+			memcpy(out->vectors + i * c->dim,
+			       c->vectors + slot * c->dim, vbytes);
+	}
+}
+
+/* Result from moves down to to, what it carries along. */
+static void vexfs_result_move(struct vexfs_search_out *out, u32 dim,
+			      u32 to, u32 from)
+{
+	out->results[to] = out->results[from];
+	if (out->attrs)
+		memmove(out->attrs + to * VEXFS_ATTR_WORDS,
+			out->attrs + from * VEXFS_ATTR_WORDS,
+			VEXFS_ATTR_WORDS * sizeof(u64));
+	if (out->vectors)
+		memmove(out->vectors + to * dim, out->vectors + from * dim,
+			dim * sizeof(u32));
+}
+
 /* Keep only the results the caller may read by the full check. */
 static u32 vexfs_final_permission(const struct vexfs_search_args *a,
-				  struct vexfs_search_result *res, u32 count)
+				  struct vexfs_search_out *out, u32 dim,
+				  u32 count)
 {
 	u32 i, kept = 0;
 
 	for (i = 0; i < count; i++) {
-		struct inode *inode = vexfs_iget_how(a->sb, res[i].ino,
+		struct inode *inode = vexfs_iget_how(a->sb,
+						     out->results[i].ino,
 						     VEXFS_IGET_STALE);
 
 		if (IS_ERR(inode))
 			continue;
 		if (!inode_permission(a->idmap, inode, MAY_READ))
-			res[kept++] = res[i];
+			vexfs_result_move(out, dim, kept++, i);
 		iput(inode);
 	}
 	return kept;
 }
 
 int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
-		 struct vexfs_search_result *results, u32 *count, u64 *scanned)
+		 struct vexfs_search_out *out, u32 *count, u64 *scanned)
 {
 	struct vexfs_scan *scan;
 	bool used_index, redo = false;
@@ -327,12 +366,13 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 		cond_resched();
 	}
 	vexfs_fpu_begin();
-	*count = vexfs_scan_results_fpu(scan, results);
+	*count = vexfs_scan_results_fpu(scan, out->results);
 	vexfs_fpu_end();
+	vexfs_result_extras(c, scan, out, *count);
 out:
 	up_read(&c->rwsem);
 	if (!err)
-		*count = vexfs_final_permission(args, results, *count);
+		*count = vexfs_final_permission(args, out, c->dim, *count);
 	kvfree(scan);
 	kfree(cand);
 	return err;

@@ -5,6 +5,7 @@
  * reserved fields zero as the ABI demands.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -199,39 +200,50 @@ int libvexfs_search(int dirfd, const float *query, uint32_t dim, uint32_t k,
 				   count, scanned);
 }
 
+/* The parts of a search argument every form of search shares. */
+static int search_arg(struct vexfs_ioc_search *s, uint32_t dim, uint32_t k,
+		      const struct vexfs_predicate *where,
+		      const struct libvexfs_search_opts *opts)
+{
+	*s = (struct vexfs_ioc_search) {
+		.size = sizeof(*s),
+		.dim = dim,
+		.k = k,
+		.ef = opts ? opts->ef : 0,
+		.flags = opts ? opts->flags : 0,
+	};
+	if (opts && opts->filter) {
+		if (strlen(opts->filter) >= sizeof(s->filter))
+			return -ENAMETOOLONG;
+		strcpy(s->filter, opts->filter);
+	}
+	if (where) {
+		s->where.op = where->op;
+		s->where.word = where->word;
+		s->where.value = where->value;
+	}
+	if (opts && opts->n_and_where) {
+		if (opts->n_and_where >= VEXFS_MAX_WHERE || !where)
+			return -EINVAL;
+		memcpy(s->and_where, opts->and_where,
+		       opts->n_and_where * sizeof(*opts->and_where));
+	}
+	return 0;
+}
+
 int libvexfs_search_opt(int dirfd, const float *query, uint32_t dim, uint32_t k,
 			const struct vexfs_predicate *where,
 			const struct libvexfs_search_opts *opts,
 			struct vexfs_search_result *results, uint32_t *count,
 			uint64_t *scanned)
 {
-	struct vexfs_ioc_search s = {
-		.size = sizeof(s),
-		.dim = dim,
-		.k = k,
-		.ef = opts ? opts->ef : 0,
-		.flags = opts ? opts->flags : 0,
-		.query_ptr = uptr(query),
-		.results_ptr = uptr(results),
-	};
-	int err;
+	struct vexfs_ioc_search s;
+	int err = search_arg(&s, dim, k, where, opts);
 
-	if (opts && opts->filter) {
-		if (strlen(opts->filter) >= sizeof(s.filter))
-			return -ENAMETOOLONG;
-		strcpy(s.filter, opts->filter);
-	}
-	if (where) {
-		s.where.op = where->op;
-		s.where.word = where->word;
-		s.where.value = where->value;
-	}
-	if (opts && opts->n_and_where) {
-		if (opts->n_and_where >= VEXFS_MAX_WHERE || !where)
-			return -EINVAL;
-		memcpy(s.and_where, opts->and_where,
-		       opts->n_and_where * sizeof(*opts->and_where));
-	}
+	if (err)
+		return err;
+	s.query_ptr = uptr(query);
+	s.results_ptr = uptr(results);
 	err = call_ioctl(dirfd, VEXFS_IOC_SEARCH, &s);
 	if (err)
 		return err;
@@ -239,6 +251,122 @@ int libvexfs_search_opt(int dirfd, const float *query, uint32_t dim, uint32_t k,
 	if (scanned)
 		*scanned = s.scanned;
 	return 0;
+}
+
+/* One part of a search of many: its queries in calls the kernel allows. */
+struct search_part {
+	int dirfd;
+	const float *queries;
+	uint32_t nqueries, dim, k;
+	const struct vexfs_predicate *where;
+	const struct libvexfs_search_opts *opts;
+	struct libvexfs_search_out out;		/* this part's place in the whole */
+	int err;
+};
+
+static int search_part_run(struct search_part *p)
+{
+	struct libvexfs_search_out *o = &p->out;
+	struct vexfs_ioc_search s;
+	uint32_t q, n;
+	int err;
+
+	o->scanned = 0;
+	for (q = 0; q < p->nqueries; q += n) {
+		n = p->nqueries - q < VEXFS_MAX_QUERIES ? p->nqueries - q : VEXFS_MAX_QUERIES;
+		err = search_arg(&s, p->dim, p->k, p->where, p->opts);
+		if (err)
+			return err;
+		s.nqueries = n;
+		s.query_ptr = uptr(p->queries + (size_t)q * p->dim);
+		s.results_ptr = uptr(o->results + (size_t)q * p->k);
+		s.counts_ptr = uptr(o->counts + q);
+		if (o->attrs) {
+			s.flags |= VEXFS_SEARCH_ATTRS;
+			s.attrs_ptr = uptr(o->attrs + (size_t)q * p->k * VEXFS_ATTR_WORDS);
+		}
+		if (o->vectors) {
+			s.flags |= VEXFS_SEARCH_VECTORS;
+			s.vectors_ptr = uptr(o->vectors + (size_t)q * p->k * p->dim);
+		}
+		err = call_ioctl(p->dirfd, VEXFS_IOC_SEARCH, &s);
+		if (err)
+			return err;
+		o->scanned += s.scanned;
+	}
+	return 0;
+}
+
+static void *search_part_thread(void *arg)
+{
+	struct search_part *p = arg;
+
+	p->err = search_part_run(p);
+	return NULL;
+}
+
+/* Part i of parts: a contiguous share of the queries and of the answers. */
+static void search_part_of(struct search_part *p, const struct search_part *whole,
+			   uint32_t i, uint32_t parts)
+{
+	uint32_t first = (uint32_t)((uint64_t)whole->nqueries * i / parts);
+	uint32_t end = (uint32_t)((uint64_t)whole->nqueries * (i + 1) / parts);
+	size_t at = (size_t)first * whole->k;
+
+	*p = *whole;
+	p->queries += (size_t)first * whole->dim;
+	p->nqueries = end - first;
+	p->out.results += at;
+	p->out.counts += first;
+	if (p->out.attrs)
+		p->out.attrs += at * VEXFS_ATTR_WORDS;
+	if (p->out.vectors)
+		p->out.vectors += at * whole->dim;
+}
+
+int libvexfs_search_many(int dirfd, const float *queries, uint32_t nqueries,
+			 uint32_t dim, uint32_t k,
+			 const struct vexfs_predicate *where,
+			 const struct libvexfs_search_opts *opts,
+			 struct libvexfs_search_out *out)
+{
+	struct search_part whole = {
+		.dirfd = dirfd, .queries = queries, .nqueries = nqueries,
+		.dim = dim, .k = k, .where = where, .opts = opts, .out = *out,
+	};
+	uint32_t threads = opts && opts->threads ? opts->threads : 1, i, started;
+	struct search_part parts[LIBVEXFS_MAX_THREADS];
+	pthread_t tids[LIBVEXFS_MAX_THREADS];
+	int err = 0;
+
+	if (threads > LIBVEXFS_MAX_THREADS)
+		threads = LIBVEXFS_MAX_THREADS;
+	if (threads > nqueries)
+		threads = nqueries ? nqueries : 1;
+	if (threads == 1) {
+		err = search_part_run(&whole);
+		out->scanned = whole.out.scanned;
+		return err;
+	}
+	for (i = 0; i < threads; i++)
+		search_part_of(&parts[i], &whole, i, threads);
+	/* Each thread's calls are its own, counted to the caller's process. */
+	for (started = 0; started < threads; started++)
+		if (pthread_create(&tids[started], NULL, search_part_thread,
+				   &parts[started]))
+			break;
+	out->scanned = 0;
+	for (i = 0; i < started; i++) {
+		pthread_join(tids[i], NULL);
+		err = err ? err : parts[i].err;
+		out->scanned += parts[i].out.scanned;
+	}
+	/* Parts no thread could take are answered here. */
+	for (i = started; !err && i < threads; i++) {
+		err = search_part_run(&parts[i]);
+		out->scanned += parts[i].out.scanned;
+	}
+	return err;
 }
 
 static const char *const metric_names[] = {

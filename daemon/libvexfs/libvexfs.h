@@ -121,7 +121,14 @@ struct libvexfs_search_opts {
 	/* Predicates that must hold beside where (VEXFS_CAP_WHERE_AND). */
 	const struct vexfs_predicate *and_where;
 	uint32_t n_and_where;		/* at most VEXFS_MAX_WHERE - 1 */
+	/*
+	 * libvexfs_search_many(): threads that each send a share of the
+	 * queries (0 or 1: the caller alone), at most LIBVEXFS_MAX_THREADS.
+	 */
+	uint32_t threads;
 };
+
+#define LIBVEXFS_MAX_THREADS	64
 
 /* libvexfs_search() with options; opts may be NULL. */
 int libvexfs_search_opt(int dirfd, const float *query, uint32_t dim, uint32_t k,
@@ -129,6 +136,32 @@ int libvexfs_search_opt(int dirfd, const float *query, uint32_t dim, uint32_t k,
 			const struct libvexfs_search_opts *opts,
 			struct vexfs_search_result *results, uint32_t *count,
 			uint64_t *scanned);
+
+/*
+ * Where many queries' answers go: query q's results at results + q * k
+ * and their number in counts[q]; with attrs, each result's metadata words
+ * (VEXFS_ATTR_WORDS per result, laid out as the results), with vectors
+ * each result's vector (dim floats per result).
+ */
+struct libvexfs_search_out {
+	struct vexfs_search_result *results;	/* [nqueries * k] */
+	uint32_t *counts;			/* [nqueries] */
+	uint64_t *attrs;			/* [nqueries * k * VEXFS_ATTR_WORDS], or NULL */
+	float *vectors;				/* [nqueries * k * dim], or NULL */
+	uint64_t scanned;			/* out: distances computed, in all */
+};
+
+/*
+ * The k nearest vectors of each of nqueries rows of queries[nqueries *
+ * dim], in as few calls as the kernel allows (VEXFS_CAP_MULTI_QUERY), or
+ * in opts->threads parallel shares of them. where and opts as for
+ * libvexfs_search_opt().
+ */
+int libvexfs_search_many(int dirfd, const float *queries, uint32_t nqueries,
+			 uint32_t dim, uint32_t k,
+			 const struct vexfs_predicate *where,
+			 const struct libvexfs_search_opts *opts,
+			 struct libvexfs_search_out *out);
 
 /* "l2", "ip", "cosine", or NULL for a number that is no metric. */
 /*

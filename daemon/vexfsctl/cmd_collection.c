@@ -190,6 +190,7 @@ static const struct {
 	{ VEXFS_CAP_HNSW, "hnsw" },
 	{ VEXFS_CAP_BPF_FILTER, "bpf-filter" },
 	{ VEXFS_CAP_WHERE_AND, "where-and" },
+	{ VEXFS_CAP_MULTI_QUERY, "multi-query" },
 };
 
 #define N_CAPS (sizeof(capability_names) / sizeof(capability_names[0]))

@@ -197,8 +197,8 @@ int ctl_collection_of_file(const char *file, struct libvexfs_collection_info *in
 	return rc;
 }
 
-/* Row `row` of an open float vector file into a malloc'ed vector. */
-static int read_row(struct vecio *v, uint64_t row, float **vec)
+/* Rows [row, row + n) of an open float vector file into a malloc'ed array. */
+static int read_rows(struct vecio *v, uint64_t row, uint64_t n, float **vecs)
 {
 	ssize_t got;
 	int err;
@@ -206,26 +206,26 @@ static int read_row(struct vecio *v, uint64_t row, float **vec)
 	if (v->elem != VECIO_FLOAT32)
 		return ctl_fail_msg(EINVAL, "%s: holds integers; want float vectors (.fvecs or .npy)",
 				    v->path);
-	if (row >= v->rows)
+	if (row >= v->rows || n > v->rows - row)
 		return ctl_fail_msg(ERANGE, "%s: row %llu is out of range: the file has %llu rows",
 				    v->path, (unsigned long long)row,
 				    (unsigned long long)v->rows);
 	err = vecio_seek(v, row);
 	if (err)
 		return ctl_fail_msg(err, "%s", v->err);
-	*vec = malloc((size_t)v->dim * sizeof(float));
-	if (!*vec)
+	*vecs = malloc(n * v->dim * sizeof(float));
+	if (!*vecs)
 		return ctl_fail(ENOMEM, NULL, NULL);
-	got = vecio_read(v, *vec, 1);
-	if (got == 1)
+	got = vecio_read(v, *vecs, n);
+	if (got >= 0 && (uint64_t)got == n)
 		return CTL_OK;
-	free(*vec);
-	*vec = NULL;
+	free(*vecs);
+	*vecs = NULL;
 	return ctl_fail_msg(got < 0 ? (int)got : EIO, "%s", v->err);
 }
 
-int ctl_read_vector_row(const char *path, uint64_t row, float **vec,
-			uint32_t *dim)
+int ctl_read_vector_rows(const char *path, uint64_t row, uint64_t *n,
+			 float **vecs, uint32_t *dim)
 {
 	struct vecio v;
 	int err, rc;
@@ -233,8 +233,19 @@ int ctl_read_vector_row(const char *path, uint64_t row, float **vec,
 	err = vecio_open(&v, path);
 	if (err)
 		return ctl_fail_msg(err, "%s", v.err);
-	rc = read_row(&v, row, vec);
+	if (!*n)
+		*n = v.rows > row ? v.rows - row : 0;
+	rc = *n ? read_rows(&v, row, *n, vecs)
+		: ctl_fail_msg(ERANGE, "%s: holds no vectors", v.path);
 	*dim = v.dim;
 	vecio_close(&v);
 	return rc;
+}
+
+int ctl_read_vector_row(const char *path, uint64_t row, float **vec,
+			uint32_t *dim)
+{
+	uint64_t n = 1;
+
+	return ctl_read_vector_rows(path, row, &n, vec, dim);
 }

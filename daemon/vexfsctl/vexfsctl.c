@@ -29,6 +29,7 @@ static const char usage_text[] =
 "                [--resume] [-q]\n"
 "  vexfsctl search DIR (--query \"X1,X2,...\" | --query-file F.fvecs|F.npy [--row R])\n"
 "                [-k N] [--where EXPR] [--filter NAME] [--ef N] [--exact]\n"
+"                [--attrs] [--vectors] [--threads N]\n"
 "  vexfsctl recall DIR QUERIES.fvecs GROUNDTRUTH.ivecs [-k N] [--id-offset N]\n"
 "                [--ef N] [--exact]\n"
 "\n"
@@ -141,8 +142,12 @@ static const struct command commands[] = {
 	{ "search", NULL, cmd_search,
 	  "search DIR (--query \"X1,X2,...\" | --query-file F.fvecs|F.npy [--row R])\n"
 	  "         [-k N] [--where EXPR] [--filter NAME] [--ef N] [--exact]\n"
-	  "  The k nearest files of the collection DIR, best first.\n"
-	  "Example: vexfsctl search /mnt/v/sift --query-file sift5k_query.fvecs -k 5 --where attr0=3\n" },
+	  "         [--attrs] [--vectors] [--threads N]\n"
+	  "  The k nearest files of the collection DIR, best first: for the query,\n"
+	  "  or for every row of F (--row R: that row only), in one call per thread\n"
+	  "  (--threads, default one per CPU). --attrs and --vectors show each\n"
+	  "  result's metadata words and vector.\n"
+	  "Example: vexfsctl search /mnt/v/sift --query-file sift5k_query.fvecs --row 0 -k 5 --where attr0=3\n" },
 	{ "recall", NULL, cmd_recall,
 	  "recall DIR QUERIES.fvecs GROUNDTRUTH.ivecs [-k N] [--id-offset N]\n"
 	  "         [--ef N] [--exact]\n"

@@ -100,6 +100,13 @@ int ctl_read_vector_row(const char *path, uint64_t row, float **vec,
 			uint32_t *dim);
 
 /*
+ * Read *n rows from `row` (*n 0: every row from there, *n set to their
+ * number) of a float vector file into a malloc'ed array.
+ */
+int ctl_read_vector_rows(const char *path, uint64_t row, uint64_t *n,
+			 float **vecs, uint32_t *dim);
+
+/*
  * The commands. Each takes its own argv, argv[0] being the command word,
  * and returns the exit status.
  */

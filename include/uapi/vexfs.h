@@ -68,6 +68,8 @@ struct vexfs_xattr_meta {
 #define VEXFS_CAP_HNSW		(1ull << 4)
 #define VEXFS_CAP_BPF_FILTER	(1ull << 5)	/* vexfs_ioc_search.filter */
 #define VEXFS_CAP_WHERE_AND	(1ull << 6)	/* vexfs_ioc_search.and_where */
+#define VEXFS_CAP_MULTI_QUERY	(1ull << 7)	/* nqueries, counts_ptr, and
+						 * VEXFS_SEARCH_ATTRS/_VECTORS */
 
 struct vexfs_ioc_version {
 	__u32 size;
@@ -196,14 +198,37 @@ struct vexfs_ioc_search {
 	 * existed passes a shorter struct, and they read as none.
 	 */
 	struct vexfs_predicate and_where[VEXFS_MAX_WHERE - 1];
+	/*
+	 * Many queries in one call (VEXFS_CAP_MULTI_QUERY): query_ptr holds
+	 * nqueries rows of dim floats, and results_ptr nqueries blocks of k
+	 * results, query q's at results_ptr + q * k. counts_ptr, when set,
+	 * gets each block's count; count and scanned are the totals. 0 is 1.
+	 */
+	__u32 nqueries;			/* 0..VEXFS_MAX_QUERIES */
+	__u32 reserved2;
+	__u64 counts_ptr;		/* __u32[nqueries], out; or 0 */
+	/*
+	 * What results carry besides id, inode and distance, laid out as
+	 * the results are (result i of query q at q * k + i): with
+	 * VEXFS_SEARCH_ATTRS the metadata words, with VEXFS_SEARCH_VECTORS
+	 * the vector.
+	 */
+	__u64 attrs_ptr;		/* __u64[nqueries * k][VEXFS_ATTR_WORDS], out */
+	__u64 vectors_ptr;		/* float[nqueries * k][dim], out */
 };
 
 /* Sizes of the first versions of the structs that grew since. */
 #define VEXFS_SEARCH_SIZE_VER0	96	/* up to reserved[] */
+#define VEXFS_SEARCH_SIZE_VER1	144	/* up to and_where[] */
+
+#define VEXFS_MAX_QUERIES	65536	/* queries in one search call */
 
 /* vexfs_ioc_search.flags */
 #define VEXFS_SEARCH_EXACT	(1u << 0)	/* ignore the index: scan every vector */
-#define VEXFS_SEARCH_FLAGS	VEXFS_SEARCH_EXACT
+#define VEXFS_SEARCH_ATTRS	(1u << 1)	/* results carry metadata words */
+#define VEXFS_SEARCH_VECTORS	(1u << 2)	/* results carry their vectors */
+#define VEXFS_SEARCH_FLAGS	(VEXFS_SEARCH_EXACT | VEXFS_SEARCH_ATTRS | \
+				 VEXFS_SEARCH_VECTORS)
 
 #define VEXFS_DEFAULT_EF	64
 

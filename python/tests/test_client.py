@@ -216,6 +216,40 @@ class ClientTest(unittest.TestCase):
         self.assertIn("where_and", vexfs.version(c.path).capabilities)
         self.assertEqual(len(c.search(q, k=4096)), 300)
 
+    def test_many_queries(self):
+        rnd = random.Random(9)
+        c = self.fresh(dim=8)
+        vecs = [[rnd.uniform(-1, 1) for _ in range(8)] for _ in range(200)]
+        attrs = [[i % 5, i, 7, i * 3] for i in range(200)]
+        c.add_batch(range(1, 201), vecs, attrs=attrs)
+        self.assertIn("multi_query", vexfs.version(c.path).capabilities)
+        queries = [vecs[i] for i in (3, 50, 199)] + [[0.5] * 8]
+        for where, exact in ((None, True), ("attr0=2", False), ("attr0=2", True)):
+            many = c.search(queries, k=7, where=where, exact=exact)
+            self.assertEqual(len(many), len(queries))
+            for q, hits in zip(queries, many):
+                one = c.search(q, k=7, where=where, exact=exact)
+                self.assertEqual([(h.id, h.distance) for h in hits],
+                                 [(h.id, h.distance) for h in one], (where, exact))
+            self.assertGreaterEqual(many.scanned, sum(len(h) for h in many))
+        # What results carry on request: the metadata words and the vector.
+        hits = c.search(queries, k=3, attrs=True, vectors=True)
+        for hit in (h for answer in hits for h in answer):
+            self.assertEqual(hit.attrs, attrs[hit.id - 1])
+            self.assertEqual(list(hit.vector), list(array.array("f", vecs[hit.id - 1])))
+        plain = c.search(queries[0], k=1)[0]
+        self.assertIsNone(plain.attrs)
+        self.assertIsNone(plain.vector)
+        np = vexfs._np
+        if np is not None:
+            grid = np.array(queries, dtype=np.float32)
+            self.assertEqual([[h.id for h in a] for a in c.search(grid, k=4)],
+                             [[h.id for h in a] for a in c.search(queries, k=4)])
+        with self.assertRaises(vexfs.InvalidArgument):
+            c.search([vecs[0], [1, 2, 3]])
+        with self.assertRaises(vexfs.InvalidArgument):
+            c.search([vecs[0], [float("nan")] * 8])
+
     def test_upsert(self):
         c = self.fresh()
         c.add_batch([1, 2], [[1, 0, 0, 0], [2, 0, 0, 0]], attrs=[[5], [6]])

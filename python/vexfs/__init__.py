@@ -164,9 +164,11 @@ Vector = collections.namedtuple("Vector", "vector id attrs")
 Vector.__doc__ = """One file's vector (array('f'), or a NumPy float32
 array when asked for), its user id and its metadata words (a list of 4)."""
 
-Result = collections.namedtuple("Result", "id ino distance")
-Result.__doc__ = """One search hit: the file's user id, its inode number
-and its distance to the query (smaller is closer, for every metric)."""
+Result = collections.namedtuple("Result", "id ino distance attrs vector",
+                                defaults=(None, None))
+Result.__doc__ = """One search hit: the file's user id, its inode number,
+its distance to the query (smaller is closer, for every metric), and when
+asked for, its metadata words (a list of 4) and its vector (array('f'))."""
 
 
 class Results(list):
@@ -174,6 +176,24 @@ class Results(list):
     distances the kernel computed."""
 
     scanned = 0
+
+
+class ManyResults(list):
+    """The Results of each query of a search of many, in order; ``scanned``
+    is the number of distances computed for all of them."""
+
+    scanned = 0
+
+
+def _query_rows(query):
+    """The rows of a 2-D query (a 2-D NumPy array, or a sequence of
+    sequences), or None for a single vector."""
+    if _np is not None and isinstance(query, _np.ndarray):
+        return list(query) if query.ndim == 2 else None
+    if isinstance(query, (list, tuple)) and query and \
+            not isinstance(query[0], (int, float)) and hasattr(query[0], "__len__"):
+        return list(query)
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -643,19 +663,22 @@ class Collection:
 
     # -- search --
 
-    def search(self, query, k=10, ef=0, exact=False, filter=None, where=None):
+    def search(self, query, k=10, ef=0, exact=False, filter=None, where=None,
+               attrs=False, vectors=False):
         """The k (1..4096) nearest vectors to query, best first, as Results
-        of Result(id, ino, distance); Results.scanned is the number of
-        distances computed.
+        of Result(id, ino, distance, attrs, vector); Results.scanned is the
+        number of distances computed. query may also be many queries (a 2-D
+        NumPy array, or a sequence of vectors): then a list of Results, one
+        per query, all answered by one call.
 
         ef: HNSW search breadth (0: the kernel's default, 64); exact=True
         ignores the index and compares every vector; filter: the name of a
         loaded BPF filter (vexfsctl filter load); where: predicates on the
         metadata words that must all hold, "attr1>=5", "attr0=3 and
-        attr1>=5" (up to four), (1, ">=", 5) or a list of such. Only files
+        attr1>=5" (up to four), (1, ">=", 5) or a list of such. attrs=True
+        and vectors=True fill each Result's attrs and vector. Only files
         the caller may read are returned, so there may be fewer than k."""
-        q = _float_array(query, "query")
-        self._check_vector(q, "query")
+        rows = _query_rows(query)
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise _error(errno.EINVAL, "k %r: want 1..%d" % (k, MAX_K))
         if not isinstance(ef, int) or ef < 0 or ef >= 1 << 32:
@@ -664,15 +687,46 @@ class Collection:
         if len(name) >= _abi.FILTER_NAME_LEN or b"\0" in name:
             raise _error(errno.EINVAL, "filter name %r: at most %d bytes"
                          % (filter, _abi.FILTER_NAME_LEN - 1))
+        arg = {"k": k, "ef": ef, "filter": name,
+               "flags": ((_abi.SEARCH_EXACT if exact else 0) |
+                         (_abi.SEARCH_ATTRS if attrs else 0) |
+                         (_abi.SEARCH_VECTORS if vectors else 0))}
         preds = _predicates(where) or [(_abi.PRED_NONE, 0, 0)]
         op, word, value = preds[0]
-        results = array.array("B", bytes(_abi.RESULT.size * k))
-        buf = _abi.SEARCH.pack(**{
-            "dim": self.dim, "k": k, "ef": ef, "query_ptr": _addr(q),
-            "results_ptr": _addr(results), "flags": _abi.SEARCH_EXACT if exact else 0,
-            "where.op": op, "where.word": word, "where.value": value,
-            "and_where": _abi.pack_predicates(preds[1:], _abi.MAX_WHERE - 1),
-            "filter": name})
+        arg.update({"where.op": op, "where.word": word, "where.value": value,
+                    "and_where": _abi.pack_predicates(preds[1:], _abi.MAX_WHERE - 1)})
+        if rows is None:
+            q = _float_array(query, "query")
+            self._check_vector(q, "query")
+            answers, scanned = self._search_block(q, 1, arg, filter)
+            answers[0].scanned = scanned
+            return answers[0]
+        out = ManyResults()
+        for first in range(0, len(rows), _abi.MAX_QUERIES):
+            block = rows[first:first + _abi.MAX_QUERIES]
+            q = array.array("f")
+            for i, row in enumerate(block):
+                r = _float_array(row, "query %d" % (first + i))
+                self._check_vector(r, "query %d" % (first + i))
+                q.extend(r)
+            answers, scanned = self._search_block(q, len(block), arg, filter)
+            out.extend(answers)
+            out.scanned += scanned
+        return out
+
+    def _search_block(self, q, n, arg, filter):
+        """n queries (q holds n rows) in one call: a Results for each."""
+        k, flags = arg["k"], arg["flags"]
+        results = array.array("B", bytes(_abi.RESULT.size * k * n))
+        counts = array.array("I", bytes(4 * n))
+        attrs = array.array("Q", bytes(8 * ATTR_WORDS * k * n)) \
+            if flags & _abi.SEARCH_ATTRS else None
+        vecs = array.array("f", bytes(4 * self.dim * k * n)) \
+            if flags & _abi.SEARCH_VECTORS else None
+        buf = _abi.SEARCH.pack(dim=self.dim, query_ptr=_addr(q), results_ptr=_addr(results),
+                               nqueries=n, counts_ptr=_addr(counts),
+                               attrs_ptr=_addr(attrs) if attrs else 0,
+                               vectors_ptr=_addr(vecs) if vecs else 0, **arg)
         try:
             fcntl.ioctl(self._fd(), _abi.IOC_SEARCH, buf)
         except OSError as exc:
@@ -681,14 +735,18 @@ class Collection:
                        else "this kernel has no BPF filter support")
                 raise _error(exc.errno, msg, self.path, FilterNotFound) from None
             raise _translate(exc, "search", self.path, self._fd()) from None
-        f = _abi.SEARCH.unpack(buf)
-        out = Results()
-        raw = results.tobytes()
-        for i in range(f["count"]):
-            r = _abi.RESULT.unpack(raw[i * _abi.RESULT.size:(i + 1) * _abi.RESULT.size])
-            out.append(Result(r["id"], r["ino"], r["distance"]))
-        out.scanned = f["scanned"]
-        return out
+        raw, size, out = results.tobytes(), _abi.RESULT.size, []
+        for query in range(n):
+            hits = Results()
+            for i in range(query * k, query * k + counts[query]):
+                r = _abi.RESULT.unpack(raw[i * size:(i + 1) * size])
+                hits.append(Result(
+                    r["id"], r["ino"], r["distance"],
+                    list(attrs[i * ATTR_WORDS:(i + 1) * ATTR_WORDS]) if attrs else None,
+                    vecs[i * self.dim:(i + 1) * self.dim] if vecs else None))
+            out.append(hits)
+        # The kernel counts the distances of the whole call.
+        return out, _abi.SEARCH.unpack(buf)["scanned"]
 
     def name_of(self, result):
         """The file name of a search hit: the id in decimal when that file

@@ -35,6 +35,7 @@ CAPABILITIES = {
     "hnsw": 1 << 4,
     "bpf_filter": 1 << 5,
     "where_and": 1 << 6,
+    "multi_query": 1 << 7,
 }
 
 # Predicates one search may combine (where, then and_where[]).
@@ -49,6 +50,9 @@ PRED_EQ, PRED_NE, PRED_LT, PRED_LE, PRED_GT, PRED_GE = 1, 2, 3, 4, 5, 6
 PRED_ALL_BITS, PRED_ANY_BITS = 7, 8
 
 SEARCH_EXACT = 1 << 0
+SEARCH_ATTRS = 1 << 1      # results carry their metadata words
+SEARCH_VECTORS = 1 << 2    # and their vectors
+MAX_QUERIES = 65536        # queries in one search call
 
 # The structs, field by field. "4Q" is an array of four __u64.
 LAYOUTS = {
@@ -89,6 +93,8 @@ LAYOUTS = {
         # struct vexfs_predicate and_where[MAX_WHERE - 1], packed by
         # pack_predicates()
         ("and_where", "48s"),
+        ("nqueries", "I"), ("reserved2", "I"), ("counts_ptr", "Q"),
+        ("attrs_ptr", "Q"), ("vectors_ptr", "Q"),
     ],
     "vexfs_ioc_read_vectors": [
         ("size", "I"), ("dim", "I"), ("start", "Q"), ("count", "I"),

@@ -81,6 +81,10 @@ struct point {
 	uint32_t ef;
 	double recall;			/* of the ioctl, against the exact ioctl */
 	double ioctl_s, user_s;		/* all queries, best round */
+	double one_call_s;		/* all queries in one ioctl, best round */
+	double threads_s;		/* in one ioctl per CPU, in parallel */
+	uint32_t one_call_same;		/* queries one call answered as nq calls did */
+	uint32_t threads_same;		/* and the calls in parallel */
 	uint32_t agree;			/* queries with the same ids in order */
 	uint32_t same_set;		/* queries with the same set of ids */
 };
@@ -365,6 +369,42 @@ static double time_ioctl(int dirfd, const float *queries, uint32_t nq,
 	return now_s() - t;
 }
 
+/* The same queries as time_ioctl(), all answered by one call. */
+static double time_one_call(int dirfd, const float *queries, uint32_t nq,
+			    uint32_t dim, uint32_t k, uint32_t ef, uint32_t threads,
+			    uint64_t *inos)
+{
+	struct vexfs_search_result *res = xmalloc((size_t)nq * k * sizeof(*res));
+	uint32_t *counts = xmalloc((size_t)nq * sizeof(*counts));
+	struct libvexfs_search_out out = { .results = res, .counts = counts };
+	struct libvexfs_search_opts o = { .ef = ef, .threads = threads };
+	double t = now_s(), elapsed;
+	uint32_t q, i;
+	int err;
+
+	err = libvexfs_search_many(dirfd, queries, nq, dim, k, NULL, &o, &out);
+	elapsed = now_s() - t;
+	if (err)
+		die("one-call search ioctl: %s", strerror(-err));
+	for (q = 0; q < nq; q++)
+		for (i = 0; i < k; i++)
+			inos[(size_t)q * k + i] = i < counts[q] ? res[(size_t)q * k + i].ino : 0;
+	free(res);
+	free(counts);
+	return elapsed;
+}
+
+/* Queries whose k answers are the same, in the same order, in a and b. */
+static uint32_t same_answers(const uint64_t *a, const uint64_t *b, uint32_t nq,
+			     uint32_t k)
+{
+	uint32_t q, same = 0;
+
+	for (q = 0; q < nq; q++)
+		same += !memcmp(a + (size_t)q * k, b + (size_t)q * k, k * sizeof(*a));
+	return same;
+}
+
 static double time_user(const struct vexfs_hnsw_graph *g,
 			struct vexfs_hnsw_scratch *s, struct collection *c,
 			const float *queries, uint32_t nq, uint32_t k,
@@ -534,10 +574,16 @@ static void print_json(FILE *f, const struct options *o, const struct collection
 	for (i = 0; i < o->nef; i++)
 		fprintf(f, "%s{\"ef\":%u,\"recall\":%.4f,\"ioctl_s\":%.6f,"
 			"\"user_s\":%.6f,\"ratio_ioctl_over_user\":%.4f,"
-			"\"same_order\":%u,\"same_set\":%u}", i ? "," : "",
+			"\"same_order\":%u,\"same_set\":%u,\"one_call_s\":%.6f,"
+			"\"calls_over_one_call\":%.4f,\"one_call_same\":%u,"
+			"\"parallel_s\":%.6f,\"calls_over_parallel\":%.4f,"
+			"\"parallel_same\":%u}", i ? "," : "",
 			pts[i].ef, pts[i].recall, pts[i].ioctl_s, pts[i].user_s,
 			pts[i].ioctl_s / pts[i].user_s, pts[i].agree,
-			pts[i].same_set);
+			pts[i].same_set, pts[i].one_call_s,
+			pts[i].ioctl_s / pts[i].one_call_s, pts[i].one_call_same,
+			pts[i].threads_s, pts[i].ioctl_s / pts[i].threads_s,
+			pts[i].threads_same);
 	fputs("]", f);
 	if (del->deleted)
 		fprintf(f, ",\"after_delete\":{\"deleted\":%u,\"stale_recall\":%.4f,"
@@ -599,7 +645,8 @@ int main(int argc, char **argv)
 	struct vexfs_hnsw_graph g;
 	struct vexfs_hnsw_scratch s;
 	uint32_t dim, qdim, n, nq, i, r, ef_max = 0;
-	uint64_t *ino_k, *ino_u, *ino_x;
+	uint64_t *ino_k, *ino_u, *ino_x, *ino_1, *ino_t;
+	uint32_t cpus = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
 	char path[4096];
 	double build_s;
 	size_t graph_len, scratch_len;
@@ -660,25 +707,37 @@ int main(int argc, char **argv)
 	ino_k = xmalloc((size_t)nq * o.k * sizeof(uint64_t));
 	ino_u = xmalloc((size_t)nq * o.k * sizeof(uint64_t));
 	ino_x = xmalloc((size_t)nq * o.k * sizeof(uint64_t));
+	ino_1 = xmalloc((size_t)nq * o.k * sizeof(uint64_t));
+	ino_t = xmalloc((size_t)nq * o.k * sizeof(uint64_t));
 	exact_answers(dirfd, queries, nq, dim, o.k, ino_x);
-	printf("  %5s %8s %12s %12s %8s %10s %10s\n", "ef", "recall", "ioctl s",
-	       "userspace s", "ratio", "same order", "same set");
+	printf("  %5s %8s %12s %12s %8s %10s %10s %10s %8s %10s %10s %8s %10s\n", "ef",
+	       "recall", "ioctl s", "userspace s", "ratio", "same order", "same set",
+	       "1 call s", "speedup", "same", "parallel s", "speedup", "same");
 	for (i = 0; i < o.nef; i++) {
 		struct point *p = &pts[i];
 
 		p->ef = o.efs[i];
-		p->ioctl_s = p->user_s = INFINITY;
+		p->ioctl_s = p->user_s = p->one_call_s = p->threads_s = INFINITY;
 		for (r = 0; r < o.rounds; r++) {
 			p->ioctl_s = fmin(p->ioctl_s, time_ioctl(dirfd, queries, nq,
 						dim, o.k, p->ef, ino_k));
+			p->one_call_s = fmin(p->one_call_s, time_one_call(dirfd,
+						queries, nq, dim, o.k, p->ef, 1, ino_1));
+			p->threads_s = fmin(p->threads_s, time_one_call(dirfd,
+						queries, nq, dim, o.k, p->ef, cpus, ino_t));
 			p->user_s = fmin(p->user_s, time_user(&g, &s, &c, queries,
 						nq, o.k, p->ef, ino_u));
 		}
+		p->one_call_same = same_answers(ino_k, ino_1, nq, o.k);
+		p->threads_same = same_answers(ino_k, ino_t, nq, o.k);
 		p->recall = recall_of(ino_x, ino_k, nq, o.k);
 		compare(p, ino_k, ino_u, nq, o.k);
-		printf("  %5u %8.4f %12.4f %12.4f %8.3f %6u/%-3u %6u/%-3u\n", p->ef,
-		       p->recall, p->ioctl_s, p->user_s, p->ioctl_s / p->user_s,
-		       p->agree, nq, p->same_set, nq);
+		printf("  %5u %8.4f %12.4f %12.4f %8.3f %6u/%-3u %6u/%-3u %10.4f %8.3f %6u/%-3u"
+		       " %10.4f %8.3f %6u/%-3u\n",
+		       p->ef, p->recall, p->ioctl_s, p->user_s, p->ioctl_s / p->user_s,
+		       p->agree, nq, p->same_set, nq, p->one_call_s,
+		       p->ioctl_s / p->one_call_s, p->one_call_same, nq, p->threads_s,
+		       p->ioctl_s / p->threads_s, p->threads_same, nq);
 		fflush(stdout);
 	}
 	if (o.delete_share > 0)

@@ -444,16 +444,26 @@ static void build_search(struct rng *r, struct arena *a, struct call *c)
 {
 	static const char *filters[] = { "", "", "", "nosuch", "even_ids" };
 	struct vexfs_ioc_search v = { .size = pick_size(r, sizeof(v)) };
-	/* A caller built before and_where passes the first version. */
-	bool ver0 = chance(r, 15);
+	/* Callers built before and_where, or before nqueries, pass those versions. */
+	uint32_t version = chance(r, 80) ? 2 : below(r, 2);
+	uint64_t nq;
 	int i;
 
 	v.dim = pick_dim(r);
 	v.k = pick_count(r, 20, VEXFS_MAX_K);
 	v.ef = chance(r, 50) ? 0 : pick_count(r, 200, VEXFS_MAX_K);
-	v.query_ptr = floats_arg(r, a, v.dim);
-	v.results_ptr = out_arg(r, a, (uint64_t)v.k * sizeof(struct vexfs_search_result));
-	v.flags = chance(r, 80) ? below(r, 2) : (uint32_t)rnd(r);
+	/* A few queries, or a count past the bound (a large valid one only costs time). */
+	v.nqueries = chance(r, 60) ? 0 : chance(r, 90) ? 1 + below(r, 8) :
+		     chance(r, 50) ? VEXFS_MAX_QUERIES + 1 : (uint32_t)rnd(r) | 0x80000000u;
+	nq = v.nqueries ? v.nqueries : 1;
+	v.query_ptr = floats_arg(r, a, nq * v.dim);
+	v.results_ptr = out_arg(r, a, nq * v.k * sizeof(struct vexfs_search_result));
+	v.flags = chance(r, 80) ? below(r, 8) : (uint32_t)rnd(r);
+	v.counts_ptr = chance(r, 30) ? 0 : out_arg(r, a, nq * 4);
+	if (v.flags & VEXFS_SEARCH_ATTRS)
+		v.attrs_ptr = out_arg(r, a, nq * v.k * VEXFS_ATTR_WORDS * 8);
+	if (v.flags & VEXFS_SEARCH_VECTORS)
+		v.vectors_ptr = out_arg(r, a, nq * v.k * v.dim * 4);
 	if (chance(r, 30))
 		random_predicate(r, &v.where);
 	for (i = 0; i < VEXFS_MAX_WHERE - 1 && chance(r, 20); i++)
@@ -465,10 +475,14 @@ static void build_search(struct rng *r, struct arena *a, struct call *c)
 		scribble(r, &v, sizeof(v));
 	c->cmd = VEXFS_IOC_SEARCH;
 	c->name = "SEARCH";
-	if (ver0) {
+	if (version == 0) {
 		v.size = VEXFS_SEARCH_SIZE_VER0;
 		c->cmd = _IOWR(VEXFS_IOC_MAGIC, _IOC_NR(VEXFS_IOC_SEARCH),
 			       char[VEXFS_SEARCH_SIZE_VER0]);
+	} else if (version == 1) {
+		v.size = VEXFS_SEARCH_SIZE_VER1;
+		c->cmd = _IOWR(VEXFS_IOC_MAGIC, _IOC_NR(VEXFS_IOC_SEARCH),
+			       char[VEXFS_SEARCH_SIZE_VER1]);
 	}
 	c->arg = struct_arg(r, a, &v, sizeof(v));
 }

@@ -24,7 +24,7 @@ import array, fcntl, os, struct, sys
 sys.path.insert(0, os.environ["TESTS_DIR"])
 import vexfs_ioctl as vx
 
-FMT = vx._abi.SEARCH.format.replace("48s", "")  # the first version; the filter name as 16 bytes
+FMT = "=" + "".join(code for _, code in vx.SEARCH_V0_FIELDS)  # the first version; the filter name as 16 bytes
 last_scanned = [0]
 
 def search(fd, query, k, filt=b"", where=None, ef=0, flags=0):

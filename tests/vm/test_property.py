@@ -77,7 +77,8 @@ FILE_MODES = [0o644, 0o600, 0o640, 0o604, 0o400, 0o040, 0o004, 0o000, 0o666,
 DIR_MODES = [0o755, 0o750, 0o711, 0o700, 0o644, 0o705, 0o770, 0o1777, 0o1755,
              0o751, 0o715, 0o570, 0o1770, 0o511, 0o355, 0o775]
 
-SEARCH_FMT = vx._abi.SEARCH.format.replace("48s", "")  # the first version; the filter name as 16 bytes
+# The first version of the search struct; the filter name as 16 bytes.
+SEARCH_FMT = "=" + "".join(code for _, code in vx.SEARCH_V0_FIELDS)
 
 XATTR = "user.vexfs.vector"
 # BPF filters: (name, object, settings, what they admit).
@@ -176,6 +177,37 @@ def search(fd, query, k, ef=0, exact=False, where=None, filt=""):
     f = struct.unpack(SEARCH_FMT, buf)
     out = [struct.unpack_from(vx.RESULT_FMT, res, 24 * i)[:3] for i in range(f[6])]
     return out, f[12]
+
+
+def search_carrying(fd, query, k, ef=0, exact=False, where=None, filt="", copies=2):
+    """The current struct: the query copies times in one call (nqueries),
+    results carrying their metadata words and vectors. Each copy's results
+    as [(id, ino, dist, attrs, vector)], and scanned over all copies."""
+    dim, abi = len(query), vx._abi
+    q = bytearray(array.array("f", list(query) * copies).tobytes())
+    res = bytearray(abi.RESULT.size * k * copies)
+    counts = bytearray(4 * copies)
+    attrs = bytearray(8 * abi.ATTR_WORDS * k * copies)
+    vecs = bytearray(4 * dim * k * copies)
+    op, word, value = where if where else (0, 0, 0)
+    flags = abi.SEARCH_ATTRS | abi.SEARCH_VECTORS | (abi.SEARCH_EXACT if exact else 0)
+    buf = abi.SEARCH.pack(**{"dim": dim, "k": k, "ef": ef, "query_ptr": addr(q),
+                             "results_ptr": addr(res), "flags": flags, "where.op": op,
+                             "where.word": word, "where.value": value,
+                             "filter": filt.encode(), "nqueries": copies,
+                             "counts_ptr": addr(counts), "attrs_ptr": addr(attrs),
+                             "vectors_ptr": addr(vecs)})
+    fcntl.ioctl(fd, vx.IOC_SEARCH, buf)
+    n = array.array("I", bytes(counts))
+    w, out = abi.ATTR_WORDS, []
+    for c in range(copies):
+        hits = []
+        for i in range(c * k, c * k + n[c]):
+            rid, ino, dist = struct.unpack_from(vx.RESULT_FMT, res, abi.RESULT.size * i)[:3]
+            hits.append((rid, ino, dist, list(struct.unpack_from("%dQ" % w, attrs, 8 * w * i)),
+                         list(array.array("f", bytes(vecs[4 * dim * i:4 * dim * (i + 1)])))))
+        out.append(hits)
+    return out, abi.SEARCH.unpack(buf)["scanned"]
 
 
 def read_vectors(fd, dim, count=65536):
@@ -589,7 +621,8 @@ class Probe:
         self.searches, self.filters = searches, filters
         self.dir_fds, self.held = dir_fds, held
         self.stats = {"searches": 0, "results": 0, "eacces": 0, "file_checks": 0,
-                      "index_checks": 0, "violations": 0, "results without a path": 0}
+                      "index_checks": 0, "violations": 0, "results without a path": 0,
+                      "searches carrying attrs and vectors": 0}
         self.kinds = {}
         self.reports = []
         self.live = [world.live(ci) for ci in range(len(world.colls))]
@@ -792,8 +825,12 @@ class Probe:
                 pass
         self.stats["searches"] += 1
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        carrying = r.random() < 0.4
         try:
-            res, scanned = search(fd, query, k, ef, exact, where, filt[0] if filt else "")
+            if carrying:
+                res, scanned = self.search_carrying(ci, fd, query, k, ef, exact, where, filt)
+            else:
+                res, scanned = search(fd, query, k, ef, exact, where, filt[0] if filt else "")
         except OSError as e:
             if e.errno == errno.EACCES and not allowed:
                 self.stats["eacces"] += 1
@@ -809,6 +846,29 @@ class Probe:
                            "without read and search permission")
             return
         self.check_results(ci, c, live, kind, query, k, exact, where, filt, res, scanned)
+
+    def search_carrying(self, ci, fd, query, k, ef, exact, where, filt):
+        """Two copies of the query in one call, results carrying metadata
+        words and vectors: both copies must get the same answer, and what a
+        result carries must be its file's. Returns the first copy's
+        answer as search() does, and scanned per copy."""
+        (first, second), scanned = search_carrying(fd, query, k, ef, exact, where,
+                                                   filt[0] if filt else "")
+        self.stats["searches carrying attrs and vectors"] += 1
+        tag = f"search c{ci} of two queries"
+        if [h[:3] for h in first] != [h[:3] for h in second]:
+            self.violation(f"{tag}: the two copies got {len(first)} and {len(second)} "
+                           "different results")
+        for rid, ino, dist, attrs, vec in first:
+            f = self.live[ci].get(ino)
+            if f is None:
+                continue        # check_results reports it
+            if attrs != list(f["attrs"]):
+                self.violation(f"{tag}: inode {ino} carries attrs {attrs}, not {f['attrs']}")
+            if not all(close_enough(a, b) for a, b in zip(vec, f["vec"])) or \
+                    len(vec) != len(f["vec"]):
+                self.violation(f"{tag}: inode {ino} carries another vector")
+        return [h[:3] for h in first], scanned // 2
 
     def check_results(self, ci, c, live, kind, query, k, exact, where, filt, res, scanned):
         readable = self.may_read

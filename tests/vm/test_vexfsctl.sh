@@ -179,6 +179,35 @@ check "search finds a base vector at distance 0" json_check \
 	'd["results"][0]["id"] == 101 and d["results"][0]["distance"] == 0' \
 	ctl --json search "$COLL" --query-file "$BASE" --row 100 -k 3
 check "search text output names rank, path, id, distance" search_text_is_a_table
+check "search every row of the query file, in one call" json_check \
+	'd["queries"] == 100 and d["count"] == 1000 and [a["row"] for a in d["answers"]] == list(range(100)) and all(a["count"] == 10 for a in d["answers"])' \
+	ctl search "$COLL" --query-file "$QUERIES" --json
+answer_ids() {	# ROW: the ids row ROW gets, searched alone and among all
+	ctl --json search "$COLL" --query-file "$QUERIES" --row "$1" |
+		python3 -c 'import json, sys; print([r["id"] for r in json.load(sys.stdin)["results"]])'
+	ctl --json search "$COLL" --query-file "$QUERIES" |
+		python3 -c 'import json, sys; print([r["id"] for r in json.load(sys.stdin)["answers"]['"$1"']["results"]])'
+}
+alone_as_among_all() { [ "$(answer_ids "$1" | uniq | wc -l)" = 1 ]; }
+check "a row among all gets what it gets alone" alone_as_among_all 37
+text_per_query() {
+	local out
+	out=$(ctl search "$COLL" --query-file "$QUERIES" -k 2) || return 1
+	[ "$(grep -c '^query [0-9]*$' <<<"$out")" = 100 ] &&
+		grep -qE '^100 queries, 200 results, .* ms per query\)$' <<<"$out"
+}
+check "the text output has a table per query and the totals" text_per_query
+check "--attrs: each result carries its metadata words" json_check \
+	'd["count"] == 10 and all(r["attrs"][0] == r["id"] % 10 and r["attrs"][1] == r["id"] for r in d["results"])' \
+	ctl search "$COLL" --query-file "$QUERIES" --row 3 --attrs --json
+check "--vectors: a result carries its vector" json_check \
+	'd["results"][0]["id"] == 101 and d["results"][0]["distance"] == 0 and len(d["results"][0]["vector"]) == 128' \
+	ctl --json search "$COLL" --query-file "$BASE" --row 100 -k 1 --vectors
+attrs_column() {
+	ctl search "$COLL" --query-file "$QUERIES" --row 0 -k 1 --attrs |
+		grep -E "^1 +$COLL/[0-9]+ +[0-9]+ +[0-9.e+]+ +[0-9],[0-9]+,[0-9]+,[0-9]+\$"
+}
+check "--attrs in the text output" attrs_column
 check "search --where attr0=3" json_check \
 	'd["count"] == 20 and all(r["id"] % 10 == 3 for r in d["results"]) and d["scanned"] == 490' \
 	ctl search "$COLL" --query "$(first_query)" -k 20 --where attr0=3 --json

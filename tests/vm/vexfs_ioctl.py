@@ -31,7 +31,8 @@ VEC_FMT = _abi.VECTOR.format
 BATCH_FMT = _abi.BATCH_INSERT.format
 # The search's first version (without and_where), as a caller built then
 # passes it, with its own command number: the kernel still takes it.
-SEARCH_FMT = _abi.SEARCH.format.replace("16s", "2Q").replace("48s", "")
+SEARCH_V0_FIELDS = _abi.SEARCH.fields[:[f for f, _ in _abi.SEARCH.fields].index("and_where")]
+SEARCH_FMT = "=" + "".join(code for _, code in SEARCH_V0_FIELDS).replace("16s", "2Q")
 IOC_SEARCH_V0 = _ioc(_abi._IOC_READ | _abi._IOC_WRITE, 0x07, struct.calcsize(SEARCH_FMT))
 RESULT_FMT = _abi.RESULT.format
 READ_FMT = _abi.READ_VECTORS.format
