@@ -941,7 +941,9 @@ struct vexfs_collection *vexfs_vector_owner(struct inode *inode,
 
 	if (!S_ISREG(inode->i_mode) || !VEXFS_I(inode)->aux)
 		return ERR_PTR(-ENODATA);
-	dir = vexfs_iget(inode->i_sb, VEXFS_I(inode)->parent);
+	/* A directory freed since is no damage: the pointer is stale. */
+	dir = vexfs_iget_how(inode->i_sb, VEXFS_I(inode)->parent,
+			     VEXFS_IGET_STALE);
 	if (IS_ERR(dir))
 		return ERR_CAST(dir);
 	c = vexfs_collection_get(dir);
@@ -989,12 +991,12 @@ static bool vexfs_same_shape(struct vexfs_collection *a,
  * A name of the file moves from old_dir into new_dir. The vector follows
  * into a collection of the same dimension and metric, id and metadata
  * included, when the name leaves the collection holding the vector, or
- * is the file's only name (it moved out earlier and comes back to a
- * collection now). Otherwise it stays in the collection it lives in,
- * which still finds it, as with a hard link: a rename never drops a
- * vector. Called in the rename's handle, under the file's i_rwsem, with
- * both collections pinned (vexfs_collection_pin()). When the vector
- * moved, *homep is the directory it came from, referenced, for
+ * is the file's only name. Otherwise the rename drops it once the names
+ * have moved (vexfs_vector_forget()), as before: a vector left behind
+ * would keep a file someone moved away searchable where it was. Called
+ * in the rename's handle, under the file's i_rwsem, with both
+ * collections pinned (vexfs_collection_pin()). When the vector moved,
+ * *homep is the directory it came from, referenced, for
  * vexfs_vector_unfollow() or iput().
  */
 int vexfs_vector_follow(struct inode *old_dir, struct inode *new_dir,
@@ -1017,8 +1019,9 @@ int vexfs_vector_follow(struct inode *old_dir, struct inode *new_dir,
 	if (IS_ERR(to))
 		return PTR_ERR(to);
 	from = vexfs_vector_owner(inode, &home);
+	/* A stale or broken home holds nothing to carry; memory may come back. */
 	if (IS_ERR(from))
-		return PTR_ERR(from) == -ENODATA ? 0 : PTR_ERR(from);
+		return PTR_ERR(from) == -ENOMEM ? -ENOMEM : 0;
 	err = 0;
 	if (vexfs_same_shape(from, to))
 		err = vexfs_vector_move(from, to, inode);
@@ -1031,14 +1034,23 @@ int vexfs_vector_follow(struct inode *old_dir, struct inode *new_dir,
 	return err;
 }
 
-/* The rename failed after the vector followed: it goes back home. */
+/*
+ * The rename failed after the vector followed: it goes back home, unless
+ * home was removed meanwhile (then it stays where it went).
+ */
 void vexfs_vector_unfollow(struct inode *new_dir, struct inode *inode,
 			   struct inode *home)
 {
-	struct vexfs_collection *from = vexfs_collection_get(new_dir);
-	struct vexfs_collection *to = vexfs_collection_get(home);
+	struct vexfs_collection *from, *to;
+	int err = -ENOENT;
 
-	if (IS_ERR(from) || IS_ERR(to) || vexfs_vector_move(from, to, inode))
+	if (!IS_DEADDIR(home) && home->i_nlink) {
+		from = vexfs_collection_get(new_dir);
+		to = vexfs_collection_get(home);
+		err = PTR_ERR_OR_ZERO(from) ?: PTR_ERR_OR_ZERO(to) ?:
+		      vexfs_vector_move(from, to, inode);
+	}
+	if (err)
 		pr_warn("%pg: inode %lu: its vector stays in directory %lu after a failed rename\n",
 			inode->i_sb->s_bdev, inode->i_ino, new_dir->i_ino);
 	iput(home);

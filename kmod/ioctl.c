@@ -483,12 +483,14 @@ static int vexfs_search_queries(struct vexfs_collection *c,
 				struct vexfs_search_args *args,
 				struct vexfs_ioc_search *arg)
 {
-	u32 nq = max(arg->nqueries, 1u), q, n;
+	u32 nq = max(arg->nqueries, 1u), q, n = 0;
 	struct vexfs_search_out out;
-	u64 scanned;
+	u64 scanned = 0;
 	u32 *query;
 	int err;
 
+	arg->count = 0;
+	arg->scanned = 0;
 	err = vexfs_search_out_alloc(&out, arg->flags, arg->k, arg->dim);
 	for (q = 0; !err && q < nq; q++) {
 		query = vexfs_copy_vector(vexfs_block_addr(arg->query_ptr, q, 1,
@@ -499,6 +501,8 @@ static int vexfs_search_queries(struct vexfs_collection *c,
 			break;
 		}
 		args->query = query;
+		n = 0;
+		scanned = 0;
 		err = vexfs_search(c, args, &out, &n, &scanned);
 		kfree(query);
 		if (!err)

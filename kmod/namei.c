@@ -197,7 +197,7 @@ static int vexfs_do_rmdir(struct inode *dir, struct dentry *dentry)
 
 /*
  * An inode moved to another parent: a directory's ".." link moves with
- * it. A file's vector has already followed it (vexfs_vector_follow()).
+ * it. A file's vector is vexfs_follow_done()'s business.
  */
 static void vexfs_reparent(struct inode *inode, struct inode *old_dir,
 			   struct inode *new_dir)
@@ -235,16 +235,23 @@ static int vexfs_exchange_entries(struct inode *old_dir,
 	return 0;
 }
 
-/* A vector that followed a rename which then failed goes back home. */
-static void vexfs_follow_done(struct inode *new_dir, struct inode *inode,
-			      struct inode *home, int err)
+/*
+ * The names moved (err 0), or did not. A vector that followed the file
+ * goes back home if they did not; one that did not follow, of a file that
+ * left old_dir, goes if it lived there.
+ */
+static void vexfs_follow_done(struct inode *old_dir, struct inode *new_dir,
+			      struct inode *inode, struct inode *home, int err)
 {
-	if (!home)
+	if (home) {
+		if (err)
+			vexfs_vector_unfollow(new_dir, inode, home);
+		else
+			iput(home);
 		return;
-	if (err)
-		vexfs_vector_unfollow(new_dir, inode, home);
-	else
-		iput(home);
+	}
+	if (!err && old_dir != new_dir && !S_ISDIR(inode->i_mode))
+		vexfs_vector_forget(old_dir, inode);
 }
 
 static int vexfs_exchange(struct inode *old_dir, struct dentry *old_dentry,
@@ -268,8 +275,8 @@ static int vexfs_exchange(struct inode *old_dir, struct dentry *old_dentry,
 	err = vexfs_vector_follow(old_dir, new_dir, old_inode, &old_home) ?:
 	      vexfs_vector_follow(new_dir, old_dir, new_inode, &new_home) ?:
 	      vexfs_exchange_entries(old_dir, old_dentry, new_dir, new_dentry);
-	vexfs_follow_done(old_dir, new_inode, new_home, err);
-	vexfs_follow_done(new_dir, old_inode, old_home, err);
+	vexfs_follow_done(new_dir, old_dir, new_inode, new_home, err);
+	vexfs_follow_done(old_dir, new_dir, old_inode, old_home, err);
 	return err;
 }
 
@@ -344,7 +351,7 @@ static int vexfs_do_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 		err = vexfs_vector_follow(old_dir, new_dir, old_inode, &home);
 	if (!err)
 		err = vexfs_move_entry(old_dir, old_dentry, new_dir, new_dentry);
-	vexfs_follow_done(new_dir, old_inode, home, err);
+	vexfs_follow_done(old_dir, new_dir, old_inode, home, err);
 	return err;
 }
 

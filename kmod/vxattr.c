@@ -36,13 +36,19 @@ static u32 *vexfs_xattr_read_vector(struct vexfs_collection *c,
 	return vec;
 }
 
-/* The collection holding the vector, with "no collection" as no vector. */
+/*
+ * The collection holding the vector; a home that is no collection (any
+ * more) holds none.
+ */
 static struct vexfs_collection *vexfs_xattr_owner(struct inode *inode,
 						  struct inode **dirp)
 {
 	struct vexfs_collection *c = vexfs_vector_owner(inode, dirp);
 
-	return PTR_ERR(c) == -ENOTTY ? ERR_PTR(-ENODATA) : c;
+	if (PTR_ERR(c) == -ENOTTY || PTR_ERR(c) == -ENOTDIR ||
+	    PTR_ERR(c) == -ESTALE)
+		return ERR_PTR(-ENODATA);
+	return c;
 }
 
 static int vexfs_vector_xattr_get(const struct xattr_handler *handler,
@@ -183,7 +189,8 @@ static int vexfs_meta_xattr_set(const struct xattr_handler *handler,
 		return -EPERM;
 	if (!value)
 		return -EOPNOTSUPP;	/* it goes with the vector */
-	if (size != sizeof(*meta))
+	/* Id 0 would mean "keep" to vexfs_vector_set(): no such id here. */
+	if (size != sizeof(*meta) || !meta->id)
 		return -EINVAL;
 	c = vexfs_xattr_owner(inode, &dir);
 	if (IS_ERR(c))

@@ -210,7 +210,8 @@ static int search_arg(struct vexfs_ioc_search *s, uint32_t dim, uint32_t k,
 		.dim = dim,
 		.k = k,
 		.ef = opts ? opts->ef : 0,
-		.flags = opts ? opts->flags : 0,
+		/* What results carry is set with the buffers for it. */
+		.flags = opts ? opts->flags & ~(VEXFS_SEARCH_ATTRS | VEXFS_SEARCH_VECTORS) : 0,
 	};
 	if (opts && opts->filter) {
 		if (strlen(opts->filter) >= sizeof(s->filter))

@@ -36,9 +36,9 @@
  *            must fail with EBUSY. The thread that "moves" file j (j % 3)
  *            also renames its link into the main collection and back (a
  *            vector its collection holds follows, both collections being
- *            16-d L2), and out to the plain directory and back (the vector
- *            stays in the home collection meanwhile), while the others set
- *            theirs. A collection holds file
+ *            16-d L2), and out to the plain directory and back (leaving
+ *            for the plain directory drops the vector), while the others
+ *            set theirs. A collection holds file
  *            j's vector only through the one link of j it contains, so
  *            each link thread knows exactly whether the collection of its
  *            link holds the vector and what it is, and says so on every
@@ -706,9 +706,8 @@ static void lop_get(struct lthread *t, unsigned int j)
 
 /*
  * Into the main collection or out to the plain directory from home, or
- * back home. A held vector is still held after: it follows the link into
- * the main collection and back, and waits in the home collection while
- * the link is in the plain directory.
+ * back home. A held vector follows the link into the main collection and
+ * back; leaving for the plain directory drops it.
  */
 static void lop_move(struct lthread *t, unsigned int j)
 {
@@ -723,6 +722,8 @@ static void lop_move(struct lthread *t, unsigned int j)
 		return;
 	}
 	f->loc = to;
+	if (to == LOC_PLAIN)
+		f->held = false;
 }
 
 static void *lthread_main(void *arg)

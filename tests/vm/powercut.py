@@ -144,9 +144,11 @@ class Workload:
 
     def rename(self, src, dst):
         os.rename(self.path(src), self.path(dst))
-        # The vector stays with the file (read through its xattr) wherever
-        # it goes: a rename never drops one.
         self.state[dst] = self.state.pop(src)
+        # Out of the collection to a plain directory: the vector goes.
+        if self.state[dst].get("vector") and \
+                os.path.dirname(src) != os.path.dirname(dst):
+            self.state[dst]["vector"] = None
         self.touched.update((src, dst))
 
     def unlink(self, rel):

@@ -439,7 +439,7 @@ class World:
     def follows(self, f, old, new):
         """Does the vector move with this rename? Into a collection of the
         same dimension and metric, when the name leaves the collection
-        holding it or is the file's only name; otherwise it stays."""
+        holding it or is the file's only name."""
         home, to = f["home"], new[0]
         if home is None or to is None or to == home or old[0] == to:
             return False
@@ -447,7 +447,9 @@ class World:
         return same and (old[0] == home or len(f["links"]) == 1)
 
     def move(self, ino, old, new):
-        """rename(2) of one name. A rename never drops a vector."""
+        """rename(2) of one name. The vector follows it (follows()), or,
+        when the name leaves the collection holding the vector for any
+        other place, is dropped."""
         f = self.files[ino]
         follows = self.follows(f, old, new)
         os.rename(self.link_path(old), self.link_path(new))
@@ -457,6 +459,8 @@ class World:
             self.colls[old[0]]["names"].pop(old[1], None)
         if follows:
             f["home"] = new[0]
+        elif old[0] != new[0] and f["home"] is not None and f["home"] == old[0]:
+            f.update(home=None, vec=None)
         self.add_link(ino, new)
 
     # -- one random change --

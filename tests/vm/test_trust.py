@@ -525,15 +525,18 @@ def test_load_before_handle(fs):
     c, twin = os.path.join(MNT, "c15"), os.path.join(MNT, "c15-twin")
     collection(c)
     collection(twin)
-    for i in range(1, 4):
+    for i in range(1, 5):
         put(os.path.join(c, str(i)), [float(i)] * DIM, i)
     os.link(os.path.join(c, "3"), os.path.join(MNT, "f15"))
     steps = [("chmod", lambda: os.chmod(os.path.join(c, "1"), 0o600)),
              ("unlink", lambda: os.unlink(os.path.join(c, "2"))),
-             # The vector stays in c15, then follows into the twin.
-             ("rename out", lambda: os.rename(os.path.join(c, "1"), os.path.join(MNT, "r15"))),
-             ("rename into a twin", lambda: os.rename(os.path.join(MNT, "r15"),
+             # The vector follows into the twin (both collections loaded
+             # before the handle), then goes with a rename out.
+             ("rename into a twin", lambda: os.rename(os.path.join(c, "1"),
                                                       os.path.join(twin, "r15"))),
+             ("rename out", lambda: os.rename(os.path.join(twin, "r15"), os.path.join(MNT, "r15"))),
+             ("rename another into the twin", lambda: os.rename(os.path.join(c, "4"),
+                                                                os.path.join(twin, "r15b"))),
              ("last link elsewhere", lambda: (os.unlink(os.path.join(c, "3")),
                                               os.unlink(os.path.join(MNT, "f15"))))]
     for name, step in steps:

@@ -190,9 +190,9 @@ def vector_of(path, dim):
 
 
 def test_rename_carries(coll, dfd, vec):
-    """A rename never drops a vector: it follows into a collection of the
-    same dimension and metric, id and metadata included, and stays where
-    it lives anywhere else, coming along when the file returns."""
+    """A rename into a collection of the same dimension and metric carries
+    the vector, id and metadata; a rename anywhere else drops it, so that a
+    file moved away is not found where it was."""
     attrs = [7, 8, 9, 10]
     path = os.path.join(coll, "r1")
     fd = os.open(path, os.O_CREAT | os.O_RDWR)
@@ -210,35 +210,43 @@ def test_rename_carries(coll, dfd, vec):
           vx.get_collection(dfd)["count"] == n0 - 1 and vx.get_collection(tfd)["count"] == t0 + 1
           and find(tfd, vec) == 5000001 and find(dfd, vec) != 5000001)
     check("with its id and metadata", vector_of(os.path.join(twin, "r2"), 128) == (5000001, attrs))
-    os.rename(os.path.join(twin, "r2"), os.path.join(MNT, "r3"))
-    check("out of any collection the vector stays where it lives",
-          vx.get_collection(tfd)["count"] == t0 + 1 and find(tfd, vec) == 5000001)
-    check("and the file still shows it as user.vexfs.vector",
-          os.getxattr(os.path.join(MNT, "r3"), "user.vexfs.vector") == array.array("f", vec).tobytes())
-    fd = os.open(os.path.join(MNT, "r3"), os.O_RDONLY)
-    expect_errno("a file outside a collection has no GET_VECTOR", errno.ENOTTY,
-                 lambda: vx.get_vector(fd, 128))
-    os.close(fd)
+    os.rename(os.path.join(twin, "r2"), os.path.join(coll, "r2"))
+    check("and back", vector_of(os.path.join(coll, "r2"), 128) == (5000001, attrs)
+          and vx.get_collection(tfd)["count"] == t0)
     other = os.path.join(MNT, "other-dim")
     os.mkdir(other)
     ofd = os.open(other, os.O_RDONLY)
     vx.create_collection(ofd, 4, "l2")
-    os.rename(os.path.join(MNT, "r3"), os.path.join(other, "r3"))
-    check("into a collection of another dimension it stays too",
-          vx.get_collection(ofd)["count"] == 0 and find(tfd, vec) == 5000001)
-    os.rename(os.path.join(other, "r3"), os.path.join(coll, "r4"))
-    check("back in a collection of its shape, it comes along",
-          vx.get_collection(tfd)["count"] == t0 and find(dfd, vec) == 5000001
-          and vector_of(os.path.join(coll, "r4"), 128) == (5000001, attrs))
-    # RENAME_EXCHANGE of two files of two collections swaps their vectors.
-    fd = os.open(os.path.join(twin, "x"), os.O_CREAT | os.O_RDWR)
-    vx.set_vector(fd, [v + 1 for v in vec], 5000002, [1, 2, 3, 4])
+    os.rename(os.path.join(coll, "r2"), os.path.join(other, "r2"))
+    check("into a collection of another dimension the vector goes",
+          vx.get_collection(ofd)["count"] == 0 and vx.get_collection(dfd)["count"] == n0 - 1
+          and find(dfd, vec) != 5000001)
+    os.rename(os.path.join(other, "r2"), os.path.join(coll, "r2"))
+    fd = os.open(os.path.join(coll, "r2"), os.O_RDWR)
+    vx.set_vector(fd, vec, 5000001, attrs)
     os.close(fd)
+    os.rename(os.path.join(coll, "r2"), os.path.join(MNT, "r3"))
+    check("out of any collection it goes too: not found where the file was",
+          vx.get_collection(dfd)["count"] == n0 - 1 and find(dfd, vec) != 5000001)
+    expect_errno("and the file has no user.vexfs.vector", errno.ENODATA,
+                 lambda: os.getxattr(os.path.join(MNT, "r3"), "user.vexfs.vector"))
+    os.unlink(os.path.join(MNT, "r3"))
+    # RENAME_EXCHANGE of two files of two collections swaps their vectors.
+    for d, name, v, vid, a in ((coll, "r4", vec, 5000001, attrs),
+                               (twin, "x", [x + 1 for x in vec], 5000002, [1, 2, 3, 4])):
+        fd = os.open(os.path.join(d, name), os.O_CREAT | os.O_RDWR)
+        vx.set_vector(fd, v, vid, a)
+        os.close(fd)
     exchange(os.path.join(coll, "r4"), os.path.join(twin, "x"))
     check("an exchange swaps the vectors with the names",
           vector_of(os.path.join(coll, "r4"), 128) == (5000002, [1, 2, 3, 4])
           and vector_of(os.path.join(twin, "x"), 128) == (5000001, attrs))
+    open(os.path.join(other, "y"), "w").close()
+    exchange(os.path.join(coll, "r4"), os.path.join(other, "y"))
+    check("swapped with a file of another dimension, a vector goes",
+          vx.get_collection(ofd)["count"] == 0 and find(dfd, [x + 1 for x in vec]) != 5000002)
     os.unlink(os.path.join(coll, "r4"))
+    os.unlink(os.path.join(other, "y"))
     os.unlink(os.path.join(twin, "x"))
     check("unlinked, both are gone", vx.get_collection(tfd)["count"] == t0)
     for d, dirfd in ((twin, tfd), (other, ofd)):
@@ -289,13 +297,16 @@ def test_copy_carries(coll, dfd, vec):
     sh("cp", "-a", src, out)
     check("cp -a out of any collection copies the file without a vector",
           open(out, "rb").read() == b"payload" and META not in os.listxattr(out))
-    # Removing the xattr reaches the vector wherever the name is.
+    # Through a name outside the collection (a hard link), the xattrs
+    # still read and remove the vector.
     n0 = vx.get_collection(dfd)["count"]
-    os.rename(dst, os.path.join(MNT, "cp-moved"))
-    os.removexattr(os.path.join(MNT, "cp-moved"), "user.vexfs.vector")
-    check("removing user.vexfs.vector out of the collection drops the vector",
+    link = os.path.join(MNT, "cp-link")
+    os.link(dst, link)
+    check("a hard link elsewhere reads user.vexfs.meta", meta_of(link) == (6000001, [11, 12, 13, 14]))
+    os.removexattr(link, "user.vexfs.vector")
+    check("removing user.vexfs.vector through it drops the vector",
           vx.get_collection(dfd)["count"] == n0 - 1)
-    for path in (src, bare, out, os.path.join(MNT, "cp-moved")):
+    for path in (src, bare, out, dst, link):
         os.unlink(path)
 
 
