@@ -93,6 +93,14 @@ def test_bad_input(fd, base):
     buf = bytearray(struct.pack(vx.SEARCH_FMT, 64, dim, 10, 0, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
     expect_errno("search wrong struct size", errno.EINVAL, lambda: fcntl.ioctl(fd, vx.IOC_SEARCH_V0, buf))
     expect_errno("unknown ioctl", errno.ENOTTY, lambda: fcntl.ioctl(fd, vx._ioc(3, 0x7f, 8), bytearray(8)))
+    # scanned is an output: what the caller left in it must not add up.
+    qbuf = bytearray(array.array("f", q).tobytes())
+    res = bytearray(24 * 10)
+    buf = bytearray(struct.pack(vx.SEARCH_FMT, 96, dim, 10, 0, vx._addr(qbuf), vx._addr(res),
+                                0, 1, 0, 0, 0, 0, 12345, 0, 0, 0, 0))
+    fcntl.ioctl(fd, vx.IOC_SEARCH_V0, buf)
+    check("scanned counts this search only, whatever the caller passed in",
+          struct.unpack(vx.SEARCH_FMT, buf)[12] == vx.search(fd, q, 10, flags=1)[1])
 
     before = vx.get_collection(fd)["count"]
     vecs = array.array("f", [1.0] * (3 * dim))
@@ -284,6 +292,8 @@ def test_copy_carries(coll, dfd, vec):
           and os.getxattr(src, "user.vexfs.vector") == os.getxattr(dst, "user.vexfs.vector"))
     expect_errno("user.vexfs.meta of another size", errno.EINVAL,
                  lambda: os.setxattr(src, META, b"x" * 8))
+    expect_errno("user.vexfs.meta with id 0", errno.EINVAL,
+                 lambda: os.setxattr(src, META, struct.pack("<5Q", 0, 1, 2, 3, 4)))
     expect_errno("user.vexfs.meta cannot go alone", errno.EOPNOTSUPP,
                  lambda: os.removexattr(src, META))
     expect_errno("XATTR_CREATE on user.vexfs.meta of a vector", errno.EEXIST,
