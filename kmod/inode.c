@@ -49,16 +49,24 @@ static void vexfs_set_ops(struct inode *inode)
 
 /*
  * The vector table and the index are files only the module opens, always
- * with the lock of a file or directory of their collection held: a lock
- * class of their own tells lockdep that this nesting is the order, not a
- * recursion.
+ * with the lock of a file or directory of their collection held: lock
+ * classes of their own tell lockdep that this nesting is the order, not a
+ * recursion. One each, as their orders against the journal differ: the
+ * table is written in its blocks inside the caller's handle (handle, then
+ * table lock), the index through the page cache, whose write_begin starts
+ * the handle (index lock, then handle), as write(2) does.
  */
-static struct lock_class_key vexfs_hidden_rwsem_key;
+static struct lock_class_key vexfs_table_rwsem_key;
+static struct lock_class_key vexfs_index_rwsem_key;
 
 void vexfs_set_hidden_lock_class(struct inode *inode)
 {
-	if (VEXFS_I(inode)->flags & (VEXFS_INODE_VTABLE | VEXFS_INODE_VINDEX))
-		lockdep_set_class(&inode->i_rwsem, &vexfs_hidden_rwsem_key);
+	u32 flags = VEXFS_I(inode)->flags;
+
+	if (flags & VEXFS_INODE_VTABLE)
+		lockdep_set_class(&inode->i_rwsem, &vexfs_table_rwsem_key);
+	else if (flags & VEXFS_INODE_VINDEX)
+		lockdep_set_class(&inode->i_rwsem, &vexfs_index_rwsem_key);
 }
 
 static bool vexfs_mode_valid(umode_t mode)

@@ -23,6 +23,17 @@ static struct dentry *vexfs_lookup(struct inode *dir, struct dentry *dentry,
 		inode = vexfs_iget(dir->i_sb, ino);
 		if (IS_ERR(inode))
 			return ERR_CAST(inode);
+		/*
+		 * Only the module opens a table or an index, under its own
+		 * locking: reached by a name, a vector set on it would wait
+		 * for the lock its caller holds.
+		 */
+		if (VEXFS_I(inode)->flags & (VEXFS_INODE_VTABLE | VEXFS_INODE_VINDEX)) {
+			vexfs_corrupt(dir->i_sb, "directory %lu names hidden inode %llu",
+				      dir->i_ino, ino);
+			iput(inode);
+			return ERR_PTR(-EUCLEAN);
+		}
 	} else if (err != -ENOENT) {
 		return ERR_PTR(err);
 	}

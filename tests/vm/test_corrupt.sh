@@ -308,6 +308,49 @@ cp "$IMGDIR/linked.img" "$IMGDIR/overcount.img"
 set_links "$IMGDIR/overcount.img" "$LINKED_INO" 4294967295
 rejected_or_eio "a file with 2^32-1 links" "$IMGDIR/overcount.img" one
 
+# A directory entry naming a collection's vector table: opened by that
+# name, a vector set on it waited forever for the table's lock.
+hidden_image() {
+	fresh_image "$IMGDIR/hidden.img" 16M && mount_image "$IMGDIR/hidden.img" || return 1
+	mkdir "$MNT/c" && "$REPO/build/bin/vexfsctl" collection create "$MNT/c" --dim 4 >/dev/null &&
+	"$REPO/build/bin/vexfsctl" put "$MNT/c/name-of-the-table" --vector 1,2,3,4 >/dev/null &&
+	stat -c %i "$MNT/c" >"$IMGDIR/hidden.dir" || return 1
+	release_image
+}
+# point_at_table IMG DIR: the entry "name-of-the-table" names DIR's table.
+point_at_table() {
+	python3 - "$1" "$2" "$TESTS_DIR" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[3])
+import sbedit
+path, dino = sys.argv[1], int(sys.argv[2])
+sb = sbedit.load(path)
+inode = sbedit.struct_layout("vexfs_inode", sbedit.INODE_SIZE)
+with open(path, "r+b") as f:
+    _, off, size, _ = sbedit.find_field(inode, "i_aux")
+    f.seek(sbedit.inode_position(sb, dino) + off)
+    table = int.from_bytes(f.read(size), "little")
+    f.seek(0)
+    data = f.read()
+    at = data.index(b"name-of-the-table") - 16          # the record's header
+    f.seek(at)
+    f.write(table.to_bytes(8, "little"))
+    assert sbedit.fix_block_checksum(f, at // sbedit.BLOCK_SIZE)
+print(table)
+EOF
+}
+check "make an image with a file in a collection" hidden_image
+TABLE_INO=$(point_at_table "$IMGDIR/hidden.img" "$(cat "$IMGDIR/hidden.dir")")
+dmesg_mark hidden
+check "an entry naming a vector table: the mount works" mount_image "$IMGDIR/hidden.img"
+expect_fail "the name gives EUCLEAN" -e 'Structure needs cleaning' \
+	"$REPO/build/bin/vexfsctl" put "$MNT/c/name-of-the-table" --vector 4,3,2,1
+check_kmsg "the kernel log names the hidden inode" "vexfs: .*names hidden inode $TABLE_INO"
+check "the collection still answers" "$REPO/build/bin/vexfsctl" search "$MNT/c" --query 1,2,3,4
+check "the filesystem still unmounts" umount "$MNT"
+check_no_oops "an entry naming a vector table: no oops"
+release_image
+
 # ---------------------------------------------------------------------------
 section "fuzzing the metadata of a populated image ($FUZZ_ROUNDS rounds, seed $FUZZ_SEED)"
 
