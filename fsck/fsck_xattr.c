@@ -3,10 +3,14 @@
  * fsck.vexfs: an inode's xattr block, held to the rules of the module's
  * vexfs_xattr_check(): sealed as an xattr block, owned by the inode that
  * points at it, entries that tile exactly the bytes the header says are
- * used, and as many of them as it counts.
+ * used, and as many of them as it counts; a vector kept with its file
+ * (struct vexfs_kept_vector) held to the module's vexfs_kept_decode().
  */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <uapi/vexfs.h>
 
 #include "fsck.h"
 
@@ -22,6 +26,40 @@ static uint32_t entry_size(const struct vexfs_xattr_entry *xe)
 				      (uint32_t)le16toh(xe->xe_value_len));
 }
 
+static bool finite_le32(const uint8_t *p)
+{
+	uint32_t bits;
+
+	memcpy(&bits, p, sizeof(bits));
+	return (le32toh(bits) & 0x7f800000) != 0x7f800000;
+}
+
+/* An entry of the private vector index: only a well-formed kept vector. */
+static const char *check_kept(const struct vexfs_xattr_entry *xe)
+{
+	const uint8_t *value = (const uint8_t *)xe->xe_name + xe->xe_name_len;
+	uint32_t len = le16toh(xe->xe_value_len), dim, i;
+	struct vexfs_kept_vector kv;
+
+	if (xe->xe_name_len != strlen(VEXFS_KEPT_NAME) ||
+	    memcmp(xe->xe_name, VEXFS_KEPT_NAME, xe->xe_name_len))
+		return "an unknown entry in the vector index";
+	if (len < sizeof(kv))
+		return "a kept vector shorter than its header";
+	memcpy(&kv, value, sizeof(kv));
+	dim = le32toh(kv.kv_dim);
+	if (!dim || dim > VEXFS_KEPT_MAX_DIM ||
+	    len != sizeof(kv) + (uint64_t)dim * 4)
+		return "a kept vector whose length is not its dimension's";
+	if (kv.kv_reserved || le16toh(kv.kv_metric) > VEXFS_METRIC_COSINE ||
+	    !kv.kv_id)
+		return "a kept vector with a bad metric, id or reserved field";
+	for (i = 0; i < dim; i++)
+		if (!finite_le32(value + sizeof(kv) + i * 4))
+			return "a kept vector with a component that is not finite";
+	return NULL;
+}
+
 /* Returns a description of the first fault, or NULL. */
 static const char *check_entries(const uint8_t *block, uint64_t ino)
 {
@@ -35,9 +73,15 @@ static const char *check_entries(const uint8_t *block, uint64_t ino)
 	for (off = 0; off < used; off += entry_size(entry_at(block, off))) {
 		const struct vexfs_xattr_entry *xe = entry_at(block, off);
 
+		const char *why;
+
 		if (off + 4 > used || !xe->xe_name_len ||
 		    off + entry_size(xe) > used)
 			return "an entry runs past the used bytes";
+		why = xe->xe_name_index == VEXFS_XATTR_INDEX_VECTOR ?
+		      check_kept(xe) : NULL;
+		if (why)
+			return why;
 		count++;
 	}
 	if (count != le32toh(xh->xh_count))

@@ -787,6 +787,20 @@ out_free:
 }
 
 /*
+ * The file got a slot: a vector it kept (kept.c) is superseded. Should
+ * removing it fail, the slot still wins wherever the file's vector is
+ * read, and the next keep replaces the old one.
+ */
+static void vexfs_vector_unkeep(struct inode *inode)
+{
+	int err = vexfs_kept_remove(inode);
+
+	if (err && err != -ENODATA)
+		pr_warn_ratelimited("%pg: inode %lu: its kept vector stays beside its new one (%d)\n",
+				    inode->i_sb->s_bdev, inode->i_ino, err);
+}
+
+/*
  * Set inode's vector in c, keeping its id when id is 0 and its metadata
  * when attrs is NULL (see vexfs_fill_slot()). The caller holds the file's
  * i_rwsem, under which alone i_parent and i_aux change: two sets through
@@ -855,6 +869,8 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 	}
 out:
 	up_write(&c->rwsem);
+	if (!err && fresh)
+		vexfs_vector_unkeep(inode);
 	return vexfs_journal_finish(handle, err);
 }
 
@@ -956,107 +972,6 @@ struct vexfs_collection *vexfs_vector_owner(struct inode *inode,
 }
 
 /*
- * Move inode's vector, id and metadata from one collection to another of
- * the same dimension and metric. On failure it is where it was.
- */
-static int vexfs_vector_move(struct vexfs_collection *from,
-			     struct vexfs_collection *to, struct inode *inode)
-{
-	u64 id, attrs[VEXFS_ATTR_WORDS];
-	u32 *vec;
-	int err;
-
-	vec = kmalloc_array(from->dim, sizeof(*vec), GFP_NOFS);
-	if (!vec)
-		return -ENOMEM;
-	err = vexfs_vector_get(from, inode, vec, &id, attrs) ?:
-	      vexfs_vector_del(from, inode);
-	if (!err) {
-		err = vexfs_vector_set(to, inode, vec, id, attrs);
-		if (err && vexfs_vector_set(from, inode, vec, id, attrs))
-			pr_err("%pg: inode %lu lost its vector in a failed move\n",
-			       inode->i_sb->s_bdev, inode->i_ino);
-	}
-	kfree(vec);
-	return err;
-}
-
-static bool vexfs_same_shape(struct vexfs_collection *a,
-			     struct vexfs_collection *b)
-{
-	return a->dim == b->dim && a->metric == b->metric;
-}
-
-/*
- * A name of the file moves from old_dir into new_dir. The vector follows
- * into a collection of the same dimension and metric, id and metadata
- * included, when the name leaves the collection holding the vector, or
- * is the file's only name. Otherwise the rename drops it once the names
- * have moved (vexfs_vector_forget()), as before: a vector left behind
- * would keep a file someone moved away searchable where it was. Called
- * in the rename's handle, under the file's i_rwsem, with both
- * collections pinned (vexfs_collection_pin()). When the vector moved,
- * *homep is the directory it came from, referenced, for
- * vexfs_vector_unfollow() or iput().
- */
-int vexfs_vector_follow(struct inode *old_dir, struct inode *new_dir,
-			struct inode *inode, struct inode **homep)
-{
-	struct vexfs_inode_info *vi = VEXFS_I(inode);
-	struct vexfs_collection *from, *to;
-	struct inode *home;
-	int err;
-
-	lockdep_assert_held_write(&inode->i_rwsem);
-	*homep = NULL;
-	if (!S_ISREG(inode->i_mode) || !vi->aux ||
-	    vi->parent == new_dir->i_ino ||
-	    !(VEXFS_I(new_dir)->flags & VEXFS_INODE_COLLECTION))
-		return 0;
-	if (vi->parent != old_dir->i_ino && inode->i_nlink > 1)
-		return 0;
-	to = vexfs_collection_get(new_dir);
-	if (IS_ERR(to))
-		return PTR_ERR(to);
-	from = vexfs_vector_owner(inode, &home);
-	/* A stale or broken home holds nothing to carry; memory may come back. */
-	if (IS_ERR(from))
-		return PTR_ERR(from) == -ENOMEM ? -ENOMEM : 0;
-	err = 0;
-	if (vexfs_same_shape(from, to))
-		err = vexfs_vector_move(from, to, inode);
-	if (err == -ENODATA)
-		err = 0;	/* a stale slot pointer: nothing to carry */
-	if (err || vi->parent != new_dir->i_ino)
-		iput(home);
-	else
-		*homep = home;
-	return err;
-}
-
-/*
- * The rename failed after the vector followed: it goes back home, unless
- * home was removed meanwhile (then it stays where it went).
- */
-void vexfs_vector_unfollow(struct inode *new_dir, struct inode *inode,
-			   struct inode *home)
-{
-	struct vexfs_collection *from, *to;
-	int err = -ENOENT;
-
-	if (!IS_DEADDIR(home) && home->i_nlink) {
-		from = vexfs_collection_get(new_dir);
-		to = vexfs_collection_get(home);
-		err = PTR_ERR_OR_ZERO(from) ?: PTR_ERR_OR_ZERO(to) ?:
-		      vexfs_vector_move(from, to, inode);
-	}
-	if (err)
-		pr_warn("%pg: inode %lu: its vector stays in directory %lu after a failed rename\n",
-			inode->i_sb->s_bdev, inode->i_ino, new_dir->i_ino);
-	iput(home);
-}
-
-/*
  * The file's last link went away in dir. Its vector may live in another
  * collection (it was hard-linked out of it): forget it there.
  */
@@ -1080,10 +995,30 @@ void vexfs_vector_forget_last(struct inode *dir, struct inode *inode)
 }
 
 /*
+ * Move a vector of a file out of c, which is going away, into the file's
+ * keeping (kept.c), in one handle; one that cannot be kept is dropped.
+ */
+static void vexfs_vector_evict(struct vexfs_collection *c, struct inode *inode)
+{
+	handle_t *handle;
+	int err;
+
+	handle = vexfs_journal_begin(inode->i_sb,
+				     VEXFS_CREDITS_VECTOR + VEXFS_CREDITS_WRITE, 2);
+	if (IS_ERR(handle))
+		return;
+	err = vexfs_vector_keep(c, inode);
+	if (err && err != -ENODATA)
+		err = vexfs_vector_del(c, inode);
+	vexfs_journal_finish(handle, err);
+}
+
+/*
  * dir, a collection, is being removed and has no name left in it: the
- * vectors it still holds are of files hard-linked elsewhere. Drop each,
- * in its own handle, so that no file keeps an i_parent naming a deleted
- * directory. Called before rmdir starts its handle.
+ * vectors it still holds are of files hard-linked elsewhere. Each is kept
+ * with its file (or dropped, if it cannot be), in its own handle, so that
+ * no file keeps an i_parent naming a deleted directory. Called before
+ * rmdir starts its handle.
  */
 void vexfs_collection_drop_vectors(struct inode *dir)
 {
@@ -1105,7 +1040,7 @@ void vexfs_collection_drop_vectors(struct inode *dir)
 		if (IS_ERR(inode))
 			continue;
 		inode_lock(inode);
-		vexfs_vector_del(c, inode);
+		vexfs_vector_evict(c, inode);
 		inode_unlock(inode);
 		iput(inode);
 		cond_resched();

@@ -134,16 +134,47 @@ int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
 int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode);
 struct vexfs_collection *vexfs_vector_owner(struct inode *inode,
 					    struct inode **dirp);
-int vexfs_vector_follow(struct inode *old_dir, struct inode *new_dir,
-			struct inode *inode, struct inode **homep);
-void vexfs_vector_unfollow(struct inode *new_dir, struct inode *inode,
-			   struct inode *home);
 void vexfs_vector_forget(struct inode *dir, struct inode *inode);
 void vexfs_vector_forget_last(struct inode *dir, struct inode *inode);
 void vexfs_collection_drop_vectors(struct inode *dir);
 struct inode *vexfs_collection_pin(struct inode *dir, struct inode *inode);
 void vexfs_vector_perm_changed(struct inode *inode);
 bool vexfs_vector_valid(const u32 *vec, u32 dim);
+
+/* kept.c: a vector kept with its file, in memory in CPU byte order */
+struct vexfs_kept {
+	u32 dim;
+	u16 metric;			/* or VEXFS_KEPT_ANY_METRIC */
+	u64 id;
+	u64 attrs[VEXFS_ATTR_WORDS];
+	u32 vec[];
+};
+
+struct vexfs_kept *vexfs_kept_alloc(u32 dim);
+struct vexfs_kept *vexfs_kept_get(struct inode *inode);
+int vexfs_kept_put(struct inode *inode, const struct vexfs_kept *k);
+int vexfs_kept_remove(struct inode *inode);
+bool vexfs_has_vector(struct inode *inode);
+int vexfs_vector_keep(struct vexfs_collection *c, struct inode *inode);
+int vexfs_vector_take_back(struct vexfs_collection *c, struct inode *inode);
+
+/* carry.c: what a rename did with the file's vector */
+enum vexfs_carry_how {
+	VEXFS_CARRY_NONE,
+	VEXFS_CARRY_MOVED,		/* into the new collection */
+	VEXFS_CARRY_KEPT,		/* out of its collection, kept */
+	VEXFS_CARRY_TAKEN,		/* a kept one, into the new collection */
+};
+
+struct vexfs_carry {
+	enum vexfs_carry_how how;
+	struct inode *home;		/* MOVED, KEPT: where it lived, referenced */
+};
+
+int vexfs_carry(struct inode *old_dir, struct inode *new_dir,
+		struct inode *inode, struct vexfs_carry *carry);
+void vexfs_carry_done(struct inode *old_dir, struct inode *new_dir,
+		      struct inode *inode, struct vexfs_carry *carry, int err);
 
 /* index.c */
 int vexfs_index_load(struct vexfs_collection *c, u64 ino);

@@ -246,32 +246,13 @@ static int vexfs_exchange_entries(struct inode *old_dir,
 	return 0;
 }
 
-/*
- * The names moved (err 0), or did not. A vector that followed the file
- * goes back home if they did not; one that did not follow, of a file that
- * left old_dir, goes if it lived there.
- */
-static void vexfs_follow_done(struct inode *old_dir, struct inode *new_dir,
-			      struct inode *inode, struct inode *home, int err)
-{
-	if (home) {
-		if (err)
-			vexfs_vector_unfollow(new_dir, inode, home);
-		else
-			iput(home);
-		return;
-	}
-	if (!err && old_dir != new_dir && !S_ISDIR(inode->i_mode))
-		vexfs_vector_forget(old_dir, inode);
-}
-
 static int vexfs_exchange(struct inode *old_dir, struct dentry *old_dentry,
 			  struct inode *new_dir, struct dentry *new_dentry)
 {
 	struct inode *old_inode = d_inode(old_dentry);
 	struct inode *new_inode = d_inode(new_dentry);
 	bool old_is_dir = S_ISDIR(old_inode->i_mode);
-	struct inode *old_home = NULL, *new_home = NULL;
+	struct vexfs_carry old_carry, new_carry = { VEXFS_CARRY_NONE };
 	int err;
 
 	if (old_dir == new_dir)
@@ -283,11 +264,11 @@ static int vexfs_exchange(struct inode *old_dir, struct dentry *old_dentry,
 		if (err)
 			return err;
 	}
-	err = vexfs_vector_follow(old_dir, new_dir, old_inode, &old_home) ?:
-	      vexfs_vector_follow(new_dir, old_dir, new_inode, &new_home) ?:
+	err = vexfs_carry(old_dir, new_dir, old_inode, &old_carry) ?:
+	      vexfs_carry(new_dir, old_dir, new_inode, &new_carry) ?:
 	      vexfs_exchange_entries(old_dir, old_dentry, new_dir, new_dentry);
-	vexfs_follow_done(new_dir, old_dir, new_inode, new_home, err);
-	vexfs_follow_done(old_dir, new_dir, old_inode, old_home, err);
+	vexfs_carry_done(new_dir, old_dir, new_inode, &new_carry, err);
+	vexfs_carry_done(old_dir, new_dir, old_inode, &old_carry, err);
 	return err;
 }
 
@@ -348,7 +329,7 @@ static int vexfs_do_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 	struct inode *old_inode = d_inode(old_dentry);
 	struct inode *new_inode = d_inode(new_dentry);
 	bool is_dir = S_ISDIR(old_inode->i_mode);
-	struct inode *home = NULL;
+	struct vexfs_carry carry = { VEXFS_CARRY_NONE };
 	int err;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -358,11 +339,11 @@ static int vexfs_do_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 	err = is_dir ? vexfs_check_parent_links(old_dir) : 0;
 	if (!err && new_inode)
 		err = vexfs_check_target(new_inode, is_dir);
-	if (!err && old_dir != new_dir)
-		err = vexfs_vector_follow(old_dir, new_dir, old_inode, &home);
+	if (!err)
+		err = vexfs_carry(old_dir, new_dir, old_inode, &carry);
 	if (!err)
 		err = vexfs_move_entry(old_dir, old_dentry, new_dir, new_dentry);
-	vexfs_follow_done(old_dir, new_dir, old_inode, home, err);
+	vexfs_carry_done(old_dir, new_dir, old_inode, &carry, err);
 	return err;
 }
 

@@ -207,6 +207,10 @@ extern const struct xattr_handler vexfs_meta_xattr_handler;
 
 /* xattr.c */
 extern const struct xattr_handler * const vexfs_xattr_handlers[];
+int vexfs_xattr_read_value(struct inode *inode, int index, const char *name,
+			   void *buffer, size_t size);
+int vexfs_xattr_write_value(struct inode *inode, int index, const char *name,
+			    const void *value, size_t size, int flags);
 ssize_t vexfs_listxattr(struct dentry *dentry, char *buffer, size_t size);
 void vexfs_xattr_drop(struct inode *inode);
 

@@ -10,7 +10,9 @@
  *                      vector; it cannot be removed on its own.
  *
  * Both read, and removal goes, through the collection holding the vector,
- * wherever the name used lives (a hard link, a file renamed out).
+ * wherever the name used lives (a hard link); a file in no collection of
+ * its vector's shape reads, sets and removes the vector kept with it
+ * (kept.c), so cp -a carries a vector through plain directories too.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -51,6 +53,109 @@ static struct vexfs_collection *vexfs_xattr_owner(struct inode *inode,
 	return c;
 }
 
+/* user.vexfs.vector of a file whose vector is kept with it. */
+static int vexfs_kept_vector_get(struct inode *inode, void *buffer,
+				 size_t size)
+{
+	struct vexfs_kept *k = vexfs_kept_get(inode);
+	int err;
+
+	if (IS_ERR(k))
+		return PTR_ERR(k);
+	err = k->dim * sizeof(u32);
+	if (buffer && size < err)
+		err = -ERANGE;
+	else if (buffer)
+		cpu_to_le32_array(memcpy(buffer, k->vec, err), k->dim);
+	kfree(k);
+	return err;
+}
+
+static int vexfs_kept_meta_get(struct inode *inode,
+			       struct vexfs_xattr_meta *meta, size_t size)
+{
+	struct vexfs_kept *k = vexfs_kept_get(inode);
+	int i, err = sizeof(*meta);
+
+	if (IS_ERR(k))
+		return PTR_ERR(k);
+	if (meta && size < sizeof(*meta)) {
+		err = -ERANGE;
+	} else if (meta) {
+		meta->id = cpu_to_le64(k->id);
+		for (i = 0; i < VEXFS_ATTR_WORDS; i++)
+			meta->attrs[i] = cpu_to_le64(k->attrs[i]);
+	}
+	kfree(k);
+	return err;
+}
+
+/*
+ * The vector of a file in no collection, kept with it: its id and
+ * metadata words stay if it had one (a new one's id is the inode number,
+ * as in a collection), its metric if the dimension is the same.
+ */
+static int vexfs_kept_vector_set(struct inode *inode, const void *value,
+				 size_t size, int flags)
+{
+	struct vexfs_kept *k, *old;
+	u32 dim = size / sizeof(u32);
+	int err;
+
+	if (VEXFS_I(inode)->aux)
+		return -EBUSY;	/* a collection holds it, through another name */
+	if (!dim || size % sizeof(u32) || dim > VEXFS_MAX_DIM)
+		return -EINVAL;
+	k = vexfs_kept_alloc(dim);
+	if (IS_ERR(k))
+		return PTR_ERR(k);
+	le32_to_cpu_array(memcpy(k->vec, value, size), dim);
+	err = -EINVAL;
+	if (!vexfs_vector_valid(k->vec, dim))
+		goto out;
+	old = vexfs_kept_get(inode);
+	err = PTR_ERR_OR_ZERO(old);
+	if ((flags & XATTR_CREATE) && !err)
+		err = -EEXIST;
+	else if (!(flags & XATTR_REPLACE) && err == -ENODATA)
+		err = 0;
+	if (err)
+		goto out_old;
+	k->id = inode->i_ino;
+	if (!IS_ERR(old)) {
+		k->id = old->id;
+		memcpy(k->attrs, old->attrs, sizeof(k->attrs));
+		if (old->dim == dim)
+			k->metric = old->metric;
+	}
+	err = vexfs_kept_put(inode, k);
+out_old:
+	if (!IS_ERR(old))
+		kfree(old);
+out:
+	kfree(k);
+	return err;
+}
+
+static int vexfs_kept_meta_set(struct inode *inode,
+			       const struct vexfs_xattr_meta *meta, int flags)
+{
+	struct vexfs_kept *k;
+	int i, err = -EEXIST;
+
+	k = vexfs_kept_get(inode);
+	if (IS_ERR(k))
+		return PTR_ERR(k);
+	if (!(flags & XATTR_CREATE)) {
+		k->id = le64_to_cpu(meta->id);
+		for (i = 0; i < VEXFS_ATTR_WORDS; i++)
+			k->attrs[i] = le64_to_cpu(meta->attrs[i]);
+		err = vexfs_kept_put(inode, k);
+	}
+	kfree(k);
+	return err;
+}
+
 static int vexfs_vector_xattr_get(const struct xattr_handler *handler,
 				  struct dentry *unused, struct inode *inode,
 				  const char *name, void *buffer, size_t size)
@@ -62,6 +167,8 @@ static int vexfs_vector_xattr_get(const struct xattr_handler *handler,
 	int err;
 
 	c = vexfs_xattr_owner(inode, &dir);
+	if (PTR_ERR(c) == -ENODATA)
+		return vexfs_kept_vector_get(inode, buffer, size);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	err = c->dim * sizeof(u32);
@@ -87,6 +194,8 @@ static int vexfs_vector_xattr_remove(struct inode *inode)
 	int err;
 
 	c = vexfs_xattr_owner(inode, &dir);
+	if (PTR_ERR(c) == -ENODATA)
+		return vexfs_kept_remove(inode);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	err = vexfs_vector_del(c, inode);
@@ -109,8 +218,10 @@ static int vexfs_vector_xattr_set(const struct xattr_handler *handler,
 	if (!value)
 		return vexfs_vector_xattr_remove(inode);
 	c = vexfs_collection_get(d_inode(dentry->d_parent));
+	if (PTR_ERR(c) == -ENOTTY)
+		return vexfs_kept_vector_set(inode, value, size, flags);
 	if (IS_ERR(c))
-		return PTR_ERR(c) == -ENOTTY ? -EOPNOTSUPP : PTR_ERR(c);
+		return PTR_ERR(c);
 	if (size != c->dim * sizeof(u32))
 		return -EINVAL;
 	vec = kmemdup(value, size, GFP_KERNEL);
@@ -154,6 +265,8 @@ static int vexfs_meta_xattr_get(const struct xattr_handler *handler,
 	int i, err = sizeof(*meta);
 
 	c = vexfs_xattr_owner(inode, &dir);
+	if (PTR_ERR(c) == -ENODATA)
+		return vexfs_kept_meta_get(inode, meta, size);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	vec = vexfs_xattr_read_vector(c, inode, &id, attrs);
@@ -193,6 +306,8 @@ static int vexfs_meta_xattr_set(const struct xattr_handler *handler,
 	if (size != sizeof(*meta) || !meta->id)
 		return -EINVAL;
 	c = vexfs_xattr_owner(inode, &dir);
+	if (PTR_ERR(c) == -ENODATA)
+		return vexfs_kept_meta_set(inode, meta, flags);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	vec = vexfs_xattr_read_vector(c, inode, &id, attrs);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Extended attributes in the user.* and trusted.* namespaces.
+ * Extended attributes in the user.* and trusted.* namespaces, and the
+ * private entry holding a vector kept with its file (kept.c).
  *
  * An inode's attributes live together in one block (vexfs_fs.h). A change
  * rebuilds the list in a scratch buffer and writes the block in one go, so
@@ -13,6 +14,7 @@
 #include <linux/slab.h>
 #include <uapi/vexfs.h>
 #include "vexfs.h"
+#include "collection.h"
 
 static struct vexfs_xattr_header *vexfs_xh(void *block)
 {
@@ -91,9 +93,12 @@ static struct vexfs_xattr_entry *vexfs_xattr_find(void *block, int used,
 	return NULL;
 }
 
-static int vexfs_xattr_get(const struct xattr_handler *handler,
-			   struct dentry *unused, struct inode *inode,
-			   const char *name, void *buffer, size_t size)
+/*
+ * Read the value of an entry of index (VEXFS_XATTR_INDEX_*) into buffer;
+ * its size when buffer is NULL, -ENODATA when there is none.
+ */
+int vexfs_xattr_read_value(struct inode *inode, int index, const char *name,
+			   void *buffer, size_t size)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
 	struct vexfs_xattr_entry *xe;
@@ -109,7 +114,7 @@ static int vexfs_xattr_get(const struct xattr_handler *handler,
 	}
 	if (!bh)
 		goto out;
-	xe = vexfs_xattr_find(bh->b_data, used, handler->flags, name);
+	xe = vexfs_xattr_find(bh->b_data, used, index, name);
 	if (xe) {
 		ret = le16_to_cpu(xe->xe_value_len);
 		if (buffer && size < ret)
@@ -203,10 +208,13 @@ static int vexfs_xattr_store(struct inode *inode, struct buffer_head *bh,
 	return err;
 }
 
-static int vexfs_xattr_set(const struct xattr_handler *handler,
-			   struct mnt_idmap *idmap, struct dentry *unused,
-			   struct inode *inode, const char *name,
-			   const void *value, size_t size, int flags)
+/*
+ * Set (value NULL: remove) an entry of index, with the XATTR_CREATE and
+ * XATTR_REPLACE flags of setxattr(2), in a handle of its own or of the
+ * caller's.
+ */
+int vexfs_xattr_write_value(struct inode *inode, int index, const char *name,
+			    const void *value, size_t size, int flags)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
 	struct buffer_head *bh;
@@ -234,7 +242,7 @@ static int vexfs_xattr_set(const struct xattr_handler *handler,
 		err = PTR_ERR(bh);
 		goto out;
 	}
-	exists = bh && vexfs_xattr_find(bh->b_data, used, handler->flags, name);
+	exists = bh && vexfs_xattr_find(bh->b_data, used, index, name);
 	err = 0;
 	if ((flags & XATTR_CREATE) && exists)
 		err = -EEXIST;
@@ -242,7 +250,7 @@ static int vexfs_xattr_set(const struct xattr_handler *handler,
 		err = -ENODATA;
 	if (!err)
 		err = vexfs_xattr_rebuild(scratch, bh ? bh->b_data : NULL, used,
-					  handler->flags, name, value, size);
+					  index, name, value, size);
 	if (err >= 0)
 		err = vexfs_xattr_store(inode, bh, scratch, err);
 	brelse(bh);
@@ -255,6 +263,22 @@ out:
 	err = vexfs_journal_finish(handle, err);
 	kfree(scratch);
 	return err;
+}
+
+static int vexfs_xattr_get(const struct xattr_handler *handler,
+			   struct dentry *unused, struct inode *inode,
+			   const char *name, void *buffer, size_t size)
+{
+	return vexfs_xattr_read_value(inode, handler->flags, name, buffer, size);
+}
+
+static int vexfs_xattr_set(const struct xattr_handler *handler,
+			   struct mnt_idmap *idmap, struct dentry *unused,
+			   struct inode *inode, const char *name,
+			   const void *value, size_t size, int flags)
+{
+	return vexfs_xattr_write_value(inode, handler->flags, name, value,
+				       size, flags);
 }
 
 static bool vexfs_trusted_list(struct dentry *dentry)
@@ -304,7 +328,7 @@ ssize_t vexfs_listxattr(struct dentry *dentry, char *buffer, size_t size)
 	int used, off;
 
 	/* The vector first: cp -a sets them in this order, meta needs it. */
-	if (S_ISREG(inode->i_mode) && vi->aux) {
+	if (vexfs_has_vector(inode)) {
 		static const char names[] = VEXFS_XATTR_VECTOR "\0" VEXFS_XATTR_META;
 
 		total = sizeof(names);

@@ -9,7 +9,10 @@
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/xattr.h>
+#include <endian.h>
 
 #include "libvexfs.h"
 
@@ -110,6 +113,40 @@ int libvexfs_vector_get(int fd, float *vec, uint32_t dim, uint64_t *id,
 		*id = v.id;
 	if (attrs)
 		memcpy(attrs, v.attrs, sizeof(v.attrs));
+	return 0;
+}
+
+int libvexfs_vector_read_xattrs(const char *path, float **vec, uint32_t *dim,
+				uint64_t *id, uint64_t *attrs)
+{
+	struct vexfs_xattr_meta meta;
+	ssize_t len;
+	uint32_t i;
+
+	*vec = malloc(VEXFS_MAX_DIM * sizeof(float));
+	if (!*vec)
+		return -ENOMEM;
+	len = getxattr(path, VEXFS_XATTR_VECTOR, *vec, VEXFS_MAX_DIM * sizeof(float));
+	if (len >= 0 && getxattr(path, VEXFS_XATTR_META, &meta, sizeof(meta)) != sizeof(meta))
+		len = -1;
+	if (len <= 0 || len % sizeof(float)) {
+		int err = len < 0 ? -errno : -EIO;
+
+		free(*vec);
+		*vec = NULL;
+		return err;
+	}
+	*dim = (uint32_t)(len / sizeof(float));
+	for (i = 0; i < *dim; i++) {
+		uint32_t bits;
+
+		memcpy(&bits, &(*vec)[i], sizeof(bits));
+		bits = le32toh(bits);
+		memcpy(&(*vec)[i], &bits, sizeof(bits));
+	}
+	*id = le64toh(meta.id);
+	for (i = 0; i < VEXFS_ATTR_WORDS; i++)
+		attrs[i] = le64toh(meta.attrs[i]);
 	return 0;
 }
 

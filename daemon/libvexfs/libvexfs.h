@@ -76,6 +76,13 @@ int libvexfs_vector_set(int fd, const float *vec, uint32_t dim, uint64_t id,
  */
 int libvexfs_vector_get(int fd, float *vec, uint32_t dim, uint64_t *id,
 			uint64_t *attrs);
+/*
+ * The vector of the file at path through its xattrs (user.vexfs.vector and
+ * user.vexfs.meta), wherever the file is: in a collection, or kept with it
+ * in none. *vec is malloc'ed, *dim its length. -ENODATA without one.
+ */
+int libvexfs_vector_read_xattrs(const char *path, float **vec, uint32_t *dim,
+				uint64_t *id, uint64_t *attrs);
 
 /* Remove the file's vector; the file itself stays. */
 int libvexfs_vector_del(int fd);

@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,14 +242,19 @@ int cmd_put(int argc, char **argv)
 
 /* --- get ---------------------------------------------------------------- */
 
+/* kept: the file is in no collection, its vector kept with it. */
 static void print_get(const char *file, const float *vec, uint32_t dim,
-		      uint64_t id, const uint64_t *attrs)
+		      uint64_t id, const uint64_t *attrs, bool kept)
 {
 	struct jsonw w;
 	uint32_t i;
 
 	if (!ctl.json) {
-		printf("file    %s\nid      %llu\nattrs   ", file, (unsigned long long)id);
+		printf("file    %s\n", file);
+		if (kept)
+			printf("kept    in no collection: searched by no one until the file moves into one of dimension %u\n",
+			       dim);
+		printf("id      %llu\nattrs   ", (unsigned long long)id);
 		print_attrs_text(attrs);
 		printf("dim     %u\nvector  ", dim);
 		print_vector_text(vec, dim);
@@ -256,6 +263,7 @@ static void print_get(const char *file, const float *vec, uint32_t dim,
 	jw_init(&w, stdout);
 	jw_object_begin(&w, NULL);
 	jw_string(&w, "file", file);
+	jw_bool(&w, "kept", kept);
 	jw_u64(&w, "id", id);
 	json_attrs(&w, attrs);
 	jw_u64(&w, "dim", dim);
@@ -283,6 +291,41 @@ static int parse_file_arg(int argc, char **argv, const char **file)
 	return rc;
 }
 
+/* Is the file's directory a collection? Errors say yes, for get to report. */
+static bool in_collection(const char *file)
+{
+	struct libvexfs_collection_info info;
+	char *copy = strdup(file);
+	int fd, err = 0;
+
+	if (copy) {
+		fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		err = fd < 0 ? 0 : libvexfs_collection_info(fd, &info);
+		if (fd >= 0)
+			close(fd);
+	}
+	free(copy);
+	return err != -ENOTTY;
+}
+
+/* A file in no collection: the vector kept with it, if it has one. */
+static int get_kept(const char *file)
+{
+	uint64_t id, attrs[VEXFS_ATTR_WORDS];
+	uint32_t dim;
+	float *vec;
+	int err;
+
+	err = libvexfs_vector_read_xattrs(file, &vec, &dim, &id, attrs);
+	if (err == -ENODATA)
+		return ctl_fail(ENODATA, file, "has no vector (it is in no collection)");
+	if (err)
+		return ctl_fail(-err, file, NULL);
+	print_get(file, vec, dim, id, attrs, true);
+	free(vec);
+	return CTL_OK;
+}
+
 int cmd_get(int argc, char **argv)
 {
 	struct libvexfs_collection_info info;
@@ -292,8 +335,11 @@ int cmd_get(int argc, char **argv)
 	int rc, fd, err;
 
 	rc = parse_file_arg(argc, argv, &file);
-	if (!rc)
-		rc = ctl_collection_of_file(file, &info);
+	if (rc)
+		return rc;
+	if (!in_collection(file))
+		return get_kept(file);
+	rc = ctl_collection_of_file(file, &info);
 	if (rc)
 		return rc;
 	fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -304,7 +350,7 @@ int cmd_get(int argc, char **argv)
 	if (err)
 		rc = fail_on_file(err, file, fd, NULL, info.dim, info.dim);
 	else
-		print_get(file, vec, info.dim, id, attrs);
+		print_get(file, vec, info.dim, id, attrs, false);
 	free(vec);
 	close(fd);
 	return rc;

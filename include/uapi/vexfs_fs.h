@@ -228,6 +228,34 @@ struct vexfs_xattr_entry {
 	(VEXFS_BLOCK_PAYLOAD - (unsigned int)sizeof(struct vexfs_xattr_header))
 
 /*
+ * A vector kept with its file while the file is in no collection that can
+ * hold it (renamed into a plain directory, or into a collection of another
+ * dimension or metric): the entry VEXFS_KEPT_NAME of the private index
+ * VEXFS_XATTR_INDEX_VECTOR, never listed under that name. Nobody searches
+ * it; it reads as user.vexfs.vector and user.vexfs.meta, and goes back
+ * into the table of the next collection of its dimension and metric the
+ * file is renamed into. A vector set through user.vexfs.vector outside any
+ * collection has no metric yet and goes into a collection of any metric.
+ */
+#define VEXFS_XATTR_INDEX_VECTOR	3
+#define VEXFS_KEPT_NAME			"kept"
+#define VEXFS_KEPT_ANY_METRIC		0
+
+struct vexfs_kept_vector {
+	__le32 kv_dim;			/* 1..VEXFS_KEPT_MAX_DIM */
+	__le16 kv_metric;		/* the collection's, or VEXFS_KEPT_ANY_METRIC */
+	__le16 kv_reserved;		/* 0 */
+	__le64 kv_id;
+	__le64 kv_attrs[4];		/* metadata words */
+	__le32 kv_vector[];		/* kv_dim little-endian float32 */
+};
+
+/* The largest dimension whose vector fits an otherwise empty xattr block. */
+#define VEXFS_KEPT_MAX_DIM \
+	((VEXFS_XATTR_SPACE - VEXFS_XATTR_ENTRY_SIZE(sizeof(VEXFS_KEPT_NAME) - 1, \
+		sizeof(struct vexfs_kept_vector))) / 4)
+
+/*
  * Vector tables. Each collection keeps its vectors in a hidden regular
  * inode (flag VEXFS_INODE_VTABLE, linked from no directory, named by the
  * collection's i_aux): a header in block 0, then fixed-size slot records
@@ -306,6 +334,7 @@ static inline void vexfs_check_layout(void)
 	VEXFS_ASSERT_SIZE(struct vexfs_dirent, VEXFS_DIRENT_HEADER);
 	VEXFS_ASSERT_SIZE(struct vexfs_xattr_header, 16);
 	VEXFS_ASSERT_SIZE(struct vexfs_xattr_entry, 4);
+	VEXFS_ASSERT_SIZE(struct vexfs_kept_vector, 48);
 	VEXFS_ASSERT_SIZE(struct vexfs_vtable_header, 64);
 	VEXFS_ASSERT_SIZE(struct vexfs_vrec, 64);
 	VEXFS_ASSERT_SIZE(struct vexfs_vindex_header, 64);

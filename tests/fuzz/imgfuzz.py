@@ -410,6 +410,45 @@ def m_xattr(img, rng):
     return "xattr %s=%#x in block %d" % (name, value, blk)
 
 
+def kept_entries(img, blk):
+    """(offset of the value, its length) of each kept vector in an xattr
+    block: entries of the private index 3 (vexfs_fs.h, struct
+    vexfs_kept_vector)."""
+    off, base = 0, blk * BS + 16
+    used, found = u(img.d, blk * BS + 4, 4), []
+    while off + 4 <= min(used, BS - 24):
+        index, nlen, vlen = img.d[base + off], img.d[base + off + 1], u(img.d, base + off + 2, 2)
+        if not nlen:
+            break
+        if index == 3:
+            found.append((base + off + 4 + nlen, vlen))
+        off += (4 + nlen + vlen + 3) & ~3
+    return found
+
+
+def m_kept(img, rng):
+    """A vector kept with a file renamed out of its collection: its
+    header fields, a component made NaN or infinite, or the entry moved
+    to another index."""
+    kept = [(blk, e) for blk in img.xattr_blocks for e in kept_entries(img, blk)]
+    if not kept:
+        return None
+    blk, (at, vlen) = rng.choice(kept)
+    fo, size, name = rng.choice([(0, 4, "kv_dim"), (4, 2, "kv_metric"), (6, 2, "kv_reserved"),
+                                 (8, 8, "kv_id"), (48, 4, "kv_vector[0]"),
+                                 (vlen - 4, 4, "kv_vector[last]")])
+    if fo < 0 or fo + size > vlen:
+        return None
+    if name.startswith("kv_vector"):
+        value = rng.choice([0x7fc00000, 0x7f800000, 0xff800000])
+    else:
+        value = edge(rng, size, [1003, 1002, 4, 8, 3, 4])
+    put(img.d, at + fo, size, value)
+    img.touch(img.xattr_owner[blk])
+    img.fix_block(blk)
+    return "kept vector %s=%#x in block %d" % (name, value, blk)
+
+
 def m_vtable(img, rng):
     if not img.tables:
         return None
@@ -480,7 +519,7 @@ def m_vindex(img, rng):
 
 
 MUTATIONS = [(m_bytes, 3), (m_inode, 3), (m_extent, 3), (m_dirent, 3), (m_xattr, 1),
-             (m_vtable, 2), (m_vindex, 3)]
+             (m_kept, 1), (m_vtable, 2), (m_vindex, 3)]
 
 
 def mutate(base, seed):

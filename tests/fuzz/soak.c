@@ -37,8 +37,10 @@
  *            also renames its link into the main collection and back (a
  *            vector its collection holds follows, both collections being
  *            16-d L2), and out to the plain directory and back (leaving
- *            for the plain directory drops the vector), while the others
- *            set theirs. A collection holds file
+ *            for the plain directory keeps the vector with the file, and
+ *            coming back home gives it back unless another link's set
+ *            replaced it meanwhile), while the others set theirs. A
+ *            collection holds file
  *            j's vector only through the one link of j it contains, so
  *            each link thread knows exactly whether the collection of its
  *            link holds the vector and what it is, and says so on every
@@ -581,6 +583,7 @@ static const char *lop_names[LK_OPS] = { "set", "delete", "get", "move" };
 
 struct lfile {			/* one link thread's link of one shared file */
 	bool held;		/* the vector set through this link is held (lop_move()) */
+	bool kept;		/* it is kept with the file: this link is in the plain directory */
 	uint8_t loc;		/* enum loc */
 	uint64_t id;
 	float vec[DIM];
@@ -598,6 +601,15 @@ struct lthread {
 
 static char lcoll[NROLES][4200];
 static struct lthread lts[NROLES];
+/*
+ * A move of file j's link and a set through any link of j take this, so
+ * that whether the file keeps a vector (lfile.kept) is known: a set that
+ * gives the file a slot ends the keeping. The kernel orders the two by
+ * the file's i_rwsem anyway.
+ */
+static pthread_mutex_t lmodel[NG] = {
+	[0 ... NG - 1] = PTHREAD_MUTEX_INITIALIZER
+};
 
 /* Only one thread moves each file's link, so a collection never holds two links of it. */
 static bool lmover(unsigned int role, unsigned int j)
@@ -626,7 +638,7 @@ static void lop_set(struct lthread *t, unsigned int j)
 	char path[4300];
 	float v[DIM];
 	uint64_t id = rnd(&t->rng) >> 1;
-	int fd;
+	int fd, err;
 
 	lpath(path, t->role, j, f->loc);
 	fd = open(path, O_WRONLY);
@@ -635,16 +647,21 @@ static void lop_set(struct lthread *t, unsigned int j)
 		return;
 	}
 	random_vector(&t->rng, v);
-	if (!set_vector(fd, v, id)) {
+	pthread_mutex_lock(&lmodel[j]);
+	err = set_vector(fd, v, id) ? errno : 0;
+	if (!err) {
 		f->held = true;
 		f->id = id;
 		memcpy(f->vec, v, sizeof(v));
-	} else if (errno == EBUSY) {
+		lts[j % NROLES].f[j].kept = false;
+	}
+	pthread_mutex_unlock(&lmodel[j]);
+	if (err == EBUSY) {
 		t->busy++;
 		if (f->held)
 			LFAIL(t, "set through %s: EBUSY, but its collection holds the vector", path);
-	} else {
-		LFAIL(t, "set through %s: %s", path, strerror(errno));
+	} else if (err) {
+		LFAIL(t, "set through %s: %s", path, strerror(err));
 	}
 	close(fd);
 }
@@ -707,7 +724,8 @@ static void lop_get(struct lthread *t, unsigned int j)
 /*
  * Into the main collection or out to the plain directory from home, or
  * back home. A held vector follows the link into the main collection and
- * back; leaving for the plain directory drops it.
+ * back; leaving for the plain directory keeps it with the file, and back
+ * home it is held again.
  */
 static void lop_move(struct lthread *t, unsigned int j)
 {
@@ -717,13 +735,20 @@ static void lop_move(struct lthread *t, unsigned int j)
 
 	lpath(from_path, t->role, j, f->loc);
 	lpath(to_path, t->role, j, to);
+	pthread_mutex_lock(&lmodel[j]);
 	if (rename(from_path, to_path)) {
 		LFAIL(t, "rename %s to %s: %s", from_path, to_path, strerror(errno));
-		return;
+	} else {
+		if (to == LOC_PLAIN) {
+			f->kept = f->held;
+			f->held = false;
+		} else if (f->kept) {
+			f->kept = false;
+			f->held = true;
+		}
+		f->loc = to;
 	}
-	f->loc = to;
-	if (to == LOC_PLAIN)
-		f->held = false;
+	pthread_mutex_unlock(&lmodel[j]);
 }
 
 static void *lthread_main(void *arg)
@@ -1329,7 +1354,8 @@ static uint64_t verify_links(uint64_t held_home[NROLES], uint64_t *held_coll)
 	ssize_t len;
 
 	for (j = 0; j < NG; j++) {
-		h = NULL;
+		/* Held by a collection, or else kept with the file, or none. */
+		h = lts[j % NROLES].f[j].kept ? &lts[j % NROLES].f[j] : NULL;
 		for (role = 0, holders = 0; role < NROLES; role++)
 			if (lts[role].f[j].held) {
 				holders++;

@@ -377,16 +377,45 @@ uint64_t img_symlink(struct img *im, uint64_t dir, const char *name,
 void img_set_xattr(struct img *im, uint64_t ino, const char *name,
 		   const char *value)
 {
+	img_set_xattr_raw(im, ino, VEXFS_XATTR_INDEX_USER, name, value,
+			  strlen(value));
+}
+
+/* A vector kept with a file renamed out of its collection: vec[i] = i + 1. */
+void img_set_kept(struct img *im, uint64_t ino, uint32_t dim, uint64_t id)
+{
+	size_t len = sizeof(struct vexfs_kept_vector) + 4 * (size_t)dim;
+	struct vexfs_kept_vector *kv = calloc(1, len);
+	uint32_t i;
+	float f;
+
+	kv->kv_dim = htole32(dim);
+	kv->kv_metric = htole16(1);
+	kv->kv_id = htole64(id);
+	for (i = 0; i < dim; i++) {
+		f = (float)(i + 1);
+		memcpy(&kv->kv_vector[i], &f, 4);
+		kv->kv_vector[i] = htole32(kv->kv_vector[i]);
+	}
+	img_set_xattr_raw(im, ino, VEXFS_XATTR_INDEX_VECTOR, VEXFS_KEPT_NAME,
+			  kv, len);
+	free(kv);
+}
+
+/* The inode's xattr block, holding one entry. */
+void img_set_xattr_raw(struct img *im, uint64_t ino, int index,
+		       const char *name, const void *value, size_t vl)
+{
 	struct vexfs_xattr_header *xh;
 	struct vexfs_xattr_entry *xe;
 	struct vexfs_inode raw;
 	uint8_t block[BS] = { 0 };
 	uint64_t b = img_alloc_block(im);
-	size_t nl = strlen(name), vl = strlen(value);
+	size_t nl = strlen(name);
 
 	xh = (void *)block;
 	xe = (void *)(block + sizeof(*xh));
-	xe->xe_name_index = VEXFS_XATTR_INDEX_USER;
+	xe->xe_name_index = (uint8_t)index;
 	xe->xe_name_len = (uint8_t)nl;
 	xe->xe_value_len = htole16((uint16_t)vl);
 	memcpy(xe->xe_name, name, nl);

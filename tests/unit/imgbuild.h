@@ -59,6 +59,9 @@ uint64_t img_symlink(struct img *im, uint64_t dir, const char *name,
 		     const char *target);
 void img_set_xattr(struct img *im, uint64_t ino, const char *name,
 		   const char *value);
+void img_set_xattr_raw(struct img *im, uint64_t ino, int index,
+		       const char *name, const void *value, size_t len);
+void img_set_kept(struct img *im, uint64_t ino, uint32_t dim, uint64_t id);
 /* A sparse file of @nextents one-block extents, under a depth-1 tree. */
 uint64_t img_sparse(struct img *im, uint64_t dir, const char *name,
 		    uint32_t nextents);

@@ -173,6 +173,7 @@ static void populate(const char *name)
 	img_link(&im, VEXFS_ROOT_INO, "hard2", pop.file);
 	pop.symlink = img_symlink(&im, VEXFS_ROOT_INO, "link", "docs/a.txt");
 	img_set_xattr(&im, pop.file, "color", "blue");
+	img_set_kept(&im, pop.empty, 6, 4242);
 	pop.sparse = img_sparse(&im, VEXFS_ROOT_INO, "sparse", 12);
 	pop.sub = img_mkdir(&im, pop.docs, "sub");
 	img_create(&im, pop.sub, "deep", 4096 * 3);
@@ -321,6 +322,38 @@ static void wrong_block_count(struct img *im)
 static void wrong_table_links(struct img *im)
 {
 	SET_INODE(im, pop.table, i_nlink, 0);
+}
+
+/* Change bytes of the vector kept with pop.empty, block resealed. */
+static void change_kept(struct img *im, size_t off, const void *bytes,
+			size_t n)
+{
+	uint8_t block[VEXFS_BLOCK_SIZE], *value;
+	struct vexfs_inode raw;
+	uint64_t b;
+
+	img_read_inode(im, pop.empty, &raw);
+	b = le64toh(raw.i_xattr_block);
+	img_read_block(im, b, block);
+	value = block + sizeof(struct vexfs_xattr_header) +
+		sizeof(struct vexfs_xattr_entry) + strlen(VEXFS_KEPT_NAME);
+	memcpy(value + off, bytes, n);
+	vexfs_block_seal(block, VEXFS_XATTR_MAGIC, b);
+	img_write_block(im, b, block);
+}
+
+static void kept_vector_nan(struct img *im)
+{
+	uint32_t nan = htole32(0x7fc00000);
+
+	change_kept(im, sizeof(struct vexfs_kept_vector) + 8, &nan, 4);
+}
+
+static void kept_vector_wrong_dim(struct img *im)
+{
+	uint32_t dim = htole32(7);
+
+	change_kept(im, offsetof(struct vexfs_kept_vector, kv_dim), &dim, 4);
 }
 
 /* ---- what fsck must say and do ---------------------------------------- */
@@ -541,6 +574,8 @@ static void garbage_inode(struct img *im)
 	img_write_inode_raw(im, pop.empty, &raw);
 }
 
+UNREPAIRED_TEST(kept_vector_nan, "a kept vector with a component that is not finite")
+UNREPAIRED_TEST(kept_vector_wrong_dim, "a kept vector whose length is not its dimension's")
 UNREPAIRED_TEST(dir_block_checksum, "checksum or magic mismatch")
 UNREPAIRED_TEST(bad_extent_node, "header gives")
 UNREPAIRED_TEST(extents_out_of_order, "out of order")
@@ -785,6 +820,8 @@ int main(void)
 		T(wrong_dir_parent),
 		T(wrong_block_count),
 		T(wrong_table_links),
+		T(kept_vector_nan),
+		T(kept_vector_wrong_dim),
 		T(dir_block_checksum),
 		T(bad_extent_node),
 		T(extents_out_of_order),

@@ -144,11 +144,9 @@ class Workload:
 
     def rename(self, src, dst):
         os.rename(self.path(src), self.path(dst))
+        # Out of the collection to a plain directory, the vector is kept
+        # with the file (and read back through user.vexfs.vector).
         self.state[dst] = self.state.pop(src)
-        # Out of the collection to a plain directory: the vector goes.
-        if self.state[dst].get("vector") and \
-                os.path.dirname(src) != os.path.dirname(dst):
-            self.state[dst]["vector"] = None
         self.touched.update((src, dst))
 
     def unlink(self, rel):

@@ -67,6 +67,8 @@ with open(sys.argv[1], "wb") as f:
 	"$VEXFSCTL" import "$m/coll" "$SCRATCH/vecs.fvecs" >/dev/null &&
 	"$VEXFSCTL" index build "$m/coll" --local --m 4 >/dev/null || return 1
 	setfattr -n user.tag -v blue "$m/coll/5" || return 1
+	# Vectors kept with files renamed out of their collection.
+	mv "$m/coll/7" "$m/a/kept7" && mv "$m/coll/8" "$m/wide/kept8" || return 1
 	# A second collection, of another dimension and metric, for renames
 	# and links between collections.
 	mkdir "$m/coll2" &&

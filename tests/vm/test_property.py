@@ -381,7 +381,7 @@ class World:
         os.write(fd, name.encode())
         ino = os.fstat(fd).st_ino
         self.files[ino] = {"links": {(ci, name)}, "home": None, "vec": None, "id": 0,
-                           "attrs": [0, 0, 0, 0]}
+                           "attrs": [0, 0, 0, 0], "kept": None}
         c["names"][name] = ino
         self.set_file_perms(ino, fd)
         if with_vector:
@@ -405,7 +405,7 @@ class World:
         self.expect(f"SET_VECTOR on {self.link_path(link)}", e, want)
         self.note(ino, f"set via c{ci}/{link[1]}: {ename(e)}")
         if e == 0:
-            f.update(home=ci, vec=vec, id=vid, attrs=attrs)
+            f.update(home=ci, vec=vec, id=vid, attrs=attrs, kept=None)
 
     def del_vector(self, ino, link):
         f, ci = self.files[ino], link[0]
@@ -416,7 +416,7 @@ class World:
                     0 if f["home"] == ci else errno.ENODATA)
         self.note(ino, f"del via c{ci}/{link[1]}: {ename(e)}")
         if e == 0:
-            f.update(home=None, vec=None)
+            f.update(home=None, vec=None, kept=None)
 
     def unlink(self, ino, link):
         """unlink(2) of one name. The vector stays where it lives until the
@@ -446,21 +446,32 @@ class World:
         same = all(self.colls[home][k] == self.colls[to][k] for k in ("dim", "metric"))
         return same and (old[0] == home or len(f["links"]) == 1)
 
+    def taken_back(self, f, old, new):
+        """Does a kept vector go into the collection the name moves into?
+        Into one of its dimension and metric."""
+        to = new[0]
+        if f["kept"] is None or to is None or old[0] == to:
+            return False
+        return f["kept"] == (self.colls[to]["dim"], self.colls[to]["metric"])
+
     def move(self, ino, old, new):
         """rename(2) of one name. The vector follows it (follows()), or,
         when the name leaves the collection holding the vector for any
-        other place, is dropped."""
+        other place, is kept with the file, out of every search, until a
+        rename into a collection of its shape gives it back."""
         f = self.files[ino]
-        follows = self.follows(f, old, new)
+        follows, back = self.follows(f, old, new), self.taken_back(f, old, new)
         os.rename(self.link_path(old), self.link_path(new))
-        self.note(ino, f"rename {old} -> {new}" + (" (the vector follows)" if follows else ""))
+        self.note(ino, f"rename {old} -> {new}" + (" (the vector follows)" if follows else "")
+                  + (" (the kept vector goes in)" if back else ""))
         f["links"].discard(old)
         if old[0] is not None:
             self.colls[old[0]]["names"].pop(old[1], None)
-        if follows:
-            f["home"] = new[0]
+        if follows or back:
+            f.update(home=new[0], kept=None)
         elif old[0] != new[0] and f["home"] is not None and f["home"] == old[0]:
-            f.update(home=None, vec=None)
+            c = self.colls[old[0]]
+            f.update(home=None, kept=(c["dim"], c["metric"]))
         self.add_link(ino, new)
 
     # -- one random change --
@@ -676,7 +687,7 @@ class Probe:
             if e or got != array.array("f", f["vec"] or []).tobytes():
                 self.violation(f"getxattr {path} (open: {ename(e)}): {len(got)} bytes")
         except OSError as x:
-            want_x = errno.EACCES if e else (errno.ENODATA if f["home"] is None else 0)
+            want_x = errno.EACCES if e else (errno.ENODATA if f["vec"] is None else 0)
             if x.errno != want_x:
                 self.violation(f"getxattr {path}: {ename(x.errno)}, expected {ename(want_x)}")
 
@@ -707,11 +718,11 @@ class Probe:
             self.readable_get(fd, path, ci, f)
             try:
                 got = os.getxattr(path, XATTR)
-                want = array.array("f", f["vec"]).tobytes() if f["home"] is not None else None
+                want = array.array("f", f["vec"]).tobytes() if f["vec"] is not None else None
                 if got != want:
                     self.violation(f"getxattr {path}: {len(got)} bytes, not the vector")
             except OSError as e:
-                if e.errno != errno.ENODATA or f["home"] is not None:
+                if e.errno != errno.ENODATA or f["vec"] is not None:
                     self.violation(f"getxattr {path} opened for reading: {ename(e.errno)}")
         finally:
             os.close(fd)

@@ -197,10 +197,15 @@ def vector_of(path, dim):
         os.close(fd)
 
 
+def vec_bytes(v):
+    return struct.pack("<%df" % len(v), *v)
+
+
 def test_rename_carries(coll, dfd, vec):
     """A rename into a collection of the same dimension and metric carries
-    the vector, id and metadata; a rename anywhere else drops it, so that a
-    file moved away is not found where it was."""
+    the vector, id and metadata; a rename out of its collection anywhere
+    else keeps it with the file, searched nowhere, read through its
+    xattrs, until a rename into a collection of its shape gives it back."""
     attrs = [7, 8, 9, 10]
     path = os.path.join(coll, "r1")
     fd = os.open(path, os.O_CREAT | os.O_RDWR)
@@ -226,19 +231,36 @@ def test_rename_carries(coll, dfd, vec):
     ofd = os.open(other, os.O_RDONLY)
     vx.create_collection(ofd, 4, "l2")
     os.rename(os.path.join(coll, "r2"), os.path.join(other, "r2"))
-    check("into a collection of another dimension the vector goes",
+    check("into a collection of another dimension the vector is kept, searched in neither",
           vx.get_collection(ofd)["count"] == 0 and vx.get_collection(dfd)["count"] == n0 - 1
           and find(dfd, vec) != 5000001)
+    check("the kept vector reads as user.vexfs.vector and user.vexfs.meta",
+          os.getxattr(os.path.join(other, "r2"), "user.vexfs.vector") == vec_bytes(vec)
+          and meta_of(os.path.join(other, "r2")) == (5000001, attrs))
     os.rename(os.path.join(other, "r2"), os.path.join(coll, "r2"))
-    fd = os.open(os.path.join(coll, "r2"), os.O_RDWR)
-    vx.set_vector(fd, vec, 5000001, attrs)
-    os.close(fd)
+    check("back in its collection it is searched again, id and metadata kept",
+          find(dfd, vec) == 5000001 and vector_of(os.path.join(coll, "r2"), 128) == (5000001, attrs)
+          and vx.get_collection(dfd)["count"] == n0)
     os.rename(os.path.join(coll, "r2"), os.path.join(MNT, "r3"))
-    check("out of any collection it goes too: not found where the file was",
-          vx.get_collection(dfd)["count"] == n0 - 1 and find(dfd, vec) != 5000001)
-    expect_errno("and the file has no user.vexfs.vector", errno.ENODATA,
-                 lambda: os.getxattr(os.path.join(MNT, "r3"), "user.vexfs.vector"))
-    os.unlink(os.path.join(MNT, "r3"))
+    r3 = os.path.join(MNT, "r3")
+    check("out of any collection it is kept too: not found where the file was",
+          vx.get_collection(dfd)["count"] == n0 - 1 and find(dfd, vec) != 5000001
+          and os.getxattr(r3, "user.vexfs.vector") == vec_bytes(vec))
+    check("listxattr names it", os.listxattr(r3)[:2] == ["user.vexfs.vector", META], os.listxattr(r3))
+    os.setxattr(r3, META, struct.pack("<5Q", 5000003, 1, 1, 2, 3))
+    check("user.vexfs.meta sets the kept id and metadata", meta_of(r3) == (5000003, [1, 1, 2, 3]))
+    os.rename(r3, os.path.join(twin, "r3"))
+    check("a kept vector goes into any collection of its shape",
+          find(tfd, vec) == 5000003 and vector_of(os.path.join(twin, "r3"), 128) == (5000003, [1, 1, 2, 3]))
+    os.rename(os.path.join(twin, "r3"), r3)
+    os.removexattr(r3, "user.vexfs.vector")
+    expect_errno("removed, the file has no user.vexfs.vector", errno.ENODATA,
+                 lambda: os.getxattr(r3, "user.vexfs.vector"))
+    os.rename(r3, os.path.join(coll, "r3"))
+    check("and comes back into its collection without one",
+          vx.get_collection(dfd)["count"] == n0 - 1 and find(dfd, vec) != 5000003)
+    os.unlink(os.path.join(coll, "r3"))
+    test_kept_limits(coll, dfd, vec)
     # RENAME_EXCHANGE of two files of two collections swaps their vectors.
     for d, name, v, vid, a in ((coll, "r4", vec, 5000001, attrs),
                                (twin, "x", [x + 1 for x in vec], 5000002, [1, 2, 3, 4])):
@@ -251,8 +273,9 @@ def test_rename_carries(coll, dfd, vec):
           and vector_of(os.path.join(twin, "x"), 128) == (5000001, attrs))
     open(os.path.join(other, "y"), "w").close()
     exchange(os.path.join(coll, "r4"), os.path.join(other, "y"))
-    check("swapped with a file of another dimension, a vector goes",
-          vx.get_collection(ofd)["count"] == 0 and find(dfd, [x + 1 for x in vec]) != 5000002)
+    check("swapped with a file of another dimension, a vector is kept",
+          vx.get_collection(ofd)["count"] == 0 and find(dfd, [x + 1 for x in vec]) != 5000002
+          and meta_of(os.path.join(other, "y")) == (5000002, [1, 2, 3, 4]))
     os.unlink(os.path.join(coll, "r4"))
     os.unlink(os.path.join(other, "y"))
     os.unlink(os.path.join(twin, "x"))
@@ -263,6 +286,50 @@ def test_rename_carries(coll, dfd, vec):
 
 
 META = "user.vexfs.meta"
+
+
+def test_kept_limits(coll, dfd, vec):
+    """What a kept vector may be: set outside any collection (cp -a does)
+    it needs only a sane dimension; one that cannot be kept beside the
+    file (over VEXFS_KEPT_MAX_DIM components) makes the rename ENOSPC,
+    and nothing changes."""
+    plain = os.path.join(MNT, "kept-plain")
+    open(plain, "w").close()
+    expect_errno("no vector, nothing to read", errno.ENODATA,
+                 lambda: os.getxattr(plain, "user.vexfs.vector"))
+    expect_errno("a vector of 0 components", errno.EINVAL,
+                 lambda: os.setxattr(plain, "user.vexfs.vector", b""))
+    expect_errno("a length that is no float32 array", errno.EINVAL,
+                 lambda: os.setxattr(plain, "user.vexfs.vector", b"abcde"))
+    expect_errno("a NaN", errno.EINVAL,
+                 lambda: os.setxattr(plain, "user.vexfs.vector", vec_bytes([float("nan")] * 4)))
+    expect_errno("more than fits beside the file", errno.ENOSPC,
+                 lambda: os.setxattr(plain, "user.vexfs.vector", vec_bytes([1.0] * 1536)))
+    expect_errno("XATTR_REPLACE with none", errno.ENODATA,
+                 lambda: os.setxattr(plain, "user.vexfs.vector", vec_bytes(vec), os.XATTR_REPLACE))
+    os.setxattr(plain, "user.vexfs.vector", vec_bytes(vec))
+    check("set outside a collection, it is kept, its id the inode number",
+          meta_of(plain) == (os.stat(plain).st_ino, [0, 0, 0, 0]))
+    os.rename(plain, os.path.join(coll, "kept-in"))
+    check("and goes into a collection of its dimension",
+          find(dfd, vec) == os.stat(os.path.join(coll, "kept-in")).st_ino)
+    os.unlink(os.path.join(coll, "kept-in"))
+    big = os.path.join(MNT, "kept-big")
+    os.mkdir(big)
+    bfd = os.open(big, os.O_RDONLY)
+    vx.create_collection(bfd, 1536, "cosine")
+    wide = [float(i % 7) + 1 for i in range(1536)]
+    fd = os.open(os.path.join(big, "w"), os.O_CREAT | os.O_RDWR)
+    vx.set_vector(fd, wide, 8000001)
+    os.close(fd)
+    expect_errno("a 1,536-d vector cannot be kept: the rename out is ENOSPC", errno.ENOSPC,
+                 lambda: os.rename(os.path.join(big, "w"), os.path.join(MNT, "w")))
+    check("and the file and its vector stay where they were",
+          os.path.exists(os.path.join(big, "w")) and not os.path.exists(os.path.join(MNT, "w"))
+          and vx.get_collection(bfd)["count"] == 1 and find(bfd, wide) == 8000001)
+    os.unlink(os.path.join(big, "w"))
+    os.close(bfd)
+    os.rmdir(big)
 
 
 def meta_of(path):
@@ -305,14 +372,17 @@ def test_copy_carries(coll, dfd, vec):
                  lambda: os.setxattr(bare, META, struct.pack("<5Q", 1, 0, 0, 0, 0)))
     out = os.path.join(MNT, "cp-out")
     sh("cp", "-a", src, out)
-    check("cp -a out of any collection copies the file without a vector",
-          open(out, "rb").read() == b"payload" and META not in os.listxattr(out))
+    check("cp -a out of any collection copies the vector, kept with the copy",
+          open(out, "rb").read() == b"payload" and meta_of(out) == (6000002, [1, 2, 3, 4])
+          and os.getxattr(out, "user.vexfs.vector") == os.getxattr(src, "user.vexfs.vector"))
     # Through a name outside the collection (a hard link), the xattrs
     # still read and remove the vector.
     n0 = vx.get_collection(dfd)["count"]
     link = os.path.join(MNT, "cp-link")
     os.link(dst, link)
     check("a hard link elsewhere reads user.vexfs.meta", meta_of(link) == (6000001, [11, 12, 13, 14]))
+    expect_errno("setting it there is EBUSY: the collection holds it", errno.EBUSY,
+                 lambda: os.setxattr(link, "user.vexfs.vector", os.getxattr(dst, "user.vexfs.vector")))
     os.removexattr(link, "user.vexfs.vector")
     check("removing user.vexfs.vector through it drops the vector",
           vx.get_collection(dfd)["count"] == n0 - 1)

@@ -257,6 +257,20 @@ check "put --attr alone changes the metadata, keeps the id" json_check \
 	'd["id"] == 4242 and d["attrs"] == [0, 9, 0, 0]' ctl put "$DOC" --vector "$VEC" --attr 1=9 --json
 check "put --id alone changes the id, keeps the metadata" json_check \
 	'd["id"] == 77 and d["attrs"] == [0, 9, 0, 0]' ctl put "$DOC" --vector "$VEC" --id 77 --json
+mkdir -p "$MNT/plain"
+mv "$DOC" "$MNT/plain/doc.txt"
+check "moved out of any collection, get shows the vector kept with the file" json_check \
+	'd["kept"] and d["id"] == 77 and d["attrs"] == [0, 9, 0, 0] and len(d["vector"]) == 128' \
+	ctl get "$MNT/plain/doc.txt" --json
+check "... and says so" eval 'ctl get "$MNT/plain/doc.txt" | grep -q "^kept    in no collection"'
+check "... and search does not find it" json_check 'not any(r["id"] == 77 for r in d["results"])' \
+	ctl search "$COLL" --query "$VEC" -k 3 --json
+mv "$MNT/plain/doc.txt" "$DOC"
+check "moved back, it is the collection's again" json_check \
+	'not d["kept"] and d["id"] == 77 and d["attrs"] == [0, 9, 0, 0]' ctl get "$DOC" --json
+touch "$MNT/plain/bare"
+expect_fail "get of a file in no collection without a vector" \
+	-e "has no vector \(it is in no collection\)" ctl get "$MNT/plain/bare"
 check "del" ctl del "$DOC"
 expect_fail "get after del: no vector" -e "No data available \(the file has no vector\)" ctl get "$DOC"
 check_eq "del keeps the file" "a document" "$(cat "$DOC")"
