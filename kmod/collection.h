@@ -61,6 +61,7 @@ struct vexfs_index {
 	size_t len;
 	struct vexfs_hnsw_graph graph;	/* view into buf */
 	u32 seq;			/* change sequence it was built at */
+	time64_t published;		/* seconds since the epoch; 0: unknown */
 	/*
 	 * Slots the graph holds that have not changed since it was built:
 	 * a change clears the slot's bit (vexfs_index_uncover()), so the
@@ -193,6 +194,8 @@ void vexfs_index_scratch_give(struct vexfs_index *idx,
 int vexfs_table_read(struct inode *table, void *buf, size_t len, loff_t pos);
 int vexfs_table_write(struct inode *table, const void *buf, size_t len,
 		      loff_t pos);
+int vexfs_table_write_new(struct inode *inode, const void *buf, size_t len,
+			  loff_t pos);
 int vexfs_write_header(struct vexfs_collection *c);
 struct inode *vexfs_hidden_inode(struct inode *dir, u16 flag);
 

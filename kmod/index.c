@@ -175,6 +175,7 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 	idx = vexfs_index_view(c, buf, len, le64_to_cpu(h.vi_seq));
 	if (IS_ERR(idx))
 		return PTR_ERR(idx);
+	idx->published = le64_to_cpu(h.vi_published);
 	vexfs_index_uncover_changed(c, idx);
 	c->index = idx;
 	return 0;
@@ -183,18 +184,31 @@ out_put:
 	return err;
 }
 
-/* Write the index header; a zero length says there is no graph. */
-static int vexfs_index_write_header(struct vexfs_collection *c, size_t len,
-				    u32 seq)
+/*
+ * The index header; a zero length says there is no graph. published is
+ * when the graph was published.
+ */
+static struct vexfs_vindex_header vexfs_index_header(struct vexfs_collection *c,
+						     size_t len, u32 seq,
+						     time64_t published)
 {
 	struct vexfs_vindex_header h = {
 		.vi_magic = cpu_to_le32(VEXFS_VINDEX_MAGIC),
 		.vi_seq = cpu_to_le64(seq),
 		.vi_graph_len = cpu_to_le64(len),
 		.vi_owner = cpu_to_le64(c->dir->i_ino),
+		.vi_published = cpu_to_le64(published),
 	};
 
 	h.vi_checksum = cpu_to_le32(vexfs_vindex_csum(&h));
+	return h;
+}
+
+static int vexfs_index_write_header(struct vexfs_collection *c, size_t len,
+				    u32 seq, time64_t published)
+{
+	struct vexfs_vindex_header h = vexfs_index_header(c, len, seq, published);
+
 	return vexfs_table_write(c->index_inode, &h, sizeof(h), 0);
 }
 
@@ -260,8 +274,11 @@ static int vexfs_index_create_inode(struct vexfs_collection *c, u32 seq)
 		err = vexfs_write_header(c);
 		up_write(&c->rwsem);
 	}
-	if (!err)
-		err = vexfs_index_write_header(c, 0, seq);
+	if (!err) {
+		struct vexfs_vindex_header h = vexfs_index_header(c, 0, seq, 0);
+
+		err = vexfs_table_write_new(inode, &h, sizeof(h), 0);
+	}
 	err = vexfs_journal_finish(handle, err);
 	/* Detached before: no link, so this deletes it, in its own handle. */
 	iput(old);
@@ -277,14 +294,14 @@ static int vexfs_index_create_inode(struct vexfs_collection *c, u32 seq)
  * caller holds publish_lock.
  */
 static int vexfs_index_store(struct vexfs_collection *c, const void *buf,
-			     size_t len, u32 seq)
+			     size_t len, u32 seq, time64_t published)
 {
 	int err;
 
 	if (!c->index_inode || READ_ONCE(c->index_detached))
 		err = vexfs_index_create_inode(c, seq);
 	else
-		err = vexfs_index_write_header(c, 0, seq);
+		err = vexfs_index_write_header(c, 0, seq, 0);
 	if (!err)
 		err = vexfs_index_settle(c);
 	if (!err)
@@ -293,7 +310,7 @@ static int vexfs_index_store(struct vexfs_collection *c, const void *buf,
 	if (!err)
 		err = vexfs_index_settle(c);
 	if (!err)
-		err = vexfs_index_write_header(c, len, seq);
+		err = vexfs_index_write_header(c, len, seq, published);
 	return err;
 }
 
@@ -345,8 +362,9 @@ int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 	if (IS_ERR(idx))
 		return PTR_ERR(idx);
 
+	idx->published = ktime_get_real_seconds();
 	mutex_lock(&c->publish_lock);
-	err = vexfs_index_store(c, idx->buf, len, seq);
+	err = vexfs_index_store(c, idx->buf, len, seq, idx->published);
 	if (err)
 		vexfs_index_free(idx);
 	else

@@ -101,6 +101,7 @@ static void vexfs_fill_collection(struct vexfs_collection *c,
 	out->bytes = VEXFS_VTABLE_DATA_START + c->nslots * c->rec_size;
 	out->indexed = vexfs_index_covered(c);
 	out->unindexed = c->live - out->indexed;
+	out->index_time = c->index ? c->index->published : 0;
 	out->seq = c->seq;
 	up_read(&c->rwsem);
 }
@@ -140,7 +141,7 @@ static long vexfs_ioc_create_collection(struct file *filp, unsigned int cmd,
 	    !vexfs_metric_valid(arg.metric) ||
 	    arg.elem_type != VEXFS_ELEM_F32 || arg.flags || arg.count ||
 	    arg.slots || arg.bytes || arg.unindexed || arg.seq || arg.indexed ||
-	    !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
+	    arg.index_time || !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
 		return -EINVAL;
 	if (!inode_owner_or_capable(file_mnt_idmap(filp), dir))
 		return -EPERM;

@@ -77,6 +77,7 @@ int libvexfs_collection_info(int dirfd, struct libvexfs_collection_info *info)
 		.unindexed = c.unindexed,
 		.indexed = c.indexed,
 		.seq = c.seq,
+		.index_time = c.index_time,
 	};
 	return 0;
 }

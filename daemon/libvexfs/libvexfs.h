@@ -51,6 +51,7 @@ struct libvexfs_collection_info {
 	uint64_t unindexed;		/* vectors not in a published index */
 	uint64_t indexed;		/* vectors the published index covers */
 	uint64_t seq;			/* change sequence */
+	uint64_t index_time;		/* the index's publish time (epoch s); 0: none */
 };
 
 /* ABI version, capabilities and limits of the module behind fd. */

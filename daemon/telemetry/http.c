@@ -20,6 +20,7 @@
 
 #include "libvexfs/libvexfs.h"
 #include "telemetry.h"
+#include "collections.h"
 #include "http.h"
 #include "telemetry_dashboard.h"	/* generated: the page as bytes */
 
@@ -98,52 +99,6 @@ static void http_log(const char *fmt, ...)
 
 /* ==== pages ==== */
 
-static void write_collections(FILE *f)
-{
-	struct libvexfs_collection_info info;
-	unsigned int i;
-
-	if (!http.cfg.n_collections)
-		return;
-	fputs("# HELP vexfs_collection_vectors Vectors stored in a collection.\n"
-	      "# TYPE vexfs_collection_vectors gauge\n", f);
-	for (i = 0; i < http.cfg.n_collections; i++) {
-		const char *dir = http.cfg.collections[i];
-		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (fd < 0)
-			continue;
-		if (!libvexfs_collection_info(fd, &info))
-			fprintf(f, "vexfs_collection_vectors{dir=\"%s\"} %llu\n", dir,
-				(unsigned long long)info.count);
-		close(fd);
-	}
-}
-
-/* The same, for the vectors no published index covers yet. */
-static void write_unindexed(FILE *f)
-{
-	struct libvexfs_collection_info info;
-	unsigned int i;
-
-	if (!http.cfg.n_collections)
-		return;
-	fputs("# HELP vexfs_collection_unindexed_vectors Vectors of a collection "
-	      "that search scans exactly.\n"
-	      "# TYPE vexfs_collection_unindexed_vectors gauge\n", f);
-	for (i = 0; i < http.cfg.n_collections; i++) {
-		const char *dir = http.cfg.collections[i];
-		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (fd < 0)
-			continue;
-		if (!libvexfs_collection_info(fd, &info))
-			fprintf(f, "vexfs_collection_unindexed_vectors{dir=\"%s\"} %llu\n",
-				dir, (unsigned long long)info.unindexed);
-		close(fd);
-	}
-}
-
 static void write_requests(FILE *f)
 {
 	unsigned int p;
@@ -175,12 +130,17 @@ static char *render(const char *url, size_t *len, const char **type)
 	}
 	if (!strcmp(url, "/metrics")) {
 		tel_write_prometheus(f, st);
-		write_collections(f);
-		write_unindexed(f);
+		tel_collections_prometheus(f);
 		write_requests(f);
 		*type = "text/plain; version=0.0.4; charset=utf-8";
 	} else {
-		tel_write_json(f, st, rate_base(st));
+		struct jsonw w;
+
+		jw_init(&w, f);
+		jw_object_begin(&w, NULL);
+		tel_json_fields(&w, st, rate_base(st));
+		tel_collections_json(&w);
+		jw_object_end(&w);
 		*type = "application/json";
 	}
 	fclose(f);
@@ -282,6 +242,8 @@ int tel_http_start(const struct tel_http_config *cfg)
 
 	if (http.mhd)
 		return -EALREADY;
+	if (tel_collections_set(cfg->collections, cfg->n_collections))
+		return -ENOMEM;
 	http.cfg = *cfg;
 	if (!http.cfg.addr)
 		http.cfg.addr = TEL_HTTP_DEFAULT_ADDR;

@@ -362,36 +362,44 @@ static void json_op(struct jsonw *w, const struct telemetry_stats *st,
 	jw_object_end(w);
 }
 
+void tel_json_fields(struct jsonw *w, const struct telemetry_stats *st,
+		     const struct telemetry_stats *prev)
+{
+	unsigned int op, i;
+
+	jw_u64(w, "taken_ns", st->taken_ns);
+	jw_bool(w, "attached", st->attached);
+	jw_string(w, "mode", tel_mode_name(st->info.mode));
+	jw_u64(w, "generation", st->info.generation);
+	jw_double(w, "slow_threshold_us", st->info.slow_ns / 1e3);
+	jw_double(w, "uptime_s", st->info.loaded_ns && st->taken_ns > st->info.loaded_ns ?
+		  (st->taken_ns - st->info.loaded_ns) / 1e9 : 0);
+	jw_string(w, "bucket_unit", "log2 microseconds: bucket b is [2^b, 2^(b+1)) us");
+	jw_array_begin(w, "ops");
+	for (op = 0; op < VEXFS_TEL_NR_OPS; op++)
+		json_op(w, st, prev, op);
+	jw_array_end(w);
+	jw_array_begin(w, "errnos");
+	for (i = 0; i < st->n_errnos; i++) {
+		const char *name = strerrorname_np(st->errnos[i].err);
+
+		jw_object_begin(w, NULL);
+		jw_string(w, "op", tel_op_name(st->errnos[i].op));
+		jw_string(w, "errno", name ? name : "unknown");
+		jw_u64(w, "count", st->errnos[i].count);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+}
+
+/* The snapshot as one JSON object, on one line. */
 void tel_write_json(FILE *f, const struct telemetry_stats *st,
 		    const struct telemetry_stats *prev)
 {
 	struct jsonw w;
-	unsigned int op, i;
 
 	jw_init(&w, f);
 	jw_object_begin(&w, NULL);
-	jw_u64(&w, "taken_ns", st->taken_ns);
-	jw_bool(&w, "attached", st->attached);
-	jw_string(&w, "mode", tel_mode_name(st->info.mode));
-	jw_u64(&w, "generation", st->info.generation);
-	jw_double(&w, "slow_threshold_us", st->info.slow_ns / 1e3);
-	jw_double(&w, "uptime_s", st->info.loaded_ns && st->taken_ns > st->info.loaded_ns ?
-		  (st->taken_ns - st->info.loaded_ns) / 1e9 : 0);
-	jw_string(&w, "bucket_unit", "log2 microseconds: bucket b is [2^b, 2^(b+1)) us");
-	jw_array_begin(&w, "ops");
-	for (op = 0; op < VEXFS_TEL_NR_OPS; op++)
-		json_op(&w, st, prev, op);
-	jw_array_end(&w);
-	jw_array_begin(&w, "errnos");
-	for (i = 0; i < st->n_errnos; i++) {
-		const char *name = strerrorname_np(st->errnos[i].err);
-
-		jw_object_begin(&w, NULL);
-		jw_string(&w, "op", tel_op_name(st->errnos[i].op));
-		jw_string(&w, "errno", name ? name : "unknown");
-		jw_u64(&w, "count", st->errnos[i].count);
-		jw_object_end(&w);
-	}
-	jw_array_end(&w);
+	tel_json_fields(&w, st, prev);
 	jw_object_end(&w);
 }

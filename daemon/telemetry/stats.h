@@ -87,10 +87,14 @@ void tel_delta(const struct telemetry_stats *after,
 void tel_write_prometheus(FILE *f, const struct telemetry_stats *st);
 
 /*
- * JSON: {"taken_ns", "attached", "slow_threshold_us", "mode", "ops": [...]}
- * with each op's counters, histogram and percentiles. With prev (may be
- * NULL), also each op's rate per second since prev.
+ * JSON fields of an object the caller opened: "taken_ns", "attached",
+ * "slow_threshold_us", "mode", "ops": [...] with each op's counters,
+ * histogram and percentiles. With prev (may be NULL), also each op's rate
+ * per second since prev.
  */
+struct jsonw;
+void tel_json_fields(struct jsonw *w, const struct telemetry_stats *st,
+		     const struct telemetry_stats *prev);
 void tel_write_json(FILE *f, const struct telemetry_stats *st,
 		    const struct telemetry_stats *prev);
 

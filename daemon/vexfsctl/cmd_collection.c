@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vexfsctl.h"
@@ -129,6 +130,13 @@ static void print_info_text(const char *dir, const struct libvexfs_collection_in
 	printf("table       %llu bytes\n", (unsigned long long)c->bytes);
 	printf("indexed     %llu\n", (unsigned long long)c->indexed);
 	printf("unindexed   %llu\n", (unsigned long long)c->unindexed);
+	if (c->index_time) {
+		time_t t = (time_t)c->index_time;
+		char when[64];
+
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", localtime(&t));
+		printf("published   %s\n", when);
+	}
 }
 
 static void print_info_json(const char *dir, const struct libvexfs_collection_info *c)
@@ -151,6 +159,10 @@ static void print_info_json(const char *dir, const struct libvexfs_collection_in
 	jw_u64(&w, "indexed", c->indexed);
 	jw_u64(&w, "unindexed", c->unindexed);
 	jw_u64(&w, "seq", c->seq);
+	if (c->index_time)
+		jw_u64(&w, "index_time", c->index_time);
+	else
+		jw_null(&w, "index_time");
 	jw_object_end(&w);
 }
 

@@ -3,14 +3,17 @@
  * BPF telemetry as a vexfsd subsystem: started with the daemon, its ring
  * buffer (if any) watched by the main loop, the module followed on every
  * scan, stopped at exit. The configuration's telemetry, metrics_address,
- * metrics_port and slow_us set it up; the HTTP server binds loopback only.
+ * metrics_port and slow_us set it up; the HTTP server binds loopback only,
+ * and reports the collections the daemon's scans find.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vexfsd.h"
 #include "telemetry/telemetry.h"
 #include "telemetry/http.h"
+#include "telemetry/collections.h"
 
 static void tel_log(const char *msg)
 {
@@ -57,6 +60,38 @@ static void tel_poll_now(void)
 		log_warn("telemetry: poll: %s", strerror(-err));
 }
 
+struct dir_list {
+	const char **dirs;
+	unsigned int n, cap;
+};
+
+static void add_dir(const struct vexfsd_coll_status *s, void *ctx)
+{
+	struct dir_list *l = ctx;
+	const char **more;
+
+	if (l->n == l->cap) {
+		more = realloc(l->dirs, (l->cap * 2 + 8) * sizeof(*more));
+		if (!more)
+			return;
+		l->dirs = more;
+		l->cap = l->cap * 2 + 8;
+	}
+	l->dirs[l->n++] = s->path;
+}
+
+/* The collections the last scan found are the ones /metrics reports. */
+static void tel_tick(void)
+{
+	struct dir_list l = { 0 };
+
+	tel_poll_now();
+	sched_foreach(add_dir, &l);
+	if (tel_collections_set(l.dirs, l.n))
+		log_warn("telemetry: out of memory for the list of collections");
+	free(l.dirs);
+}
+
 static void tel_fini(void)
 {
 	tel_http_stop();
@@ -69,6 +104,6 @@ const struct vexfsd_subsys telemetry_subsys = {
 	.init = tel_init,
 	.pollfd = tel_pollfd,
 	.event = tel_poll_now,
-	.tick = tel_poll_now,
+	.tick = tel_tick,
 	.fini = tel_fini,
 };

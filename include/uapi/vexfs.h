@@ -94,7 +94,10 @@ struct vexfs_ioc_collection {
 	__u64 unindexed;		/* out: vectors not in a published index */
 	__u64 seq;			/* out: change sequence (see READ_VECTORS) */
 	__u64 indexed;			/* out: vectors the published index covers */
-	__u64 reserved[2];
+	__u64 index_time;		/* out: when it was published, seconds
+					 * since the epoch; 0: no index, or an
+					 * index older than this field */
+	__u64 reserved[1];
 };
 
 /*

@@ -314,7 +314,8 @@ struct vexfs_vindex_header {
 	__le64 vi_seq;			/* change sequence the graph was built at */
 	__le64 vi_graph_len;		/* bytes of the graph */
 	__le64 vi_owner;		/* the collection directory's inode */
-	__u8   vi_reserved[32];
+	__le64 vi_published;		/* seconds since the epoch; 0: unknown */
+	__u8   vi_reserved[24];
 };
 
 #ifdef __KERNEL__

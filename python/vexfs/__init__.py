@@ -154,11 +154,12 @@ frozenset of "collections", "batch_insert", "exact_search", "predicate",
 
 CollectionInfo = collections.namedtuple(
     "CollectionInfo",
-    "dim metric elem_type count slots bytes unindexed indexed seq")
+    "dim metric elem_type count slots bytes unindexed indexed seq index_time")
 CollectionInfo.__doc__ = """A collection's dimension, metric name ("l2",
 "ip", "cosine"), element type ("float32"), vectors stored, table slots,
-table bytes, vectors outside and inside the published HNSW index, and the
-change sequence."""
+table bytes, vectors outside and inside the published HNSW index, the
+change sequence, and when the index was published (seconds since the
+epoch; 0 without one)."""
 
 Vector = collections.namedtuple("Vector", "vector id attrs")
 Vector.__doc__ = """One file's vector (array('f'), or a NumPy float32
@@ -407,7 +408,7 @@ def _get_collection(fd, path, missing_ok=False):
     return CollectionInfo(f["dim"], _abi.METRIC_NAMES.get(f["metric"], str(f["metric"])),
                           "float32" if f["elem_type"] == _abi.ELEM_F32 else str(f["elem_type"]),
                           f["count"], f["slots"], f["bytes"], f["unindexed"],
-                          f["indexed"], f["seq"])
+                          f["indexed"], f["seq"], f["index_time"])
 
 
 class Collection:

@@ -65,7 +65,7 @@ LAYOUTS = {
         ("size", "I"), ("dim", "I"), ("metric", "H"), ("elem_type", "H"),
         ("flags", "I"), ("count", "Q"), ("slots", "Q"), ("bytes", "Q"),
         ("unindexed", "Q"), ("seq", "Q"), ("indexed", "Q"),
-        ("reserved", "2Q"),
+        ("index_time", "Q"), ("reserved", "Q"),
     ],
     "vexfs_ioc_vector": [
         ("size", "I"), ("dim", "I"), ("vector_ptr", "Q"), ("id", "Q"),

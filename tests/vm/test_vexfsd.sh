@@ -197,6 +197,14 @@ before=$(op_count create)
 for i in $(seq 20); do : >"$MNT/files/f$i"; done
 check "/metrics counts 20 creates more" test "$(op_count create)" -ge "$((before + 20))"
 check "the dashboard answers" sh -c "curl -sf '$METRICS/' | grep -qi '<html'"
+check "/metrics reports the collection vexfsd found" sh -c \
+	"curl -sf '$METRICS/metrics' | grep -q '^vexfs_collection_vectors{dir=\"$C\"} 4900\$'"
+check "... and the age of its index" sh -c \
+	"curl -sf '$METRICS/metrics' | grep -qE '^vexfs_collection_index_age_seconds\{dir=\"$C\"\} [0-9]+\$'"
+check "/api/stats lists it for the dashboard's collection panels" sh -c \
+	"curl -sf '$METRICS/api/stats' | python3 -c 'import json, sys; d = json.load(sys.stdin); c = [x for x in d[\"collections\"] if x[\"dir\"] == \"$C\"][0]; assert c[\"vectors\"] == 4900 and c[\"unindexed\"] == 0 and c[\"index_age_s\"] is not None, c'"
+check "vexfsctl stats says when the index was published" sh -c \
+	"'$CTL' stats '$C' --json | python3 -c 'import json, sys, time; d = json.load(sys.stdin); assert 0 <= time.time() - d[\"index_time\"] < 3600, d'"
 check "the maps are pinned under $PINS" bpftool map show pinned "$PINS/hist"
 check "the programs are attached through pinned links" test -n "$(ls "$PINS/links")"
 if command -v promtool >/dev/null; then
