@@ -61,7 +61,8 @@ static const char *check_kept(const struct vexfs_xattr_entry *xe)
 }
 
 /* Returns a description of the first fault, or NULL. */
-static const char *check_entries(const uint8_t *block, uint64_t ino)
+static const char *check_entries(const uint8_t *block, uint64_t ino,
+				 bool regular)
 {
 	const struct vexfs_xattr_header *xh = (const void *)block;
 	uint32_t used = le32toh(xh->xh_used), count = 0, off;
@@ -78,8 +79,10 @@ static const char *check_entries(const uint8_t *block, uint64_t ino)
 		if (off + 4 > used || !xe->xe_name_len ||
 		    off + entry_size(xe) > used)
 			return "an entry runs past the used bytes";
-		why = xe->xe_name_index == VEXFS_XATTR_INDEX_VECTOR ?
-		      check_kept(xe) : NULL;
+		why = NULL;
+		if (xe->xe_name_index == VEXFS_XATTR_INDEX_VECTOR)
+			why = regular ? check_kept(xe) :
+			      "a kept vector on an inode that is no regular file";
 		if (why)
 			return why;
 		count++;
@@ -90,7 +93,8 @@ static const char *check_entries(const uint8_t *block, uint64_t ino)
 }
 
 /* Returns 0, or 1 when the block is bad (reported). */
-int fsck_check_xattr(struct fsck *f, uint64_t ino, uint64_t blocknr)
+int fsck_check_xattr(struct fsck *f, uint64_t ino, uint64_t blocknr,
+		     bool regular)
 {
 	uint8_t *block;
 	const char *why = NULL;
@@ -112,7 +116,7 @@ int fsck_check_xattr(struct fsck *f, uint64_t ino, uint64_t blocknr)
 	if (!vexfs_block_sealed_ok(block, VEXFS_XATTR_MAGIC, blocknr))
 		why = "checksum or magic mismatch";
 	else
-		why = check_entries(block, ino);
+		why = check_entries(block, ino, regular);
 	free(block);
 	if (why)
 		fsck_unfixable(f, "Inode %" PRIu64 ", xattr block %" PRIu64 ": %s.",

@@ -78,6 +78,10 @@ static int vexfs_carry_out(struct vexfs_collection *from,
 	} else if (VEXFS_I(inode)->parent == old_dir->i_ino) {
 		err = vexfs_vector_keep(from, inode);
 		carry->how = VEXFS_CARRY_KEPT;
+		if (err == -ENOSPC)
+			pr_info_ratelimited("%pg: rename of inode %lu refused: its %u-component vector does not fit beside its xattrs, to be kept with it; remove it (setfattr -x user.vexfs.vector) or move the file into a collection of its shape\n",
+					    inode->i_sb->s_bdev, inode->i_ino,
+					    from->dim);
 	}
 	/* A stale slot pointer: there was nothing to carry. */
 	return err == -ENODATA ? 0 : err;
@@ -95,10 +99,19 @@ int vexfs_carry(struct inode *old_dir, struct inode *new_dir,
 	struct vexfs_collection *from, *to = NULL;
 	int err;
 
-	lockdep_assert_held_write(&inode->i_rwsem);
 	carry->how = VEXFS_CARRY_NONE;
 	carry->home = NULL;
+	/*
+	 * The VFS locks neither a directory renamed within its parent nor,
+	 * before 6.8, any renamed directory: only a file is held here.
+	 */
 	if (!S_ISREG(inode->i_mode) || old_dir == new_dir)
+		return 0;
+	lockdep_assert_held_write(&inode->i_rwsem);
+	/* A file with nothing to carry moves into any directory, even one
+	 * whose table cannot be loaded, as a new file can be created there. */
+	if (!vi->aux && (!(VEXFS_I(new_dir)->flags & VEXFS_INODE_COLLECTION) ||
+			 !vexfs_has_vector(inode)))
 		return 0;
 	if (VEXFS_I(new_dir)->flags & VEXFS_INODE_COLLECTION) {
 		to = vexfs_collection_get(new_dir);
@@ -106,7 +119,7 @@ int vexfs_carry(struct inode *old_dir, struct inode *new_dir,
 			return PTR_ERR(to);
 	}
 	if (!vi->aux)
-		return to ? vexfs_carry_back(to, inode, carry) : 0;
+		return vexfs_carry_back(to, inode, carry);
 	if (vi->parent == new_dir->i_ino ||
 	    (vi->parent != old_dir->i_ino && inode->i_nlink > 1))
 		return 0;

@@ -1055,6 +1055,18 @@ void vexfs_collection_drop_vectors(struct inode *dir)
 		inode = vexfs_iget_how(dir->i_sb, ino, VEXFS_IGET_STALE);
 		if (IS_ERR(inode))
 			continue;
+		/*
+		 * Only a regular file holds a vector: a damaged slot naming
+		 * this directory (locked by rmdir), its parent or a hidden
+		 * inode must not be locked here.
+		 */
+		if (!S_ISREG(inode->i_mode) ||
+		    (VEXFS_I(inode)->flags & (VEXFS_INODE_VTABLE | VEXFS_INODE_VINDEX))) {
+			vexfs_corrupt(dir->i_sb, "collection %lu: slot %llu names inode %llu, no file",
+				      dir->i_ino, slot, ino);
+			iput(inode);
+			continue;
+		}
 		inode_lock(inode);
 		vexfs_vector_evict(c, inode);
 		inode_unlock(inode);

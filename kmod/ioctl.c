@@ -353,6 +353,9 @@ static long vexfs_ioc_del_vector(struct file *filp)
 		err = vexfs_lock_in_dir(filp, dir);
 		if (!err) {
 			err = vexfs_vector_del(c, file_inode(filp));
+			/* A kept one left by a failed unkeep must not come back. */
+			if (!err)
+				vexfs_kept_remove(file_inode(filp));
 			inode_unlock(file_inode(filp));
 		}
 		mnt_drop_write_file(filp);

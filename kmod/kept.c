@@ -156,8 +156,11 @@ int vexfs_vector_keep(struct vexfs_collection *c, struct inode *inode)
 	if (IS_ERR(k))
 		return PTR_ERR(k);
 	k->metric = c->metric;
-	err = vexfs_vector_get(c, inode, k->vec, &k->id, k->attrs) ?:
-	      vexfs_kept_put(inode, k);
+	err = vexfs_vector_get(c, inode, k->vec, &k->id, k->attrs);
+	if (!err && !k->id)
+		k->id = inode->i_ino;	/* a kept vector always has an id */
+	if (!err)
+		err = vexfs_kept_put(inode, k);
 	if (!err) {
 		err = vexfs_vector_del(c, inode);
 		if (err && vexfs_kept_remove(inode))

@@ -199,6 +199,9 @@ static int vexfs_vector_xattr_remove(struct inode *inode)
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	err = vexfs_vector_del(c, inode);
+	/* A kept one left by a failed unkeep must not come back. */
+	if (!err)
+		vexfs_kept_remove(inode);
 	iput(dir);
 	return err;
 }

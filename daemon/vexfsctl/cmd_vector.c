@@ -242,17 +242,20 @@ int cmd_put(int argc, char **argv)
 
 /* --- get ---------------------------------------------------------------- */
 
-/* kept: the file is in no collection, its vector kept with it. */
+/*
+ * outside: the name is in no collection, and the vector was read through
+ * the file's xattrs: kept with the file, or held through another name.
+ */
 static void print_get(const char *file, const float *vec, uint32_t dim,
-		      uint64_t id, const uint64_t *attrs, bool kept)
+		      uint64_t id, const uint64_t *attrs, bool outside)
 {
 	struct jsonw w;
 	uint32_t i;
 
 	if (!ctl.json) {
 		printf("file    %s\n", file);
-		if (kept)
-			printf("kept    in no collection: searched by no one until the file moves into one of dimension %u\n",
+		if (outside)
+			printf("where   no collection through this name: kept with the file (searched by no one until it moves into a collection of dimension %u), or held through another of its names\n",
 			       dim);
 		printf("id      %llu\nattrs   ", (unsigned long long)id);
 		print_attrs_text(attrs);
@@ -263,7 +266,7 @@ static void print_get(const char *file, const float *vec, uint32_t dim,
 	jw_init(&w, stdout);
 	jw_object_begin(&w, NULL);
 	jw_string(&w, "file", file);
-	jw_bool(&w, "kept", kept);
+	jw_bool(&w, "in_collection", !outside);
 	jw_u64(&w, "id", id);
 	json_attrs(&w, attrs);
 	jw_u64(&w, "dim", dim);
@@ -308,8 +311,8 @@ static bool in_collection(const char *file)
 	return err != -ENOTTY;
 }
 
-/* A file in no collection: the vector kept with it, if it has one. */
-static int get_kept(const char *file)
+/* A name in no collection: the file's vector through its xattrs, if any. */
+static int get_outside(const char *file)
 {
 	uint64_t id, attrs[VEXFS_ATTR_WORDS];
 	uint32_t dim;
@@ -338,7 +341,7 @@ int cmd_get(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (!in_collection(file))
-		return get_kept(file);
+		return get_outside(file);
 	rc = ctl_collection_of_file(file, &info);
 	if (rc)
 		return rc;

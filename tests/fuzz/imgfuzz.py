@@ -479,6 +479,11 @@ def m_vtable(img, rng):
     if at + fo + size > mapping[pos // BS] * BS + BS:
         return None
     value = edge(rng, size, list(img.inodes) + [img.ninodes, 0x7fc00000, 0x7f800000])
+    if name == "vr_ino" and rng.random() < 0.3:
+        # No file: the collection itself (which rmdir holds locked), the
+        # root, or the table.
+        owner = u(img.d, hdr + VTABLE_HDR["vh_owner"][0], VTABLE_HDR["vh_owner"][1])
+        value = rng.choice([owner, 1, ino])
     img.touch(u(img.d, at, 8))         # the file the slot belongs to
     put(img.d, at + fo, size, value)
     return "vtable %d slot %d %s=%#x" % (ino, slot, name, value)

@@ -44,6 +44,7 @@ static char output[OUTPUT_MAX];
 /* What populate() made, for the damage functions to aim at. */
 static struct {
 	uint64_t docs, sub, file, empty, symlink, sparse, coll, table, index;
+	uint64_t kept;		/* a file moved out of a collection, its vector kept */
 	uint64_t vfiles[3];
 } pop;
 
@@ -173,7 +174,8 @@ static void populate(const char *name)
 	img_link(&im, VEXFS_ROOT_INO, "hard2", pop.file);
 	pop.symlink = img_symlink(&im, VEXFS_ROOT_INO, "link", "docs/a.txt");
 	img_set_xattr(&im, pop.file, "color", "blue");
-	img_set_kept(&im, pop.empty, 6, 4242);
+	pop.kept = img_create(&im, pop.docs, "moved-out", 100);
+	img_set_kept(&im, pop.kept, 6, 4242);
 	pop.sparse = img_sparse(&im, VEXFS_ROOT_INO, "sparse", 12);
 	pop.sub = img_mkdir(&im, pop.docs, "sub");
 	img_create(&im, pop.sub, "deep", 4096 * 3);
@@ -324,7 +326,7 @@ static void wrong_table_links(struct img *im)
 	SET_INODE(im, pop.table, i_nlink, 0);
 }
 
-/* Change bytes of the vector kept with pop.empty, block resealed. */
+/* Change bytes of the vector kept with pop.kept, block resealed. */
 static void change_kept(struct img *im, size_t off, const void *bytes,
 			size_t n)
 {
@@ -332,7 +334,7 @@ static void change_kept(struct img *im, size_t off, const void *bytes,
 	struct vexfs_inode raw;
 	uint64_t b;
 
-	img_read_inode(im, pop.empty, &raw);
+	img_read_inode(im, pop.kept, &raw);
 	b = le64toh(raw.i_xattr_block);
 	img_read_block(im, b, block);
 	value = block + sizeof(struct vexfs_xattr_header) +
@@ -347,6 +349,12 @@ static void kept_vector_nan(struct img *im)
 	uint32_t nan = htole32(0x7fc00000);
 
 	change_kept(im, sizeof(struct vexfs_kept_vector) + 8, &nan, 4);
+}
+
+/* Only a regular file keeps a vector. */
+static void kept_vector_on_directory(struct img *im)
+{
+	img_set_kept(im, pop.sub, 4, 99);
 }
 
 static void kept_vector_wrong_dim(struct img *im)
@@ -576,6 +584,7 @@ static void garbage_inode(struct img *im)
 
 UNREPAIRED_TEST(kept_vector_nan, "a kept vector with a component that is not finite")
 UNREPAIRED_TEST(kept_vector_wrong_dim, "a kept vector whose length is not its dimension's")
+UNREPAIRED_TEST(kept_vector_on_directory, "a kept vector on an inode that is no regular file")
 UNREPAIRED_TEST(dir_block_checksum, "checksum or magic mismatch")
 UNREPAIRED_TEST(bad_extent_node, "header gives")
 UNREPAIRED_TEST(extents_out_of_order, "out of order")
@@ -822,6 +831,7 @@ int main(void)
 		T(wrong_table_links),
 		T(kept_vector_nan),
 		T(kept_vector_wrong_dim),
+		T(kept_vector_on_directory),
 		T(dir_block_checksum),
 		T(bad_extent_node),
 		T(extents_out_of_order),

@@ -309,6 +309,9 @@ check "/metrics passes promtool check metrics" metrics_check
 check "every metric the Grafana dashboard queries is in /metrics" grafana_metrics_exist
 check "/metrics reports the collection" grep -q "vexfs_collection_vectors{dir=\"$MNT/c\"} 320" \
 	"$SCRATCH/metrics.txt"
+check "an index for the collection" "$CTL" index build "$MNT/c" --local
+check "/metrics reports the age of its index" sh -c \
+	"curl -sf 127.0.0.1:$PORT/metrics | grep -qE '^vexfs_collection_index_age_seconds\{dir=\"$MNT/c\"\} [0-9]+\$'"
 check "/api/stats is JSON with every op" sh -c \
 	"curl -sf 127.0.0.1:$PORT/api/stats | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"ops\"]) == 15'"
 check "vexfsctl top --once" sh -c "$CTL top --once --interval 100 | grep -q '^create '"

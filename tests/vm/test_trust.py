@@ -401,6 +401,29 @@ def test_rmdir_collection(fs):
     got = as_user(NOBODY, lambda: os.getxattr(os.path.join(MNT, "f16"), "user.vexfs.vector"))
     check("trust #16: the file linked elsewhere keeps its vector with it, no EUCLEAN",
           got == struct.pack("<%df" % DIM, *[1.0] * DIM), got)
+    # A damaged slot naming the collection itself: rmdir, which holds the
+    # directory locked, must not lock it again for the vector it "holds".
+    c = os.path.join(MNT, "c16b")
+    collection(c)
+    marker = 0x16B016B016B016B0
+    put(os.path.join(c, "f"), [2.0] * DIM, marker)
+    os.link(os.path.join(c, "f"), os.path.join(MNT, "f16b"))
+    os.unlink(os.path.join(c, "f"))
+    cino = os.stat(c).st_ino
+    fs.umount()
+    layout = sbedit.struct_layout("vexfs_vrec", 64)
+    ino_off = sbedit.find_field(layout, "vr_ino")[1]
+    id_off = sbedit.find_field(layout, "vr_id")[1]
+    data = bytearray(open(IMG, "rb").read())
+    pos = data.find(struct.pack("<Q", marker))
+    struct.pack_into("<Q", data, pos - id_off + ino_off, cino)
+    open(IMG, "wb").write(data)
+    fs.mount()
+    e = errno_of(lambda: os.rmdir(c))
+    check("trust #16: rmdir of a collection whose slot names itself returns", e == 0, e)
+    check("trust #16: ... and the log says the slot names no file",
+          "slot 0 names inode %d, no file" % cino in sh("dmesg").stdout, "")
+    os.unlink(os.path.join(MNT, "f16b"))
 
 
 def test_sequence_wrap(fs):

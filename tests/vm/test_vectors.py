@@ -207,6 +207,13 @@ def test_rename_carries(coll, dfd, vec):
     else keeps it with the file, searched nowhere, read through its
     xattrs, until a rename into a collection of its shape gives it back."""
     attrs = [7, 8, 9, 10]
+    # A directory renamed within its parent: the VFS locks no inode of it,
+    # and nothing is carried (the debug kernel's lockdep checks the rest).
+    os.mkdir(os.path.join(coll, "dd"))
+    os.rename(os.path.join(coll, "dd"), os.path.join(coll, "de"))
+    os.rename(os.path.join(coll, "de"), os.path.join(MNT, "de"))
+    check("directories rename within and out of a collection", os.path.isdir(os.path.join(MNT, "de")))
+    os.rmdir(os.path.join(MNT, "de"))
     path = os.path.join(coll, "r1")
     fd = os.open(path, os.O_CREAT | os.O_RDWR)
     vx.set_vector(fd, vec, 5000001, attrs)

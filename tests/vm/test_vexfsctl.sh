@@ -260,14 +260,14 @@ check "put --id alone changes the id, keeps the metadata" json_check \
 mkdir -p "$MNT/plain"
 mv "$DOC" "$MNT/plain/doc.txt"
 check "moved out of any collection, get shows the vector kept with the file" json_check \
-	'd["kept"] and d["id"] == 77 and d["attrs"] == [0, 9, 0, 0] and len(d["vector"]) == 128' \
+	'not d["in_collection"] and d["id"] == 77 and d["attrs"] == [0, 9, 0, 0] and len(d["vector"]) == 128' \
 	ctl get "$MNT/plain/doc.txt" --json
-check "... and says so" eval 'ctl get "$MNT/plain/doc.txt" | grep -q "^kept    in no collection"'
+check "... and says so" eval 'ctl get "$MNT/plain/doc.txt" | grep -q "^where   no collection through this name: kept"'
 check "... and search does not find it" json_check 'not any(r["id"] == 77 for r in d["results"])' \
 	ctl search "$COLL" --query "$VEC" -k 3 --json
 mv "$MNT/plain/doc.txt" "$DOC"
 check "moved back, it is the collection's again" json_check \
-	'not d["kept"] and d["id"] == 77 and d["attrs"] == [0, 9, 0, 0]' ctl get "$DOC" --json
+	'd["in_collection"] and d["id"] == 77 and d["attrs"] == [0, 9, 0, 0]' ctl get "$DOC" --json
 touch "$MNT/plain/bare"
 expect_fail "get of a file in no collection without a vector" \
 	-e "has no vector \(it is in no collection\)" ctl get "$MNT/plain/bare"
