@@ -108,8 +108,10 @@ int vexfs_carry(struct inode *old_dir, struct inode *new_dir,
 	if (!S_ISREG(inode->i_mode) || old_dir == new_dir)
 		return 0;
 	lockdep_assert_held_write(&inode->i_rwsem);
-	/* A file with nothing to carry moves into any directory, even one
-	 * whose table cannot be loaded, as a new file can be created there. */
+	/*
+	 * A file with nothing to carry moves into any directory, even one
+	 * whose table cannot be loaded, as a new file can be created there.
+	 */
 	if (!vi->aux && (!(VEXFS_I(new_dir)->flags & VEXFS_INODE_COLLECTION) ||
 			 !vexfs_has_vector(inode)))
 		return 0;
