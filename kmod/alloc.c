@@ -13,6 +13,7 @@
 
 #include <linux/bitops.h>
 #include <linux/bitmap.h>
+#include <linux/jbd2.h>
 #include "vexfs.h"
 
 static u64 vexfs_count_zero_bits(struct super_block *sb, u64 start,
@@ -57,9 +58,49 @@ int vexfs_count_free(struct super_block *sb)
 }
 
 /*
- * Find a zero bit in [lo, hi), starting at goal and wrapping around once,
- * set it and up to want - 1 zero bits after it within the same bitmap
- * block. Returns the first bit and stores the run length in *got.
+ * A block freed by a transaction that has not committed yet is not free
+ * on disk: handed out again, its new contents could be written in place
+ * before the free commits (a crash then leaves the old owner reading
+ * them), and jbd2 refuses to take it as metadata while the commit still
+ * writes its old copy (it aborts the journal). vexfs_bitmap_release()
+ * marks such a bit in the copy of the bitmap as last committed, which
+ * jbd2 drops when the commit completes.
+ */
+static bool vexfs_bit_allocatable(struct buffer_head *bh, u64 nr)
+{
+	struct journal_head *jh;
+	bool ok = true;
+
+	if (test_bit_le(nr, bh->b_data))
+		return false;
+	/* A reference, as the commit may let go of the buffer meanwhile. */
+	jh = jbd2_journal_grab_journal_head(bh);
+	if (!jh)
+		return true;
+	spin_lock(&jh->b_state_lock);
+	if (jh->b_committed_data)
+		ok = !test_bit_le(nr, jh->b_committed_data);
+	spin_unlock(&jh->b_state_lock);
+	jbd2_journal_put_journal_head(jh);
+	return ok;
+}
+
+/* The first allocatable bit of bh in [from, end), or end. */
+static u64 vexfs_next_allocatable(struct buffer_head *bh, u64 end, u64 from)
+{
+	for (;;) {
+		from = find_next_zero_bit_le(bh->b_data, end, from);
+		if (from >= end || vexfs_bit_allocatable(bh, from))
+			return from;
+		from++;
+	}
+}
+
+/*
+ * Find an allocatable bit in [lo, hi), starting at goal and wrapping
+ * around once, set it and up to want - 1 allocatable bits after it within
+ * the same bitmap block. Returns the first bit and stores the run length
+ * in *got.
  */
 static int vexfs_bitmap_take(struct super_block *sb, u64 bitmap_start,
 			     u64 lo, u64 hi, u64 goal, u32 want, u64 *first,
@@ -79,7 +120,7 @@ static int vexfs_bitmap_take(struct super_block *sb, u64 bitmap_start,
 		bh = vexfs_bread_meta(sb, bitmap_start + blk, VEXFS_BITMAP_MAGIC);
 		if (IS_ERR(bh))
 			return PTR_ERR(bh);
-		found = find_next_zero_bit_le(bh->b_data, end - base, bit - base);
+		found = vexfs_next_allocatable(bh, end - base, bit - base);
 		if (base + found < end) {
 			int err = vexfs_journal_access(sb, bh);
 
@@ -88,7 +129,7 @@ static int vexfs_bitmap_take(struct super_block *sb, u64 bitmap_start,
 				return err;
 			}
 			while (run < want && base + found + run < end &&
-			       !test_bit_le(found + run, bh->b_data)) {
+			       vexfs_bit_allocatable(bh, found + run)) {
 				__set_bit_le(found + run, bh->b_data);
 				run++;
 			}
@@ -105,9 +146,34 @@ static int vexfs_bitmap_take(struct super_block *sb, u64 bitmap_start,
 	return -ENOSPC;
 }
 
-/* Clear count bits from first; they may span bitmap blocks. */
+/* Clear n bits of bh from off: bit first, onwards, of the bitmap at start. */
+static void vexfs_bits_clear(struct super_block *sb, struct buffer_head *bh,
+			     u64 off, u64 n, u64 first, u64 start)
+{
+	/* Held by undo access in this handle; none without a journal. */
+	struct journal_head *jh = buffer_jbd(bh) ? bh2jh(bh) : NULL;
+	u64 i;
+
+	if (jh)
+		spin_lock(&jh->b_state_lock);
+	for (i = 0; i < n; i++) {
+		if (jh && jh->b_committed_data)
+			__set_bit_le(off + i, jh->b_committed_data);
+		if (!__test_and_clear_bit_le(off + i, bh->b_data))
+			vexfs_corrupt(sb, "freeing free bit %llu of bitmap at %llu",
+				      first + i, start);
+	}
+	if (jh)
+		spin_unlock(&jh->b_state_lock);
+}
+
+/*
+ * Clear count bits from first; they may span bitmap blocks. With hold,
+ * they stay unallocatable until the transaction commits
+ * (vexfs_bit_allocatable()).
+ */
 static int vexfs_bitmap_release(struct super_block *sb, u64 bitmap_start,
-				u64 first, u64 count)
+				u64 first, u64 count, bool hold)
 {
 	while (count) {
 		u64 blk = first / VEXFS_BITS_PER_BITMAP;
@@ -115,21 +181,17 @@ static int vexfs_bitmap_release(struct super_block *sb, u64 bitmap_start,
 		u64 n = min_t(u64, count, VEXFS_BITS_PER_BITMAP - off);
 		struct buffer_head *bh;
 		int err;
-		u64 i;
 
 		bh = vexfs_bread_meta(sb, bitmap_start + blk, VEXFS_BITMAP_MAGIC);
 		if (IS_ERR(bh))
 			return PTR_ERR(bh);
-		err = vexfs_journal_access(sb, bh);
+		err = hold ? vexfs_journal_undo_access(sb, bh) :
+			     vexfs_journal_access(sb, bh);
 		if (err) {
 			brelse(bh);
 			return err;
 		}
-		for (i = 0; i < n; i++) {
-			if (!__test_and_clear_bit_le(off + i, bh->b_data))
-				vexfs_corrupt(sb, "freeing free bit %llu of bitmap at %llu",
-					      first + i, bitmap_start);
-		}
+		vexfs_bits_clear(sb, bh, off, n, first, bitmap_start);
 		err = vexfs_dirty_meta(sb, bh, VEXFS_BITMAP_MAGIC);
 		brelse(bh);
 		if (err)
@@ -169,7 +231,7 @@ void vexfs_free_inode_nr(struct super_block *sb, u64 ino)
 	if (ino <= VEXFS_ROOT_INO || ino >= sbi->inodes_count)
 		return;
 	mutex_lock(&sbi->alloc_lock);
-	if (!vexfs_bitmap_release(sb, sbi->inode_bitmap_start, ino, 1))
+	if (!vexfs_bitmap_release(sb, sbi->inode_bitmap_start, ino, 1, false))
 		sbi->free_inodes++;
 	if (ino < sbi->inode_goal)
 		sbi->inode_goal = ino;
@@ -248,14 +310,20 @@ void __vexfs_free_blocks(struct inode *inode, u64 start, u32 count, bool meta)
 	 * of the past) must never be written back over the blocks' next use,
 	 * nor replayed from the journal over it.
 	 */
-	if (meta && vexfs_journal_revoke(sb, start, count))
-		pr_err_ratelimited("%pg: cannot revoke blocks %llu+%u\n",
+	if (meta && vexfs_journal_revoke(sb, start, count)) {
+		/*
+		 * Released, a block could get a new owner that replay then
+		 * overwrites: it stays allocated, for fsck to reclaim.
+		 */
+		pr_err_ratelimited("%pg: cannot revoke blocks %llu+%u: they stay allocated\n",
 				   sb->s_bdev, start, count);
-	clean_bdev_aliases(sb->s_bdev, start, count);
-
-	mutex_lock(&sbi->alloc_lock);
-	if (!vexfs_bitmap_release(sb, sbi->block_bitmap_start, start, count))
-		sbi->free_blocks += count;
-	mutex_unlock(&sbi->alloc_lock);
+	} else {
+		clean_bdev_aliases(sb->s_bdev, start, count);
+		mutex_lock(&sbi->alloc_lock);
+		if (!vexfs_bitmap_release(sb, sbi->block_bitmap_start, start,
+					  count, true))
+			sbi->free_blocks += count;
+		mutex_unlock(&sbi->alloc_lock);
+	}
 	inode_sub_bytes(inode, (loff_t)count << VEXFS_BLOCK_SHIFT);
 }

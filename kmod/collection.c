@@ -840,7 +840,14 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 		vi->aux = 0;	/* that collection is gone: a stale pointer */
 		vi->parent = 0;
 	}
-	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_VECTOR, 0);
+	/*
+	 * A fresh slot removes the vector the file kept (vexfs_vector_unkeep())
+	 * in this handle, which a nested one cannot grow once a commit has
+	 * begun: the xattr block's change and revoke are reserved now.
+	 */
+	handle = vexfs_journal_begin(inode->i_sb,
+				     VEXFS_CREDITS_VECTOR + VEXFS_CREDITS_XATTR,
+				     VEXFS_REVOKES_XATTR);
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
 	down_write(&c->rwsem);
@@ -1020,7 +1027,8 @@ static void vexfs_vector_evict(struct vexfs_collection *c, struct inode *inode)
 	int err;
 
 	handle = vexfs_journal_begin(inode->i_sb,
-				     VEXFS_CREDITS_VECTOR + VEXFS_CREDITS_WRITE, 2);
+				     VEXFS_CREDITS_VECTOR + VEXFS_CREDITS_XATTR,
+				     VEXFS_REVOKES_XATTR);
 	if (IS_ERR(handle))
 		return;
 	err = vexfs_vector_keep(c, inode);

@@ -471,16 +471,21 @@ static int vexfs_write_begin(struct file *file, struct address_space *mapping,
 			     loff_t pos, unsigned int len, struct folio **foliop,
 			     void **fsdata)
 {
+	struct super_block *sb = mapping->host->i_sb;
 	handle_t *handle;
+	int retries = 0;
 	int err;
 
-	handle = vexfs_journal_begin(mapping->host->i_sb, VEXFS_CREDITS_WRITE, 0);
+retry:
+	handle = vexfs_journal_begin(sb, VEXFS_CREDITS_WRITE, 0);
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
 	err = block_write_begin(mapping, pos, len, foliop, vexfs_get_block);
 	if (err < 0) {
 		vexfs_write_failed(mapping, pos + len);
 		vexfs_journal_end(handle);
+		if (err == -ENOSPC && vexfs_journal_retry_alloc(sb, &retries))
+			goto retry;
 	}
 	return err;
 }

@@ -304,6 +304,23 @@ int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh)
 	return vexfs_journal_take(sb, bh, false);
 }
 
+/*
+ * Call before freeing blocks in a bitmap block: jbd2 keeps the bitmap as
+ * last committed beside it (b_committed_data), so that a block freed by a
+ * transaction not yet committed is not handed out again (see
+ * vexfs_bit_allocatable()), as ext3 and ocfs2 do.
+ */
+int vexfs_journal_undo_access(struct super_block *sb, struct buffer_head *bh)
+{
+	handle_t *handle = vexfs_running_handle(sb);
+	int err;
+
+	if (!handle)
+		return 0;
+	err = vexfs_journal_ensure(handle, 1, 0);
+	return err ? err : jbd2_journal_get_undo_access(handle, bh);
+}
+
 /* Call before filling a block that becomes metadata now. */
 int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh)
 {
@@ -433,6 +450,14 @@ int vexfs_journal_revoke(struct super_block *sb, u64 start, u32 count)
 
 	if (!handle)
 		return 0;
+	/*
+	 * Growing a handle fails whenever a commit has begun, so an operation
+	 * that frees metadata must reserve its revokes when it starts: one
+	 * that did not is a sizing bug that loses a revoke under load.
+	 */
+	if (!handle->h_revoke_credits_requested)
+		pr_err_ratelimited("%pg: blocks %llu+%u freed in a handle that reserved no revoke\n",
+				   sb->s_bdev, start, count);
 	for (i = 0; i < count && !err; i++) {
 		/* A cached copy is forgotten by the running transaction too. */
 		struct buffer_head *bh = sb_find_get_block(sb, start + i);
@@ -468,6 +493,22 @@ void vexfs_journal_forget_inode(struct inode *inode)
 
 	if (journal)
 		jbd2_journal_release_jbd_inode(journal, &VEXFS_I(inode)->jinode);
+}
+
+/*
+ * An allocation failed with -ENOSPC while blocks are counted free: some
+ * may be freed by a transaction not yet committed (vexfs_bitmap_release()
+ * holds them until then). Commit and say whether to try again, a few
+ * times at most. Called with no handle open, as ext4's retry is.
+ */
+bool vexfs_journal_retry_alloc(struct super_block *sb, int *retries)
+{
+	journal_t *journal = vexfs_journal(sb);
+
+	if (!journal || !READ_ONCE(VEXFS_SB(sb)->free_blocks) || (*retries)++ >= 3)
+		return false;
+	jbd2_journal_force_commit_nested(journal);
+	return true;
 }
 
 /*

@@ -107,6 +107,9 @@ struct buffer_head *vexfs_new_meta(struct super_block *sb, u64 blocknr);
 #define VEXFS_CREDITS_VECTOR	(2 * VEXFS_CREDITS_ALLOC + 8)
 #define VEXFS_CREDITS_DIROP	(VEXFS_CREDITS_ALLOC + VEXFS_CREDITS_VECTOR + 16)
 #define VEXFS_REVOKES_DIROP	8
+/* Rewriting or freeing a file's xattr block (its kept vector, say). */
+#define VEXFS_CREDITS_XATTR	VEXFS_CREDITS_WRITE
+#define VEXFS_REVOKES_XATTR	2
 int vexfs_journal_load(struct super_block *sb);
 void vexfs_journal_release(struct super_block *sb);
 handle_t *vexfs_journal_begin(struct super_block *sb, int credits, int revokes);
@@ -118,6 +121,7 @@ int vexfs_journal_finish(handle_t *handle, int err);
 bool vexfs_journal_in_handle(struct super_block *sb);
 int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh);
 int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh);
+int vexfs_journal_undo_access(struct super_block *sb, struct buffer_head *bh);
 int vexfs_log_block(handle_t *handle, struct buffer_head *bh);
 int __must_check vexfs_journal_dirty(struct super_block *sb,
 				     struct buffer_head *bh);
@@ -127,6 +131,7 @@ int vexfs_journal_revoke(struct super_block *sb, u64 start, u32 count);
 int vexfs_journal_order(struct inode *inode, loff_t pos, loff_t len);
 void vexfs_journal_forget_inode(struct inode *inode);
 int vexfs_journal_commit(struct super_block *sb);
+bool vexfs_journal_retry_alloc(struct super_block *sb, int *retries);
 void vexfs_journal_kick(struct super_block *sb);
 int vexfs_journal_flush(struct super_block *sb);
 handle_t *vexfs_journal_begin_truncate(struct inode *inode);

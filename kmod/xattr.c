@@ -230,7 +230,8 @@ int vexfs_xattr_write_value(struct inode *inode, int index, const char *name,
 	scratch = kzalloc(VEXFS_BLOCK_SIZE, GFP_NOFS);
 	if (!scratch)
 		return -ENOMEM;
-	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_WRITE, 2);
+	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_XATTR,
+				     VEXFS_REVOKES_XATTR);
 	if (IS_ERR(handle)) {
 		kfree(scratch);
 		return PTR_ERR(handle);

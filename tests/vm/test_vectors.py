@@ -283,6 +283,7 @@ def test_rename_carries(coll, dfd, vec):
     check("swapped with a file of another dimension, a vector is kept",
           vx.get_collection(ofd)["count"] == 0 and find(dfd, [x + 1 for x in vec]) != 5000002
           and meta_of(os.path.join(other, "y")) == (5000002, [1, 2, 3, 4]))
+    test_set_over_kept(coll, other, ofd, vec)
     os.unlink(os.path.join(coll, "r4"))
     os.unlink(os.path.join(other, "y"))
     os.unlink(os.path.join(twin, "x"))
@@ -293,6 +294,29 @@ def test_rename_carries(coll, dfd, vec):
 
 
 META = "user.vexfs.meta"
+
+
+def test_set_over_kept(coll, other, ofd, vec):
+    """A vector set where the file kept one supersedes it in the same
+    transaction, which frees the file's xattr block: that revoke must be
+    reserved when the handle starts (a nested handle cannot grow once a
+    commit has begun, and the revoke was lost under load)."""
+    path = os.path.join(coll, "k1")
+    fd = os.open(path, os.O_CREAT | os.O_RDWR)
+    vx.set_vector(fd, vec, 5000007, (7, 7, 7, 7))
+    os.close(fd)
+    os.rename(path, os.path.join(other, "k1"))
+    path = os.path.join(other, "k1")
+    n = vx.get_collection(ofd)["count"]
+    fd = os.open(path, os.O_RDWR)
+    mark = len(sh("dmesg").splitlines())
+    vx.set_vector(fd, [1, 2, 3, 4], 5000008)
+    os.close(fd)
+    check("a vector set over a kept one takes a slot in its collection",
+          vx.get_collection(ofd)["count"] == n + 1 and vector_of(path, 4)[0] == 5000008)
+    said = [l for l in sh("dmesg").splitlines()[mark:] if "vexfs" in l]
+    check("its handle reserved the revoke of the freed xattr block", not said, said[:3])
+    os.unlink(path)
 
 
 def test_kept_limits(coll, dfd, vec):
