@@ -349,55 +349,58 @@ static int vexfs_do_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 
 /*
  * Each operation runs in one handle, started before any lock of ours is
- * taken (see journal.c).
+ * taken (see journal.c). One that found no free block runs again once
+ * the blocks that uncommitted transactions freed are free (alloc.c).
  */
-#define VEXFS_DIROP_BEGIN(sb, credits)					\
-	handle_t *handle = vexfs_journal_begin(sb, credits,		\
-					       VEXFS_REVOKES_DIROP);	\
-	int ret;							\
-	if (IS_ERR(handle))						\
-		return PTR_ERR(handle)
-
-#define VEXFS_DIROP_END()						\
-	return vexfs_journal_finish(handle, ret)
+#define VEXFS_DIROP(sb, credits, call)					\
+	do {								\
+		handle_t *handle;					\
+		int retries = 0;					\
+		int ret;						\
+									\
+		do {							\
+			handle = vexfs_journal_begin(sb, credits,	\
+						     VEXFS_REVOKES_DIROP); \
+			if (IS_ERR(handle))				\
+				return PTR_ERR(handle);			\
+			ret = vexfs_journal_finish(handle, call);	\
+		} while (ret == -ENOSPC &&				\
+			 vexfs_journal_retry_alloc(sb, &retries));	\
+		return ret;						\
+	} while (0)
 
 static int vexfs_journalled_mknod(struct mnt_idmap *idmap, struct inode *dir,
 				  struct dentry *dentry, umode_t mode, dev_t rdev)
 {
-	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
-	ret = vexfs_do_mknod(idmap, dir, dentry, mode, rdev);
-	VEXFS_DIROP_END();
+	VEXFS_DIROP(dir->i_sb, VEXFS_CREDITS_DIROP,
+		    vexfs_do_mknod(idmap, dir, dentry, mode, rdev));
 }
 
 static int vexfs_symlink(struct mnt_idmap *idmap, struct inode *dir,
 			 struct dentry *dentry, const char *target)
 {
-	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
-	ret = vexfs_do_symlink(idmap, dir, dentry, target);
-	VEXFS_DIROP_END();
+	VEXFS_DIROP(dir->i_sb, VEXFS_CREDITS_DIROP,
+		    vexfs_do_symlink(idmap, dir, dentry, target));
 }
 
 static int vexfs_link(struct dentry *old_dentry, struct inode *dir,
 		      struct dentry *dentry)
 {
-	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
-	ret = vexfs_do_link(old_dentry, dir, dentry);
-	VEXFS_DIROP_END();
+	VEXFS_DIROP(dir->i_sb, VEXFS_CREDITS_DIROP,
+		    vexfs_do_link(old_dentry, dir, dentry));
 }
 
 static int vexfs_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 		       struct dentry *dentry, umode_t mode)
 {
-	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
-	ret = vexfs_do_mkdir(idmap, dir, dentry, mode);
-	VEXFS_DIROP_END();
+	VEXFS_DIROP(dir->i_sb, VEXFS_CREDITS_DIROP,
+		    vexfs_do_mkdir(idmap, dir, dentry, mode));
 }
 
 static int vexfs_journalled_unlink(struct inode *dir, struct dentry *dentry)
 {
-	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
-	ret = vexfs_do_unlink(dir, dentry);
-	VEXFS_DIROP_END();
+	VEXFS_DIROP(dir->i_sb, VEXFS_CREDITS_DIROP,
+		    vexfs_do_unlink(dir, dentry));
 }
 
 /* Collections the operation may change are loaded before its handle. */
@@ -412,9 +415,8 @@ static int vexfs_unlink(struct inode *dir, struct dentry *dentry)
 
 static int vexfs_journalled_rmdir(struct inode *dir, struct dentry *dentry)
 {
-	VEXFS_DIROP_BEGIN(dir->i_sb, VEXFS_CREDITS_DIROP);
-	ret = vexfs_do_rmdir(dir, dentry);
-	VEXFS_DIROP_END();
+	VEXFS_DIROP(dir->i_sb, VEXFS_CREDITS_DIROP,
+		    vexfs_do_rmdir(dir, dentry));
 }
 
 /* A collection's vectors of files linked elsewhere go first, see collection.c. */
@@ -434,11 +436,10 @@ static int vexfs_journalled_rename(struct mnt_idmap *idmap,
 				   unsigned int flags)
 {
 	/* Two vectors may move (RENAME_EXCHANGE), each a delete and a set. */
-	VEXFS_DIROP_BEGIN(old_dir->i_sb, 2 * VEXFS_CREDITS_DIROP +
-			  4 * VEXFS_CREDITS_VECTOR);
-	ret = vexfs_do_rename(idmap, old_dir, old_dentry, new_dir, new_dentry,
-			      flags);
-	VEXFS_DIROP_END();
+	VEXFS_DIROP(old_dir->i_sb,
+		    2 * VEXFS_CREDITS_DIROP + 4 * VEXFS_CREDITS_VECTOR,
+		    vexfs_do_rename(idmap, old_dir, old_dentry, new_dir,
+				    new_dentry, flags));
 }
 
 static int vexfs_rename(struct mnt_idmap *idmap, struct inode *old_dir,

@@ -208,35 +208,22 @@ static int vexfs_xattr_store(struct inode *inode, struct buffer_head *bh,
 	return err;
 }
 
-/*
- * Set (value NULL: remove) an entry of index, with the XATTR_CREATE and
- * XATTR_REPLACE flags of setxattr(2), in a handle of its own or of the
- * caller's.
- */
-int vexfs_xattr_write_value(struct inode *inode, int index, const char *name,
-			    const void *value, size_t size, int flags)
+/* One try of vexfs_xattr_write_value(), in a handle of its own or of the caller's. */
+static int vexfs_xattr_write_once(struct inode *inode, int index,
+				  const char *name, const void *value,
+				  size_t size, int flags, void *scratch)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(inode);
 	struct buffer_head *bh;
 	handle_t *handle;
 	bool exists;
-	void *scratch;
 	int used, err;
 
-	if (strlen(name) > 255)
-		return -ERANGE;
-	if (size > VEXFS_XATTR_SPACE)
-		return -E2BIG;
-	scratch = kzalloc(VEXFS_BLOCK_SIZE, GFP_NOFS);
-	if (!scratch)
-		return -ENOMEM;
 	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_XATTR,
 				     VEXFS_REVOKES_XATTR);
-	if (IS_ERR(handle)) {
-		kfree(scratch);
+	if (IS_ERR(handle))
 		return PTR_ERR(handle);
-	}
-
+	memset(scratch, 0, VEXFS_BLOCK_SIZE);
 	down_write(&vi->xattr_sem);
 	bh = vexfs_xattr_read(inode, &used);
 	if (IS_ERR(bh)) {
@@ -261,7 +248,35 @@ int vexfs_xattr_write_value(struct inode *inode, int index, const char *name,
 	}
 out:
 	up_write(&vi->xattr_sem);
-	err = vexfs_journal_finish(handle, err);
+	return vexfs_journal_finish(handle, err);
+}
+
+/*
+ * Set (value NULL: remove) an entry of index, with the XATTR_CREATE and
+ * XATTR_REPLACE flags of setxattr(2). In a handle of its own, a change
+ * that found no free block runs again once the blocks uncommitted
+ * transactions freed are free (alloc.c); inside the caller's it fails.
+ */
+int vexfs_xattr_write_value(struct inode *inode, int index, const char *name,
+			    const void *value, size_t size, int flags)
+{
+	bool own_handle = !journal_current_handle();
+	void *scratch;
+	int retries = 0;
+	int err;
+
+	if (strlen(name) > 255)
+		return -ERANGE;
+	if (size > VEXFS_XATTR_SPACE)
+		return -E2BIG;
+	scratch = kmalloc(VEXFS_BLOCK_SIZE, GFP_NOFS);
+	if (!scratch)
+		return -ENOMEM;
+	do {
+		err = vexfs_xattr_write_once(inode, index, name, value, size,
+					     flags, scratch);
+	} while (err == -ENOSPC && own_handle &&
+		 vexfs_journal_retry_alloc(inode->i_sb, &retries));
 	kfree(scratch);
 	return err;
 }

@@ -105,6 +105,17 @@ check "the fill file reads back as zeros" cmp -n "$FILL_SIZE" "$MNT/fill" /dev/z
 check "files written before are intact" keepers_intact
 check "sync and syncfs on a full filesystem work" bash -c 'sync && sync -f "$1"' _ "$MNT"
 
+# Blocks freed by a transaction not yet committed are not handed out
+# until it commits (a crash could otherwise leave their old owner reading
+# the new contents); a write or a create that finds nothing else free
+# commits and tries again rather than failing.
+reuse_at_once() {
+	truncate -s -1M "$1/fill" &&
+		head -c 524288 /dev/urandom >"$2/reuse" &&
+		cp "$2/reuse" "$1/reuse" && mkdir "$1/reuse.d" &&
+		cmp "$2/reuse" "$1/reuse" && rm -r "$1/reuse" "$1/reuse.d"
+}
+check "on the full disk, space freed without a sync is written at once" reuse_at_once "$MNT" "$REF"
 check "delete the fill file" rm "$MNT/fill"
 check "free space comes back (within 64 KiB)" bash -c '[ "$1" -ge $(( $2 - 65536 )) ]' _ "$(free_bytes)" "$FREE_EMPTY"
 check "writing works again" bash -c 'head -c 4194304 /dev/urandom >"$2/again" && cp "$2/again" "$1/again" && sync && cmp "$2/again" "$1/again"' _ "$MNT" "$REF"

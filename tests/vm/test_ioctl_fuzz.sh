@@ -11,7 +11,7 @@
 # GET_VECTOR through each link), and the filesystem must check clean and
 # mount again.
 #
-#   VEXFS_IOCTL_FUZZ_CALLS    calls in all (15000; make reliability: 200000)
+#   VEXFS_IOCTL_FUZZ_CALLS    calls in all (60000; make reliability: 200000)
 #   VEXFS_IOCTL_FUZZ_SEED     seed (default: the time; printed either way)
 #   VEXFS_IOCTL_FUZZ_THREADS  root worker threads (4; half as many more run
 #                             unprivileged)
@@ -24,7 +24,7 @@ if [ "$FSTYPE" != vexfs ]; then
 fi
 
 FUZZER=$REPO/build/fuzz/ioctl_fuzz
-CALLS=${VEXFS_IOCTL_FUZZ_CALLS:-15000}
+CALLS=${VEXFS_IOCTL_FUZZ_CALLS:-60000}
 SEED=${VEXFS_IOCTL_FUZZ_SEED:-$(date +%s)}
 THREADS=${VEXFS_IOCTL_FUZZ_THREADS:-4}
 
