@@ -453,9 +453,10 @@ int vexfs_journal_revoke(struct super_block *sb, u64 start, u32 count)
 	/*
 	 * Growing a handle fails whenever a commit has begun, so an operation
 	 * that frees metadata must reserve its revokes when it starts: one
-	 * that did not is a sizing bug that loses a revoke under load.
+	 * that did not is a sizing bug that loses a revoke under load. (After
+	 * an abort nothing commits: error paths may free what they took.)
 	 */
-	if (!handle->h_revoke_credits_requested)
+	if (!handle->h_revoke_credits_requested && !is_handle_aborted(handle))
 		pr_err_ratelimited("%pg: blocks %llu+%u freed in a handle that reserved no revoke\n",
 				   sb->s_bdev, start, count);
 	for (i = 0; i < count && !err; i++) {
