@@ -85,13 +85,18 @@ static bool vexfs_bit_allocatable(struct buffer_head *bh, u64 nr)
 	return ok;
 }
 
-/* The first allocatable bit of bh in [from, end), or end. */
-static u64 vexfs_next_allocatable(struct buffer_head *bh, u64 end, u64 from)
+/*
+ * The first allocatable bit of bh in [from, end), or end; *held is set
+ * when a free bit was passed over because its free has not committed.
+ */
+static u64 vexfs_next_allocatable(struct buffer_head *bh, u64 end, u64 from,
+				  bool *held)
 {
 	for (;;) {
 		from = find_next_zero_bit_le(bh->b_data, end, from);
 		if (from >= end || vexfs_bit_allocatable(bh, from))
 			return from;
+		*held = true;
 		from++;
 	}
 }
@@ -100,11 +105,13 @@ static u64 vexfs_next_allocatable(struct buffer_head *bh, u64 end, u64 from)
  * Find an allocatable bit in [lo, hi), starting at goal and wrapping
  * around once, set it and up to want - 1 allocatable bits after it within
  * the same bitmap block. Returns the first bit and stores the run length
- * in *got.
+ * in *got. With hold (the block bitmap), the bitmap is taken with undo
+ * access, as every change to it must be: jbd2 then keeps its committed
+ * copy across this transaction's commit (ext3 did the same).
  */
 static int vexfs_bitmap_take(struct super_block *sb, u64 bitmap_start,
-			     u64 lo, u64 hi, u64 goal, u32 want, u64 *first,
-			     u32 *got)
+			     u64 lo, u64 hi, u64 goal, u32 want, bool hold,
+			     u64 *first, u32 *got, bool *held)
 {
 	u64 bit = (goal >= lo && goal < hi) ? goal : lo;
 	u64 scanned = 0, span = hi - lo;
@@ -120,9 +127,10 @@ static int vexfs_bitmap_take(struct super_block *sb, u64 bitmap_start,
 		bh = vexfs_bread_meta(sb, bitmap_start + blk, VEXFS_BITMAP_MAGIC);
 		if (IS_ERR(bh))
 			return PTR_ERR(bh);
-		found = vexfs_next_allocatable(bh, end - base, bit - base);
+		found = vexfs_next_allocatable(bh, end - base, bit - base, held);
 		if (base + found < end) {
-			int err = vexfs_journal_access(sb, bh);
+			int err = hold ? vexfs_journal_undo_access(sb, bh) :
+					 vexfs_journal_access(sb, bh);
 
 			if (err) {
 				brelse(bh);
@@ -133,6 +141,8 @@ static int vexfs_bitmap_take(struct super_block *sb, u64 bitmap_start,
 				__set_bit_le(found + run, bh->b_data);
 				run++;
 			}
+			/* found was allocatable, and alloc_lock is held. */
+			WARN_ON_ONCE(!run);
 			err = vexfs_dirty_meta(sb, bh, VEXFS_BITMAP_MAGIC);
 			brelse(bh);
 			*first = base + found;
@@ -150,8 +160,7 @@ static int vexfs_bitmap_take(struct super_block *sb, u64 bitmap_start,
 static void vexfs_bits_clear(struct super_block *sb, struct buffer_head *bh,
 			     u64 off, u64 n, u64 first, u64 start)
 {
-	/* Held by undo access in this handle; none without a journal. */
-	struct journal_head *jh = buffer_jbd(bh) ? bh2jh(bh) : NULL;
+	struct journal_head *jh = jbd2_journal_grab_journal_head(bh);
 	u64 i;
 
 	if (jh)
@@ -163,8 +172,10 @@ static void vexfs_bits_clear(struct super_block *sb, struct buffer_head *bh,
 			vexfs_corrupt(sb, "freeing free bit %llu of bitmap at %llu",
 				      first + i, start);
 	}
-	if (jh)
+	if (jh) {
 		spin_unlock(&jh->b_state_lock);
+		jbd2_journal_put_journal_head(jh);
+	}
 }
 
 /*
@@ -205,6 +216,7 @@ static int vexfs_bitmap_release(struct super_block *sb, u64 bitmap_start,
 int vexfs_alloc_inode_nr(struct super_block *sb, u64 *ino)
 {
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	bool held = false;
 	u32 got;
 	int err;
 
@@ -214,7 +226,8 @@ int vexfs_alloc_inode_nr(struct super_block *sb, u64 *ino)
 		goto out;
 	}
 	err = vexfs_bitmap_take(sb, sbi->inode_bitmap_start, VEXFS_ROOT_INO + 1,
-				sbi->inodes_count, sbi->inode_goal, 1, ino, &got);
+				sbi->inodes_count, sbi->inode_goal, 1, false,
+				ino, &got, &held);
 	if (!err) {
 		sbi->free_inodes--;
 		sbi->inode_goal = *ino + 1;
@@ -257,6 +270,7 @@ int vexfs_alloc_blocks(struct inode *inode, u64 goal, u32 want, u64 *start,
 {
 	struct super_block *sb = inode->i_sb;
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	bool held = false;
 	int err;
 
 	mutex_lock(&sbi->alloc_lock);
@@ -268,10 +282,14 @@ int vexfs_alloc_blocks(struct inode *inode, u64 goal, u32 want, u64 *start,
 	if (!goal)
 		goal = sbi->block_goal;
 	err = vexfs_bitmap_take(sb, sbi->block_bitmap_start, sbi->data_start,
-				sbi->blocks_count, goal, want, start, got);
+				sbi->blocks_count, goal, want, true, start, got,
+				&held);
 	if (!err) {
 		sbi->free_blocks -= *got;
 		sbi->block_goal = *start + *got;
+	} else if (err == -ENOSPC && held) {
+		/* Free once a commit lands: see vexfs_journal_retry_alloc(). */
+		WRITE_ONCE(sbi->blocks_held, true);
 	}
 out:
 	mutex_unlock(&sbi->alloc_lock);

@@ -301,7 +301,8 @@ static struct buffer_head *vexfs_new_node(struct inode *inode, u16 depth)
 		return ERR_PTR(err);
 	bh = vexfs_new_meta(inode->i_sb, blocknr);
 	if (IS_ERR(bh)) {
-		__vexfs_free_blocks(inode, blocknr, 1, true);
+		/* Never logged: its last free committed, revoke and all. */
+		__vexfs_free_blocks(inode, blocknr, 1, false);
 		return bh;
 	}
 	vexfs_node_init((struct vexfs_extent_header *)bh->b_data,

@@ -515,18 +515,21 @@ static vm_fault_t vexfs_page_mkwrite(struct vm_fault *vmf)
 	struct file *file = vmf->vma->vm_file;
 	struct inode *inode = file_inode(file);
 	handle_t *handle;
+	int retries = 0;
 	int err;
 
 	sb_start_pagefault(inode->i_sb);
 	file_update_time(file);
 	filemap_invalidate_lock_shared(inode->i_mapping);
-	handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_WRITE, 0);
-	if (IS_ERR(handle)) {
-		err = PTR_ERR(handle);
-	} else {
+	do {
+		handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_WRITE, 0);
+		if (IS_ERR(handle)) {
+			err = PTR_ERR(handle);
+			break;
+		}
 		err = vexfs_journal_finish(handle,
 				block_page_mkwrite(vmf->vma, vmf, vexfs_get_block));
-	}
+	} while (err == -ENOSPC && vexfs_journal_retry_alloc(inode->i_sb, &retries));
 	filemap_invalidate_unlock_shared(inode->i_mapping);
 	sb_end_pagefault(inode->i_sb);
 	return vmf_fs_error(err);

@@ -497,18 +497,21 @@ void vexfs_journal_forget_inode(struct inode *inode)
 }
 
 /*
- * An allocation failed with -ENOSPC while blocks are counted free: some
- * may be freed by a transaction not yet committed (vexfs_bitmap_release()
- * holds them until then). Commit and say whether to try again, a few
- * times at most. Called with no handle open, as ext4's retry is.
+ * An operation failed with -ENOSPC: if an allocation found only blocks
+ * whose free has not committed (vexfs_bitmap_release() holds them until
+ * then), commit and say to try again, a few times at most. Any other
+ * -ENOSPC (inodes, a full xattr block) is final. Called with no handle
+ * open, as ext4's retry is: a commit cannot finish under our own handle.
  */
 bool vexfs_journal_retry_alloc(struct super_block *sb, int *retries)
 {
-	journal_t *journal = vexfs_journal(sb);
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
 
-	if (!journal || !READ_ONCE(VEXFS_SB(sb)->free_blocks) || (*retries)++ >= 3)
+	if (!sbi->journal || journal_current_handle() ||
+	    !READ_ONCE(sbi->blocks_held) || (*retries)++ >= 3)
 		return false;
-	jbd2_journal_force_commit_nested(journal);
+	WRITE_ONCE(sbi->blocks_held, false);
+	jbd2_journal_force_commit_nested(sbi->journal);
 	return true;
 }
 

@@ -32,6 +32,7 @@ struct vexfs_sb_info {
 
 	struct mutex alloc_lock;		/* bitmaps, free counts, goals */
 	u64 free_blocks;
+	bool blocks_held;	/* an allocation failed on uncommitted frees */
 	u64 free_inodes;
 	u64 inode_goal;				/* where the next inode search starts */
 	u64 block_goal;				/* after the last block handed out */

@@ -189,7 +189,8 @@ static int vexfs_xattr_store(struct inode *inode, struct buffer_head *bh,
 			return err;
 		bh = vexfs_new_meta(inode->i_sb, blocknr);
 		if (IS_ERR(bh)) {
-			__vexfs_free_blocks(inode, blocknr, 1, true);
+			/* Never logged: its last free committed, revoke and all. */
+			__vexfs_free_blocks(inode, blocknr, 1, false);
 			return PTR_ERR(bh);
 		}
 		vi->xattr_block = blocknr;
@@ -260,7 +261,6 @@ out:
 int vexfs_xattr_write_value(struct inode *inode, int index, const char *name,
 			    const void *value, size_t size, int flags)
 {
-	bool own_handle = !journal_current_handle();
 	void *scratch;
 	int retries = 0;
 	int err;
@@ -275,7 +275,7 @@ int vexfs_xattr_write_value(struct inode *inode, int index, const char *name,
 	do {
 		err = vexfs_xattr_write_once(inode, index, name, value, size,
 					     flags, scratch);
-	} while (err == -ENOSPC && own_handle &&
+	} while (err == -ENOSPC &&
 		 vexfs_journal_retry_alloc(inode->i_sb, &retries));
 	kfree(scratch);
 	return err;
