@@ -62,26 +62,24 @@ int vexfs_count_free(struct super_block *sb)
  * on disk: handed out again, its new contents could be written in place
  * before the free commits (a crash then leaves the old owner reading
  * them), and jbd2 refuses to take it as metadata while the commit still
- * writes its old copy (it aborts the journal). vexfs_bitmap_release()
- * marks such a bit in the copy of the bitmap as last committed, which
- * jbd2 drops when the commit completes.
+ * writes its old copy (it aborts the journal). vexfs_bits_clear() marks
+ * such a bit in the copy of the bitmap as last committed, which jbd2
+ * drops when the commit completes. jh is the bitmap's journal head, held,
+ * or NULL for a bitmap whose frees are not held (inodes).
  */
-static bool vexfs_bit_allocatable(struct buffer_head *bh, u64 nr)
+static bool vexfs_bit_allocatable(struct buffer_head *bh,
+				  struct journal_head *jh, u64 nr)
 {
-	struct journal_head *jh;
 	bool ok = true;
 
 	if (test_bit_le(nr, bh->b_data))
 		return false;
-	/* A reference, as the commit may let go of the buffer meanwhile. */
-	jh = jbd2_journal_grab_journal_head(bh);
 	if (!jh)
 		return true;
 	spin_lock(&jh->b_state_lock);
 	if (jh->b_committed_data)
 		ok = !test_bit_le(nr, jh->b_committed_data);
 	spin_unlock(&jh->b_state_lock);
-	jbd2_journal_put_journal_head(jh);
 	return ok;
 }
 
@@ -89,25 +87,41 @@ static bool vexfs_bit_allocatable(struct buffer_head *bh, u64 nr)
  * The first allocatable bit of bh in [from, end), or end; *held is set
  * when a free bit was passed over because its free has not committed.
  */
-static u64 vexfs_next_allocatable(struct buffer_head *bh, u64 end, u64 from,
+static u64 vexfs_next_allocatable(struct buffer_head *bh,
+				  struct journal_head *jh, u64 end, u64 from,
 				  bool *held)
 {
 	for (;;) {
 		from = find_next_zero_bit_le(bh->b_data, end, from);
-		if (from >= end || vexfs_bit_allocatable(bh, from))
+		if (from >= end || vexfs_bit_allocatable(bh, jh, from))
 			return from;
 		*held = true;
 		from++;
 	}
 }
 
+/* Set up to want allocatable bits of bh from found; returns how many. */
+static u32 vexfs_take_run(struct buffer_head *bh, struct journal_head *jh,
+			  u64 found, u64 end, u32 want)
+{
+	u32 run = 0;
+
+	while (run < want && found + run < end &&
+	       vexfs_bit_allocatable(bh, jh, found + run)) {
+		__set_bit_le(found + run, bh->b_data);
+		run++;
+	}
+	return run;
+}
+
 /*
  * Find an allocatable bit in [lo, hi), starting at goal and wrapping
  * around once, set it and up to want - 1 allocatable bits after it within
  * the same bitmap block. Returns the first bit and stores the run length
- * in *got. With hold (the block bitmap), the bitmap is taken with undo
- * access, as every change to it must be: jbd2 then keeps its committed
- * copy across this transaction's commit (ext3 did the same).
+ * in *got. With hold (the block bitmap), frees that have not committed
+ * are passed over, and the bitmap is taken with undo access, as every
+ * change to it must be: jbd2 then keeps its committed copy across this
+ * transaction's commit (ext3 did the same).
  */
 static int vexfs_bitmap_take(struct super_block *sb, u64 bitmap_start,
 			     u64 lo, u64 hi, u64 goal, u32 want, bool hold,
@@ -120,36 +134,39 @@ static int vexfs_bitmap_take(struct super_block *sb, u64 bitmap_start,
 		u64 blk = bit / VEXFS_BITS_PER_BITMAP;
 		u64 base = blk * VEXFS_BITS_PER_BITMAP;
 		u64 end = min_t(u64, base + VEXFS_BITS_PER_BITMAP, hi);
+		struct journal_head *jh = NULL;
 		struct buffer_head *bh;
 		unsigned long found;
-		u32 run = 0;
+		int err = 0;
 
 		bh = vexfs_bread_meta(sb, bitmap_start + blk, VEXFS_BITMAP_MAGIC);
 		if (IS_ERR(bh))
 			return PTR_ERR(bh);
-		found = vexfs_next_allocatable(bh, end - base, bit - base, held);
+		/* A reference: the commit may let go of the buffer meanwhile. */
+		if (hold)
+			jh = jbd2_journal_grab_journal_head(bh);
+		found = vexfs_next_allocatable(bh, jh, end - base, bit - base,
+					       held);
 		if (base + found < end) {
-			int err = hold ? vexfs_journal_undo_access(sb, bh) :
-					 vexfs_journal_access(sb, bh);
-
-			if (err) {
-				brelse(bh);
-				return err;
+			err = hold ? vexfs_journal_undo_access(sb, bh) :
+				     vexfs_journal_access(sb, bh);
+			/* Undo access attached a head if there was none. */
+			if (!err && hold && !jh)
+				jh = jbd2_journal_grab_journal_head(bh);
+			if (!err) {
+				*first = base + found;
+				*got = vexfs_take_run(bh, jh, found, end - base,
+						      want);
+				/* found was allocatable; alloc_lock is held. */
+				WARN_ON_ONCE(!*got);
+				err = vexfs_dirty_meta(sb, bh, VEXFS_BITMAP_MAGIC);
 			}
-			while (run < want && base + found + run < end &&
-			       vexfs_bit_allocatable(bh, found + run)) {
-				__set_bit_le(found + run, bh->b_data);
-				run++;
-			}
-			/* found was allocatable, and alloc_lock is held. */
-			WARN_ON_ONCE(!run);
-			err = vexfs_dirty_meta(sb, bh, VEXFS_BITMAP_MAGIC);
-			brelse(bh);
-			*first = base + found;
-			*got = run;
-			return err;
 		}
+		if (jh)
+			jbd2_journal_put_journal_head(jh);
 		brelse(bh);
+		if (err || base + found < end)
+			return err;
 		scanned += end - bit;
 		bit = end < hi ? end : lo;
 	}

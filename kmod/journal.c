@@ -282,9 +282,12 @@ static __always_inline handle_t *vexfs_running_handle(struct super_block *sb)
 	return handle;
 }
 
+enum vexfs_access { VEXFS_ACCESS_WRITE, VEXFS_ACCESS_CREATE, VEXFS_ACCESS_UNDO };
+
 /* Reserve a credit, then let jbd2 take the buffer into the transaction. */
 static __always_inline int vexfs_journal_take(struct super_block *sb,
-					      struct buffer_head *bh, bool fresh)
+					      struct buffer_head *bh,
+					      enum vexfs_access how)
 {
 	handle_t *handle = vexfs_running_handle(sb);
 	int err;
@@ -294,37 +297,37 @@ static __always_inline int vexfs_journal_take(struct super_block *sb,
 	err = vexfs_journal_ensure(handle, 1, 0);
 	if (err)
 		return err;
-	return fresh ? jbd2_journal_get_create_access(handle, bh) :
-		       jbd2_journal_get_write_access(handle, bh);
+	switch (how) {
+	case VEXFS_ACCESS_CREATE:
+		return jbd2_journal_get_create_access(handle, bh);
+	case VEXFS_ACCESS_UNDO:
+		return jbd2_journal_get_undo_access(handle, bh);
+	default:
+		return jbd2_journal_get_write_access(handle, bh);
+	}
 }
 
 /* Call before changing a metadata block that is already on disk. */
 int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh)
 {
-	return vexfs_journal_take(sb, bh, false);
+	return vexfs_journal_take(sb, bh, VEXFS_ACCESS_WRITE);
 }
 
 /*
- * Call before freeing blocks in a bitmap block: jbd2 keeps the bitmap as
- * last committed beside it (b_committed_data), so that a block freed by a
- * transaction not yet committed is not handed out again (see
- * vexfs_bit_allocatable()), as ext3 and ocfs2 do.
+ * Call before changing the block bitmap: jbd2 keeps the bitmap as last
+ * committed beside it (b_committed_data), so that a block freed by a
+ * transaction not yet committed is not handed out again (alloc.c), as
+ * ext3 and ocfs2 do.
  */
 int vexfs_journal_undo_access(struct super_block *sb, struct buffer_head *bh)
 {
-	handle_t *handle = vexfs_running_handle(sb);
-	int err;
-
-	if (!handle)
-		return 0;
-	err = vexfs_journal_ensure(handle, 1, 0);
-	return err ? err : jbd2_journal_get_undo_access(handle, bh);
+	return vexfs_journal_take(sb, bh, VEXFS_ACCESS_UNDO);
 }
 
 /* Call before filling a block that becomes metadata now. */
 int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh)
 {
-	return vexfs_journal_take(sb, bh, true);
+	return vexfs_journal_take(sb, bh, VEXFS_ACCESS_CREATE);
 }
 
 /*
