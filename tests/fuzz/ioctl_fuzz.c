@@ -1194,7 +1194,8 @@ static void relink(struct rng *r, uint32_t j)
 	}
 	for (c = 0; c < NCOLL; c++) {
 		link_path(path, sizeof(path), c, j);
-		link(from, path);
+		if (link(from, path) && errno != EEXIST && errno != ENOENT)
+			perror("ioctl_fuzz: link a file into a collection");
 	}
 }
 
@@ -1262,6 +1263,11 @@ struct walk {
 	struct name *n;
 	size_t nn, cap;
 	uint64_t bad;
+	/*
+	 * Room for a vector of any collection: the workers may have made one
+	 * of up to VEXFS_MAX_DIM in a directory the churners had just remade.
+	 */
+	float *got;		/* VEXFS_MAX_DIM floats */
 };
 
 #define BAD(w, ...) do {						\
@@ -1386,14 +1392,14 @@ static bool kept_vector_sane(const float *v, ssize_t len)
  */
 static void check_name(struct walk *w, const struct name *n)
 {
-	float got[128];
+	float *got = w->got;
 	struct vexfs_ioc_vector a = { .size = sizeof(a), .vector_ptr = (uint64_t)(uintptr_t)got };
 	uint64_t slot = 0;
 	int owner = owner_of(w, n->ino, &slot), fd, ret;
 	const float *want = owner >= 0 ? w->t[owner].vecs + slot * w->t[owner].dim : NULL;
 	ssize_t len;
 
-	len = getxattr(n->path, VEXFS_XATTR_VECTOR, got, sizeof(got));
+	len = getxattr(n->path, VEXFS_XATTR_VECTOR, got, VEXFS_MAX_DIM * sizeof(float));
 	if (owner < 0 && !(len < 0 && errno == ENODATA) && !kept_vector_sane(got, len))
 		BAD(w, "%s: the xattr gives %zd (%s) without a vector", n->path, len,
 		    len < 0 ? strerror(errno) : "bytes, not a vector");
@@ -1421,11 +1427,14 @@ static void check_name(struct walk *w, const struct name *n)
 
 static uint64_t check_after(void)
 {
-	struct walk w = { 0 };
+	struct walk w = { .got = malloc(VEXFS_MAX_DIM * sizeof(float)) };
 	uint64_t vectors = 0, no_name_here = 0, i;
+	uint32_t max_dim = 0;
 	size_t t, k;
 	bool named, here;
 
+	if (!w.got)
+		return 1;
 	walk_dir(&w, root);
 	for (k = 0; k < w.nn; k++)
 		check_name(&w, &w.n[k]);
@@ -1446,15 +1455,18 @@ static uint64_t check_after(void)
 			else if (!here)
 				no_name_here++;
 		}
-	printf("ioctl_fuzz: after the run: %zu collections, %" PRIu64 " vectors (%" PRIu64
-	       " of files whose names are all elsewhere), %zu names checked: %" PRIu64 " violations\n",
-	       w.nt, vectors, no_name_here, w.nn, w.bad);
+	for (t = 0; t < w.nt; t++)
+		max_dim = w.t[t].dim > max_dim ? w.t[t].dim : max_dim;
+	printf("ioctl_fuzz: after the run: %zu collections (of up to %u dimensions), %" PRIu64
+	       " vectors (%" PRIu64 " of files whose names are all elsewhere), %zu names checked: %"
+	       PRIu64 " violations\n", w.nt, max_dim, vectors, no_name_here, w.nn, w.bad);
 	for (t = 0; t < w.nt; t++) {
 		free(w.t[t].inos);
 		free(w.t[t].vecs);
 	}
 	free(w.t);
 	free(w.n);
+	free(w.got);
 	return w.bad;
 }
 
