@@ -714,6 +714,28 @@ static unsigned int vexfs_ioc_key(unsigned int cmd)
 
 #define VEXFS_IOC_CASE(ioc)	case (_IOC_DIR(ioc) << _IOC_NRBITS | _IOC_NR(ioc))
 
+typedef long (*vexfs_ioc_fn)(struct file *filp, unsigned int cmd,
+			     unsigned long uarg);
+
+/*
+ * A command that allocates blocks, run again when it found none free but
+ * blocks freed by a transaction not yet committed are waiting for that
+ * commit (vexfs_journal_retry_alloc()). Each such command is whole or
+ * nothing, so running it again is what its caller would do.
+ */
+static long vexfs_ioc_allocating(vexfs_ioc_fn ioc, struct file *filp,
+				 unsigned int cmd, unsigned long uarg)
+{
+	struct super_block *sb = file_inode(filp)->i_sb;
+	int retries = 0;
+	long err;
+
+	do {
+		err = ioc(filp, cmd, uarg);
+	} while (err == -ENOSPC && vexfs_journal_retry_alloc(sb, &retries));
+	return err;
+}
+
 long vexfs_ioctl(struct file *filp, unsigned int cmd, unsigned long uarg)
 {
 	if (_IOC_TYPE(cmd) != VEXFS_IOC_MAGIC)
@@ -722,21 +744,25 @@ long vexfs_ioctl(struct file *filp, unsigned int cmd, unsigned long uarg)
 	VEXFS_IOC_CASE(VEXFS_IOC_GET_VERSION):
 		return vexfs_ioc_version(cmd, uarg);
 	VEXFS_IOC_CASE(VEXFS_IOC_CREATE_COLLECTION):
-		return vexfs_ioc_create_collection(filp, cmd, uarg);
+		return vexfs_ioc_allocating(vexfs_ioc_create_collection, filp,
+					    cmd, uarg);
 	VEXFS_IOC_CASE(VEXFS_IOC_GET_COLLECTION):
 		return vexfs_ioc_get_collection(filp, cmd, uarg);
 	VEXFS_IOC_CASE(VEXFS_IOC_SET_VECTOR):
-		return vexfs_ioc_set_vector(filp, cmd, uarg);
+		return vexfs_ioc_allocating(vexfs_ioc_set_vector, filp, cmd,
+					    uarg);
 	VEXFS_IOC_CASE(VEXFS_IOC_GET_VECTOR):
 		return vexfs_ioc_get_vector(filp, cmd, uarg);
 	VEXFS_IOC_CASE(VEXFS_IOC_BATCH_INSERT):
-		return vexfs_ioc_batch_insert(filp, cmd, uarg);
+		return vexfs_ioc_allocating(vexfs_ioc_batch_insert, filp, cmd,
+					    uarg);
 	VEXFS_IOC_CASE(VEXFS_IOC_SEARCH):
 		return vexfs_ioc_search(filp, cmd, uarg);
 	VEXFS_IOC_CASE(VEXFS_IOC_READ_VECTORS):
 		return vexfs_ioc_read_vectors(filp, cmd, uarg);
 	VEXFS_IOC_CASE(VEXFS_IOC_PUBLISH_INDEX):
-		return vexfs_ioc_publish_index(filp, cmd, uarg);
+		return vexfs_ioc_allocating(vexfs_ioc_publish_index, filp, cmd,
+					    uarg);
 	}
 	/* The commands without an argument have no size to grow. */
 	if (cmd == VEXFS_IOC_DEL_VECTOR)

@@ -105,17 +105,6 @@ check "the fill file reads back as zeros" cmp -n "$FILL_SIZE" "$MNT/fill" /dev/z
 check "files written before are intact" keepers_intact
 check "sync and syncfs on a full filesystem work" bash -c 'sync && sync -f "$1"' _ "$MNT"
 
-# Blocks freed by a transaction not yet committed are not handed out
-# until it commits (a crash could otherwise leave their old owner reading
-# the new contents); a write or a create that finds nothing else free
-# commits and tries again rather than failing.
-reuse_at_once() {
-	truncate -s -1M "$1/fill" &&
-		head -c 524288 /dev/urandom >"$2/reuse" &&
-		cp "$2/reuse" "$1/reuse" && mkdir "$1/reuse.d" &&
-		cmp "$2/reuse" "$1/reuse" && rm -r "$1/reuse" "$1/reuse.d"
-}
-check "on the full disk, space freed without a sync is written at once" reuse_at_once "$MNT" "$REF"
 check "delete the fill file" rm "$MNT/fill"
 check "free space comes back (within 64 KiB)" bash -c '[ "$1" -ge $(( $2 - 65536 )) ]' _ "$(free_bytes)" "$FREE_EMPTY"
 check "writing works again" bash -c 'head -c 4194304 /dev/urandom >"$2/again" && cp "$2/again" "$1/again" && sync && cmp "$2/again" "$1/again"' _ "$MNT" "$REF"
@@ -135,6 +124,54 @@ check "delete the small files" rm -rf "$MNT/small"
 check "free space comes back after the remount" bash -c '[ "$1" -ge $(( $2 - 4259840 )) ]' _ "$(free_bytes)" "$FREE_EMPTY"
 check "unmount" umount "$MNT"
 check_fsck "fsck finds the filled and emptied filesystem clean"
+teardown
+
+# ---------------------------------------------------------------------------
+section "space freed and used at once, with a journal (128 MiB)"
+# Blocks freed by a transaction not yet committed are not handed out
+# until it commits (a crash could otherwise leave their old owner reading
+# the new contents); a write or a create that finds nothing else free
+# commits and tries again rather than failing.
+reuse_at_once() {
+	truncate -s -1M "$1/fill" &&
+		head -c 524288 /dev/urandom >"$2/reuse" &&
+		cp "$2/reuse" "$1/reuse" && mkdir "$1/reuse.d" &&
+		cmp "$2/reuse" "$1/reuse" && rm -r "$1/reuse" "$1/reuse.d"
+}
+
+# The same for the vector calls that allocate (SET_VECTOR, BATCH_INSERT):
+# a collection made while there is room, the disk filled again, then
+# half a MiB freed before each call, with no sync between.
+vectors_at_once() {
+	local ctl=$REPO/build/bin/vexfsctl
+	truncate -s -1M "$1/fill" && sync && mkdir "$1/vecs" &&
+		"$ctl" collection create "$1/vecs" --dim 64 >/dev/null && touch "$1/vecs/one" &&
+		python3 -c 'import struct, sys
+with open(sys.argv[1], "wb") as f:
+    for i in range(200):
+        f.write(struct.pack("<i64f", 64, *[i + j / 64 for j in range(64)]))' "$2/v.fvecs" &&
+		{ dd if=/dev/zero of="$1/fill2" bs=4k 2>/dev/null; sync; } &&
+		truncate -s -512K "$1/fill" &&
+		"$ctl" put "$1/vecs/one" --vector "$(seq -s, 64)" --id 7 &&
+		truncate -s -512K "$1/fill" &&
+		"$ctl" import "$1/vecs" "$2/v.fvecs" --id-start 1000 -q &&
+		[ "$(ls "$1/vecs" | wc -l)" = 201 ] && "$ctl" get "$1/vecs/one" >/dev/null &&
+		rm -r "$1/vecs" "$1/fill2"
+}
+
+check "mkfs and mount a 128 MiB image" setup_vexfs 128M || {
+	summary
+	exit 1
+}
+check "it has a journal, so frees wait for their commit" bash -c 'dmesg | tail -n 20 | grep -q "block journal"'
+expect_fail "dd until the disk is full fails with ENOSPC" -e 'No space left on device' \
+	dd if=/dev/zero of="$MNT/fill" bs=64k
+check "sync the full filesystem" sync
+check "on the full disk, space freed without a sync is written at once" reuse_at_once "$MNT" "$REF"
+check "on the full disk, space freed without a sync takes vectors at once" vectors_at_once "$MNT" "$REF"
+check "delete the fill file" rm "$MNT/fill"
+check "unmount" umount "$MNT"
+check_fsck "fsck finds the journalled filesystem clean"
 teardown
 
 # ---------------------------------------------------------------------------
