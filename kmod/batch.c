@@ -272,13 +272,18 @@ static struct inode *vexfs_batch_file(struct vexfs_batch *b, u32 i,
 	err = security_inode_create(dir, d, mode);
 	if (err)
 		return ERR_PTR(err);
-	inode = vexfs_new_inode(idmap, dir, mode, 0);
+	/*
+	 * Logged once, by vexfs_vector_set(), which marks a file dirty when
+	 * it gives it a slot; the directory's times are set once for the
+	 * whole batch.
+	 */
+	inode = vexfs_new_inode_unlogged(idmap, dir, mode, 0);
 	if (IS_ERR(inode))
 		return inode;
 	err = vexfs_vector_set(c, inode, b->vectors + (size_t)i * b->dim,
 			       b->ids[i], b->attrs + (size_t)i * VEXFS_ATTR_WORDS);
 	if (!err)
-		err = vexfs_add_entry(dir, &d->d_name, inode);
+		err = vexfs_dir_insert(dir, &d->d_name, inode);
 	if (!err)
 		return inode;
 	vexfs_batch_drop_file(c, inode);
@@ -352,6 +357,7 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 {
 	struct inode **made;
 	handle_t *handle;
+	bool named = false;
 	u32 i, n = 0;
 	int err = 0, end;
 
@@ -376,8 +382,10 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 						    S_IFREG | mode);
 			err = PTR_ERR_OR_ZERO(made[i]);
 		}
-		if (!err)
+		if (!err) {
+			named |= made[i] != NULL;
 			n++;
+		}
 		cond_resched();
 	}
 	if (err) {
@@ -385,6 +393,8 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 		b->bad = err == -E2BIG ? b->count : i - 1;
 		while (n--)
 			vexfs_batch_undo(b, n, c, dir, made[n]);
+	} else if (named) {
+		vexfs_dir_touch(dir);
 	}
 	end = vexfs_journal_end(handle);
 	/*

@@ -131,8 +131,13 @@ static int vexfs_table_write_blocks(struct inode *table, const void *buf,
 		pos += n;
 		len -= n;
 	}
+	/*
+	 * The size covers whole blocks, so the table's inode is logged once
+	 * per block it grows by, not once per record appended. Records are
+	 * counted by the header's slot count, never by the size.
+	 */
 	if (pos > i_size_read(table)) {
-		i_size_write(table, pos);
+		i_size_write(table, round_up(pos, VEXFS_BLOCK_SIZE));
 		mark_inode_dirty(table);
 	}
 	inode_unlock(table);

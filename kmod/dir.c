@@ -340,7 +340,8 @@ out:
 	return err;
 }
 
-static void vexfs_dir_touch(struct inode *dir)
+/* Names changed: dir's mtime and ctime, and dir logged with them. */
+void vexfs_dir_touch(struct inode *dir)
 {
 	inode_set_mtime_to_ts(dir, inode_set_ctime_current(dir));
 	mark_inode_dirty(dir);
@@ -439,8 +440,12 @@ static int vexfs_dir_place(struct inode *dir, u32 lblk, void *block,
 	return off;
 }
 
-int vexfs_add_entry(struct inode *dir, const struct qstr *name,
-		    struct inode *inode)
+/*
+ * Name inode in dir, leaving dir's times (and so the logging of dir's
+ * inode) to the caller: a batch sets them once for all its names.
+ */
+int vexfs_dir_insert(struct inode *dir, const struct qstr *name,
+		     struct inode *inode)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
 	u8 type = fs_umode_to_dtype(inode->i_mode);
@@ -491,7 +496,6 @@ int vexfs_add_entry(struct inode *dir, const struct qstr *name,
 	idx->slack[lblk] = max(vexfs_block_slack(dir, lblk, bh->b_data), 0);
 	err = vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
-	vexfs_dir_touch(dir);
 	mutex_unlock(&vi->dir_lock);
 	return err;
 
@@ -500,6 +504,16 @@ out_brelse:
 out_free:
 	mutex_unlock(&vi->dir_lock);
 	kfree(slot);
+	return err;
+}
+
+int vexfs_add_entry(struct inode *dir, const struct qstr *name,
+		    struct inode *inode)
+{
+	int err = vexfs_dir_insert(dir, name, inode);
+
+	if (!err)
+		vexfs_dir_touch(dir);
 	return err;
 }
 

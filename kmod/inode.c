@@ -337,12 +337,16 @@ void vexfs_evict_inode(struct inode *inode)
 }
 
 /*
- * A new inode for a file about to be linked into dir. It is returned
- * locked (I_NEW); the caller links it and calls d_instantiate_new(), or
- * drops its link count and calls discard_new_inode() on failure.
+ * A new inode for a file about to be linked into dir, not yet logged: for
+ * a caller that logs it (mark_inode_dirty()) once it has set the rest, as
+ * batch insert does, so a file of a batch is stored once, not twice.
+ * Returned locked (I_NEW); the caller links it and calls
+ * d_instantiate_new(), or drops its link count and calls
+ * discard_new_inode() on failure.
  */
-struct inode *vexfs_new_inode(struct mnt_idmap *idmap, struct inode *dir,
-			      umode_t mode, dev_t rdev)
+struct inode *vexfs_new_inode_unlogged(struct mnt_idmap *idmap,
+				       struct inode *dir, umode_t mode,
+				       dev_t rdev)
 {
 	struct super_block *sb = dir->i_sb;
 	struct vexfs_inode_info *vi;
@@ -380,7 +384,17 @@ struct inode *vexfs_new_inode(struct mnt_idmap *idmap, struct inode *dir,
 		iput(inode);
 		return ERR_PTR(-EUCLEAN);
 	}
-	mark_inode_dirty(inode);
+	return inode;
+}
+
+/* vexfs_new_inode_unlogged(), logged in the running transaction. */
+struct inode *vexfs_new_inode(struct mnt_idmap *idmap, struct inode *dir,
+			      umode_t mode, dev_t rdev)
+{
+	struct inode *inode = vexfs_new_inode_unlogged(idmap, dir, mode, rdev);
+
+	if (!IS_ERR(inode))
+		mark_inode_dirty(inode);
 	return inode;
 }
 

@@ -168,6 +168,9 @@ struct inode *vexfs_iget(struct super_block *sb, u64 ino);
 struct inode *vexfs_iget_how(struct super_block *sb, u64 ino, unsigned int how);
 struct inode *vexfs_new_inode(struct mnt_idmap *idmap, struct inode *dir,
 			      umode_t mode, dev_t rdev);
+struct inode *vexfs_new_inode_unlogged(struct mnt_idmap *idmap,
+				       struct inode *dir, umode_t mode,
+				       dev_t rdev);
 int vexfs_write_inode(struct inode *inode, struct writeback_control *wbc);
 void vexfs_dirty_inode(struct inode *inode, int flags);
 int vexfs_file_mmap(struct file *file, struct vm_area_struct *vma);
@@ -189,6 +192,9 @@ extern const struct file_operations vexfs_dir_ops;
 int vexfs_find_entry(struct inode *dir, const struct qstr *name, u64 *ino);
 int vexfs_add_entry(struct inode *dir, const struct qstr *name,
 		    struct inode *inode);
+int vexfs_dir_insert(struct inode *dir, const struct qstr *name,
+		     struct inode *inode);
+void vexfs_dir_touch(struct inode *dir);
 int vexfs_delete_entry(struct inode *dir, const struct qstr *name);
 int vexfs_set_entry(struct inode *dir, const struct qstr *name,
 		    struct inode *inode);
