@@ -102,42 +102,54 @@ static int vexfs_table_read_blocks(struct inode *table, void *buf, size_t len,
 	return 0;
 }
 
-/* Holds the table's i_rwsem; the caller's handle covers the blocks. */
+/* Copy the part of buf that lies in the table block at start. */
+static int vexfs_table_write_block(struct inode *table, const void *buf,
+				   size_t n, loff_t start)
+{
+	struct buffer_head *bh;
+	int err;
+
+	bh = vexfs_table_block(table, start >> VEXFS_BLOCK_SHIFT, true);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	lock_buffer(bh);
+	memcpy(bh->b_data + (start & (VEXFS_BLOCK_SIZE - 1)), buf, n);
+	unlock_buffer(bh);
+	err = vexfs_journal_dirty(table->i_sb, bh);
+	brelse(bh);
+	return err;
+}
+
+/*
+ * Holds the table's i_rwsem; the caller's handle covers the blocks.
+ * Blocks are written last first: a record's header, which names its
+ * file, lies in its first block, so a record whose later block cannot be
+ * allocated (ENOSPC) is never left on disk naming a file that has no
+ * vector.
+ */
 static int vexfs_table_write_blocks(struct inode *table, const void *buf,
 				    size_t len, loff_t pos)
 {
-	struct super_block *sb = table->i_sb;
+	loff_t end = pos + len, covered = 0, start;
 	int err = 0;
 
 	inode_lock(table);
-	while (len) {
-		size_t off = pos & (VEXFS_BLOCK_SIZE - 1);
-		size_t n = min_t(size_t, len, VEXFS_BLOCK_SIZE - off);
-		struct buffer_head *bh;
-
-		bh = vexfs_table_block(table, pos >> VEXFS_BLOCK_SHIFT, true);
-		if (IS_ERR(bh)) {
-			err = PTR_ERR(bh);
-			break;
-		}
-		lock_buffer(bh);
-		memcpy(bh->b_data + off, buf, n);
-		unlock_buffer(bh);
-		err = vexfs_journal_dirty(sb, bh);
-		brelse(bh);
+	for (; end > pos; end = start) {
+		start = max(pos, round_down(end - 1, VEXFS_BLOCK_SIZE));
+		err = vexfs_table_write_block(table, buf + (start - pos),
+					      end - start, start);
 		if (err)
 			break;
-		buf += n;
-		pos += n;
-		len -= n;
+		covered = max(covered, end);
 	}
 	/*
-	 * The size covers whole blocks, so the table's inode is logged once
-	 * per block it grows by, not once per record appended. Records are
-	 * counted by the header's slot count, never by the size.
+	 * The size covers whole blocks (any a failed write allocated too), so
+	 * it changes only when the table gains a block, not with every record
+	 * appended. Records are counted by the header's slot count, never by
+	 * the size.
 	 */
-	if (pos > i_size_read(table)) {
-		i_size_write(table, round_up(pos, VEXFS_BLOCK_SIZE));
+	if (covered > i_size_read(table)) {
+		i_size_write(table, round_up(covered, VEXFS_BLOCK_SIZE));
 		mark_inode_dirty(table);
 	}
 	inode_unlock(table);

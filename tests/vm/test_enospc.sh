@@ -169,6 +169,39 @@ expect_fail "dd until the disk is full fails with ENOSPC" -e 'No space left on d
 check "sync the full filesystem" sync
 check "on the full disk, space freed without a sync is written at once" reuse_at_once "$MNT" "$REF"
 check "on the full disk, space freed without a sync takes vectors at once" vectors_at_once "$MNT" "$REF"
+
+# A 64-d record is 320 bytes: the table's first data block holds 12 and
+# the 13th spans into a second block. With no block free, the 13th put
+# must fail whole: its first part, which names its file, was once logged
+# before the second block failed, and the table kept a record of a file
+# with no vector (search found it after a remount; fsck repaired it).
+straddle_when_full() {
+	local ctl=$REPO/build/bin/vexfsctl i
+	mkdir "$1/st" && "$ctl" collection create "$1/st" --dim 64 >/dev/null || return 1
+	for i in $(seq 1 13); do
+		touch "$1/st/f$i" || return 1
+	done
+	for i in $(seq 1 12); do
+		"$ctl" put "$1/st/f$i" --vector "$(seq -s, 64)" >/dev/null || return 1
+	done
+	dd if=/dev/zero of="$1/fill3" bs=4k 2>/dev/null
+	sync
+	if "$ctl" put "$1/st/f13" --vector "$(seq -s, 64)" 2>"$2/put.err"; then
+		echo "the 13th put succeeded on a full disk"
+		return 1
+	fi
+	grep 'No space left' "$2/put.err"
+}
+check "a record that needs a block the full disk lacks fails with ENOSPC" straddle_when_full "$MNT" "$REF"
+check "unmount after the failed record" umount "$MNT"
+check_fsck "fsck finds no record of the file whose put failed"
+check "mount again" mount_fs
+check_eq "the collection holds the 12 vectors put" 12 \
+	"$("$REPO/build/bin/vexfsctl" --json collection info "$MNT/st" | python3 -c 'import json, sys; print(json.load(sys.stdin)["count"])')"
+expect_fail "the file whose put failed has no vector" -e 'no vector' \
+	"$REPO/build/bin/vexfsctl" get "$MNT/st/f13"
+check "remove the collection and the filler" rm -r "$MNT/st" "$MNT/fill3"
+
 check "delete the fill file" rm "$MNT/fill"
 check "unmount" umount "$MNT"
 check_fsck "fsck finds the journalled filesystem clean"
