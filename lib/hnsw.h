@@ -207,6 +207,8 @@ static inline bool vexfs_hnsw_seen(const uint64_t *seen, uint32_t n)
 
 /* ==== Searching ==== */
 
+struct vexfs_sq8_query;
+
 /* The vector of a slot, or NULL if the slot holds none any more. */
 typedef const float *(*vexfs_hnsw_vector_fn)(void *ctx, uint32_t slot);
 /* Whether a slot may be returned (filter, deleted mark, permission). */
@@ -231,6 +233,15 @@ struct vexfs_hnsw_query {
 	 */
 	const float *vectors;
 	vexfs_hnsw_vector_fn vector_of;	/* slot -> vector; without vectors */
+	/*
+	 * Optional: walk on SQ8 codes (vexfs_sq8.h), slot s's code at
+	 * codes + s * dim, the query coded as sq8 says; then re-rank the ef
+	 * best found by their exact distances, so results carry those. The
+	 * vectors still tell which slots hold one, and serve the re-rank.
+	 */
+	const struct vexfs_sq8_query *sq8;
+	const uint8_t *codes;
+	uint32_t rerank;		/* re-rank the best this many; 0: all ef */
 	vexfs_hnsw_accept_fn accept;	/* NULL: every slot is acceptable */
 	void *ctx;			/* passed to both callbacks */
 };
@@ -257,7 +268,10 @@ struct vexfs_hnsw_scratch {
 	struct vexfs_hnsw_cand *cand;	/* min-heap of nodes to expand */
 	struct vexfs_hnsw_cand *res;	/* max-heap of accepted nodes */
 	uint32_t *batch_node;		/* one neighbour list being scored */
-	const float **batch_vec;	/* and the vectors of its nodes */
+	union {
+		const float **batch_vec;	/* and the vectors of its nodes */
+		const uint8_t **batch_code;	/* or, walking on codes, their codes */
+	};
 	float *batch_dist;		/* and their distances */
 	uint32_t node_cap;		/* graph nodes the tags cover */
 	uint32_t cand_cap;		/* entries of cand */

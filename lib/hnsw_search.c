@@ -25,6 +25,7 @@
  * kernel_fpu_begin() and kernel_fpu_end().
  */
 #include "hnsw_cand.h"
+#include "vexfs_sq8.h"
 
 #define HNSW_PHASE_IDLE		0	/* not started, or results taken */
 #define HNSW_PHASE_DESCEND	1
@@ -132,16 +133,29 @@ static inline const float *hnsw_vector(const struct vexfs_hnsw_graph *g,
 	return q->vector_of(q->ctx, slot);
 }
 
-/* Distance from the query to node n; +inf when its slot has no vector. */
+static inline const uint8_t *hnsw_code(const struct vexfs_hnsw_graph *g,
+				       const struct vexfs_hnsw_query *q,
+				       uint32_t slot)
+{
+	return q->codes + (size_t)slot * g->dim;
+}
+
+/*
+ * Distance from the query to node n, estimated from its code when the
+ * walk runs on codes; +inf when its slot has no vector.
+ */
 static float hnsw_node_dist(const struct vexfs_hnsw_graph *g,
 			    const struct vexfs_hnsw_query *q,
 			    struct vexfs_hnsw_scratch *s, uint32_t n)
 {
-	const float *v = hnsw_vector(g, q, vexfs_hnsw_slot(g, n));
+	uint32_t slot = vexfs_hnsw_slot(g, n);
+	const float *v = hnsw_vector(g, q, slot);
 
 	if (!v)
 		return __builtin_inff();
 	s->distances++;
+	if (q->sq8)
+		return vexfs_sq8_estimate(q->sq8, hnsw_code(g, q, slot));
 	return q->distance(q->vector, v, g->dim);
 }
 
@@ -158,6 +172,11 @@ static void hnsw_score_batch(const struct vexfs_hnsw_graph *g,
 	uint32_t i;
 
 	s->distances += nb;
+	if (q->sq8) {
+		q->sq8->ops->list(q->sq8, s->batch_code, nb, bound,
+				  s->batch_dist);
+		return;
+	}
 	if (q->ops) {
 		q->ops->list(g->metric, q->vector,
 			     s->batch_vec, nb, g->dim, bound, s->batch_dist);
@@ -190,7 +209,7 @@ static uint32_t hnsw_gather(const struct vexfs_hnsw_graph *g,
 	uint32_t i, nb = 0;
 
 	for (i = 0; i < count; i++) {
-		uint32_t id = vexfs_hnsw_le32(l->l_ids[i]);
+		uint32_t id = vexfs_hnsw_le32(l->l_ids[i]), slot;
 		const float *v;
 
 		if (visit) {
@@ -198,12 +217,18 @@ static uint32_t hnsw_gather(const struct vexfs_hnsw_graph *g,
 				continue;
 			s->visited[id] = s->epoch;
 		}
-		v = hnsw_vector(g, q, vexfs_hnsw_slot(g, id));
+		slot = vexfs_hnsw_slot(g, id);
+		v = hnsw_vector(g, q, slot);
 		if (!v)
 			continue;
-		__builtin_prefetch(v);
 		s->batch_node[nb] = id;
-		s->batch_vec[nb++] = v;
+		if (q->sq8) {
+			s->batch_code[nb] = hnsw_code(g, q, slot);
+			__builtin_prefetch(s->batch_code[nb++]);
+		} else {
+			s->batch_vec[nb++] = v;
+			__builtin_prefetch(v);
+		}
 	}
 	return nb;
 }
@@ -318,7 +343,8 @@ int vexfs_hnsw_search_start(const struct vexfs_hnsw_graph *g,
 	uint32_t ef = q->ef > q->k ? q->ef : q->k;
 
 	if (!q->vector || !q->distance || (!q->vectors && !q->vector_of) ||
-	    (q->ops && !vexfs_metric_valid(g->metric)) || ef > s->ef_max ||
+	    (q->ops && !vexfs_metric_valid(g->metric)) ||
+	    (q->sq8 && (!q->codes || q->sq8->dim != g->dim)) || ef > s->ef_max ||
 	    g->node_count > s->node_cap || g->m0 > s->batch_cap)
 		return -EINVAL;
 	s->ef = ef;
@@ -361,15 +387,43 @@ int vexfs_hnsw_search_step(const struct vexfs_hnsw_graph *g,
 	return s->phase == HNSW_PHASE_DONE ? 0 : -EINVAL;
 }
 
+/*
+ * A walk on codes found the ef best by estimate: keep the best rerank of
+ * them (all, without a limit), give each its exact distance and make the
+ * results a heap under those again.
+ */
+static void hnsw_rerank(const struct vexfs_hnsw_graph *g,
+			const struct vexfs_hnsw_query *q,
+			struct vexfs_hnsw_scratch *s)
+{
+	uint32_t i;
+
+	if (q->rerank && q->rerank < s->nres) {
+		far_heap_sort(s->res, s->nres);		/* best first */
+		s->nres = q->rerank > q->k ? q->rerank : q->k;
+	}
+	for (i = 0; i < s->nres; i++) {
+		const float *v = hnsw_vector(g, q, vexfs_hnsw_slot(g, s->res[i].node));
+
+		s->res[i].dist = v ? q->distance(q->vector, v, g->dim) :
+				     __builtin_inff();
+	}
+	for (i = s->nres / 2; i > 0; i--)
+		far_heap_down(s->res, i - 1, s->nres);
+}
+
 int vexfs_hnsw_search_results(const struct vexfs_hnsw_graph *g,
 			      const struct vexfs_hnsw_query *q,
 			      struct vexfs_hnsw_scratch *s,
 			      struct vexfs_hnsw_result *results)
 {
-	uint32_t n = s->nres, i;
+	uint32_t n, i;
 
 	if (s->phase == HNSW_PHASE_IDLE)
 		return -EINVAL;
+	if (q->sq8)
+		hnsw_rerank(g, q, s);
+	n = s->nres;
 	/* Heap sort: the farthest goes to the back, best first remains. */
 	far_heap_sort(s->res, n);
 	if (n > q->k)

@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "hnsw.h"
+#include "vexfs_sq8.h"
 #include "vexfs_topk.h"
 
 #ifndef VEXFS_DATA_DIR
@@ -185,6 +186,7 @@ static float rng_gauss(void)
 
 /* -X: one call per distance, no early exit, for comparison */
 static bool per_vector;
+static uint32_t sq8_rerank;	/* -R: re-rank this many; 0 (default): all ef */
 
 static vexfs_distance_fn distance_for(uint32_t metric)
 {
@@ -273,6 +275,13 @@ struct vexfs_index {
 	size_t scratch_bytes;
 	struct vexfs_hnsw_scratch s;
 	struct vexfs_hnsw_query q;	/* ef and callbacks; vector per call */
+	/* vexfs-sq8 only: the walk on codes */
+	float *lo, *hi;			/* the coding's ranges */
+	struct vexfs_sq8 sq8;
+	uint8_t *codes;			/* n * dim */
+	int16_t *qcode;			/* the coded query, dim */
+	const struct vexfs_sq8_ops *sq8_ops;
+	struct vexfs_sq8_query sq;
 };
 
 static const float *row_vector(void *ctx, uint32_t slot)
@@ -340,6 +349,10 @@ static void lib_engine_drop(void *h)
 {
 	struct vexfs_index *v = h;
 
+	free(v->lo);
+	free(v->hi);
+	free(v->codes);
+	free(v->qcode);
 	free(v->buf);
 	free(v->mem);
 	free(v);
@@ -377,6 +390,58 @@ static uint32_t lib_engine_search(void *h, const float *query, uint32_t *ids)
 static const struct engine vexfs_engine = {
 	"vexfs", lib_engine_build, lib_engine_drop, lib_engine_bytes,
 	lib_engine_set_ef, lib_engine_search,
+};
+
+/*
+ * The same graph walked on SQ8 codes and re-ranked exactly: the coding is
+ * trained on every vector and the codes made as part of the build.
+ */
+static void *sq8_engine_build(const struct dataset *d, uint32_t m,
+			      uint32_t efc, uint32_t threads)
+{
+	struct vexfs_index *v = lib_engine_build(d, m, efc, threads);
+	struct vexfs_sq8_trainer t;
+	uint32_t i;
+
+	v->lo = malloc(d->dim * sizeof(float));
+	v->hi = malloc(d->dim * sizeof(float));
+	v->codes = malloc((size_t)d->n * d->dim);
+	v->qcode = malloc(d->dim * sizeof(int16_t));
+	if (!v->lo || !v->hi || !v->codes || !v->qcode)
+		die("codes", -ENOMEM);
+	vexfs_sq8_train_begin(&t, d->dim, d->metric, v->lo, v->hi);
+	for (i = 0; i < d->n; i++)
+		vexfs_sq8_train_add(&t, row_vector((void *)d, i));
+	vexfs_sq8_train_end(&t, &v->sq8);
+	for (i = 0; i < d->n; i++)
+		vexfs_sq8_encode(&v->sq8, row_vector((void *)d, i),
+				 v->codes + (size_t)i * d->dim);
+	v->sq8_ops = vexfs_sq8_select(vexfs_cpu_flags_native());
+	v->q.rerank = sq8_rerank;
+	v->q.sq8 = &v->sq;
+	v->q.codes = v->codes;
+	return v;
+}
+
+/* The graph and the codes; the vectors are the collection's. */
+static size_t sq8_engine_bytes(void *h, size_t *graph_only)
+{
+	struct vexfs_index *v = h;
+
+	return lib_engine_bytes(h, graph_only) + (size_t)v->d->n * v->d->dim;
+}
+
+static uint32_t sq8_engine_search(void *h, const float *query, uint32_t *ids)
+{
+	struct vexfs_index *v = h;
+
+	vexfs_sq8_query_init(&v->sq, &v->sq8, v->sq8_ops, query, v->qcode);
+	return lib_engine_search(h, query, ids);
+}
+
+static const struct engine vexfs_sq8_engine = {
+	"vexfs-sq8", sq8_engine_build, lib_engine_drop, sq8_engine_bytes,
+	lib_engine_set_ef, sq8_engine_search,
 };
 
 /* ---- hnswlib, from tests/bench/hnswlib_peer.cpp ---- */
@@ -725,7 +790,7 @@ static void sweep_all(const struct dataset *d, const struct engine **e,
 
 static void print_result(const struct result *r)
 {
-	printf("  %-8s build 1 thread %.2f s CPU, %.2f s wall; 2 threads %.2f s"
+	printf("  %-9s build 1 thread %.2f s CPU, %.2f s wall; 2 threads %.2f s"
 	       " wall; index %.2f MiB, graph alone %.2f MiB; RSS growth"
 	       " %.2f MiB\n", r->engine, r->build_s[0], r->build_s[1],
 	       r->build_s[2], r->bytes / 1048576.0, r->graph_bytes / 1048576.0,
@@ -738,9 +803,9 @@ static void print_curves(const struct result *r, uint32_t nr)
 
 	printf("  %5s", "ef");
 	for (i = 0; i < nr; i++)
-		printf("  %8s %-9s", r[i].engine, "recall");
+		printf("  %9s %-9s", r[i].engine, "recall");
 	for (i = 0; i < nr; i++)
-		printf("  %8s %-4s", r[i].engine, "QPS");
+		printf("  %9s %-4s", r[i].engine, "QPS");
 	printf("\n");
 	for (f = 0; f < NEF; f++) {
 		printf("  %5u", efs[f]);
@@ -795,6 +860,7 @@ static void run_set(const struct dataset *d, uint32_t m, uint32_t efc,
 {
 	const struct engine *e[] = {
 		&vexfs_engine,
+		&vexfs_sq8_engine,
 #ifdef HAVE_HNSWLIB
 		&hnswlib_engine,
 #endif
@@ -884,7 +950,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* progress through a pipe */
-	while ((opt = getopt(argc, argv, "d:g:s:j:m:e:PX")) != -1) {
+	while ((opt = getopt(argc, argv, "d:g:s:j:m:e:R:PX")) != -1) {
 		switch (opt) {
 		case 'd':
 			dir = optarg;
@@ -903,6 +969,9 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			efc = strtoul(optarg, NULL, 0);
+			break;
+		case 'R':
+			sq8_rerank = strtoul(optarg, NULL, 10);
 			break;
 		case 'X':
 			per_vector = true;

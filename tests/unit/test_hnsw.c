@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "hnsw.h"
+#include "vexfs_sq8.h"
 #include "vexfs_topk.h"
 
 #ifndef VEXFS_DATA_DIR
@@ -79,6 +80,17 @@ struct dataset {
 	const uint8_t *allowed;		/* row -> may be returned, or NULL */
 	const uint8_t *gone;		/* row -> vector freed, or NULL */
 	uint32_t accept_calls;		/* calls of the accept callback */
+	struct coded *coded;		/* walk on SQ8 codes, or NULL */
+};
+
+/* SQ8 codes of a dataset, by slot as a walk reads them (test_sq8_*). */
+struct coded {
+	float *lo, *hi;
+	struct vexfs_sq8 p;
+	uint8_t *codes;			/* n * stride rows of dim */
+	int16_t *qcode;
+	struct vexfs_sq8_query q;
+	uint32_t rerank;
 };
 
 static bool row_of(const struct dataset *d, uint32_t slot, uint32_t *row)
@@ -272,6 +284,14 @@ static int search(struct built *bt, struct dataset *d, const float *q,
 		.ctx = d,
 	};
 
+	if (d->coded) {
+		vexfs_sq8_query_init(&d->coded->q, &d->coded->p,
+				     vexfs_sq8_select(vexfs_cpu_flags_native()),
+				     q, d->coded->qcode);
+		query.sq8 = &d->coded->q;
+		query.codes = d->coded->codes;
+		query.rerank = d->coded->rerank;
+	}
 	return vexfs_hnsw_search(&bt->g, &query, &bt->s, res);
 }
 
@@ -356,6 +376,37 @@ static void expect_recall(const char *what, double r, double min)
 	print_message("    %-44s recall@10 %.4f\n", what, r);
 	if (r < min)
 		fail_msg("%s: recall %.4f below %.2f", what, r, min);
+}
+
+/* SQ8 codes for d, which the search helper then walks on. */
+static void code_dataset(struct dataset *d, struct coded *c)
+{
+	struct vexfs_sq8_trainer t;
+	uint32_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->lo = malloc(d->dim * sizeof(float));
+	c->hi = malloc(d->dim * sizeof(float));
+	c->codes = calloc((size_t)d->n * d->stride, d->dim);
+	c->qcode = malloc(d->dim * sizeof(int16_t));
+	assert_true(c->lo && c->hi && c->codes && c->qcode);
+	vexfs_sq8_train_begin(&t, d->dim, d->metric, c->lo, c->hi);
+	for (i = 0; i < d->n; i++)
+		vexfs_sq8_train_add(&t, d->v + (size_t)i * d->dim);
+	vexfs_sq8_train_end(&t, &c->p);
+	for (i = 0; i < d->n; i++)
+		vexfs_sq8_encode(&c->p, d->v + (size_t)i * d->dim,
+				 c->codes + (size_t)i * d->stride * d->dim);
+	d->coded = c;
+}
+
+static void uncode_dataset(struct dataset *d)
+{
+	free(d->coded->lo);
+	free(d->coded->hi);
+	free(d->coded->codes);
+	free(d->coded->qcode);
+	d->coded = NULL;
 }
 
 /* ==== Recall ==== */
@@ -447,6 +498,31 @@ static void *read_vecs(const char *name, uint32_t *n, uint32_t *dim)
 	return out;
 }
 
+/*
+ * SIFT descriptors are small integers: their codes are exact, and a walk
+ * on them finds what the float walk finds, distances and all.
+ */
+static void check_sift_codes(struct built *bt, struct dataset *d,
+			     const float *qs, uint32_t nq)
+{
+	struct vexfs_hnsw_result rf[K], rc[K];
+	struct coded c;
+	uint32_t i;
+	int nf, nc;
+
+	code_dataset(d, &c);
+	assert_true(c.p.step == 1.0f);
+	for (i = 0; i < nq; i++) {
+		d->coded = NULL;
+		nf = search(bt, d, qs + (size_t)i * d->dim, K, 16, false, rf);
+		d->coded = &c;
+		nc = search(bt, d, qs + (size_t)i * d->dim, K, 16, false, rc);
+		assert_int_equal(nf, nc);
+		assert_memory_equal(rf, rc, nf * sizeof(*rf));
+	}
+	uncode_dataset(d);
+}
+
 static void test_sift5k(void **state)
 {
 	struct dataset d = { .stride = 1, .metric = VEXFS_METRIC_L2 };
@@ -486,6 +562,7 @@ static void test_sift5k(void **state)
 		      recall(&bt, &d, qs, nq, EF, false, gt, gdim), 0.95);
 	expect_recall("sift5k M 16 efC 200, ef 16",
 		      recall(&bt, &d, qs, nq, 16, false, gt, gdim), 0.0);
+	check_sift_codes(&bt, &d, qs, nq);
 	unbuild(&bt);
 
 	build(&bt, &d, 16, 200, 2, 42);
@@ -752,6 +829,79 @@ static void test_filter(void **state)
 	}
 	unbuild(&bt);
 	free(allowed);
+	free(d.v);
+}
+
+/* ==== Walking on SQ8 codes ==== */
+
+/*
+ * Every metric, walked on codes: recall as the float walk's, and every
+ * answer carries exact distances, best first (recall() checks each).
+ */
+static void check_sq8_metric(uint32_t metric, uint32_t dim, const char *what)
+{
+	struct dataset d = { .n = 2000, .dim = dim, .stride = 3,
+			     .metric = metric };
+	struct coded c;
+	struct built bt;
+	double rf, rc;
+	float *qs;
+
+	rng_seed(21);
+	d.v = clustered_vectors(d.n + NQUERIES, d.dim, 20);
+	qs = d.v + (size_t)d.n * d.dim;
+	build(&bt, &d, 16, 200, 1, 7);
+	rf = recall(&bt, &d, qs, NQUERIES, EF, false, NULL, 0);
+	code_dataset(&d, &c);
+	rc = recall(&bt, &d, qs, NQUERIES, EF, false, NULL, 0);
+	expect_recall(what, rc, 0.95);
+	assert_true(rc >= rf - 0.01);
+	c.rerank = 1;		/* raised to k: still k exact answers */
+	expect_recall("  re-ranking only k", recall(&bt, &d, qs, NQUERIES, EF,
+						    false, NULL, 0), 0.90);
+	uncode_dataset(&d);
+	unbuild(&bt);
+	free(d.v);
+}
+
+static void test_sq8_metrics(void **state)
+{
+	(void)state;
+	check_sq8_metric(VEXFS_METRIC_L2, 32, "codes, clustered 2000x32 L2");
+	check_sq8_metric(VEXFS_METRIC_IP, 48, "codes, clustered 2000x48 IP");
+	check_sq8_metric(VEXFS_METRIC_COSINE, 200,
+			 "codes, clustered 2000x200 cosine");
+}
+
+/* Filters and freed slots hold on a walk on codes as on floats. */
+static void test_sq8_filtered(void **state)
+{
+	struct dataset d = { .n = 2000, .dim = 64, .stride = 1,
+			     .metric = VEXFS_METRIC_L2 };
+	uint8_t *allowed = malloc(d.n), *gone = calloc(d.n, 1);
+	struct coded c;
+	struct built bt;
+	uint32_t i;
+	float *qs;
+
+	(void)state;
+	rng_seed(22);
+	d.v = clustered_vectors(d.n + NQUERIES, d.dim, 20);
+	qs = d.v + (size_t)d.n * d.dim;
+	build(&bt, &d, 16, 200, 1, 9);
+	code_dataset(&d, &c);
+	for (i = 0; i < d.n; i++) {
+		allowed[i] = i % 4 != 1;
+		gone[i] = i % 7 == 3;
+	}
+	d.allowed = allowed;
+	d.gone = gone;
+	expect_recall("codes, 25% filtered out, 14% freed",
+		      recall(&bt, &d, qs, NQUERIES, EF, true, NULL, 0), 0.93);
+	uncode_dataset(&d);
+	unbuild(&bt);
+	free(allowed);
+	free(gone);
 	free(d.v);
 }
 
@@ -1423,6 +1573,8 @@ int main(void)
 		cmocka_unit_test(test_chunked),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_deleted),
+		cmocka_unit_test(test_sq8_metrics),
+		cmocka_unit_test(test_sq8_filtered),
 		cmocka_unit_test(test_small),
 		cmocka_unit_test(test_arguments),
 		cmocka_unit_test_setup_teardown(test_truncated, corrupt_setup,

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SQ8 (vexfs_sq8.h): training the coding, coding vectors and queries, the
+ * plain C integer kernels, and choosing kernels. An FPU unit in the
+ * kernel.
+ */
+#include "sq8_impl.h"
+
+#define SQ8_CODES	255	/* steps between code 0 and code 255 */
+
+static inline bool sq8_finite(float x)
+{
+	return x - x == 0.0f;
+}
+
+static inline bool sq8_integer(float x)
+{
+	return x == (float)(int64_t)x;
+}
+
+/* 1 / |v|, or 0 when v is zero (or not finite). */
+static float sq8_inv_norm(const float *v, uint32_t dim)
+{
+	double sum = 0;
+	uint32_t i;
+
+	for (i = 0; i < dim; i++)
+		sum += (double)v[i] * v[i];
+	if (!(sum > 0) || !sq8_finite((float)sum))
+		return 0;
+	return (float)(1.0 / __builtin_sqrt(sum));
+}
+
+/* Round to nearest and clamp to [min, max]. */
+static inline int32_t sq8_round_clamp(float x, int32_t min, int32_t max)
+{
+	if (!(x > (float)min))	/* NaN too */
+		return min;
+	if (x >= (float)max)
+		return max;
+	return (int32_t)(x + (x < 0 ? -0.5f : 0.5f));
+}
+
+void vexfs_sq8_train_begin(struct vexfs_sq8_trainer *t, uint32_t dim,
+			   uint32_t metric, float *lo, float *hi)
+{
+	uint32_t i;
+
+	*t = (struct vexfs_sq8_trainer) {
+		.dim = dim, .metric = metric, .integral = true, .lo = lo,
+		.hi = hi,
+	};
+	for (i = 0; i < dim; i++) {
+		lo[i] = __builtin_inff();
+		hi[i] = -__builtin_inff();
+	}
+}
+
+static void sq8_train_value(struct vexfs_sq8_trainer *t, uint32_t i, float x)
+{
+	if (!sq8_finite(x))
+		return;
+	if (x < t->lo[i])
+		t->lo[i] = x;
+	if (x > t->hi[i])
+		t->hi[i] = x;
+	if (t->integral && !sq8_integer(x))
+		t->integral = false;
+}
+
+void vexfs_sq8_train_add(struct vexfs_sq8_trainer *t, const float *v)
+{
+	float scale = 1.0f;
+	uint32_t i;
+
+	if (t->metric == VEXFS_METRIC_COSINE) {
+		scale = sq8_inv_norm(v, t->dim);
+		if (!scale)
+			return;
+	}
+	t->seen++;
+	for (i = 0; i < t->dim; i++)
+		sq8_train_value(t, i, v[i] * scale);
+}
+
+void vexfs_sq8_train_end(struct vexfs_sq8_trainer *t, struct vexfs_sq8 *p)
+{
+	float widest = 0;
+	uint32_t i;
+
+	for (i = 0; i < t->dim; i++) {
+		if (t->lo[i] > t->hi[i]) {	/* nothing finite seen */
+			t->lo[i] = 0;
+			t->hi[i] = 0;
+		}
+		if (t->hi[i] - t->lo[i] > widest)
+			widest = t->hi[i] - t->lo[i];
+	}
+	*p = (struct vexfs_sq8) {
+		.dim = t->dim, .metric = t->metric, .lo = t->lo,
+		.step = widest / SQ8_CODES,
+	};
+	/* Integers whose ranges fit in 255 steps of 1: coded exactly. */
+	if (!(p->step > 0) || (t->integral && widest <= SQ8_CODES))
+		p->step = 1.0f;
+}
+
+void vexfs_sq8_encode(const struct vexfs_sq8 *p, const float *v,
+		      uint8_t *code)
+{
+	float inv = 1.0f / p->step, scale = 1.0f;
+	uint32_t i;
+
+	if (p->metric == VEXFS_METRIC_COSINE)
+		scale = sq8_inv_norm(v, p->dim);
+	for (i = 0; i < p->dim; i++)
+		code[i] = (uint8_t)sq8_round_clamp((v[i] * scale - p->lo[i]) * inv,
+						   0, SQ8_CODES);
+}
+
+/* ==== Queries ==== */
+
+static void sq8_query_l2(struct vexfs_sq8_query *q, const struct vexfs_sq8 *p,
+			 const float *query, int16_t *code)
+{
+	float inv = 1.0f / p->step;
+	uint32_t i;
+
+	for (i = 0; i < p->dim; i++)
+		code[i] = (int16_t)sq8_round_clamp((query[i] - p->lo[i]) * inv,
+						   VEXFS_SQ8_L2_MIN,
+						   VEXFS_SQ8_L2_MAX);
+	q->l2 = true;
+	q->mul = p->step * p->step;
+	q->add = 0;
+}
+
+/* dot ~= bias + step * qstep * sum code[i] * c[i]; returns bias. */
+static float sq8_query_dot(struct vexfs_sq8_query *q,
+			   const struct vexfs_sq8 *p, const float *query,
+			   int16_t *code)
+{
+	float biggest = 0, qstep, inv;
+	double bias = 0;
+	uint32_t i;
+
+	for (i = 0; i < p->dim; i++) {
+		float m = query[i] < 0 ? -query[i] : query[i];
+
+		if (m > biggest)
+			biggest = m;
+		bias += (double)query[i] * p->lo[i];
+	}
+	qstep = biggest > 0 && sq8_finite(biggest) ?
+		biggest / VEXFS_SQ8_IP_MAX : 1.0f;
+	inv = 1.0f / qstep;
+	for (i = 0; i < p->dim; i++)
+		code[i] = (int16_t)sq8_round_clamp(query[i] * inv,
+						   -VEXFS_SQ8_IP_MAX,
+						   VEXFS_SQ8_IP_MAX);
+	q->l2 = false;
+	q->mul = -p->step * qstep;
+	return (float)bias;
+}
+
+void vexfs_sq8_query_init(struct vexfs_sq8_query *q, const struct vexfs_sq8 *p,
+			  const struct vexfs_sq8_ops *ops, const float *query,
+			  int16_t *code)
+{
+	float bias, inv;
+
+	*q = (struct vexfs_sq8_query) { .ops = ops, .code = code,
+					.dim = p->dim };
+	if (p->metric == VEXFS_METRIC_L2) {
+		sq8_query_l2(q, p, query, code);
+		return;
+	}
+	bias = sq8_query_dot(q, p, query, code);
+	if (p->metric != VEXFS_METRIC_COSINE) {
+		q->add = -bias;		/* IP: distance = -dot */
+		return;
+	}
+	/*
+	 * The codes do not depend on the query's length; the unit query's
+	 * dot is the raw one over |query|. A zero query scores 1 everywhere.
+	 */
+	inv = sq8_inv_norm(query, p->dim);
+	q->add = 1.0f - inv * bias;
+	q->mul *= inv;
+}
+
+/* ==== Plain C kernels ==== */
+
+/* With a limit, the sum may stop at a multiple of 128 dimensions. */
+static uint32_t sq8_l2_upto_scalar(const int16_t *q, const uint8_t *c,
+				   unsigned int dim, uint32_t limit)
+{
+	uint32_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < dim; i++) {
+		int32_t d = q[i] - c[i];
+
+		sum += (uint32_t)(d * d);
+		if ((i & 127) == 127 && sum >= limit)
+			break;
+	}
+	return sum;
+}
+
+static uint32_t sq8_l2_scalar(const int16_t *q, const uint8_t *c,
+			      unsigned int dim)
+{
+	return sq8_l2_upto_scalar(q, c, dim, 0xffffffffu);
+}
+
+static int32_t sq8_dot_scalar(const int16_t *q, const uint8_t *c,
+			      unsigned int dim)
+{
+	int32_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < dim; i++)
+		sum += q[i] * c[i];
+	return sum;
+}
+
+static void sq8_list_scalar(const struct vexfs_sq8_query *q,
+			    const uint8_t *const *rows, unsigned int n,
+			    float bound, float *out)
+{
+	uint32_t limit;
+	unsigned int i;
+
+	if (!q->l2) {
+		for (i = 0; i < n; i++)
+			out[i] = sq8_dot_estimate(q, sq8_dot_scalar(q->code,
+								    rows[i],
+								    q->dim));
+		return;
+	}
+	limit = sq8_l2_limit(q, bound);
+	for (i = 0; i < n; i++)
+		out[i] = sq8_l2_estimate(q, sq8_l2_upto_scalar(q->code, rows[i],
+							       q->dim, limit),
+					 limit, bound);
+}
+
+const struct vexfs_sq8_ops vexfs_sq8_scalar = {
+	.name	= "scalar",
+	.l2	= sq8_l2_scalar,
+	.dot	= sq8_dot_scalar,
+	.list	= sq8_list_scalar,
+};
+
+#define SQ8_CPU_AVX2	(VEXFS_CPU_AVX | VEXFS_CPU_AVX2)
+
+const struct vexfs_sq8_ops *vexfs_sq8_select(unsigned int cpu_flags)
+{
+	if ((cpu_flags & SQ8_CPU_AVX2) == SQ8_CPU_AVX2)
+		return &vexfs_sq8_avx2;
+	return &vexfs_sq8_scalar;
+}
