@@ -387,6 +387,17 @@ int vexfs_hnsw_search_step(const struct vexfs_hnsw_graph *g,
 	return s->phase == HNSW_PHASE_DONE ? 0 : -EINVAL;
 }
 
+/* All of node n's vector on its way: the re-rank reads every byte. */
+static void hnsw_prefetch_vector(const struct vexfs_hnsw_graph *g,
+				 const struct vexfs_hnsw_query *q, uint32_t n)
+{
+	const uint8_t *v = (const uint8_t *)hnsw_vector(g, q, vexfs_hnsw_slot(g, n));
+	size_t i;
+
+	for (i = 0; v && i < (size_t)g->dim * sizeof(float); i += 64)
+		__builtin_prefetch(v + i);
+}
+
 /*
  * A walk on codes found the ef best by estimate: keep the best rerank of
  * them (all, without a limit), give each its exact distance and make the
@@ -405,6 +416,8 @@ static void hnsw_rerank(const struct vexfs_hnsw_graph *g,
 	for (i = 0; i < s->nres; i++) {
 		const float *v = hnsw_vector(g, q, vexfs_hnsw_slot(g, s->res[i].node));
 
+		if (i + 1 < s->nres)
+			hnsw_prefetch_vector(g, q, s->res[i + 1].node);
 		s->res[i].dist = v ? q->distance(q->vector, v, g->dim) :
 				     __builtin_inff();
 	}

@@ -94,6 +94,15 @@ static int32_t sq8_dot_avx2(const int16_t *q, const uint8_t *c,
 	return sum;
 }
 
+/* The whole of the next row on its way while this one is scored. */
+static inline void prefetch_row(const uint8_t *row, unsigned int dim)
+{
+	unsigned int i;
+
+	for (i = 0; i < dim; i += 64)
+		__builtin_prefetch(row + i);
+}
+
 static void sq8_list_avx2(const struct vexfs_sq8_query *q,
 			  const uint8_t *const *rows, unsigned int n,
 			  float bound, float *out)
@@ -102,16 +111,22 @@ static void sq8_list_avx2(const struct vexfs_sq8_query *q,
 	unsigned int i;
 
 	if (!q->l2) {
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			if (i + 1 < n)
+				prefetch_row(rows[i + 1], q->dim);
 			out[i] = sq8_dot_estimate(q, sq8_dot_avx2(q->code, rows[i],
 								  q->dim));
+		}
 		return;
 	}
 	limit = sq8_l2_limit(q, bound);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n)
+			prefetch_row(rows[i + 1], q->dim);
 		out[i] = sq8_l2_estimate(q, avx2_l2_upto(q->code, rows[i],
 							 q->dim, limit),
 					 limit, bound);
+	}
 }
 
 const struct vexfs_sq8_ops vexfs_sq8_avx2 = {
