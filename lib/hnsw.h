@@ -207,6 +207,7 @@ static inline bool vexfs_hnsw_seen(const uint64_t *seen, uint32_t n)
 
 /* ==== Searching ==== */
 
+struct vexfs_sq8;
 struct vexfs_sq8_query;
 
 /* The vector of a slot, or NULL if the slot holds none any more. */
@@ -357,6 +358,14 @@ struct vexfs_hnsw_build_params {
 	vexfs_distance_fn distance;	/* NULL: the best kernel for metric */
 	vexfs_hnsw_vector_fn vector_of;	/* slot -> vector, required */
 	void *ctx;			/* passed to vector_of */
+	/*
+	 * Optional: build on SQ8 codes (vexfs_sq8.h), slot s's at codes +
+	 * s * dim, every distance taken between codes: a quarter of the
+	 * memory traffic and integer sums. vector_of still names the slots
+	 * that hold a vector; distance is then not used.
+	 */
+	const struct vexfs_sq8 *sq8;
+	const uint8_t *codes;
 	vexfs_hnsw_progress_fn progress; /* NULL, or called now and then, last with total */
 	void *progress_ctx;		/* passed to progress */
 };

@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "hnsw_cand.h"
+#include "vexfs_sq8.h"
 
 /* ==== The builder ==== */
 
@@ -59,10 +60,14 @@ struct vexfs_hnsw_builder {
 	uint64_t seed;			/* seed of the level draw */
 	vexfs_distance_fn distance;	/* the metric's distance */
 	vexfs_distance_within_fn within; /* its early-exit form, or NULL */
+	const struct vexfs_sq8 *sq8;	/* building on codes, or NULL */
+	const struct vexfs_sq8_ops *sq8_ops;
 	/* ---- nodes, by index: the slots in increasing order ---- */
 	uint32_t n;			/* nodes */
 	uint32_t *slots;		/* node -> slot */
 	const float **vec;		/* node -> its vector */
+	const uint8_t **code;		/* node -> its code, with sq8 */
+	float *code_off;		/* node -> its code's offset, with sq8 */
 	uint8_t *levels;		/* node -> top level */
 	uint32_t *upper_first;		/* node -> its level-1 record */
 	uint32_t upper_count;		/* upper records, all nodes */
@@ -89,20 +94,27 @@ static uint32_t *bld_links(const struct vexfs_hnsw_builder *b, uint32_t n,
 	return b->links_up + ((size_t)b->upper_first[n] + l - 1) * (1 + b->m);
 }
 
-static inline float bld_dist(const struct vexfs_hnsw_builder *b,
-			     const float *x, const float *y)
+/*
+ * The distance between nodes x and y where only values below bound
+ * matter (vexfs_distance.h): from their codes when building on codes.
+ */
+static inline float bld_dist_within(const struct vexfs_hnsw_builder *b,
+				    uint32_t x, uint32_t y, float bound)
 {
-	return b->distance(x, y, b->dim);
+	if (b->sq8)
+		return vexfs_sq8_pair_distance(b->sq8, b->sq8_ops,
+					       b->code[x], b->code_off[x],
+					       b->code[y], b->code_off[y],
+					       bound);
+	if (b->within)
+		return b->within(b->vec[x], b->vec[y], b->dim, bound);
+	return b->distance(b->vec[x], b->vec[y], b->dim);
 }
 
-/* The distance where only values below bound matter (vexfs_distance.h). */
-static inline float bld_dist_within(const struct vexfs_hnsw_builder *b,
-				    const float *x, const float *y,
-				    float bound)
+static inline float bld_dist(const struct vexfs_hnsw_builder *b, uint32_t x,
+			     uint32_t y)
 {
-	if (b->within)
-		return b->within(x, y, b->dim, bound);
-	return b->distance(x, y, b->dim);
+	return bld_dist_within(b, x, y, INFINITY);
 }
 
 /* ==== Candidates ==== */
@@ -228,8 +240,8 @@ static uint32_t read_links(struct bld_worker *w, uint32_t n, uint32_t l)
 
 /* ==== Search while building ==== */
 
-/* Greedy walk on level l from *cur towards v. */
-static void greedy(struct bld_worker *w, const float *v, uint32_t l,
+/* Greedy walk on level l from *cur towards node q. */
+static void greedy(struct bld_worker *w, uint32_t q, uint32_t l,
 		   uint32_t *cur, float *cur_dist)
 {
 	const struct vexfs_hnsw_builder *b = w->b;
@@ -240,8 +252,7 @@ static void greedy(struct bld_worker *w, const float *v, uint32_t l,
 
 		moved = false;
 		for (i = 0; i < count; i++) {
-			float d = bld_dist_within(b, v, b->vec[w->copy[i]],
-						  *cur_dist);
+			float d = bld_dist_within(b, q, w->copy[i], *cur_dist);
 
 			if (d < *cur_dist) {
 				*cur = w->copy[i];
@@ -287,7 +298,6 @@ static void search_layer(struct bld_worker *w, uint32_t q, uint32_t ep,
 			 float ep_dist, uint32_t ef, uint32_t l)
 {
 	const struct vexfs_hnsw_builder *b = w->b;
-	const float *v = b->vec[q];
 
 	visit_begin(w);
 	w->visited[q] = w->epoch;
@@ -309,7 +319,7 @@ static void search_layer(struct bld_worker *w, uint32_t q, uint32_t ep,
 			if (w->visited[id] == w->epoch)
 				continue;
 			w->visited[id] = w->epoch;
-			beam_offer(w, id, bld_dist_within(b, v, b->vec[id],
+			beam_offer(w, id, bld_dist_within(b, q, id,
 							  beam_bound(w, ef)), ef);
 		}
 	}
@@ -330,11 +340,10 @@ static uint32_t select_neighbours(struct bld_worker *w,
 	uint32_t kept = 0, pruned = 0, i, j;
 
 	for (i = 0; i < n && kept < max; i++) {
-		const float *v = b->vec[c[i].node];
 		bool good = true;
 
 		for (j = 0; j < kept && good; j++)
-			good = bld_dist_within(b, v, b->vec[w->kept[j].node],
+			good = bld_dist_within(b, c[i].node, w->kept[j].node,
 					       c[i].dist) >= c[i].dist;
 		if (good)
 			w->kept[kept++] = c[i];
@@ -380,7 +389,7 @@ static void link_back(struct bld_worker *w, uint32_t e, uint32_t q, float d,
 	}
 	for (i = 0; i < count; i++) {
 		w->pool[i].node = rec[1 + i];
-		w->pool[i].dist = bld_dist(b, b->vec[e], b->vec[rec[1 + i]]);
+		w->pool[i].dist = bld_dist(b, e, rec[1 + i]);
 	}
 	w->pool[count].node = q;
 	w->pool[count].dist = d;
@@ -441,9 +450,9 @@ static void insert_node(struct bld_worker *w, uint32_t q)
 	if (!new_top)
 		pthread_mutex_unlock(&b->entry_lock);
 
-	d = bld_dist(b, b->vec[q], b->vec[cur]);
+	d = bld_dist(b, q, cur);
 	for (l = top; l > level; l--)
-		greedy(w, b->vec[q], l, &cur, &d);
+		greedy(w, q, l, &cur, &d);
 	for (l = level < top ? level : top; ; l--) {
 		uint32_t n;
 
@@ -515,7 +524,9 @@ static int params_valid(const struct vexfs_hnsw_build_params *p, uint32_t n)
 	return p->dim >= 1 && p->dim <= VEXFS_HNSW_MAX_DIM &&
 	       vexfs_metric_valid(p->metric) && p->m >= VEXFS_HNSW_MIN_M &&
 	       p->m <= VEXFS_HNSW_MAX_M && p->ef_construction >= 1 &&
-	       p->vector_of && n < VEXFS_HNSW_NO_NODE;
+	       p->vector_of && n < VEXFS_HNSW_NO_NODE &&
+	       (!p->sq8 || (p->codes && p->sq8->dim == p->dim &&
+			    p->sq8->metric == p->metric));
 }
 
 static const struct vexfs_distance_ops *native_ops(void)
@@ -552,6 +563,23 @@ static int take_slots(struct vexfs_hnsw_builder *b, const uint32_t *slots,
 		b->vec[i] = vector_of(ctx, b->slots[i]);
 		if (!b->vec[i])
 			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Building on codes: each node's code, and its offset for dot products. */
+static int take_codes(struct vexfs_hnsw_builder *b, const uint8_t *codes)
+{
+	size_t n = b->n ? b->n : 1;
+	uint32_t i;
+
+	b->code = malloc(n * sizeof(*b->code));
+	b->code_off = malloc(n * sizeof(*b->code_off));
+	if (!b->code || !b->code_off)
+		return -ENOMEM;
+	for (i = 0; i < b->n; i++) {
+		b->code[i] = codes + (size_t)b->slots[i] * b->dim;
+		b->code_off[i] = vexfs_sq8_code_offset(b->sq8, b->code[i]);
 	}
 	return 0;
 }
@@ -625,6 +653,15 @@ static void builder_setup(struct vexfs_hnsw_builder *b,
 
 		b->distance = vexfs_distance_fn_of(ops, p->metric);
 		b->within = vexfs_distance_within_of(ops, p->metric);
+	}
+	if (p->sq8) {
+		unsigned int flags = 0;
+
+#if defined(__x86_64__) || defined(__i386__)
+		flags = vexfs_cpu_flags_native();
+#endif
+		b->sq8 = p->sq8;
+		b->sq8_ops = vexfs_sq8_select(flags);
 	}
 	b->n = n;
 	b->progress = p->progress;
@@ -700,6 +737,8 @@ int vexfs_hnsw_build(const struct vexfs_hnsw_build_params *p,
 	}
 	err = builder_alloc(b);
 	err = err ?: take_slots(b, slots, p->vector_of, p->ctx);
+	if (!err && b->sq8)
+		err = take_codes(b, p->codes);
 	err = err ?: draw_levels(b);
 	if (err)
 		goto fail;
@@ -730,6 +769,8 @@ void vexfs_hnsw_builder_free(struct vexfs_hnsw_builder *b)
 	pthread_mutex_destroy(&b->entry_lock);
 	free(b->slots);
 	free(b->vec);
+	free(b->code);
+	free(b->code_off);
 	free(b->levels);
 	free(b->upper_first);
 	free(b->links0);
@@ -744,7 +785,8 @@ size_t vexfs_hnsw_builder_bytes(const struct vexfs_hnsw_builder *b)
 {
 	size_t per_node = sizeof(*b->slots) + sizeof(*b->vec) +
 			  sizeof(*b->levels) + sizeof(*b->upper_first) +
-			  sizeof(*b->locks) + (1 + b->m0) * sizeof(uint32_t);
+			  sizeof(*b->locks) + (1 + b->m0) * sizeof(uint32_t) +
+			  (b->sq8 ? sizeof(*b->code) + sizeof(*b->code_off) : 0);
 
 	return sizeof(*b) + b->n * per_node +
 	       ((size_t)b->upper_count * (1 + b->m) + 1) * sizeof(uint32_t);

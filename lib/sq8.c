@@ -97,12 +97,24 @@ void vexfs_sq8_train_end(struct vexfs_sq8_trainer *t, struct vexfs_sq8 *p)
 			widest = t->hi[i] - t->lo[i];
 	}
 	*p = (struct vexfs_sq8) {
-		.dim = t->dim, .metric = t->metric, .lo = t->lo,
+		.dim = t->dim, .metric = t->metric,
 		.step = widest / SQ8_CODES,
 	};
+	vexfs_sq8_set_lo(p, t->lo);
 	/* Integers whose ranges fit in 255 steps of 1: coded exactly. */
 	if (!(p->step > 0) || (t->integral && widest <= SQ8_CODES))
 		p->step = 1.0f;
+}
+
+void vexfs_sq8_set_lo(struct vexfs_sq8 *p, const float *lo)
+{
+	double sum = 0;
+	uint32_t i;
+
+	for (i = 0; i < p->dim; i++)
+		sum += (double)lo[i] * lo[i];
+	p->lo = lo;
+	p->lo_sq = (float)sum;
 }
 
 void vexfs_sq8_encode(const struct vexfs_sq8 *p, const float *v,
@@ -189,6 +201,37 @@ void vexfs_sq8_query_init(struct vexfs_sq8_query *q, const struct vexfs_sq8 *p,
 	q->mul *= inv;
 }
 
+/* ==== Between two codes ==== */
+
+float vexfs_sq8_code_offset(const struct vexfs_sq8 *p, const uint8_t *code)
+{
+	double sum = 0;
+	uint32_t i;
+
+	for (i = 0; i < p->dim; i++)
+		sum += (double)p->lo[i] * code[i];
+	return (float)(sum * p->step);
+}
+
+float vexfs_sq8_pair_distance(const struct vexfs_sq8 *p,
+			      const struct vexfs_sq8_ops *ops,
+			      const uint8_t *a, float a_off,
+			      const uint8_t *b, float b_off, float bound)
+{
+	float step_sq = p->step * p->step, dot;
+	struct vexfs_sq8_query l2 = { .mul = step_sq };
+	uint32_t limit;
+
+	if (p->metric == VEXFS_METRIC_L2) {
+		limit = sq8_l2_limit(&l2, bound);
+		return sq8_l2_estimate(&l2, ops->l2_codes(a, b, p->dim, limit),
+				       limit, bound);
+	}
+	dot = p->lo_sq + a_off + b_off +
+	      step_sq * (float)ops->dot_codes(a, b, p->dim);
+	return p->metric == VEXFS_METRIC_COSINE ? 1.0f - dot : -dot;
+}
+
 /* ==== Plain C kernels ==== */
 
 /* With a limit, the sum may stop at a multiple of 128 dimensions. */
@@ -246,11 +289,40 @@ static void sq8_list_scalar(const struct vexfs_sq8_query *q,
 					 limit, bound);
 }
 
+static uint32_t sq8_l2_codes_scalar(const uint8_t *a, const uint8_t *b,
+				    unsigned int dim, uint32_t limit)
+{
+	uint32_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < dim; i++) {
+		int32_t d = a[i] - b[i];
+
+		sum += (uint32_t)(d * d);
+		if ((i & 127) == 127 && sum >= limit)
+			break;
+	}
+	return sum;
+}
+
+static uint32_t sq8_dot_codes_scalar(const uint8_t *a, const uint8_t *b,
+				     unsigned int dim)
+{
+	uint32_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < dim; i++)
+		sum += (uint32_t)a[i] * b[i];
+	return sum;
+}
+
 const struct vexfs_sq8_ops vexfs_sq8_scalar = {
 	.name	= "scalar",
 	.l2	= sq8_l2_scalar,
 	.dot	= sq8_dot_scalar,
 	.list	= sq8_list_scalar,
+	.l2_codes = sq8_l2_codes_scalar,
+	.dot_codes = sq8_dot_codes_scalar,
 };
 
 #define SQ8_CPU_AVX2	(VEXFS_CPU_AVX | VEXFS_CPU_AVX2)

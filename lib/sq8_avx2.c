@@ -129,9 +129,61 @@ static void sq8_list_avx2(const struct vexfs_sq8_query *q,
 	}
 }
 
+static uint32_t sq8_l2_codes_avx2(const uint8_t *a, const uint8_t *b,
+				  unsigned int dim, uint32_t limit)
+{
+	sq8_v8si s0 = { 0 }, s1 = { 0 };
+	unsigned int i = 0;
+	int32_t sum;
+
+	for (; dim - i >= 32; i += 32) {
+		sq8_v16hi d0 = load_code(a + i) - load_code(b + i);
+		sq8_v16hi d1 = load_code(a + i + 16) - load_code(b + i + 16);
+
+		s0 += __builtin_ia32_pmaddwd256(d0, d0);
+		s1 += __builtin_ia32_pmaddwd256(d1, d1);
+		if ((i & 127) == 96 && dim - i > 64) {
+			sum = hsum(s0 + s1);
+			if ((uint32_t)sum >= limit)
+				return (uint32_t)sum;
+		}
+	}
+	for (; dim - i >= 16; i += 16) {
+		sq8_v16hi d = load_code(a + i) - load_code(b + i);
+
+		s0 += __builtin_ia32_pmaddwd256(d, d);
+	}
+	sum = hsum(s0 + s1);
+	for (; i < dim; i++)
+		sum += (a[i] - b[i]) * (a[i] - b[i]);
+	return (uint32_t)sum;
+}
+
+static uint32_t sq8_dot_codes_avx2(const uint8_t *a, const uint8_t *b,
+				   unsigned int dim)
+{
+	sq8_v8si s0 = { 0 }, s1 = { 0 };
+	unsigned int i = 0;
+	int32_t sum;
+
+	for (; dim - i >= 32; i += 32) {
+		s0 += __builtin_ia32_pmaddwd256(load_code(a + i), load_code(b + i));
+		s1 += __builtin_ia32_pmaddwd256(load_code(a + i + 16),
+						load_code(b + i + 16));
+	}
+	for (; dim - i >= 16; i += 16)
+		s0 += __builtin_ia32_pmaddwd256(load_code(a + i), load_code(b + i));
+	sum = hsum(s0 + s1);
+	for (; i < dim; i++)
+		sum += a[i] * b[i];
+	return (uint32_t)sum;
+}
+
 const struct vexfs_sq8_ops vexfs_sq8_avx2 = {
 	.name	= "avx2",
 	.l2	= sq8_l2_avx2,
 	.dot	= sq8_dot_avx2,
 	.list	= sq8_list_avx2,
+	.l2_codes = sq8_l2_codes_avx2,
+	.dot_codes = sq8_dot_codes_avx2,
 };

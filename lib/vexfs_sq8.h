@@ -54,6 +54,7 @@ struct vexfs_sq8 {
 	uint32_t dim;
 	uint32_t metric;		/* VEXFS_METRIC_* of the vectors */
 	float step;
+	float lo_sq;			/* sum lo[i]^2: vexfs_sq8_set_lo() */
 	const float *lo;		/* dim floats, the caller's */
 };
 
@@ -77,6 +78,9 @@ void vexfs_sq8_train_add(struct vexfs_sq8_trainer *t, const float *v);
  */
 void vexfs_sq8_train_end(struct vexfs_sq8_trainer *t, struct vexfs_sq8 *p);
 
+/* Point p at lo (dim floats) and derive what depends on it. */
+void vexfs_sq8_set_lo(struct vexfs_sq8 *p, const float *lo);
+
 /* Code one vector into code[dim]; values outside the ranges clamp. */
 void vexfs_sq8_encode(const struct vexfs_sq8 *p, const float *v,
 		      uint8_t *code);
@@ -99,6 +103,15 @@ struct vexfs_sq8_ops {
 	void (*list)(const struct vexfs_sq8_query *q,
 		     const uint8_t *const *rows, unsigned int n, float bound,
 		     float *out);
+	/*
+	 * Between two codes (a graph build): sum (a[i] - b[i])^2, which may
+	 * stop at a multiple of 128 dimensions once it reaches limit; and
+	 * sum a[i] * b[i].
+	 */
+	uint32_t (*l2_codes)(const uint8_t *a, const uint8_t *b,
+			     unsigned int dim, uint32_t limit);
+	uint32_t (*dot_codes)(const uint8_t *a, const uint8_t *b,
+			      unsigned int dim);
 };
 
 extern const struct vexfs_sq8_ops vexfs_sq8_scalar;
@@ -132,5 +145,26 @@ static inline float vexfs_sq8_estimate(const struct vexfs_sq8_query *q,
 		return q->add + q->mul * (float)q->ops->l2(q->code, code, q->dim);
 	return q->add + q->mul * (float)q->ops->dot(q->code, code, q->dim);
 }
+
+/*
+ * ==== Between two coded vectors ====
+ *
+ * For a graph build on codes. With a = lo + step * ca and b likewise,
+ *
+ *   a . b = sum lo[i]^2 + off(ca) + off(cb) + step^2 * sum ca[i] * cb[i]
+ *
+ * where off(c) = step * sum lo[i] * c[i] belongs to one code and is
+ * computed once (vexfs_sq8_code_offset()).
+ */
+float vexfs_sq8_code_offset(const struct vexfs_sq8 *p, const uint8_t *code);
+
+/*
+ * The metric's distance between the coded vectors a and b (offsets as
+ * above; L2 ignores them). Only values below bound matter, as for a list.
+ */
+float vexfs_sq8_pair_distance(const struct vexfs_sq8 *p,
+			      const struct vexfs_sq8_ops *ops,
+			      const uint8_t *a, float a_off,
+			      const uint8_t *b, float b_off, float bound);
 
 #endif /* VEXFS_SQ8_H */

@@ -187,6 +187,7 @@ static float rng_gauss(void)
 /* -X: one call per distance, no early exit, for comparison */
 static bool per_vector;
 static uint32_t sq8_rerank;	/* -R: re-rank this many; 0 (default): all ef */
+static bool sq8_float_build;	/* -F: vexfs-sq8's graph from the floats */
 
 static vexfs_distance_fn distance_for(uint32_t metric)
 {
@@ -297,10 +298,11 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static void *lib_engine_build(const struct dataset *d, uint32_t m, uint32_t efc,
-			      uint32_t threads)
+/* The graph over d into v; on v's codes when it has them, unless -F. */
+static struct vexfs_index *lib_index_build(struct vexfs_index *v,
+					   const struct dataset *d, uint32_t m,
+					   uint32_t efc, uint32_t threads)
 {
-	struct vexfs_index *v = calloc(1, sizeof(*v));
 	struct vexfs_hnsw_build_params p;
 	struct vexfs_hnsw_builder *b;
 	size_t len;
@@ -315,6 +317,10 @@ static void *lib_engine_build(const struct dataset *d, uint32_t m, uint32_t efc,
 	p.keep_pruned = keep_pruned;
 	p.vector_of = row_vector;
 	p.ctx = (void *)d;
+	if (v->codes && !sq8_float_build) {
+		p.sq8 = &v->sq8;
+		p.codes = v->codes;
+	}
 	err = vexfs_hnsw_build(&p, NULL, d->n, &b);
 	if (err)
 		die("build", err);
@@ -343,6 +349,16 @@ static void *lib_engine_build(const struct dataset *d, uint32_t m, uint32_t efc,
 	v->q.vector_of = row_vector;
 	v->q.ctx = (void *)d;
 	return v;
+}
+
+static void *lib_engine_build(const struct dataset *d, uint32_t m, uint32_t efc,
+			      uint32_t threads)
+{
+	struct vexfs_index *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		die("build", -ENOMEM);
+	return lib_index_build(v, d, m, efc, threads);
 }
 
 static void lib_engine_drop(void *h)
@@ -399,15 +415,17 @@ static const struct engine vexfs_engine = {
 static void *sq8_engine_build(const struct dataset *d, uint32_t m,
 			      uint32_t efc, uint32_t threads)
 {
-	struct vexfs_index *v = lib_engine_build(d, m, efc, threads);
+	struct vexfs_index *v = calloc(1, sizeof(*v));
 	struct vexfs_sq8_trainer t;
 	uint32_t i;
 
-	v->lo = malloc(d->dim * sizeof(float));
-	v->hi = malloc(d->dim * sizeof(float));
-	v->codes = malloc((size_t)d->n * d->dim);
-	v->qcode = malloc(d->dim * sizeof(int16_t));
-	if (!v->lo || !v->hi || !v->codes || !v->qcode)
+	if (v) {
+		v->lo = malloc(d->dim * sizeof(float));
+		v->hi = malloc(d->dim * sizeof(float));
+		v->codes = malloc((size_t)d->n * d->dim);
+		v->qcode = malloc(d->dim * sizeof(int16_t));
+	}
+	if (!v || !v->lo || !v->hi || !v->codes || !v->qcode)
 		die("codes", -ENOMEM);
 	vexfs_sq8_train_begin(&t, d->dim, d->metric, v->lo, v->hi);
 	for (i = 0; i < d->n; i++)
@@ -416,6 +434,7 @@ static void *sq8_engine_build(const struct dataset *d, uint32_t m,
 	for (i = 0; i < d->n; i++)
 		vexfs_sq8_encode(&v->sq8, row_vector((void *)d, i),
 				 v->codes + (size_t)i * d->dim);
+	lib_index_build(v, d, m, efc, threads);
 	v->sq8_ops = vexfs_sq8_select(vexfs_cpu_flags_native());
 	v->q.rerank = sq8_rerank;
 	v->q.sq8 = &v->sq;
@@ -950,7 +969,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* progress through a pipe */
-	while ((opt = getopt(argc, argv, "d:g:s:j:m:e:R:PX")) != -1) {
+	while ((opt = getopt(argc, argv, "d:g:s:j:m:e:R:FPX")) != -1) {
 		switch (opt) {
 		case 'd':
 			dir = optarg;
@@ -972,6 +991,9 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			sq8_rerank = strtoul(optarg, NULL, 10);
+			break;
+		case 'F':
+			sq8_float_build = true;
 			break;
 		case 'X':
 			per_vector = true;

@@ -91,6 +91,7 @@ struct coded {
 	int16_t *qcode;
 	struct vexfs_sq8_query q;
 	uint32_t rerank;
+	bool build;			/* graphs are built on the codes too */
 };
 
 static bool row_of(const struct dataset *d, uint32_t slot, uint32_t *row)
@@ -194,6 +195,10 @@ static void build_params(struct vexfs_hnsw_build_params *p,
 	p->seed = seed;
 	p->vector_of = vector_of;
 	p->ctx = d;
+	if (d->coded && d->coded->build) {
+		p->sq8 = &d->coded->p;
+		p->codes = d->coded->codes;
+	}
 }
 
 static void *aligned_copy(const void *src, size_t len)
@@ -500,12 +505,14 @@ static void *read_vecs(const char *name, uint32_t *n, uint32_t *dim)
 
 /*
  * SIFT descriptors are small integers: their codes are exact, and a walk
- * on them finds what the float walk finds, distances and all.
+ * on them finds what the float walk finds, distances and all; a build on
+ * them makes the same graph.
  */
 static void check_sift_codes(struct built *bt, struct dataset *d,
 			     const float *qs, uint32_t nq)
 {
 	struct vexfs_hnsw_result rf[K], rc[K];
+	struct built on_codes;
 	struct coded c;
 	uint32_t i;
 	int nf, nc;
@@ -520,6 +527,13 @@ static void check_sift_codes(struct built *bt, struct dataset *d,
 		assert_int_equal(nf, nc);
 		assert_memory_equal(rf, rc, nf * sizeof(*rf));
 	}
+
+	/* Built on the codes, with the same seed: the same graph, byte for byte. */
+	c.build = true;
+	build(&on_codes, d, 16, 200, 1, 42);
+	assert_int_equal(on_codes.len, bt->len);
+	assert_memory_equal(on_codes.buf, bt->buf, bt->len);
+	unbuild(&on_codes);
 	uncode_dataset(d);
 }
 
@@ -859,6 +873,14 @@ static void check_sq8_metric(uint32_t metric, uint32_t dim, const char *what)
 	c.rerank = 1;		/* raised to k: still k exact answers */
 	expect_recall("  re-ranking only k", recall(&bt, &d, qs, NQUERIES, EF,
 						    false, NULL, 0), 0.90);
+	unbuild(&bt);
+
+	c.rerank = 0;
+	c.build = true;		/* the graph from the codes as well */
+	build(&bt, &d, 16, 200, 1, 7);
+	rc = recall(&bt, &d, qs, NQUERIES, EF, false, NULL, 0);
+	expect_recall("  built on the codes", rc, 0.95);
+	assert_true(rc >= rf - 0.02);
 	uncode_dataset(&d);
 	unbuild(&bt);
 	free(d.v);

@@ -85,6 +85,27 @@ static void check_sums(const int16_t *q, const uint8_t *c, unsigned int dim,
 	}
 }
 
+/* Code against code: both sums exact, the L2 one stopping only at its limit. */
+static void check_code_sums(const uint8_t *a, const uint8_t *b,
+			    unsigned int dim)
+{
+	const struct vexfs_sq8_ops *ops[2];
+	unsigned int nk = kernels(ops), k, i;
+	uint64_t l2 = 0, dot = 0;
+	uint32_t got;
+
+	for (i = 0; i < dim; i++) {
+		l2 += (uint64_t)((a[i] - b[i]) * (a[i] - b[i]));
+		dot += (uint64_t)a[i] * b[i];
+	}
+	for (k = 0; k < nk; k++) {
+		assert_true(ops[k]->l2_codes(a, b, dim, 0xffffffffu) == l2);
+		assert_true(ops[k]->dot_codes(a, b, dim) == dot);
+		got = ops[k]->l2_codes(a, b, dim, (uint32_t)(l2 / 2));
+		assert_true(got <= l2 && got >= l2 / 2);
+	}
+}
+
 static void random_codes(unsigned int dim, int32_t qmin, int32_t qmax)
 {
 	unsigned int i;
@@ -106,6 +127,7 @@ static void test_kernels_match_reference(void **state)
 			check_sums(qbuf + 1, cbuf + 1, dim, true);
 			random_codes(dim, -VEXFS_SQ8_IP_MAX, VEXFS_SQ8_IP_MAX);
 			check_sums(qbuf + 1, cbuf + 1, dim, false);
+			check_code_sums(cbuf + 1, (const uint8_t *)qbuf + 1, dim);
 		}
 		for (i = 0; i < ARRAY_SIZE(large_dims); i++) {
 			random_codes(large_dims[i], VEXFS_SQ8_L2_MIN,
@@ -114,6 +136,8 @@ static void test_kernels_match_reference(void **state)
 			random_codes(large_dims[i], -VEXFS_SQ8_IP_MAX,
 				     VEXFS_SQ8_IP_MAX);
 			check_sums(qbuf + 1, cbuf + 1, large_dims[i], false);
+			check_code_sums(cbuf + 1, (const uint8_t *)qbuf + 1,
+					large_dims[i]);
 		}
 	}
 }
@@ -369,6 +393,82 @@ static void test_list_matches_estimates(void **state)
 	}
 }
 
+/*
+ * Two codes: the distance of the coded vectors (lo + step * code), as a
+ * double sum over the decoded values gives it; L2 below a bound exactly
+ * the unbounded value, at or above it at least the bound.
+ */
+static void check_pairs(uint32_t metric, uint32_t dim)
+{
+	enum { N = 32 };
+	static float v[N * MAX_DIM];
+	static uint8_t codes[N * MAX_DIM];
+	static double a[MAX_DIM], b[MAX_DIM];
+	static struct coding c;
+	const struct vexfs_sq8_ops *ops[2];
+	unsigned int nk = kernels(ops), k, i, j, x;
+
+	for (i = 0; i < N * dim; i++)
+		v[i] = rng_float() + (float)(i % dim) * 0.01f;
+	train(&c, v, N, dim, metric);
+	for (i = 0; i < N; i++)
+		vexfs_sq8_encode(&c.p, v + (size_t)i * dim, codes + (size_t)i * dim);
+	for (k = 0; k < nk; k++) {
+		for (i = 0; i + 1 < N; i++) {
+			const uint8_t *ca = codes + (size_t)i * dim;
+			const uint8_t *cb = codes + (size_t)(i + 1) * dim;
+			float oa = vexfs_sq8_code_offset(&c.p, ca);
+			float ob = vexfs_sq8_code_offset(&c.p, cb);
+			double want = 0, scale = 0;
+			float got, bounded;
+
+			for (x = 0; x < dim; x++) {
+				a[x] = c.p.lo[x] + (double)c.p.step * ca[x];
+				b[x] = c.p.lo[x] + (double)c.p.step * cb[x];
+				if (metric == VEXFS_METRIC_L2)
+					want += (a[x] - b[x]) * (a[x] - b[x]);
+				else
+					want += a[x] * b[x];
+				scale += fabs(a[x] * b[x]) + a[x] * a[x] + b[x] * b[x];
+			}
+			if (metric == VEXFS_METRIC_IP)
+				want = -want;
+			else if (metric == VEXFS_METRIC_COSINE)
+				want = 1 - want;
+			got = vexfs_sq8_pair_distance(&c.p, ops[k], ca, oa, cb, ob,
+						      INFINITY);
+			if (fabs(got - want) > 1e-5 * scale + 1e-6)
+				fail_msg("%s pair, dim %u: %g, want %g", ops[k]->name,
+					 dim, got, want);
+			if (metric != VEXFS_METRIC_L2)
+				continue;
+			for (j = 0; j < 2; j++) {
+				float bound = j ? got * 0.5f : got * 2 + 1;
+
+				bounded = vexfs_sq8_pair_distance(&c.p, ops[k], ca, oa,
+								  cb, ob, bound);
+				if (got < bound)
+					assert_true(bounded == got);
+				else
+					assert_true(bounded >= bound);
+			}
+		}
+	}
+}
+
+static void test_pair_distances(void **state)
+{
+	static const uint32_t dims[] = { 3, 64, 129, 300, 1536 };
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(dims); i++) {
+		check_pairs(VEXFS_METRIC_L2, dims[i]);
+		check_pairs(VEXFS_METRIC_IP, dims[i]);
+		check_pairs(VEXFS_METRIC_COSINE, dims[i]);
+	}
+}
+
 static void test_training_edges(void **state)
 {
 	static struct coding c;
@@ -420,6 +520,7 @@ int main(void)
 		cmocka_unit_test(test_estimates_within_bounds),
 		cmocka_unit_test(test_cosine),
 		cmocka_unit_test(test_list_matches_estimates),
+		cmocka_unit_test(test_pair_distances),
 		cmocka_unit_test(test_training_edges),
 	};
 
