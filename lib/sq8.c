@@ -235,14 +235,15 @@ float vexfs_sq8_pair_distance(const struct vexfs_sq8 *p,
 /* ==== Plain C kernels ==== */
 
 /* With a limit, the sum may stop at a multiple of 128 dimensions. */
-static uint32_t sq8_l2_upto_scalar(const int16_t *q, const uint8_t *c,
-				   unsigned int dim, uint32_t limit)
+static __always_inline uint32_t scalar_l2_upto(const void *a, bool a_code,
+					       const uint8_t *c,
+					       unsigned int dim, uint32_t limit)
 {
 	uint32_t sum = 0;
 	unsigned int i;
 
 	for (i = 0; i < dim; i++) {
-		int32_t d = q[i] - c[i];
+		int32_t d = sq8_value(a, a_code, i) - c[i];
 
 		sum += (uint32_t)(d * d);
 		if ((i & 127) == 127 && sum >= limit)
@@ -251,79 +252,18 @@ static uint32_t sq8_l2_upto_scalar(const int16_t *q, const uint8_t *c,
 	return sum;
 }
 
-static uint32_t sq8_l2_scalar(const int16_t *q, const uint8_t *c,
-			      unsigned int dim)
-{
-	return sq8_l2_upto_scalar(q, c, dim, 0xffffffffu);
-}
-
-static int32_t sq8_dot_scalar(const int16_t *q, const uint8_t *c,
-			      unsigned int dim)
+static __always_inline int32_t scalar_dot(const void *a, bool a_code,
+					  const uint8_t *c, unsigned int dim)
 {
 	int32_t sum = 0;
 	unsigned int i;
 
 	for (i = 0; i < dim; i++)
-		sum += q[i] * c[i];
+		sum += sq8_value(a, a_code, i) * c[i];
 	return sum;
 }
 
-static void sq8_list_scalar(const struct vexfs_sq8_query *q,
-			    const uint8_t *const *rows, unsigned int n,
-			    float bound, float *out)
-{
-	uint32_t limit;
-	unsigned int i;
-
-	if (!q->l2) {
-		for (i = 0; i < n; i++)
-			out[i] = sq8_dot_estimate(q, sq8_dot_scalar(q->code,
-								    rows[i],
-								    q->dim));
-		return;
-	}
-	limit = sq8_l2_limit(q, bound);
-	for (i = 0; i < n; i++)
-		out[i] = sq8_l2_estimate(q, sq8_l2_upto_scalar(q->code, rows[i],
-							       q->dim, limit),
-					 limit, bound);
-}
-
-static uint32_t sq8_l2_codes_scalar(const uint8_t *a, const uint8_t *b,
-				    unsigned int dim, uint32_t limit)
-{
-	uint32_t sum = 0;
-	unsigned int i;
-
-	for (i = 0; i < dim; i++) {
-		int32_t d = a[i] - b[i];
-
-		sum += (uint32_t)(d * d);
-		if ((i & 127) == 127 && sum >= limit)
-			break;
-	}
-	return sum;
-}
-
-static uint32_t sq8_dot_codes_scalar(const uint8_t *a, const uint8_t *b,
-				     unsigned int dim)
-{
-	uint32_t sum = 0;
-	unsigned int i;
-
-	for (i = 0; i < dim; i++)
-		sum += (uint32_t)a[i] * b[i];
-	return sum;
-}
-
-const struct vexfs_sq8_ops vexfs_sq8_scalar = {
-	.name	= "scalar",
-	.l2	= sq8_l2_scalar,
-	.dot	= sq8_dot_scalar,
-	.list	= sq8_list_scalar,
-	.l2_codes = sq8_l2_codes_scalar,
-	.dot_codes = sq8_dot_codes_scalar,
-};
+SQ8_OPS(vexfs_sq8_scalar, "scalar", scalar_l2_upto, scalar_dot);
 
 #define SQ8_CPU_AVX2	(VEXFS_CPU_AVX | VEXFS_CPU_AVX2)
 

@@ -35,17 +35,26 @@ static inline int32_t hsum(sq8_v8si v)
 	return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-static __always_inline uint32_t avx2_l2_upto(const int16_t *q,
+/* Sixteen values from a + i, widened to 16 bits if a is a code. */
+static __always_inline sq8_v16hi load_a(const void *a, bool a_code,
+					unsigned int i)
+{
+	if (a_code)
+		return load_code((const uint8_t *)a + i);
+	return load_query((const int16_t *)a + i);
+}
+
+static __always_inline uint32_t avx2_l2_upto(const void *a, bool a_code,
 					     const uint8_t *c,
 					     unsigned int dim, uint32_t limit)
 {
 	sq8_v8si s0 = { 0 }, s1 = { 0 };
 	unsigned int i = 0;
-	int32_t sum;
+	int32_t sum, d;
 
 	for (; dim - i >= 32; i += 32) {
-		sq8_v16hi d0 = load_query(q + i) - load_code(c + i);
-		sq8_v16hi d1 = load_query(q + i + 16) - load_code(c + i + 16);
+		sq8_v16hi d0 = load_a(a, a_code, i) - load_code(c + i);
+		sq8_v16hi d1 = load_a(a, a_code, i + 16) - load_code(c + i + 16);
 
 		s0 += __builtin_ia32_pmaddwd256(d0, d0);
 		s1 += __builtin_ia32_pmaddwd256(d1, d1);
@@ -56,134 +65,38 @@ static __always_inline uint32_t avx2_l2_upto(const int16_t *q,
 		}
 	}
 	for (; dim - i >= 16; i += 16) {
-		sq8_v16hi d = load_query(q + i) - load_code(c + i);
+		sq8_v16hi d16 = load_a(a, a_code, i) - load_code(c + i);
 
-		s0 += __builtin_ia32_pmaddwd256(d, d);
+		s0 += __builtin_ia32_pmaddwd256(d16, d16);
 	}
 	sum = hsum(s0 + s1);
-	for (; i < dim; i++)
-		sum += (q[i] - c[i]) * (q[i] - c[i]);
+	for (; i < dim; i++) {
+		d = sq8_value(a, a_code, i) - c[i];
+		sum += d * d;
+	}
 	return (uint32_t)sum;
 }
 
-static uint32_t sq8_l2_avx2(const int16_t *q, const uint8_t *c,
-			    unsigned int dim)
-{
-	return avx2_l2_upto(q, c, dim, 0xffffffffu);
-}
-
-static int32_t sq8_dot_avx2(const int16_t *q, const uint8_t *c,
-			    unsigned int dim)
+static __always_inline int32_t avx2_dot(const void *a, bool a_code,
+					const uint8_t *c, unsigned int dim)
 {
 	sq8_v8si s0 = { 0 }, s1 = { 0 };
 	unsigned int i = 0;
 	int32_t sum;
 
 	for (; dim - i >= 32; i += 32) {
-		s0 += __builtin_ia32_pmaddwd256(load_query(q + i),
+		s0 += __builtin_ia32_pmaddwd256(load_a(a, a_code, i),
 						load_code(c + i));
-		s1 += __builtin_ia32_pmaddwd256(load_query(q + i + 16),
+		s1 += __builtin_ia32_pmaddwd256(load_a(a, a_code, i + 16),
 						load_code(c + i + 16));
 	}
 	for (; dim - i >= 16; i += 16)
-		s0 += __builtin_ia32_pmaddwd256(load_query(q + i),
+		s0 += __builtin_ia32_pmaddwd256(load_a(a, a_code, i),
 						load_code(c + i));
 	sum = hsum(s0 + s1);
 	for (; i < dim; i++)
-		sum += q[i] * c[i];
+		sum += sq8_value(a, a_code, i) * c[i];
 	return sum;
 }
 
-/* The whole of the next row on its way while this one is scored. */
-static inline void prefetch_row(const uint8_t *row, unsigned int dim)
-{
-	unsigned int i;
-
-	for (i = 0; i < dim; i += 64)
-		__builtin_prefetch(row + i);
-}
-
-static void sq8_list_avx2(const struct vexfs_sq8_query *q,
-			  const uint8_t *const *rows, unsigned int n,
-			  float bound, float *out)
-{
-	uint32_t limit;
-	unsigned int i;
-
-	if (!q->l2) {
-		for (i = 0; i < n; i++) {
-			if (i + 1 < n)
-				prefetch_row(rows[i + 1], q->dim);
-			out[i] = sq8_dot_estimate(q, sq8_dot_avx2(q->code, rows[i],
-								  q->dim));
-		}
-		return;
-	}
-	limit = sq8_l2_limit(q, bound);
-	for (i = 0; i < n; i++) {
-		if (i + 1 < n)
-			prefetch_row(rows[i + 1], q->dim);
-		out[i] = sq8_l2_estimate(q, avx2_l2_upto(q->code, rows[i],
-							 q->dim, limit),
-					 limit, bound);
-	}
-}
-
-static uint32_t sq8_l2_codes_avx2(const uint8_t *a, const uint8_t *b,
-				  unsigned int dim, uint32_t limit)
-{
-	sq8_v8si s0 = { 0 }, s1 = { 0 };
-	unsigned int i = 0;
-	int32_t sum;
-
-	for (; dim - i >= 32; i += 32) {
-		sq8_v16hi d0 = load_code(a + i) - load_code(b + i);
-		sq8_v16hi d1 = load_code(a + i + 16) - load_code(b + i + 16);
-
-		s0 += __builtin_ia32_pmaddwd256(d0, d0);
-		s1 += __builtin_ia32_pmaddwd256(d1, d1);
-		if ((i & 127) == 96 && dim - i > 64) {
-			sum = hsum(s0 + s1);
-			if ((uint32_t)sum >= limit)
-				return (uint32_t)sum;
-		}
-	}
-	for (; dim - i >= 16; i += 16) {
-		sq8_v16hi d = load_code(a + i) - load_code(b + i);
-
-		s0 += __builtin_ia32_pmaddwd256(d, d);
-	}
-	sum = hsum(s0 + s1);
-	for (; i < dim; i++)
-		sum += (a[i] - b[i]) * (a[i] - b[i]);
-	return (uint32_t)sum;
-}
-
-static uint32_t sq8_dot_codes_avx2(const uint8_t *a, const uint8_t *b,
-				   unsigned int dim)
-{
-	sq8_v8si s0 = { 0 }, s1 = { 0 };
-	unsigned int i = 0;
-	int32_t sum;
-
-	for (; dim - i >= 32; i += 32) {
-		s0 += __builtin_ia32_pmaddwd256(load_code(a + i), load_code(b + i));
-		s1 += __builtin_ia32_pmaddwd256(load_code(a + i + 16),
-						load_code(b + i + 16));
-	}
-	for (; dim - i >= 16; i += 16)
-		s0 += __builtin_ia32_pmaddwd256(load_code(a + i), load_code(b + i));
-	sum = hsum(s0 + s1);
-	for (; i < dim; i++)
-		sum += a[i] * b[i];
-	return (uint32_t)sum;
-}
-
-const struct vexfs_sq8_ops vexfs_sq8_avx2 = {
-	.name	= "avx2",
-	.l2	= sq8_l2_avx2,
-	.dot	= sq8_dot_avx2,
-	.list	= sq8_list_avx2,
-	.l2_codes = sq8_l2_codes_avx2,
-	.dot_codes = sq8_dot_codes_avx2,
-};
+SQ8_OPS(vexfs_sq8_avx2, "avx2", avx2_l2_upto, avx2_dot);
