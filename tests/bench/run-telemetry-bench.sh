@@ -15,7 +15,9 @@
 #   read            4 KiB pread from the page cache
 #
 # Environment: VEXFS_TELBENCH_ROUNDS [7], VEXFS_TELBENCH_N [1000] items
-# per workload and round. The JSON goes to $VEXFS_RESULTS/telemetry-bench.json
+# per workload and round; VEXFS_TELBENCH_BASELINE, another build's
+# vexfs-telemetryd, adds its fentry flavour as the mode "base", so a
+# change to the programs is measured against them in the same rounds. The JSON goes to $VEXFS_RESULTS/telemetry-bench.json
 # when that is set, and on the line starting with "telbench-json:".
 set -euo pipefail
 
@@ -35,9 +37,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# start_teld MODE: fentry or kprobe of this build, or base (see above).
 start_teld() {
-	local i
-	"$repo/build/bin/vexfs-telemetryd" --no-http --mode "$1" --slow-us 10000 \
+	local i teld=$repo/build/bin/vexfs-telemetryd flavour=$1
+	if [ "$1" = base ]; then
+		teld=$VEXFS_TELBENCH_BASELINE
+		flavour=fentry
+	fi
+	"$teld" --no-http --mode "$flavour" --slow-us 10000 \
 		>"$work/teld.log" 2>&1 &
 	teld_pid=$!
 	for i in $(seq 150); do
@@ -129,6 +136,7 @@ EOF
 }
 
 modes=(off fentry kprobe)
+[ -z "${VEXFS_TELBENCH_BASELINE:-}" ] || modes+=(base)
 : >"$work/rounds.jsonl"
 for r in $(seq "$rounds"); do
 	for mode in "${modes[@]}"; do
@@ -151,19 +159,23 @@ for r in rows:
 # The best round is the least disturbed one; the median shows the spread.
 best = {k: min(v) for k, v in runs.items()}
 med = {k: statistics.median(v) for k, v in runs.items()}
-print(f"\n{'':14} {'us/op, best of ' + str(len(runs[('off', work[0])])) + ' rounds':^40}   {'ratio to off':^27}")
-print(f"{'workload':14} {'off':>9} {'fentry':>9} {'kprobe':>9}   {'fentry':>9} {'kprobe':>9} {'(median)':>17}")
-result = {"rounds": len(runs[("off", work[0])]), "workloads": {}}
+modes = [m for m in ("off", "fentry", "kprobe", "base") if (m, work[0]) in runs]
+shown = modes[1:]
+nr = len(runs[("off", work[0])])
+print(f"\nus/op, best of {nr} rounds; then the ratio to off, best (median)")
+print(f"{'workload':14}" + "".join(f" {m:>9}" for m in modes) + "  " +
+      "".join(f" {m:>17}" for m in shown))
+result = {"rounds": nr, "workloads": {}}
 for w in work:
-    off, fe, kp = (best[(m, w)] for m in ("off", "fentry", "kprobe"))
-    mo, mf, mk = (med[(m, w)] for m in ("off", "fentry", "kprobe"))
-    print(f"{w:14} {off:9.1f} {fe:9.1f} {kp:9.1f}   {fe / off:9.3f} {kp / off:9.3f}   {mf / mo:7.3f} {mk / mo:7.3f}")
-    result["workloads"][w] = {
-        "off_us": off, "fentry_us": fe, "kprobe_us": kp,
-        "fentry_ratio": fe / off, "kprobe_ratio": kp / off,
-        "fentry_ratio_median": mf / mo, "kprobe_ratio_median": mk / mo,
-        "rounds_us": {m: runs[(m, w)] for m in ("off", "fentry", "kprobe")},
-    }
+    off, mo = best[("off", w)], med[("off", w)]
+    print(f"{w:14}" + "".join(f" {best[(m, w)]:9.1f}" for m in modes) + "  " +
+          "".join(f" {best[(m, w)] / off:8.3f} ({med[(m, w)] / mo:5.3f})" for m in shown))
+    entry = {"off_us": off, "rounds_us": {m: runs[(m, w)] for m in modes}}
+    for m in shown:
+        entry[f"{m}_us"] = best[(m, w)]
+        entry[f"{m}_ratio"] = best[(m, w)] / off
+        entry[f"{m}_ratio_median"] = med[(m, w)] / mo
+    result["workloads"][w] = entry
 print("telbench-json: " + json.dumps(result))
 if sys.argv[2]:
     json.dump(result, open(os.path.join(sys.argv[2], "telemetry-bench.json"), "w"), indent=1)
