@@ -190,6 +190,8 @@ struct bld_worker {
 	struct vexfs_hnsw_cand *kept;		/* neighbours the heuristic keeps */
 	struct vexfs_hnsw_cand *pruned;	/* and those it turns down */
 	uint32_t *copy;			/* a link record copied under its lock */
+	int16_t *wide;			/* on codes: the inserted node's, widened */
+	uint32_t wide_node;		/* which node that is */
 	int err;			/* first allocation failure */
 	bool reports;			/* the one worker that calls progress */
 	uint32_t reported;		/* done when it last did */
@@ -207,7 +209,10 @@ static int worker_init(struct bld_worker *w, struct vexfs_hnsw_builder *b)
 	w->kept = malloc(pool * sizeof(*w->kept));
 	w->pruned = malloc(pool * sizeof(*w->pruned));
 	w->copy = malloc((1 + b->m0) * sizeof(*w->copy));
-	if (!w->visited || !w->pool || !w->kept || !w->pruned || !w->copy)
+	w->wide = b->sq8 ? malloc(b->dim * sizeof(*w->wide)) : NULL;
+	w->wide_node = VEXFS_HNSW_NO_NODE;
+	if (!w->visited || !w->pool || !w->kept || !w->pruned || !w->copy ||
+	    (b->sq8 && !w->wide))
 		return -ENOMEM;
 	return 0;
 }
@@ -221,6 +226,7 @@ static void worker_free(struct bld_worker *w)
 	free(w->kept);
 	free(w->pruned);
 	free(w->copy);
+	free(w->wide);
 }
 
 /* Copy node n's record on level l into w->copy; returns the count. */
@@ -238,13 +244,32 @@ static uint32_t read_links(struct bld_worker *w, uint32_t n, uint32_t l)
 	return count;
 }
 
+/*
+ * The distance from node q, the one being inserted, to node y: on codes,
+ * from q's code widened once for the whole insertion.
+ */
+static inline float bld_dist_from(struct bld_worker *w, uint32_t q,
+				  uint32_t y, float bound)
+{
+	const struct vexfs_hnsw_builder *b = w->b;
+
+	if (!b->sq8)
+		return bld_dist_within(b, q, y, bound);
+	if (w->wide_node != q) {
+		vexfs_sq8_widen(b->code[q], b->dim, w->wide);
+		w->wide_node = q;
+	}
+	return vexfs_sq8_wide_distance(b->sq8, b->sq8_ops, w->wide,
+				       b->code_off[q], b->code[y],
+				       b->code_off[y], bound);
+}
+
 /* ==== Search while building ==== */
 
 /* Greedy walk on level l from *cur towards node q. */
 static void greedy(struct bld_worker *w, uint32_t q, uint32_t l,
 		   uint32_t *cur, float *cur_dist)
 {
-	const struct vexfs_hnsw_builder *b = w->b;
 	bool moved = true;
 
 	while (moved) {
@@ -252,7 +277,7 @@ static void greedy(struct bld_worker *w, uint32_t q, uint32_t l,
 
 		moved = false;
 		for (i = 0; i < count; i++) {
-			float d = bld_dist_within(b, q, w->copy[i], *cur_dist);
+			float d = bld_dist_from(w, q, w->copy[i], *cur_dist);
 
 			if (d < *cur_dist) {
 				*cur = w->copy[i];
@@ -297,8 +322,6 @@ static inline float beam_bound(const struct bld_worker *w, uint32_t ef)
 static void search_layer(struct bld_worker *w, uint32_t q, uint32_t ep,
 			 float ep_dist, uint32_t ef, uint32_t l)
 {
-	const struct vexfs_hnsw_builder *b = w->b;
-
 	visit_begin(w);
 	w->visited[q] = w->epoch;
 	w->visited[ep] = w->epoch;
@@ -319,8 +342,8 @@ static void search_layer(struct bld_worker *w, uint32_t q, uint32_t ep,
 			if (w->visited[id] == w->epoch)
 				continue;
 			w->visited[id] = w->epoch;
-			beam_offer(w, id, bld_dist_within(b, q, id,
-							  beam_bound(w, ef)), ef);
+			beam_offer(w, id, bld_dist_from(w, q, id,
+							beam_bound(w, ef)), ef);
 		}
 	}
 }
@@ -450,7 +473,7 @@ static void insert_node(struct bld_worker *w, uint32_t q)
 	if (!new_top)
 		pthread_mutex_unlock(&b->entry_lock);
 
-	d = bld_dist(b, q, cur);
+	d = bld_dist_from(w, q, cur, INFINITY);
 	for (l = top; l > level; l--)
 		greedy(w, q, l, &cur, &d);
 	for (l = level < top ? level : top; ; l--) {

@@ -213,23 +213,57 @@ float vexfs_sq8_code_offset(const struct vexfs_sq8 *p, const uint8_t *code)
 	return (float)(sum * p->step);
 }
 
+/* The metric's distance from the dot product's sum of code products. */
+static float sq8_pair_dot(const struct vexfs_sq8 *p, float a_off, float b_off,
+			  uint32_t products)
+{
+	float dot = p->lo_sq + a_off + b_off +
+		    p->step * p->step * (float)products;
+
+	return p->metric == VEXFS_METRIC_COSINE ? 1.0f - dot : -dot;
+}
+
 float vexfs_sq8_pair_distance(const struct vexfs_sq8 *p,
 			      const struct vexfs_sq8_ops *ops,
 			      const uint8_t *a, float a_off,
 			      const uint8_t *b, float b_off, float bound)
 {
-	float step_sq = p->step * p->step, dot;
-	struct vexfs_sq8_query l2 = { .mul = step_sq };
+	struct vexfs_sq8_query l2 = { .mul = p->step * p->step };
 	uint32_t limit;
 
-	if (p->metric == VEXFS_METRIC_L2) {
-		limit = sq8_l2_limit(&l2, bound);
-		return sq8_l2_estimate(&l2, ops->l2_codes(a, b, p->dim, limit),
-				       limit, bound);
-	}
-	dot = p->lo_sq + a_off + b_off +
-	      step_sq * (float)ops->dot_codes(a, b, p->dim);
-	return p->metric == VEXFS_METRIC_COSINE ? 1.0f - dot : -dot;
+	if (p->metric != VEXFS_METRIC_L2)
+		return sq8_pair_dot(p, a_off, b_off,
+				    ops->dot_codes(a, b, p->dim));
+	limit = sq8_l2_limit(&l2, bound);
+	return sq8_l2_estimate(&l2, ops->l2_codes(a, b, p->dim, limit),
+			       limit, bound);
+}
+
+void vexfs_sq8_widen(const uint8_t *code, uint32_t dim, int16_t *a16)
+{
+	uint32_t i;
+
+	for (i = 0; i < dim; i++)
+		a16[i] = code[i];
+}
+
+float vexfs_sq8_wide_distance(const struct vexfs_sq8 *p,
+			      const struct vexfs_sq8_ops *ops,
+			      const int16_t *a16, float a_off,
+			      const uint8_t *b, float b_off, float bound)
+{
+	/* A widened code is within the L2 query bounds: the list scores it. */
+	struct vexfs_sq8_query l2 = {
+		.ops = ops, .code = a16, .dim = p->dim, .l2 = true,
+		.mul = p->step * p->step,
+	};
+	float out;
+
+	if (p->metric != VEXFS_METRIC_L2)
+		return sq8_pair_dot(p, a_off, b_off,
+				    (uint32_t)ops->dot(a16, b, p->dim));
+	ops->list(&l2, &b, 1, bound, &out);
+	return out;
 }
 
 /* ==== Plain C kernels ==== */

@@ -395,8 +395,9 @@ static void test_list_matches_estimates(void **state)
 
 /*
  * Two codes: the distance of the coded vectors (lo + step * code), as a
- * double sum over the decoded values gives it; L2 below a bound exactly
- * the unbounded value, at or above it at least the bound.
+ * double sum over the decoded values gives it, the same from a widened
+ * code; L2 below a bound exactly the unbounded value, at or above it at
+ * least the bound.
  */
 static void check_pairs(uint32_t metric, uint32_t dim)
 {
@@ -440,6 +441,10 @@ static void check_pairs(uint32_t metric, uint32_t dim)
 			if (fabs(got - want) > 1e-5 * scale + 1e-6)
 				fail_msg("%s pair, dim %u: %g, want %g", ops[k]->name,
 					 dim, got, want);
+			/* Widened once, a scores the same through the query kernels. */
+			vexfs_sq8_widen(ca, dim, c.qcode);
+			assert_true(vexfs_sq8_wide_distance(&c.p, ops[k], c.qcode, oa,
+							    cb, ob, INFINITY) == got);
 			if (metric != VEXFS_METRIC_L2)
 				continue;
 			for (j = 0; j < 2; j++) {
@@ -447,6 +452,12 @@ static void check_pairs(uint32_t metric, uint32_t dim)
 
 				bounded = vexfs_sq8_pair_distance(&c.p, ops[k], ca, oa,
 								  cb, ob, bound);
+				if (got < bound)
+					assert_true(bounded == got);
+				else
+					assert_true(bounded >= bound);
+				bounded = vexfs_sq8_wide_distance(&c.p, ops[k], c.qcode,
+								  oa, cb, ob, bound);
 				if (got < bound)
 					assert_true(bounded == got);
 				else
