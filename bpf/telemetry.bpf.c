@@ -10,8 +10,9 @@
  * attach targets are not in the section names: the loader takes them from
  * its table of operations (daemon/telemetry/telemetry.c).
  *
- * Entry records the time and the inode under (thread, slot); exit finds
- * it, and charges the latency to the operation's histogram and counters.
+ * Entry records the time and the inode in the thread's slot (task
+ * storage); exit finds it, and charges the latency to the operation's
+ * histogram and counters.
  * Slots are operations, except that the four vector ioctls share one
  * slot, measured at vexfs_ioctl() and told apart by the command number:
  * the per-command handlers are partly inlined into it, and the dispatcher
@@ -37,23 +38,27 @@
 /* Set by the loader before load. */
 const volatile __u64 slow_ns = 10 * 1000 * 1000;
 
-struct start_key {
-	__u32 tid;
-	__u32 slot;
-};
-
 struct start {
-	__u64 ts;
+	__u64 ts;			/* 0: no operation open in this slot */
 	__u64 ino;
 	__u32 op;
 	__u32 pad;
 };
 
+/*
+ * A thread's open operations, one start per slot, kept with the task:
+ * finding them is a pointer away, where a hash keyed by thread costs an
+ * insert and a delete per operation.
+ */
+struct starts {
+	struct start slot[SLOT_IOCTL + 1];
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct start_key);
-	__type(value, struct start);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct starts);
 } starts SEC(".maps");
 
 struct {
@@ -179,29 +184,38 @@ static __always_inline void record(__u32 op, __u64 now, __u64 lat, __u64 ino,
 
 /* ==== entry and exit, shared by both flavours ==== */
 
+/* This thread's starts; made on its first operation when create is set. */
+static __always_inline struct starts *my_starts(bool create)
+{
+	return bpf_task_storage_get(&starts, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
 static __always_inline int enter(__u32 slot, __u32 op, __u64 ino)
 {
-	struct start_key key = { .tid = (__u32)bpf_get_current_pid_tgid(),
-				 .slot = slot };
-	struct start s = { .ts = bpf_ktime_get_ns(), .ino = ino, .op = op };
+	struct starts *t = my_starts(true);
 
-	bpf_map_update_elem(&starts, &key, &s, BPF_ANY);
+	if (!t || slot > SLOT_IOCTL)
+		return 0;
+	t->slot[slot].ino = ino;
+	t->slot[slot].op = op;
+	t->slot[slot].ts = bpf_ktime_get_ns();
 	return 0;
 }
 
 static __always_inline int leave(__u32 slot, long ret)
 {
-	struct start_key key = { .tid = (__u32)bpf_get_current_pid_tgid(),
-				 .slot = slot };
+	struct starts *t = my_starts(false);
 	__u64 now = bpf_ktime_get_ns(), bytes = 0;
-	struct start *sp, s;
+	struct start s;
 	__s32 err = 0;
 
-	sp = bpf_map_lookup_elem(&starts, &key);
-	if (!sp)
+	if (!t || slot > SLOT_IOCTL)
+		return 0;
+	s = t->slot[slot];
+	if (!s.ts)
 		return 0;	/* entered before we attached, or not ours */
-	s = *sp;
-	bpf_map_delete_elem(&starts, &key);
+	t->slot[slot].ts = 0;
 	/* Pointers (lookup) and counts alike: -4095..-1 is an errno. */
 	if (ret < 0 && ret >= -VEXFS_TEL_MAX_ERRNO)
 		err = -ret;
