@@ -407,11 +407,11 @@ static void hnsw_rerank(const struct vexfs_hnsw_graph *g,
 			const struct vexfs_hnsw_query *q,
 			struct vexfs_hnsw_scratch *s)
 {
-	uint32_t i;
+	uint32_t keep = q->rerank > q->k ? q->rerank : q->k, i;
 
-	if (q->rerank && q->rerank < s->nres) {
+	if (q->rerank && keep < s->nres) {
 		far_heap_sort(s->res, s->nres);		/* best first */
-		s->nres = q->rerank > q->k ? q->rerank : q->k;
+		s->nres = keep;
 	}
 	for (i = 0; i < s->nres; i++) {
 		const float *v = hnsw_vector(g, q, vexfs_hnsw_slot(g, s->res[i].node));

@@ -920,6 +920,19 @@ static void test_sq8_filtered(void **state)
 	d.gone = gone;
 	expect_recall("codes, 25% filtered out, 14% freed",
 		      recall(&bt, &d, qs, NQUERIES, EF, true, NULL, 0), 0.93);
+
+	/* Fewer accepted than k, re-ranking fewer still: only those come back. */
+	memset(allowed, 0, d.n);
+	allowed[0] = allowed[1] = allowed[2] = 1;
+	memset(gone, 0, d.n);
+	c.rerank = 1;
+	{
+		struct vexfs_hnsw_result r[K];
+		int n = search(&bt, &d, qs, K, EF, true, r);
+
+		assert_int_equal(n, 3);
+		check_results(&d, qs, r, n);
+	}
 	uncode_dataset(&d);
 	unbuild(&bt);
 	free(allowed);
