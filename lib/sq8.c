@@ -300,9 +300,12 @@ static __always_inline int32_t scalar_dot(const void *a, bool a_code,
 SQ8_OPS(vexfs_sq8_scalar, "scalar", scalar_l2_upto, scalar_dot);
 
 #define SQ8_CPU_AVX2	(VEXFS_CPU_AVX | VEXFS_CPU_AVX2)
+#define SQ8_CPU_AVX512	(VEXFS_CPU_AVX512 | VEXFS_CPU_AVX512VNNI)
 
 const struct vexfs_sq8_ops *vexfs_sq8_select(unsigned int cpu_flags)
 {
+	if ((cpu_flags & SQ8_CPU_AVX512) == SQ8_CPU_AVX512)
+		return &vexfs_sq8_avx512;
 	if ((cpu_flags & SQ8_CPU_AVX2) == SQ8_CPU_AVX2)
 		return &vexfs_sq8_avx2;
 	return &vexfs_sq8_scalar;

@@ -29,6 +29,9 @@
 #define VEXFS_CPU_AVX	(1u << 1)	/* including OS support for YMM state */
 #define VEXFS_CPU_AVX2	(1u << 2)
 #define VEXFS_CPU_FMA	(1u << 3)
+/* AVX-512 F, BW and VL, including OS support for opmask and ZMM state */
+#define VEXFS_CPU_AVX512	(1u << 4)
+#define VEXFS_CPU_AVX512VNNI	(1u << 5)
 
 typedef float (*vexfs_distance_fn)(const float *a, const float *b,
 				   unsigned int dim);
@@ -112,6 +115,12 @@ static inline unsigned int vexfs_cpu_flags_native(void)
 		flags |= VEXFS_CPU_AVX2;
 	if (__builtin_cpu_supports("fma"))
 		flags |= VEXFS_CPU_FMA;
+	if (__builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl"))
+		flags |= VEXFS_CPU_AVX512;
+	if (__builtin_cpu_supports("avx512vnni"))
+		flags |= VEXFS_CPU_AVX512VNNI;
 	return flags;
 }
 #endif

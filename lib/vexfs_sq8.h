@@ -116,6 +116,7 @@ struct vexfs_sq8_ops {
 
 extern const struct vexfs_sq8_ops vexfs_sq8_scalar;
 extern const struct vexfs_sq8_ops vexfs_sq8_avx2;
+extern const struct vexfs_sq8_ops vexfs_sq8_avx512;	/* with VNNI */
 
 /* The fastest kernels the VEXFS_CPU_* flags allow. */
 const struct vexfs_sq8_ops *vexfs_sq8_select(unsigned int cpu_flags);

@@ -8,6 +8,7 @@
   gen1536         N x 1536 embedding-like vectors: points around 64 seeded
                   cluster centres, L2-normalized; queries drawn the same way;
                   metric cosine.
+  gen768          the same at 768 dimensions (another seed).
 
 Usage: datasets.py OUTDIR [--n 10000] [--queries 100]
 Ground truth is not written here: the recall benchmark takes the kernel's
@@ -55,8 +56,8 @@ def normalized(v):
     return [x / norm for x in v]
 
 
-def gen(outdir, n, q, dim=1536, clusters=64, seed=1536):
-    rng = random.Random(seed)
+def gen(outdir, n, q, dim, clusters=64):
+    rng = random.Random(dim)
     centres = [[rng.gauss(0, 1) for _ in range(dim)] for _ in range(clusters)]
 
     def points(count):
@@ -64,8 +65,8 @@ def gen(outdir, n, q, dim=1536, clusters=64, seed=1536):
             c = centres[rng.randrange(clusters)]
             yield normalized([x + rng.gauss(0, 0.6) for x in c])
 
-    write_fvecs(os.path.join(outdir, "gen1536_base.fvecs"), points(n), dim)
-    write_fvecs(os.path.join(outdir, "gen1536_query.fvecs"), points(q), dim)
+    write_fvecs(os.path.join(outdir, f"gen{dim}_base.fvecs"), points(n), dim)
+    write_fvecs(os.path.join(outdir, f"gen{dim}_query.fvecs"), points(q), dim)
 
 
 def main():
@@ -80,8 +81,9 @@ def main():
     if not os.path.exists(os.path.join(a.outdir, "fashion60k_base.fvecs")):
         write_fvecs(os.path.join(a.outdir, "fashion60k_base.fvecs"),
                     idx_images(os.path.join(FASHION, "train-images-idx3-ubyte.gz"), 60000), 784)
-    if not os.path.exists(os.path.join(a.outdir, "gen1536_query.fvecs")):
-        gen(a.outdir, a.n, a.queries)
+    for dim in (1536, 768):
+        if not os.path.exists(os.path.join(a.outdir, f"gen{dim}_query.fvecs")):
+            gen(a.outdir, a.n, a.queries, dim)
 
 
 if __name__ == "__main__":

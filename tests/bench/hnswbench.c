@@ -19,6 +19,7 @@
  *                 normalized 1,536-d vectors around 64 centres, 100
  *                 queries; cosine, which on unit vectors every engine
  *                 computes as inner product
+ *   gen768        GEN_DIR/gen768_*.fvecs: the same at 768 dimensions
  *   fashion10k    GEN_DIR/fashion_*.fvecs: the first 10,000 fashion-mnist
  *                 training images, 100 test images, 784-d, L2
  * Ground truth by exact scan where none is shipped. For each
@@ -932,7 +933,7 @@ static void usage(void)
 	fprintf(stderr, "usage: hnswbench [-d DATA_DIR] [-g GEN_DIR] [-s SETS] "
 		"[-j FILE] [-m M] [-e EF_CONSTRUCTION] [-P] [-X]\n"
 		"  SETS: comma-separated among sift5k, clustered10k, gen1536, "
-		"fashion10k\n");
+		"gen768, fashion10k\n");
 	exit(2);
 }
 
@@ -947,9 +948,8 @@ static int load_set(struct dataset *d, const char *name, const char *dir,
 		make_clustered(d, 10000, 200, 128, 64, 1234);
 		return 0;
 	}
-	if (!strcmp(name, "gen1536"))
-		return load_generated(d, gen_dir, "gen1536", "gen1536",
-				      VEXFS_METRIC_IP);
+	if (!strcmp(name, "gen1536") || !strcmp(name, "gen768"))
+		return load_generated(d, gen_dir, name, name, VEXFS_METRIC_IP);
 	if (!strcmp(name, "fashion10k"))
 		return load_generated(d, gen_dir, "fashion10k", "fashion",
 				      VEXFS_METRIC_L2);

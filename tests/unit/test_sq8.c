@@ -44,16 +44,23 @@ static int32_t rng_range(int32_t lo, int32_t hi)	/* [lo, hi] */
 	return lo + (int32_t)(rng_next() % (uint32_t)(hi - lo + 1));
 }
 
+#define SQ8_KERNELS 3	/* plain C, AVX2, AVX-512 VNNI */
+
 /* Every kernel the CPU can run, the plain one first. */
 static unsigned int kernels(const struct vexfs_sq8_ops **out)
 {
+	unsigned int flags = vexfs_cpu_flags_native();
 	unsigned int n = 0;
 
 	out[n++] = &vexfs_sq8_scalar;
-	if (vexfs_sq8_select(vexfs_cpu_flags_native()) == &vexfs_sq8_avx2)
+	if (vexfs_sq8_select(flags & ~VEXFS_CPU_AVX512) == &vexfs_sq8_avx2)
 		out[n++] = &vexfs_sq8_avx2;
 	else
-		print_message("    no AVX2 here: only the plain kernels run\n");
+		print_message("    no AVX2 here: its kernels do not run\n");
+	if (vexfs_sq8_select(flags) == &vexfs_sq8_avx512)
+		out[n++] = &vexfs_sq8_avx512;
+	else
+		print_message("    no AVX-512 VNNI here: its kernels do not run\n");
 	return n;
 }
 
@@ -67,7 +74,7 @@ static uint8_t cbuf[MAX_DIM + 1];
 static void check_sums(const int16_t *q, const uint8_t *c, unsigned int dim,
 		       bool l2_bounds)
 {
-	const struct vexfs_sq8_ops *ops[2];
+	const struct vexfs_sq8_ops *ops[SQ8_KERNELS];
 	unsigned int nk = kernels(ops), k, i;
 	int64_t l2 = 0, dot = 0;
 
@@ -89,7 +96,7 @@ static void check_sums(const int16_t *q, const uint8_t *c, unsigned int dim,
 static void check_code_sums(const uint8_t *a, const uint8_t *b,
 			    unsigned int dim)
 {
-	const struct vexfs_sq8_ops *ops[2];
+	const struct vexfs_sq8_ops *ops[SQ8_KERNELS];
 	unsigned int nk = kernels(ops), k, i;
 	uint64_t l2 = 0, dot = 0;
 	uint32_t got;
@@ -209,7 +216,7 @@ static void test_integers_lossless(void **state)
 	enum { N = 200, DIM = 128 };
 	static float v[N * DIM], q[DIM];
 	static struct coding c;
-	const struct vexfs_sq8_ops *ops[2];
+	const struct vexfs_sq8_ops *ops[SQ8_KERNELS];
 	struct vexfs_sq8_query sq;
 	unsigned int nk = kernels(ops), k, i, j;
 
@@ -246,7 +253,7 @@ static void check_estimates(uint32_t metric, uint32_t dim)
 	enum { N = 100 };
 	static float v[N * MAX_DIM], q[MAX_DIM];
 	static struct coding c;
-	const struct vexfs_sq8_ops *ops[2];
+	const struct vexfs_sq8_ops *ops[SQ8_KERNELS];
 	unsigned int nk = kernels(ops), k, i, j;
 	struct vexfs_sq8_query sq;
 
@@ -345,7 +352,7 @@ static void check_list(uint32_t metric, uint32_t dim)
 	static uint8_t codes[N * MAX_DIM];
 	static struct coding c;
 	const uint8_t *rows[N];
-	const struct vexfs_sq8_ops *ops[2];
+	const struct vexfs_sq8_ops *ops[SQ8_KERNELS];
 	unsigned int nk = kernels(ops), k, i, b;
 	struct vexfs_sq8_query sq;
 	float bounds[4];
@@ -406,7 +413,7 @@ static void check_pairs(uint32_t metric, uint32_t dim)
 	static uint8_t codes[N * MAX_DIM];
 	static double a[MAX_DIM], b[MAX_DIM];
 	static struct coding c;
-	const struct vexfs_sq8_ops *ops[2];
+	const struct vexfs_sq8_ops *ops[SQ8_KERNELS];
 	unsigned int nk = kernels(ops), k, i, j, x;
 
 	for (i = 0; i < N * dim; i++)
