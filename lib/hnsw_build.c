@@ -60,6 +60,8 @@ struct vexfs_hnsw_builder {
 	uint64_t seed;			/* seed of the level draw */
 	vexfs_distance_fn distance;	/* the metric's distance */
 	vexfs_distance_within_fn within; /* its early-exit form, or NULL */
+	/* a neighbour list's distances in one call, or NULL (p->distance) */
+	const struct vexfs_distance_ops *list_ops;
 	const struct vexfs_sq8 *sq8;	/* building on codes, or NULL */
 	const struct vexfs_sq8_ops *sq8_ops;
 	/* ---- nodes, by index: the slots in increasing order ---- */
@@ -119,13 +121,22 @@ static inline float bld_dist(const struct vexfs_hnsw_builder *b, uint32_t x,
 
 /* ==== Candidates ==== */
 
-/* The order of candidates and their heaps are the search's: hnsw_cand.h. */
-static int bld_cmp(const void *x, const void *y)
+/*
+ * The order of candidates and their heaps are the search's: hnsw_cand.h.
+ * Sorting a link list and one more (at most 2 * M + 1 entries) by
+ * insertion, inline, costs less than qsort's call per comparison.
+ */
+static void bld_sort(struct vexfs_hnsw_cand *c, uint32_t n)
 {
-	const struct vexfs_hnsw_cand *a = x, *c = y;
+	uint32_t i, j;
 
-	return vexfs_hnsw_cand_before(a, c) ? -1 :
-	       vexfs_hnsw_cand_before(c, a) ? 1 : 0;
+	for (i = 1; i < n; i++) {
+		struct vexfs_hnsw_cand x = c[i];
+
+		for (j = i; j > 0 && vexfs_hnsw_cand_before(&x, &c[j - 1]); j--)
+			c[j] = c[j - 1];
+		c[j] = x;
+	}
 }
 
 /* A growable heap, min or max as each call says. */
@@ -190,6 +201,11 @@ struct bld_worker {
 	struct vexfs_hnsw_cand *kept;		/* neighbours the heuristic keeps */
 	struct vexfs_hnsw_cand *pruned;	/* and those it turns down */
 	uint32_t *copy;			/* a link record copied under its lock */
+	/* ---- one neighbour list scored in one call (bld_dist_list) ---- */
+	uint32_t *ids;			/* the nodes */
+	float *dists;			/* their distances */
+	const void **rows;		/* their vectors or codes */
+	float *offs;			/* their codes' offsets */
 	int16_t *wide;			/* on codes: the inserted node's, widened */
 	uint32_t wide_node;		/* which node that is */
 	int err;			/* first allocation failure */
@@ -209,9 +225,14 @@ static int worker_init(struct bld_worker *w, struct vexfs_hnsw_builder *b)
 	w->kept = malloc(pool * sizeof(*w->kept));
 	w->pruned = malloc(pool * sizeof(*w->pruned));
 	w->copy = malloc((1 + b->m0) * sizeof(*w->copy));
+	w->ids = malloc(b->m0 * sizeof(*w->ids));
+	w->dists = malloc(b->m0 * sizeof(*w->dists));
+	w->rows = malloc(b->m0 * sizeof(*w->rows));
+	w->offs = malloc(b->m0 * sizeof(*w->offs));
 	w->wide = b->sq8 ? malloc(b->dim * sizeof(*w->wide)) : NULL;
 	w->wide_node = VEXFS_HNSW_NO_NODE;
 	if (!w->visited || !w->pool || !w->kept || !w->pruned || !w->copy ||
+	    !w->ids || !w->dists || !w->rows || !w->offs ||
 	    (b->sq8 && !w->wide))
 		return -ENOMEM;
 	return 0;
@@ -226,6 +247,10 @@ static void worker_free(struct bld_worker *w)
 	free(w->kept);
 	free(w->pruned);
 	free(w->copy);
+	free(w->ids);
+	free(w->dists);
+	free(w->rows);
+	free(w->offs);
 	free(w->wide);
 }
 
@@ -245,28 +270,54 @@ static uint32_t read_links(struct bld_worker *w, uint32_t n, uint32_t l)
 }
 
 /*
- * The distance from node q, the one being inserted, to node y: on codes,
- * from q's code widened once for the whole insertion.
+ * w->dists[i] = the distance from node q, the one being inserted, to
+ * w->ids[i], for i < n, where only values below bound matter: one call
+ * for the whole list, as the search scores a neighbour list. On codes,
+ * q's code is widened once for the whole insertion.
  */
-static inline float bld_dist_from(struct bld_worker *w, uint32_t q,
-				  uint32_t y, float bound)
+static void bld_dist_list(struct bld_worker *w, uint32_t q, uint32_t n,
+			  float bound)
 {
 	const struct vexfs_hnsw_builder *b = w->b;
+	uint32_t i;
 
-	if (!b->sq8)
-		return bld_dist_within(b, q, y, bound);
-	if (w->wide_node != q) {
-		vexfs_sq8_widen(b->code[q], b->dim, w->wide);
-		w->wide_node = q;
+	if (b->sq8) {
+		if (w->wide_node != q) {
+			vexfs_sq8_widen(b->code[q], b->dim, w->wide);
+			w->wide_node = q;
+		}
+		for (i = 0; i < n; i++) {
+			w->rows[i] = b->code[w->ids[i]];
+			w->offs[i] = b->code_off[w->ids[i]];
+		}
+		vexfs_sq8_wide_list(b->sq8, b->sq8_ops, w->wide, b->code_off[q],
+				    (const uint8_t *const *)w->rows, w->offs, n,
+				    bound, w->dists);
+	} else if (b->list_ops) {
+		for (i = 0; i < n; i++)
+			w->rows[i] = b->vec[w->ids[i]];
+		b->list_ops->list(b->metric, b->vec[q],
+				  (const float *const *)w->rows, n, b->dim,
+				  bound, w->dists);
+	} else {
+		for (i = 0; i < n; i++)
+			w->dists[i] = bld_dist_within(b, q, w->ids[i], bound);
 	}
-	return vexfs_sq8_wide_distance(b->sq8, b->sq8_ops, w->wide,
-				       b->code_off[q], b->code[y],
-				       b->code_off[y], bound);
+}
+
+static float bld_dist_from(struct bld_worker *w, uint32_t q, uint32_t y)
+{
+	w->ids[0] = y;
+	bld_dist_list(w, q, 1, INFINITY);
+	return w->dists[0];
 }
 
 /* ==== Search while building ==== */
 
-/* Greedy walk on level l from *cur towards node q. */
+/*
+ * Greedy walk on level l from *cur towards node q. Distances at or past
+ * the list's starting bound may be inexact, but they could not win.
+ */
 static void greedy(struct bld_worker *w, uint32_t q, uint32_t l,
 		   uint32_t *cur, float *cur_dist)
 {
@@ -276,12 +327,12 @@ static void greedy(struct bld_worker *w, uint32_t q, uint32_t l,
 		uint32_t count = read_links(w, *cur, l), i;
 
 		moved = false;
+		memcpy(w->ids, w->copy, count * sizeof(*w->ids));
+		bld_dist_list(w, q, count, *cur_dist);
 		for (i = 0; i < count; i++) {
-			float d = bld_dist_from(w, q, w->copy[i], *cur_dist);
-
-			if (d < *cur_dist) {
-				*cur = w->copy[i];
-				*cur_dist = d;
+			if (w->dists[i] < *cur_dist) {
+				*cur = w->ids[i];
+				*cur_dist = w->dists[i];
 				moved = true;
 			}
 		}
@@ -331,20 +382,26 @@ static void search_layer(struct bld_worker *w, uint32_t q, uint32_t ep,
 
 	while (w->cand.n && !w->err) {
 		struct vexfs_hnsw_cand c = heap_pop(&w->cand, false);
-		uint32_t count, i;
+		uint32_t count, n, i;
 
 		if (w->res.n == ef && c.dist > w->res.h[0].dist)
 			break;
 		count = read_links(w, c.node, l);
-		for (i = 0; i < count; i++) {
+		for (n = 0, i = 0; i < count; i++) {
 			uint32_t id = w->copy[i];
 
-			if (w->visited[id] == w->epoch)
-				continue;
-			w->visited[id] = w->epoch;
-			beam_offer(w, id, bld_dist_from(w, q, id,
-							beam_bound(w, ef)), ef);
+			if (w->visited[id] != w->epoch) {
+				w->visited[id] = w->epoch;
+				w->ids[n++] = id;
+			}
 		}
+		/*
+		 * Scored against the bound the list starts with: a distance at
+		 * or past it may be inexact, and the beam turns it down anyway.
+		 */
+		bld_dist_list(w, q, n, beam_bound(w, ef));
+		for (i = 0; i < n; i++)
+			beam_offer(w, w->ids[i], w->dists[i], ef);
 	}
 }
 
@@ -416,7 +473,7 @@ static void link_back(struct bld_worker *w, uint32_t e, uint32_t q, float d,
 	}
 	w->pool[count].node = q;
 	w->pool[count].dist = d;
-	qsort(w->pool, count + 1, sizeof(*w->pool), bld_cmp);
+	bld_sort(w->pool, count + 1);
 	kept = select_neighbours(w, w->pool, count + 1, cap);
 	for (i = 0; i < kept; i++)
 		rec[1 + i] = w->kept[i].node;
@@ -473,7 +530,7 @@ static void insert_node(struct bld_worker *w, uint32_t q)
 	if (!new_top)
 		pthread_mutex_unlock(&b->entry_lock);
 
-	d = bld_dist_from(w, q, cur, INFINITY);
+	d = bld_dist_from(w, q, cur);
 	for (l = top; l > level; l--)
 		greedy(w, q, l, &cur, &d);
 	for (l = level < top ? level : top; ; l--) {
@@ -676,6 +733,7 @@ static void builder_setup(struct vexfs_hnsw_builder *b,
 
 		b->distance = vexfs_distance_fn_of(ops, p->metric);
 		b->within = vexfs_distance_within_of(ops, p->metric);
+		b->list_ops = ops;
 	}
 	if (p->sq8) {
 		unsigned int flags = 0;

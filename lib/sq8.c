@@ -234,7 +234,8 @@ float vexfs_sq8_pair_distance(const struct vexfs_sq8 *p,
 	if (p->metric != VEXFS_METRIC_L2)
 		return sq8_pair_dot(p, a_off, b_off,
 				    ops->dot_codes(a, b, p->dim));
-	limit = sq8_l2_limit(&l2, bound);
+	/* No sum of 128 dimensions or fewer stops before its end. */
+	limit = p->dim > 128 ? sq8_l2_limit(&l2, bound) : 0xffffffffu;
 	return sq8_l2_estimate(&l2, ops->l2_codes(a, b, p->dim, limit),
 			       limit, bound);
 }
@@ -247,23 +248,29 @@ void vexfs_sq8_widen(const uint8_t *code, uint32_t dim, int16_t *a16)
 		a16[i] = code[i];
 }
 
-float vexfs_sq8_wide_distance(const struct vexfs_sq8 *p,
-			      const struct vexfs_sq8_ops *ops,
-			      const int16_t *a16, float a_off,
-			      const uint8_t *b, float b_off, float bound)
+void vexfs_sq8_wide_list(const struct vexfs_sq8 *p,
+			 const struct vexfs_sq8_ops *ops, const int16_t *a16,
+			 float a_off, const uint8_t *const *rows,
+			 const float *offs, unsigned int n, float bound,
+			 float *out)
 {
 	/* A widened code is within the L2 query bounds: the list scores it. */
 	struct vexfs_sq8_query l2 = {
 		.ops = ops, .code = a16, .dim = p->dim, .l2 = true,
 		.mul = p->step * p->step,
 	};
-	float out;
+	unsigned int i;
 
-	if (p->metric != VEXFS_METRIC_L2)
-		return sq8_pair_dot(p, a_off, b_off,
-				    (uint32_t)ops->dot(a16, b, p->dim));
-	ops->list(&l2, &b, 1, bound, &out);
-	return out;
+	if (p->metric == VEXFS_METRIC_L2) {
+		ops->list(&l2, rows, n, bound, out);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n)
+			sq8_prefetch_row(rows[i + 1], p->dim);
+		out[i] = sq8_pair_dot(p, a_off, offs[i],
+				      (uint32_t)ops->dot(a16, rows[i], p->dim));
+	}
 }
 
 /* ==== Plain C kernels ==== */

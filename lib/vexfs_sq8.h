@@ -169,15 +169,18 @@ float vexfs_sq8_pair_distance(const struct vexfs_sq8 *p,
 			      const uint8_t *b, float b_off, float bound);
 
 /*
- * The same with a given as its code widened to 16 bits (a16, values 0 to
- * 255, vexfs_sq8_widen()): a builder that scores one node against many
- * widens it once and uses the query kernels, instead of widening both
- * codes of every pair.
+ * The same from one coded vector a to many: out[i] for rows[i] (offset
+ * offs[i]), each exactly what vexfs_sq8_pair_distance() gives, with a
+ * given as its code widened to 16 bits (a16, values 0 to 255,
+ * vexfs_sq8_widen()). A builder that scores one node against a
+ * neighbour list widens it once and scores the list with the query
+ * kernels in one call, instead of widening both codes of every pair.
  */
 void vexfs_sq8_widen(const uint8_t *code, uint32_t dim, int16_t *a16);
-float vexfs_sq8_wide_distance(const struct vexfs_sq8 *p,
-			      const struct vexfs_sq8_ops *ops,
-			      const int16_t *a16, float a_off,
-			      const uint8_t *b, float b_off, float bound);
+void vexfs_sq8_wide_list(const struct vexfs_sq8 *p,
+			 const struct vexfs_sq8_ops *ops, const int16_t *a16,
+			 float a_off, const uint8_t *const *rows,
+			 const float *offs, unsigned int n, float bound,
+			 float *out);
 
 #endif /* VEXFS_SQ8_H */

@@ -401,10 +401,52 @@ static void test_list_matches_estimates(void **state)
 }
 
 /*
+ * A code widened once against all the others in one list: each exactly
+ * the pair distance; L2 under a bound exactly the unbounded value below
+ * it, at least the bound at or above it.
+ */
+static void check_wide_list(const struct coding *c, const uint8_t *codes,
+			    unsigned int n, uint32_t dim,
+			    const struct vexfs_sq8_ops *ops)
+{
+	static const uint8_t *rows[64];
+	static float offs[64], out[64], want[64];
+	static int16_t a16[MAX_DIM];
+	const uint8_t *ca = codes;
+	float oa = vexfs_sq8_code_offset(&c->p, ca), bound;
+	unsigned int i, j;
+
+	for (i = 0; i + 1 < n; i++) {
+		rows[i] = codes + (size_t)(n - 1 - i) * dim;	/* any order */
+		offs[i] = vexfs_sq8_code_offset(&c->p, rows[i]);
+		want[i] = vexfs_sq8_pair_distance(&c->p, ops, ca, oa, rows[i],
+						  offs[i], INFINITY);
+	}
+	vexfs_sq8_widen(ca, dim, a16);
+	vexfs_sq8_wide_list(&c->p, ops, a16, oa, rows, offs, n - 1, INFINITY,
+			    out);
+	for (i = 0; i + 1 < n; i++)
+		assert_true(out[i] == want[i]);
+	if (c->p.metric != VEXFS_METRIC_L2)
+		return;
+	for (j = 0; j < 2; j++) {
+		bound = j ? want[n / 2] : want[0] * 0.5f;
+		vexfs_sq8_wide_list(&c->p, ops, a16, oa, rows, offs, n - 1,
+				    bound, out);
+		for (i = 0; i + 1 < n; i++) {
+			if (want[i] < bound)
+				assert_true(out[i] == want[i]);
+			else
+				assert_true(out[i] >= bound);
+		}
+	}
+}
+
+/*
  * Two codes: the distance of the coded vectors (lo + step * code), as a
- * double sum over the decoded values gives it, the same from a widened
- * code; L2 below a bound exactly the unbounded value, at or above it at
- * least the bound.
+ * double sum over the decoded values gives it; L2 below a bound exactly
+ * the unbounded value, at or above it at least the bound; the same from
+ * a widened code.
  */
 static void check_pairs(uint32_t metric, uint32_t dim)
 {
@@ -448,10 +490,6 @@ static void check_pairs(uint32_t metric, uint32_t dim)
 			if (fabs(got - want) > 1e-5 * scale + 1e-6)
 				fail_msg("%s pair, dim %u: %g, want %g", ops[k]->name,
 					 dim, got, want);
-			/* Widened once, a scores the same through the query kernels. */
-			vexfs_sq8_widen(ca, dim, c.qcode);
-			assert_true(vexfs_sq8_wide_distance(&c.p, ops[k], c.qcode, oa,
-							    cb, ob, INFINITY) == got);
 			if (metric != VEXFS_METRIC_L2)
 				continue;
 			for (j = 0; j < 2; j++) {
@@ -463,14 +501,9 @@ static void check_pairs(uint32_t metric, uint32_t dim)
 					assert_true(bounded == got);
 				else
 					assert_true(bounded >= bound);
-				bounded = vexfs_sq8_wide_distance(&c.p, ops[k], c.qcode,
-								  oa, cb, ob, bound);
-				if (got < bound)
-					assert_true(bounded == got);
-				else
-					assert_true(bounded >= bound);
 			}
 		}
+		check_wide_list(&c, codes, N, dim, ops[k]);
 	}
 }
 
