@@ -152,7 +152,7 @@ include dkms.mk
 # --- tests -----------------------------------------------------------------
 # sift5k, or the stand-in scripts/testdata.py makes where it is not at hand.
 unit-test: unit-tests
-	VEXFS_DATA_DIR=$$(dirname $$(python3 scripts/testdata.py)) $(MAKE) -C tests/unit run
+	VEXFS_SIFT=$$(python3 scripts/testdata.py) $(MAKE) -C tests/unit run
 	$(MAKE) -C tests/fuzz run-libfuzz SECONDS=5
 
 # Native checks: the man pages render cleanly, make install/uninstall

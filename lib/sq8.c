@@ -106,6 +106,27 @@ void vexfs_sq8_train_end(struct vexfs_sq8_trainer *t, struct vexfs_sq8 *p)
 		p->step = 1.0f;
 }
 
+/* Counted by levels, 0 to 255, the median needs no sort. */
+bool vexfs_sq8_fine(const struct vexfs_sq8_trainer *t,
+		    const struct vexfs_sq8 *p)
+{
+	uint32_t count[SQ8_CODES + 1] = { 0 }, varying = 0, coarse = 0, i;
+	float levels;
+
+	if (t->integral && p->step == 1.0f)
+		return true;
+	for (i = 0; i < t->dim; i++) {
+		if (!(t->hi[i] > t->lo[i]))
+			continue;	/* one value: coded exactly */
+		levels = (t->hi[i] - t->lo[i]) / p->step;
+		count[levels < SQ8_CODES ? (uint32_t)levels : SQ8_CODES]++;
+		varying++;
+	}
+	for (i = 0; i < VEXFS_SQ8_FINE_LEVELS; i++)
+		coarse += count[i];
+	return 2 * coarse <= varying;
+}
+
 void vexfs_sq8_set_lo(struct vexfs_sq8 *p, const float *lo)
 {
 	double sum = 0;

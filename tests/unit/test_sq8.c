@@ -178,7 +178,8 @@ struct coding {
 	int16_t qcode[MAX_DIM];
 };
 
-static void train(struct coding *c, const float *v, uint32_t n, uint32_t dim,
+/* Train c on n vectors; true when the codes are fine (vexfs_sq8_fine()). */
+static bool train(struct coding *c, const float *v, uint32_t n, uint32_t dim,
 		  uint32_t metric)
 {
 	struct vexfs_sq8_trainer t;
@@ -188,6 +189,7 @@ static void train(struct coding *c, const float *v, uint32_t n, uint32_t dim,
 	for (i = 0; i < n; i++)
 		vexfs_sq8_train_add(&t, v + (size_t)i * dim);
 	vexfs_sq8_train_end(&t, &c->p);
+	return vexfs_sq8_fine(&t, &c->p);
 }
 
 static double ref_l2(const float *a, const float *b, uint32_t dim)
@@ -562,6 +564,42 @@ static void test_training_edges(void **state)
 	assert_int_equal(t.seen, 0);
 }
 
+/*
+ * Codes are fine to build on unless one outlier leaves the typical
+ * dimension a few levels: spread data and exact integers are, the same
+ * data with one value of 10,000 is not.
+ */
+static void test_fine(void **state)
+{
+	enum { N = 200, DIM = 64 };
+	static float v[N * DIM];
+	static struct coding c;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < N * DIM; i++)
+		v[i] = rng_float();
+	assert_true(train(&c, v, N, DIM, VEXFS_METRIC_L2));
+	assert_true(train(&c, v, N, DIM, VEXFS_METRIC_IP));
+	v[7 * DIM + 3] = 10000.0f;
+	assert_false(train(&c, v, N, DIM, VEXFS_METRIC_L2));
+	assert_false(train(&c, v, N, DIM, VEXFS_METRIC_IP));
+	/* Unit vectors: the outlier only shortens its own vector's values. */
+	assert_true(train(&c, v, N, DIM, VEXFS_METRIC_COSINE));
+
+	/* Integers of ranges up to 40: few levels, but every code exact. */
+	for (i = 0; i < N * DIM; i++)
+		v[i] = (float)rng_range(0, 40);
+	assert_true(train(&c, v, N, DIM, VEXFS_METRIC_L2));
+	/* The same with one integer outlier: coded lossily, and coarse. */
+	v[7 * DIM + 3] = 100000.0f;
+	assert_false(train(&c, v, N, DIM, VEXFS_METRIC_L2));
+	/* One value in every dimension: exact whatever the step. */
+	for (i = 0; i < N * DIM; i++)
+		v[i] = 0.5f;
+	assert_true(train(&c, v, N, DIM, VEXFS_METRIC_L2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -573,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_list_matches_estimates),
 		cmocka_unit_test(test_pair_distances),
 		cmocka_unit_test(test_training_edges),
+		cmocka_unit_test(test_fine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
