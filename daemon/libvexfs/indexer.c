@@ -6,6 +6,12 @@
  * is the one published. A slot changed while later chunks are read then
  * carries a newer sequence than the graph, so the kernel searches it
  * exactly instead of trusting the graph's (possibly older) view of it.
+ *
+ * The graph is built on SQ8 codes of the vectors (lib/vexfs_sq8.h): the
+ * kernel's float search over it finds what it finds over a graph built on
+ * the floats, and the build is two to three times faster at hundreds of
+ * dimensions (docs/benchmarks.md). Where the values are small integers,
+ * as SIFT's, the codes are exact and the graph is the same byte for byte.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +20,7 @@
 
 #include "common/clock.h"
 #include "lib/hnsw.h"
+#include "lib/vexfs_sq8.h"
 #include "indexer.h"
 #include "libvexfs.h"
 
@@ -24,9 +31,14 @@ struct snapshot {
 	uint32_t metric;
 	uint64_t nslots;
 	uint64_t seq;
-	float *vectors;			/* nslots * dim */
+	uint64_t cap;			/* slots the arrays hold */
+	float *vectors;			/* cap * dim */
 	uint32_t *live;			/* slots holding a vector */
 	uint32_t nlive;
+	/* ---- the build's SQ8 codes of the live slots ---- */
+	struct vexfs_sq8 sq8;
+	float *lo, *hi;			/* the coding's range, dim each */
+	uint8_t *codes;			/* cap * dim */
 };
 
 static void report(const struct libvexfs_index_params *p, const char *phase,
@@ -79,8 +91,9 @@ static int take_snapshot(int dirfd, const struct libvexfs_index_params *p,
 	err = collection_shape(dirfd, s);
 	if (err)
 		return err;
-	s->vectors = malloc((s->nslots + READ_CHUNK) * s->dim * sizeof(float));
-	s->live = malloc((s->nslots + READ_CHUNK) * sizeof(uint32_t));
+	s->cap = s->nslots + READ_CHUNK;
+	s->vectors = malloc(s->cap * s->dim * sizeof(float));
+	s->live = malloc(s->cap * sizeof(uint32_t));
 	inos = malloc(READ_CHUNK * sizeof(*inos));
 	err = -ENOMEM;
 	if (!s->vectors || !s->live || !inos)
@@ -105,6 +118,27 @@ static const float *snapshot_vector(void *ctx, uint32_t slot)
 	const struct snapshot *s = ctx;
 
 	return s->vectors + (size_t)slot * s->dim;
+}
+
+/* Train a coding on the live vectors and code them, slot by slot. */
+static int code_snapshot(struct snapshot *s)
+{
+	struct vexfs_sq8_trainer t;
+	uint32_t i;
+
+	s->lo = malloc(s->dim * sizeof(float));
+	s->hi = malloc(s->dim * sizeof(float));
+	s->codes = calloc(s->cap, s->dim);
+	if (!s->lo || !s->hi || !s->codes)
+		return -ENOMEM;
+	vexfs_sq8_train_begin(&t, s->dim, s->metric, s->lo, s->hi);
+	for (i = 0; i < s->nlive; i++)
+		vexfs_sq8_train_add(&t, snapshot_vector(s, s->live[i]));
+	vexfs_sq8_train_end(&t, &s->sq8);
+	for (i = 0; i < s->nlive; i++)
+		vexfs_sq8_encode(&s->sq8, snapshot_vector(s, s->live[i]),
+				 s->codes + (size_t)s->live[i] * s->dim);
+	return 0;
 }
 
 static int publish(int dirfd, const struct vexfs_hnsw_builder *b,
@@ -137,6 +171,9 @@ int libvexfs_index_build(int dirfd, const struct libvexfs_index_params *p,
 	err = take_snapshot(dirfd, p, &s);
 	if (err || !s.nlive)
 		goto out;
+	err = code_snapshot(&s);
+	if (err)
+		goto out;
 	t1 = monotonic_seconds();
 	vexfs_hnsw_build_defaults(&bp);
 	bp.dim = s.dim;
@@ -150,6 +187,8 @@ int libvexfs_index_build(int dirfd, const struct libvexfs_index_params *p,
 	bp.seed = p->seed;
 	bp.vector_of = snapshot_vector;
 	bp.ctx = &s;
+	bp.sq8 = &s.sq8;
+	bp.codes = s.codes;
 	bp.progress = build_progress;
 	bp.progress_ctx = (void *)p;
 	report(p, "build", 0, s.nlive);
@@ -170,5 +209,8 @@ out:
 	vexfs_hnsw_builder_free(b);
 	free(s.vectors);
 	free(s.live);
+	free(s.lo);
+	free(s.hi);
+	free(s.codes);
 	return err;
 }

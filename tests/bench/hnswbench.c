@@ -7,7 +7,7 @@
  * from the npm package's sources by `make hnsw-peers`).
  *
  *   hnswbench [-d DATA_DIR] [-g GEN_DIR] [-s SETS] [-j FILE] [-m M]
- *             [-e EF_CONSTRUCTION] [-P] [-X]
+ *             [-e EF_CONSTRUCTION] [-R RERANK] [-C] [-F] [-P] [-X]
  *
  * Data sets (-s, comma-separated; default sift5k,clustered10k):
  *   sift5k        4,900 SIFT descriptors, 100 queries, L2, ground truth
@@ -36,6 +36,10 @@
  * keepPrunedConnections, as hnswlib does. -X searches it with one call
  * per distance and no early exit, as before lists were scored in one
  * call. -j also writes it all as JSON.
+ * vexfs-sq8 walks the same kind of graph on SQ8 codes and re-ranks the
+ * best RERANK of its ef results exactly (-R; 0, the default: all ef); its
+ * graph is built on the codes, or with -F on the floats. -C builds the
+ * float walk's graph on codes too, as the indexer does.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -189,6 +193,7 @@ static float rng_gauss(void)
 static bool per_vector;
 static uint32_t sq8_rerank;	/* -R: re-rank this many; 0 (default): all ef */
 static bool sq8_float_build;	/* -F: vexfs-sq8's graph from the floats */
+static bool float_code_build;	/* -C: vexfs's graph from SQ8 codes */
 
 static vexfs_distance_fn distance_for(uint32_t metric)
 {
@@ -352,10 +357,40 @@ static struct vexfs_index *lib_index_build(struct vexfs_index *v,
 	return v;
 }
 
+/*
+ * An index with SQ8 codes for d: the coding is trained on every vector
+ * and the codes made as part of the build.
+ */
+static struct vexfs_index *index_with_codes(const struct dataset *d)
+{
+	struct vexfs_index *v = calloc(1, sizeof(*v));
+	struct vexfs_sq8_trainer t;
+	uint32_t i;
+
+	if (v) {
+		v->lo = malloc(d->dim * sizeof(float));
+		v->hi = malloc(d->dim * sizeof(float));
+		v->codes = malloc((size_t)d->n * d->dim);
+		v->qcode = malloc(d->dim * sizeof(int16_t));
+	}
+	if (!v || !v->lo || !v->hi || !v->codes || !v->qcode)
+		die("codes", -ENOMEM);
+	vexfs_sq8_train_begin(&t, d->dim, d->metric, v->lo, v->hi);
+	for (i = 0; i < d->n; i++)
+		vexfs_sq8_train_add(&t, row_vector((void *)d, i));
+	vexfs_sq8_train_end(&t, &v->sq8);
+	for (i = 0; i < d->n; i++)
+		vexfs_sq8_encode(&v->sq8, row_vector((void *)d, i),
+				 v->codes + (size_t)i * d->dim);
+	return v;
+}
+
+/* The float walk; with -C on a graph built on codes. */
 static void *lib_engine_build(const struct dataset *d, uint32_t m, uint32_t efc,
 			      uint32_t threads)
 {
-	struct vexfs_index *v = calloc(1, sizeof(*v));
+	struct vexfs_index *v = float_code_build ? index_with_codes(d) :
+						   calloc(1, sizeof(*v));
 
 	if (!v)
 		die("build", -ENOMEM);
@@ -409,32 +444,12 @@ static const struct engine vexfs_engine = {
 	lib_engine_set_ef, lib_engine_search,
 };
 
-/*
- * The same graph walked on SQ8 codes and re-ranked exactly: the coding is
- * trained on every vector and the codes made as part of the build.
- */
+/* The same graph walked on SQ8 codes and re-ranked exactly. */
 static void *sq8_engine_build(const struct dataset *d, uint32_t m,
 			      uint32_t efc, uint32_t threads)
 {
-	struct vexfs_index *v = calloc(1, sizeof(*v));
-	struct vexfs_sq8_trainer t;
-	uint32_t i;
+	struct vexfs_index *v = index_with_codes(d);
 
-	if (v) {
-		v->lo = malloc(d->dim * sizeof(float));
-		v->hi = malloc(d->dim * sizeof(float));
-		v->codes = malloc((size_t)d->n * d->dim);
-		v->qcode = malloc(d->dim * sizeof(int16_t));
-	}
-	if (!v || !v->lo || !v->hi || !v->codes || !v->qcode)
-		die("codes", -ENOMEM);
-	vexfs_sq8_train_begin(&t, d->dim, d->metric, v->lo, v->hi);
-	for (i = 0; i < d->n; i++)
-		vexfs_sq8_train_add(&t, row_vector((void *)d, i));
-	vexfs_sq8_train_end(&t, &v->sq8);
-	for (i = 0; i < d->n; i++)
-		vexfs_sq8_encode(&v->sq8, row_vector((void *)d, i),
-				 v->codes + (size_t)i * d->dim);
 	lib_index_build(v, d, m, efc, threads);
 	v->sq8_ops = vexfs_sq8_select(vexfs_cpu_flags_native());
 	v->q.rerank = sq8_rerank;
@@ -931,7 +946,8 @@ static void run_set(const struct dataset *d, uint32_t m, uint32_t efc,
 static void usage(void)
 {
 	fprintf(stderr, "usage: hnswbench [-d DATA_DIR] [-g GEN_DIR] [-s SETS] "
-		"[-j FILE] [-m M] [-e EF_CONSTRUCTION] [-P] [-X]\n"
+		"[-j FILE] [-m M] [-e EF_CONSTRUCTION] [-R RERANK] [-C] [-F] "
+		"[-P] [-X]\n"
 		"  SETS: comma-separated among sift5k, clustered10k, gen1536, "
 		"gen768, fashion10k\n");
 	exit(2);
@@ -969,7 +985,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* progress through a pipe */
-	while ((opt = getopt(argc, argv, "d:g:s:j:m:e:R:FPX")) != -1) {
+	while ((opt = getopt(argc, argv, "d:g:s:j:m:e:R:CFPX")) != -1) {
 		switch (opt) {
 		case 'd':
 			dir = optarg;
@@ -991,6 +1007,9 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			sq8_rerank = strtoul(optarg, NULL, 10);
+			break;
+		case 'C':
+			float_code_build = true;
 			break;
 		case 'F':
 			sq8_float_build = true;
