@@ -7,11 +7,12 @@
  * carries a newer sequence than the graph, so the kernel searches it
  * exactly instead of trusting the graph's (possibly older) view of it.
  *
- * The graph is built on SQ8 codes of the vectors (lib/vexfs_sq8.h): the
- * kernel's float search over it finds what it finds over a graph built on
- * the floats, and the build is two to three times faster at hundreds of
- * dimensions (docs/benchmarks.md). Where the values are small integers,
- * as SIFT's, the codes are exact and the graph is the same byte for byte.
+ * The graph is built on SQ8 codes of the vectors (lib/vexfs_sq8.h) when
+ * they resolve the data finely (vexfs_sq8_fine()): the kernel's float
+ * search over it then finds what it finds over a graph built on the
+ * floats, and the build is two to three times faster at hundreds of
+ * dimensions (docs/benchmarks.md). Codes made coarse by an outlying value
+ * would cost recall: those collections are built on the floats.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -120,7 +121,10 @@ static const float *snapshot_vector(void *ctx, uint32_t slot)
 	return s->vectors + (size_t)slot * s->dim;
 }
 
-/* Train a coding on the live vectors and code them, slot by slot. */
+/*
+ * Train a coding on the live vectors and, if it is fine enough to build
+ * on, code them slot by slot; else leave s->codes NULL.
+ */
 static int code_snapshot(struct snapshot *s)
 {
 	struct vexfs_sq8_trainer t;
@@ -128,13 +132,17 @@ static int code_snapshot(struct snapshot *s)
 
 	s->lo = malloc(s->dim * sizeof(float));
 	s->hi = malloc(s->dim * sizeof(float));
-	s->codes = calloc(s->cap, s->dim);
-	if (!s->lo || !s->hi || !s->codes)
+	if (!s->lo || !s->hi)
 		return -ENOMEM;
 	vexfs_sq8_train_begin(&t, s->dim, s->metric, s->lo, s->hi);
 	for (i = 0; i < s->nlive; i++)
 		vexfs_sq8_train_add(&t, snapshot_vector(s, s->live[i]));
 	vexfs_sq8_train_end(&t, &s->sq8);
+	if (!vexfs_sq8_fine(&t, &s->sq8))
+		return 0;
+	s->codes = calloc(s->cap, s->dim);
+	if (!s->codes)
+		return -ENOMEM;
 	for (i = 0; i < s->nlive; i++)
 		vexfs_sq8_encode(&s->sq8, snapshot_vector(s, s->live[i]),
 				 s->codes + (size_t)s->live[i] * s->dim);
@@ -171,10 +179,10 @@ int libvexfs_index_build(int dirfd, const struct libvexfs_index_params *p,
 	err = take_snapshot(dirfd, p, &s);
 	if (err || !s.nlive)
 		goto out;
-	err = code_snapshot(&s);
+	t1 = monotonic_seconds();
+	err = code_snapshot(&s);	/* part of the build */
 	if (err)
 		goto out;
-	t1 = monotonic_seconds();
 	vexfs_hnsw_build_defaults(&bp);
 	bp.dim = s.dim;
 	bp.metric = s.metric;
@@ -187,8 +195,10 @@ int libvexfs_index_build(int dirfd, const struct libvexfs_index_params *p,
 	bp.seed = p->seed;
 	bp.vector_of = snapshot_vector;
 	bp.ctx = &s;
-	bp.sq8 = &s.sq8;
-	bp.codes = s.codes;
+	if (s.codes) {
+		bp.sq8 = &s.sq8;
+		bp.codes = s.codes;
+	}
 	bp.progress = build_progress;
 	bp.progress_ctx = (void *)p;
 	report(p, "build", 0, s.nlive);

@@ -304,10 +304,11 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-/* The graph over d into v; on v's codes when it has them, unless -F. */
+/* The graph over d into v; on v's codes if on_codes. */
 static struct vexfs_index *lib_index_build(struct vexfs_index *v,
 					   const struct dataset *d, uint32_t m,
-					   uint32_t efc, uint32_t threads)
+					   uint32_t efc, uint32_t threads,
+					   bool on_codes)
 {
 	struct vexfs_hnsw_build_params p;
 	struct vexfs_hnsw_builder *b;
@@ -323,7 +324,7 @@ static struct vexfs_index *lib_index_build(struct vexfs_index *v,
 	p.keep_pruned = keep_pruned;
 	p.vector_of = row_vector;
 	p.ctx = (void *)d;
-	if (v->codes && !sq8_float_build) {
+	if (on_codes) {
 		p.sq8 = &v->sq8;
 		p.codes = v->codes;
 	}
@@ -394,7 +395,7 @@ static void *lib_engine_build(const struct dataset *d, uint32_t m, uint32_t efc,
 
 	if (!v)
 		die("build", -ENOMEM);
-	return lib_index_build(v, d, m, efc, threads);
+	return lib_index_build(v, d, m, efc, threads, float_code_build);
 }
 
 static void lib_engine_drop(void *h)
@@ -450,7 +451,7 @@ static void *sq8_engine_build(const struct dataset *d, uint32_t m,
 {
 	struct vexfs_index *v = index_with_codes(d);
 
-	lib_index_build(v, d, m, efc, threads);
+	lib_index_build(v, d, m, efc, threads, !sq8_float_build);
 	v->sq8_ops = vexfs_sq8_select(vexfs_cpu_flags_native());
 	v->q.rerank = sq8_rerank;
 	v->q.sq8 = &v->sq;
