@@ -212,6 +212,7 @@ int libvexfs_index_build(int dirfd, const struct libvexfs_index_params *p,
 	st->seq = s.seq;
 	st->read_seconds = t1 - t0;
 	st->build_seconds = t2 - t1;
+	st->on_codes = s.codes != NULL;
 	st->publish_seconds = monotonic_seconds() - t2;
 out:
 	if (!err && !s.nlive)

@@ -36,7 +36,8 @@ struct libvexfs_index_stats {
 	uint64_t graph_bytes;
 	uint64_t seq;			/* change sequence it was built at */
 	double read_seconds;
-	double build_seconds;
+	double build_seconds;		/* coding the vectors included */
+	bool on_codes;			/* built on SQ8 codes, else on floats */
 	double publish_seconds;
 };
 

@@ -58,10 +58,11 @@ static void print_built(const char *dir, const struct libvexfs_index_stats *st)
 		if (isatty(STDERR_FILENO))
 			fputc('\n', stderr);
 		printf("%s: index published: %llu vectors, %llu bytes, read %.2f s, "
-		       "build %.2f s, publish %.2f s\n", dir,
+		       "build %.2f s on %s, publish %.2f s\n", dir,
 		       (unsigned long long)st->vectors,
 		       (unsigned long long)st->graph_bytes, st->read_seconds,
-		       st->build_seconds, st->publish_seconds);
+		       st->build_seconds, st->on_codes ? "SQ8 codes" : "floats",
+		       st->publish_seconds);
 		return;
 	}
 	jw_init(&w, stdout);
@@ -72,6 +73,7 @@ static void print_built(const char *dir, const struct libvexfs_index_stats *st)
 	jw_u64(&w, "seq", st->seq);
 	jw_double(&w, "read_seconds", st->read_seconds);
 	jw_double(&w, "build_seconds", st->build_seconds);
+	jw_string(&w, "built_on", st->on_codes ? "codes" : "floats");
 	jw_double(&w, "publish_seconds", st->publish_seconds);
 	jw_object_end(&w);
 }
@@ -218,6 +220,8 @@ static void parse_done(char *rest, struct libvexfs_index_stats *st)
 			st->build_seconds = strtod(value, NULL);
 		else if (!strcmp(key, "publish_seconds"))
 			st->publish_seconds = strtod(value, NULL);
+		else if (!strcmp(key, "built_on"))
+			st->on_codes = !strcmp(value, "codes");
 	}
 }
 

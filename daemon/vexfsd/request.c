@@ -216,10 +216,11 @@ void request_job_done(uint64_t job, int err, const struct libvexfs_index_stats *
 	else
 		snprintf(line, sizeof(line), VEXFSD_MSG_DONE " vectors=%llu "
 			 "graph_bytes=%llu seq=%llu read_seconds=%.3f "
-			 "build_seconds=%.3f publish_seconds=%.3f",
+			 "build_seconds=%.3f built_on=%s publish_seconds=%.3f",
 			 (unsigned long long)st->vectors,
 			 (unsigned long long)st->graph_bytes,
 			 (unsigned long long)st->seq, st->read_seconds,
-			 st->build_seconds, st->publish_seconds);
+			 st->build_seconds, st->on_codes ? "codes" : "floats",
+			 st->publish_seconds);
 	control_broadcast(job, line, false, true);
 }

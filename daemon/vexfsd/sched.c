@@ -285,10 +285,11 @@ static void note_success(struct vexfsd_coll *c, int fd,
 	/* What LIST shows until the next scan. */
 	libvexfs_collection_info(fd, &c->info);
 	log_info("%s: index published: %llu vectors, %llu bytes, %.1f s "
-		 "(read %.1f, build %.1f, publish %.1f)", c->path,
+		 "(read %.1f, build %.1f on %s, publish %.1f)", c->path,
 		 (unsigned long long)st->vectors,
 		 (unsigned long long)st->graph_bytes, secs, st->read_seconds,
-		 st->build_seconds, st->publish_seconds);
+		 st->build_seconds, st->on_codes ? "codes" : "floats",
+		 st->publish_seconds);
 }
 
 static void note_failure(struct vexfsd_coll *c, int err)

@@ -95,6 +95,45 @@ sys.exit(0 if new[0][0] == 42 and new[0][2] == 0.0 and
          all(r[0] != 42 for r in was) else 1)"
 check "the changed vector left the index" test "$(info_field "$C" unindexed)" = $((UNREACHED + 2))
 
+section "what the build runs on"
+# SIFT under L2: small integers, exact codes, so the build runs on them.
+check "sift5k was built on SQ8 codes" \
+	test "$("$CTL" --json index build "$C" | python3 -c 'import json,sys; print(json.load(sys.stdin)["built_on"])')" = codes
+# One value of 10,000 among N(0,1) data leaves every other dimension a
+# level or two of a shared step: a graph built on such codes finds a tenth
+# of the neighbours, so the indexer builds on the floats.
+O=$MNT/outlier
+check "make a 32-d collection" "$CTL" collection create "$O" --dim 32
+python3 - "$SCRATCH" <<'PY'
+import random, struct, sys
+rng = random.Random(11)
+centres = [[rng.gauss(0, 1) for _ in range(32)] for _ in range(20)]
+def point():
+    c = rng.choice(centres)
+    return [x + rng.gauss(0, 0.3) for x in c]
+base = [point() for _ in range(2000)]
+base[7][3] = 10000.0
+queries = [point() for _ in range(50)]
+def fvecs(path, rows, code="f"):
+    with open(path, "wb") as f:
+        for r in rows:
+            f.write(struct.pack("<i", len(r)) + struct.pack("<%d%s" % (len(r), code), *r))
+truth = []
+for q in queries:
+    d = sorted((sum((a - b) ** 2 for a, b in zip(q, v)), i) for i, v in enumerate(base))
+    truth.append([i for _, i in d[:10]])
+fvecs(sys.argv[1] + "/outlier_base.fvecs", base)
+fvecs(sys.argv[1] + "/outlier_query.fvecs", queries)
+fvecs(sys.argv[1] + "/outlier_gt.ivecs", truth, "i")
+PY
+check "import 2,000 vectors, one with an outlier" "$CTL" import -q "$O" "$SCRATCH/outlier_base.fvecs"
+check "the outlier's collection is built on floats" \
+	test "$("$CTL" --json index build "$O" | python3 -c 'import json,sys; print(json.load(sys.stdin)["built_on"])')" = floats
+r=$("$CTL" --json recall "$O" "$SCRATCH/outlier_query.fvecs" "$SCRATCH/outlier_gt.ivecs" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["recall"])')
+log "recall@10 of the outlier's collection through its index: $r"
+check "its recall@10 >= 0.95" at_least "$r" 0.95
+
 section "remount keeps the index"
 BEFORE=$(info_field "$C" indexed)
 remount
