@@ -22,6 +22,8 @@
  *   gen768        GEN_DIR/gen768_*.fvecs: the same at 768 dimensions
  *   fashion10k    GEN_DIR/fashion_*.fvecs: the first 10,000 fashion-mnist
  *                 training images, 100 test images, 784-d, L2
+ *   fashion60k    all 60,000 training images (fashion60k_base.fvecs),
+ *                 the same 100 test images
  * Ground truth by exact scan where none is shipped. For each
  * implementation: build time with 1 thread (CPU time of the thread, and
  * wall clock) and 2 threads (wall clock), best of two; the bytes of the
@@ -151,15 +153,11 @@ static int load_sift(struct dataset *d, const char *dir)
 static void exact_truth(struct dataset *d);
 
 /* Base and query files of scripts/datasets.py; truth by exact scan. */
-static int load_generated(struct dataset *d, const char *dir,
-			  const char *name, const char *prefix,
-			  uint32_t metric)
+static int load_files(struct dataset *d, const char *dir, const char *name,
+		      const char *base, const char *query, uint32_t metric)
 {
-	char base[256], query[256];
 	uint32_t qdim;
 
-	snprintf(base, sizeof(base), "%s_base.fvecs", prefix);
-	snprintf(query, sizeof(query), "%s_query.fvecs", prefix);
 	d->name = name;
 	d->metric = metric;
 	d->base = read_vecs(dir, base, &d->n, &d->dim);
@@ -168,6 +166,18 @@ static int load_generated(struct dataset *d, const char *dir,
 		return -ENOENT;
 	exact_truth(d);
 	return 0;
+}
+
+/* PREFIX_base.fvecs and PREFIX_query.fvecs. */
+static int load_generated(struct dataset *d, const char *dir,
+			  const char *name, const char *prefix,
+			  uint32_t metric)
+{
+	char base[256], query[256];
+
+	snprintf(base, sizeof(base), "%s_base.fvecs", prefix);
+	snprintf(query, sizeof(query), "%s_query.fvecs", prefix);
+	return load_files(d, dir, name, base, query, metric);
 }
 
 static uint64_t rng_state;
@@ -950,7 +960,7 @@ static void usage(void)
 		"[-j FILE] [-m M] [-e EF_CONSTRUCTION] [-R RERANK] [-C] [-F] "
 		"[-P] [-X]\n"
 		"  SETS: comma-separated among sift5k, clustered10k, gen1536, "
-		"gen768, fashion10k\n");
+		"gen768, fashion10k, fashion60k\n");
 	exit(2);
 }
 
@@ -970,6 +980,9 @@ static int load_set(struct dataset *d, const char *name, const char *dir,
 	if (!strcmp(name, "fashion10k"))
 		return load_generated(d, gen_dir, "fashion10k", "fashion",
 				      VEXFS_METRIC_L2);
+	if (!strcmp(name, "fashion60k"))
+		return load_files(d, gen_dir, "fashion60k", "fashion60k_base.fvecs",
+				  "fashion_query.fvecs", VEXFS_METRIC_L2);
 	fprintf(stderr, "hnswbench: unknown data set %s\n", name);
 	usage();
 	return -EINVAL;
