@@ -204,7 +204,10 @@ struct bld_worker {
 	/* ---- one neighbour list scored in one call (bld_dist_list) ---- */
 	uint32_t *ids;			/* the nodes */
 	float *dists;			/* their distances */
-	const void **rows;		/* their vectors or codes */
+	union {				/* their vectors, or codes */
+		const float **vec;
+		const uint8_t **code;
+	} rows;
 	float *offs;			/* their codes' offsets */
 	int16_t *wide;			/* on codes: the inserted node's, widened */
 	uint32_t wide_node;		/* which node that is */
@@ -227,12 +230,12 @@ static int worker_init(struct bld_worker *w, struct vexfs_hnsw_builder *b)
 	w->copy = malloc((1 + b->m0) * sizeof(*w->copy));
 	w->ids = malloc(b->m0 * sizeof(*w->ids));
 	w->dists = malloc(b->m0 * sizeof(*w->dists));
-	w->rows = malloc(b->m0 * sizeof(*w->rows));
+	w->rows.vec = malloc(b->m0 * sizeof(*w->rows.vec));
 	w->offs = malloc(b->m0 * sizeof(*w->offs));
 	w->wide = b->sq8 ? malloc(b->dim * sizeof(*w->wide)) : NULL;
 	w->wide_node = VEXFS_HNSW_NO_NODE;
 	if (!w->visited || !w->pool || !w->kept || !w->pruned || !w->copy ||
-	    !w->ids || !w->dists || !w->rows || !w->offs ||
+	    !w->ids || !w->dists || !w->rows.vec || !w->offs ||
 	    (b->sq8 && !w->wide))
 		return -ENOMEM;
 	return 0;
@@ -249,7 +252,7 @@ static void worker_free(struct bld_worker *w)
 	free(w->copy);
 	free(w->ids);
 	free(w->dists);
-	free(w->rows);
+	free(w->rows.vec);
 	free(w->offs);
 	free(w->wide);
 }
@@ -287,17 +290,16 @@ static void bld_dist_list(struct bld_worker *w, uint32_t q, uint32_t n,
 			w->wide_node = q;
 		}
 		for (i = 0; i < n; i++) {
-			w->rows[i] = b->code[w->ids[i]];
+			w->rows.code[i] = b->code[w->ids[i]];
 			w->offs[i] = b->code_off[w->ids[i]];
 		}
 		vexfs_sq8_wide_list(b->sq8, b->sq8_ops, w->wide, b->code_off[q],
-				    (const uint8_t *const *)w->rows, w->offs, n,
+				    w->rows.code, w->offs, n,
 				    bound, w->dists);
 	} else if (b->list_ops) {
 		for (i = 0; i < n; i++)
-			w->rows[i] = b->vec[w->ids[i]];
-		b->list_ops->list(b->metric, b->vec[q],
-				  (const float *const *)w->rows, n, b->dim,
+			w->rows.vec[i] = b->vec[w->ids[i]];
+		b->list_ops->list(b->metric, b->vec[q], w->rows.vec, n, b->dim,
 				  bound, w->dists);
 	} else {
 		for (i = 0; i < n; i++)
