@@ -33,8 +33,8 @@
  *   COSINE  the same on the unit query; distance = 1 - dot
  *
  * Either way an estimate is add + mul * (one integer sum), the sum from
- * an integer kernel (scalar, AVX2). The bounds keep every sum within 32
- * bits up to VEXFS_MAX_DIM dimensions.
+ * an integer kernel (plain C, AVX2, AVX-512 VNNI). The bounds keep every
+ * sum within 32 bits up to VEXFS_MAX_DIM dimensions.
  *
  * Freestanding, like the rest of lib/: training, coding and estimates use
  * floats (FPU units in the kernel); the integer kernels do not.
