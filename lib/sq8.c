@@ -106,24 +106,85 @@ void vexfs_sq8_train_end(struct vexfs_sq8_trainer *t, struct vexfs_sq8 *p)
 		p->step = 1.0f;
 }
 
-/* Counted by levels, 0 to 255, the median needs no sort. */
-bool vexfs_sq8_fine(const struct vexfs_sq8_trainer *t,
-		    const struct vexfs_sq8 *p)
+static void sq8_swap(float *v, int32_t a, int32_t b)
 {
-	uint32_t count[SQ8_CODES + 1] = { 0 }, varying = 0, coarse = 0, i;
-	float levels;
+	float x = v[a];
+
+	v[a] = v[b];
+	v[b] = x;
+}
+
+/*
+ * The k-th smallest of v[0..n), v reordered: quickselect with a
+ * three-way partition, so runs of equal values (integer data) cost one
+ * pass, not one each.
+ */
+static float sq8_select(float *v, uint32_t n, uint32_t k)
+{
+	int32_t lo = 0, hi = (int32_t)n - 1, lt, gt, i;
+	float pivot;
+
+	while (lo < hi) {
+		pivot = v[lo + (hi - lo) / 2];
+		lt = lo;	/* v[lo, lt) < pivot <= v[lt, i) ... */
+		i = lo;
+		gt = hi;	/* ... v(gt, hi] > pivot */
+		while (i <= gt) {
+			if (v[i] < pivot)
+				sq8_swap(v, lt++, i++);
+			else if (v[i] > pivot)
+				sq8_swap(v, i, gt--);
+			else
+				i++;
+		}
+		if ((int32_t)k < lt)
+			hi = lt - 1;
+		else if ((int32_t)k > gt)
+			lo = gt + 1;
+		else
+			return v[k];
+	}
+	return v[k];
+}
+
+/*
+ * Dimension d's interquartile range over the sample, in steps; a cosine
+ * collection's values are those of the unit vectors (scale[i] each).
+ */
+static float sq8_iqr_levels(const struct vexfs_sq8 *p,
+			    const float *const *sample, const float *scale,
+			    uint32_t n, float *values, uint32_t d)
+{
+	float q1, q3;
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		values[i] = sample[i][d] * scale[i];
+	q1 = sq8_select(values, n, n / 4);
+	q3 = sq8_select(values, n, n - 1 - n / 4);
+	return (q3 - q1) / p->step;
+}
+
+bool vexfs_sq8_fine(const struct vexfs_sq8_trainer *t,
+		    const struct vexfs_sq8 *p, const float *const *sample,
+		    uint32_t n, float *scratch)
+{
+	float *scale = scratch + n;
+	uint32_t varying = 0, coarse = 0, i, d;
 
 	if (t->integral && p->step == 1.0f)
 		return true;
-	for (i = 0; i < t->dim; i++) {
-		if (!(t->hi[i] > t->lo[i]))
+	for (i = 0; i < n; i++)
+		scale[i] = t->metric == VEXFS_METRIC_COSINE ?
+			   sq8_inv_norm(sample[i], t->dim) : 1.0f;
+	for (d = 0; d < t->dim; d++) {
+		if (!(t->hi[d] > t->lo[d]))
 			continue;	/* one value: coded exactly */
-		levels = (t->hi[i] - t->lo[i]) / p->step;
-		count[levels < SQ8_CODES ? (uint32_t)levels : SQ8_CODES]++;
 		varying++;
+		if (!n || !(sq8_iqr_levels(p, sample, scale, n, scratch, d) >=
+			    VEXFS_SQ8_FINE_LEVELS))
+			coarse++;
 	}
-	for (i = 0; i < VEXFS_SQ8_FINE_LEVELS; i++)
-		coarse += count[i];
 	return 2 * coarse <= varying;
 }
 

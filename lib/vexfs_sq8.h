@@ -80,15 +80,18 @@ void vexfs_sq8_train_end(struct vexfs_sq8_trainer *t, struct vexfs_sq8 *p);
 
 /*
  * Do the codes t trained into p resolve the data finely enough to build a
- * graph on them? One step serves every dimension, so a single outlying
- * value widens it for all and can leave the others a few levels each: a
- * graph built on such codes finds a tenth of the true neighbours. Fine
- * means exact (integers whose ranges fit 255 steps of 1), or the median
- * dimension that varies spans at least VEXFS_SQ8_FINE_LEVELS steps.
+ * graph on them? One step serves every dimension and spans the whole
+ * range, so a few outlying vectors widen it for all and can leave the
+ * bulk of the data a level or two: a graph built on such codes finds a
+ * tenth of the true neighbours. Fine means exact (integers whose ranges
+ * fit 255 steps of 1), or, over the n sample vectors, the median
+ * dimension that varies has an interquartile range of at least
+ * VEXFS_SQ8_FINE_LEVELS steps. scratch holds 2 * n floats.
  */
-#define VEXFS_SQ8_FINE_LEVELS	64
+#define VEXFS_SQ8_FINE_LEVELS	16
 bool vexfs_sq8_fine(const struct vexfs_sq8_trainer *t,
-		    const struct vexfs_sq8 *p);
+		    const struct vexfs_sq8 *p, const float *const *sample,
+		    uint32_t n, float *scratch);
 
 /* Point p at lo (dim floats) and derive what depends on it. */
 void vexfs_sq8_set_lo(struct vexfs_sq8 *p, const float *lo);

@@ -26,6 +26,7 @@
 #include "libvexfs.h"
 
 #define READ_CHUNK	4096u
+#define FINE_SAMPLE	1024u	/* vectors that judge the codes' fineness */
 
 struct snapshot {
 	uint32_t dim;
@@ -121,6 +122,27 @@ static const float *snapshot_vector(void *ctx, uint32_t slot)
 	return s->vectors + (size_t)slot * s->dim;
 }
 
+/* Are the codes fine enough to build on? Judged on evenly spread vectors. */
+static int codes_fine(struct snapshot *s, const struct vexfs_sq8_trainer *t,
+		      bool *fine)
+{
+	uint32_t n = s->nlive < FINE_SAMPLE ? s->nlive : FINE_SAMPLE, i;
+	const float **sample = malloc(n * sizeof(*sample));
+	float *scratch = malloc(2 * n * sizeof(*scratch));
+
+	if (!sample || !scratch) {
+		free(sample);
+		free(scratch);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		sample[i] = snapshot_vector(s, s->live[(uint64_t)i * s->nlive / n]);
+	*fine = vexfs_sq8_fine(t, &s->sq8, sample, n, scratch);
+	free(sample);
+	free(scratch);
+	return 0;
+}
+
 /*
  * Train a coding on the live vectors and, if it is fine enough to build
  * on, code them slot by slot; else leave s->codes NULL.
@@ -128,7 +150,9 @@ static const float *snapshot_vector(void *ctx, uint32_t slot)
 static int code_snapshot(struct snapshot *s)
 {
 	struct vexfs_sq8_trainer t;
+	bool fine;
 	uint32_t i;
+	int err;
 
 	s->lo = malloc(s->dim * sizeof(float));
 	s->hi = malloc(s->dim * sizeof(float));
@@ -138,8 +162,9 @@ static int code_snapshot(struct snapshot *s)
 	for (i = 0; i < s->nlive; i++)
 		vexfs_sq8_train_add(&t, snapshot_vector(s, s->live[i]));
 	vexfs_sq8_train_end(&t, &s->sq8);
-	if (!vexfs_sq8_fine(&t, &s->sq8))
-		return 0;
+	err = codes_fine(s, &t, &fine);
+	if (err || !fine)
+		return err;
 	s->codes = calloc(s->cap, s->dim);
 	if (!s->codes)
 		return -ENOMEM;

@@ -178,18 +178,26 @@ struct coding {
 	int16_t qcode[MAX_DIM];
 };
 
-/* Train c on n vectors; true when the codes are fine (vexfs_sq8_fine()). */
+/*
+ * Train c on n vectors (at most 1,000); true when the codes are fine,
+ * by vexfs_sq8_fine() over all of them.
+ */
 static bool train(struct coding *c, const float *v, uint32_t n, uint32_t dim,
 		  uint32_t metric)
 {
+	static const float *sample[1000];
+	static float scratch[2 * 1000];
 	struct vexfs_sq8_trainer t;
 	uint32_t i;
 
+	assert_true(n <= ARRAY_SIZE(sample));
 	vexfs_sq8_train_begin(&t, dim, metric, c->lo, c->hi);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		vexfs_sq8_train_add(&t, v + (size_t)i * dim);
+		sample[i] = v + (size_t)i * dim;
+	}
 	vexfs_sq8_train_end(&t, &c->p);
-	return vexfs_sq8_fine(&t, &c->p);
+	return vexfs_sq8_fine(&t, &c->p, sample, n, scratch);
 }
 
 static double ref_l2(const float *a, const float *b, uint32_t dim)
@@ -565,9 +573,10 @@ static void test_training_edges(void **state)
 }
 
 /*
- * Codes are fine to build on unless one outlier leaves the typical
- * dimension a few levels: spread data and exact integers are, the same
- * data with one value of 10,000 is not.
+ * Codes are fine to build on unless outliers leave the bulk of the data a
+ * few levels: spread data and exact integers are; the same data with one
+ * value of 10,000 is not, nor small integers with a few vectors far away
+ * in every dimension (whose full ranges then look wide).
  */
 static void test_fine(void **state)
 {
@@ -581,6 +590,7 @@ static void test_fine(void **state)
 		v[i] = rng_float();
 	assert_true(train(&c, v, N, DIM, VEXFS_METRIC_L2));
 	assert_true(train(&c, v, N, DIM, VEXFS_METRIC_IP));
+	assert_true(train(&c, v, N, DIM, VEXFS_METRIC_COSINE));
 	v[7 * DIM + 3] = 10000.0f;
 	assert_false(train(&c, v, N, DIM, VEXFS_METRIC_L2));
 	assert_false(train(&c, v, N, DIM, VEXFS_METRIC_IP));
@@ -591,12 +601,17 @@ static void test_fine(void **state)
 	for (i = 0; i < N * DIM; i++)
 		v[i] = (float)rng_range(0, 40);
 	assert_true(train(&c, v, N, DIM, VEXFS_METRIC_L2));
-	/* The same with one integer outlier: coded lossily, and coarse. */
-	v[7 * DIM + 3] = 100000.0f;
+	/* Four vectors far away in every dimension: coded lossily, coarse. */
+	for (i = 0; i < 4 * DIM; i++)
+		v[i] = 10000.0f + 50.0f * (float)(i / DIM) + (float)(i % DIM);
 	assert_false(train(&c, v, N, DIM, VEXFS_METRIC_L2));
 	/* One value in every dimension: exact whatever the step. */
 	for (i = 0; i < N * DIM; i++)
 		v[i] = 0.5f;
+	assert_true(train(&c, v, N, DIM, VEXFS_METRIC_L2));
+	/* Gaussian-like data, whose full range is a few times its spread. */
+	for (i = 0; i < N * DIM; i++)
+		v[i] = rng_float() + rng_float() + rng_float() + rng_float();
 	assert_true(train(&c, v, N, DIM, VEXFS_METRIC_L2));
 }
 
