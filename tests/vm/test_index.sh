@@ -24,6 +24,12 @@ recall_of() {
 
 at_least() { python3 -c "import sys; sys.exit(0 if float('$1') >= float('$2') else 1)"; }
 
+# built_on DIR [ARGS]: build and publish DIR's index; what the build ran on.
+built_on() {
+	"$CTL" --json index build "$@" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["built_on"])'
+}
+
 info_field() {
 	"$CTL" --json collection info "$1" |
 		python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
@@ -34,7 +40,9 @@ setup_vexfs 512M
 C=$MNT/sift
 check "make a collection" "$CTL" collection create "$C" --dim 128
 check "import sift5k" "$CTL" import -q "$C" "$SIFT/sift5k_base.fvecs"
-check "build and publish an index" "$CTL" index build "$C" --threads 2
+# SIFT under L2: small integers, exact codes, so the build runs on them.
+check "build and publish an index, on SQ8 codes" \
+	test "$(built_on "$C" --threads 2)" = codes
 # A vector covers its slot only when the walk can reach its node from the
 # entry point; an HNSW build may leave a few nodes no link leads to, and
 # those are searched exactly, like the unindexed tail.
@@ -96,9 +104,11 @@ sys.exit(0 if new[0][0] == 42 and new[0][2] == 0.0 and
 check "the changed vector left the index" test "$(info_field "$C" unindexed)" = $((UNREACHED + 2))
 
 section "what the build runs on"
-# SIFT under L2: small integers, exact codes, so the build runs on them.
-check "sift5k was built on SQ8 codes" \
-	test "$("$CTL" --json index build "$C" | python3 -c 'import json,sys; print(json.load(sys.stdin)["built_on"])')" = codes
+# Vector 42 now holds 7777 in every dimension: coded with one step over
+# that range, SIFT's values would get a level or two, so the rebuild runs
+# on the floats.
+check "with a far vector, the rebuild runs on floats" \
+	test "$(built_on "$C")" = floats
 # One value of 10,000 among N(0,1) data leaves every other dimension a
 # level or two of a shared step: a graph built on such codes finds a tenth
 # of the neighbours, so the indexer builds on the floats.
@@ -128,7 +138,7 @@ fvecs(sys.argv[1] + "/outlier_gt.ivecs", truth, "i")
 PY
 check "import 2,000 vectors, one with an outlier" "$CTL" import -q "$O" "$SCRATCH/outlier_base.fvecs"
 check "the outlier's collection is built on floats" \
-	test "$("$CTL" --json index build "$O" | python3 -c 'import json,sys; print(json.load(sys.stdin)["built_on"])')" = floats
+	test "$(built_on "$O")" = floats
 r=$("$CTL" --json recall "$O" "$SCRATCH/outlier_query.fvecs" "$SCRATCH/outlier_gt.ivecs" |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["recall"])')
 log "recall@10 of the outlier's collection through its index: $r"
