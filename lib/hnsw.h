@@ -239,6 +239,9 @@ struct vexfs_hnsw_query {
 	 * codes + s * dim, the query coded as sq8 says; then re-rank the ef
 	 * best found by their exact distances, so results carry those. The
 	 * vectors still tell which slots hold one, and serve the re-rank.
+	 * With neither vectors nor vector_of, every node's slot holds a
+	 * vector and nothing is re-ranked: results carry the estimates, for
+	 * the caller to re-rank (the module reads the vectors from disk).
 	 */
 	const struct vexfs_sq8_query *sq8;
 	const uint8_t *codes;

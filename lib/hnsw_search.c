@@ -133,6 +133,20 @@ static inline const float *hnsw_vector(const struct vexfs_hnsw_graph *g,
 	return q->vector_of(q->ctx, slot);
 }
 
+/* A walk on codes with no vectors at all: the caller re-ranks. */
+static inline bool hnsw_codes_only(const struct vexfs_hnsw_query *q)
+{
+	return q->sq8 && !q->vectors && !q->vector_of;
+}
+
+/* Does a slot hold a vector? Without vectors, every coded slot does. */
+static inline bool hnsw_present(const struct vexfs_hnsw_graph *g,
+				const struct vexfs_hnsw_query *q,
+				uint32_t slot)
+{
+	return hnsw_codes_only(q) || hnsw_vector(g, q, slot);
+}
+
 static inline const uint8_t *hnsw_code(const struct vexfs_hnsw_graph *g,
 				       const struct vexfs_hnsw_query *q,
 				       uint32_t slot)
@@ -149,13 +163,18 @@ static float hnsw_node_dist(const struct vexfs_hnsw_graph *g,
 			    struct vexfs_hnsw_scratch *s, uint32_t n)
 {
 	uint32_t slot = vexfs_hnsw_slot(g, n);
-	const float *v = hnsw_vector(g, q, slot);
+	const float *v;
 
+	if (q->sq8) {
+		if (!hnsw_present(g, q, slot))
+			return __builtin_inff();
+		s->distances++;
+		return vexfs_sq8_estimate(q->sq8, hnsw_code(g, q, slot));
+	}
+	v = hnsw_vector(g, q, slot);
 	if (!v)
 		return __builtin_inff();
 	s->distances++;
-	if (q->sq8)
-		return vexfs_sq8_estimate(q->sq8, hnsw_code(g, q, slot));
 	return q->distance(q->vector, v, g->dim);
 }
 
@@ -218,17 +237,20 @@ static uint32_t hnsw_gather(const struct vexfs_hnsw_graph *g,
 			s->visited[id] = s->epoch;
 		}
 		slot = vexfs_hnsw_slot(g, id);
+		if (q->sq8) {
+			if (!hnsw_present(g, q, slot))
+				continue;
+			s->batch_node[nb] = id;
+			s->batch_code[nb] = hnsw_code(g, q, slot);
+			__builtin_prefetch(s->batch_code[nb++]);
+			continue;
+		}
 		v = hnsw_vector(g, q, slot);
 		if (!v)
 			continue;
 		s->batch_node[nb] = id;
-		if (q->sq8) {
-			s->batch_code[nb] = hnsw_code(g, q, slot);
-			__builtin_prefetch(s->batch_code[nb++]);
-		} else {
-			s->batch_vec[nb++] = v;
-			__builtin_prefetch(v);
-		}
+		s->batch_vec[nb++] = v;
+		__builtin_prefetch(v);
 	}
 	return nb;
 }
@@ -267,7 +289,7 @@ static void hnsw_beam_begin(const struct vexfs_hnsw_graph *g,
 			    struct vexfs_hnsw_scratch *s)
 {
 	uint32_t slot = vexfs_hnsw_slot(g, s->cur);
-	bool has_vector = hnsw_vector(g, q, slot) != NULL;
+	bool has_vector = hnsw_present(g, q, slot);
 
 	s->visited[s->cur] = s->epoch;
 	cand_push(s, s->cur, has_vector ? s->cur_dist : __builtin_inff());
@@ -342,7 +364,8 @@ int vexfs_hnsw_search_start(const struct vexfs_hnsw_graph *g,
 {
 	uint32_t ef = q->ef > q->k ? q->ef : q->k;
 
-	if (!q->vector || !q->distance || (!q->vectors && !q->vector_of) ||
+	if (!q->vector || !q->distance ||
+	    (!q->vectors && !q->vector_of && !q->sq8) ||
 	    (q->ops && !vexfs_metric_valid(g->metric)) ||
 	    (q->sq8 && (!q->codes || q->sq8->dim != g->dim)) || ef > s->ef_max ||
 	    g->node_count > s->node_cap || g->m0 > s->batch_cap)
@@ -434,7 +457,7 @@ int vexfs_hnsw_search_results(const struct vexfs_hnsw_graph *g,
 
 	if (s->phase == HNSW_PHASE_IDLE)
 		return -EINVAL;
-	if (q->sq8)
+	if (q->sq8 && !hnsw_codes_only(q))
 		hnsw_rerank(g, q, s);
 	n = s->nres;
 	/* Heap sort: the farthest goes to the back, best first remains. */

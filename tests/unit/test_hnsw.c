@@ -965,6 +965,82 @@ static void test_sq8_filtered(void **state)
 	free(d.v);
 }
 
+/* Order results by distance, then slot: ties cannot tell two walks apart. */
+static int result_cmp(const void *a, const void *b)
+{
+	const struct vexfs_hnsw_result *x = a, *y = b;
+
+	if (x->dist != y->dist)
+		return x->dist < y->dist ? -1 : 1;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/*
+ * A walk on codes with no vectors (the module's: it reads the vectors of
+ * the candidates from disk) returns the ef best by estimate, best first;
+ * re-ranked by the caller, they are the answer of the walk that re-ranks
+ * itself, slot for slot and distance for distance.
+ */
+static void test_sq8_codes_only(void **state)
+{
+	struct dataset d = { .n = 2000, .dim = 64, .stride = 2,
+			     .metric = VEXFS_METRIC_L2 };
+	struct vexfs_hnsw_result own[K], est[EF];
+	vexfs_distance_fn dist = distance_for(d.metric);
+	struct coded c;
+	struct built bt;
+	uint32_t qi, i;
+	float *qs;
+
+	(void)state;
+	rng_seed(23);
+	d.v = clustered_vectors(d.n + NQUERIES, d.dim, 20);
+	qs = d.v + (size_t)d.n * d.dim;
+	build(&bt, &d, 16, 200, 1, 11);
+	code_dataset(&d, &c);
+	for (qi = 0; qi < NQUERIES; qi++) {
+		const float *q = qs + (size_t)qi * d.dim;
+		struct vexfs_hnsw_query query = {
+			.vector = q, .k = EF, .ef = EF, .distance = dist,
+			.sq8 = &c.q, .codes = c.codes,
+		};
+		int n = search(&bt, &d, q, K, EF, false, own), m;
+
+		assert_int_equal(n, K);
+		m = vexfs_hnsw_search(&bt.g, &query, &bt.s, est);
+		assert_int_equal(m, EF);
+		for (i = 0; i < (uint32_t)m; i++) {
+			assert_int_equal(est[i].slot % d.stride, 0);
+			assert_true(est[i].dist == vexfs_sq8_estimate(&c.q,
+					c.codes + (size_t)est[i].slot * d.dim));
+			if (i)
+				assert_true(est[i - 1].dist <= est[i].dist);
+		}
+		for (i = 0; i < (uint32_t)m; i++)
+			est[i].dist = dist(q, d.v + (size_t)(est[i].slot / d.stride) *
+					   d.dim, d.dim);
+		qsort(est, m, sizeof(*est), result_cmp);
+		qsort(own, n, sizeof(*own), result_cmp);
+		for (i = 0; i < K; i++) {
+			assert_int_equal(est[i].slot, own[i].slot);
+			assert_true(est[i].dist == own[i].dist);
+		}
+	}
+	/* Codes without vectors need the codes. */
+	{
+		struct vexfs_hnsw_query query = {
+			.vector = qs, .k = K, .ef = EF, .distance = dist,
+			.sq8 = &c.q,
+		};
+
+		assert_int_equal(vexfs_hnsw_search(&bt.g, &query, &bt.s, est),
+				 -EINVAL);
+	}
+	uncode_dataset(&d);
+	unbuild(&bt);
+	free(d.v);
+}
+
 static void test_deleted(void **state)
 {
 	struct dataset d = { .n = 2000, .dim = 32, .stride = 1,
@@ -1635,6 +1711,7 @@ int main(void)
 		cmocka_unit_test(test_deleted),
 		cmocka_unit_test(test_sq8_metrics),
 		cmocka_unit_test(test_sq8_filtered),
+		cmocka_unit_test(test_sq8_codes_only),
 		cmocka_unit_test(test_small),
 		cmocka_unit_test(test_arguments),
 		cmocka_unit_test_setup_teardown(test_truncated, corrupt_setup,
