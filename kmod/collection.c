@@ -3,11 +3,13 @@
  * Vector collections: a directory whose files carry vectors.
  *
  * Each collection owns a hidden inode, its vector table (format in
- * vexfs_fs.h), and keeps a full in-memory image of it while the directory
- * is cached: slot metadata in one array and the vectors in another,
- * contiguous, so an exact scan streams memory. Every change is written
- * through to the table's page cache at once, so the table on disk always
- * matches memory at the next writeback or fsync.
+ * vexfs_fs.h). While the directory is cached, the collection keeps the
+ * slot metadata in memory, which search consults for every slot; the
+ * vectors themselves stay in the table's blocks, in the device's cache,
+ * which the kernel may reclaim, and are read from there (a published
+ * index keeps SQ8 codes of them for its walk, see index_walk.c). Every
+ * change is written through to the table's blocks at once, so the table
+ * on disk always matches memory at the next commit.
  *
  * A file's vector lives in the collection of the directory it was set in
  * (i_parent) at slot i_aux - 1. It is dropped when the file's last link
@@ -45,9 +47,8 @@ static bool vexfs_is_table(struct inode *inode)
 	return VEXFS_I(inode)->flags & VEXFS_INODE_VTABLE;
 }
 
-/* The table block at lblk: NULL for a hole, which reads as zeroes. */
-static struct buffer_head *vexfs_table_block(struct inode *table, u32 lblk,
-					     bool create)
+/* The table block at lblk, allocated if need be, ready to be changed. */
+static struct buffer_head *vexfs_table_block(struct inode *table, u32 lblk)
 {
 	struct super_block *sb = table->i_sb;
 	struct buffer_head *bh;
@@ -56,44 +57,55 @@ static struct buffer_head *vexfs_table_block(struct inode *table, u32 lblk,
 	u32 len;
 	int err;
 
-	if (create)
-		err = vexfs_map_alloc(table, lblk, 1, &pblk, &len, &new);
-	else
-		err = vexfs_map_block(table, lblk, &pblk, &len);
+	err = vexfs_map_alloc(table, lblk, 1, &pblk, &len, &new);
 	if (err)
 		return ERR_PTR(err);
-	if (!pblk)
-		return NULL;
 	if (new)
 		return vexfs_new_meta(sb, pblk);
 	bh = sb_bread(sb, pblk);
 	if (!bh)
 		return ERR_PTR(-EIO);
-	if (create) {
-		err = vexfs_journal_access(sb, bh);
-		if (err) {
-			brelse(bh);
-			return ERR_PTR(err);
-		}
+	err = vexfs_journal_access(sb, bh);
+	if (err) {
+		brelse(bh);
+		return ERR_PTR(err);
 	}
 	return bh;
 }
 
+/*
+ * Search reads the table through here, many blocks at a time: each
+ * mapping found covers the rest of its extent (or hole), so the extent
+ * tree is looked up once per run of blocks, not once per block.
+ */
 static int vexfs_table_read_blocks(struct inode *table, void *buf, size_t len,
 				   loff_t pos)
 {
+	u32 run_lblk = 0, run_len = 0;
+	u64 run_pblk = 0;
+
 	while (len) {
 		size_t off = pos & (VEXFS_BLOCK_SIZE - 1);
 		size_t n = min_t(size_t, len, VEXFS_BLOCK_SIZE - off);
-		struct buffer_head *bh;
+		u32 lblk = pos >> VEXFS_BLOCK_SHIFT;
+		struct buffer_head *bh = NULL;
 
-		bh = vexfs_table_block(table, pos >> VEXFS_BLOCK_SHIFT, false);
-		if (IS_ERR(bh))
-			return PTR_ERR(bh);
-		if (bh)
+		if (lblk - run_lblk >= run_len) {
+			int err = vexfs_map_block(table, lblk, &run_pblk,
+						  &run_len);
+
+			if (err)
+				return err;
+			run_lblk = lblk;
+		}
+		if (run_pblk) {
+			bh = sb_bread(table->i_sb, run_pblk + (lblk - run_lblk));
+			if (!bh)
+				return -EIO;
 			memcpy(buf, bh->b_data + off, n);
-		else
+		} else {
 			memset(buf, 0, n);
+		}
 		brelse(bh);
 		buf += n;
 		pos += n;
@@ -109,7 +121,7 @@ static int vexfs_table_write_block(struct inode *table, const void *buf,
 	struct buffer_head *bh;
 	int err;
 
-	bh = vexfs_table_block(table, start >> VEXFS_BLOCK_SHIFT, true);
+	bh = vexfs_table_block(table, start >> VEXFS_BLOCK_SHIFT);
 	if (IS_ERR(bh))
 		return PTR_ERR(bh);
 	lock_buffer(bh);
@@ -263,16 +275,11 @@ static loff_t vexfs_slot_pos(struct vexfs_collection *c, u64 slot)
 	return VEXFS_VTABLE_DATA_START + slot * c->rec_size;
 }
 
-/* Store slot's record (header and vector) in the table. */
-static int __must_check vexfs_write_slot(struct vexfs_collection *c, u64 slot)
+static void vexfs_fill_record(const struct vexfs_slot *s,
+			      struct vexfs_vrec *rec)
 {
-	const struct vexfs_slot *s = &c->slots[slot];
-	struct vexfs_vrec *rec;
-	int i, err;
+	int i;
 
-	rec = kzalloc(c->rec_size, GFP_NOFS);
-	if (!rec)
-		return -ENOMEM;
 	rec->vr_ino = cpu_to_le64(s->ino);
 	rec->vr_seq = cpu_to_le32(s->seq);
 	if (s->ino) {
@@ -282,10 +289,83 @@ static int __must_check vexfs_write_slot(struct vexfs_collection *c, u64 slot)
 		rec->vr_uid = cpu_to_le32(from_kuid(&init_user_ns, s->uid));
 		rec->vr_gid = cpu_to_le32(from_kgid(&init_user_ns, s->gid));
 		rec->vr_mode = cpu_to_le16(s->mode);
-		memcpy(rec + 1, vexfs_slot_vector(c, slot), c->dim * sizeof(u32));
 	}
+}
+
+/*
+ * Store slot's record in the table: its header from memory and vec (NULL:
+ * zeroes, for a free slot) as its vector.
+ */
+static int __must_check vexfs_write_slot(struct vexfs_collection *c, u64 slot,
+					 const u32 *vec)
+{
+	struct vexfs_vrec *rec;
+	int err;
+
+	rec = kzalloc(c->rec_size, GFP_NOFS);
+	if (!rec)
+		return -ENOMEM;
+	vexfs_fill_record(&c->slots[slot], rec);
+	if (vec)
+		memcpy(rec + 1, vec, c->dim * sizeof(u32));
 	err = vexfs_table_write(c->table, rec, c->rec_size, vexfs_slot_pos(c, slot));
 	kfree(rec);
+	return err;
+}
+
+/* Store slot's record header only: its vector stays as the table has it. */
+static int __must_check vexfs_write_slot_header(struct vexfs_collection *c,
+						u64 slot)
+{
+	struct vexfs_vrec rec = { 0 };
+
+	vexfs_fill_record(&c->slots[slot], &rec);
+	return vexfs_table_write(c->table, &rec, sizeof(rec),
+				 vexfs_slot_pos(c, slot));
+}
+
+/* Read the records of slots [first, first + n) into buf. */
+int vexfs_read_records(struct vexfs_collection *c, u64 first, u32 n,
+		       void *buf)
+{
+	return vexfs_table_read(c->table, buf, (size_t)n * c->rec_size,
+				vexfs_slot_pos(c, first));
+}
+
+/* Bytes of records read at once by vexfs_read_vectors(). */
+#define VEXFS_RECORDS_CHUNK	(64 * 1024)
+
+/*
+ * Read the vectors of slots [first, first + n) into vecs, dim words each,
+ * as the table holds them: a free slot's may be anything.
+ */
+int vexfs_read_vectors(struct vexfs_collection *c, u64 first, u64 n,
+		       u32 *vecs)
+{
+	u32 per_chunk = max_t(u32, 1, VEXFS_RECORDS_CHUNK / c->rec_size);
+	size_t vbytes = c->dim * sizeof(u32);
+	void *buf;
+	int err = 0;
+
+	if (n == 1)
+		return vexfs_table_read(c->table, vecs, vbytes,
+					vexfs_slot_pos(c, first) +
+					VEXFS_VREC_HEADER);
+	buf = kvmalloc((size_t)per_chunk * c->rec_size, GFP_NOFS);
+	if (!buf)
+		return -ENOMEM;
+	while (!err && n) {
+		u32 k = min_t(u64, per_chunk, n), i;
+
+		err = vexfs_read_records(c, first, k, buf);
+		for (i = 0; !err && i < k; i++, vecs += c->dim)
+			memcpy(vecs, buf + (size_t)i * c->rec_size +
+			       VEXFS_VREC_HEADER, vbytes);
+		first += k;
+		n -= k;
+		cond_resched();
+	}
+	kvfree(buf);
 	return err;
 }
 
@@ -295,30 +375,24 @@ static int vexfs_collection_reserve(struct vexfs_collection *c, u64 want)
 {
 	u64 cap = max3(want, c->capacity * 2, (u64)64);
 	struct vexfs_slot *slots;
-	u32 *vectors, *free;
+	u32 *free;
 
 	if (want <= c->capacity)
 		return 0;
 	slots = kvcalloc(cap, sizeof(*slots), VEXFS_GFP_NOFS_SIZED);
-	vectors = kvmalloc_array(cap * c->dim, sizeof(u32), VEXFS_GFP_NOFS_SIZED);
 	free = kvmalloc_array(cap, sizeof(u32), VEXFS_GFP_NOFS_SIZED);
-	if (!slots || !vectors || !free) {
+	if (!slots || !free) {
 		kvfree(slots);
-		kvfree(vectors);
 		kvfree(free);
 		return -ENOMEM;
 	}
-	if (c->nslots) {
+	if (c->nslots)
 		memcpy(slots, c->slots, c->nslots * sizeof(*slots));
-		memcpy(vectors, c->vectors, c->nslots * c->dim * sizeof(u32));
-	}
 	if (c->nfree)
 		memcpy(free, c->free, c->nfree * sizeof(u32));
 	kvfree(c->slots);
-	kvfree(c->vectors);
 	kvfree(c->free);
 	c->slots = slots;
-	c->vectors = vectors;
 	c->free = free;
 	c->capacity = cap;
 	return 0;
@@ -345,7 +419,6 @@ static struct vexfs_collection *vexfs_collection_alloc(struct inode *dir,
 static void vexfs_collection_release(struct vexfs_collection *c)
 {
 	kvfree(c->slots);
-	kvfree(c->vectors);
 	kvfree(c->free);
 	kfree(c);
 }
@@ -375,7 +448,6 @@ static int vexfs_load_slot(struct vexfs_collection *c, u64 slot,
 	s->uid = make_kuid(&init_user_ns, le32_to_cpu(rec->vr_uid));
 	s->gid = make_kgid(&init_user_ns, le32_to_cpu(rec->vr_gid));
 	s->mode = le16_to_cpu(rec->vr_mode);
-	memcpy(c->vectors + slot * c->dim, rec + 1, c->dim * sizeof(u32));
 	c->live++;
 	return 0;
 }
@@ -722,8 +794,7 @@ static void vexfs_assert_vector_lock(struct inode *inode)
  * metadata words (a new vector gets zeroes).
  */
 static int vexfs_fill_slot(struct vexfs_collection *c, u64 slot, bool fresh,
-			   struct inode *inode, const u32 *vec, u64 id,
-			   const u64 *attrs)
+			   struct inode *inode, u64 id, const u64 *attrs)
 {
 	struct vexfs_slot *s = &c->slots[slot];
 	int err = vexfs_touch_slot(c, slot);
@@ -740,7 +811,6 @@ static int vexfs_fill_slot(struct vexfs_collection *c, u64 slot, bool fresh,
 	s->uid = inode->i_uid;
 	s->gid = inode->i_gid;
 	s->mode = inode->i_mode;
-	memcpy(c->vectors + slot * c->dim, vec, c->dim * sizeof(u32));
 	return 0;
 }
 
@@ -797,14 +867,14 @@ int vexfs_vector_replace(struct vexfs_collection *c, struct inode *inode,
 	if (slot < 0)
 		goto out;
 	before = c->slots[slot];
-	memcpy(was, vexfs_slot_vector(c, slot), bytes);
-	err = vexfs_fill_slot(c, slot, false, inode, vec, 0, attrs);
+	err = vexfs_read_vectors(c, slot, 1, was);
 	if (!err)
-		err = vexfs_write_slot(c, slot);
+		err = vexfs_fill_slot(c, slot, false, inode, 0, attrs);
+	if (!err)
+		err = vexfs_write_slot(c, slot, vec);
 	if (err) {
 		/* Memory must keep agreeing with the table on disk. */
 		c->slots[slot] = before;
-		memcpy(c->vectors + slot * c->dim, was, bytes);
 	} else {
 		if (old_vec)
 			memcpy(old_vec, was, bytes);
@@ -885,9 +955,9 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 		err = slot;
 		goto out;
 	}
-	err = vexfs_fill_slot(c, slot, fresh, inode, vec, id, attrs);
+	err = vexfs_fill_slot(c, slot, fresh, inode, id, attrs);
 	if (!err)
-		err = vexfs_write_slot(c, slot);
+		err = vexfs_write_slot(c, slot, vec);
 	if (!err && c->nslots > c->disk_slots) {
 		c->disk_slots = vexfs_slots_to_persist(c);
 		err = vexfs_write_header(c);
@@ -918,16 +988,17 @@ int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
 		     u32 *vec, u64 *id, u64 *attrs)
 {
 	s64 slot;
+	int err = -ENODATA;
 
 	down_read(&c->rwsem);
 	slot = vexfs_find_slot(c, inode);
 	if (slot >= 0) {
-		memcpy(vec, vexfs_slot_vector(c, slot), c->dim * sizeof(u32));
+		err = vexfs_read_vectors(c, slot, 1, vec);
 		*id = c->slots[slot].id;
 		memcpy(attrs, c->slots[slot].attrs, sizeof(c->slots[slot].attrs));
 	}
 	up_read(&c->rwsem);
-	return slot < 0 ? -ENODATA : 0;
+	return err;
 }
 
 /* Delete inode's vector from c. The caller holds the file's i_rwsem. */
@@ -952,7 +1023,7 @@ int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode)
 	if (err)
 		goto out;
 	c->slots[slot].ino = 0;
-	err = vexfs_write_slot(c, slot);
+	err = vexfs_write_slot(c, slot, NULL);
 	if (err) {
 		/* Memory must keep agreeing with the table on disk. */
 		c->slots[slot].ino = inode->i_ino;
@@ -1155,7 +1226,7 @@ void vexfs_vector_perm_changed(struct inode *inode)
 			c->slots[slot].gid = inode->i_gid;
 			c->slots[slot].mode = inode->i_mode;
 			/* Memory must keep agreeing with the table on disk. */
-			if (vexfs_write_slot(c, slot))
+			if (vexfs_write_slot_header(c, slot))
 				c->slots[slot] = old;
 		}
 		up_write(&c->rwsem);

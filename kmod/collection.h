@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Vector collections: the in-memory image of a collection's vector table.
+ * Vector collections: the slot metadata of a collection's vector table,
+ * kept in memory; the vectors are read from the table's blocks.
  */
 #ifndef _VEXFS_COLLECTION_H
 #define _VEXFS_COLLECTION_H
@@ -11,8 +12,9 @@
 #include <linux/uidgid.h>
 #include <uapi/vexfs.h>
 #include "../lib/hnsw.h"
+#include "../lib/vexfs_sq8.h"
 
-/* What search needs of a slot, kept beside the vectors. */
+/* What search needs of a slot, kept in memory for every slot. */
 struct vexfs_slot {
 	u64 ino;			/* 0: free */
 	u32 seq;			/* change sequence of its last change */
@@ -41,7 +43,6 @@ struct vexfs_collection {
 	u64 capacity;			/* slots allocated in memory */
 	u64 live;			/* slots in use */
 	struct vexfs_slot *slots;
-	u32 *vectors;			/* nslots * dim float32 bit patterns */
 	u32 *free;			/* stack of free slot numbers */
 	u64 nfree;
 	u32 seq;			/* change sequence, see uapi READ_VECTORS */
@@ -60,6 +61,20 @@ struct vexfs_index {
 	void *buf;			/* the serialized graph */
 	size_t len;
 	struct vexfs_hnsw_graph graph;	/* view into buf */
+	/*
+	 * What the walk scores (index_walk.c), for the slots it covers as
+	 * they were when it was installed: a walk scores hundreds of nodes,
+	 * too many to read each from the table. SQ8 codes, nbits * dim
+	 * bytes, coded as sq8 says (its lo is sq8_lo); or, where codes do
+	 * not resolve the data, codes is NULL and vectors holds nbits * dim
+	 * float32 bit patterns. A slot it does not cover holds zeroes or an
+	 * old vector, and is walked through but never returned
+	 * (vexfs_slot_covered()).
+	 */
+	u8 *codes;
+	struct vexfs_sq8 sq8;
+	float *sq8_lo;
+	u32 *vectors;
 	u32 seq;			/* change sequence it was built at */
 	time64_t published;		/* seconds since the epoch; 0: unknown */
 	/*
@@ -97,12 +112,6 @@ static inline void vexfs_index_uncover(struct vexfs_collection *c, u64 slot)
 {
 	if (c->index && slot < c->index->nbits)
 		__clear_bit(slot, c->index->in_graph);
-}
-
-static inline const u32 *vexfs_slot_vector(const struct vexfs_collection *c,
-					   u64 slot)
-{
-	return c->vectors + slot * c->dim;
 }
 
 struct vexfs_search_args {
@@ -177,6 +186,10 @@ int vexfs_carry(struct inode *old_dir, struct inode *new_dir,
 void vexfs_carry_done(struct inode *old_dir, struct inode *new_dir,
 		      struct inode *inode, struct vexfs_carry *carry, int err);
 
+/* index_walk.c */
+int vexfs_index_prepare_walk(struct vexfs_collection *c,
+			     struct vexfs_index *idx);
+
 /* index.c */
 int vexfs_index_load(struct vexfs_collection *c, u64 ino);
 int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
@@ -185,10 +198,17 @@ int vexfs_index_drop(struct vexfs_collection *c);
 int vexfs_index_forget_all(struct vexfs_collection *c);
 void vexfs_index_release(struct vexfs_collection *c, bool destroy);
 u64 vexfs_index_covered(struct vexfs_collection *c);
+u64 vexfs_index_memory(const struct vexfs_index *idx);
 struct vexfs_index_scratch *vexfs_index_scratch_take(struct vexfs_index *idx,
 						     u32 ef);
 void vexfs_index_scratch_give(struct vexfs_index *idx,
 			      struct vexfs_index_scratch *x);
+
+/* collection.c: reading vectors from the table */
+int vexfs_read_records(struct vexfs_collection *c, u64 first, u32 n,
+		       void *buf);
+int vexfs_read_vectors(struct vexfs_collection *c, u64 first, u64 n,
+		       u32 *vecs);
 
 /* collection.c, for index.c */
 int vexfs_table_read(struct inode *table, void *buf, size_t len, loff_t pos);

@@ -38,6 +38,9 @@ static void vexfs_index_free(struct vexfs_index *idx)
 	for (i = 0; i < VEXFS_INDEX_SPARES; i++)
 		kvfree(idx->spare[i]);
 	kvfree(idx->in_graph);
+	kvfree(idx->codes);
+	kfree(idx->sq8_lo);
+	kvfree(idx->vectors);
 	kvfree(idx->buf);
 	kfree(idx);
 }
@@ -86,7 +89,10 @@ static int vexfs_index_mark_covered(struct vexfs_index *idx)
 	return 0;
 }
 
-/* Validate a graph for c and note the slots it covers. Takes buf. */
+/*
+ * Validate a graph for c, note the slots it covers and what its walk
+ * scores. Takes buf. The caller holds c->rwsem, or has c to itself.
+ */
 static struct vexfs_index *vexfs_index_view(struct vexfs_collection *c,
 					    void *buf, size_t len, u32 seq)
 {
@@ -112,6 +118,10 @@ static struct vexfs_index *vexfs_index_view(struct vexfs_collection *c,
 	idx->in_graph = kvcalloc(BITS_TO_LONGS(idx->nbits) ?: 1, sizeof(long),
 				 VEXFS_GFP_USER_SIZED);
 	if (!idx->in_graph || vexfs_index_mark_covered(idx))
+		goto fail;
+	err = vexfs_index_prepare_walk(c, idx);
+	why = "cannot read or code the vectors";
+	if (err)
 		goto fail;
 	return idx;
 fail:
@@ -481,6 +491,21 @@ void vexfs_index_scratch_give(struct vexfs_index *idx,
 		if (!cmpxchg(&idx->spare[i], NULL, x))
 			return;
 	kvfree(x);
+}
+
+/* Bytes idx holds in memory; 0 for no index. Under c->rwsem. */
+u64 vexfs_index_memory(const struct vexfs_index *idx)
+{
+	u64 walk;
+
+	if (!idx)
+		return 0;
+	if (idx->codes)
+		walk = idx->nbits * idx->graph.dim + idx->graph.dim * sizeof(float);
+	else
+		walk = idx->nbits * idx->graph.dim * sizeof(u32);
+	return sizeof(*idx) + idx->len + BITS_TO_LONGS(idx->nbits) * sizeof(long) +
+	       walk;
 }
 
 /* Live slots the index covers. The caller holds c->rwsem. */

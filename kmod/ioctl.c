@@ -102,6 +102,9 @@ static void vexfs_fill_collection(struct vexfs_collection *c,
 	out->indexed = vexfs_index_covered(c);
 	out->unindexed = c->live - out->indexed;
 	out->index_time = c->index ? c->index->published : 0;
+	out->index_memory = vexfs_index_memory(c->index);
+	if (c->index && c->index->codes)
+		out->flags |= VEXFS_COLLECTION_WALK_CODES;
 	out->seq = c->seq;
 	up_read(&c->rwsem);
 }
@@ -115,8 +118,6 @@ static long vexfs_ioc_get_collection(struct file *filp, unsigned int cmd,
 
 	if (err)
 		return err;
-	if (!vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
-		return -EINVAL;
 	c = vexfs_collection_get(file_inode(filp));
 	if (IS_ERR(c))
 		return PTR_ERR(c);
@@ -141,7 +142,7 @@ static long vexfs_ioc_create_collection(struct file *filp, unsigned int cmd,
 	    !vexfs_metric_valid(arg.metric) ||
 	    arg.elem_type != VEXFS_ELEM_F32 || arg.flags || arg.count ||
 	    arg.slots || arg.bytes || arg.unindexed || arg.seq || arg.indexed ||
-	    arg.index_time || !vexfs_zeroed(arg.reserved, sizeof(arg.reserved)))
+	    arg.index_time || arg.index_memory)
 		return -EINVAL;
 	if (!inode_owner_or_capable(file_mnt_idmap(filp), dir))
 		return -EPERM;
@@ -572,31 +573,31 @@ static long vexfs_ioc_search(struct file *filp, unsigned int cmd,
 
 /*
  * Copy slots [start, start + n) out, under the read lock. A free slot reads
- * as inode 0 and a zero vector: its memory may hold a deleted file's
- * vector, or nothing ever written.
+ * as inode 0 and a zero vector: its record may hold a vector no one set
+ * (a damaged table, or a slot whose set failed half-way).
  */
 static int vexfs_read_slots(struct vexfs_collection *c,
 			    struct vexfs_ioc_read_vectors *arg, u64 *inos,
 			    u32 *vecs)
 {
 	size_t vbytes = c->dim * sizeof(u32);
-	u64 i, slot;
+	int err = 0;
+	u64 i;
 
 	down_read(&c->rwsem);
 	arg->slots = c->nslots;
 	arg->seq = c->seq;
 	arg->returned = arg->start < c->nslots ?
 			min_t(u64, arg->count, c->nslots - arg->start) : 0;
-	for (i = 0; i < arg->returned; i++) {
-		slot = arg->start + i;
-		inos[i] = c->slots[slot].ino;
-		if (inos[i])
-			memcpy(vecs + i * c->dim, vexfs_slot_vector(c, slot), vbytes);
-		else
+	if (arg->returned)
+		err = vexfs_read_vectors(c, arg->start, arg->returned, vecs);
+	for (i = 0; !err && i < arg->returned; i++) {
+		inos[i] = c->slots[arg->start + i].ino;
+		if (!inos[i])
 			memset(vecs + i * c->dim, 0, vbytes);
 	}
 	up_read(&c->rwsem);
-	return 0;
+	return err;
 }
 
 static long vexfs_ioc_read_vectors(struct file *filp, unsigned int cmd,
@@ -628,7 +629,9 @@ static long vexfs_ioc_read_vectors(struct file *filp, unsigned int cmd,
 	err = -ENOMEM;
 	if (!inos || !vecs)
 		goto out;
-	vexfs_read_slots(c, &arg, inos, vecs);
+	err = vexfs_read_slots(c, &arg, inos, vecs);
+	if (err)
+		goto out;
 	err = -EFAULT;
 	if (copy_to_user(u64_to_user_ptr(arg.inos_ptr), inos,
 			 arg.returned * sizeof(*inos)) ||

@@ -7,11 +7,13 @@
  * scan covers everything and the answer is exact.
  *
  * The scan runs in chunks. For each chunk, plain integer code picks the
- * candidates (live, readable by the caller, matching the predicate); then
- * the distances and the top-k update run in search_fpu.c inside one
+ * candidates (live, readable by the caller, matching the predicate) and
+ * reads their records from the table's blocks, which may sleep; then the
+ * distances and the top-k update run in search_fpu.c inside one
  * kernel_fpu_begin()/kernel_fpu_end() section. Nothing in that section
  * sleeps, and the chunk bound keeps each section short; the scan yields
- * between chunks.
+ * between chunks. The graph walk scores the copy of the vectors the index
+ * keeps (see struct vexfs_index).
  *
  * Read permission is decided from the owner, group and mode kept beside
  * each vector; the final results then pass the full inode_permission()
@@ -192,9 +194,42 @@ static bool vexfs_filter_wants_exact(const struct vexfs_collection *c,
 }
 
 #define VEXFS_HNSW_BUDGET	512	/* distances per FPU section */
+#define VEXFS_RERANK_CHUNK	64	/* candidates re-ranked per FPU section */
+
+/*
+ * A walk on codes returns the best it found by estimate: they enter the
+ * top k by their exact distances, their vectors read from the table.
+ */
+static int vexfs_rerank(struct vexfs_collection *c, struct vexfs_scan *scan,
+			const struct vexfs_hnsw_result *res, u32 n)
+{
+	u32 chunk = min_t(u32, n, VEXFS_RERANK_CHUNK), done, i;
+	u32 *vecs;
+	int err = 0;
+
+	vecs = kvmalloc_array((size_t)chunk * c->dim ?: 1, sizeof(u32),
+			      VEXFS_GFP_USER_SIZED);
+	if (!vecs)
+		return -ENOMEM;
+	for (done = 0; !err && done < n; done += chunk) {
+		u32 m = min(chunk, n - done);
+
+		for (i = 0; !err && i < m; i++)
+			err = vexfs_read_vectors(c, res[done + i].slot, 1,
+						 vecs + (size_t)i * c->dim);
+		if (err)
+			break;
+		vexfs_fpu_begin();
+		vexfs_scan_rerank_fpu(scan, res + done, m, vecs);
+		vexfs_fpu_end();
+	}
+	kvfree(vecs);
+	return err;
+}
 
 /*
  * Run the HNSW graph in bounded FPU sections; merge into scan's top k.
+ * On codes, the walk keeps the ef best by estimate for vexfs_rerank().
  * Neither inlined nor cloned, so telemetry can attach to it by name.
  */
 static noinline __noclone int
@@ -202,32 +237,44 @@ vexfs_search_index(struct vexfs_collection *c,
 		   const struct vexfs_search_args *a,
 		   struct vexfs_scan *scan, u64 *scanned, bool *redo)
 {
-	const struct vexfs_hnsw_graph *g = &c->index->graph;
+	const struct vexfs_index *idx = c->index;
+	const struct vexfs_hnsw_graph *g = &idx->graph;
 	struct vexfs_index_ctx ctx = { c, a };
+	u32 want = idx->codes ? max(a->k, a->ef) : a->k;
 	struct vexfs_hnsw_query q = {
 		.vector = (const float *)a->query,
-		.k = a->k,
+		.k = want,
 		.ef = a->ef,
 		.max_distances = a->filter ? VEXFS_FILTER_WALK * a->ef : 0,
 		.distance = scan->distance,
 		.ops = scan->ops,
-		.vectors = (const float *)c->vectors,
+		.vectors = (const float *)idx->vectors,
+		.codes = idx->codes,
 		.accept = vexfs_accept,
 		.ctx = &ctx,
 	};
+	struct vexfs_sq8_query code_q;
 	struct vexfs_index_scratch *x;
 	struct vexfs_hnsw_result *res;
 	struct vexfs_hnsw_scratch *s;
-	int err;
+	s16 *qcode = NULL;
+	int err, found;
 
 	x = vexfs_index_scratch_take(c->index, a->ef);
-	res = kvmalloc_array(a->k, sizeof(*res), VEXFS_GFP_USER_SIZED);
+	res = kvmalloc_array(want, sizeof(*res), VEXFS_GFP_USER_SIZED);
+	if (idx->codes)
+		qcode = kmalloc_array(c->dim, sizeof(*qcode), GFP_KERNEL_ACCOUNT);
 	err = -ENOMEM;
-	if (!x || !res)
+	if (!x || !res || (idx->codes && !qcode))
 		goto out;
 	s = &x->s;
 
 	vexfs_fpu_begin();
+	if (idx->codes) {
+		vexfs_sq8_query_init(&code_q, &idx->sq8, scan->sq8_ops,
+				     q.vector, qcode);
+		q.sq8 = &code_q;
+	}
 	err = vexfs_hnsw_search_start(g, &q, s);
 	vexfs_fpu_end();
 	while (!err) {
@@ -244,16 +291,25 @@ vexfs_search_index(struct vexfs_collection *c,
 		}
 		cond_resched();
 	}
-	if (!err) {
+	if (err)
+		goto out;
+	vexfs_fpu_begin();
+	found = vexfs_hnsw_search_results(g, &q, s, res);
+	vexfs_fpu_end();
+	*scanned += ctx.readable;
+	err = min(found, 0);
+	*redo = found >= 0 && vexfs_filter_wants_exact(c, a, &ctx, found);
+	if (found <= 0 || *redo)
+		goto out;
+	if (idx->codes) {
+		err = vexfs_rerank(c, scan, res, found);
+	} else {
 		vexfs_fpu_begin();
-		err = vexfs_hnsw_search_results(g, &q, s, res);
-		*redo = err >= 0 && vexfs_filter_wants_exact(c, a, &ctx, err);
-		if (err > 0 && !*redo)
-			vexfs_scan_merge_fpu(scan, res, err);
+		vexfs_scan_merge_fpu(scan, res, found);
 		vexfs_fpu_end();
-		*scanned += ctx.readable;
 	}
 out:
+	kfree(qcode);
 	kvfree(res);
 	vexfs_index_scratch_give(c->index, x);
 	return err < 0 ? err : 0;
@@ -263,12 +319,12 @@ out:
  * The metadata words and vectors of the n results, copied from their
  * slots under the collection lock, so that they match the distances.
  */
-static void vexfs_result_extras(const struct vexfs_collection *c,
-				const struct vexfs_scan *scan,
-				struct vexfs_search_out *out, u32 n)
+static int vexfs_result_extras(struct vexfs_collection *c,
+			       const struct vexfs_scan *scan,
+			       struct vexfs_search_out *out, u32 n)
 {
-	size_t vbytes = c->dim * sizeof(u32);
 	u32 i;
+	int err;
 
 	for (i = 0; i < n; i++) {
 		u64 slot = scan->entries[i].id;
@@ -276,10 +332,64 @@ static void vexfs_result_extras(const struct vexfs_collection *c,
 		if (out->attrs)
 			memcpy(out->attrs + i * VEXFS_ATTR_WORDS,
 			       c->slots[slot].attrs, sizeof(c->slots[slot].attrs));
-		if (out->vectors)
-			memcpy(out->vectors + i * c->dim,
-			       c->vectors + slot * c->dim, vbytes);
+		if (out->vectors) {
+			err = vexfs_read_vectors(c, slot, 1,
+						 out->vectors + i * c->dim);
+			if (err)
+				return err;
+		}
 	}
+	return 0;
+}
+
+/*
+ * The exact pass over every slot the index did not cover, chunk by
+ * chunk: the candidates' records are read from the table, then scored.
+ */
+static int vexfs_search_exact(struct vexfs_collection *c,
+			      const struct vexfs_search_args *a,
+			      struct vexfs_scan *scan, bool used_index,
+			      u64 *scanned)
+{
+	u32 chunk = clamp_t(u32, VEXFS_SCAN_BYTES / c->rec_size, 1,
+			    VEXFS_SCAN_CHUNK);
+	void *recs = NULL;
+	u32 *cand;
+	u64 start;
+	int err = 0;
+
+	cand = kmalloc_array(chunk, sizeof(*cand), GFP_KERNEL_ACCOUNT);
+	if (!cand)
+		return -ENOMEM;
+	for (start = 0; start < c->nslots; start += chunk) {
+		u64 end = min_t(u64, start + chunk, c->nslots);
+		u32 n = vexfs_pick_candidates(c, a, used_index, start, end,
+					      cand);
+
+		/* After an indexed walk, most searches find no candidate. */
+		if (n && !recs) {
+			recs = kvmalloc_array(chunk, c->rec_size,
+					      GFP_KERNEL_ACCOUNT);
+			if (!recs) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		if (n) {
+			err = vexfs_read_records(c, cand[0],
+						 cand[n - 1] - cand[0] + 1, recs);
+			if (err)
+				break;
+			vexfs_fpu_begin();
+			vexfs_scan_fpu(scan, cand, n, recs);
+			vexfs_fpu_end();
+			*scanned += n;
+		}
+		cond_resched();
+	}
+	kvfree(recs);
+	kfree(cand);
+	return err;
 }
 
 /* Result from moves down to to, what it carries along. */
@@ -323,16 +433,10 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 	struct vexfs_scan *scan;
 	bool used_index, redo = false;
 	int err = 0;
-	u32 *cand;
-	u64 start;
 
-	cand = kmalloc_array(VEXFS_SCAN_CHUNK, sizeof(*cand), GFP_KERNEL_ACCOUNT);
 	scan = kvmalloc(struct_size(scan, entries, args->k), VEXFS_GFP_USER_SIZED);
-	if (!cand || !scan) {
-		kfree(cand);
-		kvfree(scan);
+	if (!scan)
 		return -ENOMEM;
-	}
 	*scanned = 0;
 	down_read(&c->rwsem);
 	vexfs_fpu_begin();
@@ -352,28 +456,17 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 		if (redo)
 			*scanned = 0;
 	}
-	for (start = 0; start < c->nslots; start += VEXFS_SCAN_CHUNK) {
-		u64 end = min_t(u64, start + VEXFS_SCAN_CHUNK, c->nslots);
-		u32 n = vexfs_pick_candidates(c, args, used_index, start, end,
-					      cand);
-
-		if (n) {
-			vexfs_fpu_begin();
-			vexfs_scan_fpu(scan, cand, n);
-			vexfs_fpu_end();
-			*scanned += n;
-		}
-		cond_resched();
-	}
+	err = vexfs_search_exact(c, args, scan, used_index, scanned);
+	if (err)
+		goto out;
 	vexfs_fpu_begin();
 	*count = vexfs_scan_results_fpu(scan, out->results);
 	vexfs_fpu_end();
-	vexfs_result_extras(c, scan, out, *count);
+	err = vexfs_result_extras(c, scan, out, *count);
 out:
 	up_read(&c->rwsem);
 	if (!err)
 		*count = vexfs_final_permission(args, out, c->dim, *count);
 	kvfree(scan);
-	kfree(cand);
 	return err;
 }

@@ -32,6 +32,7 @@ void vexfs_scan_start_fpu(struct vexfs_scan *scan,
 
 	ops = vexfs_distance_select(vexfs_cpu_flags());
 	scan->ops = ops;
+	scan->sq8_ops = vexfs_sq8_select(vexfs_cpu_flags());
 	scan->c = c;
 	scan->query = (const float *)query;
 	scan->distance = vexfs_distance_fn_of(ops, c->metric);
@@ -39,26 +40,18 @@ void vexfs_scan_start_fpu(struct vexfs_scan *scan,
 }
 
 /*
- * Score candidates into the top k. A run of consecutive slots (the common
- * case: a chunk with no free, filtered or covered slot) goes through the
- * batch kernel, which streams the vectors with no call per vector.
+ * Score candidates into the top k, their vectors in recs: the table's
+ * records of slots cand[0] to cand[n - 1], read by vexfs_search().
  */
-void vexfs_scan_fpu(struct vexfs_scan *scan, const u32 *cand, u32 n)
+void vexfs_scan_fpu(struct vexfs_scan *scan, const u32 *cand, u32 n,
+		    const void *recs)
 {
 	const struct vexfs_collection *c = scan->c;
 	u32 i;
 
-	if (n && cand[n - 1] - cand[0] == n - 1) {
-		vexfs_distance_batch(scan->ops, c->metric, scan->query,
-				     (const float *)vexfs_slot_vector(c, cand[0]),
-				     n, c->dim, scan->dist);
-		for (i = 0; i < n; i++)
-			scan->ids[i] = cand[0] + i;
-		vexfs_topk_push_array(&scan->topk, scan->ids, scan->dist, n);
-		return;
-	}
 	for (i = 0; i < n; i++) {
-		const float *v = (const float *)vexfs_slot_vector(c, cand[i]);
+		const void *rec = recs + (size_t)(cand[i] - cand[0]) * c->rec_size;
+		const float *v = rec + sizeof(struct vexfs_vrec);
 
 		vexfs_topk_push(&scan->topk, cand[i],
 				scan->distance(scan->query, v, c->dim));
@@ -73,6 +66,23 @@ void vexfs_scan_merge_fpu(struct vexfs_scan *scan,
 
 	for (i = 0; i < n; i++)
 		vexfs_topk_push(&scan->topk, res[i].slot, res[i].dist);
+}
+
+/*
+ * Take the candidates of a walk on codes into the top k by their exact
+ * distances: vecs holds their vectors, read from the table.
+ */
+void vexfs_scan_rerank_fpu(struct vexfs_scan *scan,
+			   const struct vexfs_hnsw_result *res, u32 n,
+			   const u32 *vecs)
+{
+	u32 dim = scan->c->dim, i;
+
+	for (i = 0; i < n; i++)
+		vexfs_topk_push(&scan->topk, res[i].slot,
+				scan->distance(scan->query,
+					       (const float *)vecs + (size_t)i * dim,
+					       dim));
 }
 
 u32 vexfs_scan_results_fpu(struct vexfs_scan *scan,

@@ -12,6 +12,7 @@
 #include "../lib/vexfs_distance.h"
 #include "../lib/vexfs_topk.h"
 #include "../lib/hnsw.h"
+#include "../lib/vexfs_sq8.h"
 
 struct vexfs_collection;
 struct vexfs_search_result;
@@ -42,16 +43,19 @@ static inline void vexfs_fpu_end(void)
 	kernel_fpu_end();
 }
 
-/* Slots the exact scan takes per FPU section. */
+/*
+ * Slots the exact scan takes per FPU section, at most: their records are
+ * read from the table first, at most VEXFS_SCAN_BYTES of them.
+ */
 #define VEXFS_SCAN_CHUNK	256
+#define VEXFS_SCAN_BYTES	(64 * 1024)
 
 struct vexfs_scan {
 	const struct vexfs_collection *c;
 	const float *query;
 	const struct vexfs_distance_ops *ops;
 	vexfs_distance_fn distance;
-	float dist[VEXFS_SCAN_CHUNK];	/* a contiguous run's distances */
-	uint64_t ids[VEXFS_SCAN_CHUNK];	/* and its slots */
+	const struct vexfs_sq8_ops *sq8_ops;	/* for a walk on codes */
 	struct vexfs_topk topk;
 	struct vexfs_topk_entry entries[];
 };
@@ -59,9 +63,13 @@ struct vexfs_scan {
 void vexfs_scan_start_fpu(struct vexfs_scan *scan,
 			  const struct vexfs_collection *c, const u32 *query,
 			  u32 k);
-void vexfs_scan_fpu(struct vexfs_scan *scan, const u32 *cand, u32 n);
+void vexfs_scan_fpu(struct vexfs_scan *scan, const u32 *cand, u32 n,
+		    const void *recs);
 void vexfs_scan_merge_fpu(struct vexfs_scan *scan,
 			  const struct vexfs_hnsw_result *res, u32 n);
+void vexfs_scan_rerank_fpu(struct vexfs_scan *scan,
+			   const struct vexfs_hnsw_result *res, u32 n,
+			   const u32 *vecs);
 u32 vexfs_scan_results_fpu(struct vexfs_scan *scan,
 			   struct vexfs_search_result *results);
 

@@ -78,6 +78,8 @@ int libvexfs_collection_info(int dirfd, struct libvexfs_collection_info *info)
 		.indexed = c.indexed,
 		.seq = c.seq,
 		.index_time = c.index_time,
+		.index_memory = c.index_memory,
+		.walk_codes = c.flags & VEXFS_COLLECTION_WALK_CODES,
 	};
 	return 0;
 }

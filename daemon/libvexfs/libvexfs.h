@@ -27,6 +27,7 @@
 #ifndef LIBVEXFS_H
 #define LIBVEXFS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -52,6 +53,8 @@ struct libvexfs_collection_info {
 	uint64_t indexed;		/* vectors the published index covers */
 	uint64_t seq;			/* change sequence */
 	uint64_t index_time;		/* the index's publish time (epoch s); 0: none */
+	uint64_t index_memory;		/* bytes the published index holds in memory */
+	bool walk_codes;		/* its walk scores SQ8 codes, not floats */
 };
 
 /* ABI version, capabilities and limits of the module behind fd. */

@@ -137,6 +137,10 @@ static void print_info_text(const char *dir, const struct libvexfs_collection_in
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", localtime(&t));
 		printf("published   %s\n", when);
 	}
+	if (c->index_memory)
+		printf("index       %.1f MiB in memory, walked on %s\n",
+		       c->index_memory / 1048576.0,
+		       c->walk_codes ? "SQ8 codes" : "floats");
 }
 
 static void print_info_json(const char *dir, const struct libvexfs_collection_info *c)
@@ -163,6 +167,11 @@ static void print_info_json(const char *dir, const struct libvexfs_collection_in
 		jw_u64(&w, "index_time", c->index_time);
 	else
 		jw_null(&w, "index_time");
+	jw_u64(&w, "index_memory", c->index_memory);
+	if (c->index_memory)
+		jw_string(&w, "index_walk", c->walk_codes ? "codes" : "floats");
+	else
+		jw_null(&w, "index_walk");
 	jw_object_end(&w);
 }
 

@@ -97,8 +97,17 @@ struct vexfs_ioc_collection {
 	__u64 index_time;		/* out: when it was published, seconds
 					 * since the epoch; 0: no index, or an
 					 * index older than this field */
-	__u64 reserved[1];
+	__u64 index_memory;		/* out: bytes of memory the published
+					 * index holds: its graph, and the
+					 * codes or vectors its walk scores */
 };
+
+/*
+ * vexfs_ioc_collection.flags out of GET_COLLECTION: the published index
+ * walks on SQ8 codes (a byte a dimension) and re-ranks with the vectors
+ * on disk. Without it, an index walks on a float copy of its vectors.
+ */
+#define VEXFS_COLLECTION_WALK_CODES	0x1
 
 /*
  * A vector and its metadata on one file. Replacing a vector keeps its

@@ -154,12 +154,15 @@ frozenset of "collections", "batch_insert", "exact_search", "predicate",
 
 CollectionInfo = collections.namedtuple(
     "CollectionInfo",
-    "dim metric elem_type count slots bytes unindexed indexed seq index_time")
+    "dim metric elem_type count slots bytes unindexed indexed seq index_time "
+    "index_memory index_walk")
 CollectionInfo.__doc__ = """A collection's dimension, metric name ("l2",
 "ip", "cosine"), element type ("float32"), vectors stored, table slots,
 table bytes, vectors outside and inside the published HNSW index, the
-change sequence, and when the index was published (seconds since the
-epoch; 0 without one)."""
+change sequence, when the index was published (seconds since the
+epoch; 0 without one), the bytes of memory it holds, and what its walk
+scores ("codes": SQ8 codes, re-ranked with the vectors on disk; "floats":
+a copy of the vectors; None without an index)."""
 
 Vector = collections.namedtuple("Vector", "vector id attrs")
 Vector.__doc__ = """One file's vector (array('f'), or a NumPy float32
@@ -395,6 +398,12 @@ def open_collection(path, dim=None, metric="l2", create=True):
         raise
 
 
+def _index_walk(f):
+    if not f["index_memory"]:
+        return None
+    return "codes" if f["flags"] & _abi.COLLECTION_WALK_CODES else "floats"
+
+
 def _get_collection(fd, path, missing_ok=False):
     buf = _abi.COLLECTION.pack()
     try:
@@ -408,7 +417,8 @@ def _get_collection(fd, path, missing_ok=False):
     return CollectionInfo(f["dim"], _abi.METRIC_NAMES.get(f["metric"], str(f["metric"])),
                           "float32" if f["elem_type"] == _abi.ELEM_F32 else str(f["elem_type"]),
                           f["count"], f["slots"], f["bytes"], f["unindexed"],
-                          f["indexed"], f["seq"], f["index_time"])
+                          f["indexed"], f["seq"], f["index_time"],
+                          f["index_memory"], _index_walk(f))
 
 
 class Collection:

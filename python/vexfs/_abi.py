@@ -49,6 +49,7 @@ PREDICATES = {
 PRED_EQ, PRED_NE, PRED_LT, PRED_LE, PRED_GT, PRED_GE = 1, 2, 3, 4, 5, 6
 PRED_ALL_BITS, PRED_ANY_BITS = 7, 8
 
+COLLECTION_WALK_CODES = 1 << 0   # GET_COLLECTION flags: the index walks on codes
 SEARCH_EXACT = 1 << 0
 SEARCH_ATTRS = 1 << 1      # results carry their metadata words
 SEARCH_VECTORS = 1 << 2    # and their vectors
@@ -65,7 +66,7 @@ LAYOUTS = {
         ("size", "I"), ("dim", "I"), ("metric", "H"), ("elem_type", "H"),
         ("flags", "I"), ("count", "Q"), ("slots", "Q"), ("bytes", "Q"),
         ("unindexed", "Q"), ("seq", "Q"), ("indexed", "Q"),
-        ("index_time", "Q"), ("reserved", "Q"),
+        ("index_time", "Q"), ("index_memory", "Q"),
     ],
     "vexfs_ioc_vector": [
         ("size", "I"), ("dim", "I"), ("vector_ptr", "Q"), ("id", "Q"),

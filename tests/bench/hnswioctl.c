@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +54,7 @@
 #include "hnsw.h"
 #include "libvexfs/libvexfs.h"
 #include "vexfs_distance.h"
+#include "vexfs_sq8.h"
 
 #define MAX_EFS		16
 #define READ_CHUNK	1000u
@@ -75,7 +77,15 @@ struct collection {
 	uint64_t *inos;
 	uint32_t *live;
 	uint32_t nlive;
+	/* The SQ8 codes the module walks on, where they are fine. */
+	bool coded;
+	struct vexfs_sq8 sq8;
+	float *lo, *hi;
+	uint8_t *codes;			/* nslots * dim */
 };
+
+/* Vectors that judge the codes' fineness, as in the module. */
+#define FINE_SAMPLE	1024u
 
 struct point {
 	uint32_t ef;
@@ -215,6 +225,37 @@ static const float *slot_vector(void *ctx, uint32_t slot)
 	const struct collection *c = ctx;
 
 	return c->vectors + (size_t)slot * c->dim;
+}
+
+/*
+ * Code c's live vectors as the module does for its walk when the index is
+ * installed (kmod/index_walk.c): trained on them all, used only if
+ * vexfs_sq8_fine() says so over evenly spread ones.
+ */
+static void code_collection(struct collection *c)
+{
+	uint32_t n = c->nlive < FINE_SAMPLE ? c->nlive : FINE_SAMPLE, i;
+	const float **sample = xmalloc((n ? n : 1) * sizeof(*sample));
+	float *scratch = xmalloc((n ? 2 * n : 1) * sizeof(*scratch));
+	struct vexfs_sq8_trainer t;
+
+	c->lo = xmalloc(c->dim * sizeof(float));
+	c->hi = xmalloc(c->dim * sizeof(float));
+	vexfs_sq8_train_begin(&t, c->dim, c->metric, c->lo, c->hi);
+	for (i = 0; i < c->nlive; i++)
+		vexfs_sq8_train_add(&t, slot_vector(c, c->live[i]));
+	vexfs_sq8_train_end(&t, &c->sq8);
+	for (i = 0; i < n; i++)
+		sample[i] = slot_vector(c, c->live[(uint64_t)i * c->nlive / n]);
+	c->coded = !c->nlive || vexfs_sq8_fine(&t, &c->sq8, sample, n, scratch);
+	if (c->coded) {
+		c->codes = xmalloc(c->nslots ? c->nslots * c->dim : 1);
+		for (i = 0; i < c->nlive; i++)
+			vexfs_sq8_encode(&c->sq8, slot_vector(c, c->live[i]),
+					 c->codes + (size_t)c->live[i] * c->dim);
+	}
+	free(sample);
+	free(scratch);
 }
 
 /* Build over c's live slots and serialize into *buf; returns its bytes. */
@@ -370,6 +411,48 @@ static double time_ioctl(int dirfd, const float *queries, uint32_t nq,
 }
 
 /* The same queries as time_ioctl(), all answered by one call. */
+/* Sectors the block device has read, from its stat file; 0 if unknown. */
+static uint64_t sectors_read(const char *stat_path)
+{
+	unsigned long long ios, merges, sectors = 0;
+	FILE *f = fopen(stat_path, "r");
+
+	if (f) {
+		if (fscanf(f, "%llu %llu %llu", &ios, &merges, &sectors) != 3)
+			sectors = 0;
+		fclose(f);
+	}
+	return sectors;
+}
+
+/*
+ * Blocks the device reads per query at the default ef with the caches
+ * dropped: the vectors the walk's best candidates are re-ranked with,
+ * and the inodes of the results (the collection stays loaded: dirfd
+ * holds its directory). Negative when the caches cannot be dropped.
+ */
+static double cold_blocks_per_query(int dirfd, const float *queries,
+				    uint32_t nq, uint32_t dim, uint32_t k,
+				    uint64_t *inos)
+{
+	char stat_path[64];
+	uint64_t before;
+	struct stat st;
+	FILE *f;
+
+	if (fstat(dirfd, &st))
+		return -1;
+	snprintf(stat_path, sizeof(stat_path), "/sys/dev/block/%u:%u/stat",
+		 major(st.st_dev), minor(st.st_dev));
+	sync();
+	f = fopen("/proc/sys/vm/drop_caches", "w");
+	if (!f || fputs("3\n", f) < 0 || fclose(f))
+		return -1;
+	before = sectors_read(stat_path);
+	time_ioctl(dirfd, queries, nq, dim, k, 0, inos);
+	return (sectors_read(stat_path) - before) * 512.0 / 4096 / nq;
+}
+
 static double time_one_call(int dirfd, const float *queries, uint32_t nq,
 			    uint32_t dim, uint32_t k, uint32_t ef, uint32_t threads,
 			    uint64_t *inos)
@@ -412,6 +495,8 @@ static double time_user(const struct vexfs_hnsw_graph *g,
 {
 	const struct vexfs_distance_ops *ops =
 		vexfs_distance_select(vexfs_cpu_flags_native());
+	const struct vexfs_sq8_ops *sq8_ops =
+		vexfs_sq8_select(vexfs_cpu_flags_native());
 	struct vexfs_hnsw_result res[VEXFS_MAX_K];
 	struct vexfs_hnsw_query hq = {
 		.k = k,
@@ -419,21 +504,31 @@ static double time_user(const struct vexfs_hnsw_graph *g,
 		.distance = vexfs_distance_fn_of(ops, c->metric),
 		.ops = ops,
 		.vector_of = slot_vector,
+		.codes = c->codes,
 		.ctx = c,
 	};
+	int16_t *qcode = xmalloc(c->dim * sizeof(*qcode));
+	struct vexfs_sq8_query cq;
 	double t = now_s();
 	uint32_t q;
 	int i, n;
 
 	for (q = 0; q < nq; q++) {
 		hq.vector = queries + (size_t)q * c->dim;
+		if (c->coded) {
+			vexfs_sq8_query_init(&cq, &c->sq8, sq8_ops, hq.vector,
+					     qcode);
+			hq.sq8 = &cq;
+		}
 		n = vexfs_hnsw_search(g, &hq, s, res);
 		if (n < 0)
 			die("userspace search: %s", strerror(-n));
 		for (i = 0; i < (int)k; i++)
 			inos[(size_t)q * k + i] = i < n ? c->inos[res[i].slot] : 0;
 	}
-	return now_s() - t;
+	t = now_s() - t;
+	free(qcode);
+	return t;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -561,16 +656,19 @@ struct after_delete {
 
 static void print_json(FILE *f, const struct options *o, const struct collection *c,
 		       uint32_t nq, size_t graph_len, double build_s,
-		       const struct point *pts, const struct after_delete *del)
+		       double cold_blocks, const struct point *pts,
+		       const struct after_delete *del)
 {
 	uint32_t i;
 
 	fprintf(f, "{\"bench\":\"hnswioctl\",\"name\":\"%s\",\"n\":%u,\"dim\":%u,"
 		"\"metric\":\"%s\",\"queries\":%u,\"k\":%u,\"rounds\":%u,"
 		"\"graph_bytes\":%zu,\"build_s\":%.3f,\"graph_built\":\"%s\","
+		"\"walk\":\"%s\",\"cold_blocks_per_query\":%.2f,"
 		"\"points\":[", o->name, c->nlive, c->dim,
 		libvexfs_metric_name(c->metric), nq, o->k, o->rounds, graph_len,
-		build_s, o->graph ? "natively" : "in place");
+		build_s, o->graph ? "natively" : "in place",
+		c->coded ? "codes" : "floats", cold_blocks);
 	for (i = 0; i < o->nef; i++)
 		fprintf(f, "%s{\"ef\":%u,\"recall\":%.4f,\"ioctl_s\":%.6f,"
 			"\"user_s\":%.6f,\"ratio_ioctl_over_user\":%.4f,"
@@ -648,7 +746,7 @@ int main(int argc, char **argv)
 	uint64_t *ino_k, *ino_u, *ino_x, *ino_1, *ino_t;
 	uint32_t cpus = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
 	char path[4096];
-	double build_s;
+	double build_s, cold_blocks;
 	size_t graph_len, scratch_len;
 	float *base, *queries;
 	const char *why = NULL;
@@ -684,6 +782,7 @@ int main(int argc, char **argv)
 	else
 		graph_len = build_graph(&c, &buf, &build_s);
 	publish(dirfd, &c, buf, graph_len);
+	code_collection(&c);
 	err = vexfs_hnsw_load(buf, graph_len, c.nslots, &g, &why);
 	if (err)
 		die("load: %s", why ? why : strerror(-err));
@@ -699,6 +798,7 @@ int main(int argc, char **argv)
 	printf("hnswioctl: %s, %u x %u, %s, %u queries, k %u; graph %.2f MiB ",
 	       o.name, c.nlive, c.dim, libvexfs_metric_name(c.metric), nq, o.k,
 	       graph_len / 1048576.0);
+	printf("walked on %s, ", c.coded ? "SQ8 codes, re-ranked" : "floats");
 	if (o.graph)
 		printf("from %s\n", o.graph);
 	else
@@ -740,16 +840,20 @@ int main(int argc, char **argv)
 		       p->ioctl_s / p->threads_s, p->threads_same, nq);
 		fflush(stdout);
 	}
+	cold_blocks = cold_blocks_per_query(dirfd, queries, nq, dim, o.k, ino_k);
+	if (cold_blocks >= 0)
+		printf("  caches dropped: %.1f blocks read per query at the default ef\n",
+		       cold_blocks);
 	if (o.delete_share > 0)
 		delete_and_measure(&o, dirfd, path, queries, nq, base, n, ino_x,
 				   ino_k, &del);
 	printf("hnswioctl-json: ");
-	print_json(stdout, &o, &c, nq, graph_len, build_s, pts, &del);
+	print_json(stdout, &o, &c, nq, graph_len, build_s, cold_blocks, pts, &del);
 	if (o.json) {
 		f = fopen(o.json, "w");
 		if (!f)
 			die("%s: %s", o.json, strerror(errno));
-		print_json(f, &o, &c, nq, graph_len, build_s, pts, &del);
+		print_json(f, &o, &c, nq, graph_len, build_s, cold_blocks, pts, &del);
 		fclose(f);
 	}
 	free(base);

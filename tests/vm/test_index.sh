@@ -51,6 +51,13 @@ log "indexed $(info_field "$C" indexed), unreachable in the graph $UNREACHED"
 check "every vector is indexed, or unreachable and searched exactly" \
 	test "$(($(info_field "$C" indexed) + UNREACHED))" = 4900
 check "at most 1 in 1,000 nodes unreachable" test "$UNREACHED" -le 5
+# The module walks the graph on SQ8 codes of the vectors, a byte a
+# dimension, and reads the vectors themselves from the table to re-rank:
+# the index holds less than a float copy of the vectors alone would.
+check "the module walks SIFT's index on codes" test "$(info_field "$C" index_walk)" = codes
+MEM=$(info_field "$C" index_memory)
+log "the index holds $MEM bytes in memory"
+check "the index holds less than the vectors' floats" test "$MEM" -lt $((4900 * 128 * 4))
 r=$(recall_of "$C")
 log "recall@10 through the index (ef 64): $r"
 check "recall@10 >= 0.95 at the default ef" at_least "$r" 0.95
@@ -109,6 +116,7 @@ section "what the build runs on"
 # on the floats.
 check "with a far vector, the rebuild runs on floats" \
 	test "$(built_on "$C")" = floats
+check "and the module walks it on a float copy" test "$(info_field "$C" index_walk)" = floats
 # One value of 10,000 among N(0,1) data leaves every other dimension a
 # level or two of a shared step: a graph built on such codes finds a tenth
 # of the neighbours, so the indexer builds on the floats.
@@ -139,6 +147,7 @@ PY
 check "import 2,000 vectors, one with an outlier" "$CTL" import -q "$O" "$SCRATCH/outlier_base.fvecs"
 check "the outlier's collection is built on floats" \
 	test "$(built_on "$O")" = floats
+check "and walked on floats" test "$(info_field "$O" index_walk)" = floats
 r=$("$CTL" --json recall "$O" "$SCRATCH/outlier_query.fvecs" "$SCRATCH/outlier_gt.ivecs" |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["recall"])')
 log "recall@10 of the outlier's collection through its index: $r"
@@ -146,8 +155,10 @@ check "its recall@10 >= 0.95" at_least "$r" 0.95
 
 section "remount keeps the index"
 BEFORE=$(info_field "$C" indexed)
+WALK=$(info_field "$C" index_walk)
 remount
 check "still indexed after remount" test "$(info_field "$C" indexed)" = "$BEFORE"
+check "walked as before the remount" test "$(info_field "$C" index_walk)" = "$WALK"
 r=$(recall_of "$C")
 log "recall@10 after remount: $r"
 check "recall@10 >= 0.95 after remount" at_least "$r" 0.95

@@ -141,10 +141,12 @@ def search(fd, query, k, where=None, ef=0, flags=0, and_where=()):
     return out, f["scanned"]
 
 
-def read_vectors(fd, dim, count, start=0):
-    """Slots start.. of a collection: ([inode per slot, 0 if free], seq)."""
+def read_vectors(fd, dim, count, start=0, vecs=None):
+    """Slots start.. of a collection: ([inode per slot, 0 if free], seq);
+    their vectors go to vecs, a bytearray of 4 * dim * count, if given."""
     inos = bytearray(8 * count)
-    vecs = bytearray(4 * dim * count)
+    if vecs is None:
+        vecs = bytearray(4 * dim * count)
     buf = _abi.READ_VECTORS.pack(dim=dim, start=start, count=count, inos_ptr=_addr(inos),
                                  vectors_ptr=_addr(vecs))
     fcntl.ioctl(fd, IOC_READ_VECTORS, buf)
