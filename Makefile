@@ -8,6 +8,7 @@
 #   make bench      file-operation benchmark, vexfs vs ext4, in the guest
 #   make vecbench   vector insert and search benchmark, ioctl vs plain files
 #                   and userspace, in the guest
+#   make membench   kernel memory a collection pins per vector, in the guest
 #   make recall     HNSW recall through the kernel (indexes built by vexfsd)
 #   make hnsw-peers native HNSW: lib/ vs hnswlib, FAISS and USearch, and the
 #                   recall-vs-QPS plot docs/hnsw-recall-qps.png
@@ -40,7 +41,7 @@ CFLAGS ?= -O2 -g -Wall -Wextra -Wmissing-prototypes -Wshadow -Wstrict-prototypes
 	-Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs fsck bpf bpf-filters daemon unit-tests fuzz reliability test-debug debug-kernel debug-kmod test unit-test native-test vm-test demo vm-shell bench vecbench recall hnsw-peers chroma-bench hnswioctl install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
+.PHONY: all kmod mkfs fsck bpf bpf-filters daemon unit-tests fuzz reliability test-debug debug-kernel debug-kmod test unit-test native-test vm-test demo vm-shell bench vecbench membench recall hnsw-peers chroma-bench hnswioctl install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
 
 all: kmod mkfs fsck bpf bpf-filters daemon unit-tests fuzz
 
@@ -268,6 +269,12 @@ $(VECBENCH): tests/bench/vecbench.c daemon
 
 vecbench: kmod mkfs $(VECBENCH)
 	VEXFS_SIFT=$$(python3 scripts/testdata.py) scripts/vm.sh -- tests/bench/run-vecbench.sh
+
+MEMBENCH_SETS ?= 96:200000 768:50000 96:20000:index
+
+membench: kmod mkfs daemon
+	python3 scripts/memdata.py build/data $(MEMBENCH_SETS) >/dev/null
+	VEXFS_MEMBENCH_SETS="$(MEMBENCH_SETS)" scripts/vm.sh -- tests/bench/run-membench.sh
 
 clean:
 	rm -rf $(KMOD)

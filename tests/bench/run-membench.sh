@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# make membench: the kernel memory a collection pins per vector, in the
+# guest. For each set: a fresh VexFS on a loop device, one collection, the
+# set imported (and, with ":index", an index built and published), then
+# a remount, and /proc/meminfo read right after the mount, again after a
+# search through the ioctl (the collection loaded, and its index), and
+# again after `vexfsctl search`, whose lookup of the results' names builds
+# the directory's in-memory name index; the directory stays cached.
+# Pinned memory is what the kernel cannot reclaim while the collection is
+# in use: VmallocUsed plus SUnreclaim. The figures are its growth over the
+# mount divided by the vectors. The page cache (the device's cache holding
+# the vector table) is reclaimable and not counted; it is printed beside.
+#
+#   scripts/vm.sh -- tests/bench/run-membench.sh
+#
+# Environment (defaults in brackets):
+#   VEXFS_MEMBENCH_SETS  DIM:N[:index] ... [96:200000 768:50000 96:20000:index]
+#   VEXFS_MEMBENCH_DATA  directory of mem-DIM-N.fvecs, made on the host by
+#                        `make membench` [build/data]
+#   VEXFS_KO             the module to measure [build/kmod/kmod/vexfs.ko]
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+read -r -a sets <<<"${VEXFS_MEMBENCH_SETS:-96:200000 768:50000 96:20000:index}"
+data=${VEXFS_MEMBENCH_DATA:-$repo/build/data}
+ko=${VEXFS_KO:-$repo/build/kmod/kmod/vexfs.ko}
+vexfsctl=$repo/build/bin/vexfsctl
+work=${VEXFS_SCRATCH:-/tmp}/membench
+mnt=$work/mnt
+dev=
+
+cleanup() {
+	if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt"; fi
+	[ -z "$dev" ] || losetup -d "$dev" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+load_vexfs() {
+	grep -qw vexfs /proc/filesystems && return
+	modprobe -q loop 2>/dev/null || true
+	modprobe -q libcrc32c 2>/dev/null || true
+	modprobe -q jbd2 2>/dev/null || true
+	insmod "$ko"
+}
+
+# meminfo FIELD: its value in bytes.
+meminfo() {
+	awk -v f="$1:" '$1 == f { print $2 * 1024 }' /proc/meminfo
+}
+
+# The page cache, the block devices' (Buffers) included.
+cache() {
+	echo $(($(meminfo Cached) + $(meminfo Buffers)))
+}
+
+pinned() {
+	echo $(($(meminfo VmallocUsed) + $(meminfo SUnreclaim)))
+}
+
+settle() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	sleep 1
+}
+
+# measure DIM N INDEX: prints one result line.
+measure() {
+	local dim=$1 n=$2 index=$3 file size before searched named cache_before cache_after
+	file=$data/mem-$dim-$n.fvecs
+	[ -r "$file" ] || { echo "membench: no $file ('make membench' makes it)" >&2; return 1; }
+	# Table records, an inode (-N) and a name each, with room to spare.
+	size=$(((n * (dim * 4 + 64 + 512) * 3 / 2 >> 20) + 64))M
+	rm -f "$work/img"
+	truncate -s "$size" "$work/img"
+	dev=$(losetup -f --show "$work/img")
+	"$repo/build/bin/mkfs.vexfs" -q -N $((n + 1000)) "$dev" >/dev/null
+	mount -t vexfs "$dev" "$mnt"
+	mkdir "$mnt/c"
+	"$vexfsctl" collection create "$mnt/c" --dim "$dim" --metric l2 >/dev/null
+	"$vexfsctl" import "$mnt/c" "$file" --batch 5000 -q
+	[ "$index" != index ] || "$vexfsctl" index build "$mnt/c" --local >/dev/null
+	umount "$mnt"
+	settle
+	mount -t vexfs "$dev" "$mnt"
+	before=$(pinned)
+	cache_before=$(cache)
+	# A search through the ioctl alone: the collection (and its index).
+	python3 -c 'import os, sys
+sys.path.insert(0, sys.argv[1])
+import vexfs_ioctl as vx
+fd = os.open(sys.argv[2], os.O_RDONLY | os.O_DIRECTORY)
+vx.search(fd, [0.0] * int(sys.argv[3]), 10)' "$repo/tests/vm" "$mnt/c" "$dim"
+	searched=$(pinned)
+	cache_after=$(cache)
+	# vexfsctl names the results: a lookup, which builds the directory's
+	# in-memory name index.
+	"$vexfsctl" search "$mnt/c" --query-file "$file" --row 0 -k 10 >/dev/null
+	named=$(pinned)
+	printf 'membench: dim %4d  vectors %7d  index %-3s  pinned %5d bytes/vector, %5d with the name index  (+%d KiB, +%d KiB; page cache +%d KiB)\n' \
+		"$dim" "$n" "$([ "$index" = index ] && echo yes || echo no)" \
+		$(((searched - before) / n)) $(((named - before) / n)) \
+		$(((searched - before) >> 10)) $(((named - before) >> 10)) \
+		$(((cache_after - cache_before) >> 10))
+	umount "$mnt"
+	losetup -d "$dev"
+	dev=
+}
+
+mkdir -p "$mnt"
+load_vexfs
+echo "membench: module $ko"
+for s in "${sets[@]}"; do
+	IFS=: read -r dim n index <<<"$s"
+	measure "$dim" "$n" "${index:-}"
+done
