@@ -74,44 +74,77 @@ static struct buffer_head *vexfs_table_block(struct inode *table, u32 lblk)
 }
 
 /*
- * Search reads the table through here, many blocks at a time: each
+ * Search reads the table through a cursor, many blocks at a time: each
  * mapping found covers the rest of its extent (or hole), so the extent
- * tree is looked up once per run of blocks, not once per block.
+ * tree is looked up once per run of blocks, not once per block, and a
+ * block read stays at hand for the next read from it.
  */
-static int vexfs_table_read_blocks(struct inode *table, void *buf, size_t len,
-				   loff_t pos)
-{
-	u32 run_lblk = 0, run_len = 0;
-	u64 run_pblk = 0;
+struct vexfs_table_cursor {
+	struct inode *table;
+	u32 run_lblk, run_len;		/* the last mapping found */
+	u64 run_pblk;			/* 0: a hole */
+	struct buffer_head *bh;		/* the last block read */
+	u32 bh_lblk;
+};
 
+/* The table block at lblk, or NULL for a hole (which reads as zeroes). */
+static struct buffer_head *vexfs_cursor_block(struct vexfs_table_cursor *cur,
+					      u32 lblk)
+{
+	if (cur->bh && cur->bh_lblk == lblk)
+		return cur->bh;
+	if (lblk - cur->run_lblk >= cur->run_len) {
+		int err = vexfs_map_block(cur->table, lblk, &cur->run_pblk,
+					  &cur->run_len);
+
+		if (err)
+			return ERR_PTR(err);
+		cur->run_lblk = lblk;
+	}
+	if (!cur->run_pblk)
+		return NULL;
+	brelse(cur->bh);
+	cur->bh = sb_bread(cur->table->i_sb,
+			   cur->run_pblk + (lblk - cur->run_lblk));
+	cur->bh_lblk = lblk;
+	return cur->bh ?: ERR_PTR(-EIO);
+}
+
+static int vexfs_cursor_read(struct vexfs_table_cursor *cur, void *buf,
+			     size_t len, loff_t pos)
+{
 	while (len) {
 		size_t off = pos & (VEXFS_BLOCK_SIZE - 1);
 		size_t n = min_t(size_t, len, VEXFS_BLOCK_SIZE - off);
-		u32 lblk = pos >> VEXFS_BLOCK_SHIFT;
-		struct buffer_head *bh = NULL;
+		struct buffer_head *bh;
 
-		if (lblk - run_lblk >= run_len) {
-			int err = vexfs_map_block(table, lblk, &run_pblk,
-						  &run_len);
-
-			if (err)
-				return err;
-			run_lblk = lblk;
-		}
-		if (run_pblk) {
-			bh = sb_bread(table->i_sb, run_pblk + (lblk - run_lblk));
-			if (!bh)
-				return -EIO;
+		bh = vexfs_cursor_block(cur, pos >> VEXFS_BLOCK_SHIFT);
+		if (IS_ERR(bh))
+			return PTR_ERR(bh);
+		if (bh)
 			memcpy(buf, bh->b_data + off, n);
-		} else {
+		else
 			memset(buf, 0, n);
-		}
-		brelse(bh);
 		buf += n;
 		pos += n;
 		len -= n;
 	}
 	return 0;
+}
+
+static void vexfs_cursor_end(struct vexfs_table_cursor *cur)
+{
+	brelse(cur->bh);
+}
+
+static int vexfs_table_read_blocks(struct inode *table, void *buf, size_t len,
+				   loff_t pos)
+{
+	struct vexfs_table_cursor cur = { .table = table };
+	int err = vexfs_cursor_read(&cur, buf, len, pos);
+
+	vexfs_cursor_end(&cur);
+	return err;
 }
 
 /* Copy the part of buf that lies in the table block at start. */
@@ -330,6 +363,46 @@ int vexfs_read_records(struct vexfs_collection *c, u64 first, u32 n,
 {
 	return vexfs_table_read(c->table, buf, (size_t)n * c->rec_size,
 				vexfs_slot_pos(c, first));
+}
+
+/* Positions into slots, in slot order: n is small (a re-rank's chunk). */
+static void vexfs_sort_by_slot(const u32 *slots, u32 *order, u32 n)
+{
+	u32 i, j;
+
+	for (i = 0; i < n; i++) {
+		u32 o = i;
+
+		for (j = i; j > 0 && slots[order[j - 1]] > slots[o]; j--)
+			order[j] = order[j - 1];
+		order[j] = o;
+	}
+}
+
+/*
+ * Read the vectors of n slots, in any order, into vecs (vector i of slot
+ * slots[i]), dim words each. They are read in slot order through one
+ * cursor, so candidates that share a block or an extent share its read
+ * or lookup. order holds n positions of scratch.
+ */
+int vexfs_read_vectors_of(struct vexfs_collection *c, const u32 *slots,
+			  u32 n, u32 *order, u32 *vecs)
+{
+	struct vexfs_table_cursor cur = { .table = c->table };
+	size_t vbytes = c->dim * sizeof(u32);
+	int err = 0;
+	u32 i;
+
+	vexfs_sort_by_slot(slots, order, n);
+	for (i = 0; !err && i < n; i++) {
+		u32 o = order[i];
+
+		err = vexfs_cursor_read(&cur, vecs + (size_t)o * c->dim, vbytes,
+					vexfs_slot_pos(c, slots[o]) +
+					VEXFS_VREC_HEADER);
+	}
+	vexfs_cursor_end(&cur);
+	return err;
 }
 
 /* Bytes of records read at once by vexfs_read_vectors(). */

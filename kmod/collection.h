@@ -209,6 +209,8 @@ int vexfs_read_records(struct vexfs_collection *c, u64 first, u32 n,
 		       void *buf);
 int vexfs_read_vectors(struct vexfs_collection *c, u64 first, u64 n,
 		       u32 *vecs);
+int vexfs_read_vectors_of(struct vexfs_collection *c, const u32 *slots,
+			  u32 n, u32 *order, u32 *vecs);
 
 /* collection.c, for index.c */
 int vexfs_table_read(struct inode *table, void *buf, size_t len, loff_t pos);

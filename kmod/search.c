@@ -204,6 +204,7 @@ static int vexfs_rerank(struct vexfs_collection *c, struct vexfs_scan *scan,
 			const struct vexfs_hnsw_result *res, u32 n)
 {
 	u32 chunk = min_t(u32, n, VEXFS_RERANK_CHUNK), done, i;
+	u32 slots[VEXFS_RERANK_CHUNK], order[VEXFS_RERANK_CHUNK];
 	u32 *vecs;
 	int err = 0;
 
@@ -214,9 +215,9 @@ static int vexfs_rerank(struct vexfs_collection *c, struct vexfs_scan *scan,
 	for (done = 0; !err && done < n; done += chunk) {
 		u32 m = min(chunk, n - done);
 
-		for (i = 0; !err && i < m; i++)
-			err = vexfs_read_vectors(c, res[done + i].slot, 1,
-						 vecs + (size_t)i * c->dim);
+		for (i = 0; i < m; i++)
+			slots[i] = res[done + i].slot;
+		err = vexfs_read_vectors_of(c, slots, m, order, vecs);
 		if (err)
 			break;
 		vexfs_fpu_begin();

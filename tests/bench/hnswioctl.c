@@ -425,32 +425,46 @@ static uint64_t sectors_read(const char *stat_path)
 	return sectors;
 }
 
+/* Write back and drop the page cache; false if this process may not. */
+static bool drop_caches(void)
+{
+	FILE *f;
+
+	sync();
+	f = fopen("/proc/sys/vm/drop_caches", "w");
+	if (!f)
+		return false;
+	return fputs("3\n", f) >= 0 && !fclose(f);
+}
+
 /*
- * Blocks the device reads per query at the default ef with the caches
- * dropped: the vectors the walk's best candidates are re-ranked with,
- * and the inodes of the results (the collection stays loaded: dirfd
- * holds its directory). Negative when the caches cannot be dropped.
+ * Blocks the device reads per query at the default ef, each query run
+ * with the caches just dropped: the vectors the walk's best candidates
+ * are re-ranked with, and the inodes of the results (the collection and
+ * its index stay loaded: dirfd holds the directory). Negative when the
+ * caches cannot be dropped.
  */
 static double cold_blocks_per_query(int dirfd, const float *queries,
 				    uint32_t nq, uint32_t dim, uint32_t k,
 				    uint64_t *inos)
 {
 	char stat_path[64];
-	uint64_t before;
+	uint64_t sectors = 0, before;
 	struct stat st;
-	FILE *f;
+	uint32_t q;
 
 	if (fstat(dirfd, &st))
 		return -1;
 	snprintf(stat_path, sizeof(stat_path), "/sys/dev/block/%u:%u/stat",
 		 major(st.st_dev), minor(st.st_dev));
-	sync();
-	f = fopen("/proc/sys/vm/drop_caches", "w");
-	if (!f || fputs("3\n", f) < 0 || fclose(f))
-		return -1;
-	before = sectors_read(stat_path);
-	time_ioctl(dirfd, queries, nq, dim, k, 0, inos);
-	return (sectors_read(stat_path) - before) * 512.0 / 4096 / nq;
+	for (q = 0; q < nq; q++) {
+		if (!drop_caches())
+			return -1;
+		before = sectors_read(stat_path);
+		time_ioctl(dirfd, queries + (size_t)q * dim, 1, dim, k, 0, inos);
+		sectors += sectors_read(stat_path) - before;
+	}
+	return sectors * 512.0 / 4096 / nq;
 }
 
 static double time_one_call(int dirfd, const float *queries, uint32_t nq,
@@ -842,7 +856,7 @@ int main(int argc, char **argv)
 	}
 	cold_blocks = cold_blocks_per_query(dirfd, queries, nq, dim, o.k, ino_k);
 	if (cold_blocks >= 0)
-		printf("  caches dropped: %.1f blocks read per query at the default ef\n",
+		printf("  caches dropped before each query: %.1f blocks read per query at the default ef\n",
 		       cold_blocks);
 	if (o.delete_share > 0)
 		delete_and_measure(&o, dirfd, path, queries, nq, base, n, ino_x,
