@@ -25,8 +25,7 @@
 #include "collection.h"
 #include "search_fpu.h"
 
-/* Vectors judged by vexfs_sq8_fine(), spread over the covered slots. */
-#define VEXFS_WALK_SAMPLE	1024
+/* At most this much of the sample vexfs_sq8_fine() judges, in bytes. */
 #define VEXFS_WALK_SAMPLE_BYTES	(4 << 20)
 /* Bytes of records read per FPU section. */
 #define VEXFS_WALK_CHUNK	(64 * 1024)
@@ -112,7 +111,7 @@ static int vexfs_walk_alloc(struct vexfs_walk_prep *w)
 	u32 dim = w->c->dim, i;
 
 	w->covered = bitmap_weight(w->idx->in_graph, w->idx->nbits);
-	w->nsample = min3((u64)VEXFS_WALK_SAMPLE, w->covered,
+	w->nsample = min3((u64)VEXFS_SQ8_FINE_SAMPLE, w->covered,
 			  (u64)VEXFS_WALK_SAMPLE_BYTES / (dim * sizeof(u32)));
 	w->per_chunk = max_t(u32, 1, VEXFS_WALK_CHUNK / w->c->rec_size);
 	w->recs = kvmalloc_array(w->per_chunk, w->c->rec_size,

@@ -89,6 +89,8 @@ void vexfs_sq8_train_end(struct vexfs_sq8_trainer *t, struct vexfs_sq8 *p);
  * VEXFS_SQ8_FINE_LEVELS steps. scratch holds 2 * n floats.
  */
 #define VEXFS_SQ8_FINE_LEVELS	16
+/* Vectors, evenly spread over the data, its callers judge fineness on. */
+#define VEXFS_SQ8_FINE_SAMPLE	1024
 bool vexfs_sq8_fine(const struct vexfs_sq8_trainer *t,
 		    const struct vexfs_sq8 *p, const float *const *sample,
 		    uint32_t n, float *scratch);

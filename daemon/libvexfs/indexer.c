@@ -26,7 +26,6 @@
 #include "libvexfs.h"
 
 #define READ_CHUNK	4096u
-#define FINE_SAMPLE	1024u	/* vectors that judge the codes' fineness */
 
 struct snapshot {
 	uint32_t dim;
@@ -126,7 +125,8 @@ static const float *snapshot_vector(void *ctx, uint32_t slot)
 static int codes_fine(struct snapshot *s, const struct vexfs_sq8_trainer *t,
 		      bool *fine)
 {
-	uint32_t n = s->nlive < FINE_SAMPLE ? s->nlive : FINE_SAMPLE, i;
+	uint32_t n = s->nlive < VEXFS_SQ8_FINE_SAMPLE ? s->nlive :
+		     VEXFS_SQ8_FINE_SAMPLE, i;
 	const float **sample = malloc(n * sizeof(*sample));
 	float *scratch = malloc(2 * n * sizeof(*scratch));
 

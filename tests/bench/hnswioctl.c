@@ -84,8 +84,6 @@ struct collection {
 	uint8_t *codes;			/* nslots * dim */
 };
 
-/* Vectors that judge the codes' fineness, as in the module. */
-#define FINE_SAMPLE	1024u
 
 struct point {
 	uint32_t ef;
@@ -234,7 +232,8 @@ static const float *slot_vector(void *ctx, uint32_t slot)
  */
 static void code_collection(struct collection *c)
 {
-	uint32_t n = c->nlive < FINE_SAMPLE ? c->nlive : FINE_SAMPLE, i;
+	uint32_t n = c->nlive < VEXFS_SQ8_FINE_SAMPLE ? c->nlive :
+		     VEXFS_SQ8_FINE_SAMPLE, i;
 	const float **sample = xmalloc((n ? n : 1) * sizeof(*sample));
 	float *scratch = xmalloc((n ? 2 * n : 1) * sizeof(*scratch));
 	struct vexfs_sq8_trainer t;
