@@ -55,6 +55,7 @@
 #include "libvexfs/libvexfs.h"
 #include "vexfs_distance.h"
 #include "vexfs_sq8.h"
+#include "vexfs_topk.h"
 
 #define MAX_EFS		16
 #define READ_CHUNK	1000u
@@ -501,6 +502,37 @@ static uint32_t same_answers(const uint64_t *a, const uint64_t *b, uint32_t nq,
 	return same;
 }
 
+/*
+ * The module's re-rank (kmod/search.c): the walk's candidates enter the top
+ * k by their exact distances, the vectors read back from the collection.
+ */
+static int rerank(const struct collection *c, vexfs_distance_fn distance,
+		  const float *query, const struct vexfs_hnsw_result *cand,
+		  int n, uint32_t k, struct vexfs_hnsw_result *res)
+{
+	struct vexfs_topk_entry heap[VEXFS_MAX_K];
+	struct vexfs_topk top;
+	int i;
+
+	vexfs_topk_init(&top, heap, k);
+	for (i = 0; i < n; i++) {
+		const float *v = c->vectors + (size_t)cand[i].slot * c->dim;
+
+		vexfs_topk_push(&top, cand[i].slot, distance(query, v, c->dim));
+	}
+	n = (int)vexfs_topk_extract(&top);
+	for (i = 0; i < n; i++) {
+		res[i].slot = (uint32_t)heap[i].id;
+		res[i].dist = heap[i].dist;
+	}
+	return n;
+}
+
+/*
+ * The same search in userspace, walked as the module walks: on codes alone
+ * (no vector at hand) for the ef best by estimate, then re-ranked, where
+ * the module walks codes; else on the floats.
+ */
 static double time_user(const struct vexfs_hnsw_graph *g,
 			struct vexfs_hnsw_scratch *s, struct collection *c,
 			const float *queries, uint32_t nq, uint32_t k,
@@ -510,13 +542,15 @@ static double time_user(const struct vexfs_hnsw_graph *g,
 		vexfs_distance_select(vexfs_cpu_flags_native());
 	const struct vexfs_sq8_ops *sq8_ops =
 		vexfs_sq8_select(vexfs_cpu_flags_native());
+	uint32_t want = c->coded && ef > k ? ef : k;
+	struct vexfs_hnsw_result *cand = xmalloc(want * sizeof(*cand));
 	struct vexfs_hnsw_result res[VEXFS_MAX_K];
 	struct vexfs_hnsw_query hq = {
-		.k = k,
+		.k = want,
 		.ef = ef,
 		.distance = vexfs_distance_fn_of(ops, c->metric),
 		.ops = ops,
-		.vector_of = slot_vector,
+		.vectors = c->coded ? NULL : c->vectors,
 		.codes = c->codes,
 		.ctx = c,
 	};
@@ -533,14 +567,17 @@ static double time_user(const struct vexfs_hnsw_graph *g,
 					     qcode);
 			hq.sq8 = &cq;
 		}
-		n = vexfs_hnsw_search(g, &hq, s, res);
+		n = vexfs_hnsw_search(g, &hq, s, c->coded ? cand : res);
 		if (n < 0)
 			die("userspace search: %s", strerror(-n));
+		if (c->coded)
+			n = rerank(c, hq.distance, hq.vector, cand, n, k, res);
 		for (i = 0; i < (int)k; i++)
 			inos[(size_t)q * k + i] = i < n ? c->inos[res[i].slot] : 0;
 	}
 	t = now_s() - t;
 	free(qcode);
+	free(cand);
 	return t;
 }
 
