@@ -20,22 +20,14 @@
 # the results share outlives the guest only with scripts/vm.sh --keep.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_init fsbench
 files=${FSBENCH_FILES:-5000}
 file_size=${FSBENCH_FILE_SIZE:-16k}
 fsync_mode=${FSBENCH_FSYNC:-end}
 image_size=${FSBENCH_IMAGE_SIZE:-384M}
 read -r -a filesystems <<<"${FSBENCH_FS:-vexfs ext4}"
 rounds=${FSBENCH_ROUNDS:-3}
-work=${VEXFS_SCRATCH:-/tmp}/fsbench
-mnt=$work/mnt
-dev=
-
-cleanup() {
-	if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt"; fi
-	[ -z "$dev" ] || losetup -d "$dev" 2>/dev/null || true
-}
-trap cleanup EXIT
 
 # The guest's root is read-only: when the host has not built fsbench (or
 # built it from an older source), compile a private copy in scratch.
@@ -49,36 +41,11 @@ fsbench_binary() {
 	echo "$work/fsbench"
 }
 
-load_vexfs() {
-	grep -qw vexfs /proc/filesystems && return
-	modprobe -q libcrc32c 2>/dev/null || true
-	modprobe -q jbd2 2>/dev/null || true
-	insmod "$repo/build/kmod/kmod/vexfs.ko"
-}
-
-make_fs() {	# TYPE DEVICE
-	case $1 in
-	vexfs) "$(command -v mkfs.vexfs || echo "$repo/build/bin/mkfs.vexfs")" -q -f "$2" ;;
-	# 4 KiB blocks like vexfs; inode tables and journal written now, so
-	# ext4's lazy init does not run in the background of the measurement.
-	ext4) mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=0,lazy_journal_init=0 "$2" ;;
-	*) "mkfs.$1" -q "$2" ;;
-	esac
-}
-
 bench_one() {	# TYPE ROUND: leaves fsbench's JSON in $work/TYPE.ROUND.json
-	local fs=$1 img=$work/$1.img
-	rm -f "$img"
-	truncate -s "$image_size" "$img"
-	dev=$(losetup -f --show "$img")
-	make_fs "$fs" "$dev" >/dev/null
-	mkdir -p "$mnt"
-	mount -t "$fs" "$dev" "$mnt"
+	local fs=$1
+	bench_mount "$fs" "$image_size"
 	"$fsbench" -n "$files" -s "$file_size" -f "$fsync_mode" -l "$fs" --json "$mnt" >"$work/$fs.$2.json"
-	umount "$mnt"
-	losetup -d "$dev"
-	dev=
-	rm -f "$img"
+	bench_unmount
 }
 
 # Table and combined JSON from the per-filesystem, per-round JSON files:
@@ -123,11 +90,10 @@ if results:
 EOF
 }
 
-mkdir -p "$work"
 fsbench=$(fsbench_binary)
 for ((round = 0; round < rounds; round++)); do
 	for fs in "${filesystems[@]}"; do
-		[ "$fs" != vexfs ] || load_vexfs
+		[ "$fs" != vexfs ] || bench_load_vexfs
 		echo "== round $((round + 1))/$rounds, $fs: $files files x $file_size on a $image_size loop device"
 		start=$SECONDS
 		bench_one "$fs" "$round"

@@ -16,28 +16,15 @@
 # after deleting 20%), and the guest publishes those files; hnswioctl
 # checks that every slot holds the row the graph was built over.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_init hnswioctl
 bin=$repo/build/bench/hnswioctl
 sift=${VEXFS_SIFT:-$repo/../shared/data/sift5k}
 data=$repo/build/data
-work=${VEXFS_SCRATCH:-/tmp}/hnswioctl
-mnt=$work/mnt
-dev=
-
-cleanup() {
-	if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt"; fi
-	[ -z "$dev" ] || losetup -d "$dev" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 [ -x "$bin" ] || { echo "run-hnswioctl: no $bin; 'make hnswioctl' builds it" >&2; exit 1; }
-grep -qw vexfs /proc/filesystems || { modprobe -q libcrc32c || true; modprobe -q jbd2 || true; insmod "$repo/build/kmod/kmod/vexfs.ko"; }
-mkdir -p "$mnt"
-truncate -s 512M "$work/vexfs.img"
-dev=$(losetup -f --show "$work/vexfs.img")
-mkfs.vexfs -q -f "$dev" >/dev/null
-mount -t vexfs "$dev" "$mnt"
+bench_load_vexfs
+bench_mount vexfs 512M
 
 run() {
 	local name=$1 metric=$2 base=$3 query=$4

@@ -20,29 +20,11 @@
 #   VEXFS_KO             the module to measure [build/kmod/kmod/vexfs.ko]
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_init membench
 read -r -a sets <<<"${VEXFS_MEMBENCH_SETS:-96:200000 768:50000 96:20000:index}"
 data=${VEXFS_MEMBENCH_DATA:-$repo/build/data}
-ko=${VEXFS_KO:-$repo/build/kmod/kmod/vexfs.ko}
 vexfsctl=$repo/build/bin/vexfsctl
-work=${VEXFS_SCRATCH:-/tmp}/membench
-mnt=$work/mnt
-dev=
-
-cleanup() {
-	if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt"; fi
-	[ -z "$dev" ] || losetup -d "$dev" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-load_vexfs() {
-	grep -qw vexfs /proc/filesystems && return
-	modprobe -q loop 2>/dev/null || true
-	modprobe -q libcrc32c 2>/dev/null || true
-	modprobe -q jbd2 2>/dev/null || true
-	insmod "$ko"
-}
 
 # meminfo FIELD: its value in bytes.
 meminfo() {
@@ -71,11 +53,7 @@ measure() {
 	[ -r "$file" ] || { echo "membench: no $file ('make membench' makes it)" >&2; return 1; }
 	# Table records, an inode (-N) and a name each, with room to spare.
 	size=$(((n * (dim * 4 + 64 + 512) * 3 / 2 >> 20) + 64))M
-	rm -f "$work/img"
-	truncate -s "$size" "$work/img"
-	dev=$(losetup -f --show "$work/img")
-	"$repo/build/bin/mkfs.vexfs" -q -N $((n + 1000)) "$dev" >/dev/null
-	mount -t vexfs "$dev" "$mnt"
+	bench_mount vexfs "$size" -N $((n + 1000))
 	mkdir "$mnt/c"
 	"$vexfsctl" collection create "$mnt/c" --dim "$dim" --metric l2 >/dev/null
 	"$vexfsctl" import "$mnt/c" "$file" --batch 5000 -q
@@ -102,14 +80,11 @@ vx.search(fd, [0.0] * int(sys.argv[3]), 10)' "$repo/tests/vm" "$mnt/c" "$dim"
 		$(((searched - before) / n)) $(((named - before) / n)) \
 		$(((searched - before) >> 10)) $(((named - before) >> 10)) \
 		$(((cache_after - cache_before) >> 10))
-	umount "$mnt"
-	losetup -d "$dev"
-	dev=
+	bench_unmount
 }
 
-mkdir -p "$mnt"
-load_vexfs
-echo "membench: module $ko"
+bench_load_vexfs
+echo "membench: module ${VEXFS_KO:-$repo/build/kmod/kmod/vexfs.ko}"
 for s in "${sets[@]}"; do
 	IFS=: read -r dim n index <<<"$s"
 	measure "$dim" "$n" "${index:-}"

@@ -4,35 +4,33 @@
 # generated cosine data and the full 60k fashion-mnist (make recall).
 # VEXFS_RECALL_SETS picks datasets by name (see recall.py).
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-scratch=${VEXFS_SCRATCH:-/tmp}
-modprobe libcrc32c
-modprobe jbd2
-grep -qw vexfs /proc/filesystems || insmod "$repo/build/kmod/kmod/vexfs.ko"
-truncate -s "${VEXFS_RECALL_IMAGE:-1G}" "$scratch/recall.img"
-dev=$(losetup -f --show "$scratch/recall.img")
-mkfs.vexfs -q -f "$dev"
-mkdir -p "$scratch/recall"
-mount -t vexfs "$dev" "$scratch/recall"
+. "$(dirname "$0")/lib.sh"
+bench_init recall
+bench_load_vexfs
+bench_mount vexfs "${VEXFS_RECALL_IMAGE:-1G}"
+daemon=
+
+bench_cleanup_hook() {
+	[ -z "$daemon" ] || { kill "$daemon"; wait "$daemon"; } 2>/dev/null || true
+}
 
 # The daemon builds only when asked (index build --wait): its own scans
 # would race the imports and deletions being measured.
-export VEXFSD_SOCKET=$scratch/vexfsd.sock
+export VEXFSD_SOCKET=$work/vexfsd.sock
 # VEXFS_RECALL_EFC: the daemon's ef_construction, when its default build
 # is too slow for the emulator.
 "$repo/build/bin/vexfsd" -s "$VEXFSD_SOCKET" --scan-interval 86400 \
 	--index-threshold 100000000 --rebuild-dead-share 0 \
 	${VEXFS_RECALL_EFC:+--ef-construction "$VEXFS_RECALL_EFC"} \
-	>"$scratch/vexfsd.log" 2>&1 &
+	>"$work/vexfsd.log" 2>&1 &
 daemon=$!
 for _ in $(seq 100); do [ -S "$VEXFSD_SOCKET" ] && break; sleep 0.2; done
-[ -S "$VEXFSD_SOCKET" ] || { cat "$scratch/vexfsd.log"; exit 1; }
+[ -S "$VEXFSD_SOCKET" ] || { cat "$work/vexfsd.log"; exit 1; }
 
 status=0
-python3 "$repo/tests/bench/recall.py" "$scratch/recall" || status=$?
+python3 "$repo/tests/bench/recall.py" "$mnt" || status=$?
 kill "$daemon"
 wait "$daemon" || true
-grep 'index published' "$scratch/vexfsd.log" | sed 's/^/vexfsd: /' || true
-umount "$scratch/recall"
-losetup -d "$dev"
+daemon=
+grep 'index published' "$work/vexfsd.log" | sed 's/^/vexfsd: /' || true
 exit $status

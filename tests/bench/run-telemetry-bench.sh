@@ -21,21 +21,15 @@
 # when that is set, and on the line starting with "telbench-json:".
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_init telbench
 rounds=${VEXFS_TELBENCH_ROUNDS:-7}
 n=${VEXFS_TELBENCH_N:-1000}
-work=${VEXFS_SCRATCH:-/tmp}/telbench
-mnt=$work/mnt
-dev=
 teld_pid=
 
-cleanup() {
+bench_cleanup_hook() {
 	stop_teld
-	if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt"; fi
-	[ -z "$dev" ] || losetup -d "$dev" 2>/dev/null || true
-	rm -rf "$work"
 }
-trap cleanup EXIT
 
 # start_teld MODE: fentry or kprobe of this build, or base (see above).
 start_teld() {
@@ -62,16 +56,8 @@ stop_teld() {
 	teld_pid=
 }
 
-mkdir -p "$work" "$mnt"
-grep -qw vexfs /proc/filesystems || {
-	modprobe -q libcrc32c 2>/dev/null || true
-	modprobe -q jbd2 2>/dev/null || true
-	insmod "$repo/build/kmod/kmod/vexfs.ko"
-}
-truncate -s 512M "$work/vexfs.img"
-dev=$(losetup -f --show "$work/vexfs.img")
-"$(command -v mkfs.vexfs || echo "$repo/build/bin/mkfs.vexfs")" -q -f "$dev" >/dev/null
-mount -t vexfs "$dev" "$mnt"
+bench_load_vexfs
+bench_mount vexfs 512M
 
 # One round of every workload; prints {"workload": seconds per op}.
 round() {

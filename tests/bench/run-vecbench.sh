@@ -21,7 +21,8 @@
 # results share outlives the guest only with scripts/vm.sh --keep.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_init vecbench
 bin=$repo/build/bench/vecbench
 sift=${VEXFS_VECBENCH_SIFT:-${VEXFS_SIFT:-$repo/../shared/data/sift5k}}
 gen=${VEXFS_VECBENCH_GEN:-10000:1536}
@@ -29,16 +30,6 @@ rounds=${VEXFS_VECBENCH_ROUNDS:-3}
 queries=${VEXFS_VECBENCH_QUERIES:-100}
 batch=${VEXFS_VECBENCH_BATCH:-1000}
 image_size=${VEXFS_VECBENCH_IMAGE_SIZE:-768M}
-work=${VEXFS_SCRATCH:-/tmp}/vecbench
-mnt=$work/mnt
-dev=
-
-cleanup() {
-	if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt"; fi
-	[ -z "$dev" ] || losetup -d "$dev" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 # The guest's root is read-only, so the binary is built on the host.
 [ -x "$bin" ] || {
@@ -46,28 +37,12 @@ trap cleanup EXIT
 	exit 1
 }
 
-load_vexfs() {
-	grep -qw vexfs /proc/filesystems && return
-	modprobe -q libcrc32c 2>/dev/null || true
-	modprobe -q jbd2 2>/dev/null || true
-	insmod "$repo/build/kmod/kmod/vexfs.ko"
-}
-
-mount_vexfs() {
-	local img=$work/vexfs.img
-	truncate -s "$image_size" "$img"
-	dev=$(losetup -f --show "$img")
-	"$(command -v mkfs.vexfs || echo "$repo/build/bin/mkfs.vexfs")" -q -f "$dev" >/dev/null
-	mkdir -p "$mnt"
-	mount -t vexfs "$dev" "$mnt"
-}
-
 mkdir -p "$work/tmpfs"
 if [ "$(stat -f -c %T "$work/tmpfs")" != tmpfs ]; then
 	echo "run-vecbench: note: $work is on $(stat -f -c %T "$work/tmpfs"), not tmpfs"
 fi
-load_vexfs
-mount_vexfs
+bench_load_vexfs
+bench_mount vexfs "$image_size"
 
 args=(--mnt "$mnt" --tmp "$work/tmpfs" --rounds "$rounds" --queries "$queries"
 	--batch "$batch")
