@@ -65,7 +65,7 @@ static const char *header_fault(const struct vexfs_vindex_header *h,
 		return "owned by another directory";
 	if (!len)
 		return NULL;	/* no graph yet: see fsck_check_index() */
-	if (len > vexfs_hnsw_bytes_max(t->slots))
+	if (len > vexfs_hnsw_bytes_max(t->slots, t->dim))
 		return "graph length out of range";
 	if (VEXFS_VINDEX_GRAPH_START + len > le64toh(raw->i_size))
 		return "graph longer than the inode";

@@ -165,7 +165,7 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 	}
 	if (le64_to_cpu(h.vi_seq) > c->seq ||
 	    VEXFS_VINDEX_GRAPH_START + len > i_size_read(inode) ||
-	    len > vexfs_hnsw_bytes_max(c->nslots)) {
+	    len > vexfs_hnsw_bytes_max(c->nslots, c->dim)) {
 		pr_info_ratelimited("collection %lu: index of %llu bytes at seq %llu refused: inode holds %lld, table at seq %u\n",
 				    c->dir->i_ino, len, le64_to_cpu(h.vi_seq),
 				    i_size_read(inode), c->seq);

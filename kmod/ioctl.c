@@ -668,7 +668,7 @@ static long vexfs_ioc_publish_index(struct file *filp, unsigned int cmd,
 	c = vexfs_collection_get(file_inode(filp));
 	if (IS_ERR(c))
 		return PTR_ERR(c);
-	if (arg.graph_len > vexfs_hnsw_bytes_max(READ_ONCE(c->nslots)))
+	if (arg.graph_len > vexfs_hnsw_bytes_max(READ_ONCE(c->nslots), c->dim))
 		return -EINVAL;
 	buf = kvmalloc(arg.graph_len, VEXFS_GFP_USER_SIZED);
 	if (!buf)

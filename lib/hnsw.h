@@ -90,15 +90,26 @@
 /* ==== A checked graph ==== */
 
 /*
- * A view of a serialized graph that vexfs_hnsw_load() has checked: plain
- * numbers decoded from the header, pointers into the caller's buffer. It
- * owns nothing and stays valid while the buffer does.
+ * A view of a serialized graph: plain numbers decoded from the header and
+ * where its pages are. It owns nothing.
+ *
+ * The pages are either one buffer (base: vexfs_hnsw_load() checked all of
+ * it) or separate pages (pages[p] for page p, NULL while p is not in
+ * memory: vexfs_hnsw_open() checked the header, vexfs_hnsw_check_page()
+ * each page before its caller puts it there). A search over separate pages
+ * stops where it needs one that is missing and says which
+ * (vexfs_hnsw_search_step()); the caller reads it and resumes.
  */
 struct vexfs_hnsw_graph {
-	const struct vexfs_hnsw_header *hdr;	/* page 0 of the buffer */
-	const struct vexfs_hnsw_node *nodes;	/* node table */
-	const uint8_t *level0;		/* first page of the level-0 records */
-	const uint8_t *upper;		/* first page of the upper records */
+	const struct vexfs_hnsw_header *hdr;	/* page 0 */
+	const uint8_t *base;		/* the whole graph, or NULL: pages */
+	const uint8_t *const *pages;	/* page p, or NULL: not in memory */
+	uint64_t npages;		/* pages of the graph, header included */
+	uint64_t node_page;		/* first page of the node table */
+	uint64_t level0_page;		/* first page of the level-0 records */
+	uint64_t upper_page;		/* first page of the upper records */
+	uint64_t sq8_page;		/* first page of lo[], 0: no codes */
+	uint64_t codes_page;		/* first page of the codes, 0: none */
 	uint32_t dim;			/* vector dimension */
 	uint32_t metric;		/* VEXFS_METRIC_* */
 	uint32_t m;			/* link capacity above level 0 */
@@ -111,43 +122,87 @@ struct vexfs_hnsw_graph {
 	uint32_t level0_per_page;	/* level-0 records in a page */
 	uint32_t upper_rec;		/* bytes of an upper record */
 	uint32_t upper_per_page;	/* upper records in a page */
+	uint32_t codes_per_page;	/* codes in a page, 0: no codes */
+	uint32_t sq8_step_bits;		/* float32 bits of the SQ8 step */
 	uint64_t size;			/* bytes of the serialized graph */
 };
 
 /*
- * The largest valid graph over nslots slots: every slot a node on every
- * level, with the widest link records. A longer buffer cannot be a graph
- * of that collection: the module refuses it before allocating anything
- * (a publish, or a damaged image saying it is that long), fsck reports it.
+ * The largest valid graph over nslots slots of dimension dim: every slot a
+ * node on every level, with the widest link records, and codes. A longer
+ * buffer cannot be a graph of that collection: the module refuses it
+ * before allocating anything (a publish, or a damaged image saying it is
+ * that long), fsck reports it.
  */
-static inline uint64_t vexfs_hnsw_bytes_max(uint64_t nslots)
+static inline uint64_t vexfs_hnsw_bytes_max(uint64_t nslots, uint32_t dim)
 {
 	uint64_t l0_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M0);
 	uint64_t up_per_page = VEXFS_HNSW_PAGE_SIZE / VEXFS_HNSW_REC_SIZE(VEXFS_HNSW_MAX_M);
+	uint64_t codes_per_page = dim && dim <= VEXFS_HNSW_MAX_DIM ?
+				  VEXFS_HNSW_PAGE_SIZE / dim : 1;
 	uint64_t pages = 1 +
 		(nslots + VEXFS_HNSW_NODES_PER_PAGE - 1) / VEXFS_HNSW_NODES_PER_PAGE +
 		(nslots + l0_per_page - 1) / l0_per_page +
-		(nslots * VEXFS_HNSW_MAX_LEVEL + up_per_page - 1) / up_per_page;
+		(nslots * VEXFS_HNSW_MAX_LEVEL + up_per_page - 1) / up_per_page +
+		((uint64_t)dim * 4 + VEXFS_HNSW_PAGE_SIZE - 1) / VEXFS_HNSW_PAGE_SIZE +
+		(nslots + codes_per_page - 1) / codes_per_page;
 
 	return pages * VEXFS_HNSW_PAGE_SIZE;
 }
 
-/* Record r of a section of records packed per_page to a page. */
-static inline const struct vexfs_hnsw_links *
-vexfs_hnsw_record(const uint8_t *section, uint32_t r, uint32_t rec_size,
-		  uint32_t per_page)
+/* Page p of the graph, or NULL when it is not in memory. */
+static inline const uint8_t *vexfs_hnsw_page(const struct vexfs_hnsw_graph *g,
+					     uint64_t p)
 {
-	return (const struct vexfs_hnsw_links *)(section +
-		(size_t)(r / per_page) * VEXFS_HNSW_PAGE_SIZE +
-		(size_t)(r % per_page) * rec_size);
+	return g->base ? g->base + p * VEXFS_HNSW_PAGE_SIZE : g->pages[p];
+}
+
+/* The page holding record r of a section of records packed per_page. */
+static inline uint64_t vexfs_hnsw_page_of(uint64_t first, uint32_t r,
+					  uint32_t per_page)
+{
+	return first + r / per_page;
+}
+
+/*
+ * Record r of a section, in a page in memory (a search checks that first,
+ * vexfs_hnsw_load() made it so for all).
+ */
+static inline const struct vexfs_hnsw_links *
+vexfs_hnsw_record(const struct vexfs_hnsw_graph *g, uint64_t first,
+		  uint32_t r, uint32_t rec_size, uint32_t per_page)
+{
+	return (const struct vexfs_hnsw_links *)
+		(vexfs_hnsw_page(g, first + r / per_page) +
+		 (size_t)(r % per_page) * rec_size);
+}
+
+static inline const struct vexfs_hnsw_node *
+vexfs_hnsw_node(const struct vexfs_hnsw_graph *g, uint32_t n)
+{
+	return (const struct vexfs_hnsw_node *)
+		vexfs_hnsw_page(g, g->node_page + n / VEXFS_HNSW_NODES_PER_PAGE) +
+		n % VEXFS_HNSW_NODES_PER_PAGE;
+}
+
+static inline uint64_t vexfs_hnsw_node_page(const struct vexfs_hnsw_graph *g,
+					    uint32_t n)
+{
+	return g->node_page + n / VEXFS_HNSW_NODES_PER_PAGE;
 }
 
 /* The links of node n on level 0. */
 static inline const struct vexfs_hnsw_links *
 vexfs_hnsw_links0(const struct vexfs_hnsw_graph *g, uint32_t n)
 {
-	return vexfs_hnsw_record(g->level0, n, g->level0_rec,
+	return vexfs_hnsw_record(g, g->level0_page, n, g->level0_rec,
 				 g->level0_per_page);
+}
+
+static inline uint32_t vexfs_hnsw_upper_rec(const struct vexfs_hnsw_graph *g,
+					    uint32_t n, uint32_t l)
+{
+	return vexfs_hnsw_le32(vexfs_hnsw_node(g, n)->n_upper) + l - 1;
 }
 
 /* The links of node n on level l, 1 <= l <= the node's level. */
@@ -155,9 +210,8 @@ static inline const struct vexfs_hnsw_links *
 vexfs_hnsw_links_upper(const struct vexfs_hnsw_graph *g, uint32_t n,
 		       uint32_t l)
 {
-	uint32_t r = vexfs_hnsw_le32(g->nodes[n].n_upper) + l - 1;
-
-	return vexfs_hnsw_record(g->upper, r, g->upper_rec, g->upper_per_page);
+	return vexfs_hnsw_record(g, g->upper_page, vexfs_hnsw_upper_rec(g, n, l),
+				 g->upper_rec, g->upper_per_page);
 }
 
 static inline const struct vexfs_hnsw_links *
@@ -166,28 +220,83 @@ vexfs_hnsw_links(const struct vexfs_hnsw_graph *g, uint32_t n, uint32_t l)
 	return l ? vexfs_hnsw_links_upper(g, n, l) : vexfs_hnsw_links0(g, n);
 }
 
+/* The page of node n's links on level l (its node page is in memory). */
+static inline uint64_t vexfs_hnsw_links_page(const struct vexfs_hnsw_graph *g,
+					     uint32_t n, uint32_t l)
+{
+	if (!l)
+		return vexfs_hnsw_page_of(g->level0_page, n, g->level0_per_page);
+	return vexfs_hnsw_page_of(g->upper_page, vexfs_hnsw_upper_rec(g, n, l),
+				  g->upper_per_page);
+}
+
 static inline uint32_t vexfs_hnsw_slot(const struct vexfs_hnsw_graph *g,
 				       uint32_t n)
 {
-	return vexfs_hnsw_le32(g->nodes[n].n_slot);
+	return vexfs_hnsw_le32(vexfs_hnsw_node(g, n)->n_slot);
 }
 
 static inline uint32_t vexfs_hnsw_level(const struct vexfs_hnsw_graph *g,
 					uint32_t n)
 {
-	return vexfs_hnsw_le16(g->nodes[n].n_level);
+	return vexfs_hnsw_le16(vexfs_hnsw_node(g, n)->n_level);
+}
+
+/* Node n's SQ8 code, when the graph carries codes. */
+static inline const uint8_t *vexfs_hnsw_code(const struct vexfs_hnsw_graph *g,
+					     uint32_t n)
+{
+	return vexfs_hnsw_page(g, g->codes_page + n / g->codes_per_page) +
+	       (size_t)(n % g->codes_per_page) * g->dim;
+}
+
+static inline uint64_t vexfs_hnsw_code_page(const struct vexfs_hnsw_graph *g,
+					    uint32_t n)
+{
+	return g->codes_page + n / g->codes_per_page;
 }
 
 /*
  * Check the graph in buf[0..len) completely and describe it in *g. Every
  * slot must be below max_slots (the collection's slot count). buf must be
  * 8-byte aligned. Returns 0; -EINVAL when the buffer is not a graph this
- * code reads (magic, version, features, alignment, too short), -EUCLEAN
+ * code reads (magic, version, features, alignment, length), -EUCLEAN
  * when it is one but inconsistent. On error *why (if why is not NULL)
  * points to a static description. Reads nothing outside buf[0..len).
  */
 int vexfs_hnsw_load(const void *buf, size_t len, uint32_t max_slots,
 		    struct vexfs_hnsw_graph *g, const char **why);
+
+/*
+ * The same for a graph of len bytes kept as separate pages: check only
+ * its header page (8-byte aligned, kept by the caller while *g is used)
+ * and describe it in *g, over pages[] (npages entries, page 0 the header
+ * page; NULL while a page is not in memory). Before the caller puts page
+ * p into pages[p], vexfs_hnsw_check_page() must pass on it; a search
+ * checks the rest of what a whole-graph load would (a link to a node below
+ * the link's level is not followed). More nodes than max_slots: -EUCLEAN.
+ */
+int vexfs_hnsw_open(const void *hdr_page, uint64_t len, uint32_t max_slots,
+		    const uint8_t *const *pages, struct vexfs_hnsw_graph *g,
+		    const char **why);
+
+/*
+ * Check page p (1 .. npages - 1) of g on its own, at page (8-byte
+ * aligned): what vexfs_hnsw_load() checks of it that needs no other page.
+ * 0, -EUCLEAN with *why, or -EINVAL for a page g does not have.
+ */
+int vexfs_hnsw_check_page(const struct vexfs_hnsw_graph *g, uint64_t p,
+			  const void *page, uint32_t max_slots,
+			  const char **why);
+
+/*
+ * The SQ8 coding the graph carries (g->codes_per_page not 0): its lo[]
+ * into lo (dim floats) and its step into *step. -ENODATA with the page
+ * in *missing when one of lo[]'s pages is not in memory. No floating
+ * point: the caller derives the rest (vexfs_sq8_set_lo()).
+ */
+int vexfs_hnsw_sq8_params(const struct vexfs_hnsw_graph *g, float *lo,
+			  float *step, uint64_t *missing);
 
 /*
  * Mark the nodes a search can reach: those linked, on any level, from the
@@ -236,7 +345,9 @@ struct vexfs_hnsw_query {
 	vexfs_hnsw_vector_fn vector_of;	/* slot -> vector; without vectors */
 	/*
 	 * Optional: walk on SQ8 codes (vexfs_sq8.h), slot s's code at
-	 * codes + s * dim, the query coded as sq8 says; then re-rank the ef
+	 * codes + s * dim, or with codes NULL the graph's own (a graph that
+	 * carries codes: sq8 must then be coded by the graph's coding,
+	 * vexfs_hnsw_sq8_params()), the query coded as sq8 says; then re-rank the ef
 	 * best found by their exact distances, so results carry those. The
 	 * vectors still tell which slots hold one, and serve the re-rank.
 	 * With neither vectors nor vector_of, every node's slot holds a
@@ -291,6 +402,7 @@ struct vexfs_hnsw_scratch {
 	uint32_t ncand;			/* entries in cand */
 	uint32_t nres;			/* entries in res */
 	uint32_t distances;		/* distances computed so far */
+	uint64_t missing;		/* page a step returned -ENODATA for */
 };
 
 /*
@@ -329,6 +441,12 @@ int vexfs_hnsw_search(const struct vexfs_hnsw_graph *g,
  * computes about budget distances (it finishes the neighbour list it is
  * on). The graph, query and scratch must not change in between. The
  * results may also be taken early: the best found so far.
+ *
+ * Over a graph kept as pages (vexfs_hnsw_open()), a step returns -ENODATA
+ * when the next node it would expand needs a page not in memory, with
+ * that page in s->missing and nothing changed: check and put the page in
+ * place, then step again. Pages in place must stay until the results are
+ * taken. The codes are the graph's own when q->codes is NULL.
  */
 int vexfs_hnsw_search_start(const struct vexfs_hnsw_graph *g,
 			    const struct vexfs_hnsw_query *q,
@@ -365,7 +483,9 @@ struct vexfs_hnsw_build_params {
 	 * Optional: build on SQ8 codes (vexfs_sq8.h), slot s's at codes +
 	 * s * dim, every distance taken between codes: a quarter of the
 	 * memory traffic and integer sums. vector_of still names the slots
-	 * that hold a vector; distance is then not used.
+	 * that hold a vector; distance is then not used. The serialized
+	 * graph then carries the coding and each node's code
+	 * (VEXFS_HNSW_INCOMPAT_SQ8); both must last until it is written.
 	 */
 	const struct vexfs_sq8 *sq8;
 	const uint8_t *codes;

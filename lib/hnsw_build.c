@@ -901,8 +901,10 @@ const uint32_t *vexfs_hnsw_builder_links(const struct vexfs_hnsw_builder *b,
 /* Sizes of the sections, as the loader computes them. */
 struct bld_layout {
 	uint64_t node_bytes, level0_bytes, upper_bytes;	/* section sizes */
+	uint64_t sq8_bytes, codes_bytes;		/* 0 without codes */
 	uint32_t level0_rec, level0_per_page;		/* level-0 records */
 	uint32_t upper_rec, upper_per_page;		/* upper records */
+	uint32_t codes_per_page;			/* 0 without codes */
 };
 
 static uint64_t pages_bytes(uint64_t records, uint32_t per_page)
@@ -919,6 +921,10 @@ static void layout_of(const struct vexfs_hnsw_builder *b, struct bld_layout *lo)
 	lo->node_bytes = pages_bytes(b->n, VEXFS_HNSW_NODES_PER_PAGE);
 	lo->level0_bytes = pages_bytes(b->n, lo->level0_per_page);
 	lo->upper_bytes = pages_bytes(b->upper_count, lo->upper_per_page);
+	/* A graph built on codes carries them: a reader walks it on those. */
+	lo->codes_per_page = b->sq8 ? VEXFS_HNSW_PAGE_SIZE / b->dim : 0;
+	lo->sq8_bytes = b->sq8 ? pages_bytes(b->dim, VEXFS_HNSW_PAGE_SIZE / 4) : 0;
+	lo->codes_bytes = b->sq8 ? pages_bytes(b->n, lo->codes_per_page) : 0;
 }
 
 size_t vexfs_hnsw_serialized_size(const struct vexfs_hnsw_builder *b)
@@ -927,7 +933,7 @@ size_t vexfs_hnsw_serialized_size(const struct vexfs_hnsw_builder *b)
 
 	layout_of(b, &lo);
 	return VEXFS_HNSW_PAGE_SIZE + lo.node_bytes + lo.level0_bytes +
-	       lo.upper_bytes;
+	       lo.upper_bytes + lo.sq8_bytes + lo.codes_bytes;
 }
 
 static void write_header(const struct vexfs_hnsw_builder *b,
@@ -937,6 +943,8 @@ static void write_header(const struct vexfs_hnsw_builder *b,
 	uint64_t node_off = VEXFS_HNSW_PAGE_SIZE;
 	uint64_t level0_off = node_off + lo->node_bytes;
 	uint64_t upper_off = level0_off + lo->level0_bytes;
+	uint64_t sq8_off = upper_off + lo->upper_bytes;
+	uint64_t codes_off = sq8_off + lo->sq8_bytes;
 
 	h->h_magic = htole32(VEXFS_HNSW_MAGIC);
 	h->h_version = htole32(VEXFS_HNSW_VERSION);
@@ -951,7 +959,7 @@ static void write_header(const struct vexfs_hnsw_builder *b,
 	h->h_upper_count = htole32(b->upper_count);
 	h->h_ef_construction = htole32(b->ef_construction);
 	h->h_seed = htole64(b->seed);
-	h->h_total_size = htole64(upper_off + lo->upper_bytes);
+	h->h_total_size = htole64(codes_off + lo->codes_bytes);
 	h->h_node_off = htole64(node_off);
 	h->h_node_bytes = htole64(lo->node_bytes);
 	h->h_level0_off = htole64(level0_off);
@@ -962,6 +970,35 @@ static void write_header(const struct vexfs_hnsw_builder *b,
 	h->h_level0_per_page = htole32(lo->level0_per_page);
 	h->h_upper_rec_size = htole32(lo->upper_rec);
 	h->h_upper_per_page = htole32(lo->upper_per_page);
+	if (b->sq8) {
+		uint32_t step;
+
+		memcpy(&step, &b->sq8->step, sizeof(step));
+		h->h_incompat = htole32(VEXFS_HNSW_INCOMPAT_SQ8);
+		h->h_sq8_off = htole64(sq8_off);
+		h->h_sq8_bytes = htole64(lo->sq8_bytes);
+		h->h_codes_off = htole64(codes_off);
+		h->h_codes_bytes = htole64(lo->codes_bytes);
+		h->h_sq8_step = htole32(step);
+		h->h_codes_per_page = htole32(lo->codes_per_page);
+	}
+}
+
+/* lo[] of the coding, then every node's code, in node order. */
+static void write_codes(const struct vexfs_hnsw_builder *b,
+			const struct bld_layout *lo, uint8_t *sq8)
+{
+	uint8_t *codes = sq8 + lo->sq8_bytes;
+	uint32_t i, bits;
+
+	for (i = 0; i < b->dim; i++) {
+		memcpy(&bits, &b->sq8->lo[i], sizeof(bits));
+		((__le32 *)sq8)[i] = htole32(bits);
+	}
+	for (i = 0; i < b->n; i++)
+		memcpy(codes + (size_t)(i / lo->codes_per_page) * VEXFS_HNSW_PAGE_SIZE +
+		       (size_t)(i % lo->codes_per_page) * b->dim,
+		       b->code[i], b->dim);
 }
 
 /* Record r of a section packed per_page to a page, from a builder list. */
@@ -1073,5 +1110,7 @@ int vexfs_hnsw_serialize(const struct vexfs_hnsw_builder *b, void *buf,
 				     lo.upper_rec, lo.upper_per_page,
 				     bld_links(b, i, l));
 	}
+	if (b->sq8)
+		write_codes(b, &lo, upper + lo.upper_bytes);
 	return reconnect(buf, size);
 }

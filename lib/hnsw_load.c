@@ -47,6 +47,36 @@ static bool hnsw_all_zero(const uint8_t *p, size_t len)
 	return true;
 }
 
+/* A float32, by its bits: finite (no floating point here). */
+static bool hnsw_finite_bits(uint32_t bits)
+{
+	return (bits & 0x7f800000u) != 0x7f800000u;
+}
+
+/*
+ * The SQ8 fields: a positive finite step and one page's worth of codes
+ * per page with the feature, all zero without it. The section offsets are
+ * checked with the others.
+ */
+static int hnsw_check_sq8_header(const struct vexfs_hnsw_header *h,
+				 const char **why)
+{
+	uint32_t step = vexfs_hnsw_le32(h->h_sq8_step);
+	uint32_t dim = vexfs_hnsw_le32(h->h_dim);
+
+	if (!(vexfs_hnsw_le32(h->h_incompat) & VEXFS_HNSW_INCOMPAT_SQ8)) {
+		if (step || h->h_codes_per_page || h->h_sq8_off ||
+		    h->h_sq8_bytes || h->h_codes_off || h->h_codes_bytes)
+			return HNSW_UNCLEAN("SQ8 fields without the feature");
+		return 0;
+	}
+	if (!step || (step & 0x80000000u) || !hnsw_finite_bits(step))
+		return HNSW_UNCLEAN("SQ8 step not a positive number");
+	if (vexfs_hnsw_le32(h->h_codes_per_page) != VEXFS_HNSW_PAGE_SIZE / dim)
+		return HNSW_UNCLEAN("bad code geometry");
+	return 0;
+}
+
 /*
  * The header alone: identity, parameters and the fields that must be
  * zero. Reads only the first VEXFS_HNSW_HEADER_SIZE bytes.
@@ -55,6 +85,7 @@ static int hnsw_check_header(const struct vexfs_hnsw_header *h,
 			     const char **why)
 {
 	uint32_t m, m0;
+	int err;
 
 	if (vexfs_hnsw_le32(h->h_magic) != VEXFS_HNSW_MAGIC)
 		return HNSW_INVALID("bad magic");
@@ -81,6 +112,9 @@ static int hnsw_check_header(const struct vexfs_hnsw_header *h,
 		return HNSW_UNCLEAN("max level out of range");
 	if (vexfs_hnsw_le32(h->h_node_count) == VEXFS_HNSW_NO_NODE)
 		return HNSW_UNCLEAN("too many nodes");
+	err = hnsw_check_sq8_header(h, why);
+	if (err)
+		return err;
 	if (vexfs_hnsw_le32(h->h_level0_rec_size) != VEXFS_HNSW_REC_SIZE(m0) ||
 	    vexfs_hnsw_le32(h->h_upper_rec_size) != VEXFS_HNSW_REC_SIZE(m) ||
 	    vexfs_hnsw_le32(h->h_level0_per_page) !=
@@ -108,28 +142,37 @@ static void hnsw_decode_header(const struct vexfs_hnsw_header *h,
 	g->level0_per_page = vexfs_hnsw_le32(h->h_level0_per_page);
 	g->upper_rec = vexfs_hnsw_le32(h->h_upper_rec_size);
 	g->upper_per_page = vexfs_hnsw_le32(h->h_upper_per_page);
+	g->codes_per_page = vexfs_hnsw_le32(h->h_codes_per_page);
+	g->sq8_step_bits = vexfs_hnsw_le32(h->h_sq8_step);
 	g->size = vexfs_hnsw_le64(h->h_total_size);
 }
 
 /*
  * Sections in their one valid place: node table from page 1, the level-0
- * records after it, the upper records after those, the sizes the counts
- * imply, and all of it within len.
+ * records after it, the upper records after those, then lo[] and the
+ * codes when the graph carries codes, the sizes the counts imply, and all
+ * of it exactly len bytes. Sets the first page of each.
  */
 static int hnsw_check_sections(const struct vexfs_hnsw_header *h,
-			       const struct vexfs_hnsw_graph *g, size_t len,
+			       struct vexfs_hnsw_graph *g, uint64_t len,
 			       const char **why)
 {
+	bool sq8 = g->codes_per_page;
 	uint64_t node_bytes = hnsw_pages_bytes(g->node_count,
 					       VEXFS_HNSW_NODES_PER_PAGE);
 	uint64_t level0_bytes = hnsw_pages_bytes(g->node_count,
 						 g->level0_per_page);
 	uint64_t upper_bytes = hnsw_pages_bytes(g->upper_count,
 						g->upper_per_page);
+	uint64_t sq8_bytes = sq8 ? hnsw_pages_bytes(g->dim, VEXFS_HNSW_PAGE_SIZE / 4) : 0;
+	uint64_t codes_bytes = sq8 ? hnsw_pages_bytes(g->node_count,
+						      g->codes_per_page) : 0;
 	uint64_t node_off = VEXFS_HNSW_PAGE_SIZE;
 	uint64_t level0_off = node_off + node_bytes;
 	uint64_t upper_off = level0_off + level0_bytes;
-	uint64_t total = upper_off + upper_bytes;
+	uint64_t sq8_off = upper_off + upper_bytes;
+	uint64_t codes_off = sq8_off + sq8_bytes;
+	uint64_t total = codes_off + codes_bytes;
 
 	if (vexfs_hnsw_le64(h->h_node_off) != node_off ||
 	    vexfs_hnsw_le64(h->h_node_bytes) != node_bytes ||
@@ -137,176 +180,285 @@ static int hnsw_check_sections(const struct vexfs_hnsw_header *h,
 	    vexfs_hnsw_le64(h->h_level0_bytes) != level0_bytes ||
 	    vexfs_hnsw_le64(h->h_upper_off) != upper_off ||
 	    vexfs_hnsw_le64(h->h_upper_bytes) != upper_bytes ||
+	    (sq8 && (vexfs_hnsw_le64(h->h_sq8_off) != sq8_off ||
+		     vexfs_hnsw_le64(h->h_sq8_bytes) != sq8_bytes ||
+		     vexfs_hnsw_le64(h->h_codes_off) != codes_off ||
+		     vexfs_hnsw_le64(h->h_codes_bytes) != codes_bytes)) ||
 	    g->size != total)
 		return HNSW_UNCLEAN("sections out of place");
-	if (total > (uint64_t)len)
+	if (total > len)
 		return HNSW_INVALID("graph longer than the buffer");
 	/* Bytes past the graph would be memory kept for nothing. */
-	if (total < (uint64_t)len)
+	if (total < len)
 		return HNSW_INVALID("bytes after the graph");
+	g->npages = total / VEXFS_HNSW_PAGE_SIZE;
+	g->node_page = node_off / VEXFS_HNSW_PAGE_SIZE;
+	g->level0_page = level0_off / VEXFS_HNSW_PAGE_SIZE;
+	g->upper_page = upper_off / VEXFS_HNSW_PAGE_SIZE;
+	g->sq8_page = sq8 ? sq8_off / VEXFS_HNSW_PAGE_SIZE : 0;
+	g->codes_page = sq8 ? codes_off / VEXFS_HNSW_PAGE_SIZE : 0;
 	return 0;
 }
 
-/* ==== Nodes ==== */
+/* ==== One page at a time ==== */
+
+/* The records of a section that live on its page p (of pages from first). */
+static uint32_t hnsw_records_on(uint64_t p, uint64_t first, uint64_t records,
+				uint32_t per_page, uint32_t *start)
+{
+	uint64_t from = (p - first) * per_page;
+
+	*start = (uint32_t)from;
+	return records - from < per_page ? (uint32_t)(records - from) : per_page;
+}
+
+/* The bytes after the n records of rec_size at the start of page are zero. */
+static int hnsw_check_padding(const uint8_t *page, uint32_t n,
+			      uint32_t rec_size, const char **why)
+{
+	size_t used = (size_t)n * rec_size;
+
+	if (!hnsw_all_zero(page + used, VEXFS_HNSW_PAGE_SIZE - used))
+		return HNSW_UNCLEAN("page padding not zero");
+	return 0;
+}
 
 /*
- * Each node: slots strictly increasing and below max_slots, level in
- * range, upper records allotted in node order; then the entry point.
+ * The nodes on one page of the node table: slots below max_slots and
+ * increasing within the page, level in range, upper records inside their
+ * section, flags zero; the entry point, if here, on the max level.
  */
-static int hnsw_check_nodes(const struct vexfs_hnsw_graph *g,
-			    uint32_t max_slots, const char **why)
+static int hnsw_check_node_page(const struct vexfs_hnsw_graph *g, uint64_t p,
+				const uint8_t *page, uint32_t max_slots,
+				const char **why)
 {
-	uint64_t upper = 0;
+	const struct vexfs_hnsw_node *n = (const struct vexfs_hnsw_node *)page;
+	uint32_t first, count = hnsw_records_on(p, g->node_page, g->node_count,
+						VEXFS_HNSW_NODES_PER_PAGE, &first);
 	uint32_t i;
 
-	for (i = 0; i < g->node_count; i++) {
-		const struct vexfs_hnsw_node *n = &g->nodes[i];
-		uint32_t slot = vexfs_hnsw_le32(n->n_slot);
+	for (i = 0; i < count; i++) {
+		uint32_t slot = vexfs_hnsw_le32(n[i].n_slot);
+		uint32_t level = vexfs_hnsw_le16(n[i].n_level);
 
 		if (slot >= max_slots || slot == VEXFS_HNSW_NO_NODE)
 			return HNSW_UNCLEAN("slot out of range");
-		if (i && slot <= vexfs_hnsw_le32(n[-1].n_slot))
+		if (i && slot <= vexfs_hnsw_le32(n[i - 1].n_slot))
 			return HNSW_UNCLEAN("slots not increasing");
-		if (vexfs_hnsw_le16(n->n_level) > g->max_level)
+		if (level > g->max_level)
 			return HNSW_UNCLEAN("node above the max level");
-		if (n->n_flags || n->n_reserved)
+		if (n[i].n_flags || n[i].n_reserved)
 			return HNSW_UNCLEAN("node flags not zero");
-		if (vexfs_hnsw_le32(n->n_upper) != upper)
+		if ((uint64_t)vexfs_hnsw_le32(n[i].n_upper) + level > g->upper_count)
+			return HNSW_UNCLEAN("upper records out of range");
+		if (first + i == g->entry && level != g->max_level)
+			return HNSW_UNCLEAN("entry point below the max level");
+	}
+	return hnsw_check_padding(page, count, sizeof(*n), why);
+}
+
+/*
+ * The link records on one page: counts within capacity, every link to a
+ * node that exists, the unused tails zero. Whether a linked node lives on
+ * the record's level takes its node's page: vexfs_hnsw_load() checks it
+ * over the whole graph, a search over pages checks it when it follows
+ * the link.
+ */
+static int hnsw_check_links_page(const struct vexfs_hnsw_graph *g,
+				 const uint8_t *page, uint32_t count,
+				 uint32_t rec_size, uint32_t cap,
+				 const char **why)
+{
+	uint32_t r, i;
+
+	for (r = 0; r < count; r++) {
+		const struct vexfs_hnsw_links *l = (const struct vexfs_hnsw_links *)
+			(page + (size_t)r * rec_size);
+		uint32_t n = vexfs_hnsw_le32(l->l_count);
+
+		if (n > cap)
+			return HNSW_UNCLEAN("link count above capacity");
+		for (i = 0; i < n; i++)
+			if (vexfs_hnsw_le32(l->l_ids[i]) >= g->node_count)
+				return HNSW_UNCLEAN("link to a node out of range");
+		for (; i < cap; i++)
+			if (l->l_ids[i])
+				return HNSW_UNCLEAN("unused link not zero");
+	}
+	return hnsw_check_padding(page, count, rec_size, why);
+}
+
+/* lo[]: finite floats, then zeros. */
+static int hnsw_check_sq8_page(const struct vexfs_hnsw_graph *g, uint64_t p,
+			       const uint8_t *page, const char **why)
+{
+	const uint32_t *lo = (const uint32_t *)page;
+	uint32_t first, count = hnsw_records_on(p, g->sq8_page, g->dim,
+						VEXFS_HNSW_PAGE_SIZE / 4, &first);
+	uint32_t i;
+
+	for (i = 0; i < count; i++)
+		if (!hnsw_finite_bits(vexfs_hnsw_le32(lo[i])))
+			return HNSW_UNCLEAN("SQ8 offset not finite");
+	return hnsw_check_padding(page, count, 4, why);
+}
+
+int vexfs_hnsw_check_page(const struct vexfs_hnsw_graph *g, uint64_t p,
+			  const void *page, uint32_t max_slots, const char **why)
+{
+	uint32_t first, count;
+
+	if (p >= g->npages || p == 0)
+		return HNSW_INVALID("no such page");
+	if (p < g->level0_page)
+		return hnsw_check_node_page(g, p, page, max_slots, why);
+	if (p < g->upper_page) {
+		count = hnsw_records_on(p, g->level0_page, g->node_count,
+					g->level0_per_page, &first);
+		return hnsw_check_links_page(g, page, count, g->level0_rec,
+					     g->m0, why);
+	}
+	if (!g->codes_per_page || p < g->sq8_page) {
+		count = hnsw_records_on(p, g->upper_page, g->upper_count,
+					g->upper_per_page, &first);
+		return hnsw_check_links_page(g, page, count, g->upper_rec,
+					     g->m, why);
+	}
+	if (p < g->codes_page)
+		return hnsw_check_sq8_page(g, p, page, why);
+	count = hnsw_records_on(p, g->codes_page, g->node_count,
+				g->codes_per_page, &first);
+	return hnsw_check_padding(page, count, g->dim, why);
+}
+
+/* ==== The whole graph ==== */
+
+/*
+ * What single pages cannot show: slots increasing across pages, upper
+ * records allotted in node order and all used, every link on a level to
+ * a node that lives there, the entry point in an empty graph.
+ */
+static int hnsw_check_across_pages(const struct vexfs_hnsw_graph *g,
+				   const char **why)
+{
+	uint64_t upper = 0;
+	uint32_t i, l, j;
+
+	for (i = 0; i < g->node_count; i++) {
+		uint32_t level = vexfs_hnsw_level(g, i);
+
+		if (i && vexfs_hnsw_slot(g, i) <= vexfs_hnsw_slot(g, i - 1))
+			return HNSW_UNCLEAN("slots not increasing");
+		if (vexfs_hnsw_le32(vexfs_hnsw_node(g, i)->n_upper) != upper)
 			return HNSW_UNCLEAN("upper records out of order");
-		upper += vexfs_hnsw_le16(n->n_level);
+		upper += level;
+		for (l = 1; l <= level; l++) {
+			const struct vexfs_hnsw_links *r = vexfs_hnsw_links_upper(g, i, l);
+
+			for (j = 0; j < vexfs_hnsw_le32(r->l_count); j++)
+				if (vexfs_hnsw_level(g, vexfs_hnsw_le32(r->l_ids[j])) < l)
+					return HNSW_UNCLEAN("link to a node below its level");
+		}
 	}
 	if (upper != g->upper_count)
 		return HNSW_UNCLEAN("upper record count");
-
 	if (g->node_count == 0)
 		return g->entry == VEXFS_HNSW_NO_NODE && g->max_level == 0 ?
 			0 : HNSW_UNCLEAN("entry point in an empty graph");
 	if (g->entry >= g->node_count)
 		return HNSW_UNCLEAN("entry point out of range");
-	if (vexfs_hnsw_level(g, g->entry) != g->max_level)
-		return HNSW_UNCLEAN("entry point below the max level");
 	return 0;
 }
 
-/* ==== Links ==== */
-
-/*
- * One record: count within capacity, every link to a node that lives on
- * this level, the unused tail zero.
- */
-static int hnsw_check_record(const struct vexfs_hnsw_graph *g,
-			     const struct vexfs_hnsw_links *r, uint32_t cap,
-			     uint32_t level, const char **why)
+/* The header page: the header, its padding, the sections it describes. */
+static int hnsw_open_header(const void *hdr_page, uint64_t len,
+			    struct vexfs_hnsw_graph *g, const char **why)
 {
-	uint32_t count = vexfs_hnsw_le32(r->l_count);
-	uint32_t i;
-
-	if (count > cap)
-		return HNSW_UNCLEAN("link count above capacity");
-	for (i = 0; i < count; i++) {
-		uint32_t id = vexfs_hnsw_le32(r->l_ids[i]);
-
-		if (id >= g->node_count)
-			return HNSW_UNCLEAN("link to a node out of range");
-		if (level && vexfs_hnsw_level(g, id) < level)
-			return HNSW_UNCLEAN("link to a node below its level");
-	}
-	for (; i < cap; i++)
-		if (r->l_ids[i])
-			return HNSW_UNCLEAN("unused link not zero");
-	return 0;
-}
-
-/* The bytes after the last record of each page of a section are zero. */
-static int hnsw_check_padding(const uint8_t *section, uint64_t records,
-			      uint32_t rec_size, uint32_t per_page,
-			      const char **why)
-{
-	uint64_t pages = (records + per_page - 1) / per_page;
-	uint64_t p;
-
-	for (p = 0; p < pages; p++) {
-		uint64_t in_page = records - p * per_page;
-		size_t used;
-
-		if (in_page > per_page)
-			in_page = per_page;
-		used = (size_t)in_page * rec_size;
-		if (!hnsw_all_zero(section + p * VEXFS_HNSW_PAGE_SIZE + used,
-				   VEXFS_HNSW_PAGE_SIZE - used))
-			return HNSW_UNCLEAN("page padding not zero");
-	}
-	return 0;
-}
-
-static int hnsw_check_links(const struct vexfs_hnsw_graph *g,
-			    const char **why)
-{
-	uint32_t i, l;
-	int err;
-
-	for (i = 0; i < g->node_count; i++) {
-		uint32_t level = vexfs_hnsw_level(g, i);
-
-		err = hnsw_check_record(g, vexfs_hnsw_links0(g, i), g->m0, 0,
-					why);
-		for (l = 1; !err && l <= level; l++)
-			err = hnsw_check_record(g, vexfs_hnsw_links_upper(g, i, l),
-						g->m, l, why);
-		if (err)
-			return err;
-	}
-	err = hnsw_check_padding((const uint8_t *)g->nodes, g->node_count,
-				 sizeof(struct vexfs_hnsw_node),
-				 VEXFS_HNSW_NODES_PER_PAGE, why);
-	if (!err)
-		err = hnsw_check_padding(g->level0, g->node_count,
-					 g->level0_rec, g->level0_per_page, why);
-	if (!err)
-		err = hnsw_check_padding(g->upper, g->upper_count,
-					 g->upper_rec, g->upper_per_page, why);
-	return err;
-}
-
-/* ==== Loading ==== */
-
-int vexfs_hnsw_load(const void *buf, size_t len, uint32_t max_slots,
-		    struct vexfs_hnsw_graph *g, const char **why)
-{
-	const struct vexfs_hnsw_header *h = buf;
-	const uint8_t *base = buf;
+	const struct vexfs_hnsw_header *h = hdr_page;
 	int err;
 
 	vexfs_hnsw_check_layout();
 	memset(g, 0, sizeof(*g));
-	if (!buf || ((uintptr_t)buf & 7))
+	if (!hdr_page || ((uintptr_t)hdr_page & 7))
 		return HNSW_INVALID("buffer not 8-byte aligned");
 	if (len < VEXFS_HNSW_PAGE_SIZE)
 		return HNSW_INVALID("buffer shorter than the header page");
 	err = hnsw_check_header(h, why);
 	if (err)
 		return err;
-	if (!hnsw_all_zero(base + VEXFS_HNSW_HEADER_SIZE,
+	if (!hnsw_all_zero((const uint8_t *)hdr_page + VEXFS_HNSW_HEADER_SIZE,
 			   VEXFS_HNSW_PAGE_SIZE - VEXFS_HNSW_HEADER_SIZE))
 		return HNSW_UNCLEAN("header page padding not zero");
-
 	hnsw_decode_header(h, g);
 	err = hnsw_check_sections(h, g, len, why);
+	if (!err && g->node_count && g->entry >= g->node_count)
+		err = HNSW_UNCLEAN("entry point out of range");
+	if (!err && !g->node_count && (g->entry != VEXFS_HNSW_NO_NODE || g->max_level))
+		err = HNSW_UNCLEAN("entry point in an empty graph");
 	if (err)
-		goto fail;
-	g->nodes = (const struct vexfs_hnsw_node *)
-		(base + vexfs_hnsw_le64(h->h_node_off));
-	g->level0 = base + vexfs_hnsw_le64(h->h_level0_off);
-	g->upper = base + vexfs_hnsw_le64(h->h_upper_off);
-
-	err = hnsw_check_nodes(g, max_slots, why);
-	if (!err)
-		err = hnsw_check_links(g, why);
-	if (!err)
-		return 0;
-fail:
-	memset(g, 0, sizeof(*g));
+		memset(g, 0, sizeof(*g));
 	return err;
+}
+
+int vexfs_hnsw_open(const void *hdr_page, uint64_t len, uint32_t max_slots,
+		    const uint8_t *const *pages, struct vexfs_hnsw_graph *g,
+		    const char **why)
+{
+	int err = hnsw_open_header(hdr_page, len, g, why);
+
+	if (err)
+		return err;
+	if (g->node_count && g->node_count > max_slots) {
+		memset(g, 0, sizeof(*g));
+		return HNSW_UNCLEAN("more nodes than slots");
+	}
+	g->pages = pages;
+	return 0;
+}
+
+int vexfs_hnsw_load(const void *buf, size_t len, uint32_t max_slots,
+		    struct vexfs_hnsw_graph *g, const char **why)
+{
+	uint64_t p;
+	int err = hnsw_open_header(buf, len, g, why);
+
+	if (err)
+		return err;
+	g->base = buf;
+	for (p = 1; !err && p < g->npages; p++)
+		err = vexfs_hnsw_check_page(g, p, vexfs_hnsw_page(g, p),
+					    max_slots, why);
+	if (!err)
+		err = hnsw_check_across_pages(g, why);
+	if (err)
+		memset(g, 0, sizeof(*g));
+	return err;
+}
+
+/* ==== The SQ8 coding ==== */
+
+int vexfs_hnsw_sq8_params(const struct vexfs_hnsw_graph *g, float *lo,
+			  float *step, uint64_t *missing)
+{
+	uint32_t per_page = VEXFS_HNSW_PAGE_SIZE / 4, i;
+	uint64_t p;
+
+	if (!g->codes_per_page)
+		return -EINVAL;
+	for (p = g->sq8_page; p < g->codes_page; p++) {
+		if (!vexfs_hnsw_page(g, p)) {
+			*missing = p;
+			return -ENODATA;
+		}
+	}
+	for (i = 0; i < g->dim; i++) {
+		const uint8_t *page = vexfs_hnsw_page(g, g->sq8_page + i / per_page);
+		uint32_t bits = vexfs_hnsw_le32(((const uint32_t *)page)[i % per_page]);
+
+		memcpy(&lo[i], &bits, sizeof(bits));
+	}
+	memcpy(step, &g->sq8_step_bits, sizeof(*step));
+	return 0;
 }
 
 /* ==== Reachability ==== */

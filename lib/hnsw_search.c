@@ -5,6 +5,7 @@
  * A search is a small state machine kept in the scratch, so it can stop
  * after any neighbour list and resume later:
  *
+ *   ENTER    score the entry point.
  *   DESCEND  greedy walk on levels max_level .. 1: move to the nearest
  *            neighbour while one is nearer than the current node.
  *   BEAM     best-first search on level 0 from where the walk ended: expand
@@ -16,8 +17,13 @@
  *            left, or when the effort bound is reached.
  *   DONE     the results heap holds the answer.
  *
- * The graph was checked by vexfs_hnsw_load(), so links are followed
- * without further bounds checks. Heaps order entries by distance, then by
+ * Every page the search reads was checked, all at once by
+ * vexfs_hnsw_load() or each by vexfs_hnsw_check_page(), so links are
+ * followed without further bounds checks. Over separate pages, a node is
+ * expanded only once every page its expansion reads is in memory: if one
+ * is not, the step returns -ENODATA before changing anything, with the
+ * page in s->missing, and the same expansion runs when the caller has
+ * read it and steps again. Heaps order entries by distance, then by
  * node index (which orders slots too), so equal distances never make the
  * outcome depend on memory layout.
  *
@@ -28,9 +34,10 @@
 #include "vexfs_sq8.h"
 
 #define HNSW_PHASE_IDLE		0	/* not started, or results taken */
-#define HNSW_PHASE_DESCEND	1
-#define HNSW_PHASE_BEAM		2
-#define HNSW_PHASE_DONE		3
+#define HNSW_PHASE_ENTER	1
+#define HNSW_PHASE_DESCEND	2
+#define HNSW_PHASE_BEAM		3
+#define HNSW_PHASE_DONE		4
 
 /* ==== Heaps of (node, distance): hnsw_cand.h ==== */
 
@@ -147,11 +154,14 @@ static inline bool hnsw_present(const struct vexfs_hnsw_graph *g,
 	return hnsw_codes_only(q) || hnsw_vector(g, q, slot);
 }
 
+/* Node n's code: the caller's by slot, else the graph's own. */
 static inline const uint8_t *hnsw_code(const struct vexfs_hnsw_graph *g,
 				       const struct vexfs_hnsw_query *q,
-				       uint32_t slot)
+				       uint32_t n, uint32_t slot)
 {
-	return q->codes + (size_t)slot * g->dim;
+	if (q->codes)
+		return q->codes + (size_t)slot * g->dim;
+	return vexfs_hnsw_code(g, n);
 }
 
 /*
@@ -169,7 +179,7 @@ static float hnsw_node_dist(const struct vexfs_hnsw_graph *g,
 		if (!hnsw_present(g, q, slot))
 			return __builtin_inff();
 		s->distances++;
-		return vexfs_sq8_estimate(q->sq8, hnsw_code(g, q, slot));
+		return vexfs_sq8_estimate(q->sq8, hnsw_code(g, q, n, slot));
 	}
 	v = hnsw_vector(g, q, slot);
 	if (!v)
@@ -212,17 +222,66 @@ static inline float res_bound(const struct vexfs_hnsw_scratch *s)
 	return s->nres < s->ef ? __builtin_inff() : s->res[0].dist;
 }
 
+/* ==== Pages in memory ==== */
+
+/* Is page p in memory? If not, say so in s->missing. */
+static bool hnsw_has_page(const struct vexfs_hnsw_graph *g,
+			  struct vexfs_hnsw_scratch *s, uint64_t p)
+{
+	if (vexfs_hnsw_page(g, p))
+		return true;
+	s->missing = p;
+	return false;
+}
+
+/* Node n's entry, and its code if the walk reads the graph's codes. */
+static bool hnsw_has_node(const struct vexfs_hnsw_graph *g,
+			  const struct vexfs_hnsw_query *q,
+			  struct vexfs_hnsw_scratch *s, uint32_t n)
+{
+	return hnsw_has_page(g, s, vexfs_hnsw_node_page(g, n)) &&
+	       (!q->sq8 || q->codes ||
+		hnsw_has_page(g, s, vexfs_hnsw_code_page(g, n)));
+}
+
+/*
+ * Everything expanding node n on level l reads: its entry, its links and
+ * the entry (and code) of every node they name. Always so in one buffer.
+ */
+static bool hnsw_can_expand(const struct vexfs_hnsw_graph *g,
+			    const struct vexfs_hnsw_query *q,
+			    struct vexfs_hnsw_scratch *s, uint32_t n,
+			    uint32_t l)
+{
+	const struct vexfs_hnsw_links *links;
+	uint32_t count, i;
+
+	if (g->base)
+		return true;
+	if (!hnsw_has_node(g, q, s, n) ||
+	    !hnsw_has_page(g, s, vexfs_hnsw_links_page(g, n, l)))
+		return false;
+	links = vexfs_hnsw_links(g, n, l);
+	count = vexfs_hnsw_le32(links->l_count);
+	for (i = 0; i < count; i++)
+		if (!hnsw_has_node(g, q, s, vexfs_hnsw_le32(links->l_ids[i])))
+			return false;
+	return true;
+}
+
 /* ==== Gathering a neighbour list ==== */
 
 /*
  * The neighbours in links that have a vector, into the batch, their
- * vectors prefetched. With visit (level 0), only those not yet visited,
- * which are then marked; the descent looks at every link each time.
+ * vectors prefetched. On level 0, only those not yet visited, which are
+ * then marked; the descent looks at every link each time, and follows
+ * none to a node that does not live on its level (a graph over pages was
+ * not checked for that as a whole).
  */
 static uint32_t hnsw_gather(const struct vexfs_hnsw_graph *g,
 			    const struct vexfs_hnsw_query *q,
 			    struct vexfs_hnsw_scratch *s,
-			    const struct vexfs_hnsw_links *l, bool visit)
+			    const struct vexfs_hnsw_links *l, uint32_t level)
 {
 	uint32_t count = vexfs_hnsw_le32(l->l_count);
 	uint32_t i, nb = 0;
@@ -231,17 +290,19 @@ static uint32_t hnsw_gather(const struct vexfs_hnsw_graph *g,
 		uint32_t id = vexfs_hnsw_le32(l->l_ids[i]), slot;
 		const float *v;
 
-		if (visit) {
+		if (!level) {
 			if (s->visited[id] == s->epoch)
 				continue;
 			s->visited[id] = s->epoch;
+		} else if (vexfs_hnsw_level(g, id) < level) {
+			continue;
 		}
 		slot = vexfs_hnsw_slot(g, id);
 		if (q->sq8) {
 			if (!hnsw_present(g, q, slot))
 				continue;
 			s->batch_node[nb] = id;
-			s->batch_code[nb] = hnsw_code(g, q, slot);
+			s->batch_code[nb] = hnsw_code(g, q, id, slot);
 			__builtin_prefetch(s->batch_code[nb++]);
 			continue;
 		}
@@ -268,7 +329,7 @@ static bool hnsw_descend_once(const struct vexfs_hnsw_graph *g,
 {
 	uint32_t nb = hnsw_gather(g, q, s,
 				  vexfs_hnsw_links_upper(g, s->cur, s->level),
-				  false);
+				  s->level);
 	bool moved = false;
 	uint32_t i;
 
@@ -305,6 +366,8 @@ static int hnsw_descend(const struct vexfs_hnsw_graph *g,
 	while (s->level > 0) {
 		if (s->distances >= stop)
 			return -EAGAIN;
+		if (!hnsw_can_expand(g, q, s, s->cur, s->level))
+			return -ENODATA;
 		if (!hnsw_descend_once(g, q, s))
 			s->level--;
 	}
@@ -323,7 +386,7 @@ static void hnsw_expand(const struct vexfs_hnsw_graph *g,
 			const struct vexfs_hnsw_query *q,
 			struct vexfs_hnsw_scratch *s, uint32_t n)
 {
-	uint32_t nb = hnsw_gather(g, q, s, vexfs_hnsw_links0(g, n), true);
+	uint32_t nb = hnsw_gather(g, q, s, vexfs_hnsw_links0(g, n), 0);
 	uint32_t i;
 
 	hnsw_score_batch(g, q, s, nb, res_bound(s));
@@ -350,6 +413,8 @@ static int hnsw_beam(const struct vexfs_hnsw_graph *g,
 			break;
 		if (s->distances >= stop)
 			return -EAGAIN;
+		if (!hnsw_can_expand(g, q, s, s->cand[0].node, 0))
+			return -ENODATA;
 		hnsw_expand(g, q, s, cand_pop(s).node);
 	}
 	s->phase = HNSW_PHASE_DONE;
@@ -367,7 +432,8 @@ int vexfs_hnsw_search_start(const struct vexfs_hnsw_graph *g,
 	if (!q->vector || !q->distance ||
 	    (!q->vectors && !q->vector_of && !q->sq8) ||
 	    (q->ops && !vexfs_metric_valid(g->metric)) ||
-	    (q->sq8 && (!q->codes || q->sq8->dim != g->dim)) || ef > s->ef_max ||
+	    (q->sq8 && ((!q->codes && !g->codes_per_page) ||
+			q->sq8->dim != g->dim)) || ef > s->ef_max ||
 	    g->node_count > s->node_cap || g->m0 > s->batch_cap)
 		return -EINVAL;
 	s->ef = ef;
@@ -384,7 +450,17 @@ int vexfs_hnsw_search_start(const struct vexfs_hnsw_graph *g,
 	}
 	s->level = g->max_level;
 	s->cur = g->entry;
-	s->cur_dist = hnsw_node_dist(g, q, s, g->entry);
+	s->phase = HNSW_PHASE_ENTER;
+	return 0;
+}
+
+static int hnsw_enter(const struct vexfs_hnsw_graph *g,
+		      const struct vexfs_hnsw_query *q,
+		      struct vexfs_hnsw_scratch *s)
+{
+	if (!g->base && !hnsw_has_node(g, q, s, s->cur))
+		return -ENODATA;
+	s->cur_dist = hnsw_node_dist(g, q, s, s->cur);
 	if (s->cur_dist != s->cur_dist)
 		s->cur_dist = __builtin_inff();
 	s->phase = HNSW_PHASE_DESCEND;
@@ -400,6 +476,11 @@ int vexfs_hnsw_search_step(const struct vexfs_hnsw_graph *g,
 
 	if (budget && budget < stop - s->distances)
 		stop = s->distances + budget;
+	if (s->phase == HNSW_PHASE_ENTER) {
+		err = hnsw_enter(g, q, s);
+		if (err)
+			return err;
+	}
 	if (s->phase == HNSW_PHASE_DESCEND) {
 		err = hnsw_descend(g, q, s, stop);
 		if (err)

@@ -19,6 +19,11 @@
  *                           256 to a page, in node order
  *   h_level0_off ...        level-0 link records, one per node, in node order
  *   h_upper_off ...         upper-level link records, h_upper_count of them
+ *   h_sq8_off ...           with VEXFS_HNSW_INCOMPAT_SQ8: the SQ8 coding's
+ *                           lo[h_dim] (float32), then zeros
+ *   h_codes_off ...         with VEXFS_HNSW_INCOMPAT_SQ8: each node's SQ8
+ *                           code (h_dim bytes), h_codes_per_page to a page,
+ *                           in node order
  *   h_total_size            end; every section length is a whole number of pages
  *
  * A link record is a count followed by a fixed-capacity array of node
@@ -45,6 +50,13 @@
  *     no nodes, h_entry = VEXFS_HNSW_NO_NODE and h_max_level 0;
  *   - reserved fields, flags and unused link entries are zero.
  *
+ * The SQ8 codes (lib/vexfs_sq8.h) are what the graph was built on: a
+ * reader can walk it on them alone, its vectors left on disk, and re-rank
+ * the best by their exact distances. A value is coded as
+ * lo[i] + code[i] * step; h_sq8_step holds step as float32 bits, finite
+ * and above 0, and every lo[i] is finite. A graph without the feature has
+ * neither section and zero in their header fields.
+ *
  * Integrity against bit rot is the container's business (the index inode's
  * block checksums); a reader must still treat every byte as hostile and
  * check all of the above before following a single index.
@@ -66,8 +78,9 @@
 #define VEXFS_HNSW_MAX_LEVEL	32u		/* P(level >= l) = M^-l: plenty */
 #define VEXFS_HNSW_MAX_DIM	4096u
 
-/* h_incompat: none defined yet; a reader refuses any bit it does not know. */
-#define VEXFS_HNSW_INCOMPAT_SUPP	0u
+/* h_incompat: a reader refuses any bit it does not know. */
+#define VEXFS_HNSW_INCOMPAT_SQ8		0x1u	/* SQ8 codes of every node */
+#define VEXFS_HNSW_INCOMPAT_SUPP	VEXFS_HNSW_INCOMPAT_SQ8
 
 /* struct vexfs_hnsw_header: 256 bytes at offset 0 of page 0 */
 struct vexfs_hnsw_header {
@@ -97,7 +110,13 @@ struct vexfs_hnsw_header {
 	__le32 h_level0_per_page;	/* 4096 / h_level0_rec_size */
 	__le32 h_upper_rec_size;	/* 4 * (1 + h_m) */
 	__le32 h_upper_per_page;	/* 4096 / h_upper_rec_size */
-	__u8   h_reserved[128];
+	__le64 h_sq8_off;		/* SQ8 lo[], or 0 */
+	__le64 h_sq8_bytes;
+	__le64 h_codes_off;		/* SQ8 codes, or 0 */
+	__le64 h_codes_bytes;
+	__le32 h_sq8_step;		/* float32 bits of the step, or 0 */
+	__le32 h_codes_per_page;	/* 4096 / h_dim, or 0 */
+	__u8   h_reserved[88];
 };
 
 /* struct vexfs_hnsw_node: 16 bytes, one per node, 256 to a page */

@@ -521,6 +521,44 @@ static void *read_vecs(const char *name, uint32_t *n, uint32_t *dim)
 }
 
 /*
+ * coded (built on d's codes) and plain (on its floats) hold the same
+ * graph: the same header apart from the SQ8 fields, the same node and
+ * link pages; coded then carries d's coding and each node's code.
+ */
+static void assert_same_graph_and_codes(const struct built *coded,
+					const struct built *plain,
+					const struct dataset *d)
+{
+	const struct vexfs_hnsw_graph *g = &coded->g;
+	struct vexfs_hnsw_header h = *g->hdr;
+	float *lo = malloc(d->dim * sizeof(float)), step;
+	uint64_t missing;
+	uint32_t n, row;
+
+	assert_non_null(lo);
+	assert_int_equal(le32toh(h.h_incompat), VEXFS_HNSW_INCOMPAT_SQ8);
+	h.h_incompat = 0;
+	h.h_total_size = plain->g.hdr->h_total_size;
+	h.h_sq8_off = h.h_sq8_bytes = h.h_codes_off = h.h_codes_bytes = 0;
+	h.h_sq8_step = h.h_codes_per_page = 0;
+	assert_memory_equal(&h, plain->g.hdr, sizeof(h));
+	assert_memory_equal((const uint8_t *)coded->buf + VEXFS_HNSW_PAGE_SIZE,
+			    (const uint8_t *)plain->buf + VEXFS_HNSW_PAGE_SIZE,
+			    plain->len - VEXFS_HNSW_PAGE_SIZE);
+
+	assert_int_equal(vexfs_hnsw_sq8_params(g, lo, &step, &missing), 0);
+	assert_memory_equal(lo, d->coded->lo, d->dim * sizeof(float));
+	assert_true(step == d->coded->p.step);
+	for (n = 0; n < g->node_count; n++) {
+		assert_true(row_of(d, vexfs_hnsw_slot(g, n), &row));
+		assert_memory_equal(vexfs_hnsw_code(g, n),
+				    d->coded->codes + (size_t)row * d->stride * d->dim,
+				    d->dim);
+	}
+	free(lo);
+}
+
+/*
  * SIFT descriptors are small integers: their codes are exact, and a walk
  * on them finds what the float walk finds, distances and all; a build on
  * them makes the same graph. The stand-in scripts/testdata.py makes where
@@ -553,11 +591,13 @@ static void check_sift_codes(struct built *bt, struct dataset *d,
 		assert_memory_equal(rf, rc, nf * sizeof(*rf));
 	}
 
-	/* Built on the codes, with the same seed: the same graph, byte for byte. */
+	/*
+	 * Built on the codes, with the same seed: the same graph, byte for
+	 * byte, and it carries the codes it was built on.
+	 */
 	c.build = true;
 	build(&on_codes, d, 16, 200, 1, 42);
-	assert_int_equal(on_codes.len, bt->len);
-	assert_memory_equal(on_codes.buf, bt->buf, bt->len);
+	assert_same_graph_and_codes(&on_codes, bt, d);
 	unbuild(&on_codes);
 	uncode_dataset(d);
 }
@@ -1351,7 +1391,7 @@ static uint64_t get_le(const uint8_t *p, size_t off, unsigned int size)
 /* Byte offsets of a node table entry and of a link record. */
 static size_t node_at(const struct vexfs_hnsw_graph *g, uint32_t n)
 {
-	return (const uint8_t *)&g->nodes[n] - (const uint8_t *)g->hdr;
+	return (const uint8_t *)vexfs_hnsw_node(g, n) - (const uint8_t *)g->hdr;
 }
 
 static size_t rec_at(const struct vexfs_hnsw_graph *g, uint32_t n, uint32_t l)
@@ -1400,7 +1440,9 @@ static unsigned int header_edits(const struct vexfs_hnsw_graph *g,
 	EDIT("magic", -EINVAL, HDR(h_magic), 4, VEXFS_HNSW_MAGIC ^ 1);
 	EDIT("version", -EINVAL, HDR(h_version), 4, 2);
 	EDIT("header size", -EINVAL, HDR(h_header_size), 4, 128);
-	EDIT("incompat", -EINVAL, HDR(h_incompat), 4, 1);
+	EDIT("incompat", -EINVAL, HDR(h_incompat), 4, 2);
+	EDIT("SQ8 without its fields", -EUCLEAN, HDR(h_incompat), 4, 1);
+	EDIT("SQ8 fields without SQ8", -EUCLEAN, HDR(h_codes_per_page), 4, 1);
 	EDIT("reserved", -EUCLEAN, HDR(h_reserved) + 5, 1, 1);
 	EDIT("reserved0", -EUCLEAN, HDR(h_reserved0), 4, 1);
 	EDIT("dim 0", -EUCLEAN, HDR(h_dim), 4, 0);
