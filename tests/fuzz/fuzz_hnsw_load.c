@@ -4,18 +4,24 @@
  * the kernel runs on every graph a caller publishes and every index it
  * reads from disk. Input: 4 bytes of slot count, then the graph. A graph
  * the loader accepts is then searched, since acceptance is the promise
- * that the search stays inside the buffer.
+ * that the search stays inside the buffer. The same bytes are then taken
+ * as the module takes an index from the page cache: the header page
+ * opened alone (vexfs_hnsw_open()), each other page checked when a walk
+ * first needs it and kept in an allocation of its own, the walk on the
+ * graph's own SQ8 codes when it carries them.
  *
  *   build/fuzz/fuzz_hnsw_load -max_total_time=60 CORPUS_DIR
  *
  * Built with AddressSanitizer and UBSan, so a read past the buffer or an
  * overflow is a crash (tests/fuzz/Makefile).
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hnsw.h"
+#include "vexfs_sq8.h"
 
 static uint32_t graph_dim;
 
@@ -54,6 +60,94 @@ static void search(const struct vexfs_hnsw_graph *g)
 	free(mem);
 }
 
+/* Page p of the input, checked, in its own allocation; NULL if refused. */
+static uint8_t *read_page(const struct vexfs_hnsw_graph *g, const uint8_t *src,
+			  uint64_t p, uint32_t max_slots)
+{
+	uint8_t *page = aligned_alloc(8, VEXFS_HNSW_PAGE_SIZE);
+
+	if (!page)
+		return NULL;
+	memcpy(page, src + p * VEXFS_HNSW_PAGE_SIZE, VEXFS_HNSW_PAGE_SIZE);
+	if (vexfs_hnsw_check_page(g, p, page, max_slots, NULL)) {
+		free(page);
+		return NULL;
+	}
+	return page;
+}
+
+/* Walk g on its codes over pages, reading each when the walk stops for it. */
+static void walk_pages(struct vexfs_hnsw_graph *g, uint8_t **pages,
+		       const uint8_t *src, uint32_t max_slots)
+{
+	static float query[VEXFS_HNSW_MAX_DIM], lo[VEXFS_HNSW_MAX_DIM];
+	static int16_t qcode[VEXFS_HNSW_MAX_DIM];
+	struct vexfs_hnsw_result results[16];
+	struct vexfs_sq8 sq8 = { .dim = g->dim, .metric = g->metric };
+	struct vexfs_sq8_query cq;
+	struct vexfs_hnsw_scratch s;
+	struct vexfs_hnsw_query q = {
+		.vector = query, .k = 8, .ef = 16, .max_distances = 4096,
+	};
+	size_t size = vexfs_hnsw_scratch_size(g, 16);
+	uint64_t missing;
+	void *mem;
+	int err;
+
+	q.distance = vexfs_distance_fn_of(vexfs_distance_select(0), g->metric);
+	if (!size || !q.distance || !g->codes_per_page)
+		return;
+	while ((err = vexfs_hnsw_sq8_params(g, lo, &sq8.step, &missing)) == -ENODATA)
+		if (!(pages[missing] = read_page(g, src, missing, max_slots)))
+			return;
+	if (err)
+		return;
+	vexfs_sq8_set_lo(&sq8, lo);
+	memset(query, 0, sizeof(float) * g->dim);
+	vexfs_sq8_query_init(&cq, &sq8, &vexfs_sq8_scalar, query, qcode);
+	q.sq8 = &cq;
+	mem = aligned_alloc(8, (size + 7) & ~(size_t)7);
+	if (!mem)
+		return;
+	err = vexfs_hnsw_scratch_init(&s, mem, size, g, 16);
+	if (!err)
+		err = vexfs_hnsw_search_start(g, &q, &s);
+	while (!err) {
+		err = vexfs_hnsw_search_step(g, &q, &s, 0);
+		if (err == -ENODATA)
+			err = (pages[s.missing] = read_page(g, src, s.missing,
+							    max_slots)) ? 0 : -EUCLEAN;
+		else if (!err)
+			break;
+	}
+	if (!err)
+		vexfs_hnsw_search_results(g, &q, &s, results);
+	free(mem);
+}
+
+static void open_pages(const uint8_t *src, size_t size, uint32_t max_slots)
+{
+	struct vexfs_hnsw_graph g;
+	uint64_t npages = size / VEXFS_HNSW_PAGE_SIZE, p;
+	uint8_t **pages;
+
+	if (!npages || size % VEXFS_HNSW_PAGE_SIZE)
+		return;
+	pages = calloc(npages, sizeof(*pages));
+	if (!pages)
+		return;
+	pages[0] = aligned_alloc(8, VEXFS_HNSW_PAGE_SIZE);
+	if (pages[0]) {
+		memcpy(pages[0], src, VEXFS_HNSW_PAGE_SIZE);
+		if (!vexfs_hnsw_open(pages[0], size, max_slots,
+				     (const uint8_t *const *)pages, &g, NULL))
+			walk_pages(&g, pages, src, max_slots);
+	}
+	for (p = 0; p < npages; p++)
+		free(pages[p]);
+	free(pages);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vexfs_hnsw_graph g;
@@ -71,6 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf, data + 4, size);
 	if (!vexfs_hnsw_load(buf, size, max_slots, &g, NULL))
 		search(&g);
+	open_pages(buf, size, max_slots);
 	free(buf);
 	return 0;
 }
