@@ -9,7 +9,9 @@
  * a publish cut short by a crash, built at
  * a change sequence the table has reached) and whose graph passes the
  * same loader the module runs, lib/hnsw_load.c, against the table's slot
- * count, dimension and metric.
+ * count, dimension and metric. An index that says a walk reaches every
+ * node (VEXFS_VINDEX_REACHED: the module then reads it a page at a time
+ * and takes every node as covered) must be one.
  *
  * The index is a cache: the module searches exactly whatever it does not
  * cover, and ignores one that fails its checks. So a bad index is dropped
@@ -63,6 +65,8 @@ static const char *header_fault(const struct vexfs_vindex_header *h,
 		return "checksum mismatch";
 	if (le64toh(h->vi_owner) != t->dir)
 		return "owned by another directory";
+	if (le32toh(h->vi_flags) & ~VEXFS_VINDEX_REACHED)
+		return "unknown flags";
 	if (!len)
 		return NULL;	/* no graph yet: see fsck_check_index() */
 	if (len > vexfs_hnsw_bytes_max(t->slots, t->dim))
@@ -74,10 +78,28 @@ static const char *header_fault(const struct vexfs_vindex_header *h,
 	return NULL;
 }
 
+/* Does a walk of g reach every node? */
+static bool reaches_all(struct fsck *f, const struct vexfs_hnsw_graph *g)
+{
+	uint64_t *seen = calloc(g->node_count / 64 + 1, sizeof(*seen));
+	uint32_t *queue = malloc(((size_t)g->node_count + 1) * sizeof(*queue));
+	bool all = false;
+
+	if (seen && queue)
+		all = vexfs_hnsw_reachable(g, seen, queue) == g->node_count;
+	else
+		f->aborted = true;
+	free(seen);
+	free(queue);
+	return all;
+}
+
 /* Read the graph and run the module's loader on it; NULL when it is good. */
 static const char *graph_fault(struct fsck *f, const struct vexfs_inode *raw,
-			       uint64_t len, const struct fsck_table_info *t)
+			       const struct vexfs_vindex_header *h,
+			       const struct fsck_table_info *t)
 {
+	uint64_t len = le64toh(h->vi_graph_len);
 	struct vexfs_hnsw_graph g;
 	const char *why = NULL;
 	void *buf;
@@ -94,6 +116,8 @@ static const char *graph_fault(struct fsck *f, const struct vexfs_inode *raw,
 		why = why ? why : "graph refused";
 	else if (g.dim != t->dim || g.metric != t->metric)
 		why = "dimension or metric differs from the collection's";
+	else if ((le32toh(h->vi_flags) & VEXFS_VINDEX_REACHED) && !reaches_all(f, &g))
+		why = "says a walk reaches every node, and one does not";
 	free(buf);
 	return why;
 }
@@ -159,7 +183,7 @@ void fsck_check_index(struct fsck *f, const struct fsck_table_info *t,
 	if (!fault && !h.vi_graph_len)
 		return;
 	if (!fault)
-		fault = graph_fault(f, &raw, le64toh(h.vi_graph_len), t);
+		fault = graph_fault(f, &raw, &h, t);
 	if (f->aborted)
 		return;
 	if (!fault) {

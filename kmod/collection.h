@@ -58,14 +58,30 @@ struct vexfs_collection {
 
 /* A published graph, validated, and the slots it covers. */
 struct vexfs_index {
-	void *buf;			/* the serialized graph */
+	void *buf;			/* the serialized graph, or NULL: pages */
 	size_t len;
-	struct vexfs_hnsw_graph graph;	/* view into buf */
+	struct vexfs_hnsw_graph graph;	/* view into buf or pages */
+	/*
+	 * A graph that carries its SQ8 codes is walked from the index
+	 * inode's page cache (index_pages.c): pages[p] is page p of the
+	 * graph once read and checked (page 0, the header, a copy of its
+	 * own), folios[p] the folio held for it.
+	 */
+	struct inode *inode;		/* referenced, with pages */
+	void *hdr_page;
+	const u8 **pages;
+	struct folio **folios;
+	spinlock_t page_lock;		/* guards filling pages and folios */
+	u64 held;			/* folios held */
+	u64 drop_cursor;		/* where the shrinker goes on */
+	struct vexfs_collection *c;	/* with pages: its collection */
+	struct list_head paged;		/* with pages: on the shrinker's list */
 	/*
 	 * What the walk scores (index_walk.c), for the slots it covers as
 	 * they were when it was installed: a walk scores hundreds of nodes,
-	 * too many to read each from the table. SQ8 codes, nbits * dim
-	 * bytes, coded as sq8 says (its lo is sq8_lo); or, where codes do
+	 * too many to read each from the table. The graph's own codes, with
+	 * pages; else SQ8 codes, nbits * dim bytes, coded as sq8 says (its
+	 * lo is sq8_lo, with pages too); or, where codes do
 	 * not resolve the data, codes is NULL and vectors holds nbits * dim
 	 * float32 bit patterns. A slot it does not cover holds zeroes or an
 	 * old vector, and is walked through but never returned
@@ -84,6 +100,12 @@ struct vexfs_index {
 	 */
 	unsigned long *in_graph;
 	u64 nbits;			/* bits in in_graph */
+	bool reached_all;		/* a walk reaches every node */
+	/*
+	 * A page of the graph failed its check or its read: the index
+	 * serves no more, and searches are exact until it is replaced.
+	 */
+	bool broken;
 	/*
 	 * Searches' scratches, kept for the next: their visited tags are
 	 * reset by bumping an epoch, so only a fresh scratch costs a pass
@@ -98,13 +120,20 @@ struct vexfs_index_scratch {
 	u8 mem[] __aligned(8);
 };
 
+/* Does the index walk on SQ8 codes (and search re-rank what it finds)? */
+static inline bool vexfs_index_walks_codes(const struct vexfs_index *idx)
+{
+	return idx->codes || idx->pages;
+}
+
 /* Is slot searched through the index, rather than exactly? */
 static inline bool vexfs_slot_covered(const struct vexfs_collection *c,
 				      u64 slot)
 {
 	const struct vexfs_index *idx = c->index;
 
-	return idx && slot < idx->nbits && test_bit(slot, idx->in_graph);
+	return idx && !READ_ONCE(idx->broken) && slot < idx->nbits &&
+	       test_bit(slot, idx->in_graph);
 }
 
 /* Slot changed: the index no longer covers it. Under c->rwsem (write). */
@@ -189,6 +218,14 @@ void vexfs_carry_done(struct inode *old_dir, struct inode *new_dir,
 /* index_walk.c */
 int vexfs_index_prepare_walk(struct vexfs_collection *c,
 			     struct vexfs_index *idx);
+
+/* index_pages.c */
+int vexfs_index_open_pages(struct vexfs_collection *c, struct vexfs_index *idx,
+			   struct inode *inode, u64 len, const char **why);
+int vexfs_index_page_in(struct vexfs_index *idx, u64 p);
+void vexfs_index_put_pages(struct vexfs_index *idx);
+int vexfs_index_shrinker_init(void);
+void vexfs_index_shrinker_exit(void);
 
 /* index.c */
 int vexfs_index_load(struct vexfs_collection *c, u64 ino);

@@ -9,6 +9,11 @@
  * the collection (format in vexfs_fs.h) and swapped in under the
  * collection's rwsem, so searches already running finish on the old graph.
  *
+ * A graph built on SQ8 codes carries them, and is walked from the inode's
+ * page cache (index_pages.c), read a page at a time as walks need it; one
+ * without codes is read whole into memory with what its walk scores
+ * (index_walk.c).
+ *
  * The index is a cache of the exact answer's neighbourhood structure, never
  * the truth: slots changed after the vectors were read, and slots the
  * graph lacks, are searched exactly; a graph that fails validation is
@@ -37,6 +42,7 @@ static void vexfs_index_free(struct vexfs_index *idx)
 		return;
 	for (i = 0; i < VEXFS_INDEX_SPARES; i++)
 		kvfree(idx->spare[i]);
+	vexfs_index_put_pages(idx);
 	kvfree(idx->in_graph);
 	kvfree(idx->codes);
 	kfree(idx->sq8_lo);
@@ -60,6 +66,27 @@ static void vexfs_index_uncover_changed(struct vexfs_collection *c,
 }
 
 /*
+ * The nodes of g a walk can reach from the entry point, a bit each, and
+ * their number in *reached; NULL without memory. Free with kvfree().
+ */
+static u64 *vexfs_index_reached(const struct vexfs_hnsw_graph *g, u32 *reached)
+{
+	u64 *seen = kvcalloc(DIV_ROUND_UP(g->node_count, 64) ?: 1, sizeof(*seen),
+			     VEXFS_GFP_USER_SIZED);
+	u32 *queue = kvmalloc_array(g->node_count ?: 1, sizeof(*queue),
+				    VEXFS_GFP_USER_SIZED);
+
+	if (seen && queue)
+		*reached = vexfs_hnsw_reachable(g, seen, queue);
+	kvfree(queue);
+	if (!queue) {
+		kvfree(seen);
+		return NULL;
+	}
+	return seen;
+}
+
+/*
  * Note the slots the graph covers: those of the nodes a walk can reach
  * from the entry point. A node no link leads to is never found by a
  * search, so its slot stays with the exact pass.
@@ -67,25 +94,48 @@ static void vexfs_index_uncover_changed(struct vexfs_collection *c,
 static int vexfs_index_mark_covered(struct vexfs_index *idx)
 {
 	const struct vexfs_hnsw_graph *g = &idx->graph;
-	u32 *queue;
-	u64 *seen;
-	u32 n;
+	u32 n, reached;
+	u64 *seen = vexfs_index_reached(g, &reached);
 
-	seen = kvcalloc(DIV_ROUND_UP(g->node_count, 64) ?: 1, sizeof(*seen),
-			VEXFS_GFP_USER_SIZED);
-	queue = kvmalloc_array(g->node_count ?: 1, sizeof(*queue),
-			       VEXFS_GFP_USER_SIZED);
-	if (!seen || !queue) {
-		kvfree(seen);
-		kvfree(queue);
+	if (!seen)
 		return -ENOMEM;
-	}
-	vexfs_hnsw_reachable(g, seen, queue);
 	for (n = 0; n < g->node_count; n++)
 		if (vexfs_hnsw_seen(seen, n))
 			__set_bit(vexfs_hnsw_slot(g, n), idx->in_graph);
-	kvfree(queue);
 	kvfree(seen);
+	idx->reached_all = reached == g->node_count;
+	return 0;
+}
+
+/*
+ * A graph a caller publishes, checked whole. One that carries codes and
+ * whose every node a walk reaches is walked from the inode (index_pages.c),
+ * where a mount finds it too, every node taken as covered: *paged says
+ * so. Any other is read whole (vexfs_index_view()).
+ */
+static int vexfs_index_check_published(struct vexfs_collection *c,
+				       const void *buf, size_t len, bool *paged)
+{
+	struct vexfs_hnsw_graph g;
+	const char *why;
+	u32 reached = 0;
+	u64 *seen;
+	int err;
+
+	*paged = false;
+	err = vexfs_hnsw_load(buf, len, c->nslots, &g, &why);
+	if (err) {
+		pr_info_ratelimited("collection %lu: index refused: %s\n",
+				    c->dir->i_ino, why);
+		return err;
+	}
+	if (!g.codes_per_page || g.dim != c->dim || g.metric != c->metric)
+		return 0;
+	seen = vexfs_index_reached(&g, &reached);
+	if (!seen)
+		return -ENOMEM;
+	kvfree(seen);
+	*paged = reached == g.node_count;
 	return 0;
 }
 
@@ -134,13 +184,58 @@ fail:
 	return ERR_PTR(err);
 }
 
+/*
+ * The graph of len bytes in inode, built at seq, as pages: NULL when it
+ * carries no codes (the caller reads it whole). The caller holds
+ * c->rwsem, or has c to itself.
+ */
+static struct vexfs_index *vexfs_index_from_pages(struct vexfs_collection *c,
+						  struct inode *inode, u64 len,
+						  u32 seq)
+{
+	struct vexfs_index *idx = kzalloc(sizeof(*idx), GFP_KERNEL_ACCOUNT);
+	const char *why = "out of memory";
+	int err = -ENOMEM;
+
+	if (idx) {
+		idx->len = len;
+		idx->seq = seq;
+		err = vexfs_index_open_pages(c, idx, inode, len, &why);
+		if (!err)
+			return idx;
+	}
+	vexfs_index_free(idx);
+	if (err == -EOPNOTSUPP)
+		return NULL;
+	pr_info_ratelimited("collection %lu: index refused: %s\n",
+			    c->dir->i_ino, why);
+	return ERR_PTR(err);
+}
+
+/* Read a graph without codes whole and make its view. */
+static struct vexfs_index *vexfs_index_read_whole(struct vexfs_collection *c,
+						  struct inode *inode, u64 len,
+						  u32 seq)
+{
+	void *buf = kvmalloc(len, VEXFS_GFP_USER_SIZED);
+	int err;
+
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	err = vexfs_table_read(inode, buf, len, VEXFS_VINDEX_GRAPH_START);
+	if (err) {
+		kvfree(buf);
+		return ERR_PTR(err);
+	}
+	return vexfs_index_view(c, buf, len, seq);
+}
+
 int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 {
 	struct vexfs_vindex_header h;
 	struct vexfs_index *idx;
 	struct inode *inode;
 	u64 len;
-	void *buf;
 	int err;
 
 	inode = vexfs_iget(c->dir->i_sb, ino);
@@ -156,7 +251,8 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 	err = -EUCLEAN;
 	if (le32_to_cpu(h.vi_magic) != VEXFS_VINDEX_MAGIC ||
 	    le32_to_cpu(h.vi_checksum) != vexfs_vindex_csum(&h) ||
-	    le64_to_cpu(h.vi_owner) != c->dir->i_ino)
+	    le64_to_cpu(h.vi_owner) != c->dir->i_ino ||
+	    (le32_to_cpu(h.vi_flags) & ~VEXFS_VINDEX_REACHED))
 		goto out_put;
 	/* A publish was cut short: no graph, the inode is kept for the next. */
 	if (!len) {
@@ -171,18 +267,13 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 				    i_size_read(inode), c->seq);
 		goto out_put;
 	}
-	err = -ENOMEM;
-	buf = kvmalloc(len, VEXFS_GFP_USER_SIZED);
-	if (!buf)
-		goto out_put;
-	err = vexfs_table_read(inode, buf, len, VEXFS_VINDEX_GRAPH_START);
-	if (err) {
-		kvfree(buf);
-		goto out_put;
-	}
 	/* The inode stays referenced either way: a new publish reuses it. */
 	c->index_inode = inode;
-	idx = vexfs_index_view(c, buf, len, le64_to_cpu(h.vi_seq));
+	idx = NULL;
+	if (le32_to_cpu(h.vi_flags) & VEXFS_VINDEX_REACHED)
+		idx = vexfs_index_from_pages(c, inode, len, le64_to_cpu(h.vi_seq));
+	if (!idx)
+		idx = vexfs_index_read_whole(c, inode, len, le64_to_cpu(h.vi_seq));
 	if (IS_ERR(idx))
 		return PTR_ERR(idx);
 	idx->published = le64_to_cpu(h.vi_published);
@@ -196,11 +287,11 @@ out_put:
 
 /*
  * The index header; a zero length says there is no graph. published is
- * when the graph was published.
+ * when the graph was published, flags VEXFS_VINDEX_*.
  */
 static struct vexfs_vindex_header vexfs_index_header(struct vexfs_collection *c,
 						     size_t len, u32 seq,
-						     time64_t published)
+						     time64_t published, u32 flags)
 {
 	struct vexfs_vindex_header h = {
 		.vi_magic = cpu_to_le32(VEXFS_VINDEX_MAGIC),
@@ -208,6 +299,7 @@ static struct vexfs_vindex_header vexfs_index_header(struct vexfs_collection *c,
 		.vi_graph_len = cpu_to_le64(len),
 		.vi_owner = cpu_to_le64(c->dir->i_ino),
 		.vi_published = cpu_to_le64(published),
+		.vi_flags = cpu_to_le32(flags),
 	};
 
 	h.vi_checksum = cpu_to_le32(vexfs_vindex_csum(&h));
@@ -215,9 +307,10 @@ static struct vexfs_vindex_header vexfs_index_header(struct vexfs_collection *c,
 }
 
 static int vexfs_index_write_header(struct vexfs_collection *c, size_t len,
-				    u32 seq, time64_t published)
+				    u32 seq, time64_t published, u32 flags)
 {
-	struct vexfs_vindex_header h = vexfs_index_header(c, len, seq, published);
+	struct vexfs_vindex_header h = vexfs_index_header(c, len, seq,
+							  published, flags);
 
 	return vexfs_table_write(c->index_inode, &h, sizeof(h), 0);
 }
@@ -285,7 +378,7 @@ static int vexfs_index_create_inode(struct vexfs_collection *c, u32 seq)
 		up_write(&c->rwsem);
 	}
 	if (!err) {
-		struct vexfs_vindex_header h = vexfs_index_header(c, 0, seq, 0);
+		struct vexfs_vindex_header h = vexfs_index_header(c, 0, seq, 0, 0);
 
 		err = vexfs_table_write_new(inode, &h, sizeof(h), 0);
 	}
@@ -304,14 +397,14 @@ static int vexfs_index_create_inode(struct vexfs_collection *c, u32 seq)
  * caller holds publish_lock.
  */
 static int vexfs_index_store(struct vexfs_collection *c, const void *buf,
-			     size_t len, u32 seq, time64_t published)
+			     size_t len, u32 seq, time64_t published, u32 flags)
 {
 	int err;
 
 	if (!c->index_inode || READ_ONCE(c->index_detached))
 		err = vexfs_index_create_inode(c, seq);
 	else
-		err = vexfs_index_write_header(c, 0, seq, 0);
+		err = vexfs_index_write_header(c, 0, seq, 0, 0);
 	if (!err)
 		err = vexfs_index_settle(c);
 	if (!err)
@@ -320,7 +413,7 @@ static int vexfs_index_store(struct vexfs_collection *c, const void *buf,
 	if (!err)
 		err = vexfs_index_settle(c);
 	if (!err)
-		err = vexfs_index_write_header(c, len, seq, published);
+		err = vexfs_index_write_header(c, len, seq, published, flags);
 	return err;
 }
 
@@ -352,33 +445,77 @@ static int vexfs_index_install(struct vexfs_collection *c,
 }
 
 /*
+ * A graph with codes is walked from the inode's pages, which the store
+ * overwrites: the index in memory goes first (searches are exact in
+ * between), the new one is opened from what was written. Takes buf. The
+ * caller holds publish_lock.
+ */
+static int vexfs_index_publish_pages(struct vexfs_collection *c, void *buf,
+				     size_t len, u32 seq, u64 epoch)
+{
+	time64_t published = ktime_get_real_seconds();
+	struct vexfs_index *idx, *old;
+	int err;
+
+	down_write(&c->rwsem);
+	old = c->index;
+	c->index = NULL;
+	up_write(&c->rwsem);
+	vexfs_index_free(old);
+
+	err = vexfs_index_store(c, buf, len, seq, published,
+				VEXFS_VINDEX_REACHED);
+	kvfree(buf);
+	if (err)
+		return err;
+	down_read(&c->rwsem);
+	idx = vexfs_index_from_pages(c, c->index_inode, len, seq);
+	up_read(&c->rwsem);
+	if (IS_ERR_OR_NULL(idx))
+		return idx ? PTR_ERR(idx) : -EUCLEAN;
+	idx->published = published;
+	return vexfs_index_install(c, idx, epoch);
+}
+
+/*
  * Publish buf (len bytes, taken over by this call) built at change
  * sequence seq. The caller holds no collection lock.
  */
 int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 			u32 seq)
 {
-	struct vexfs_index *idx;
+	struct vexfs_index *idx = NULL;
+	bool paged = false;
 	u64 epoch;
 	int err;
 
 	down_read(&c->rwsem);
 	epoch = c->epoch;
-	err = seq > c->seq ? -EINVAL : 0;
-	idx = err ? ERR_PTR(err) : vexfs_index_view(c, buf, len, seq);
+	err = seq > c->seq ? -EINVAL :
+	      vexfs_index_check_published(c, buf, len, &paged);
+	if (!err && !paged) {
+		idx = vexfs_index_view(c, buf, len, seq);	/* takes buf */
+		buf = NULL;
+		err = PTR_ERR_OR_ZERO(idx);
+	}
 	up_read(&c->rwsem);
-	if (err)
+	if (err) {
 		kvfree(buf);
-	if (IS_ERR(idx))
-		return PTR_ERR(idx);
+		return err;
+	}
 
-	idx->published = ktime_get_real_seconds();
 	mutex_lock(&c->publish_lock);
-	err = vexfs_index_store(c, idx->buf, len, seq, idx->published);
-	if (err)
-		vexfs_index_free(idx);
-	else
-		err = vexfs_index_install(c, idx, epoch);
+	if (paged) {
+		err = vexfs_index_publish_pages(c, buf, len, seq, epoch);
+	} else {
+		idx->published = ktime_get_real_seconds();
+		err = vexfs_index_store(c, idx->buf, len, seq, idx->published,
+					idx->reached_all ? VEXFS_VINDEX_REACHED : 0);
+		if (err)
+			vexfs_index_free(idx);
+		else
+			err = vexfs_index_install(c, idx, epoch);
+	}
 	mutex_unlock(&c->publish_lock);
 	return err;
 }
@@ -500,12 +637,16 @@ u64 vexfs_index_memory(const struct vexfs_index *idx)
 
 	if (!idx)
 		return 0;
-	if (idx->codes)
-		walk = idx->nbits * idx->graph.dim + idx->graph.dim * sizeof(float);
+	if (idx->pages)		/* the pages held, and where they are */
+		walk = (READ_ONCE(idx->held) + 1) * PAGE_SIZE +
+		       idx->graph.npages * 2 * sizeof(void *) +
+		       idx->graph.dim * sizeof(float);
+	else if (idx->codes)
+		walk = idx->len + idx->nbits * idx->graph.dim +
+		       idx->graph.dim * sizeof(float);
 	else
-		walk = idx->nbits * idx->graph.dim * sizeof(u32);
-	return sizeof(*idx) + idx->len + BITS_TO_LONGS(idx->nbits) * sizeof(long) +
-	       walk;
+		walk = idx->len + idx->nbits * idx->graph.dim * sizeof(u32);
+	return sizeof(*idx) + BITS_TO_LONGS(idx->nbits) * sizeof(long) + walk;
 }
 
 /* Live slots the index covers. The caller holds c->rwsem. */

@@ -103,7 +103,7 @@ static void vexfs_fill_collection(struct vexfs_collection *c,
 	out->unindexed = c->live - out->indexed;
 	out->index_time = c->index ? c->index->published : 0;
 	out->index_memory = vexfs_index_memory(c->index);
-	if (c->index && c->index->codes)
+	if (c->index && vexfs_index_walks_codes(c->index))
 		out->flags |= VEXFS_COLLECTION_WALK_CODES;
 	out->seq = c->seq;
 	up_read(&c->rwsem);

@@ -241,7 +241,8 @@ vexfs_search_index(struct vexfs_collection *c,
 	const struct vexfs_index *idx = c->index;
 	const struct vexfs_hnsw_graph *g = &idx->graph;
 	struct vexfs_index_ctx ctx = { c, a };
-	u32 want = idx->codes ? max(a->k, a->ef) : a->k;
+	bool on_codes = vexfs_index_walks_codes(idx);
+	u32 want = on_codes ? max(a->k, a->ef) : a->k;
 	struct vexfs_hnsw_query q = {
 		.vector = (const float *)a->query,
 		.k = want,
@@ -263,15 +264,15 @@ vexfs_search_index(struct vexfs_collection *c,
 
 	x = vexfs_index_scratch_take(c->index, a->ef);
 	res = kvmalloc_array(want, sizeof(*res), VEXFS_GFP_USER_SIZED);
-	if (idx->codes)
+	if (on_codes)
 		qcode = kmalloc_array(c->dim, sizeof(*qcode), GFP_KERNEL_ACCOUNT);
 	err = -ENOMEM;
-	if (!x || !res || (idx->codes && !qcode))
+	if (!x || !res || (on_codes && !qcode))
 		goto out;
 	s = &x->s;
 
 	vexfs_fpu_begin();
-	if (idx->codes) {
+	if (on_codes) {
 		vexfs_sq8_query_init(&code_q, &idx->sq8, scan->sq8_ops,
 				     q.vector, qcode);
 		q.sq8 = &code_q;
@@ -282,6 +283,18 @@ vexfs_search_index(struct vexfs_collection *c,
 		vexfs_fpu_begin();
 		err = vexfs_hnsw_search_step(g, &q, s, VEXFS_HNSW_BUDGET);
 		vexfs_fpu_end();
+		/* A page of the graph not read yet: read it, go on. */
+		if (err == -ENODATA) {
+			err = vexfs_index_page_in(c->index, s->missing);
+			if (err == -EUCLEAN || err == -EIO) {
+				/* Damage costs speed: exact from here on. */
+				WRITE_ONCE(c->index->broken, true);
+				*redo = true;
+				err = 0;
+				goto out;
+			}
+			continue;
+		}
 		if (err != -EAGAIN)
 			break;
 		err = 0;
@@ -302,7 +315,7 @@ vexfs_search_index(struct vexfs_collection *c,
 	*redo = found >= 0 && vexfs_filter_wants_exact(c, a, &ctx, found);
 	if (found <= 0 || *redo)
 		goto out;
-	if (idx->codes) {
+	if (on_codes) {
 		err = vexfs_rerank(c, scan, res, found);
 	} else {
 		vexfs_fpu_begin();
@@ -443,7 +456,7 @@ int vexfs_search(struct vexfs_collection *c, struct vexfs_search_args *args,
 	vexfs_fpu_begin();
 	vexfs_scan_start_fpu(scan, c, args->query, args->k);
 	vexfs_fpu_end();
-	used_index = !args->exact && c->index &&
+	used_index = !args->exact && c->index && !READ_ONCE(c->index->broken) &&
 		     !vexfs_filter_wants_exact(c, args, NULL, 0);
 	if (used_index) {
 		err = vexfs_search_index(c, args, scan, scanned, &redo);

@@ -15,6 +15,7 @@
 #include <linux/statfs.h>
 #include <linux/slab.h>
 #include "vexfs.h"
+#include "collection.h"
 #include "filter.h"
 
 static struct kmem_cache *vexfs_inode_cachep;
@@ -403,17 +404,24 @@ static int __init vexfs_init(void)
 	if (!vexfs_inode_cachep)
 		return -ENOMEM;
 	vexfs_filter_init();	/* without BPF filters the fs still loads */
+	err = vexfs_index_shrinker_init();
+	if (err)
+		goto out_cache;
 	err = register_filesystem(&vexfs_fs_type);
-	if (err) {
-		kmem_cache_destroy(vexfs_inode_cachep);
-		return err;
-	}
+	if (err)
+		goto out_shrinker;
 	return 0;
+out_shrinker:
+	vexfs_index_shrinker_exit();
+out_cache:
+	kmem_cache_destroy(vexfs_inode_cachep);
+	return err;
 }
 
 static void __exit vexfs_exit(void)
 {
 	unregister_filesystem(&vexfs_fs_type);
+	vexfs_index_shrinker_exit();
 	/* Inodes are freed after an RCU grace period; wait for them. */
 	rcu_barrier();
 	kmem_cache_destroy(vexfs_inode_cachep);

@@ -315,8 +315,17 @@ struct vexfs_vindex_header {
 	__le64 vi_graph_len;		/* bytes of the graph */
 	__le64 vi_owner;		/* the collection directory's inode */
 	__le64 vi_published;		/* seconds since the epoch; 0: unknown */
-	__u8   vi_reserved[24];
+	__le32 vi_flags;		/* VEXFS_VINDEX_* */
+	__u8   vi_reserved[20];
 };
+
+/*
+ * A walk reaches every node of the graph from its entry point: checked
+ * when it was published. Such a graph, if it carries SQ8 codes, is read a
+ * page at a time as walks need it; any other is read whole at mount and
+ * the nodes a walk reaches are found again.
+ */
+#define VEXFS_VINDEX_REACHED	0x1u
 
 #ifdef __KERNEL__
 #define VEXFS_ASSERT_SIZE(type, size) BUILD_BUG_ON(sizeof(type) != (size))

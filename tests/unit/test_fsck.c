@@ -401,6 +401,29 @@ static void bad_graph(struct img *im)
 		    &m0, sizeof(m0));
 }
 
+/*
+ * Every link gone, so a walk reaches the entry point alone, under a
+ * header that says it reaches every node: the module would take nodes no
+ * search finds as covered.
+ */
+static void index_claims_reached(struct img *im)
+{
+	struct vexfs_vindex_header h;
+	struct vexfs_hnsw_header g;
+	uint64_t off, end;
+	uint8_t zero[4096] = { 0 };
+
+	img_file_io(im, pop.index, 0, &h, sizeof(h), 0);
+	img_file_io(im, pop.index, VEXFS_VINDEX_GRAPH_START, &g, sizeof(g), 0);
+	end = le64toh(g.h_upper_off) + le64toh(g.h_upper_bytes);
+	for (off = le64toh(g.h_level0_off); off < end; off += sizeof(zero))
+		index_write(im, VEXFS_VINDEX_GRAPH_START + off, zero, sizeof(zero));
+	h.vi_flags = htole32(VEXFS_VINDEX_REACHED);
+	h.vi_checksum = 0;
+	h.vi_checksum = htole32(vexfs_crc32c(VEXFS_CRC_SEED, &h, sizeof(h)));
+	index_write(im, 0, &h, sizeof(h));
+}
+
 static void index_header_checksum(struct img *im)
 {
 	uint64_t seq = htole64(1);
@@ -462,6 +485,7 @@ static void expect_unrepaired(const char *name, damage_fn fn, const char *says)
 
 REPAIR_TEST(bad_graph, "bad index (")
 REPAIR_TEST(index_header_checksum, "bad index (checksum mismatch)")
+REPAIR_TEST(index_claims_reached, "says a walk reaches every node, and one does not")
 REPAIR_TEST(orphan_index, "belongs to no collection")
 REPAIR_TEST(index_names_file, "is not an index inode")
 REPAIR_TEST(leaked_block_bit, "Block bitmap differences: -")
@@ -809,6 +833,7 @@ int main(void)
 		T(index_checked),
 		T(bad_graph),
 		T(index_header_checksum),
+		T(index_claims_reached),
 		T(orphan_index),
 		T(index_names_file),
 		T(bad_graph_shared_block),

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A published graph that carries its SQ8 codes, walked from the index
+ * inode's page cache.
+ *
+ * Such a graph needs neither the collection's vectors nor a copy of
+ * itself in memory: vexfs_hnsw_open() checks its header page, and every
+ * other page is read and checked (vexfs_hnsw_check_page()) when a walk
+ * first needs it, then held, its folio referenced, until the index goes.
+ * Installing one reads the header, the coding's lo[] and the node table
+ * (for the slots it covers); not the links, not a single vector. A walk
+ * that needs a page not held stops (lib/hnsw_search.c: -ENODATA), leaves
+ * its FPU section, reads the page here and resumes.
+ *
+ * The pages of an installed index never change under it: a publish drops
+ * the index in memory before it writes the inode (index.c), and nothing
+ * else writes an index inode.
+ *
+ * Held pages are page cache the kernel cannot reclaim while they are
+ * held, so a shrinker lets go of them under memory pressure, a share of
+ * each index's from where the last pass stopped, and walks read them
+ * again when they need them: a graph larger than memory costs reads, not
+ * an allocation failure. It takes an index only with its collection's
+ * rwsem for writing (tried, never waited for), so no walk is on it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/pagemap.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
+#include "vexfs.h"
+#include "collection.h"
+#include "search_fpu.h"
+
+/* Indexes walked from pages, for the shrinker; and their pages held. */
+static LIST_HEAD(vexfs_paged_indexes);
+static DEFINE_MUTEX(vexfs_paged_lock);
+static atomic_long_t vexfs_pages_held = ATOMIC_LONG_INIT(0);
+static struct shrinker *vexfs_index_shrinker;
+
+/* The page cache index of the graph's page p. */
+static pgoff_t vexfs_graph_pgoff(u64 p)
+{
+	return (VEXFS_VINDEX_GRAPH_START >> PAGE_SHIFT) + p;
+}
+
+/*
+ * Read, check and hold page p of idx's graph, unless it is held already.
+ * Sleeps: outside any FPU section. The caller holds c->rwsem.
+ */
+int vexfs_index_page_in(struct vexfs_index *idx, u64 p)
+{
+	const char *why = NULL;
+	struct folio *folio;
+	int err;
+
+	if (p >= idx->graph.npages)
+		return -EUCLEAN;
+	if (READ_ONCE(idx->pages[p]))
+		return 0;
+	folio = read_mapping_folio(idx->inode->i_mapping, vexfs_graph_pgoff(p),
+				   NULL);
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+	err = -EUCLEAN;
+	if (folio_size(folio) != PAGE_SIZE)
+		goto out;
+	err = vexfs_hnsw_check_page(&idx->graph, p, folio_address(folio),
+				    idx->nbits, &why);
+	if (err) {
+		pr_warn_ratelimited("index inode %lu: graph page %llu: %s\n",
+				    idx->inode->i_ino, p, why);
+		goto out;
+	}
+	spin_lock(&idx->page_lock);
+	if (!idx->pages[p]) {
+		idx->folios[p] = folio;
+		idx->held++;
+		atomic_long_inc(&vexfs_pages_held);
+		smp_store_release(&idx->pages[p], folio_address(folio));
+		folio = NULL;
+	}
+	spin_unlock(&idx->page_lock);
+out:
+	if (folio)
+		folio_put(folio);
+	return err;
+}
+
+/*
+ * Let go of up to n held pages of idx, from where the last call stopped;
+ * returns how many. Nothing walks idx meanwhile.
+ */
+static u64 vexfs_index_drop_pages(struct vexfs_index *idx, u64 n)
+{
+	u64 dropped = 0, seen;
+
+	for (seen = 1; seen < idx->graph.npages && dropped < n; seen++) {
+		u64 p = idx->drop_cursor;
+
+		idx->drop_cursor = p + 1 < idx->graph.npages ? p + 1 : 1;
+		if (!idx->folios[p])
+			continue;
+		idx->pages[p] = NULL;
+		folio_put(idx->folios[p]);
+		idx->folios[p] = NULL;
+		idx->held--;
+		dropped++;
+	}
+	atomic_long_sub(dropped, &vexfs_pages_held);
+	return dropped;
+}
+
+/*
+ * Let go of every page idx holds, and of its inode; nothing for an index
+ * read whole. Nothing walks it any more.
+ */
+void vexfs_index_put_pages(struct vexfs_index *idx)
+{
+	if (idx->c) {
+		mutex_lock(&vexfs_paged_lock);
+		list_del(&idx->paged);
+		mutex_unlock(&vexfs_paged_lock);
+	}
+	if (idx->folios)
+		vexfs_index_drop_pages(idx, idx->graph.npages);
+	kvfree(idx->folios);
+	kvfree(idx->pages);
+	kfree(idx->hdr_page);
+	iput(idx->inode);
+}
+
+/* The coding the graph carries, ready to code queries. */
+static int vexfs_index_coding(struct vexfs_index *idx)
+{
+	u64 missing;
+	int err;
+
+	idx->sq8_lo = kmalloc_array(idx->graph.dim, sizeof(float),
+				    VEXFS_GFP_USER_SIZED);
+	if (!idx->sq8_lo)
+		return -ENOMEM;
+	idx->sq8.dim = idx->graph.dim;
+	idx->sq8.metric = idx->graph.metric;
+	while ((err = vexfs_hnsw_sq8_params(&idx->graph, idx->sq8_lo,
+					    &idx->sq8.step, &missing)) == -ENODATA) {
+		err = vexfs_index_page_in(idx, missing);
+		if (err)
+			return err;
+	}
+	if (err)
+		return err;
+	vexfs_fpu_begin();
+	vexfs_sq8_set_lo(&idx->sq8, idx->sq8_lo);
+	vexfs_fpu_end();
+	return 0;
+}
+
+/*
+ * Every node's slot is covered: a graph gets here only after a publish
+ * proved that a walk reaches all its nodes (index.c), and fsck checks it
+ * on disk. Reads the node table, a page per 256 nodes.
+ */
+static int vexfs_index_cover_nodes(struct vexfs_index *idx)
+{
+	const struct vexfs_hnsw_graph *g = &idx->graph;
+	u32 n;
+	int err;
+
+	for (n = 0; n < g->node_count; n++) {
+		if (n % VEXFS_HNSW_NODES_PER_PAGE == 0) {
+			err = vexfs_index_page_in(idx, vexfs_hnsw_node_page(g, n));
+			if (err)
+				return err;
+			cond_resched();
+		}
+		__set_bit(vexfs_hnsw_slot(g, n), idx->in_graph);
+	}
+	return 0;
+}
+
+/*
+ * Open the graph of len bytes in inode (an index inode of c) as pages,
+ * into idx. -EOPNOTSUPP when it carries no codes (index.c then reads it
+ * whole), else an error with *why. The caller holds c->rwsem, or has c to
+ * itself.
+ */
+int vexfs_index_open_pages(struct vexfs_collection *c, struct vexfs_index *idx,
+			   struct inode *inode, u64 len, const char **why)
+{
+	struct folio *folio;
+	int err;
+
+	*why = "out of memory";
+	idx->hdr_page = kmalloc(PAGE_SIZE, VEXFS_GFP_USER_SIZED);
+	if (!idx->hdr_page)
+		return -ENOMEM;
+	folio = read_mapping_folio(inode->i_mapping, vexfs_graph_pgoff(0), NULL);
+	*why = "cannot read its header";
+	if (IS_ERR(folio)) {
+		kfree(idx->hdr_page);
+		idx->hdr_page = NULL;
+		return PTR_ERR(folio);
+	}
+	memcpy_from_folio(idx->hdr_page, folio, 0, PAGE_SIZE);
+	folio_put(folio);
+	err = vexfs_hnsw_open(idx->hdr_page, len, c->nslots, NULL, &idx->graph,
+			      why);
+	if (!err && !idx->graph.codes_per_page)
+		err = -EOPNOTSUPP;
+	if (err) {
+		kfree(idx->hdr_page);
+		idx->hdr_page = NULL;
+		return err;
+	}
+	/* From here vexfs_index_put_pages() undoes all of it. */
+	idx->inode = igrab(inode);
+	spin_lock_init(&idx->page_lock);
+	idx->folios = kvcalloc(idx->graph.npages, sizeof(*idx->folios),
+			       VEXFS_GFP_USER_SIZED);
+	idx->pages = kvcalloc(idx->graph.npages, sizeof(*idx->pages),
+			      VEXFS_GFP_USER_SIZED);
+	*why = "out of memory";
+	if (!idx->inode || !idx->folios || !idx->pages)
+		return -ENOMEM;
+	idx->graph.pages = idx->pages;
+	idx->pages[0] = idx->hdr_page;
+	idx->drop_cursor = 1;
+	idx->c = c;
+	mutex_lock(&vexfs_paged_lock);
+	list_add_tail(&idx->paged, &vexfs_paged_indexes);
+	mutex_unlock(&vexfs_paged_lock);
+	*why = "dimension or metric differs from the collection's";
+	if (idx->graph.dim != c->dim || idx->graph.metric != c->metric)
+		return -EINVAL;
+	*why = "out of memory";
+	idx->nbits = c->nslots;
+	idx->in_graph = kvcalloc(BITS_TO_LONGS(idx->nbits) ?: 1, sizeof(long),
+				 VEXFS_GFP_USER_SIZED);
+	if (!idx->in_graph)
+		return -ENOMEM;
+	*why = "a damaged page";
+	err = vexfs_index_coding(idx);
+	if (!err)
+		err = vexfs_index_cover_nodes(idx);
+	return err;
+}
+
+static unsigned long vexfs_index_shrink_count(struct shrinker *shrink,
+					      struct shrink_control *sc)
+{
+	return atomic_long_read(&vexfs_pages_held) ?: SHRINK_EMPTY;
+}
+
+/*
+ * Reclaim may run inside this module's own allocations, with a
+ * collection's rwsem or the list's lock held: both are only tried.
+ */
+static unsigned long vexfs_index_shrink_scan(struct shrinker *shrink,
+					     struct shrink_control *sc)
+{
+	struct vexfs_index *idx, *next;
+	unsigned long freed = 0;
+	LIST_HEAD(done);
+
+	if (!mutex_trylock(&vexfs_paged_lock))
+		return SHRINK_STOP;
+	list_for_each_entry_safe(idx, next, &vexfs_paged_indexes, paged) {
+		if (freed >= sc->nr_to_scan)
+			break;
+		if (!down_write_trylock(&idx->c->rwsem))
+			continue;
+		freed += vexfs_index_drop_pages(idx, sc->nr_to_scan - freed);
+		up_write(&idx->c->rwsem);
+		list_move_tail(&idx->paged, &done);
+	}
+	/* Those just shrunk go last, so that the next pass starts elsewhere. */
+	list_splice_tail(&done, &vexfs_paged_indexes);
+	mutex_unlock(&vexfs_paged_lock);
+	return freed;
+}
+
+int vexfs_index_shrinker_init(void)
+{
+	vexfs_index_shrinker = shrinker_alloc(0, "vexfs-index");
+	if (!vexfs_index_shrinker)
+		return -ENOMEM;
+	vexfs_index_shrinker->count_objects = vexfs_index_shrink_count;
+	vexfs_index_shrinker->scan_objects = vexfs_index_shrink_scan;
+	shrinker_register(vexfs_index_shrinker);
+	return 0;
+}
+
+void vexfs_index_shrinker_exit(void)
+{
+	shrinker_free(vexfs_index_shrinker);
+}
