@@ -227,9 +227,11 @@ static const float *slot_vector(void *ctx, uint32_t slot)
 }
 
 /*
- * Code c's live vectors as the module does for its walk when the index is
- * installed (kmod/index_walk.c): trained on them all, used only if
- * vexfs_sq8_fine() says so over evenly spread ones.
+ * Code c's live vectors as the indexer does: trained on them all, used
+ * only if vexfs_sq8_fine() says so over evenly spread ones. The graph is
+ * then built on the codes and carries them, and the module walks those
+ * from the page cache; a graph built on floats (an older --graph file)
+ * the module walks on codes it makes the same way (kmod/index_walk.c).
  */
 static void code_collection(struct collection *c)
 {
@@ -273,6 +275,10 @@ static size_t build_graph(struct collection *c, void **buf, double *build_s)
 	p.threads = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
 	p.vector_of = slot_vector;
 	p.ctx = c;
+	if (c->coded) {			/* as the indexer builds */
+		p.sq8 = &c->sq8;
+		p.codes = c->codes;
+	}
 	err = vexfs_hnsw_build(&p, c->live, c->nlive, &b);
 	if (err)
 		die("build: %s", strerror(-err));
@@ -307,10 +313,12 @@ static void write_graph(const struct options *o)
 	FILE *f;
 
 	c.vectors = read_fvecs(o->base, &c.dim, &n);
+	c.nslots = n;
 	c.live = xmalloc(n * sizeof(uint32_t));
 	for (i = 0; i < n; i++)
 		if (!row_deleted(i, o->delete_share))
 			c.live[c.nlive++] = i;
+	code_collection(&c);
 	len = build_graph(&c, &buf, &build_s);
 	f = fopen(o->write_graph, "wb");
 	if (!f || fwrite(buf, 1, len, f) != len || fclose(f))
@@ -551,7 +559,7 @@ static double time_user(const struct vexfs_hnsw_graph *g,
 		.distance = vexfs_distance_fn_of(ops, c->metric),
 		.ops = ops,
 		.vectors = c->coded ? NULL : c->vectors,
-		.codes = c->codes,
+		.codes = g->codes_per_page ? NULL : c->codes,
 		.ctx = c,
 	};
 	int16_t *qcode = xmalloc(c->dim * sizeof(*qcode));
@@ -827,12 +835,12 @@ int main(int argc, char **argv)
 	insert_all(dirfd, base, n, dim);
 	read_back(dirfd, &c);
 	build_s = 0;
+	code_collection(&c);
 	if (o.graph)
 		graph_len = read_graph(o.graph, &c, base, n, 0, &buf);
 	else
 		graph_len = build_graph(&c, &buf, &build_s);
 	publish(dirfd, &c, buf, graph_len);
-	code_collection(&c);
 	err = vexfs_hnsw_load(buf, graph_len, c.nslots, &g, &why);
 	if (err)
 		die("load: %s", why ? why : strerror(-err));
