@@ -2,14 +2,17 @@
 # make membench: the kernel memory a collection pins per vector, in the
 # guest. For each set: a fresh VexFS on a loop device, one collection, the
 # set imported (and, with ":index", an index built and published), then
-# a remount, and /proc/meminfo read right after the mount, again after a
-# search through the ioctl (the collection loaded, and its index), and
-# again after `vexfsctl search`, whose lookup of the results' names builds
-# the directory's in-memory name index; the directory stays cached.
+# a remount, and /proc/meminfo read right after the mount, again after
+# 100 searches through the ioctl (the collection loaded, and its index),
+# and again after `vexfsctl search`, whose lookup of the results' names
+# builds the directory's in-memory name index; the directory stays cached.
 # Pinned memory is what the kernel cannot reclaim while the collection is
 # in use: VmallocUsed plus SUnreclaim. The figures are its growth over the
 # mount divided by the vectors. The page cache (the device's cache holding
 # the vector table) is reclaimable and not counted; it is printed beside.
+# An index walked from its page cache holds the pages its walks read until
+# memory pressure takes them back (a shrinker): that is printed beside too,
+# from the collection's index_memory.
 #
 #   scripts/vm.sh -- tests/bench/run-membench.sh
 #
@@ -63,23 +66,35 @@ measure() {
 	mount -t vexfs "$dev" "$mnt"
 	before=$(pinned)
 	cache_before=$(cache)
-	# A search through the ioctl alone: the collection (and its index).
-	python3 -c 'import os, sys
+	# 100 searches through the ioctl alone, for the first 100 vectors:
+	# the collection, and the pages of its index the walks read.
+	python3 -c 'import os, struct, sys
 sys.path.insert(0, sys.argv[1])
 import vexfs_ioctl as vx
 fd = os.open(sys.argv[2], os.O_RDONLY | os.O_DIRECTORY)
-vx.search(fd, [0.0] * int(sys.argv[3]), 10)' "$repo/tests/vm" "$mnt/c" "$dim"
+dim = int(sys.argv[3])
+with open(sys.argv[4], "rb") as f:
+    for _ in range(100):
+        row = f.read(4 + 4 * dim)
+        if len(row) < 4 + 4 * dim:
+            break
+        vx.search(fd, list(struct.unpack("<%df" % dim, row[4:])), 10)' \
+		"$repo/tests/vm" "$mnt/c" "$dim" "$file"
 	searched=$(pinned)
 	cache_after=$(cache)
 	# vexfsctl names the results: a lookup, which builds the directory's
 	# in-memory name index.
 	"$vexfsctl" search "$mnt/c" --query-file "$file" --row 0 -k 10 >/dev/null
 	named=$(pinned)
-	printf 'membench: dim %4d  vectors %7d  index %-3s  pinned %5d bytes/vector, %5d with the name index  (+%d KiB, +%d KiB; page cache +%d KiB)\n' \
+	# An index walked from the page cache holds the pages it read until
+	# memory pressure takes them back: counted here beside the pinned.
+	held=$("$vexfsctl" --json collection info "$mnt/c" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["index_memory"])')
+	printf 'membench: dim %4d  vectors %7d  index %-3s  pinned %5d bytes/vector, %5d with the name index  (+%d KiB, +%d KiB; page cache +%d KiB; index %d KiB, %d bytes/vector)\n' \
 		"$dim" "$n" "$([ "$index" = index ] && echo yes || echo no)" \
 		$(((searched - before) / n)) $(((named - before) / n)) \
 		$(((searched - before) >> 10)) $(((named - before) >> 10)) \
-		$(((cache_after - cache_before) >> 10))
+		$(((cache_after - cache_before) >> 10)) $((held >> 10)) $((held / n))
 	bench_unmount
 }
 
