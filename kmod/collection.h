@@ -102,8 +102,9 @@ struct vexfs_index {
 	u64 nbits;			/* bits in in_graph */
 	bool reached_all;		/* a walk reaches every node */
 	/*
-	 * A page of the graph failed its check or its read: the index
-	 * serves no more, and searches are exact until it is replaced.
+	 * A page of the graph failed its check: the index serves no more,
+	 * and searches that start from then on are exact until it is
+	 * replaced (one already walking it finishes on the pages it has).
 	 */
 	bool broken;
 	/*
@@ -132,8 +133,7 @@ static inline bool vexfs_slot_covered(const struct vexfs_collection *c,
 {
 	const struct vexfs_index *idx = c->index;
 
-	return idx && !READ_ONCE(idx->broken) && slot < idx->nbits &&
-	       test_bit(slot, idx->in_graph);
+	return idx && slot < idx->nbits && test_bit(slot, idx->in_graph);
 }
 
 /* Slot changed: the index no longer covers it. Under c->rwsem (write). */

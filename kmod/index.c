@@ -6,8 +6,10 @@
  * and publishes it. The kernel trusts nothing in it: lib/hnsw_load.c checks
  * every offset, count and id before the graph is used, here and again
  * when it is read back from disk. The graph is stored in a hidden inode of
- * the collection (format in vexfs_fs.h) and swapped in under the
- * collection's rwsem, so searches already running finish on the old graph.
+ * the collection (format in vexfs_fs.h), written over the last one: the
+ * old graph leaves memory first (searches already running finish on it,
+ * later ones are exact until the new one is swapped in under the
+ * collection's rwsem).
  *
  * A graph built on SQ8 codes carries them, and is walked from the inode's
  * page cache (index_pages.c), read a page at a time as walks need it; one
@@ -445,23 +447,31 @@ static int vexfs_index_install(struct vexfs_collection *c,
 }
 
 /*
- * A graph with codes is walked from the inode's pages, which the store
- * overwrites: the index in memory goes first (searches are exact in
- * between), the new one is opened from what was written. Takes buf. The
- * caller holds publish_lock.
+ * The index in memory goes before its inode is overwritten: one walked
+ * from the inode's pages must never see them change. Searches are exact
+ * until the new one is in. The caller holds publish_lock.
  */
-static int vexfs_index_publish_pages(struct vexfs_collection *c, void *buf,
-				     size_t len, u32 seq, u64 epoch)
+static void vexfs_index_unset(struct vexfs_collection *c)
 {
-	time64_t published = ktime_get_real_seconds();
-	struct vexfs_index *idx, *old;
-	int err;
+	struct vexfs_index *old;
 
 	down_write(&c->rwsem);
 	old = c->index;
 	c->index = NULL;
 	up_write(&c->rwsem);
 	vexfs_index_free(old);
+}
+
+/*
+ * A graph with codes is walked from the inode's pages: opened from what
+ * was written. Takes buf. The caller holds publish_lock.
+ */
+static int vexfs_index_publish_pages(struct vexfs_collection *c, void *buf,
+				     size_t len, u32 seq, u64 epoch)
+{
+	time64_t published = ktime_get_real_seconds();
+	struct vexfs_index *idx;
+	int err;
 
 	err = vexfs_index_store(c, buf, len, seq, published,
 				VEXFS_VINDEX_REACHED);
@@ -505,6 +515,7 @@ int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 	}
 
 	mutex_lock(&c->publish_lock);
+	vexfs_index_unset(c);
 	if (paged) {
 		err = vexfs_index_publish_pages(c, buf, len, seq, epoch);
 	} else {
@@ -654,7 +665,7 @@ u64 vexfs_index_covered(struct vexfs_collection *c)
 {
 	u64 slot, n = 0;
 
-	if (!c->index)
+	if (!c->index || READ_ONCE(c->index->broken))
 		return 0;
 	for (slot = 0; slot < c->nslots; slot++)
 		n += c->slots[slot].ino && vexfs_slot_covered(c, slot);

@@ -88,24 +88,32 @@ out:
 }
 
 /*
- * Let go of up to n held pages of idx, from where the last call stopped;
- * returns how many. Nothing walks idx meanwhile.
+ * Let go of up to n held pages of idx, looking at no more than look
+ * entries from where the last call stopped; returns how many. Nothing
+ * walks idx meanwhile.
  */
-static u64 vexfs_index_drop_pages(struct vexfs_index *idx, u64 n)
+static u64 vexfs_index_drop_pages(struct vexfs_index *idx, u64 n, u64 look)
 {
+	struct folio *folio;
 	u64 dropped = 0, seen;
 
-	for (seen = 1; seen < idx->graph.npages && dropped < n; seen++) {
+	for (seen = 1; seen < idx->graph.npages && seen <= look && dropped < n;
+	     seen++) {
 		u64 p = idx->drop_cursor;
 
 		idx->drop_cursor = p + 1 < idx->graph.npages ? p + 1 : 1;
-		if (!idx->folios[p])
-			continue;
-		idx->pages[p] = NULL;
-		folio_put(idx->folios[p]);
-		idx->folios[p] = NULL;
-		idx->held--;
-		dropped++;
+		spin_lock(&idx->page_lock);
+		folio = idx->folios[p];
+		if (folio) {
+			idx->pages[p] = NULL;
+			idx->folios[p] = NULL;
+			idx->held--;
+		}
+		spin_unlock(&idx->page_lock);
+		if (folio) {
+			folio_put(folio);
+			dropped++;
+		}
 	}
 	atomic_long_sub(dropped, &vexfs_pages_held);
 	return dropped;
@@ -123,7 +131,7 @@ void vexfs_index_put_pages(struct vexfs_index *idx)
 		mutex_unlock(&vexfs_paged_lock);
 	}
 	if (idx->folios)
-		vexfs_index_drop_pages(idx, idx->graph.npages);
+		vexfs_index_drop_pages(idx, idx->graph.npages, idx->graph.npages);
 	kvfree(idx->folios);
 	kvfree(idx->pages);
 	kfree(idx->hdr_page);
@@ -226,10 +234,6 @@ int vexfs_index_open_pages(struct vexfs_collection *c, struct vexfs_index *idx,
 	idx->graph.pages = idx->pages;
 	idx->pages[0] = idx->hdr_page;
 	idx->drop_cursor = 1;
-	idx->c = c;
-	mutex_lock(&vexfs_paged_lock);
-	list_add_tail(&idx->paged, &vexfs_paged_indexes);
-	mutex_unlock(&vexfs_paged_lock);
 	*why = "dimension or metric differs from the collection's";
 	if (idx->graph.dim != c->dim || idx->graph.metric != c->metric)
 		return -EINVAL;
@@ -243,7 +247,17 @@ int vexfs_index_open_pages(struct vexfs_collection *c, struct vexfs_index *idx,
 	err = vexfs_index_coding(idx);
 	if (!err)
 		err = vexfs_index_cover_nodes(idx);
-	return err;
+	if (err)
+		return err;
+	/*
+	 * Only now may the shrinker take pages back: a mount opens the
+	 * index without c->rwsem, which the shrinker's only guard is.
+	 */
+	idx->c = c;
+	mutex_lock(&vexfs_paged_lock);
+	list_add_tail(&idx->paged, &vexfs_paged_indexes);
+	mutex_unlock(&vexfs_paged_lock);
+	return 0;
 }
 
 static unsigned long vexfs_index_shrink_count(struct shrinker *shrink,
@@ -270,7 +284,9 @@ static unsigned long vexfs_index_shrink_scan(struct shrinker *shrink,
 			break;
 		if (!down_write_trylock(&idx->c->rwsem))
 			continue;
-		freed += vexfs_index_drop_pages(idx, sc->nr_to_scan - freed);
+		/* A bounded look, so the write lock is held briefly. */
+		freed += vexfs_index_drop_pages(idx, sc->nr_to_scan - freed,
+						16 * sc->nr_to_scan);
 		up_write(&idx->c->rwsem);
 		list_move_tail(&idx->paged, &done);
 	}

@@ -287,12 +287,17 @@ vexfs_search_index(struct vexfs_collection *c,
 		if (err == -ENODATA) {
 			err = vexfs_index_page_in(c->index, s->missing);
 			if (err == -EUCLEAN || err == -EIO) {
-				/* Damage costs speed: exact from here on. */
-				WRITE_ONCE(c->index->broken, true);
+				/*
+				 * Damage costs speed: this search is exact,
+				 * and after a bad page every later one too.
+				 */
+				if (err == -EUCLEAN)
+					WRITE_ONCE(c->index->broken, true);
 				*redo = true;
 				err = 0;
 				goto out;
 			}
+			cond_resched();
 			continue;
 		}
 		if (err != -EAGAIN)

@@ -150,11 +150,17 @@ static inline uint64_t vexfs_hnsw_bytes_max(uint64_t nslots, uint32_t dim)
 	return pages * VEXFS_HNSW_PAGE_SIZE;
 }
 
-/* Page p of the graph, or NULL when it is not in memory. */
+/*
+ * Page p of the graph, or NULL when it is not in memory. Another thread
+ * may put a page in place meanwhile (the kernel, with a release store):
+ * an acquire load sees its bytes.
+ */
 static inline const uint8_t *vexfs_hnsw_page(const struct vexfs_hnsw_graph *g,
 					     uint64_t p)
 {
-	return g->base ? g->base + p * VEXFS_HNSW_PAGE_SIZE : g->pages[p];
+	if (g->base)
+		return g->base + p * VEXFS_HNSW_PAGE_SIZE;
+	return __atomic_load_n(&g->pages[p], __ATOMIC_ACQUIRE);
 }
 
 /* The page holding record r of a section of records packed per_page. */
@@ -444,9 +450,10 @@ int vexfs_hnsw_search(const struct vexfs_hnsw_graph *g,
  *
  * Over a graph kept as pages (vexfs_hnsw_open()), a step returns -ENODATA
  * when the next node it would expand needs a page not in memory, with
- * that page in s->missing and nothing changed: check and put the page in
- * place, then step again. Pages in place must stay until the results are
- * taken. The codes are the graph's own when q->codes is NULL.
+ * that page in s->missing: it stops between expansions, so the search
+ * stays where it was; check and put the page in place, then step again.
+ * Pages in place must stay until the results are taken. The codes are
+ * the graph's own when q->codes is NULL.
  */
 int vexfs_hnsw_search_start(const struct vexfs_hnsw_graph *g,
 			    const struct vexfs_hnsw_query *q,

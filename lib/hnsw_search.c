@@ -21,9 +21,9 @@
  * vexfs_hnsw_load() or each by vexfs_hnsw_check_page(), so links are
  * followed without further bounds checks. Over separate pages, a node is
  * expanded only once every page its expansion reads is in memory: if one
- * is not, the step returns -ENODATA before changing anything, with the
- * page in s->missing, and the same expansion runs when the caller has
- * read it and steps again. Heaps order entries by distance, then by
+ * is not, the step returns -ENODATA before that expansion touches
+ * anything (no visited mark, no pop), with the page in s->missing, and
+ * the same expansion runs when the caller has read it and steps again. Heaps order entries by distance, then by
  * node index (which orders slots too), so equal distances never make the
  * outcome depend on memory layout.
  *
