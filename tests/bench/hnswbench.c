@@ -57,6 +57,7 @@
 #include "hnsw.h"
 #include "vexfs_sq8.h"
 #include "vexfs_topk.h"
+#include "test_rng.h"
 
 #ifndef VEXFS_DATA_DIR
 #define VEXFS_DATA_DIR "../../../shared/data"
@@ -180,25 +181,6 @@ static int load_generated(struct dataset *d, const char *dir,
 	return load_files(d, dir, name, base, query, metric);
 }
 
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static float rng_gauss(void)
-{
-	double u = ((rng_next() >> 11) + 1) * 0x1p-53;
-	double v = (rng_next() >> 11) * 0x1p-53;
-
-	return (float)(sqrt(-2 * log(u)) * cos(2 * M_PI * v));
-}
-
 /* -X: one call per distance, no early exit, for comparison */
 static bool per_vector;
 static uint32_t sq8_rerank;	/* -R: re-rank this many; 0 (default): all ef */
@@ -241,7 +223,7 @@ static void make_clustered(struct dataset *d, uint32_t n, uint32_t nq,
 	float *all = malloc((size_t)(n + nq) * dim * sizeof(float));
 	uint32_t i, j;
 
-	rng_state = seed;
+	rng_seed(seed);
 	for (i = 0; i < clusters * dim; i++)
 		centres[i] = rng_gauss();
 	for (i = 0; i < n + nq; i++) {

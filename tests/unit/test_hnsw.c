@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "hnsw.h"
+#include "test_rng.h"
 #include "vexfs_sq8.h"
 #include "vexfs_topk.h"
 
@@ -37,35 +38,6 @@
 #define NQUERIES	100
 
 /* ==== Seeded data ==== */
-
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t seed)
-{
-	rng_state = seed;
-}
-
-static uint64_t rng_next(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static float rng_unit(void)
-{
-	return (float)(rng_next() >> 40) / (float)(1u << 24);
-}
-
-static float rng_gauss(void)
-{
-	double u = ((rng_next() >> 11) + 1) * 0x1p-53;
-	double v = (rng_next() >> 11) * 0x1p-53;
-
-	return (float)(sqrt(-2 * log(u)) * cos(2 * M_PI * v));
-}
 
 /*
  * Vectors by row; row i lives in slot i * stride. A row marked gone has no

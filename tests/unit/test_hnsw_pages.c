@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "hnsw.h"
+#include "test_rng.h"
 #include "vexfs_sq8.h"
 
 #define N		3000
@@ -30,22 +31,6 @@
 #define NQ		50
 #define K		10
 #define EF		64
-
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static float rng_unit(void)
-{
-	return (float)(rng_next() >> 40) / (float)(1 << 24);
-}
 
 /* Vectors around a few centres: a graph with structure to walk. */
 static float *clustered(uint32_t n, uint32_t dim)
@@ -81,16 +66,42 @@ static const float *row_of(void *ctx, uint32_t slot)
 	return f->v + (size_t)slot * DIM;
 }
 
+/*
+ * A graph over the first n of f's rows, built on their codes (so it
+ * carries them) with seed and efc, in *buf (page aligned); its length.
+ */
+static size_t build_on_codes(struct fixture *f, uint32_t n, uint64_t seed,
+			     uint32_t efc, void **buf)
+{
+	struct vexfs_hnsw_build_params p;
+	struct vexfs_hnsw_builder *b;
+	size_t len;
+
+	vexfs_hnsw_build_defaults(&p);
+	p.dim = DIM;
+	p.metric = VEXFS_METRIC_L2;
+	p.ef_construction = efc;
+	p.seed = seed;
+	p.vector_of = row_of;
+	p.ctx = f;
+	p.sq8 = &f->sq8;
+	p.codes = f->codes;
+	assert_int_equal(vexfs_hnsw_build(&p, NULL, n, &b), 0);
+	len = vexfs_hnsw_serialized_size(b);
+	assert_int_equal(posix_memalign(buf, 4096, len), 0);
+	assert_int_equal(vexfs_hnsw_serialize(b, *buf, len), 0);
+	vexfs_hnsw_builder_free(b);
+	return len;
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct vexfs_hnsw_build_params p;
 	struct vexfs_sq8_trainer t;
-	struct vexfs_hnsw_builder *b;
 	uint32_t i;
 
 	assert_non_null(f);
-	rng_state = 7;
+	rng_seed(7);
 	f->v = clustered(N + NQ, DIM);
 	vexfs_sq8_train_begin(&t, DIM, VEXFS_METRIC_L2, f->lo, f->hi);
 	for (i = 0; i < N; i++)
@@ -101,19 +112,7 @@ static int setup(void **state)
 	for (i = 0; i < N; i++)
 		vexfs_sq8_encode(&f->sq8, row_of(f, i), f->codes + (size_t)i * DIM);
 
-	vexfs_hnsw_build_defaults(&p);
-	p.dim = DIM;
-	p.metric = VEXFS_METRIC_L2;
-	p.seed = 3;
-	p.vector_of = row_of;
-	p.ctx = f;
-	p.sq8 = &f->sq8;
-	p.codes = f->codes;
-	assert_int_equal(vexfs_hnsw_build(&p, NULL, N, &b), 0);
-	f->len = vexfs_hnsw_serialized_size(b);
-	assert_int_equal(posix_memalign(&f->buf, 4096, f->len), 0);
-	assert_int_equal(vexfs_hnsw_serialize(b, f->buf, f->len), 0);
-	vexfs_hnsw_builder_free(b);
+	f->len = build_on_codes(f, N, 3, 200, &f->buf);
 	assert_int_equal(vexfs_hnsw_load(f->buf, f->len, N, &f->whole, NULL), 0);
 	*state = f;
 	return 0;
@@ -344,34 +343,6 @@ static void test_paged_walk_same(void **state)
 }
 
 /*
- * A graph of n of the fixture's rows, built on their codes with seed, in
- * *buf (page aligned); returns its length.
- */
-static size_t build_small(struct fixture *f, uint32_t n, uint64_t seed,
-			  void **buf)
-{
-	struct vexfs_hnsw_build_params p;
-	struct vexfs_hnsw_builder *b;
-	size_t len;
-
-	vexfs_hnsw_build_defaults(&p);
-	p.dim = DIM;
-	p.metric = VEXFS_METRIC_L2;
-	p.ef_construction = 40;
-	p.seed = seed;
-	p.vector_of = row_of;
-	p.ctx = f;
-	p.sq8 = &f->sq8;
-	p.codes = f->codes;
-	assert_int_equal(vexfs_hnsw_build(&p, NULL, n, &b), 0);
-	len = vexfs_hnsw_serialized_size(b);
-	assert_int_equal(posix_memalign(buf, 4096, len), 0);
-	assert_int_equal(vexfs_hnsw_serialize(b, *buf, len), 0);
-	vexfs_hnsw_builder_free(b);
-	return len;
-}
-
-/*
  * An upper-level link to a node that lives only on level 0: a whole-graph
  * load refuses it, a page check cannot see it, and the walk must not
  * follow it, for that node has no record on the level. Here the node is
@@ -395,7 +366,7 @@ static void test_link_below_level(void **state)
 	size_t len = 0;
 
 	for (seed = 1; seed < 2000; seed++) {
-		len = build_small(f, 1800, seed, &buf);
+		len = build_on_codes(f, 1800, seed, 40, &buf);
 		assert_int_equal(vexfs_hnsw_load(buf, len, N, &whole, NULL), 0);
 		if (whole.max_level > 0 && whole.upper_count % whole.upper_per_page == 0 &&
 		    vexfs_hnsw_level(&whole, whole.node_count - 1) == 0 &&
@@ -437,7 +408,7 @@ static void test_damaged_pages(void **state)
 	uint32_t round, ended = 0, answered = 0;
 
 	assert_non_null(bad);
-	rng_state = 99;
+	rng_seed(99);
 	for (round = 0; round < 400; round++) {
 		struct vexfs_hnsw_result res[EF];
 		struct vexfs_hnsw_scratch s;
