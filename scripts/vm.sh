@@ -3,8 +3,9 @@
 # distribution's 6.12 kernel, with the host's root filesystem as its
 # (read-only) root, and exits with the command's exit status.
 #
-#   scripts/vm.sh [--mem 2G] [--smp 2] [--timeout SECONDS] [--keep] -- CMD [ARGS...]
-#   scripts/vm.sh [--mem 2G] [--smp 2] --interactive [-- SETUP [ARGS...]]
+#   scripts/vm.sh [--mem 2G] [--smp 2] [--timeout SECONDS] [--keep]
+#                 [--disk FILE]... -- CMD [ARGS...]
+#   scripts/vm.sh [--mem 2G] [--smp 2] [--disk FILE]... --interactive [-- SETUP [ARGS...]]
 #
 # The command runs in the directory vm.sh was called from. Guest console
 # output streams to stdout and is saved in build/vm/console.log, the
@@ -18,6 +19,11 @@
 # its modules from VEXFS_VM_MODULES (a directory laid out as /lib/modules,
 # which the guest sees as its /lib/modules). VEXFS_KO, a vexfs.ko built for
 # the guest's kernel, stands in the guest for the tree's build/kmod/kmod/vexfs.ko.
+#
+# --disk FILE gives the guest a virtio disk backed by FILE on the host,
+# raw, without the host's page cache: /dev/vda for the first, /dev/vdb for
+# the next (modprobe virtio_blk in the guest first). For data larger than
+# the guest's memory, which its own tmpfs could not hold.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +34,7 @@ smp=${VEXFS_VM_SMP:-2}
 timeout=${VEXFS_VM_TIMEOUT:-3600}
 keep=0
 interactive=0
+disks=()
 
 # Where the guest finds things; stage2 of scripts/mkinitramfs.sh mounts them.
 guest_dir=/run/vexfs
@@ -43,7 +50,7 @@ guest_hostroot=$guest_dir/host
 splat_re='Oops|BUG:|WARNING:|Call Trace|Kernel panic|general protection fault|UBSAN|KASAN|KFENCE|lockdep is turned off|possible recursive locking|circular locking|inconsistent lock state|kernel BUG|reserved no revoke|JBD2 unexpected failure'
 
 usage() {
-	sed -n '6,7s/^#   //p' "$0" >&2
+	sed -n '6,8s/^#   //p' "$0" >&2
 	exit 2
 }
 
@@ -56,6 +63,7 @@ parse_args() {
 		--smp) smp=${2:?--smp needs a count}; shift 2 ;;
 		--timeout) timeout=${2:?--timeout needs seconds}; shift 2 ;;
 		--keep) keep=1; shift ;;
+		--disk) disks+=("${2:?--disk needs a file}"); shift 2 ;;
 		--interactive) interactive=1; shift ;;
 		--) shift; break ;;
 		-h | --help) usage ;;
@@ -176,6 +184,12 @@ qemu_args() {
 		-kernel "$kernel" -initrd "$initrd" -append "$append"
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 		-virtfs "local,path=$share,mount_tag=results,security_model=none,multidevs=remap")
+	local disk
+	for disk in "${disks[@]}"; do
+		[ -f "$disk" ] || { msg "--disk $disk: no such file"; exit 2; }
+		# shellcheck disable=SC2054 # commas separate qemu's own options
+		qemu+=(-drive "file=$disk,if=virtio,format=raw,cache=none,aio=threads")
+	done
 	if [ $interactive = 1 ]; then
 		# ^C belongs to the guest; Ctrl-A x still quits, Ctrl-A c is the monitor.
 		# shellcheck disable=SC2054 # commas separate qemu's own options
