@@ -289,16 +289,22 @@ void vexfs_dirty_inode(struct inode *inode, int flags)
 {
 	struct super_block *sb = inode->i_sb;
 	handle_t *handle;
+	int err;
 
 	if (!VEXFS_SB(sb)->journal || !(flags & I_DIRTY_INODE))
 		return;
 	handle = vexfs_journal_begin(sb, VEXFS_CREDITS_INODE, 0);
 	if (IS_ERR(handle)) {
-		pr_err_ratelimited("%pg: inode %lu not logged (%ld)\n",
-				   sb->s_bdev, inode->i_ino, PTR_ERR(handle));
+		vexfs_journal_abort(sb, PTR_ERR(handle), "logging an inode");
 		return;
 	}
-	vexfs_store_inode(inode, false, false);
+	/*
+	 * No caller hears of a failure here: the operation that dirtied the
+	 * inode learns it from the aborted journal (vexfs_journal_finish()).
+	 */
+	err = vexfs_store_inode(inode, false, false);
+	if (err)
+		vexfs_journal_abort(sb, err, "logging an inode");
 	vexfs_journal_end(handle);
 }
 

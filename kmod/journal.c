@@ -282,7 +282,39 @@ static __always_inline handle_t *vexfs_running_handle(struct super_block *sb)
 	return handle;
 }
 
-enum vexfs_access { VEXFS_ACCESS_WRITE, VEXFS_ACCESS_CREATE, VEXFS_ACCESS_UNDO };
+/*
+ * A change made in memory could not be logged: memory and disk no longer
+ * agree, and nothing later may commit on top of that. Abort the journal,
+ * as ext4 does; every later handle then fails with -EROFS.
+ */
+void vexfs_journal_abort(struct super_block *sb, int err, const char *what)
+{
+	journal_t *journal = vexfs_journal(sb);
+
+	if (!journal || is_journal_aborted(journal))
+		return;
+	pr_err("%pg: %s failed (%d): aborting the journal\n", sb->s_bdev, what,
+	       err);
+	jbd2_journal_abort(journal, err);
+}
+
+/*
+ * jbd2's access calls as a function of the module's own, so that a test
+ * kernel can make them fail (fail_function), as vexfs_log_block() below.
+ */
+noinline int vexfs_take_block(handle_t *handle, struct buffer_head *bh,
+			      enum vexfs_access how)
+{
+	switch (how) {
+	case VEXFS_ACCESS_CREATE:
+		return jbd2_journal_get_create_access(handle, bh);
+	case VEXFS_ACCESS_UNDO:
+		return jbd2_journal_get_undo_access(handle, bh);
+	default:
+		return jbd2_journal_get_write_access(handle, bh);
+	}
+}
+ALLOW_ERROR_INJECTION(vexfs_take_block, ERRNO);
 
 /* Reserve a credit, then let jbd2 take the buffer into the transaction. */
 static __always_inline int vexfs_journal_take(struct super_block *sb,
@@ -297,14 +329,15 @@ static __always_inline int vexfs_journal_take(struct super_block *sb,
 	err = vexfs_journal_ensure(handle, 1, 0);
 	if (err)
 		return err;
-	switch (how) {
-	case VEXFS_ACCESS_CREATE:
-		return jbd2_journal_get_create_access(handle, bh);
-	case VEXFS_ACCESS_UNDO:
-		return jbd2_journal_get_undo_access(handle, bh);
-	default:
-		return jbd2_journal_get_write_access(handle, bh);
-	}
+	/*
+	 * The caller may already have changed other blocks of this handle
+	 * for the same operation; as ext4 does, a block that cannot be
+	 * taken ends the journal rather than commit half of it.
+	 */
+	err = vexfs_take_block(handle, bh, how);
+	if (err)
+		vexfs_journal_abort(sb, err, "taking a metadata block");
+	return err;
 }
 
 /* Call before changing a metadata block that is already on disk. */
@@ -328,19 +361,6 @@ int vexfs_journal_undo_access(struct super_block *sb, struct buffer_head *bh)
 int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh)
 {
 	return vexfs_journal_take(sb, bh, VEXFS_ACCESS_CREATE);
-}
-
-/*
- * A change made in memory could not be logged: memory and disk no longer
- * agree, and nothing later may commit on top of that. Abort the journal,
- * as ext4 does; every later handle then fails with -EROFS.
- */
-static void vexfs_journal_error(struct super_block *sb, int err,
-				const char *what)
-{
-	pr_err("%pg: %s failed (%d): aborting the journal\n", sb->s_bdev, what,
-	       err);
-	jbd2_journal_abort(vexfs_journal(sb), err);
 }
 
 /*
@@ -408,7 +428,7 @@ static int vexfs_journal_log(struct super_block *sb, handle_t *handle,
 	jbd2_journal_set_triggers(bh, trigger);
 	err = vexfs_log_block(handle, bh);
 	if (err)
-		vexfs_journal_error(sb, err, "logging a metadata block");
+		vexfs_journal_abort(sb, err, "logging a metadata block");
 	return err;
 }
 

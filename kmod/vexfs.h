@@ -123,7 +123,11 @@ bool vexfs_journal_in_handle(struct super_block *sb);
 int vexfs_journal_access(struct super_block *sb, struct buffer_head *bh);
 int vexfs_journal_create(struct super_block *sb, struct buffer_head *bh);
 int vexfs_journal_undo_access(struct super_block *sb, struct buffer_head *bh);
+enum vexfs_access { VEXFS_ACCESS_WRITE, VEXFS_ACCESS_CREATE, VEXFS_ACCESS_UNDO };
+int vexfs_take_block(handle_t *handle, struct buffer_head *bh,
+		     enum vexfs_access how);
 int vexfs_log_block(handle_t *handle, struct buffer_head *bh);
+void vexfs_journal_abort(struct super_block *sb, int err, const char *what);
 int __must_check vexfs_journal_dirty(struct super_block *sb,
 				     struct buffer_head *bh);
 int __must_check vexfs_journal_dirty_sealed(struct super_block *sb,

@@ -632,19 +632,25 @@ def write_file(path, text):
         f.write(text)
 
 
+# The module's two calls into jbd2 for a metadata block: taking it into
+# the handle (get_write/create/undo_access) and logging it once changed.
+JOURNAL_CALLS = ("vexfs_take_block", "vexfs_log_block")
+
+
 def injection_ready():
-    """Arm fail_function on vexfs_log_block (the module's one call that
-    logs a metadata block) to fail with EIO when a task asks for it. Only
-    a kernel built with FAIL_FUNCTION has it (scripts/debug-kernel.sh)."""
+    """Arm fail_function on the module's journal calls to fail with EIO
+    when a task asks for it (fail-nth counts the calls of both). Only a
+    kernel built with FAIL_FUNCTION has it (scripts/debug-kernel.sh)."""
     if not os.path.exists(FAIL_FUNCTION):
         sh("mount", "-t", "debugfs", "none", "/sys/kernel/debug", ok=range(256))
     if not os.path.exists(FAIL_FUNCTION):
         return False
-    write_file(os.path.join(FAIL_FUNCTION, "inject"), "vexfs_log_block")
+    for call in JOURNAL_CALLS:
+        write_file(os.path.join(FAIL_FUNCTION, "inject"), call)
+        write_file(os.path.join(FAIL_FUNCTION, call, "retval"),
+                   "%#x" % (-errno.EIO & (2**64 - 1)))
     # Each injected failure would otherwise log a stack trace.
     write_file(os.path.join(FAIL_FUNCTION, "verbose"), "0")
-    write_file(os.path.join(FAIL_FUNCTION, "vexfs_log_block", "retval"),
-               "%#x" % (-errno.EIO & (2**64 - 1)))
     return True
 
 
@@ -697,10 +703,11 @@ def fail_nth_fired():
 
 
 def test_logging_failure(fs):
-    """trust #17: a metadata block that cannot be logged fails the
-    operation and aborts the journal; nothing half-logged commits. Each
-    call that logs a block is made to fail in turn (fail-nth); each time
-    the image, after the journal's replay, must check clean."""
+    """trust #17: a metadata block that cannot be taken into the journal
+    or logged fails the operation and aborts the journal; nothing
+    half-logged commits. Each call that takes or logs a block is made to
+    fail in turn (fail-nth); each time the image, after the journal's
+    replay, must check clean."""
     if not injection_ready():
         print("skip trust #17: the kernel has no fail_function (make test-debug has)")
         return
@@ -747,7 +754,7 @@ def test_logging_failure(fs):
     late = [name for name, e, synced in failed_at.values() if not e and synced]
     print("trust #17: %d failures fail their call, %d (%s) the fsync after it"
           % (len(failed_at) - len(late) - len(silent), len(late), ", ".join(sorted(set(late)))))
-    check("trust #17: each of %d logged blocks failing in turn: the image checks clean"
+    check("trust #17: each of %d journal calls failing in turn: the image checks clean"
           % (nth - 1), nth > 1 and not unclean, unclean[:3])
     check("trust #17: the operation whose block failed to log, or the fsync after it, "
           "fails (none reports success)", not silent, silent[:10])
