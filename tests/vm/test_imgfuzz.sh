@@ -16,6 +16,9 @@
 #
 #   VEXFS_IMGFUZZ_IMAGES  images (40; make reliability: 1000)
 #   VEXFS_IMGFUZZ_SEED    first image's seed (default: the time; printed)
+#   VEXFS_IMGFUZZ_JOBS    images fuzzed at once, each worker its own range
+#                         of seeds (1; more pays only with a TCG thread
+#                         per vCPU, VEXFS_VM_TCG_THREAD=multi)
 #
 # The base image goes to $VEXFS_RESULTS/imgfuzz-base.img when that is set
 # (scripts/vm.sh --keep leaves it on the host), since a panic ends the
@@ -31,6 +34,7 @@ fi
 
 IMAGES=${VEXFS_IMGFUZZ_IMAGES:-40}
 SEED=${VEXFS_IMGFUZZ_SEED:-$(date +%s)}
+JOBS=${VEXFS_IMGFUZZ_JOBS:-1}
 VEXFSCTL=$REPO/build/bin/vexfsctl
 BASE=$SCRATCH/base.img
 
@@ -182,14 +186,48 @@ if check "an index header claiming 1.5 GiB in a 1 TiB sparse file" huge_index_im
 fi
 check_no_oops "no oops or warning"
 
-section "fuzzing $IMAGES damaged images (first seed $SEED)"
+# The workers' "imgfuzz: seed S: images N, mounted M, ... in T s" lines,
+# summed into one line (the time: the longest worker's).
+fuzz_totals() {
+	python3 -c 'import re, sys
+tot, secs = {}, 0
+for line in sys.stdin:
+    body = line.split(": ", 2)[2]
+    fields, t = body.rsplit(" in ", 1)
+    secs = max(secs, int(t.split()[0]))
+    for f in fields.split(", "):
+        k, v = f.rsplit(" ", 1)
+        tot[k] = tot.get(k, 0) + int(v)
+print("imgfuzz: all workers: %s in %d s" % (", ".join("%s %d" % kv for kv in tot.items()), secs))'
+}
+
+section "fuzzing $IMAGES damaged images (first seed $SEED, $JOBS at once)"
 dmesg_mark "image fuzz"
+# fuzz_worker J: images SEED + J*IMAGES/JOBS on, each worker with its own
+# mount point and work image, its output in $SCRATCH/fuzz.J.
+fuzz_worker() {
+	local j=$1 first=$((IMAGES * $1 / JOBS)) next=$((IMAGES * ($1 + 1) / JOBS))
+	[ "$next" -gt "$first" ] || return 0
+	mkdir -p "$MNT.$j"
+	timeout -k 10 $((900 + (next - first) * 60)) python3 "$REPO/tests/fuzz/imgfuzz.py" run "$BASE" \
+		--count $((next - first)) --seed $((SEED + first)) --mnt "$MNT.$j" \
+		--work "$SCRATCH/fuzz.$j.img" --fsck "$(fsck_bin)" >"$SCRATCH/fuzz.$j" 2>&1
+}
 fuzz() {
-	timeout -k 10 $((900 + IMAGES * 60)) python3 "$REPO/tests/fuzz/imgfuzz.py" run "$BASE" \
-		--count "$IMAGES" --seed "$SEED" --mnt "$MNT" --fsck "$(fsck_bin)"
+	local j pids=() rc=0
+	for ((j = 0; j < JOBS; j++)); do
+		fuzz_worker "$j" &
+		pids+=($!)
+	done
+	for j in "${!pids[@]}"; do
+		wait "${pids[$j]}" || rc=1
+		cat "$SCRATCH/fuzz.$j" 2>/dev/null
+	done
+	return $rc
 }
 if check "$IMAGES images read and written: no hang, fsck never crashes" fuzz; then
 	grep -h '^imgfuzz:' "$CHECK_OUT"
+	grep -h '^imgfuzz: seed [0-9]*: images' "$CHECK_OUT" | fuzz_totals
 else
 	log "reproduce with VEXFS_IMGFUZZ_SEED=$SEED VEXFS_IMGFUZZ_IMAGES=$IMAGES"
 fi
