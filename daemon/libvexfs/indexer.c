@@ -24,6 +24,7 @@
 #include "lib/vexfs_sq8.h"
 #include "indexer.h"
 #include "libvexfs.h"
+#include "vecio.h"
 
 #define READ_CHUNK	4096u
 
@@ -191,26 +192,34 @@ static int publish(int dirfd, const struct vexfs_hnsw_builder *b,
 	return err;
 }
 
-int libvexfs_index_build(int dirfd, const struct libvexfs_index_params *p,
-			 struct libvexfs_index_stats *st)
+static void snapshot_free(struct snapshot *s)
+{
+	free(s->vectors);
+	free(s->live);
+	free(s->lo);
+	free(s->hi);
+	free(s->codes);
+}
+
+/*
+ * Build over the snapshot's live slots, on codes when they are fine
+ * enough; st gets the build's share of the figures.
+ */
+static int build_snapshot(struct snapshot *s,
+			  const struct libvexfs_index_params *p,
+			  struct vexfs_hnsw_builder **b,
+			  struct libvexfs_index_stats *st)
 {
 	struct vexfs_hnsw_build_params bp;
-	struct vexfs_hnsw_builder *b = NULL;
-	struct snapshot s = { 0 };
-	double t0 = monotonic_seconds(), t1, t2;
+	double t0 = monotonic_seconds();
 	int err;
 
-	memset(st, 0, sizeof(*st));
-	err = take_snapshot(dirfd, p, &s);
-	if (err || !s.nlive)
-		goto out;
-	t1 = monotonic_seconds();
-	err = code_snapshot(&s);	/* part of the build */
+	err = code_snapshot(s);		/* part of the build */
 	if (err)
-		goto out;
+		return err;
 	vexfs_hnsw_build_defaults(&bp);
-	bp.dim = s.dim;
-	bp.metric = s.metric;
+	bp.dim = s->dim;
+	bp.metric = s->metric;
 	if (p->m)
 		bp.m = p->m;
 	if (p->ef_construction)
@@ -219,34 +228,109 @@ int libvexfs_index_build(int dirfd, const struct libvexfs_index_params *p,
 	bp.threads = p->threads ? p->threads : (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
 	bp.seed = p->seed;
 	bp.vector_of = snapshot_vector;
-	bp.ctx = &s;
-	if (s.codes) {
-		bp.sq8 = &s.sq8;
-		bp.codes = s.codes;
+	bp.ctx = s;
+	if (s->codes) {
+		bp.sq8 = &s->sq8;
+		bp.codes = s->codes;
 	}
 	bp.progress = build_progress;
 	bp.progress_ctx = (void *)p;
-	report(p, "build", 0, s.nlive);
-	err = vexfs_hnsw_build(&bp, s.live, s.nlive, &b);
+	report(p, "build", 0, s->nlive);
+	err = vexfs_hnsw_build(&bp, s->live, s->nlive, b);
+	st->vectors = s->nlive;
+	st->seq = s->seq;
+	st->build_seconds = monotonic_seconds() - t0;
+	st->on_codes = s->codes != NULL;
+	return err;
+}
+
+int libvexfs_index_build(int dirfd, const struct libvexfs_index_params *p,
+			 struct libvexfs_index_stats *st)
+{
+	struct vexfs_hnsw_builder *b = NULL;
+	struct snapshot s = { 0 };
+	double t0 = monotonic_seconds(), t1;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	err = take_snapshot(dirfd, p, &s);
+	if (err || !s.nlive)
+		goto out;
+	st->read_seconds = monotonic_seconds() - t0;
+	err = build_snapshot(&s, p, &b, st);
 	if (err)
 		goto out;
-	t2 = monotonic_seconds();
+	t1 = monotonic_seconds();
 	report(p, "publish", 0, 1);
 	err = publish(dirfd, b, &s, &st->graph_bytes);
-	st->vectors = s.nlive;
-	st->seq = s.seq;
-	st->read_seconds = t1 - t0;
-	st->build_seconds = t2 - t1;
-	st->on_codes = s.codes != NULL;
-	st->publish_seconds = monotonic_seconds() - t2;
+	st->publish_seconds = monotonic_seconds() - t1;
 out:
 	if (!err && !s.nlive)
 		err = -ENODATA;
 	vexfs_hnsw_builder_free(b);
-	free(s.vectors);
-	free(s.live);
-	free(s.lo);
-	free(s.hi);
-	free(s.codes);
+	snapshot_free(&s);
+	return err;
+}
+
+/* Read every row of data as slots 0..rows-1, all live. */
+static int read_rows(struct vecio *v, unsigned int metric,
+		     const struct libvexfs_index_params *p, struct snapshot *s)
+{
+	uint64_t done = 0;
+	ssize_t got;
+
+	if (v->elem != VECIO_FLOAT32)
+		return -EINVAL;
+	if (!v->rows || v->rows > UINT32_MAX)
+		return v->rows ? -E2BIG : -ENODATA;
+	s->dim = v->dim;
+	s->metric = metric;
+	s->nslots = s->cap = v->rows;
+	s->vectors = malloc(s->cap * s->dim * sizeof(float));
+	s->live = malloc(s->cap * sizeof(uint32_t));
+	if (!s->vectors || !s->live)
+		return -ENOMEM;
+	while (done < v->rows) {
+		got = vecio_read(v, s->vectors + done * s->dim, READ_CHUNK);
+		if (got <= 0)
+			return got ? (int)got : -EIO;
+		done += got;
+		report(p, "read", done, v->rows);
+	}
+	for (s->nlive = 0; s->nlive < s->cap; s->nlive++)
+		s->live[s->nlive] = s->nlive;
+	return 0;
+}
+
+int libvexfs_index_build_rows(struct vecio *v, unsigned int metric,
+			      const struct libvexfs_index_params *p,
+			      void **graph, uint64_t *len,
+			      struct libvexfs_index_stats *st)
+{
+	struct vexfs_hnsw_builder *b = NULL;
+	struct snapshot s = { 0 };
+	double t0 = monotonic_seconds();
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	*graph = NULL;
+	err = read_rows(v, metric, p, &s);
+	if (err)
+		goto out;
+	st->read_seconds = monotonic_seconds() - t0;
+	err = build_snapshot(&s, p, &b, st);
+	if (err)
+		goto out;
+	*len = vexfs_hnsw_serialized_size(b);
+	*graph = malloc(*len);
+	err = *graph ? vexfs_hnsw_serialize(b, *graph, *len) : -ENOMEM;
+	st->graph_bytes = *len;
+	if (err) {
+		free(*graph);
+		*graph = NULL;
+	}
+out:
+	vexfs_hnsw_builder_free(b);
+	snapshot_free(&s);
 	return err;
 }

@@ -45,4 +45,19 @@ struct libvexfs_index_stats {
 int libvexfs_index_build(int dirfd, const struct libvexfs_index_params *p,
 			 struct libvexfs_index_stats *st);
 
+struct vecio;
+
+/*
+ * Build the index of every row of the file v reads (fresh from
+ * vecio_open()), taken as slots 0..rows-1: the slots an import of that file in order gives a fresh
+ * collection. For a collection too large to build where it is mounted:
+ * build here, publish there (libvexfs_index_publish()). *graph (free()
+ * it) holds *len bytes; st->seq is 0, the publisher's to give.
+ * 0 or -errno (-EINVAL: rows not of floats).
+ */
+int libvexfs_index_build_rows(struct vecio *v, unsigned int metric,
+			      const struct libvexfs_index_params *p,
+			      void **graph, uint64_t *len,
+			      struct libvexfs_index_stats *st);
+
 #endif /* VEXFS_INDEXER_H */

@@ -18,16 +18,14 @@
 #include <unistd.h>
 
 #include "vexfsctl.h"
+#include "index_params.h"
 #include "common/parse.h"
 #include "libvexfs/indexer.h"
 #include "common/jsonw.h"
 #include "common/control_client.h"
 #include "common/control_proto.h"
 
-enum {
-	OPT_M = OPT_OWN, OPT_EFC, OPT_THREADS, OPT_SEED, OPT_KEEP, OPT_LOCAL, OPT_WAIT,
-	OPT_SOCKET,
-};
+enum { OPT_LOCAL = OPT_INDEX_OWN, OPT_WAIT, OPT_SOCKET };
 
 /* Not an exit status: the daemon is not there, do the work here. */
 #define NO_DAEMON	(-100)
@@ -41,13 +39,41 @@ struct build_args {
 	const char *socket;
 };
 
-static void show_progress(void *ctx, const char *phase, uint64_t done,
-			  uint64_t total)
+void index_show_progress(void *ctx, const char *phase, uint64_t done,
+			 uint64_t total)
 {
 	(void)ctx;
 	if (!ctl.json && isatty(STDERR_FILENO))
 		fprintf(stderr, "\r%-8s %llu/%llu", phase,
 			(unsigned long long)done, (unsigned long long)total);
+}
+
+int index_param_option(int opt, struct libvexfs_index_params *p)
+{
+	switch (opt) {
+	case OPT_M:
+		if (parse_u32_range(optarg, 2, 128, &p->m))
+			return ctl_usage_error("--m wants 2..128, not '%s'", optarg);
+		return CTL_CONTINUE;
+	case OPT_EFC:
+		if (parse_u32_range(optarg, 1, 4096, &p->ef_construction))
+			return ctl_usage_error("--ef-construction wants 1..4096, not '%s'", optarg);
+		return CTL_CONTINUE;
+	case OPT_THREADS:
+		if (parse_u32_range(optarg, 1, 256, &p->threads))
+			return ctl_usage_error("--threads wants 1..256, not '%s'", optarg);
+		return CTL_CONTINUE;
+	case OPT_SEED:
+		if (parse_u64(optarg, &p->seed))
+			return ctl_usage_error("--seed wants a number, not '%s'", optarg);
+		return CTL_CONTINUE;
+	case OPT_KEEP:
+		if (parse_yes_no(optarg, &p->keep_pruned))
+			return ctl_usage_error("--keep-pruned wants yes or no, not '%s'", optarg);
+		return CTL_CONTINUE;
+	default:
+		return CTL_OK;
+	}
 }
 
 static void print_built(const char *dir, const struct libvexfs_index_stats *st)
@@ -82,11 +108,7 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
 {
 	static const struct option opts[] = {
 		CTL_COMMON_OPTIONS,
-		{ "m", required_argument, NULL, OPT_M },
-		{ "ef-construction", required_argument, NULL, OPT_EFC },
-		{ "threads", required_argument, NULL, OPT_THREADS },
-		{ "seed", required_argument, NULL, OPT_SEED },
-		{ "keep-pruned", required_argument, NULL, OPT_KEEP },
+		INDEX_PARAM_OPTIONS,
 		{ "local", no_argument, NULL, OPT_LOCAL },
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -98,31 +120,6 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
 
 	while ((opt = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		switch (opt) {
-		case OPT_M:
-			if (parse_u32_range(optarg, 2, 128, &p->m))
-				return ctl_usage_error("--m wants 2..128, not '%s'", optarg);
-			a->params_given = true;
-			break;
-		case OPT_EFC:
-			if (parse_u32_range(optarg, 1, 4096, &p->ef_construction))
-				return ctl_usage_error("--ef-construction wants 1..4096, not '%s'", optarg);
-			a->params_given = true;
-			break;
-		case OPT_THREADS:
-			if (parse_u32_range(optarg, 1, 256, &p->threads))
-				return ctl_usage_error("--threads wants 1..256, not '%s'", optarg);
-			a->params_given = true;
-			break;
-		case OPT_SEED:
-			if (parse_u64(optarg, &p->seed))
-				return ctl_usage_error("--seed wants a number, not '%s'", optarg);
-			a->params_given = true;
-			break;
-		case OPT_KEEP:
-			if (parse_yes_no(optarg, &p->keep_pruned))
-				return ctl_usage_error("--keep-pruned wants yes or no, not '%s'", optarg);
-			a->params_given = true;
-			break;
 		case OPT_LOCAL:
 			a->local = true;
 			break;
@@ -136,7 +133,13 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
 			a->quiet = true;
 			break;
 		default:
-			rc = ctl_common_option(opt);
+			rc = index_param_option(opt, p);
+			if (rc == CTL_CONTINUE) {
+				a->params_given = true;
+				break;
+			}
+			if (rc == CTL_OK)
+				rc = ctl_common_option(opt);
 			if (rc != CTL_CONTINUE)
 				return rc;
 		}
@@ -242,7 +245,7 @@ static void show_daemon_progress(char *rest, char *last_phase, size_t size)
 	if (!phase)
 		return;
 	if (isatty(STDERR_FILENO))
-		show_progress(NULL, phase, done, total);
+		index_show_progress(NULL, phase, done, total);
 	else if (strcmp(phase, last_phase))
 		fprintf(stderr, "vexfsd: %s\n", phase);
 	snprintf(last_phase, size, "%s", phase);
@@ -330,7 +333,7 @@ static int build_in_daemon(const char *dir, const struct build_args *a)
 int cmd_index_build(int argc, char **argv)
 {
 	struct build_args a = {
-		.p = { .keep_pruned = true, .progress = show_progress },
+		.p = INDEX_PARAMS_DEFAULT,
 	};
 	int rc;
 

@@ -167,6 +167,17 @@ static const struct command commands[] = {
 	  "index drop DIR\n"
 	  "  Forget the index: search becomes exact.\n"
 	  "Example: vexfsctl index drop /mnt/v/sift\n" },
+	{ "index", "write", cmd_index_write,
+	  "index write DATA.fvecs|.bvecs|.npy GRAPH [--metric l2|ip|cosine] [--m N]\n"
+	  "         [--ef-construction N] [--threads N] [--seed N] [--keep-pruned yes|no]\n"
+	  "  Build here the HNSW index of DATA's rows, as imported in order into a\n"
+	  "  fresh collection, and write it to GRAPH, for index publish.\n"
+	  "Example: vexfsctl index write big_base.fvecs big.hnsw --metric cosine\n" },
+	{ "index", "publish", cmd_index_publish,
+	  "index publish DIR GRAPH [--rows DATA]\n"
+	  "  Publish the index in GRAPH (index write) for the collection DIR;\n"
+	  "  --rows first checks that slot i holds row i of DATA.\n"
+	  "Example: vexfsctl index publish /mnt/v/big big.hnsw --rows big_base.fvecs\n" },
 	{ "filter", "load", cmd_filter_load,
 	  "filter load FILE.bpf.o|NAME [--name N] [--set VAR=N]...\n"
 	  "  Attach and pin a BPF search filter.\n"

@@ -122,6 +122,8 @@ int cmd_recall(int argc, char **argv);
 int cmd_index_build(int argc, char **argv);
 int cmd_index_status(int argc, char **argv);
 int cmd_index_drop(int argc, char **argv);
+int cmd_index_write(int argc, char **argv);
+int cmd_index_publish(int argc, char **argv);
 int cmd_filter_load(int argc, char **argv);
 int cmd_filter_list(int argc, char **argv);
 int cmd_filter_unload(int argc, char **argv);

@@ -15,7 +15,7 @@ bad() { FAILED=$((FAILED + 1)); printf 'FAIL %s\n' "$*"; }
 
 COMMANDS=("collection create" "collection info" "stats" "version" "put" "get"
 	"del" "import" "search" "recall" "index build" "index status"
-	"index drop" "filter load" "filter list" "filter unload" "top" "slow")
+	"index drop" "index write" "index publish" "filter load" "filter list" "filter unload" "top" "slow")
 
 # run NAME ARGS...: output in $OUT, status in $RC; a hang counts as 124.
 run() {

@@ -289,6 +289,32 @@ write_npy "$SCRATCH/double.npy" '<f8' 5 16
 expect_fail "float64 .npy refused" -e "dtype '<f8' is not supported" \
 	ctl import "$MNT/small" "$SCRATCH/double.npy"
 
+section "an index built elsewhere"
+# index write builds where it runs (here too, for the test); index publish
+# hands the file to the kernel, --rows checking slot i against row i.
+GRAPH=$SCRATCH/small.hnsw
+check "index write: the rows of the .npy" json_check \
+	'd["vectors"] == 50 and d["dim"] == 16 and d["graph_bytes"] > 0' \
+	ctl --json index write "$NPY" "$GRAPH" --metric cosine --threads 1
+check "index publish --rows" json_check 'd["rows_checked"] and d["seq"] > 0' \
+	ctl --json index publish "$MNT/small" "$GRAPH" --rows "$NPY"
+check "the published index covers all 50" json_check \
+	'd["indexed"] == 50 and d["unindexed"] == 0' ctl --json collection info "$MNT/small"
+check "an indexed search finds row 10 as the file of id 1010" json_check \
+	'd["results"][0]["id"] == 1010' ctl --json search "$MNT/small" \
+	--query "$(python3 -c 'print(",".join("%g" % (10 + c * 0.5) for c in range(16)))')" -k 1
+write_npy "$SCRATCH/more.npy" '<f4' 51 16
+expect_fail "--rows with a row the collection lacks" -e "slot 50 does not hold row 50" \
+	ctl index publish "$MNT/small" "$GRAPH" --rows "$SCRATCH/more.npy"
+expect_fail "--rows of another dimension" -e "rows of 16 floats wanted" \
+	ctl index publish "$MNT/small" "$GRAPH" --rows "$BASE"
+check "index write with metric l2" ctl index write "$NPY" "$SCRATCH/l2.hnsw" --threads 1
+expect_fail "a graph of another metric is refused, and says why" \
+	-e "a graph of 16 dimensions, l2; the collection: 16, cosine" \
+	ctl index publish "$MNT/small" "$SCRATCH/l2.hnsw"
+expect_fail "a file that is not a graph" -e "small.npy" \
+	ctl index publish "$MNT/small" "$NPY"
+
 section "bad input"
 expect_fail "search with the wrong dimension" \
 	-e "search: Invalid argument \(dimension 64, collection has 128\)" \

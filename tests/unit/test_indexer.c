@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The index built away from its collection (libvexfs_index_build_rows(),
+ * `vexfsctl index write`): the rows of a file become slots 0..n-1 of a
+ * graph the loader accepts, and a search of it finds each row itself.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "libvexfs/indexer.h"
+#include "libvexfs/vecio.h"
+#include "hnsw.h"
+#include "vexfs_distance.h"
+#include "uapi/vexfs.h"
+#include "test_rng.h"
+
+#define ROWS	600
+#define DIM	24
+
+static char path[64];
+static float rows[ROWS * DIM];
+
+/* An .fvecs of ROWS Gaussian rows, or of int32 rows (ivecs) when ints. */
+static void write_rows(const char *suffix, int nrows)
+{
+	int fd, i, dim = DIM;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/vexfs-test-indexer-XXXXXX%s", suffix);
+	fd = mkstemps(path, (int)strlen(suffix));
+	assert_true(fd >= 0);
+	f = fdopen(fd, "wb");
+	assert_non_null(f);
+	for (i = 0; i < nrows; i++) {
+		assert_int_equal(fwrite(&dim, 4, 1, f), 1);
+		assert_int_equal(fwrite(rows + (size_t)i * DIM, 4, DIM, f), DIM);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+static int setup(void **state)
+{
+	int i;
+
+	(void)state;
+	rng_seed(20261205);
+	for (i = 0; i < ROWS * DIM; i++)
+		rows[i] = rng_gauss();
+	return 0;
+}
+
+static int build(void **graph, uint64_t *len, struct libvexfs_index_stats *st)
+{
+	struct libvexfs_index_params p = { .keep_pruned = true, .threads = 2, .seed = 7 };
+	struct vecio v;
+	int err;
+
+	*graph = NULL;
+	err = vecio_open(&v, path);
+	if (err)
+		return err;
+	err = libvexfs_index_build_rows(&v, VEXFS_METRIC_L2, &p, graph, len, st);
+	vecio_close(&v);
+	return err;
+}
+
+static const float *row_of(void *ctx, uint32_t slot)
+{
+	(void)ctx;
+	return rows + (size_t)slot * DIM;
+}
+
+static void test_rows_become_slots(void **state)
+{
+	const struct vexfs_distance_ops *ops =
+		vexfs_distance_select(vexfs_cpu_flags_native());
+	struct libvexfs_index_stats st;
+	struct vexfs_hnsw_scratch s;
+	struct vexfs_hnsw_result r[1];
+	struct vexfs_hnsw_graph g;
+	uint32_t i, found = 0;
+	uint64_t len;
+	void *graph, *mem;
+	size_t size;
+
+	(void)state;
+	write_rows(".fvecs", ROWS);
+	assert_int_equal(build(&graph, &len, &st), 0);
+	unlink(path);
+	assert_int_equal(st.vectors, ROWS);
+	assert_int_equal(st.graph_bytes, len);
+	/* A slot count of ROWS: every node is a row's slot. */
+	assert_int_equal(vexfs_hnsw_load(graph, len, ROWS, &g, NULL), 0);
+	assert_int_equal(g.node_count, ROWS);
+	assert_int_equal(g.dim, DIM);
+	assert_int_equal(g.metric, VEXFS_METRIC_L2);
+	size = vexfs_hnsw_scratch_size(&g, 64);
+	mem = aligned_alloc(64, (size + 63) & ~(size_t)63);
+	assert_non_null(mem);
+	assert_int_equal(vexfs_hnsw_scratch_init(&s, mem, size, &g, 64), 0);
+	for (i = 0; i < ROWS; i++) {
+		struct vexfs_hnsw_query q = {
+			.vector = row_of(NULL, i), .k = 1, .ef = 64,
+			.distance = vexfs_distance_fn_of(ops, VEXFS_METRIC_L2),
+			.vector_of = row_of,
+		};
+
+		assert_int_equal(vexfs_hnsw_search(&g, &q, &s, r), 1);
+		found += r[0].slot == i;
+	}
+	/* Each row is its own nearest neighbour, at distance 0. */
+	assert_int_equal(found, ROWS);
+	free(mem);
+	free(graph);
+}
+
+static void test_ints_are_refused(void **state)
+{
+	struct libvexfs_index_stats st;
+	uint64_t len;
+	void *graph;
+
+	(void)state;
+	write_rows(".ivecs", 10);
+	assert_int_equal(build(&graph, &len, &st), -EINVAL);
+	unlink(path);
+	assert_null(graph);
+}
+
+static void test_no_rows(void **state)
+{
+	struct libvexfs_index_stats st;
+	uint64_t len;
+	void *graph;
+
+	(void)state;
+	write_rows(".fvecs", 0);
+	assert_int_not_equal(build(&graph, &len, &st), 0);
+	unlink(path);
+	assert_null(graph);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rows_become_slots),
+		cmocka_unit_test(test_ints_are_refused),
+		cmocka_unit_test(test_no_rows),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
