@@ -315,6 +315,31 @@ int vexfs_hnsw_sq8_params(const struct vexfs_hnsw_graph *g, float *lo,
 uint32_t vexfs_hnsw_reachable(const struct vexfs_hnsw_graph *g,
 			      uint64_t *seen, uint32_t *queue);
 
+/*
+ * The same a step at a time, for a graph in pages: a step stops at a page
+ * not in memory (-ENODATA, the page in r->missing; put it in place and
+ * step again, which resumes at the same link) or after budget links
+ * (-EAGAIN); 0 when done, r->tail nodes reached. A step needs at most
+ * three pages at once: the node's, its links', and, above level 0, the
+ * linked node's, whose level must reach the link's (a search does not
+ * follow a link to a node below it). Over a checked graph the result is
+ * vexfs_hnsw_reachable()'s. No floating point.
+ */
+struct vexfs_hnsw_reach {
+	uint64_t *seen;			/* a bit per node, zeroed by the caller */
+	uint32_t *queue;		/* node_count entries */
+	uint32_t head, tail;		/* queue[head] is being walked */
+	uint32_t level;			/* its level being walked */
+	uint32_t link;			/* the next link on that level */
+	uint64_t missing;		/* the page -ENODATA asked for */
+};
+
+void vexfs_hnsw_reach_init(struct vexfs_hnsw_reach *r,
+			   const struct vexfs_hnsw_graph *g, uint64_t *seen,
+			   uint32_t *queue);
+int vexfs_hnsw_reach_step(const struct vexfs_hnsw_graph *g,
+			  struct vexfs_hnsw_reach *r, uint32_t budget);
+
 static inline bool vexfs_hnsw_seen(const uint64_t *seen, uint32_t n)
 {
 	return seen[n / 64] & ((uint64_t)1 << (n % 64));

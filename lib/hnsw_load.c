@@ -472,30 +472,88 @@ static bool hnsw_test_and_set(uint64_t *bits, uint32_t n)
 	return was;
 }
 
+void vexfs_hnsw_reach_init(struct vexfs_hnsw_reach *r,
+			   const struct vexfs_hnsw_graph *g, uint64_t *seen,
+			   uint32_t *queue)
+{
+	memset(r, 0, sizeof(*r));
+	r->seen = seen;
+	r->queue = queue;
+	if (g->node_count) {
+		hnsw_test_and_set(seen, g->entry);
+		queue[r->tail++] = g->entry;
+	}
+}
+
+/* Is page p in memory? If not, say so in r->missing. */
+static bool hnsw_reach_has(const struct vexfs_hnsw_graph *g,
+			   struct vexfs_hnsw_reach *r, uint64_t p)
+{
+	if (vexfs_hnsw_page(g, p))
+		return true;
+	r->missing = p;
+	return false;
+}
+
+/*
+ * Follow link r->link of node n on level r->level. A link above level 0
+ * leads only to a node that lives on that level, as a search follows it:
+ * the target's node page tells. False with r->missing when a page is
+ * not in memory.
+ */
+static bool hnsw_reach_link(const struct vexfs_hnsw_graph *g,
+			    struct vexfs_hnsw_reach *r, uint32_t n)
+{
+	const struct vexfs_hnsw_links *rec = vexfs_hnsw_links(g, n, r->level);
+	uint32_t id = vexfs_hnsw_le32(rec->l_ids[r->link]);
+
+	if (r->level) {
+		if (!hnsw_reach_has(g, r, vexfs_hnsw_node_page(g, id)))
+			return false;
+		if (vexfs_hnsw_level(g, id) < r->level)
+			return true;
+	}
+	if (!hnsw_test_and_set(r->seen, id))
+		r->queue[r->tail++] = id;
+	return true;
+}
+
+int vexfs_hnsw_reach_step(const struct vexfs_hnsw_graph *g,
+			  struct vexfs_hnsw_reach *r, uint32_t budget)
+{
+	while (r->head < r->tail) {
+		uint32_t n = r->queue[r->head];
+
+		if (!hnsw_reach_has(g, r, vexfs_hnsw_node_page(g, n)))
+			return -ENODATA;
+		while (r->level <= vexfs_hnsw_level(g, n)) {
+			if (!hnsw_reach_has(g, r, vexfs_hnsw_links_page(g, n, r->level)))
+				return -ENODATA;
+			while (r->link < vexfs_hnsw_le32(vexfs_hnsw_links(g, n, r->level)->l_count)) {
+				if (!budget--)
+					return -EAGAIN;
+				if (!hnsw_reach_link(g, r, n))
+					return -ENODATA;
+				r->link++;
+			}
+			r->link = 0;
+			r->level++;
+		}
+		r->level = 0;
+		r->head++;
+	}
+	return 0;
+}
+
 uint32_t vexfs_hnsw_reachable(const struct vexfs_hnsw_graph *g,
 			      uint64_t *seen, uint32_t *queue)
 {
-	uint32_t head = 0, tail = 0, n, l, i;
+	struct vexfs_hnsw_reach r;
 
-	if (g->node_count == 0)
-		return 0;
-	hnsw_test_and_set(seen, g->entry);
-	queue[tail++] = g->entry;
-	while (head < tail) {
-		n = queue[head++];
-		for (l = 0; l <= vexfs_hnsw_level(g, n); l++) {
-			const struct vexfs_hnsw_links *r = vexfs_hnsw_links(g, n, l);
-			uint32_t count = vexfs_hnsw_le32(r->l_count);
-
-			for (i = 0; i < count; i++) {
-				uint32_t id = vexfs_hnsw_le32(r->l_ids[i]);
-
-				if (!hnsw_test_and_set(seen, id))
-					queue[tail++] = id;
-			}
-		}
-	}
-	return tail;
+	vexfs_hnsw_reach_init(&r, g, seen, queue);
+	while (vexfs_hnsw_reach_step(g, &r, UINT32_MAX) == -EAGAIN)
+		;
+	return r.tail;
 }
 
 /* ==== Search scratch ==== */

@@ -8,7 +8,8 @@
  * as the module takes an index from the page cache: the header page
  * opened alone (vexfs_hnsw_open()), each other page checked when a walk
  * first needs it and kept in an allocation of its own, the walk on the
- * graph's own SQ8 codes when it carries them.
+ * graph's own SQ8 codes when it carries them, and the reachability
+ * check a publish runs, a step at a time over the same pages.
  *
  *   build/fuzz/fuzz_hnsw_load -max_total_time=60 CORPUS_DIR
  *
@@ -125,6 +126,29 @@ static void walk_pages(struct vexfs_hnsw_graph *g, uint8_t **pages,
 	free(mem);
 }
 
+/*
+ * Mark what a walk can reach over pages, as a streamed publish would,
+ * reading each page when the step stops for it.
+ */
+static void reach_pages(struct vexfs_hnsw_graph *g, uint8_t **pages,
+			const uint8_t *src, uint32_t max_slots)
+{
+	uint64_t *seen = calloc((g->node_count + 63) / 64 + 1, 8);
+	uint32_t *queue = calloc(g->node_count + 1, 4);
+	struct vexfs_hnsw_reach r;
+	int err = 0;
+
+	if (seen && queue) {
+		vexfs_hnsw_reach_init(&r, g, seen, queue);
+		while ((err = vexfs_hnsw_reach_step(g, &r, 64)) != 0)
+			if (err == -ENODATA && !(pages[r.missing] =
+						 read_page(g, src, r.missing, max_slots)))
+				break;
+	}
+	free(seen);
+	free(queue);
+}
+
 static void open_pages(const uint8_t *src, size_t size, uint32_t max_slots)
 {
 	struct vexfs_hnsw_graph g;
@@ -140,8 +164,10 @@ static void open_pages(const uint8_t *src, size_t size, uint32_t max_slots)
 	if (pages[0]) {
 		memcpy(pages[0], src, VEXFS_HNSW_PAGE_SIZE);
 		if (!vexfs_hnsw_open(pages[0], size, max_slots,
-				     (const uint8_t *const *)pages, &g, NULL))
+				     (const uint8_t *const *)pages, &g, NULL)) {
 			walk_pages(&g, pages, src, max_slots);
+			reach_pages(&g, pages, src, max_slots);
+		}
 	}
 	for (p = 0; p < npages; p++)
 		free(pages[p]);

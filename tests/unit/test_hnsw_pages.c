@@ -397,6 +397,130 @@ static void test_link_below_level(void **state)
 }
 
 /*
+ * Reachability over pages (vexfs_hnsw_reach_step()) stopping at every page
+ * it lacks and every few links: it reads pages as it needs them, at most
+ * three of its own at a time, and marks what vexfs_hnsw_reachable() marks
+ * over the whole buffer.
+ */
+static uint32_t reach_paged(struct paged *pg, uint64_t *seen, uint32_t *queue,
+			    uint32_t budget, uint64_t *stops)
+{
+	struct vexfs_hnsw_reach r;
+	int err;
+
+	vexfs_hnsw_reach_init(&r, &pg->g, seen, queue);
+	while ((err = vexfs_hnsw_reach_step(&pg->g, &r, budget)) != 0) {
+		if (err == -ENODATA) {
+			(*stops)++;
+			assert_true(paged_read(pg, r.missing));
+		} else {
+			assert_int_equal(err, -EAGAIN);
+		}
+	}
+	return r.tail;
+}
+
+static void test_reach_over_pages(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t words = (f->whole.node_count + 63) / 64, budget;
+	uint64_t *seen_whole = calloc(words, 8), *seen = calloc(words, 8);
+	uint32_t *queue = calloc(f->whole.node_count, 4), whole, paged;
+	uint64_t stops = 0;
+	struct paged pg;
+
+	assert_true(seen_whole && seen && queue);
+	whole = vexfs_hnsw_reachable(&f->whole, seen_whole, queue);
+	assert_int_equal(whole, f->whole.node_count);
+	for (budget = 1; budget <= 4096; budget *= 64) {
+		assert_int_equal(paged_open(&pg, f->buf, f->len), 0);
+		memset(seen, 0, words * 8);
+		paged = reach_paged(&pg, seen, queue, budget, &stops);
+		assert_int_equal(paged, whole);
+		assert_memory_equal(seen, seen_whole, words * 8);
+		/* The walk needs no code and no coding. */
+		assert_true(pg.reads <= f->whole.sq8_page - 1);
+		assert_int_equal(pg.refused, 0);
+		paged_close(&pg, f->len);
+	}
+	free(seen_whole);
+	free(seen);
+	free(queue);
+}
+
+/* Remove node id from node n's links on level l. */
+static void unlink_node(struct vexfs_hnsw_graph *g, uint32_t n, uint32_t l,
+			uint32_t id)
+{
+	struct vexfs_hnsw_links *r = (struct vexfs_hnsw_links *)vexfs_hnsw_links(g, n, l);
+	uint32_t count = le32toh(r->l_count), i, j;
+
+	for (i = j = 0; i < count; i++)
+		if (le32toh(r->l_ids[i]) != id)
+			r->l_ids[j++] = r->l_ids[i];
+	for (i = j; i < count; i++)
+		r->l_ids[i] = 0;
+	r->l_count = htole32(j);
+}
+
+/*
+ * A node only an upper-level link leads to, and that link to a node that
+ * lives on level 0 alone: a search never follows it, so over pages the
+ * node is not reached (the whole-graph load refuses such a graph).
+ */
+static void test_reach_skips_link_below_level(void **state)
+{
+	struct fixture *f = *state;
+	struct vexfs_hnsw_graph whole;
+	struct vexfs_hnsw_links *r;
+	uint32_t low, n, l, count, words, reached, *queue;
+	uint64_t *seen, stops = 0;
+	struct paged pg;
+	void *buf = NULL;
+	size_t len = 0;
+
+	for (n = 1; n < 2000; n++) {
+		len = build_on_codes(f, 1800, n, 40, &buf);
+		assert_int_equal(vexfs_hnsw_load(buf, len, N, &whole, NULL), 0);
+		if (whole.max_level > 0 &&
+		    vexfs_hnsw_level(&whole, whole.node_count - 1) == 0 &&
+		    vexfs_hnsw_le32(vexfs_hnsw_links_upper(&whole, whole.entry,
+				whole.max_level)->l_count) < whole.m)
+			break;
+		free(buf);
+		buf = NULL;
+	}
+	assert_non_null(buf);
+	low = whole.node_count - 1;
+	for (n = 0; n < whole.node_count; n++)
+		for (l = 0; l <= vexfs_hnsw_level(&whole, n); l++)
+			unlink_node(&whole, n, l, low);
+	words = (whole.node_count + 63) / 64;
+	seen = calloc(words, 8);
+	queue = calloc(whole.node_count, 4);
+	assert_true(seen && queue);
+	assert_int_equal(vexfs_hnsw_load(buf, len, N, &whole, NULL), 0);
+	reached = vexfs_hnsw_reachable(&whole, seen, queue);
+	assert_false(vexfs_hnsw_seen(seen, low));
+
+	r = (struct vexfs_hnsw_links *)vexfs_hnsw_links_upper(&whole, whole.entry,
+							       whole.max_level);
+	count = le32toh(r->l_count);
+	r->l_ids[count] = htole32(low);
+	r->l_count = htole32(count + 1);
+	assert_int_equal(vexfs_hnsw_load(buf, len, N, &whole, NULL), -EUCLEAN);
+
+	assert_int_equal(paged_open(&pg, buf, len), 0);
+	memset(seen, 0, words * 8);
+	assert_int_equal(reach_paged(&pg, seen, queue, 5, &stops), reached);
+	assert_false(vexfs_hnsw_seen(seen, low));
+	paged_close(&pg, len);
+	free(seen);
+	free(queue);
+	free(buf);
+}
+
+/*
  * Random damage anywhere past the header page: each page is checked as
  * the walk reaches it; a refused page ends the walk with -EUCLEAN, and a
  * damaged page that passes is walked without a read outside it (ASan).
@@ -488,6 +612,8 @@ int main(void)
 		cmocka_unit_test(test_codes_carried),
 		cmocka_unit_test(test_paged_walk_same),
 		cmocka_unit_test(test_link_below_level),
+		cmocka_unit_test(test_reach_over_pages),
+		cmocka_unit_test(test_reach_skips_link_below_level),
 		cmocka_unit_test(test_damaged_pages),
 		cmocka_unit_test(test_open_refuses),
 	};
