@@ -550,8 +550,9 @@ uint32_t vexfs_hnsw_reachable(const struct vexfs_hnsw_graph *g,
 {
 	struct vexfs_hnsw_reach r;
 
+	/* A whole graph has every page: no step stops but for the budget. */
 	vexfs_hnsw_reach_init(&r, g, seen, queue);
-	while (vexfs_hnsw_reach_step(g, &r, UINT32_MAX) == -EAGAIN)
+	while (vexfs_hnsw_reach_step(g, &r, ~0u) == -EAGAIN)
 		;
 	return r.tail;
 }
