@@ -277,6 +277,27 @@ static int reset_journal(struct fsck *f, uint32_t sequence)
 	return ret;
 }
 
+/*
+ * A journal aborted while mounted records its error in s_errno, and the
+ * kernel's jbd2 refuses every transaction while it is there (the module
+ * clears it at its next mount, as ext4 does). Nothing the abort left is
+ * inconsistent: what it had not committed was never written. Say so and,
+ * when writing, clear it.
+ */
+static int clear_error(struct fsck *f, struct journal *j)
+{
+	int32_t err = (int32_t)be32toh(j->sb->s_errno);
+
+	if (!err)
+		return 0;
+	fsck_info(f, "%s: the journal was aborted in an earlier mount (error %" PRId32 ")%s",
+		  f->name, err, f->writable ? "; error cleared" : "");
+	if (!f->writable)
+		return 0;
+	j->sb->s_errno = 0;
+	return fsck_write_block(f, f->l.journal_start, j->sb);
+}
+
 static int recover(struct fsck *f, struct journal *j)
 {
 	uint32_t end;
@@ -315,7 +336,7 @@ int fsck_journal(struct fsck *f)
 			ret = 0;
 		goto out;
 	}
-	ret = j.sb->s_start ? recover(f, &j) : 0;
+	ret = j.sb->s_start ? recover(f, &j) : clear_error(f, &j);
 out:
 	free(j.revokes);
 	free(j.sb);

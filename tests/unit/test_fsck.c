@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "crc32c.h"
+#include "jbd2.h"
 #include "imgbuild.h"
 #include <uapi/vexfs_hnsw.h>
 
@@ -652,6 +653,43 @@ static void test_populated_image_clean(void **state)
 	assert_output_has("3 vectors");
 }
 
+/*
+ * A journal aborted in an earlier mount records its error in s_errno,
+ * which would keep the module from writing: not damage, but fsck says so
+ * and, writing, clears it.
+ */
+static void test_journal_error_cleared(void **state)
+{
+	uint8_t block[VEXFS_BLOCK_SIZE];
+	struct jbd2_super *js = (struct jbd2_super *)block;
+	uint32_t before;
+	struct img im;
+
+	(void)state;
+	/* Large enough to have a journal (VEXFS_JOURNAL_MIN_IMAGE_BYTES). */
+	snprintf(image, sizeof(image), "%s/journal-error.img", scratch);
+	unlink(image);
+	assert_int_equal(run(MKFS_BIN, "-q", image, "128M", NULL), 0);
+	img_open(&im, image);
+	assert_true(im.l.journal_blocks != 0);
+	img_read_block(&im, im.l.journal_start, block);
+	js->s_errno = htobe32((uint32_t)-5);
+	img_write_block(&im, im.l.journal_start, block);
+	img_close(&im);
+	before = image_hash();
+	assert_fsck("-n", 0);
+	assert_output_has("the journal was aborted in an earlier mount (error -5)");
+	assert_int_equal(image_hash(), before);
+	assert_fsck("-y", 0);
+	assert_output_has("error cleared");
+	img_open(&im, image);
+	img_read_block(&im, im.l.journal_start, block);
+	img_close(&im);
+	assert_int_equal(js->s_errno, 0);
+	assert_fsck("-n", 0);
+	assert_null(strstr(output, "aborted"));
+}
+
 static void test_unattached_file_to_lost_found(void **state)
 {
 	uint64_t ino = 0;
@@ -871,6 +909,7 @@ int main(void)
 		T(deleted_inode_released),
 		T(orphan_table_released),
 		T(preen_fixes_quietly),
+		T(journal_error_cleared),
 		T(not_vexfs),
 		T(device_too_small),
 		T(usage),
