@@ -318,8 +318,8 @@ uint32_t vexfs_hnsw_reachable(const struct vexfs_hnsw_graph *g,
 /*
  * The same a step at a time, for a graph in pages: a step stops at a page
  * not in memory (-ENODATA, the page in r->missing; put it in place and
- * step again, which resumes at the same link) or after budget links
- * (-EAGAIN); 0 when done, r->tail nodes reached. A step needs at most
+ * step again, which resumes at the same link) or after budget links (at
+ * least 1; -EAGAIN); 0 when done, r->tail nodes reached. A step needs at most
  * three pages at once: the node's, its links', and, above level 0, the
  * linked node's, whose level must reach the link's (a search does not
  * follow a link to a node below it). Over a checked graph the result is

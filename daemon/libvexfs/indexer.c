@@ -334,3 +334,40 @@ out:
 	snapshot_free(&s);
 	return err;
 }
+
+int libvexfs_index_codes_match(const struct vexfs_hnsw_graph *g, uint32_t first,
+			       const float *rows, uint32_t n, uint32_t *bad)
+{
+	struct vexfs_sq8 sq8 = { .dim = g->dim, .metric = g->metric };
+	float *lo;
+	uint8_t *code;
+	uint64_t missing;
+	uint32_t i;
+	int err = 0;
+
+	if (!g->codes_per_page)
+		return 0;
+	if ((uint64_t)first + n > g->node_count)
+		return -EINVAL;
+	lo = malloc(g->dim * sizeof(float));
+	code = malloc(g->dim);
+	if (!lo || !code) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = vexfs_hnsw_sq8_params(g, lo, &sq8.step, &missing);
+	if (err)
+		goto out;
+	vexfs_sq8_set_lo(&sq8, lo);
+	for (i = 0; i < n && !err; i++) {
+		vexfs_sq8_encode(&sq8, rows + (size_t)i * g->dim, code);
+		if (memcmp(code, vexfs_hnsw_code(g, first + i), g->dim)) {
+			*bad = i;
+			err = -EINVAL;
+		}
+	}
+out:
+	free(lo);
+	free(code);
+	return err;
+}

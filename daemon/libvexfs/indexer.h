@@ -60,4 +60,15 @@ int libvexfs_index_build_rows(struct vecio *v, unsigned int metric,
 			      void **graph, uint64_t *len,
 			      struct libvexfs_index_stats *st);
 
+struct vexfs_hnsw_graph;
+
+/*
+ * Were nodes first..first+n-1 of g built on these n rows? Compared through
+ * the SQ8 codes g carries (each row coded with g's coding); a graph
+ * without codes carries nothing to compare, and matches. 0, or -EINVAL
+ * with the first node that differs in *bad (counted from first).
+ */
+int libvexfs_index_codes_match(const struct vexfs_hnsw_graph *g, uint32_t first,
+			       const float *rows, uint32_t n, uint32_t *bad);
+
 #endif /* VEXFS_INDEXER_H */

@@ -88,6 +88,22 @@ static void print_written(const char *path, const struct vecio *v,
 	jw_object_end(&w);
 }
 
+/* Rows a graph can be built over: floats, a collection's dimension, a node each. */
+static int rows_buildable(const struct vecio *v, const char *data)
+{
+	if (v->elem != VECIO_FLOAT32)
+		return ctl_fail(EINVAL, data, "not a file of float vectors");
+	if (v->dim > VEXFS_MAX_DIM)
+		return ctl_fail(EINVAL, data, "%u dimensions; a collection holds at most %u",
+				v->dim, VEXFS_MAX_DIM);
+	if (!v->rows)
+		return ctl_fail(ENODATA, data, "no rows");
+	if (v->rows >= VEXFS_HNSW_NO_NODE)
+		return ctl_fail(E2BIG, data, "%llu rows; a graph holds fewer than %u",
+				(unsigned long long)v->rows, VEXFS_HNSW_NO_NODE);
+	return CTL_OK;
+}
+
 int cmd_index_write(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -123,19 +139,17 @@ int cmd_index_write(int argc, char **argv)
 	err = vecio_open(&v, argv[optind]);
 	if (err)
 		return ctl_fail_msg(err, "%s", v.err);
-	if (v.dim > VEXFS_MAX_DIM) {
+	rc = rows_buildable(&v, argv[optind]);
+	if (rc) {
 		vecio_close(&v);
-		return ctl_fail(EINVAL, argv[optind], "%u dimensions; a collection holds at most %u",
-				v.dim, VEXFS_MAX_DIM);
+		return rc;
 	}
 	err = libvexfs_index_build_rows(&v, (unsigned int)metric, &p, &graph, &len, &st);
 	if (err) {
 		if (v.err[0])
 			rc = ctl_fail_msg(err, "%s", v.err);
 		else
-			rc = ctl_fail(err, argv[optind], "%s", err == -EINVAL ?
-				      "not a file of float vectors" :
-				      err == -ENODATA ? "no rows" : "building");
+			rc = ctl_fail(err, argv[optind], "building");
 		vecio_close(&v);
 		return rc;
 	}
@@ -149,8 +163,13 @@ int cmd_index_write(int argc, char **argv)
 
 /* ==== index publish ==== */
 
-/* The whole graph file, 8-byte aligned as the loader wants it. */
-static int read_graph(const char *path, void **buf, uint64_t *len)
+/*
+ * The whole graph file, 8-byte aligned as the loader wants it; no longer
+ * than the largest graph of the collection (a data file given in its
+ * place is refused before it is read).
+ */
+static int read_graph(const char *path, const struct libvexfs_collection_info *info,
+		      void **buf, uint64_t *len)
 {
 	struct stat sb;
 	uint64_t done = 0;
@@ -159,9 +178,11 @@ static int read_graph(const char *path, void **buf, uint64_t *len)
 
 	if (fd < 0)
 		return ctl_fail(errno, path, NULL);
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || !sb.st_size) {
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || !sb.st_size ||
+	    (uint64_t)sb.st_size > vexfs_hnsw_bytes_max(info->slots, info->dim)) {
 		close(fd);
-		return ctl_fail(EINVAL, path, "not a graph file");
+		return ctl_fail(EINVAL, path, "not a graph of this collection: %lld bytes",
+				(long long)sb.st_size);
 	}
 	*len = sb.st_size;
 	if (posix_memalign(buf, 4096, *len)) {
@@ -185,28 +206,31 @@ static int read_graph(const char *path, void **buf, uint64_t *len)
 
 /* The graph must be one of this collection's: checked here to say why not. */
 static int graph_fits(const char *path, const void *buf, uint64_t len,
-		      const struct libvexfs_collection_info *info)
+		      const struct libvexfs_collection_info *info,
+		      struct vexfs_hnsw_graph *g)
 {
 	uint32_t max = info->slots > UINT32_MAX ? UINT32_MAX : (uint32_t)info->slots;
-	struct vexfs_hnsw_graph g;
 	const char *why = NULL;
-	int err = vexfs_hnsw_load(buf, len, max, &g, &why);
+	int err = vexfs_hnsw_load(buf, len, max, g, &why);
 
 	if (err)
 		return ctl_fail(-err, path, "%s", why ? why : "not a graph");
-	if (g.dim != info->dim || g.metric != info->metric)
+	if (g->dim != info->dim || g->metric != info->metric)
 		return ctl_fail(EINVAL, path, "a graph of %u dimensions, %s; the collection: %u, %s",
-				g.dim, libvexfs_metric_name(g.metric), info->dim,
+				g->dim, libvexfs_metric_name(g->metric), info->dim,
 				libvexfs_metric_name(info->metric));
 	return CTL_OK;
 }
 
 /*
- * Slot i must hold row i of data, for every row: then the graph built
- * over data is the collection's as of the first chunk's *seq.
+ * Slot i must hold row i of data, for every row, and the graph must be
+ * one over exactly those rows (node i for row i, and, when it carries
+ * codes, row i's code): then it is the collection's graph as of the first
+ * chunk's *seq.
  */
-static int check_rows(int fd, const char *dir, const char *data,
-		      const struct libvexfs_collection_info *info, uint64_t *seq)
+static int check_rows(int fd, const char *dir, const char *data, const char *path,
+		      const struct libvexfs_collection_info *info,
+		      const struct vexfs_hnsw_graph *g, uint64_t *seq)
 {
 	uint64_t *inos = malloc(CHECK_ROWS * sizeof(*inos)), start, got_seq;
 	float *want = malloc((size_t)CHECK_ROWS * info->dim * sizeof(float));
@@ -230,6 +254,12 @@ static int check_rows(int fd, const char *dir, const char *data,
 		rc = ctl_fail(EINVAL, data, "rows of %u floats wanted", info->dim);
 		goto out;
 	}
+	if (!v.rows || v.rows != g->node_count ||
+	    vexfs_hnsw_slot(g, g->node_count - 1) != v.rows - 1) {
+		rc = ctl_fail(EINVAL, path, "a graph of %u nodes, not one over the %llu rows of %s",
+			      g->node_count, (unsigned long long)v.rows, data);
+		goto out;
+	}
 	for (start = 0; (n = vecio_read(&v, want, CHECK_ROWS)) > 0; start += n) {
 		err = libvexfs_read_vectors(fd, info->dim, start, (uint32_t)n, inos,
 					    have, &returned, &got_seq);
@@ -249,6 +279,13 @@ static int check_rows(int fd, const char *dir, const char *data,
 					      (unsigned long long)(start + i), data);
 				goto out;
 			}
+		err = libvexfs_index_codes_match(g, start, want, (uint32_t)n, &i);
+		if (err) {
+			rc = ctl_fail(EINVAL, path, "node %llu was not built on row %llu of %s",
+				      (unsigned long long)(start + i),
+				      (unsigned long long)(start + i), data);
+			goto out;
+		}
 	}
 	if (n < 0)
 		rc = ctl_fail_msg((int)n, "%s", v.err);
@@ -290,6 +327,7 @@ int cmd_index_publish(int argc, char **argv)
 		{ 0 }
 	};
 	struct libvexfs_collection_info info;
+	struct vexfs_hnsw_graph g;
 	const char *rows = NULL, *dir, *path;
 	int opt, rc, fd, err;
 	uint64_t len = 0, seq;
@@ -313,12 +351,12 @@ int cmd_index_publish(int argc, char **argv)
 	if (rc)
 		return rc;
 	seq = info.seq;
-	rc = read_graph(path, &graph, &len);
+	rc = read_graph(path, &info, &graph, &len);
 	if (rc)
 		goto out_close;
-	rc = graph_fits(path, graph, len, &info);
+	rc = graph_fits(path, graph, len, &info, &g);
 	if (!rc && rows)
-		rc = check_rows(fd, dir, rows, &info, &seq);
+		rc = check_rows(fd, dir, rows, path, &info, &g, &seq);
 	if (!rc) {
 		err = libvexfs_index_publish(fd, graph, len, seq);
 		if (err)

@@ -135,17 +135,58 @@ static void test_ints_are_refused(void **state)
 	assert_null(graph);
 }
 
+/* A .npy of shape (0, DIM): a file vecio opens, with no row to build on. */
 static void test_no_rows(void **state)
 {
+	static const char head[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 24), }";
 	struct libvexfs_index_stats st;
+	char hdr[128];
+	uint16_t hlen = 128 - 10;
+	uint64_t len;
+	void *graph;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	memset(hdr, ' ', sizeof(hdr));
+	memcpy(hdr, "\x93NUMPY\x01\x00", 8);
+	memcpy(hdr + 8, &hlen, 2);
+	memcpy(hdr + 10, head, sizeof(head) - 1);
+	hdr[sizeof(hdr) - 1] = '\n';
+	snprintf(path, sizeof(path), "/tmp/vexfs-test-indexer-XXXXXX.npy");
+	fd = mkstemps(path, 4);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "wb");
+	assert_int_equal(fwrite(hdr, 1, sizeof(hdr), f), sizeof(hdr));
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(build(&graph, &len, &st), -ENODATA);
+	unlink(path);
+	assert_null(graph);
+}
+
+/* A graph on codes names its rows: each row's code is its node's. */
+static void test_codes_name_the_rows(void **state)
+{
+	struct libvexfs_index_stats st;
+	struct vexfs_hnsw_graph g;
+	uint32_t bad = 0;
 	uint64_t len;
 	void *graph;
 
 	(void)state;
-	write_rows(".fvecs", 0);
-	assert_int_not_equal(build(&graph, &len, &st), 0);
+	write_rows(".fvecs", ROWS);
+	assert_int_equal(build(&graph, &len, &st), 0);
 	unlink(path);
-	assert_null(graph);
+	assert_true(st.on_codes);
+	assert_int_equal(vexfs_hnsw_load(graph, len, ROWS, &g, NULL), 0);
+	assert_int_equal(libvexfs_index_codes_match(&g, 0, rows, ROWS, &bad), 0);
+	assert_int_equal(libvexfs_index_codes_match(&g, 100, rows + 100 * DIM, 50, &bad), 0);
+	/* Rows off by one: the first differs. */
+	assert_int_equal(libvexfs_index_codes_match(&g, 1, rows, 10, &bad), -EINVAL);
+	assert_int_equal(bad, 0);
+	/* Beyond the graph's nodes. */
+	assert_int_equal(libvexfs_index_codes_match(&g, ROWS - 5, rows, 10, &bad), -EINVAL);
+	free(graph);
 }
 
 int main(void)
@@ -154,6 +195,7 @@ int main(void)
 		cmocka_unit_test(test_rows_become_slots),
 		cmocka_unit_test(test_ints_are_refused),
 		cmocka_unit_test(test_no_rows),
+		cmocka_unit_test(test_codes_name_the_rows),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
