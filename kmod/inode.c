@@ -293,18 +293,30 @@ void vexfs_dirty_inode(struct inode *inode, int flags)
 
 	if (!VEXFS_SB(sb)->journal || !(flags & I_DIRTY_INODE))
 		return;
+	/*
+	 * Nested in the operation's handle this cannot fail; alone (a time
+	 * update) it fails only on an aborted journal or without memory, and
+	 * then, as ext4_dirty_inode(), the update is let go.
+	 */
 	handle = vexfs_journal_begin(sb, VEXFS_CREDITS_INODE, 0);
 	if (IS_ERR(handle)) {
-		vexfs_journal_abort(sb, PTR_ERR(handle), "logging an inode");
+		pr_err_ratelimited("%pg: inode %lu not logged (%ld)\n",
+				   sb->s_bdev, inode->i_ino, PTR_ERR(handle));
 		return;
 	}
 	/*
 	 * No caller hears of a failure here: the operation that dirtied the
 	 * inode learns it from the aborted journal (vexfs_journal_finish()).
+	 * An operation that ran out of credits (-ENOSPC: it could not grow
+	 * its handle) keeps its own error path; the inode's block, once
+	 * logged in this transaction, needs none.
 	 */
 	err = vexfs_store_inode(inode, false, false);
-	if (err)
+	if (err && err != -ENOSPC)
 		vexfs_journal_abort(sb, err, "logging an inode");
+	else if (err)
+		pr_err_ratelimited("%pg: inode %lu not logged: its operation's handle is full\n",
+				   sb->s_bdev, inode->i_ino);
 	vexfs_journal_end(handle);
 }
 

@@ -62,6 +62,28 @@ static bool vexfs_journal_needs_recovery(journal_t *journal)
 }
 
 /*
+ * A journal aborted in an earlier mount keeps the error in its superblock,
+ * and jbd2 refuses every handle while it is there: the filesystem would
+ * stay unwritable on every mount to come. What the aborted transaction
+ * held never committed and the replay left the last committed state, so
+ * say so and clear the error, as ext4 does (ext4_clear_journal_err()); on
+ * a read-only device, in memory only.
+ */
+static void vexfs_journal_clear_error(struct super_block *sb,
+				      journal_t *journal)
+{
+	int err = jbd2_journal_errno(journal);
+
+	if (!err)
+		return;
+	pr_warn("%pg: the journal was aborted in an earlier mount (%d): what it had not committed was lost\n",
+		sb->s_bdev, err);
+	jbd2_journal_clear_err(journal);
+	if (!bdev_read_only(sb->s_bdev))
+		jbd2_journal_update_sb_errno(journal);
+}
+
+/*
  * Open the journal and replay it. Called at mount before anything else
  * reads metadata, so every later read sees the replayed blocks.
  */
@@ -111,6 +133,7 @@ int vexfs_journal_load(struct super_block *sb)
 		jbd2_journal_destroy(journal);
 		return err;
 	}
+	vexfs_journal_clear_error(sb, journal);
 	sbi->journal = journal;
 	pr_info("%pg: %llu-block journal, ordered data\n", sb->s_bdev, len);
 	return 0;
@@ -316,6 +339,29 @@ noinline int vexfs_take_block(handle_t *handle, struct buffer_head *bh,
 }
 ALLOW_ERROR_INJECTION(vexfs_take_block, ERRNO);
 
+/*
+ * Has this handle's transaction already logged bh? Then logging it again
+ * costs no credit (jbd2 charges a buffer once per transaction, when its
+ * b_modified is first set), and none need be reserved: an operation that
+ * spent its credits can still log the blocks it changed before. The
+ * transaction cannot commit while the handle is open, so the answer holds.
+ */
+static bool vexfs_journal_logged(handle_t *handle, struct buffer_head *bh)
+{
+	struct journal_head *jh;
+	bool logged = false;
+
+	if (!buffer_jbd(bh))
+		return false;
+	jh = jbd2_journal_grab_journal_head(bh);
+	if (jh) {
+		logged = READ_ONCE(jh->b_transaction) == handle->h_transaction &&
+			 READ_ONCE(jh->b_modified);
+		jbd2_journal_put_journal_head(jh);
+	}
+	return logged;
+}
+
 /* Reserve a credit, then let jbd2 take the buffer into the transaction. */
 static __always_inline int vexfs_journal_take(struct super_block *sb,
 					      struct buffer_head *bh,
@@ -326,9 +372,11 @@ static __always_inline int vexfs_journal_take(struct super_block *sb,
 
 	if (!handle)
 		return 0;
-	err = vexfs_journal_ensure(handle, 1, 0);
-	if (err)
-		return err;
+	if (!vexfs_journal_logged(handle, bh)) {
+		err = vexfs_journal_ensure(handle, 1, 0);
+		if (err)
+			return err;
+	}
 	/*
 	 * The caller may already have changed other blocks of this handle
 	 * for the same operation; as ext4 does, a block that cannot be
