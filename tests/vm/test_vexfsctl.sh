@@ -92,12 +92,14 @@ with open(path, "wb") as f:
 EOF
 }
 
-# write_npy PATH DESCR ROWS DIM: an .npy as numpy writes it (64-byte
-# aligned header), data rows of (r, r + 0.5, ...) in the given dtype.
+# write_npy PATH DESCR ROWS DIM [reversed]: an .npy as numpy writes it
+# (64-byte aligned header), data rows of (r, r + 0.5, ...) in the given
+# dtype; reversed: row r is row 49 - r of those.
 write_npy() {
 	python3 - "$@" <<'EOF'
 import struct, sys
 path, descr, rows, dim = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+first, sign = (49, -1) if sys.argv[5:] == ["reversed"] else (0, 1)
 head = "{'descr': '%s', 'fortran_order': False, 'shape': (%d, %d), }" % (descr, rows, dim)
 pad = 64 - (10 + len(head) + 1) % 64
 head = head + " " * pad + "\n"
@@ -106,7 +108,7 @@ with open(path, "wb") as f:
     f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode())
     for r in range(rows):
         for c in range(dim):
-            f.write(struct.pack(fmt, r + c * 0.5))
+            f.write(struct.pack(fmt, first + sign * r + c * 0.5))
 EOF
 }
 
@@ -304,8 +306,18 @@ check "an indexed search finds row 10 as the file of id 1010" json_check \
 	'd["results"][0]["id"] == 1010' ctl --json search "$MNT/small" \
 	--query "$(python3 -c 'print(",".join("%g" % (10 + c * 0.5) for c in range(16)))')" -k 1
 write_npy "$SCRATCH/more.npy" '<f4' 51 16
-expect_fail "--rows with a row the collection lacks" -e "slot 50 does not hold row 50" \
+expect_fail "--rows of a file with a row more than the graph" \
+	-e "a graph of 50 nodes, not one over the 51 rows" \
 	ctl index publish "$MNT/small" "$GRAPH" --rows "$SCRATCH/more.npy"
+write_npy "$SCRATCH/other.npy" '<f4' 50 16 reversed
+check "another 50 rows: a graph on codes" json_check 'd["built_on"] == "codes"' \
+	ctl --json index write "$SCRATCH/other.npy" "$SCRATCH/other.hnsw" --metric cosine --threads 1
+expect_fail "--rows: a graph built on other rows is refused" -e "node [0-9]+ was not built on row" \
+	ctl index publish "$MNT/small" "$SCRATCH/other.hnsw" --rows "$NPY"
+check "put another vector in the file of row 10" \
+	ctl put "$MNT/small/1010" --vector "$(python3 -c 'print(",".join(["1"] * 16))')"
+expect_fail "--rows: a slot that no longer holds its row" -e "slot 10 does not hold row 10" \
+	ctl index publish "$MNT/small" "$GRAPH" --rows "$NPY"
 expect_fail "--rows of another dimension" -e "rows of 16 floats wanted" \
 	ctl index publish "$MNT/small" "$GRAPH" --rows "$BASE"
 check "index write with metric l2" ctl index write "$NPY" "$SCRATCH/l2.hnsw" --threads 1
