@@ -343,6 +343,44 @@ static void test_paged_walk_same(void **state)
 }
 
 /*
+ * A graph over 1,800 rows whose last node lives on level 0 alone and whose
+ * entry point has room for one more link on its top level (and, with
+ * full_page, whose upper records fill their last page), in *buf; its
+ * length, and its whole-graph view in *whole.
+ */
+static size_t graph_for_low_link(struct fixture *f, bool full_page, void **buf,
+				 struct vexfs_hnsw_graph *whole)
+{
+	uint64_t seed;
+	size_t len;
+
+	for (seed = 1; seed < 2000; seed++) {
+		len = build_on_codes(f, 1800, seed, 40, buf);
+		assert_int_equal(vexfs_hnsw_load(*buf, len, N, whole, NULL), 0);
+		if (whole->max_level > 0 &&
+		    (!full_page || whole->upper_count % whole->upper_per_page == 0) &&
+		    vexfs_hnsw_level(whole, whole->node_count - 1) == 0 &&
+		    vexfs_hnsw_le32(vexfs_hnsw_links_upper(whole, whole->entry,
+				whole->max_level)->l_count) < whole->m)
+			return len;
+		free(*buf);
+	}
+	fail_msg("no seed gave such a graph");
+	return 0;
+}
+
+/* Link the entry point to node low on its top level. */
+static void link_entry_to(struct vexfs_hnsw_graph *whole, uint32_t low)
+{
+	struct vexfs_hnsw_links *r = (struct vexfs_hnsw_links *)
+		vexfs_hnsw_links_upper(whole, whole->entry, whole->max_level);
+	uint32_t count = le32toh(r->l_count);
+
+	r->l_ids[count] = htole32(low);
+	r->l_count = htole32(count + 1);
+}
+
+/*
  * An upper-level link to a node that lives only on level 0: a whole-graph
  * load refuses it, a page check cannot see it, and the walk must not
  * follow it, for that node has no record on the level. Here the node is
@@ -357,32 +395,16 @@ static void test_link_below_level(void **state)
 	struct vexfs_hnsw_result res[EF];
 	struct vexfs_hnsw_graph whole;
 	struct vexfs_hnsw_scratch s;
-	struct vexfs_hnsw_links *r;
-	uint32_t low, count;
-	uint64_t seed, stops = 0;
+	uint64_t stops = 0;
 	struct coding c;
+	uint32_t low;
 	struct paged pg;
 	void *buf = NULL, *mem;
 	size_t len = 0;
 
-	for (seed = 1; seed < 2000; seed++) {
-		len = build_on_codes(f, 1800, seed, 40, &buf);
-		assert_int_equal(vexfs_hnsw_load(buf, len, N, &whole, NULL), 0);
-		if (whole.max_level > 0 && whole.upper_count % whole.upper_per_page == 0 &&
-		    vexfs_hnsw_level(&whole, whole.node_count - 1) == 0 &&
-		    vexfs_hnsw_le32(vexfs_hnsw_links_upper(&whole, whole.entry,
-				whole.max_level)->l_count) < whole.m)
-			break;
-		free(buf);
-		buf = NULL;
-	}
-	assert_non_null(buf);
+	len = graph_for_low_link(f, true, &buf, &whole);
 	low = whole.node_count - 1;
-	r = (struct vexfs_hnsw_links *)vexfs_hnsw_links_upper(&whole, whole.entry,
-							       whole.max_level);
-	count = le32toh(r->l_count);
-	r->l_ids[count] = htole32(low);
-	r->l_count = htole32(count + 1);
+	link_entry_to(&whole, low);
 	assert_int_equal(vexfs_hnsw_load(buf, len, N, &whole, NULL), -EUCLEAN);
 
 	assert_int_equal(paged_open(&pg, buf, len), 0);
@@ -472,25 +494,13 @@ static void test_reach_skips_link_below_level(void **state)
 {
 	struct fixture *f = *state;
 	struct vexfs_hnsw_graph whole;
-	struct vexfs_hnsw_links *r;
-	uint32_t low, n, l, count, words, reached, *queue;
+	uint32_t low, n, l, words, reached, *queue;
 	uint64_t *seen, stops = 0;
 	struct paged pg;
 	void *buf = NULL;
 	size_t len = 0;
 
-	for (n = 1; n < 2000; n++) {
-		len = build_on_codes(f, 1800, n, 40, &buf);
-		assert_int_equal(vexfs_hnsw_load(buf, len, N, &whole, NULL), 0);
-		if (whole.max_level > 0 &&
-		    vexfs_hnsw_level(&whole, whole.node_count - 1) == 0 &&
-		    vexfs_hnsw_le32(vexfs_hnsw_links_upper(&whole, whole.entry,
-				whole.max_level)->l_count) < whole.m)
-			break;
-		free(buf);
-		buf = NULL;
-	}
-	assert_non_null(buf);
+	len = graph_for_low_link(f, false, &buf, &whole);
 	low = whole.node_count - 1;
 	for (n = 0; n < whole.node_count; n++)
 		for (l = 0; l <= vexfs_hnsw_level(&whole, n); l++)
@@ -503,11 +513,7 @@ static void test_reach_skips_link_below_level(void **state)
 	reached = vexfs_hnsw_reachable(&whole, seen, queue);
 	assert_false(vexfs_hnsw_seen(seen, low));
 
-	r = (struct vexfs_hnsw_links *)vexfs_hnsw_links_upper(&whole, whole.entry,
-							       whole.max_level);
-	count = le32toh(r->l_count);
-	r->l_ids[count] = htole32(low);
-	r->l_count = htole32(count + 1);
+	link_entry_to(&whole, low);
 	assert_int_equal(vexfs_hnsw_load(buf, len, N, &whole, NULL), -EUCLEAN);
 
 	assert_int_equal(paged_open(&pg, buf, len), 0);
