@@ -37,7 +37,7 @@ int vexfs_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 const struct file_operations vexfs_file_ops = {
 	.llseek		= generic_file_llseek,
 	.read_iter	= generic_file_read_iter,
-	.write_iter	= generic_file_write_iter,
+	.write_iter	= vexfs_file_write_iter,
 	.mmap		= vexfs_file_mmap,
 	.open		= generic_file_open,
 	.fsync		= vexfs_fsync,

@@ -432,10 +432,13 @@ static int vexfs_get_block_alloc(struct inode *inode, sector_t iblock, u32 want,
 		if (IS_ERR(handle))
 			return PTR_ERR(handle);
 	}
-	err = vexfs_map_alloc(inode, iblock, want, pblk, len, new);
+	err = vexfs_map_alloc(inode, iblock, vexfs_write_want(inode, iblock, want),
+			      pblk, len, new);
 	if (!err && *new && !vexfs_blocks_are_meta(inode))
 		err = vexfs_journal_order(inode, (loff_t)iblock << VEXFS_BLOCK_SHIFT,
 					  (loff_t)*len << VEXFS_BLOCK_SHIFT);
+	if (!err)
+		vexfs_write_mapped(inode, iblock, *len, new);
 	return vexfs_journal_finish(handle, err);
 }
 
@@ -481,61 +484,6 @@ static int vexfs_writepages(struct address_space *mapping,
 			    struct writeback_control *wbc)
 {
 	return mpage_writepages(mapping, wbc, vexfs_get_block);
-}
-
-/* Give back blocks a failed write allocated past the end of the file. */
-static void vexfs_write_failed(struct address_space *mapping, loff_t to)
-{
-	struct inode *inode = mapping->host;
-
-	if (to > inode->i_size) {
-		truncate_pagecache(inode, inode->i_size);
-		vexfs_truncate_blocks(inode, DIV_ROUND_UP(inode->i_size,
-							  VEXFS_BLOCK_SIZE));
-	}
-}
-
-/*
- * A write holds one handle from write_begin to write_end, started before
- * the folio is locked: the commit locks folios to write ordered data.
- */
-static int vexfs_write_begin(struct file *file, struct address_space *mapping,
-			     loff_t pos, unsigned int len, struct folio **foliop,
-			     void **fsdata)
-{
-	struct super_block *sb = mapping->host->i_sb;
-	handle_t *handle;
-	int retries = 0;
-	int err;
-
-retry:
-	handle = vexfs_journal_begin(sb, VEXFS_CREDITS_WRITE, 0);
-	if (IS_ERR(handle))
-		return PTR_ERR(handle);
-	err = block_write_begin(mapping, pos, len, foliop, vexfs_get_block);
-	if (err < 0) {
-		vexfs_write_failed(mapping, pos + len);
-		vexfs_journal_end(handle);
-		if (err == -ENOSPC && vexfs_journal_retry_alloc(sb, &retries))
-			goto retry;
-	}
-	return err;
-}
-
-static int vexfs_write_end(struct file *file, struct address_space *mapping,
-			   loff_t pos, unsigned int len, unsigned int copied,
-			   struct folio *folio, void *fsdata)
-{
-	int ret = generic_write_end(file, mapping, pos, len, copied, folio,
-				    fsdata);
-
-	int end;
-
-	if (ret < len)
-		vexfs_write_failed(mapping, pos + len);
-	end = vexfs_journal_end(journal_current_handle());
-	/* The copy happened, but its size and blocks will never commit. */
-	return end ? end : ret;
 }
 
 /*

@@ -372,7 +372,9 @@ static __always_inline int vexfs_journal_take(struct super_block *sb,
 
 	if (!handle)
 		return 0;
-	if (!vexfs_journal_logged(handle, bh)) {
+	/* Whether bh was logged matters only to a handle out of credits. */
+	if (jbd2_handle_buffer_credits(handle) < 1 &&
+	    !vexfs_journal_logged(handle, bh)) {
 		err = vexfs_journal_ensure(handle, 1, 0);
 		if (err)
 			return err;

@@ -14,6 +14,7 @@
 
 struct vexfs_dir_index;
 struct vexfs_collection;
+struct vexfs_write_chunk;
 
 /* Geometry and allocator state of a mounted filesystem. */
 struct vexfs_sb_info {
@@ -58,6 +59,8 @@ struct vexfs_inode_info {
 	u32 aux;				/* see i_aux on disk */
 	struct rw_semaphore xattr_sem;		/* the xattr block */
 	u64 last_pblk;				/* allocation goal for the next block */
+	struct vexfs_write_chunk *wchunk;	/* a write in progress: write.c */
+	struct task_struct *wchunk_task;	/* its writer */
 
 	/* Directories: name index built on first use, under dir_lock. */
 	struct mutex dir_lock;
@@ -190,6 +193,17 @@ extern const struct file_operations vexfs_file_ops;
 extern const struct inode_operations vexfs_file_iops;
 extern const struct inode_operations vexfs_symlink_iops;
 extern const struct inode_operations vexfs_special_iops;
+
+/* write.c */
+ssize_t vexfs_file_write_iter(struct kiocb *iocb, struct iov_iter *from);
+int vexfs_write_begin(struct file *file, struct address_space *mapping,
+		      loff_t pos, unsigned int len, struct folio **foliop,
+		      void **fsdata);
+int vexfs_write_end(struct file *file, struct address_space *mapping,
+		    loff_t pos, unsigned int len, unsigned int copied,
+		    struct folio *folio, void *fsdata);
+u32 vexfs_write_want(struct inode *inode, u32 lblk, u32 want);
+void vexfs_write_mapped(struct inode *inode, u32 lblk, u32 len, bool *new);
 
 /* dir.c */
 extern const struct file_operations vexfs_dir_ops;

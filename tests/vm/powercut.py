@@ -104,6 +104,11 @@ def replay(log, img, start, stop):
 
 # ---- the workload -------------------------------------------------------
 
+def file_bytes(seed, size):
+    """The contents the workload gives a file: size bytes from its seed."""
+    return random.Random(seed).randbytes(size)
+
+
 class Workload:
     """Runs steps on MNT and records, per step, what each object became."""
 
@@ -123,10 +128,10 @@ class Workload:
         os.fsync(fd)
         os.close(fd)
 
-    def contents(self, size):
-        return self.rng.randbytes(size)
-
-    def write_file(self, rel, data, sync=True):
+    def write_file(self, rel, size, sync=True):
+        """Rewrite rel with size bytes of its own seed, in one write()."""
+        seed = self.rng.getrandbits(63)
+        data = file_bytes(seed, size)
         with open(self.path(rel), "wb") as f:
             f.write(data)
             if sync:
@@ -134,7 +139,7 @@ class Workload:
                 os.fsync(f.fileno())
         old = self.state.get(rel, {})
         self.state[rel] = {"type": "file", "sha": hashlib.sha256(data).hexdigest(),
-                           "size": len(data), "vector": old.get("vector")}
+                           "size": size, "seed": seed, "vector": old.get("vector")}
         self.touched.add(rel)
 
     def mkdir(self, rel):
@@ -198,7 +203,7 @@ class Workload:
                                   "--local", "-q"], stdout=subprocess.DEVNULL)
         for i in range(4):
             rel = "coll/p%d-%d" % (r, i)
-            self.write_file(rel, self.contents(100))
+            self.write_file(rel, 100)
             self.put_vector(rel)
         if build.wait():
             raise RuntimeError("index build failed")
@@ -232,13 +237,13 @@ class Workload:
         # new files of assorted sizes, each fsynced, then the directory
         for i in range(3):
             self.write_file("docs/r%d-%d" % (r, i),
-                            self.contents(rng.choice([0, 100, 5000, 70000, 300000])))
+                            rng.choice([0, 100, 5000, 70000, 300000]))
         self.sync_dir("docs")
         self.end_step()
         # files with vectors in the collection
         for i in range(4):
             rel = "coll/v%d-%d" % (r, i)
-            self.write_file(rel, self.contents(rng.randrange(1, 3000)))
+            self.write_file(rel, rng.randrange(1, 3000))
             self.put_vector(rel)
         self.sync_dir("coll")
         self.end_step()
@@ -254,7 +259,7 @@ class Workload:
         self.end_step()
         # overwrite and truncate an older file, drop a vector
         if r:
-            self.write_file("docs/r%d-1" % (r - 1), self.contents(rng.randrange(1, 40000)))
+            self.write_file("docs/r%d-1" % (r - 1), rng.randrange(1, 40000))
             self.del_vector("coll/v%d-3" % (r - 1))
             fd = os.open(self.path("coll/v%d-3" % (r - 1)), os.O_RDONLY)
             os.fsync(fd)
@@ -327,10 +332,16 @@ def check_object(mnt, rel, want):
 
 
 def prefix_of(mnt, rel, want):
-    """A file in the middle of being written: absent, or a prefix."""
+    """A file in the middle of being written holds the first bytes of what
+    was being written, never anything else (no block past what committed,
+    no block the data did not reach)."""
     path = os.path.join(mnt, rel)
-    return want is not None and want["type"] == "file" and \
-        os.path.isfile(path) and os.path.getsize(path) <= want["size"]
+    if want is None or want["type"] != "file" or not os.path.isfile(path):
+        return False
+    with open(path, "rb") as f:
+        data = f.read()
+    return len(data) <= want["size"] and \
+        data == file_bytes(want["seed"], want["size"])[:len(data)]
 
 
 def verify(mnt, model, step):

@@ -212,6 +212,84 @@ EOF
 check "fsync, fdatasync and directory fsync succeed" fsync_calls
 check "sync -f (syncfs) succeeds" sync -f "$MNT"
 
+# ---------------------------------------------------------------------------
+section "buffered writes in chunks"
+
+# A write allocates the blocks of its chunk past the end of the file ahead
+# of their pages. The blocks come from a deleted file full of 0xAA, so a
+# block handed to a page without zeroing, or kept past a short write, shows.
+chunked_writes() {
+	python3 - "$MNT/files/chunks" <<'EOF'
+import ctypes, mmap, os, sys
+d = sys.argv[1]
+os.mkdir(d)
+with open(d + "/old", "wb") as f:
+    f.write(b"\xaa" * (8 << 20))
+    os.fsync(f.fileno())
+os.unlink(d + "/old")
+os.sync()                                  # the frees commit: blocks reusable
+
+def check(name, data):
+    with open(d + "/" + name, "rb") as f:
+        if f.read() != data:
+            sys.exit("%s: read() differs" % name)
+        if len(data) % 4096:
+            with mmap.mmap(f.fileno(), 0, mmap.MAP_SHARED, mmap.PROT_READ) as m:
+                # The mapping covers the whole last page.
+                tail = m[len(data):]
+                if m.size() < len(data) or any(tail):
+                    sys.exit("%s: the last page holds old bytes past the end" % name)
+
+for size in (100, 3 * 4096 + 100, 65536 + 4196, 300000):
+    data = bytes((i * 7 + size) & 0xFF or 1 for i in range(size))
+    fd = os.open(d + "/w%d" % size, os.O_WRONLY | os.O_CREAT, 0o644)
+    if os.write(fd, data) != size:
+        sys.exit("short write of %d" % size)
+    os.close(fd)
+    check("w%d" % size, data)
+
+# A gap past the end, inside one chunk, reads as zeros.
+fd = os.open(d + "/gap", os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b"a" * 100)
+os.pwrite(fd, b"b" * 100, 10000)
+os.close(fd)
+check("gap", b"a" * 100 + bytes(9900) + b"b" * 100)
+
+# A write whose source runs into an unreadable page stops after the pages
+# it copied: that size, and no block past it.
+libc = ctypes.CDLL(None, use_errno=True)
+libc.write.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+libc.write.restype = ctypes.c_ssize_t
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+buf = mmap.mmap(-1, 4 * 4096)
+buf[:] = b"c" * (4 * 4096)
+addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+if libc.mprotect(addr + 2 * 4096, 2 * 4096, 0):
+    sys.exit("mprotect failed")
+fd = os.open(d + "/short", os.O_WRONLY | os.O_CREAT, 0o644)
+n = libc.write(fd, addr, 4 * 4096)
+os.fsync(fd)
+st = os.fstat(fd)
+os.close(fd)
+if n != 2 * 4096 or st.st_size != 2 * 4096:
+    sys.exit("short write returned %d, size %d" % (n, st.st_size))
+if st.st_blocks * 512 != 2 * 4096:
+    sys.exit("short write kept %d bytes of blocks for 8192" % (st.st_blocks * 512))
+check("short", b"c" * 8192)
+
+# The same when the source runs out inside a page: the bytes up to the
+# unreadable page, at an offset inside the file's page, are written.
+fd = os.open(d + "/short-mid", os.O_WRONLY | os.O_CREAT, 0o644)
+n = libc.write(fd, addr + 2 * 4096 - 3000, 8000)
+os.close(fd)
+if n != 3000:
+    sys.exit("a write stopping inside a page returned %d, not 3000" % n)
+check("short-mid", b"c" * 3000)
+EOF
+}
+check "writes of 100 B to 300 KB into reused blocks read back, zeros past the end" chunked_writes
+check "a 1 MiB write is one run of blocks (FIBMAP)" bash -c 'dd if=/dev/urandom of="$1" bs=1M count=1 iflag=fullblock status=none && sync && filefrag -B "$1" | grep -q ": 1 extent found"' _ "$MNT/files/chunks/mib"
+
 # A file still open after unlink stays readable, and its space comes back
 # only at the last close.
 open_unlinked() {
