@@ -184,6 +184,8 @@ struct fsck_walk {
 };
 int fsck_extent_check(struct fsck *f, uint64_t ino,
 		      const struct vexfs_inode *raw, const struct fsck_walk *w);
+void fsck_extent_explain(struct fsck *f, uint64_t ino,
+			 const struct vexfs_inode *raw);
 int fsck_extent_walk(struct fsck *f, const struct vexfs_inode *raw,
 		     const struct fsck_walk *w);
 int fsck_bmap(struct fsck *f, const struct vexfs_inode *raw, uint32_t lblk,

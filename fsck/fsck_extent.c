@@ -19,10 +19,17 @@
 
 #define LBLK_LIMIT	((uint64_t)UINT32_MAX + 1)
 
+/* What a walk says of each fault it finds. */
+enum walk_report {
+	WALK_QUIET,
+	WALK_UNFIXABLE,		/* a problem fsck leaves as it is */
+	WALK_EXPLAIN,		/* a line under the question that follows */
+};
+
 struct walk {
 	struct fsck *f;
 	uint64_t ino;
-	bool report;
+	enum walk_report report;
 	const struct fsck_walk *w;
 	unsigned int errors;
 };
@@ -50,7 +57,13 @@ static void tree_error(struct walk *c, const struct node *n,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n->blocknr)
+	if (c->report == WALK_EXPLAIN && n->blocknr)
+		fsck_info(c->f, "Inode %" PRIu64 ", extent block %" PRIu64 " (depth %u): %s.",
+			  c->ino, n->blocknr, n->depth, msg);
+	else if (c->report == WALK_EXPLAIN)
+		fsck_info(c->f, "Inode %" PRIu64 ", extent tree root (depth %u): %s.",
+			  c->ino, n->depth, msg);
+	else if (n->blocknr)
 		fsck_unfixable(c->f, "Inode %" PRIu64 ", extent block %" PRIu64 " (depth %u): %s.",
 			       c->ino, n->blocknr, n->depth, msg);
 	else
@@ -218,7 +231,7 @@ static void walk_node(struct walk *c, const struct node *n)
 
 static int walk_tree(struct fsck *f, uint64_t ino,
 		     const struct vexfs_inode *raw, const struct fsck_walk *w,
-		     bool report)
+		     enum walk_report report)
 {
 	const struct vexfs_extent_header *eh =
 		(const struct vexfs_extent_header *)raw->i_extent_root;
@@ -244,14 +257,21 @@ static int walk_tree(struct fsck *f, uint64_t ino,
 int fsck_extent_check(struct fsck *f, uint64_t ino,
 		      const struct vexfs_inode *raw, const struct fsck_walk *w)
 {
-	return walk_tree(f, ino, raw, w, true);
+	return walk_tree(f, ino, raw, w, WALK_UNFIXABLE);
+}
+
+/* Say what is wrong with @ino's tree, for a repair that replaces it. */
+void fsck_extent_explain(struct fsck *f, uint64_t ino,
+			 const struct vexfs_inode *raw)
+{
+	walk_tree(f, ino, raw, NULL, WALK_EXPLAIN);
 }
 
 /* The same walk without reports, for a tree already checked. */
 int fsck_extent_walk(struct fsck *f, const struct vexfs_inode *raw,
 		     const struct fsck_walk *w)
 {
-	return walk_tree(f, 0, raw, w, false);
+	return walk_tree(f, 0, raw, w, WALK_QUIET);
 }
 
 /* Last entry of a node whose logical start is <= @lblk, or -1. */

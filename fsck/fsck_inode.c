@@ -6,9 +6,15 @@
  * claimed in the computed block set, so that a block owned twice shows.
  *
  * An inode whose checksum is wrong but whose contents pass every check is
- * resealed, as e2fsck does; one whose contents are wrong too is left
- * alone, and since the blocks it may own are then unknown, no block is
- * freed at the end of the run.
+ * resealed, as e2fsck does. One whose fields or extent tree the module
+ * would refuse is cleared, as e2fsck clears an inode it cannot make sense
+ * of: its slot zeroed and its bit freed before any of its blocks is
+ * claimed, so that pass 6 frees what only it held; pass 2 then clears the
+ * entries naming it, and what a cleared directory held goes to
+ * /lost+found. The root, collections and the hidden inodes of their
+ * tables and indexes are never cleared. An inode left as it is makes the
+ * blocks it may own unknown, and then no block is freed at the end of the
+ * run.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -178,15 +184,39 @@ static int check_checksum(struct fsck *f, uint64_t ino,
 
 	if (le32toh(raw->i_checksum) == want)
 		return 0;
-	if (!contents_valid(f, raw)) {
-		fsck_unfixable(f, "Inode %" PRIu64 ": checksum mismatch, and its contents are invalid.",
-			       ino);
+	if (!contents_valid(f, raw))
 		return -1;
-	}
 	if (fsck_fixable(f, "Inode %" PRIu64 " passes checks, but its checksum is 0x%08x, should be 0x%08x.",
 			 ino, le32toh(raw->i_checksum), want))
 		*rewrite = true;
 	return 0;
+}
+
+static bool may_clear(uint64_t ino, const struct vexfs_inode *raw)
+{
+	return ino != VEXFS_ROOT_INO &&
+	       !(le16toh(raw->i_flags) & (FSCK_HIDDEN_FLAGS | VEXFS_INODE_COLLECTION));
+}
+
+/* An inode the module would refuse: cleared, or kept, its blocks unknown. */
+static void bad_inode(struct fsck *f, uint64_t ino,
+		     const struct vexfs_inode *raw, const char *fault)
+{
+	struct vexfs_inode zero = { 0 };
+
+	if (!may_clear(ino, raw)) {
+		fsck_unfixable(f, "Inode %" PRIu64 ": %s (mode 0%o).", ino, fault,
+			       le16toh(raw->i_mode));
+	} else if (fsck_fixable(f, "Inode %" PRIu64 ": %s (mode 0%o).  Clear the inode.",
+				ino, fault, le16toh(raw->i_mode))) {
+		if (!fsck_write_inode(f, ino, &zero)) {
+			fsck_free_inode(f, ino);
+			return;
+		}
+		fsck_fix_failed(f);
+	}
+	record(f, ino, raw, INO_BAD);
+	f->blocks_uncertain = true;
 }
 
 int fsck_check_inode(struct fsck *f, uint64_t ino, struct vexfs_inode *raw)
@@ -200,16 +230,18 @@ int fsck_check_inode(struct fsck *f, uint64_t ino, struct vexfs_inode *raw)
 	int bad = 0;
 
 	if (check_checksum(f, ino, raw, &rewrite)) {
-		record(f, ino, raw, INO_BAD);
-		f->blocks_uncertain = true;
+		bad_inode(f, ino, raw, "checksum mismatch, and its contents are invalid");
 		return 0;
 	}
 	fault = field_fault(raw);
 	if (fault) {
-		fsck_unfixable(f, "Inode %" PRIu64 ": %s (mode 0%o).", ino, fault,
-			       le16toh(raw->i_mode));
-		record(f, ino, raw, INO_BAD);
-		f->blocks_uncertain = true;
+		bad_inode(f, ino, raw, fault);
+		return 0;
+	}
+	/* A tree to be cleared must not claim blocks first. */
+	if (may_clear(ino, raw) && fsck_extent_walk(f, raw, NULL)) {
+		fsck_extent_explain(f, ino, raw);
+		bad_inode(f, ino, raw, "its extent tree is invalid");
 		return 0;
 	}
 	u.limit = (le64toh(raw->i_size) + VEXFS_BLOCK_SIZE - 1) / VEXFS_BLOCK_SIZE;
