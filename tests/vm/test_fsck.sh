@@ -285,19 +285,6 @@ repairable() {
 	check "$name: mounts and ls -lR works" mounts_and_lists
 }
 
-# unrepaired NAME REGEX DAMAGE...: reported by -n and still by -y.
-unrepaired() {
-	local name=$1 re=$2
-	shift 2
-	section "$name"
-	fresh_copy || { fail "$name" "cannot attach a copy"; return; }
-	"$@" || { fail "$name: damage" "the edit failed"; return; }
-	expect_fsck "$name: -n reports it" 4 "~$re" -n "$DEV"
-	run_fsck -y "$DEV"
-	check_eq "$name: -y leaves it (exit has bit 4)" 4 "$((FSCK_RC & 4))"
-	expect_fsck "$name: still reported" 4 "~$re" -n "$DEV"
-}
-
 sb_get() { "$TESTS_DIR/sbedit.py" "$PRISTINE" get "$1"; }
 BLOCKS=$(sb_get s_blocks_count)
 INODES=$(sb_get s_inodes_count)
@@ -323,7 +310,7 @@ repairable "wrong free block count" "Free blocks count wrong" wrong_free
 repairable "dangling vector slot" "slot 0 names inode" dangling_slot
 repairable "corrupted inode checksum" "passes checks, but its checksum" inode_crc
 repairable "wrong directory parent" "i_parent is 1, should be" wrong_parent
-unrepaired "corrupted directory block" "checksum or magic mismatch" dir_block_crc
+repairable "corrupted directory block" "checksum mismatch.  Check its records and reseal it" dir_block_crc
 
 # The file that held slot 0 must have forgotten its vector, and the
 # collection must still search after the repair.
