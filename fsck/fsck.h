@@ -198,9 +198,9 @@ int fsck_extent_append(struct fsck *f, uint64_t ino, struct vexfs_inode *raw,
 		       uint32_t lblk, uint64_t pblk);
 
 /* fsck_xattr.c */
-/* regular: the inode is a regular file (only those keep a vector). */
-int fsck_check_xattr(struct fsck *f, uint64_t ino, uint64_t blocknr,
-		     bool regular);
+/* raw's xattr block; a bad one is dropped when the repair is allowed. */
+int fsck_check_xattr(struct fsck *f, uint64_t ino, struct vexfs_inode *raw,
+		     bool *rewrite);
 
 /* fsck_inode.c: pass 1 for one inode. */
 int fsck_check_inode(struct fsck *f, uint64_t ino, struct vexfs_inode *raw);

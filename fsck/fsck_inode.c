@@ -247,10 +247,10 @@ int fsck_check_inode(struct fsck *f, uint64_t ino, struct vexfs_inode *raw)
 	u.limit = (le64toh(raw->i_size) + VEXFS_BLOCK_SIZE - 1) / VEXFS_BLOCK_SIZE;
 	bad = fsck_extent_check(f, ino, raw, &w);
 	if (raw->i_xattr_block) {
-		if (fsck_check_xattr(f, ino, le64toh(raw->i_xattr_block),
-				     S_ISREG(le16toh(raw->i_mode))))
+		if (fsck_check_xattr(f, ino, raw, &rewrite))
 			bad = 1;
-		if (fsck_data_block_valid(f, le64toh(raw->i_xattr_block), 1))
+		if (raw->i_xattr_block &&
+		    fsck_data_block_valid(f, le64toh(raw->i_xattr_block), 1))
 			u.blocks++;
 	}
 	if (bad)

@@ -5,10 +5,15 @@
  * points at it, entries that tile exactly the bytes the header says are
  * used, and as many of them as it counts; a vector kept with its file
  * (struct vexfs_kept_vector) held to the module's vexfs_kept_decode().
+ *
+ * A bad block is dropped, as e2fsck clears a bad EA block: the inode
+ * forgets it (its attributes and kept vector are lost) and, unless
+ * another owner claims it too, pass 6 frees it.
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <uapi/vexfs.h>
 
@@ -92,36 +97,65 @@ static const char *check_entries(const uint8_t *block, uint64_t ino,
 	return NULL;
 }
 
-/* Returns 0, or 1 when the block is bad (reported). */
-int fsck_check_xattr(struct fsck *f, uint64_t ino, uint64_t blocknr,
-		     bool regular)
+/* The first fault of the block, or NULL; aborts the run if unreadable. */
+static const char *xattr_fault(struct fsck *f, uint64_t ino, uint64_t blocknr,
+			       bool regular)
 {
-	uint8_t *block;
-	const char *why = NULL;
+	uint8_t *block = malloc(VEXFS_BLOCK_SIZE);
+	const char *why;
 
-	if (!fsck_data_block_valid(f, blocknr, 1)) {
-		fsck_unfixable(f, "Inode %" PRIu64 ": xattr block %" PRIu64 " is outside the data area.",
-			       ino, blocknr);
-		return 1;
-	}
-	if (!fsck_claim_block(f, blocknr))
-		fsck_unfixable(f, "Inode %" PRIu64 ": xattr block %" PRIu64 " is also used by something else.",
-			       ino, blocknr);
-	block = malloc(VEXFS_BLOCK_SIZE);
 	if (!block || fsck_read_block(f, blocknr, block)) {
 		free(block);
 		f->aborted = true;
-		return 1;
+		return "unreadable";
 	}
 	if (!vexfs_block_sealed_ok(block, VEXFS_XATTR_MAGIC, blocknr))
 		why = "checksum or magic mismatch";
 	else
 		why = check_entries(block, ino, regular);
 	free(block);
-	if (why)
+	return why;
+}
+
+/*
+ * Check raw's xattr block. Returns 0, with *rewrite set when the inode
+ * dropped a bad block, or 1 when a bad block stays (reported).
+ */
+int fsck_check_xattr(struct fsck *f, uint64_t ino, struct vexfs_inode *raw,
+		     bool *rewrite)
+{
+	uint64_t blocknr = le64toh(raw->i_xattr_block);
+	bool regular = S_ISREG(le16toh(raw->i_mode));
+	bool inside = fsck_data_block_valid(f, blocknr, 1), mine = false;
+	const char *why;
+
+	if (!inside) {
+		why = "is outside the data area";
+	} else {
+		mine = fsck_claim_block(f, blocknr);
+		if (!mine)
+			fsck_unfixable(f, "Inode %" PRIu64 ": xattr block %" PRIu64 " is also used by something else.",
+				       ino, blocknr);
+		why = xattr_fault(f, ino, blocknr, regular);
+		if (f->aborted)
+			return 1;
+	}
+	if (!why) {
+		f->stats.xattr_blocks++;
+		return 0;
+	}
+	/* A block another owner claims too is not this inode's to drop. */
+	if (inside && !mine) {
 		fsck_unfixable(f, "Inode %" PRIu64 ", xattr block %" PRIu64 ": %s.",
 			       ino, blocknr, why);
-	else
-		f->stats.xattr_blocks++;
-	return why ? 1 : 0;
+		return 1;
+	}
+	if (!fsck_fixable(f, "Inode %" PRIu64 ", xattr block %" PRIu64 ": %s.  Drop the block (the inode's extended attributes are lost).",
+			  ino, blocknr, why))
+		return 1;
+	if (inside)
+		vexfs_bit_clear(f->bbits, blocknr);	/* claimed by no one now */
+	raw->i_xattr_block = 0;
+	*rewrite = true;
+	return 0;
 }

@@ -322,6 +322,11 @@ static void wrong_block_count(struct img *im)
 	SET_INODE(im, pop.sparse, i_blocks, 3);
 }
 
+static void xattr_block_outside(struct img *im)
+{
+	SET_INODE(im, pop.file, i_xattr_block, 1);
+}
+
 static void wrong_table_links(struct img *im)
 {
 	SET_INODE(im, pop.table, i_nlink, 0);
@@ -506,6 +511,7 @@ REPAIR_TEST(bitmap_checksum, "Block bitmap block")
 REPAIR_TEST(wrong_dir_parent, "i_parent is 1, should be")
 REPAIR_TEST(wrong_block_count, "i_blocks is 3, should be 13")
 REPAIR_TEST(wrong_table_links, "link count is 0, should be 1")
+REPAIR_TEST(xattr_block_outside, "is outside the data area.  Drop the block")
 
 static void dir_block_checksum(struct img *im)
 {
@@ -648,9 +654,9 @@ REPAIR_TEST(bad_dir_record, "bad record at offset")
 REPAIR_TEST(dup_and_dot_entries, "repeats a name of the directory.  Clear it.")
 REPAIR_TEST(entries_to_root_and_table, "links the root directory.  Clear it.")
 REPAIR_TEST(dir_two_parents, "Clear the second entry.")
-UNREPAIRED_TEST(kept_vector_nan, "a kept vector with a component that is not finite")
-UNREPAIRED_TEST(kept_vector_wrong_dim, "a kept vector whose length is not its dimension's")
-UNREPAIRED_TEST(kept_vector_on_directory, "a kept vector on an inode that is no regular file")
+REPAIR_TEST(kept_vector_nan, "a kept vector with a component that is not finite")
+REPAIR_TEST(kept_vector_wrong_dim, "a kept vector whose length is not its dimension's")
+REPAIR_TEST(kept_vector_on_directory, "a kept vector on an inode that is no regular file")
 REPAIR_TEST(bad_extent_node, "header gives")
 REPAIR_TEST(extents_out_of_order, "out of order")
 UNREPAIRED_TEST(shared_block, "also used by something else")
@@ -930,6 +936,7 @@ int main(void)
 		T(wrong_dir_parent),
 		T(wrong_block_count),
 		T(wrong_table_links),
+		T(xattr_block_outside),
 		T(kept_vector_nan),
 		T(kept_vector_wrong_dim),
 		T(kept_vector_on_directory),
