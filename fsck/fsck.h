@@ -140,6 +140,8 @@ static inline bool fsck_data_block_valid(const struct fsck *f, uint64_t start,
 __attribute__((format(printf, 2, 3)))
 bool fsck_fixable(struct fsck *f, const char *fmt, ...);
 __attribute__((format(printf, 2, 3)))
+bool fsck_fixable_unshared(struct fsck *f, const char *fmt, ...);
+__attribute__((format(printf, 2, 3)))
 void fsck_unfixable(struct fsck *f, const char *fmt, ...);
 __attribute__((format(printf, 2, 3)))
 void fsck_info(struct fsck *f, const char *fmt, ...);
@@ -214,7 +216,8 @@ int fsck_rec_check(const struct fsck *f, const uint8_t *block,
 		   unsigned int off);
 int fsck_pass2(struct fsck *f);
 
-/* fsck_dirwrite.c: adding a name to a directory. */
+/* fsck_dirwrite.c: looking a name up in a directory, adding one. */
+int fsck_dir_has(struct fsck *f, uint64_t dir, const char *name);
 int fsck_dir_add(struct fsck *f, uint64_t dir, const char *name,
 		 uint64_t ino, uint8_t type);
 

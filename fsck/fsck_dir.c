@@ -45,29 +45,39 @@ static struct vexfs_dirent *rec_at(const uint8_t *block, unsigned int off)
 	return (struct vexfs_dirent *)(block + off);
 }
 
+/* The length rules alone: the record's length, or -1. */
+static int rec_len_check(const uint8_t *block, unsigned int off)
+{
+	unsigned int len;
+
+	if (off + VEXFS_DIRENT_HEADER > VEXFS_BLOCK_PAYLOAD)
+		return -1;
+	len = le16toh(rec_at(block, off)->d_rec_len);
+	if (len < VEXFS_DIRENT_HEADER || len % VEXFS_DIRENT_ALIGN ||
+	    off + len > VEXFS_BLOCK_PAYLOAD)
+		return -1;
+	return (int)len;
+}
+
 /* The module's record rules; returns the record length or -1. */
 int fsck_rec_check(const struct fsck *f, const uint8_t *block,
 		   unsigned int off)
 {
 	const struct vexfs_dirent *de = rec_at(block, off);
-	unsigned int len;
+	int len = rec_len_check(block, off);
 	uint64_t ino;
 
-	if (off + VEXFS_DIRENT_HEADER > VEXFS_BLOCK_PAYLOAD)
-		return -1;
-	len = le16toh(de->d_rec_len);
-	if (len < VEXFS_DIRENT_HEADER || len % VEXFS_DIRENT_ALIGN ||
-	    off + len > VEXFS_BLOCK_PAYLOAD)
+	if (len < 0)
 		return -1;
 	ino = le64toh(de->d_ino);
 	if (!ino)
 		return (int)len;
 	if (ino >= f->l.inodes_count || !de->d_name_len ||
-	    (unsigned int)VEXFS_DIRENT_SIZE(de->d_name_len) > len ||
+	    (unsigned int)VEXFS_DIRENT_SIZE(de->d_name_len) > (unsigned int)len ||
 	    memchr(de->d_name, '/', de->d_name_len) ||
 	    memchr(de->d_name, '\0', de->d_name_len))
 		return -1;
-	return (int)len;
+	return len;
 }
 
 /*
@@ -85,7 +95,8 @@ static bool adopt(struct fsck *f, uint64_t ino)
 	fsck_verbose(f, "Inode %" PRIu64 " is in use but its bitmap bit is clear.",
 		     ino);
 	fsck_check_inode(f, ino, &raw);
-	return true;
+	/* the check may have cleared it */
+	return fsck_ino(f, ino)->state & INO_USED;
 }
 
 static bool is_dot(const struct vexfs_dirent *de)
@@ -130,7 +141,7 @@ static void check_type(struct dirscan *s, struct vexfs_dirent *de,
 
 	if ((t->state & INO_BAD) || de->d_type == want)
 		return;
-	if (fsck_fixable(s->f, "Entry '%s' in directory inode %" PRIu64 " has type %u, but inode %" PRIu64 " is of type %u.",
+	if (fsck_fixable_unshared(s->f, "Entry '%s' in directory inode %" PRIu64 " has type %u, but inode %" PRIu64 " is of type %u.",
 			 name, s->dir, de->d_type, ino, want)) {
 		de->d_type = want;
 		s->dirty = true;
@@ -138,23 +149,22 @@ static void check_type(struct dirscan *s, struct vexfs_dirent *de,
 }
 
 /*
- * A directory has one parent: the entry that names it from a second one
- * is cleared (false), or, declined, counted as a link it should not be.
+ * A directory has one parent. Which of two entries is the true one is
+ * not known here (the first scanned may be a stray one, or close a loop),
+ * so a second is only reported.
  */
-static bool count_subdir(struct dirscan *s, struct vexfs_dirent *de,
-			 uint64_t ino, const char *name)
+static void count_subdir(struct dirscan *s, uint64_t ino)
 {
 	struct fsck_ino *t = fsck_ino(s->f, ino);
 
-	if (t->parent && clear_entry(s, de, fsck_fixable(s->f, "Directory inode %" PRIu64 " is linked from directory %" PRIu64 " and from directory %" PRIu64 " (as '%s').  Clear the second entry.",
-							 ino, t->parent, s->dir, name)))
-		return false;
 	fsck_ino(s->f, s->dir)->subdirs++;
-	if (t->parent)
-		t->state |= INO_MULTI;
-	else
+	if (!t->parent) {
 		t->parent = s->dir;
-	return true;
+		return;
+	}
+	t->state |= INO_MULTI;
+	fsck_unfixable(s->f, "Directory inode %" PRIu64 " is linked from directory %" PRIu64 " and from directory %" PRIu64 ".",
+		       ino, t->parent, s->dir);
 }
 
 /* Why an entry naming ino cannot stay, or NULL. */
@@ -202,11 +212,8 @@ static void check_entry(struct dirscan *s, struct vexfs_dirent *de)
 	fault = entry_fault(s, de);
 	if (s->f->aborted)
 		return;
-	if (fault && clear_entry(s, de, fsck_fixable(s->f, "Entry '%s' (inode %" PRIu64 ") in directory inode %" PRIu64 " %s.  Clear it.",
+	if (fault && clear_entry(s, de, fsck_fixable_unshared(s->f, "Entry '%s' (inode %" PRIu64 ") in directory inode %" PRIu64 " %s.  Clear it.",
 						       name, ino, s->dir, fault)))
-		return;
-	if (!fault && S_ISDIR(fsck_ino(s->f, ino)->mode) &&
-	    !count_subdir(s, de, ino, name))
 		return;
 	fsck_ino(s->f, s->dir)->entries++;
 	/* whatever it names, the name is taken */
@@ -214,6 +221,8 @@ static void check_entry(struct dirscan *s, struct vexfs_dirent *de)
 		s->f->lost_found_taken = true;
 	if (fault)
 		return;
+	if (S_ISDIR(fsck_ino(s->f, ino)->mode))
+		count_subdir(s, ino);
 	fsck_ino(s->f, ino)->refs++;
 	check_type(s, de, ino, name);
 	if (is_lost_found(s, de) && S_ISDIR(fsck_ino(s->f, ino)->mode))
@@ -228,7 +237,7 @@ static void check_entry(struct dirscan *s, struct vexfs_dirent *de)
 static bool cut_block(struct dirscan *s, uint8_t *block, unsigned int prev,
 		      unsigned int off)
 {
-	if (!fsck_fixable(s->f, "Directory inode %" PRIu64 ", block %u (physical %" PRIu64 "): bad record at offset %u.  Drop the records from there to the end of the block.",
+	if (!fsck_fixable_unshared(s->f, "Directory inode %" PRIu64 ", block %u (physical %" PRIu64 "): bad record at offset %u.  Drop the records from there to the end of the block.",
 			  s->dir, s->lblk, s->pblk, off))
 		return false;
 	if (!off) {
@@ -255,7 +264,7 @@ static bool block_usable(struct dirscan *s, const uint8_t *block)
 	if (vexfs_block_sealed_ok(block, VEXFS_DIR_MAGIC, s->pblk))
 		return true;
 	if (dir_magic(block)) {
-		if (!fsck_fixable(s->f, "Directory inode %" PRIu64 ", block %u (physical %" PRIu64 "): checksum mismatch.  Check its records and reseal it.",
+		if (!fsck_fixable_unshared(s->f, "Directory inode %" PRIu64 ", block %u (physical %" PRIu64 "): checksum mismatch.  Check its records and reseal it.",
 				  s->dir, s->lblk, s->pblk))
 			return false;
 		s->dirty = true;
@@ -278,6 +287,14 @@ static void scan_block(struct dirscan *s, uint8_t *block)
 	}
 	for (off = 0; off < VEXFS_BLOCK_PAYLOAD; prev = off, off += (unsigned int)len) {
 		len = fsck_rec_check(s->f, block, off);
+		if (len < 0 && rec_len_check(block, off) > 0) {
+			/* Its length holds: the entry alone goes. */
+			len = rec_len_check(block, off);
+			if (clear_entry(s, rec_at(block, off), fsck_fixable_unshared(s->f, "Directory inode %" PRIu64 ", block %u (physical %" PRIu64 "): bad entry at offset %u.  Clear it.",
+										    s->dir, s->lblk, s->pblk, off)))
+				continue;
+			break;
+		}
 		if (len < 0) {
 			if (!cut_block(s, block, prev, off))
 				mark_partial(s);

@@ -109,6 +109,50 @@ static int add_block(struct fsck *f, uint64_t dir, struct vexfs_inode *raw,
 	return fsck_write_inode(f, dir, raw);
 }
 
+static bool name_in_block(struct fsck *f, const uint8_t *block,
+			  const char *name, uint8_t len)
+{
+	unsigned int off;
+	int rec;
+
+	for (off = 0; off < VEXFS_BLOCK_PAYLOAD; off += (unsigned int)rec) {
+		const struct vexfs_dirent *de = rec_at((uint8_t *)block, off);
+
+		rec = fsck_rec_check(f, block, off);
+		if (rec < 0)
+			return false;
+		if (de->d_ino && de->d_name_len == len &&
+		    !memcmp(de->d_name, name, len))
+			return true;
+	}
+	return false;
+}
+
+/* Does a sound block of @dir hold @name? -1 when @dir is unreadable. */
+int fsck_dir_has(struct fsck *f, uint64_t dir, const char *name)
+{
+	uint8_t len = (uint8_t)strlen(name), *block = malloc(VEXFS_BLOCK_SIZE);
+	struct vexfs_inode raw;
+	uint64_t nblocks, pblk;
+	uint32_t lblk;
+	int found = 0;
+
+	if (!block || fsck_read_inode(f, dir, &raw)) {
+		free(block);
+		return -1;
+	}
+	nblocks = le64toh(raw.i_size) / VEXFS_BLOCK_SIZE;
+	for (lblk = 0; lblk < nblocks && !found; lblk++) {
+		if (fsck_bmap(f, &raw, lblk, &pblk) || !pblk ||
+		    fsck_read_block(f, pblk, block) ||
+		    !vexfs_block_sealed_ok(block, VEXFS_DIR_MAGIC, pblk))
+			continue;
+		found = name_in_block(f, block, name, len);
+	}
+	free(block);
+	return found;
+}
+
 int fsck_dir_add(struct fsck *f, uint64_t dir, const char *name,
 		 uint64_t ino, uint8_t type)
 {

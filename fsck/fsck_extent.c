@@ -32,6 +32,7 @@ struct walk {
 	enum walk_report report;
 	const struct fsck_walk *w;
 	unsigned int errors;
+	unsigned int root_errors;	/* in the root, inside the inode */
 };
 
 /* One node being walked: where it is and what its parent allows. */
@@ -52,6 +53,8 @@ static void tree_error(struct walk *c, const struct node *n,
 	va_list ap;
 
 	c->errors++;
+	if (!n->blocknr)
+		c->root_errors++;
 	if (!c->report)
 		return;
 	va_start(ap, fmt);
@@ -247,13 +250,19 @@ static int walk_tree(struct fsck *f, uint64_t ino,
 
 	if (root.depth > VEXFS_EXTENT_MAX_DEPTH) {
 		tree_error(&c, &root, "tree deeper than %u", VEXFS_EXTENT_MAX_DEPTH);
-		return 1;
+		return 2;
 	}
 	walk_node(&c, &root);
+	if (c.root_errors)
+		return 2;
 	return c.errors ? 1 : 0;
 }
 
-/* Check @ino's tree, reporting each fault. Returns 0, or 1 when faulty. */
+/*
+ * Check @ino's tree, reporting each fault. Returns 0, 1 when faulty, or 2
+ * when the root itself (in the inode) is, which the module refuses when
+ * it loads the inode.
+ */
 int fsck_extent_check(struct fsck *f, uint64_t ino,
 		      const struct vexfs_inode *raw, const struct fsck_walk *w)
 {
@@ -267,7 +276,7 @@ void fsck_extent_explain(struct fsck *f, uint64_t ino,
 	walk_tree(f, ino, raw, NULL, WALK_EXPLAIN);
 }
 
-/* The same walk without reports, for a tree already checked. */
+/* The same walk without reports (the same result), for a tree already checked. */
 int fsck_extent_walk(struct fsck *f, const struct vexfs_inode *raw,
 		     const struct fsck_walk *w)
 {

@@ -104,14 +104,19 @@ static void count_node(struct fsck *f, void *arg, uint64_t blocknr)
 	f->stats.extent_nodes++;
 }
 
-/* The block count must match what the inode was found to hold. */
+/*
+ * The block count must match what the inode was found to hold; but not
+ * for a directory with holes (reported by check_mapping()): lowered below
+ * its size, it would be a directory the module refuses.
+ */
 static void check_block_count(struct fsck *f, uint64_t ino,
-			      struct vexfs_inode *raw, uint64_t counted,
+			      struct vexfs_inode *raw, const struct usage *u,
 			      bool *rewrite)
 {
-	uint64_t stored = le64toh(raw->i_blocks);
+	uint64_t stored = le64toh(raw->i_blocks), counted = u->blocks;
 
-	if (stored == counted)
+	if (stored == counted ||
+	    (S_ISDIR(le16toh(raw->i_mode)) && u->inside != u->limit))
 		return;
 	if (fsck_fixable(f, "Inode %" PRIu64 ", i_blocks is %" PRIu64 ", should be %" PRIu64 ".",
 			 ino, stored, counted)) {
@@ -238,10 +243,14 @@ int fsck_check_inode(struct fsck *f, uint64_t ino, struct vexfs_inode *raw)
 		bad_inode(f, ino, raw, fault);
 		return 0;
 	}
-	/* A tree to be cleared must not claim blocks first. */
-	if (may_clear(ino, raw) && fsck_extent_walk(f, raw, NULL)) {
+	/*
+	 * A root the module refuses makes the file unreadable: the inode is
+	 * cleared, before it claims any block. A fault deeper down leaves
+	 * the rest of the file readable, and the inode as it is.
+	 */
+	if (may_clear(ino, raw) && fsck_extent_walk(f, raw, NULL) == 2) {
 		fsck_extent_explain(f, ino, raw);
-		bad_inode(f, ino, raw, "its extent tree is invalid");
+		bad_inode(f, ino, raw, "its extent tree's root is invalid");
 		return 0;
 	}
 	u.limit = (le64toh(raw->i_size) + VEXFS_BLOCK_SIZE - 1) / VEXFS_BLOCK_SIZE;
@@ -256,7 +265,7 @@ int fsck_check_inode(struct fsck *f, uint64_t ino, struct vexfs_inode *raw)
 	if (bad)
 		f->blocks_uncertain = true;
 	else
-		check_block_count(f, ino, raw, u.blocks, &rewrite);
+		check_block_count(f, ino, raw, &u, &rewrite);
 	check_mapping(f, ino, raw, &u);
 	record(f, ino, raw, bad ? INO_BAD : 0);
 	count_type(f, raw);

@@ -108,15 +108,34 @@ static int set_parent(struct fsck *f, uint64_t ino, uint64_t parent)
 	return fsck_write_inode(f, ino, &raw);
 }
 
+/*
+ * The name @ino gets in lost+found: #INO, or #INO.N when an earlier run
+ * gave that name to something else. -1 when none is free.
+ */
+static int free_name(struct fsck *f, uint64_t ino, char *name, size_t size)
+{
+	int n, taken;
+
+	for (n = 0; n < 100; n++) {
+		if (n)
+			snprintf(name, size, "#%" PRIu64 ".%d", ino, n);
+		else
+			snprintf(name, size, "#%" PRIu64, ino);
+		taken = fsck_dir_has(f, f->lost_found, name);
+		if (taken <= 0)
+			return taken;
+	}
+	return -1;
+}
+
 /* Link @ino into lost+found; returns 0, or -1 when it could not be. */
 int fsck_reconnect(struct fsck *f, uint64_t ino)
 {
 	struct fsck_ino *in = fsck_ino(f, ino);
-	char name[24];
+	char name[32];
 
-	if (lost_found(f))
+	if (lost_found(f) || free_name(f, ino, name, sizeof(name)))
 		return -1;
-	snprintf(name, sizeof(name), "#%" PRIu64, ino);
 	if (fsck_dir_add(f, f->lost_found, name, ino, dtype_of(in->mode)))
 		return -1;
 	fsck_ino(f, f->lost_found)->entries++;

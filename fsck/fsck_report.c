@@ -54,22 +54,47 @@ static bool answer(const struct fsck *f)
 	return ask();
 }
 
-bool fsck_fixable(struct fsck *f, const char *fmt, ...)
+/* The answer, counted. */
+static bool decide(struct fsck *f)
 {
-	va_list ap;
-	bool yes;
+	bool yes = answer(f) && f->writable;
 
-	va_start(ap, fmt);
-	print_line(f, fmt, ap);
-	va_end(ap);
-	f->problems++;
-	yes = answer(f) && f->writable;
 	if (yes)
 		f->fixed++;
 	else
 		f->unfixed++;
 	fflush(stdout);
 	return yes;
+}
+
+bool fsck_fixable(struct fsck *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	print_line(f, fmt, ap);
+	va_end(ap);
+	f->problems++;
+	return decide(f);
+}
+
+/*
+ * fsck_fixable(), but while some block has two owners the repair is not
+ * made: it could overwrite what the block's other owner holds.
+ */
+bool fsck_fixable_unshared(struct fsck *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	print_line(f, fmt, ap);
+	va_end(ap);
+	f->problems++;
+	if (!f->dup_blocks)
+		return decide(f);
+	printf("  Not repaired while blocks are shared.\n");
+	f->unfixed++;
+	return false;
 }
 
 void fsck_unfixable(struct fsck *f, const char *fmt, ...)

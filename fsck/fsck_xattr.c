@@ -6,9 +6,11 @@
  * used, and as many of them as it counts; a vector kept with its file
  * (struct vexfs_kept_vector) held to the module's vexfs_kept_decode().
  *
- * A bad block is dropped, as e2fsck clears a bad EA block: the inode
- * forgets it (its attributes and kept vector are lost) and, unless
- * another owner claims it too, pass 6 frees it.
+ * A block the module would refuse is dropped, as e2fsck clears a bad EA
+ * block: the inode forgets it (its attributes and kept vector are lost)
+ * and, unless another owner claims it too, pass 6 frees it. A bad kept
+ * vector in a sound block is only reported: the block's other attributes
+ * are still read.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -65,9 +67,13 @@ static const char *check_kept(const struct vexfs_xattr_entry *xe)
 	return NULL;
 }
 
-/* Returns a description of the first fault, or NULL. */
+/*
+ * Returns a description of the first fault, or NULL; *kept_only when it
+ * is a kept vector's, which the module refuses only when it reads that
+ * vector (the block itself passes its vexfs_xattr_check()).
+ */
 static const char *check_entries(const uint8_t *block, uint64_t ino,
-				 bool regular)
+				 bool regular, bool *kept_only)
 {
 	const struct vexfs_xattr_header *xh = (const void *)block;
 	uint32_t used = le32toh(xh->xh_used), count = 0, off;
@@ -88,8 +94,10 @@ static const char *check_entries(const uint8_t *block, uint64_t ino,
 		if (xe->xe_name_index == VEXFS_XATTR_INDEX_VECTOR)
 			why = regular ? check_kept(xe) :
 			      "a kept vector on an inode that is no regular file";
-		if (why)
+		if (why) {
+			*kept_only = true;
 			return why;
+		}
 		count++;
 	}
 	if (count != le32toh(xh->xh_count))
@@ -99,7 +107,7 @@ static const char *check_entries(const uint8_t *block, uint64_t ino,
 
 /* The first fault of the block, or NULL; aborts the run if unreadable. */
 static const char *xattr_fault(struct fsck *f, uint64_t ino, uint64_t blocknr,
-			       bool regular)
+			       bool regular, bool *kept_only)
 {
 	uint8_t *block = malloc(VEXFS_BLOCK_SIZE);
 	const char *why;
@@ -112,7 +120,7 @@ static const char *xattr_fault(struct fsck *f, uint64_t ino, uint64_t blocknr,
 	if (!vexfs_block_sealed_ok(block, VEXFS_XATTR_MAGIC, blocknr))
 		why = "checksum or magic mismatch";
 	else
-		why = check_entries(block, ino, regular);
+		why = check_entries(block, ino, regular, kept_only);
 	free(block);
 	return why;
 }
@@ -127,6 +135,7 @@ int fsck_check_xattr(struct fsck *f, uint64_t ino, struct vexfs_inode *raw,
 	uint64_t blocknr = le64toh(raw->i_xattr_block);
 	bool regular = S_ISREG(le16toh(raw->i_mode));
 	bool inside = fsck_data_block_valid(f, blocknr, 1), mine = false;
+	bool kept_only = false;
 	const char *why;
 
 	if (!inside) {
@@ -136,7 +145,7 @@ int fsck_check_xattr(struct fsck *f, uint64_t ino, struct vexfs_inode *raw,
 		if (!mine)
 			fsck_unfixable(f, "Inode %" PRIu64 ": xattr block %" PRIu64 " is also used by something else.",
 				       ino, blocknr);
-		why = xattr_fault(f, ino, blocknr, regular);
+		why = xattr_fault(f, ino, blocknr, regular, &kept_only);
 		if (f->aborted)
 			return 1;
 	}
@@ -144,8 +153,11 @@ int fsck_check_xattr(struct fsck *f, uint64_t ino, struct vexfs_inode *raw,
 		f->stats.xattr_blocks++;
 		return 0;
 	}
-	/* A block another owner claims too is not this inode's to drop. */
-	if (inside && !mine) {
+	/*
+	 * A block another owner claims too is not this inode's to drop; one
+	 * the module reads but for a kept vector keeps its other attributes.
+	 */
+	if (inside && (!mine || kept_only)) {
 		fsck_unfixable(f, "Inode %" PRIu64 ", xattr block %" PRIu64 ": %s.",
 			       ino, blocknr, why);
 		return 1;

@@ -563,6 +563,29 @@ static void shared_block(struct img *im)
 }
 
 /* A bad index while blocks are shared: it is forgotten, not released. */
+/* The first entry of docs names an inode past the inode table. */
+static void bad_entry_inode(struct img *im)
+{
+	uint8_t block[VEXFS_BLOCK_SIZE];
+	uint64_t nr = img_bmap(im, pop.docs, 0);
+
+	img_read_block(im, nr, block);
+	((struct vexfs_dirent *)block)->d_ino = htole64(999999);
+	vexfs_block_seal(block, VEXFS_DIR_MAGIC, nr);
+	img_write_block(im, nr, block);
+}
+
+/* A root extent of length 0: the module refuses the inode. */
+static void bad_extent_root(struct img *im)
+{
+	struct vexfs_inode raw;
+	struct vexfs_extent *ex = (struct vexfs_extent *)(raw.i_extent_root + 16);
+
+	img_read_inode(im, pop.file, &raw);
+	ex->ee_len = 0;
+	img_write_inode(im, pop.file, &raw);
+}
+
 static void bad_graph_shared_block(struct img *im)
 {
 	bad_graph(im);
@@ -630,6 +653,13 @@ static void dir_two_parents(struct img *im)
 	img_dir_add(im, VEXFS_ROOT_INO, "sub-again", pop.sub);
 }
 
+/* An entry to repair while two files share a block: left as it is. */
+static void entry_repair_shared_block(struct img *im)
+{
+	wrong_entry_type(im);
+	shared_block(im);
+}
+
 static void bad_table_header(struct img *im)
 {
 	uint32_t dim = htole32(9);
@@ -651,14 +681,17 @@ REPAIR_TEST(dir_block_checksum, "checksum mismatch.  Check its records and resea
 REPAIR_TEST(entry_to_free_inode, "refers to a free inode.  Clear it.")
 REPAIR_TEST(wrong_entry_type, "has type 8, but inode")
 REPAIR_TEST(bad_dir_record, "bad record at offset")
+REPAIR_TEST(bad_entry_inode, "bad entry at offset 0.  Clear it.")
+UNREPAIRED_TEST(entry_repair_shared_block, "Not repaired while blocks are shared.")
+REPAIR_TEST(bad_extent_root, "its extent tree's root is invalid (mode 0100644).  Clear the inode.")
 REPAIR_TEST(dup_and_dot_entries, "repeats a name of the directory.  Clear it.")
 REPAIR_TEST(entries_to_root_and_table, "links the root directory.  Clear it.")
-REPAIR_TEST(dir_two_parents, "Clear the second entry.")
-REPAIR_TEST(kept_vector_nan, "a kept vector with a component that is not finite")
-REPAIR_TEST(kept_vector_wrong_dim, "a kept vector whose length is not its dimension's")
-REPAIR_TEST(kept_vector_on_directory, "a kept vector on an inode that is no regular file")
-REPAIR_TEST(bad_extent_node, "header gives")
-REPAIR_TEST(extents_out_of_order, "out of order")
+UNREPAIRED_TEST(dir_two_parents, "is linked from directory")
+UNREPAIRED_TEST(kept_vector_nan, "a kept vector with a component that is not finite")
+UNREPAIRED_TEST(kept_vector_wrong_dim, "a kept vector whose length is not its dimension's")
+UNREPAIRED_TEST(kept_vector_on_directory, "a kept vector on an inode that is no regular file")
+UNREPAIRED_TEST(bad_extent_node, "header gives")
+UNREPAIRED_TEST(extents_out_of_order, "out of order")
 UNREPAIRED_TEST(shared_block, "also used by something else")
 UNREPAIRED_TEST(bad_table_header, "bad header (checksum mismatch)")
 UNREPAIRED_TEST(garbage_inode, "contents are invalid")
@@ -753,6 +786,32 @@ static void test_unattached_file_to_lost_found(void **state)
 	img_open(&im, image);
 	snprintf(name, sizeof(name), "#%llu", (unsigned long long)ino);
 	assert_int_equal(img_lookup(&im, img_lookup(&im, VEXFS_ROOT_INO, "lost+found"), name), ino);
+	img_close_raw(&im);
+}
+
+/* lost+found already holds the name "#INO" for another file. */
+static void test_lost_found_name_taken(void **state)
+{
+	uint64_t ino, lf;
+	struct img im;
+	char name[32];
+
+	(void)state;
+	populate("lf_name_taken");
+	img_open(&im, image);
+	lf = img_mkdir(&im, VEXFS_ROOT_INO, "lost+found");
+	ino = img_new_inode(&im, S_IFREG | 0644, 1, 10, 1);
+	snprintf(name, sizeof(name), "#%llu", (unsigned long long)ino);
+	img_link(&im, lf, name, pop.empty);
+	img_close(&im);
+	assert_fsck("-n", 4);
+	assert_output_has("Unattached inode");
+	assert_fsck("-y", 1);
+	assert_fsck("-n", 0);
+	img_open(&im, image);
+	assert_int_equal(img_lookup(&im, lf, name), pop.empty);
+	snprintf(name, sizeof(name), "#%llu.1", (unsigned long long)ino);
+	assert_int_equal(img_lookup(&im, lf, name), ino);
 	img_close_raw(&im);
 }
 
@@ -947,6 +1006,9 @@ int main(void)
 		T(entry_to_free_inode),
 		T(wrong_entry_type),
 		T(bad_dir_record),
+		T(bad_extent_root),
+		T(bad_entry_inode),
+		T(entry_repair_shared_block),
 		T(dup_and_dot_entries),
 		T(entries_to_root_and_table),
 		T(dir_two_parents),
@@ -954,6 +1016,7 @@ int main(void)
 		T(garbage_inode),
 		T(unattached_file_to_lost_found),
 		T(unattached_dir_to_lost_found),
+		T(lost_found_name_taken),
 		T(many_orphans),
 		T(deleted_inode_released),
 		T(orphan_table_released),
