@@ -54,11 +54,20 @@ static bool answer(const struct fsck *f)
 	return ask();
 }
 
-/* The answer, counted. */
-static bool decide(struct fsck *f)
+/*
+ * Print the problem and decide. A repair that is not @allowed (it could
+ * overwrite what a block's other owner holds) is not made.
+ */
+static bool fixable(struct fsck *f, bool allowed, const char *fmt, va_list ap)
 {
-	bool yes = answer(f) && f->writable;
+	bool yes = false;
 
+	print_line(f, fmt, ap);
+	f->problems++;
+	if (allowed)
+		yes = answer(f) && f->writable;
+	else
+		printf("  Not repaired while blocks are shared.\n");
 	if (yes)
 		f->fixed++;
 	else
@@ -70,31 +79,24 @@ static bool decide(struct fsck *f)
 bool fsck_fixable(struct fsck *f, const char *fmt, ...)
 {
 	va_list ap;
+	bool yes;
 
 	va_start(ap, fmt);
-	print_line(f, fmt, ap);
+	yes = fixable(f, true, fmt, ap);
 	va_end(ap);
-	f->problems++;
-	return decide(f);
+	return yes;
 }
 
-/*
- * fsck_fixable(), but while some block has two owners the repair is not
- * made: it could overwrite what the block's other owner holds.
- */
+/* fsck_fixable(), but no repair is made while some block has two owners. */
 bool fsck_fixable_unshared(struct fsck *f, const char *fmt, ...)
 {
 	va_list ap;
+	bool yes;
 
 	va_start(ap, fmt);
-	print_line(f, fmt, ap);
+	yes = fixable(f, !f->dup_blocks, fmt, ap);
 	va_end(ap);
-	f->problems++;
-	if (!f->dup_blocks)
-		return decide(f);
-	printf("  Not repaired while blocks are shared.\n");
-	f->unfixed++;
-	return false;
+	return yes;
 }
 
 void fsck_unfixable(struct fsck *f, const char *fmt, ...)
