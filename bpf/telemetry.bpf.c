@@ -18,10 +18,11 @@
  * the per-command handlers are partly inlined into it, and the dispatcher
  * is the one place every vector call passes whatever the compiler did.
  *
- * Reads and writes go through generic_file_read_iter/write_iter, the
- * module's own read_iter and write_iter, shared with other filesystems:
- * entry keeps only calls on a superblock with VexFS's magic. That covers
- * read, pread, readv, aio and io_uring alike, which vfs_read would not.
+ * Reads go through generic_file_read_iter, the module's read_iter, shared
+ * with other filesystems, and writes through the module's own
+ * vexfs_file_write_iter: entry keeps only calls on a superblock with
+ * VexFS's magic. That covers read, pread, readv, aio and io_uring alike,
+ * which vfs_read would not.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

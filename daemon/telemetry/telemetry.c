@@ -59,7 +59,7 @@ _Static_assert(_IOC_NR(VEXFS_IOC_PUBLISH_INDEX) == VEXFS_TEL_IOC_PUBLISH_INDEX, 
 static const struct tel_hook {
 	const char *name;
 	const char *func;
-	bool rw;		/* a kernel function, filtered by superblock */
+	bool rw;		/* read or write: filtered by superblock */
 } hooks[] = {
 	{ "lookup",		"vexfs_lookup", false },
 	{ "create",		"vexfs_create", false },
@@ -70,7 +70,7 @@ static const struct tel_hook {
 	{ "setattr",		"vexfs_setattr", false },
 	{ "fsync",		"vexfs_fsync", false },
 	{ "read",		"generic_file_read_iter", true },
-	{ "write",		"generic_file_write_iter", true },
+	{ "write",		"vexfs_file_write_iter", true },
 	{ "ioctl",		"vexfs_ioctl", false },
 	{ "search_index",	"vexfs_search_index", false },
 };
