@@ -547,6 +547,7 @@ const struct address_space_operations vexfs_aops = {
 	.error_remove_folio	= generic_error_remove_folio,
 };
 
+/* Under the caller's handle and the mapping's invalidate lock. */
 static int vexfs_setsize(struct inode *inode, loff_t size)
 {
 	int err;
@@ -555,14 +556,11 @@ static int vexfs_setsize(struct inode *inode, loff_t size)
 		return -EINVAL;
 	if (IS_APPEND(inode) || IS_IMMUTABLE(inode))
 		return -EPERM;
-	inode_dio_wait(inode);
 	err = block_truncate_page(inode->i_mapping, size, vexfs_get_block);
 	if (err)
 		return err;
-	filemap_invalidate_lock(inode->i_mapping);
 	truncate_setsize(inode, size);
 	err = vexfs_truncate_blocks(inode, DIV_ROUND_UP(size, VEXFS_BLOCK_SIZE));
-	filemap_invalidate_unlock(inode->i_mapping);
 	inode_set_mtime_to_ts(inode, inode_set_ctime_current(inode));
 	mark_inode_dirty(inode);
 	return err;
@@ -573,6 +571,7 @@ int vexfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 {
 	struct inode *inode = d_inode(dentry);
 	struct inode *owner = NULL;
+	bool resize;
 	handle_t *handle;
 	int err;
 
@@ -581,15 +580,26 @@ int vexfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		return err;
 	if (attr->ia_valid & (ATTR_MODE | ATTR_UID | ATTR_GID))
 		owner = vexfs_collection_pin(NULL, inode);
+	resize = (attr->ia_valid & ATTR_SIZE) && attr->ia_size != inode->i_size;
+	/*
+	 * A resize takes the mapping's invalidate lock before its handle, as
+	 * a write fault does (vexfs_page_mkwrite()): taken inside the handle,
+	 * it would wait for a fault that waits for the commit the handle
+	 * holds up.
+	 */
+	if (resize) {
+		inode_dio_wait(inode);
+		filemap_invalidate_lock(inode->i_mapping);
+	}
 	if (attr->ia_valid & ATTR_SIZE)
 		handle = vexfs_journal_begin_truncate(inode);
 	else
 		handle = vexfs_journal_begin(inode->i_sb, VEXFS_CREDITS_VECTOR, 0);
 	if (IS_ERR(handle)) {
-		iput(owner);
-		return PTR_ERR(handle);
+		err = PTR_ERR(handle);
+		goto out_unlock;
 	}
-	if ((attr->ia_valid & ATTR_SIZE) && attr->ia_size != inode->i_size) {
+	if (resize) {
 		err = vexfs_setsize(inode, attr->ia_size);
 		if (err)
 			goto out;
@@ -600,6 +610,9 @@ int vexfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		vexfs_vector_perm_changed(inode);
 out:
 	err = vexfs_journal_finish(handle, err);
+out_unlock:
+	if (resize)
+		filemap_invalidate_unlock(inode->i_mapping);
 	iput(owner);
 	return err;
 }

@@ -210,6 +210,39 @@ os.close(dfd)
 EOF
 }
 check "fsync, fdatasync and directory fsync succeed" fsync_calls
+
+# Write faults while commits run (each fault's handle then waits for the
+# locked transaction) and truncates of the mapped file: a truncate once
+# took the mapping's invalidate lock inside its handle, the reverse of a
+# fault, which lockdep reports on the debug kernel (make test-debug).
+faults_and_truncates() {
+	python3 - "$MNT/files" <<'EOF'
+import mmap, os, sys
+d = sys.argv[1]
+pid = os.fork()
+if pid == 0:                       # commits, one after another
+    fd = os.open(d + "/committer", os.O_RDWR | os.O_CREAT, 0o644)
+    for i in range(1500):
+        os.pwrite(fd, b"c" * 64, (i % 64) * 64)
+        os.fsync(fd)
+    os._exit(0)
+fd = os.open(d + "/faulted", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+for i in range(300):
+    size = 4096 * (1 + i % 4)
+    os.ftruncate(fd, size)
+    with mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE) as m:
+        for page in range(0, size, 4096):
+            m[page] = i & 0xFF
+        m.flush()
+    os.ftruncate(fd, 100)
+    if os.pread(fd, 1, 0) != bytes([i & 0xFF]):
+        sys.exit("round %d: the first byte written through the mapping is lost" % i)
+os.close(fd)
+_, status = os.waitpid(pid, 0)
+sys.exit(status)
+EOF
+}
+check "write faults while commits run, truncates of the mapped file" faults_and_truncates
 check "sync -f (syncfs) succeeds" sync -f "$MNT"
 
 # ---------------------------------------------------------------------------
