@@ -254,6 +254,36 @@ out:
 	return err;
 }
 
+/*
+ * Is every inode sharing ino's table block free, but those of mine (a
+ * mask of the block's slots)? Then the block holds nothing worth reading
+ * for them to be stored in (a freed inode is stored as zeroes): ext4
+ * skips the read of such a block too. The bitmap is read without
+ * alloc_lock: an inode taken meanwhile is stored after the caller's fill
+ * of the block (the caller holds the block's lock). An unreadable bitmap
+ * answers no.
+ */
+bool vexfs_inode_block_unused(struct super_block *sb, u64 ino,
+			      unsigned long mine)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	u64 first = round_down(ino, VEXFS_INODES_PER_BLOCK);
+	struct buffer_head *bh;
+	bool unused = true;
+	unsigned int i;
+
+	bh = vexfs_bread_meta(sb, sbi->inode_bitmap_start +
+			      first / VEXFS_BITS_PER_BITMAP, VEXFS_BITMAP_MAGIC);
+	if (IS_ERR(bh))
+		return false;
+	for (i = 0; i < VEXFS_INODES_PER_BLOCK && unused; i++)
+		if (!(mine & BIT(i)) &&
+		    test_bit_le((first + i) % VEXFS_BITS_PER_BITMAP, bh->b_data))
+			unused = false;
+	brelse(bh);
+	return unused;
+}
+
 void vexfs_free_inode_nr(struct super_block *sb, u64 ino)
 {
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);

@@ -256,9 +256,10 @@ static u64 vexfs_batch_credits(const struct vexfs_batch *b,
 }
 
 /*
- * One file of the batch: a new inode with its vector, named in dir. It
- * stays I_NEW, and its dentry negative, until the whole batch is in: no
- * one else can reach it before then, so the batch can take it back.
+ * One file of the batch: a new inode named in dir, whose vector comes with
+ * those of its chunk (vexfs_batch_vectors()). It stays I_NEW, and its
+ * dentry negative, until the whole batch is in: no one else can reach it
+ * before then, so the batch can take it back.
  */
 static struct inode *vexfs_batch_file(struct vexfs_batch *b, u32 i,
 				      struct vexfs_collection *c,
@@ -273,17 +274,13 @@ static struct inode *vexfs_batch_file(struct vexfs_batch *b, u32 i,
 	if (err)
 		return ERR_PTR(err);
 	/*
-	 * Logged once, by vexfs_vector_set(), which marks a file dirty when
-	 * it gives it a slot; the directory's times are set once for the
-	 * whole batch.
+	 * Logged once, with its slot (vexfs_batch_vectors()); the
+	 * directory's times are set once for the whole batch.
 	 */
 	inode = vexfs_new_inode_unlogged(idmap, dir, mode, 0);
 	if (IS_ERR(inode))
 		return inode;
-	err = vexfs_vector_set(c, inode, b->vectors + (size_t)i * b->dim,
-			       b->ids[i], b->attrs + (size_t)i * VEXFS_ATTR_WORDS);
-	if (!err)
-		err = vexfs_dir_insert(dir, &d->d_name, inode);
+	err = vexfs_dir_insert(dir, &d->d_name, inode);
 	if (!err)
 		return inode;
 	vexfs_batch_drop_file(c, inode);
@@ -342,19 +339,70 @@ static void vexfs_batch_undo(struct vexfs_batch *b, u32 i,
 		vexfs_batch_restore(b, i, c);
 }
 
+/* New files of a batch given their vectors together. */
+#define VEXFS_BATCH_CHUNK	64
+
+/* The new files of a chunk waiting for their vectors. */
+struct vexfs_batch_chunk {
+	struct inode *inode[VEXFS_BATCH_CHUNK];
+	struct vexfs_new_vector nv[VEXFS_BATCH_CHUNK];
+	u32 entry[VEXFS_BATCH_CHUNK];	/* the batch entry of each */
+	u32 n;
+};
+
+static void vexfs_chunk_add(struct vexfs_batch_chunk *ch, struct vexfs_batch *b,
+			    u32 i, struct inode *inode)
+{
+	ch->inode[ch->n] = inode;
+	ch->nv[ch->n] = (struct vexfs_new_vector){
+		.vec = b->vectors + (size_t)i * b->dim,
+		.id = b->ids[i],
+		.attrs = b->attrs + (size_t)i * VEXFS_ATTR_WORDS,
+	};
+	ch->entry[ch->n++] = i;
+}
+
+/*
+ * Give the chunk's files their vectors, then log them: each file is
+ * logged once, with its slot, and files of one inode table block
+ * together. b->bad names the one that failed.
+ */
+static int vexfs_batch_vectors(struct vexfs_batch *b, struct vexfs_batch_chunk *ch,
+			       struct vexfs_collection *c, handle_t *handle)
+{
+	u32 done = 0;
+	int err;
+
+	if (!ch->n)
+		return 0;
+	err = vexfs_vector_set_new(c, handle, ch->inode, ch->nv, ch->n, &done);
+	if (done) {
+		int logged = vexfs_log_new_inodes(c->dir->i_sb, handle, ch->inode,
+						  done);
+
+		err = err ?: logged;
+	}
+	if (err)
+		b->bad = ch->entry[done < ch->n ? done : 0];
+	ch->n = 0;
+	return err;
+}
+
 /*
  * Create every file in one journal transaction, so a power cut keeps all
  * of them or none. The handle takes the batch's worst case up front, up
  * to half a transaction, and is topped up before a file finds less than
  * its worst case left; a batch the journal cannot hold in one transaction
- * is refused (or taken back) with -E2BIG, for the caller to split. The
- * caller holds dir's i_rwsem, taken before the handle, as every operation
- * does.
+ * is refused (or taken back) with -E2BIG, for the caller to split. New
+ * files get their vectors a chunk at a time, so that records sharing a
+ * table block are written together. The caller holds dir's i_rwsem,
+ * taken before the handle, as every operation does.
  */
 static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 			      struct mnt_idmap *idmap, struct inode *dir,
 			      umode_t mode)
 {
+	struct vexfs_batch_chunk *chunk;
 	struct inode **made;
 	handle_t *handle;
 	bool named = false;
@@ -364,13 +412,19 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 	if (IS_DEADDIR(dir))
 		return -ENOENT;
 	made = kvcalloc(b->count, sizeof(*made), VEXFS_GFP_USER_SIZED);
-	if (!made)
+	chunk = kmalloc(sizeof(*chunk), GFP_KERNEL);
+	if (!made || !chunk) {
+		kvfree(made);
+		kfree(chunk);
 		return -ENOMEM;
+	}
+	chunk->n = 0;
 	handle = vexfs_journal_begin_whole(dir->i_sb, vexfs_batch_credits(b, c),
 					   (u64)b->count * VEXFS_CREDITS_BATCH_FILE,
 					   VEXFS_REVOKES_DIROP);
 	if (IS_ERR(handle)) {
 		kvfree(made);
+		kfree(chunk);
 		if (PTR_ERR(handle) == -E2BIG)
 			b->bad = b->count;
 		return PTR_ERR(handle);
@@ -382,15 +436,23 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 						    S_IFREG | mode);
 			err = PTR_ERR_OR_ZERO(made[i]);
 		}
-		if (!err) {
+		if (err) {
+			b->bad = i;
+		} else {
 			named |= made[i] != NULL;
 			n++;
+			if (made[i])
+				vexfs_chunk_add(chunk, b, i, made[i]);
 		}
+		if (!err && (chunk->n == VEXFS_BATCH_CHUNK || i + 1 == b->count))
+			err = vexfs_batch_vectors(b, chunk, c, handle);
 		cond_resched();
 	}
+	kfree(chunk);
 	if (err) {
 		/* A batch too large for a transaction is refused as a whole. */
-		b->bad = err == -E2BIG ? b->count : i - 1;
+		if (err == -E2BIG)
+			b->bad = b->count;
 		while (n--)
 			vexfs_batch_undo(b, n, c, dir, made[n]);
 	} else if (named) {

@@ -20,6 +20,7 @@
 #include <linux/crc32c.h>
 #include <linux/pagemap.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include "vexfs.h"
 #include "collection.h"
 
@@ -47,21 +48,62 @@ static bool vexfs_is_table(struct inode *inode)
 	return VEXFS_I(inode)->flags & VEXFS_INODE_VTABLE;
 }
 
-/* The table block at lblk, allocated if need be, ready to be changed. */
+/*
+ * Allocate the table's blocks [first, last] that are holes, as few runs as
+ * the allocator gives, each new block zeroed in the journal. *end: the
+ * byte past the last block allocated, even on failure.
+ */
+static int vexfs_table_alloc(struct inode *table, u32 first, u32 last,
+			     loff_t *end)
+{
+	struct super_block *sb = table->i_sb;
+	u32 lblk = first, len, i;
+	int err = 0;
+
+	while (!err && lblk <= last) {
+		bool new = false;
+		u64 pblk;
+
+		err = vexfs_map_alloc(table, lblk, last - lblk + 1, &pblk, &len,
+				      &new);
+		if (err)
+			break;
+		len = min(len, last - lblk + 1);
+		for (i = 0; new && !err && i < len; i++) {
+			struct buffer_head *bh = vexfs_new_meta(sb, pblk + i);
+
+			if (IS_ERR(bh)) {
+				err = PTR_ERR(bh);
+				break;
+			}
+			err = vexfs_journal_dirty(sb, bh);
+			brelse(bh);
+		}
+		if (new)
+			*end = max_t(loff_t, *end,
+				     (loff_t)(lblk + len) << VEXFS_BLOCK_SHIFT);
+		lblk += len;
+	}
+	return err;
+}
+
+/* The table block at lblk, allocated already, ready to be changed. */
 static struct buffer_head *vexfs_table_block(struct inode *table, u32 lblk)
 {
 	struct super_block *sb = table->i_sb;
 	struct buffer_head *bh;
-	bool new = false;
 	u64 pblk;
 	u32 len;
 	int err;
 
-	err = vexfs_map_alloc(table, lblk, 1, &pblk, &len, &new);
+	err = vexfs_map_block(table, lblk, &pblk, &len);
 	if (err)
 		return ERR_PTR(err);
-	if (new)
-		return vexfs_new_meta(sb, pblk);
+	if (!pblk) {
+		vexfs_corrupt(sb, "vector table %lu has a hole at block %u",
+			      table->i_ino, lblk);
+		return ERR_PTR(-EUCLEAN);
+	}
 	bh = sb_bread(sb, pblk);
 	if (!bh)
 		return ERR_PTR(-EIO);
@@ -147,46 +189,68 @@ static int vexfs_table_read_blocks(struct inode *table, void *buf, size_t len,
 	return err;
 }
 
-/* Copy the part of buf that lies in the table block at start. */
-static int vexfs_table_write_block(struct inode *table, const void *buf,
-				   size_t n, loff_t start)
-{
-	struct buffer_head *bh;
-	int err;
+/*
+ * Blocks one table write spans at most: a record of the largest dimension,
+ * or a run of records (VEXFS_RUN_BYTES), starting inside a block.
+ */
+#define VEXFS_TABLE_WRITE_BLOCKS	8
+static_assert(sizeof(struct vexfs_vrec) + VEXFS_MAX_DIM * sizeof(u32) +
+	      VEXFS_BLOCK_SIZE <= VEXFS_TABLE_WRITE_BLOCKS * VEXFS_BLOCK_SIZE);
 
-	bh = vexfs_table_block(table, start >> VEXFS_BLOCK_SHIFT);
-	if (IS_ERR(bh))
-		return PTR_ERR(bh);
-	lock_buffer(bh);
-	memcpy(bh->b_data + (start & (VEXFS_BLOCK_SIZE - 1)), buf, n);
-	unlock_buffer(bh);
-	err = vexfs_journal_dirty(table->i_sb, bh);
-	brelse(bh);
+/* Copy into the blocks bh[] (the first at lblk first) what buf holds for them. */
+static int vexfs_table_copy(struct inode *table, struct buffer_head **bh,
+			    u32 n, const void *buf, size_t len, loff_t pos)
+{
+	loff_t start, end;
+	int err = 0;
+	u32 i;
+
+	for (i = 0, start = pos; i < n; i++, start = end) {
+		end = min_t(loff_t, pos + len,
+			    round_down(start, VEXFS_BLOCK_SIZE) + VEXFS_BLOCK_SIZE);
+		lock_buffer(bh[i]);
+		memcpy(bh[i]->b_data + (start & (VEXFS_BLOCK_SIZE - 1)),
+		       buf + (start - pos), end - start);
+		unlock_buffer(bh[i]);
+		err = vexfs_journal_dirty(table->i_sb, bh[i]) ?: err;
+	}
 	return err;
 }
 
 /*
- * Holds the table's i_rwsem; the caller's handle covers the blocks.
- * Blocks are written last first: a record's header, which names its
- * file, lies in its first block, so a record whose later block cannot be
- * allocated (ENOSPC) is never left on disk naming a file that has no
- * vector.
+ * Holds the table's i_rwsem; the caller's handle covers the blocks. Every
+ * block the write needs is allocated, read and taken into the journal
+ * before any is changed, so a write that fails (ENOSPC, a read error)
+ * leaves the table as it was, new zeroed blocks aside: no record is ever
+ * left half written, or naming a file that has no vector, with or
+ * without a journal.
  */
 static int vexfs_table_write_blocks(struct inode *table, const void *buf,
 				    size_t len, loff_t pos)
 {
-	loff_t end = pos + len, covered = 0, start;
-	int err = 0;
+	struct buffer_head *bh[VEXFS_TABLE_WRITE_BLOCKS];
+	u32 first = pos >> VEXFS_BLOCK_SHIFT;
+	u32 n = ((pos + len - 1) >> VEXFS_BLOCK_SHIFT) - first + 1, got = 0;
+	loff_t covered = 0;
+	int err;
 
+	if (WARN_ON_ONCE(n > VEXFS_TABLE_WRITE_BLOCKS))
+		return -EINVAL;
 	inode_lock(table);
-	for (; end > pos; end = start) {
-		start = max(pos, round_down(end - 1, VEXFS_BLOCK_SIZE));
-		err = vexfs_table_write_block(table, buf + (start - pos),
-					      end - start, start);
-		if (err)
+	err = vexfs_table_alloc(table, first, first + n - 1, &covered);
+	for (; !err && got < n; got++) {
+		bh[got] = vexfs_table_block(table, first + got);
+		if (IS_ERR(bh[got])) {
+			err = PTR_ERR(bh[got]);
 			break;
-		covered = max(covered, end);
+		}
 	}
+	if (!err) {
+		err = vexfs_table_copy(table, bh, n, buf, len, pos);
+		covered = max_t(loff_t, covered, pos + len);
+	}
+	while (got--)
+		brelse(bh[got]);
 	/*
 	 * The size covers whole blocks (any a failed write allocated too), so
 	 * it changes only when the table gains a block, not with every record
@@ -795,9 +859,9 @@ static s64 vexfs_find_slot(struct vexfs_collection *c, struct inode *inode)
  */
 #define VEXFS_SLOT_STEP	1024
 
-static u64 vexfs_slots_to_persist(struct vexfs_collection *c)
+static u64 vexfs_slots_to_persist(struct vexfs_collection *c, u64 nslots)
 {
-	u64 want = round_up(c->nslots, VEXFS_SLOT_STEP);
+	u64 want = round_up(nslots, VEXFS_SLOT_STEP);
 
 	return min(want, VEXFS_SB(c->dir->i_sb)->inodes_count);
 }
@@ -1032,7 +1096,7 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 	if (!err)
 		err = vexfs_write_slot(c, slot, vec);
 	if (!err && c->nslots > c->disk_slots) {
-		c->disk_slots = vexfs_slots_to_persist(c);
+		c->disk_slots = vexfs_slots_to_persist(c, c->nslots);
 		err = vexfs_write_header(c);
 		if (err)
 			c->disk_slots = old_nslots;
@@ -1055,6 +1119,192 @@ out:
 	if (!err && fresh)
 		vexfs_vector_unkeep(inode);
 	return vexfs_journal_finish(handle, err);
+}
+
+/*
+ * The header must count n more slots before they are written: slots
+ * counted ahead are free slots to a later mount, slots written past the
+ * count would be lost to it.
+ */
+static int vexfs_persist_slots_for(struct vexfs_collection *c, u64 n)
+{
+	u64 before = c->disk_slots;
+	int err;
+
+	if (c->nslots + n <= c->disk_slots)
+		return 0;
+	c->disk_slots = vexfs_slots_to_persist(c, c->nslots + n);
+	err = vexfs_write_header(c);
+	if (err)
+		c->disk_slots = before;
+	return err;
+}
+
+/* A slot taken for a vector that will not be written: free again. */
+static void vexfs_give_back(struct vexfs_collection *c, u64 slot)
+{
+	c->slots[slot].ino = 0;
+	c->free[c->nfree++] = slot;
+}
+
+/* Records of new vectors, gathered for slots that follow each other. */
+struct vexfs_record_run {
+	struct vexfs_vrec *buf;
+	u32 cap;		/* records buf holds */
+	u32 n;			/* records in it */
+	u64 first;		/* slot of the first */
+	struct inode **inodes;	/* their files */
+};
+
+static void vexfs_run_add(struct vexfs_collection *c, struct vexfs_record_run *run,
+			  u64 slot, struct inode **inode,
+			  const struct vexfs_new_vector *nv)
+{
+	struct vexfs_vrec *rec = (void *)run->buf + (size_t)run->n * c->rec_size;
+
+	if (!run->n) {
+		run->first = slot;
+		run->inodes = inode;
+	}
+	memset(rec, 0, sizeof(*rec));
+	vexfs_fill_record(&c->slots[slot], rec);
+	memcpy(rec + 1, nv->vec, c->dim * sizeof(u32));
+	run->n++;
+}
+
+/*
+ * Credits to write a run of records: the blocks it spans, and what
+ * allocating those past the table's end may change.
+ */
+static int vexfs_run_credits(struct vexfs_collection *c,
+			     const struct vexfs_record_run *run)
+{
+	loff_t pos = vexfs_slot_pos(c, run->first);
+	loff_t end = pos + (loff_t)run->n * c->rec_size;
+
+	return ((end - 1) >> VEXFS_BLOCK_SHIFT) - (pos >> VEXFS_BLOCK_SHIFT) + 1 +
+	       VEXFS_CREDITS_ALLOC;
+}
+
+/*
+ * Write the run's records (unless err already says no); then its files
+ * have their slots, or the slots are free again, the table unchanged for
+ * them. Returns err or the write's error.
+ */
+static int vexfs_run_end(struct vexfs_collection *c, handle_t *handle,
+			 struct vexfs_record_run *run, u32 *done, int err)
+{
+	u32 i;
+
+	if (!run->n)
+		return err;
+	if (!err)
+		err = vexfs_journal_reserve(handle, vexfs_run_credits(c, run));
+	if (!err)
+		err = vexfs_table_write(c->table, run->buf,
+					(size_t)run->n * c->rec_size,
+					vexfs_slot_pos(c, run->first));
+	for (i = 0; i < run->n; i++) {
+		struct inode *inode = run->inodes[i];
+
+		if (err) {
+			vexfs_give_back(c, run->first + i);
+			continue;
+		}
+		c->live++;
+		VEXFS_I(inode)->aux = run->first + i + 1;
+		VEXFS_I(inode)->parent = c->dir->i_ino;
+	}
+	if (!err)
+		*done += run->n;
+	run->n = 0;
+	return err;
+}
+
+/* Bytes of records gathered before they are written. */
+#define VEXFS_RUN_BYTES		(4 * VEXFS_BLOCK_SIZE)
+
+static int vexfs_u32_cmp(const void *a, const void *b)
+{
+	u32 x = *(const u32 *)a, y = *(const u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Take n free slots, in ascending order so that they make runs: the free
+ * ones come back highest first. All or none.
+ */
+static int vexfs_take_slots(struct vexfs_collection *c, u32 *slots, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		s64 slot = vexfs_take_slot(c);
+
+		if (slot < 0) {
+			while (i--)
+				vexfs_give_back(c, slots[i]);
+			return slot;
+		}
+		slots[i] = slot;
+	}
+	sort(slots, n, sizeof(*slots), vexfs_u32_cmp, NULL);
+	return 0;
+}
+
+/*
+ * Give n new files (a batch's, still I_NEW, so no lock of theirs is
+ * needed) fresh slots with their vectors, ids and metadata, under the
+ * caller's handle, which grows as the writes need. Records of slots that
+ * follow each other are written together: a table block costs one lookup
+ * and one journal access, not one per record. *done: how many files, in
+ * order, got their slot; on an error the others got none. The caller
+ * logs the files that got one (vexfs_log_new_inodes()).
+ */
+int vexfs_vector_set_new(struct vexfs_collection *c, handle_t *handle,
+			 struct inode **inodes,
+			 const struct vexfs_new_vector *nv, u32 n, u32 *done)
+{
+	struct vexfs_record_run run = {
+		.cap = max_t(u32, 1, VEXFS_RUN_BYTES / c->rec_size),
+	};
+	u32 *slots, i;
+	int err;
+
+	*done = 0;
+	run.buf = kvmalloc_array(run.cap, c->rec_size, GFP_NOFS);
+	slots = kmalloc_array(n, sizeof(*slots), GFP_NOFS);
+	if (!run.buf || !slots) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	down_write(&c->rwsem);
+	err = vexfs_journal_reserve(handle, VEXFS_CREDITS_VECTOR) ?:
+	      vexfs_persist_slots_for(c, n) ?:
+	      vexfs_take_slots(c, slots, n);
+	if (err)
+		goto out_unlock;
+	for (i = 0; i < n; i++) {
+		err = vexfs_fill_slot(c, slots[i], true, inodes[i], nv[i].id,
+				      nv[i].attrs);
+		if (!err && run.n &&
+		    (run.n == run.cap || slots[i] != run.first + run.n))
+			err = vexfs_run_end(c, handle, &run, done, 0);
+		if (err)
+			break;
+		vexfs_run_add(c, &run, slots[i], &inodes[i], &nv[i]);
+	}
+	err = vexfs_run_end(c, handle, &run, done, err);
+	/* After an error: the slots not yet in a run were taken for nothing. */
+	for (; i < n; i++)
+		vexfs_give_back(c, slots[i]);
+out_unlock:
+	up_write(&c->rwsem);
+out_free:
+	kfree(slots);
+	kvfree(run.buf);
+	return err;
 }
 
 int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,

@@ -7,6 +7,7 @@
 #define _VEXFS_COLLECTION_H
 
 #include <linux/bitops.h>
+#include <linux/jbd2.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/uidgid.h>
@@ -163,6 +164,16 @@ struct vexfs_collection *vexfs_collection_get(struct inode *dir);
 int vexfs_collection_create(struct inode *dir, u32 dim, u16 metric);
 void vexfs_collection_free(struct inode *dir);
 void vexfs_collection_destroy_table(struct inode *dir);
+/* A new file's vector, for vexfs_vector_set_new(). */
+struct vexfs_new_vector {
+	const u32 *vec;
+	u64 id;			/* 0: the inode number */
+	const u64 *attrs;
+};
+
+int vexfs_vector_set_new(struct vexfs_collection *c, handle_t *handle,
+			 struct inode **inodes,
+			 const struct vexfs_new_vector *nv, u32 n, u32 *done);
 int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 		     const u32 *vec, u64 id, const u64 *attrs);
 int vexfs_vector_replace(struct vexfs_collection *c, struct inode *inode,

@@ -6,11 +6,12 @@
  * vexfs_fs.h), so a crash or an old reader never depends on anything but
  * plain records. In memory, the first operation that needs a name builds
  * an index of the whole directory: a resizable hash table from name to
- * (block, offset, inode) and, per block, the largest record a new entry
- * could use. Lookups, creates and deletes then cost O(1) block reads
- * whatever the size of the directory; the index lives as long as the
- * directory's inode stays cached. Everything that reads or changes the
- * index holds the directory's dir_lock.
+ * (block, offset, inode) and, per block, the record a new entry goes into
+ * (struct vexfs_dir_room). Lookups, creates and deletes then cost O(1)
+ * block reads, and a create O(1) records stepped over, whatever the size
+ * of the directory; the index lives as long as the directory's inode
+ * stays cached. Everything that reads or changes the index holds the
+ * directory's dir_lock.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -30,11 +31,24 @@ struct vexfs_dir_slot {
 	char name[];
 };
 
+/*
+ * Where a block takes its next entry: the record at off, with slack bytes
+ * free. A scan of the block sets it to the record with the most room; an
+ * insert then keeps using what is left of that record while a like entry
+ * still fits, so filling a block costs one scan, not one per entry. The
+ * block may hold a roomier record than this one meanwhile (from a delete
+ * the room did not learn of): that costs space, never correctness.
+ */
+struct vexfs_dir_room {
+	u16 off;
+	u16 slack;
+};
+
 struct vexfs_dir_index {
 	struct rhashtable names;
-	u16 *slack;			/* per block: largest usable record */
+	struct vexfs_dir_room *room;	/* per block */
 	u32 nblocks;
-	u32 capacity;			/* entries allocated in slack */
+	u32 capacity;			/* entries allocated in room */
 	u32 hint;			/* block that last took an entry */
 	u64 count;			/* entries in the directory */
 };
@@ -150,35 +164,41 @@ static struct buffer_head *vexfs_dir_bread(struct inode *dir, u32 lblk)
 	return vexfs_bread_meta(dir->i_sb, pblk, VEXFS_DIR_MAGIC);
 }
 
-/* Largest usable record of a block; -EUCLEAN if a record is bad. */
-static int vexfs_block_slack(struct inode *dir, u32 lblk, void *block)
+/* The record of a block with the most room; -EUCLEAN if a record is bad. */
+static int vexfs_block_room(struct inode *dir, u32 lblk, void *block,
+			    struct vexfs_dir_room *room)
 {
-	unsigned int off, best = 0;
+	unsigned int off;
 	int len;
 
+	*room = (struct vexfs_dir_room){ 0, 0 };
 	for (off = 0; off < VEXFS_BLOCK_PAYLOAD; off += len) {
+		unsigned int slack;
+
 		len = vexfs_rec_len(dir, lblk, block, off);
 		if (len < 0)
 			return len;
-		best = max(best, vexfs_rec_slack(vexfs_rec(block, off)));
+		slack = vexfs_rec_slack(vexfs_rec(block, off));
+		if (slack > room->slack)
+			*room = (struct vexfs_dir_room){ off, slack };
 	}
-	return best;
+	return 0;
 }
 
 static int vexfs_index_reserve(struct vexfs_dir_index *idx, u32 nblocks)
 {
 	u32 cap = max(nblocks, 2 * idx->capacity);
-	u16 *slack;
+	struct vexfs_dir_room *room;
 
 	if (nblocks <= idx->capacity)
 		return 0;
-	slack = kvcalloc(cap, sizeof(*slack), GFP_NOFS | __GFP_NOWARN);
-	if (!slack)
+	room = kvcalloc(cap, sizeof(*room), GFP_NOFS | __GFP_NOWARN);
+	if (!room)
 		return -ENOMEM;
-	if (idx->slack)
-		memcpy(slack, idx->slack, idx->nblocks * sizeof(*slack));
-	kvfree(idx->slack);
-	idx->slack = slack;
+	if (idx->room)
+		memcpy(room, idx->room, idx->nblocks * sizeof(*room));
+	kvfree(idx->room);
+	idx->room = room;
 	idx->capacity = cap;
 	return 0;
 }
@@ -205,7 +225,7 @@ static void vexfs_slot_free(void *ptr, void *arg)
 static void vexfs_index_destroy(struct vexfs_dir_index *idx)
 {
 	rhashtable_free_and_destroy(&idx->names, vexfs_slot_free, NULL);
-	kvfree(idx->slack);
+	kvfree(idx->room);
 	kfree(idx);
 }
 
@@ -266,15 +286,13 @@ static int vexfs_index_build(struct inode *dir, struct vexfs_dir_index **out)
 	err = vexfs_index_reserve(idx, max(nblocks, 8u));
 	for (lblk = 0; !err && lblk < nblocks; lblk++) {
 		struct buffer_head *bh = vexfs_dir_bread(dir, lblk);
-		int slack;
 
 		if (IS_ERR(bh)) {
 			err = PTR_ERR(bh);
 			break;
 		}
-		slack = vexfs_block_slack(dir, lblk, bh->b_data);
-		err = slack < 0 ? slack : vexfs_index_block(dir, idx, lblk, bh->b_data);
-		idx->slack[lblk] = max(slack, 0);
+		err = vexfs_block_room(dir, lblk, bh->b_data, &idx->room[lblk]) ?:
+		      vexfs_index_block(dir, idx, lblk, bh->b_data);
 		idx->nblocks = lblk + 1;
 		brelse(bh);
 		cond_resched();
@@ -379,7 +397,7 @@ static int vexfs_dir_grow(struct inode *dir, struct vexfs_dir_index *idx,
 	if (err)
 		return err;
 
-	idx->slack[*lblk] = VEXFS_BLOCK_PAYLOAD;
+	idx->room[*lblk] = (struct vexfs_dir_room){ 0, VEXFS_BLOCK_PAYLOAD };
 	idx->nblocks = *lblk + 1;
 	i_size_write(dir, (loff_t)idx->nblocks << VEXFS_BLOCK_SHIFT);
 	mark_inode_dirty(dir);
@@ -394,7 +412,7 @@ static int vexfs_dir_find_room(struct inode *dir, struct vexfs_dir_index *idx,
 
 	for (i = 0; i < idx->nblocks; i++) {
 		b = (idx->hint + i) % idx->nblocks;
-		if (idx->slack[b] >= need) {
+		if (idx->room[b].slack >= need) {
 			*lblk = b;
 			return 0;
 		}
@@ -402,23 +420,22 @@ static int vexfs_dir_find_room(struct inode *dir, struct vexfs_dir_index *idx,
 	return vexfs_dir_grow(dir, idx, lblk);
 }
 
-/* Write the entry into a block known to have room; returns its offset. */
+/*
+ * Write the entry into the block's room (a record with at least need bytes
+ * free, checked again here: the block may have been read back from a
+ * device changed under the index); returns the entry's offset.
+ */
 static int vexfs_dir_place(struct inode *dir, u32 lblk, void *block,
-			   const struct qstr *name, u64 ino, u8 type)
+			   struct vexfs_dir_room *room, const struct qstr *name,
+			   u64 ino, u8 type)
 {
-	unsigned int need = VEXFS_DIRENT_SIZE(name->len), off;
-	struct vexfs_dirent *de = NULL;
-	int len;
+	unsigned int need = VEXFS_DIRENT_SIZE(name->len), off = room->off;
+	struct vexfs_dirent *de = vexfs_rec(block, off);
+	int len = vexfs_rec_len(dir, lblk, block, off);
 
-	for (off = 0; off < VEXFS_BLOCK_PAYLOAD; off += len) {
-		len = vexfs_rec_len(dir, lblk, block, off);
-		if (len < 0)
-			return len;
-		de = vexfs_rec(block, off);
-		if (vexfs_rec_slack(de) >= need)
-			break;
-	}
-	if (off >= VEXFS_BLOCK_PAYLOAD) {
+	if (len < 0)
+		return len;
+	if (vexfs_rec_slack(de) < need) {
 		vexfs_corrupt(dir->i_sb, "directory %lu block %u: no room as counted",
 			      dir->i_ino, lblk);
 		return -EUCLEAN;
@@ -438,6 +455,22 @@ static int vexfs_dir_place(struct inode *dir, u32 lblk, void *block,
 	de->d_reserved = 0;
 	memcpy(de->d_name, name->name, name->len);
 	return off;
+}
+
+/*
+ * After an entry of need bytes went in at off: what is left of its record
+ * stays the room while another such entry fits, else the block is scanned.
+ */
+static void vexfs_room_after_insert(struct inode *dir, u32 lblk, void *block,
+				    struct vexfs_dir_room *room,
+				    unsigned int off, unsigned int need)
+{
+	unsigned int left = vexfs_rec_slack(vexfs_rec(block, off));
+
+	if (left >= need)
+		*room = (struct vexfs_dir_room){ off, left };
+	else if (vexfs_block_room(dir, lblk, block, room))
+		*room = (struct vexfs_dir_room){ 0, 0 };
 }
 
 /*
@@ -483,7 +516,8 @@ int vexfs_dir_insert(struct inode *dir, const struct qstr *name,
 					   vexfs_dir_params);
 	if (err)
 		goto out_brelse;
-	off = vexfs_dir_place(dir, lblk, bh->b_data, name, inode->i_ino, type);
+	off = vexfs_dir_place(dir, lblk, bh->b_data, &idx->room[lblk], name,
+			      inode->i_ino, type);
 	if (off < 0) {
 		err = off;
 		rhashtable_remove_fast(&idx->names, &slot->node, vexfs_dir_params);
@@ -493,7 +527,8 @@ int vexfs_dir_insert(struct inode *dir, const struct qstr *name,
 	slot->offset = off;
 	idx->count++;
 	idx->hint = lblk;
-	idx->slack[lblk] = max(vexfs_block_slack(dir, lblk, bh->b_data), 0);
+	vexfs_room_after_insert(dir, lblk, bh->b_data, &idx->room[lblk], off,
+				VEXFS_DIRENT_SIZE(name->len));
 	err = vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
 	mutex_unlock(&vi->dir_lock);
@@ -572,6 +607,18 @@ static int vexfs_entry_locked(struct inode *dir, const struct qstr *name,
 	return vexfs_dir_locate(dir, *slotp, bhp, prev);
 }
 
+/*
+ * The record at off grew to slack free bytes by taking in a deleted entry.
+ * It has more room than the deleted record had, so a room that pointed
+ * there moves to it.
+ */
+static void vexfs_room_after_delete(struct vexfs_dir_room *room,
+				    unsigned int off, unsigned int slack)
+{
+	if (slack > room->slack)
+		*room = (struct vexfs_dir_room){ off, slack };
+}
+
 int vexfs_delete_entry(struct inode *dir, const struct qstr *name)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
@@ -588,14 +635,14 @@ int vexfs_delete_entry(struct inode *dir, const struct qstr *name)
 		goto out;
 	de = vexfs_rec(bh->b_data, slot->offset);
 	if (prev < VEXFS_BLOCK_PAYLOAD) {
-		struct vexfs_dirent *p = vexfs_rec(bh->b_data, prev);
-
-		le16_add_cpu(&p->d_rec_len, le16_to_cpu(de->d_rec_len));
+		le16_add_cpu(&vexfs_rec(bh->b_data, prev)->d_rec_len,
+			     le16_to_cpu(de->d_rec_len));
 	} else {
 		de->d_ino = 0;
+		prev = slot->offset;
 	}
-	idx->slack[slot->lblk] = max(vexfs_block_slack(dir, slot->lblk,
-						       bh->b_data), 0);
+	vexfs_room_after_delete(&idx->room[slot->lblk], prev,
+				vexfs_rec_slack(vexfs_rec(bh->b_data, prev)));
 	err = vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
 	rhashtable_remove_fast(&idx->names, &slot->node, vexfs_dir_params);

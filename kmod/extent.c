@@ -14,6 +14,11 @@
  * full root moves its entries into a new block and becomes a one-entry
  * index above it, which is the only way the tree gets deeper. Every change
  * happens under the inode's map_lock.
+ *
+ * The extent a lookup last found stays at hand (ext_cache): a run of
+ * lookups in one extent (records of a vector table, entries of a
+ * directory, blocks of a file) then reads no tree block. Growth only maps
+ * holes, which leaves it true; truncation drops it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -72,6 +77,7 @@ static void vexfs_node_init(struct vexfs_extent_header *eh, u16 max, u16 depth)
 
 void vexfs_extent_root_init(struct inode *inode)
 {
+	VEXFS_I(inode)->ext_cache.len = 0;
 	memset(VEXFS_I(inode)->extent_root, 0, VEXFS_EXTENT_ROOT_SIZE);
 	vexfs_node_init(vexfs_root(inode), VEXFS_EXTENT_ROOT_MAX, 0);
 }
@@ -242,6 +248,18 @@ static u32 vexfs_next_start(struct vexfs_path *path, int depth)
  * blocks follow it in the same extent; a hole gives *pblk = 0 and the
  * number of blocks up to the next mapping (at least 1).
  */
+static bool vexfs_lookup_cached(struct inode *inode, u32 lblk, u64 *pblk,
+				u32 *len)
+{
+	struct vexfs_extent_cache *ec = &VEXFS_I(inode)->ext_cache;
+
+	if (lblk - ec->lblk >= ec->len)
+		return false;
+	*pblk = ec->pblk + (lblk - ec->lblk);
+	*len = ec->len - (lblk - ec->lblk);
+	return true;
+}
+
 static int vexfs_lookup_locked(struct inode *inode, u32 lblk, u64 *pblk,
 			       u32 *len)
 {
@@ -249,6 +267,8 @@ static int vexfs_lookup_locked(struct inode *inode, u32 lblk, u64 *pblk,
 	struct vexfs_extent_header *leaf;
 	int depth, pos;
 
+	if (vexfs_lookup_cached(inode, lblk, pblk, len))
+		return 0;
 	depth = vexfs_find_path(inode, lblk, path);
 	if (depth < 0)
 		return depth;
@@ -262,6 +282,10 @@ static int vexfs_lookup_locked(struct inode *inode, u32 lblk, u64 *pblk,
 		u32 n = le32_to_cpu(ex->ee_len);
 
 		if (lblk - start < n) {
+			VEXFS_I(inode)->ext_cache = (struct vexfs_extent_cache){
+				.lblk = start, .len = n,
+				.pblk = le64_to_cpu(ex->ee_pblk),
+			};
 			*pblk = le64_to_cpu(ex->ee_pblk) + (lblk - start);
 			*len = n - (lblk - start);
 		}
@@ -593,6 +617,7 @@ int vexfs_truncate_blocks(struct inode *inode, u32 from)
 	int left;
 
 	mutex_lock(&vi->map_lock);
+	vi->ext_cache.len = 0;
 	left = vexfs_trim_node(inode, root, from);
 	if (left == 0 && le16_to_cpu(root->eh_depth))
 		vexfs_node_init(root, VEXFS_EXTENT_ROOT_MAX, 0);

@@ -169,7 +169,10 @@ struct inode *vexfs_iget_how(struct super_block *sb, u64 ino, unsigned int how)
 		goto fail;
 	}
 	raw = (struct vexfs_inode *)(bh->b_data + vexfs_inode_offset(ino));
-	if (le32_to_cpu(raw->i_checksum) != vexfs_inode_csum(raw, ino)) {
+	if ((how & VEXFS_IGET_STALE) && !memchr_inv(raw, 0, sizeof(*raw))) {
+		/* Never used, or a block of free inodes filled (see below). */
+		err = -ESTALE;
+	} else if (le32_to_cpu(raw->i_checksum) != vexfs_inode_csum(raw, ino)) {
 		vexfs_corrupt(sb, "inode %llu checksum mismatch", ino);
 		err = -EUCLEAN;
 	} else {
@@ -228,32 +231,79 @@ static void vexfs_inode_to_disk(struct inode *inode, struct vexfs_inode *raw)
 	mutex_unlock(&vi->map_lock);
 }
 
-/* Store an inode slot; a deleted inode is stored as all zeroes. */
-static int vexfs_store_inode(struct inode *inode, bool deleted, bool sync)
+/*
+ * The inode table block of ino, to store the inodes of mine (a mask of
+ * the block's slots, ino's among them) in, taken into the journal. Read
+ * unless every other inode of the block is free: the caller rewrites the
+ * slots of mine whole, so the block is then zeroes but for them, as
+ * never-used slots are (a run of new inodes costs no read of the table).
+ */
+static struct buffer_head *vexfs_inode_table_block(struct super_block *sb,
+						   u64 ino, unsigned long mine)
 {
-	struct super_block *sb = inode->i_sb;
-	struct vexfs_inode disk, *raw;
-	struct buffer_head *bh;
-	int err = 0;
+	struct buffer_head *bh = sb_getblk(sb, vexfs_inode_block(sb, ino));
+	int err;
+
+	if (!bh)
+		return ERR_PTR(-ENOMEM);
+	if (!buffer_uptodate(bh)) {
+		lock_buffer(bh);
+		if (!buffer_uptodate(bh) &&
+		    vexfs_inode_block_unused(sb, ino, mine)) {
+			memset(bh->b_data, 0, bh->b_size);
+			set_buffer_uptodate(bh);
+		}
+		unlock_buffer(bh);
+	}
+	if (!buffer_uptodate(bh) && bh_read(bh, 0) < 0) {
+		brelse(bh);
+		return ERR_PTR(-EIO);
+	}
+	err = vexfs_journal_access(sb, bh);
+	if (err) {
+		brelse(bh);
+		return ERR_PTR(err);
+	}
+	return bh;
+}
+
+/* Copy inode into its slot of bh, its table block taken already. */
+static void vexfs_inode_fill_slot(struct buffer_head *bh, struct inode *inode,
+				  bool deleted)
+{
+	struct vexfs_inode disk;
 
 	if (deleted)
 		memset(&disk, 0, sizeof(disk));
 	else
 		vexfs_inode_to_disk(inode, &disk);
 	disk.i_checksum = cpu_to_le32(vexfs_inode_csum(&disk, inode->i_ino));
-
-	bh = sb_bread(sb, vexfs_inode_block(sb, inode->i_ino));
-	if (!bh)
-		return -EIO;
-	err = vexfs_journal_access(sb, bh);
-	if (err) {
-		brelse(bh);
-		return err;
-	}
-	raw = (struct vexfs_inode *)(bh->b_data + vexfs_inode_offset(inode->i_ino));
 	lock_buffer(bh);
-	memcpy(raw, &disk, sizeof(disk));
+	memcpy(bh->b_data + vexfs_inode_offset(inode->i_ino), &disk, sizeof(disk));
 	unlock_buffer(bh);
+}
+
+/* Log a table block whose slots were filled, and let it go. */
+static int vexfs_inode_table_done(struct super_block *sb, struct buffer_head *bh)
+{
+	int err = bh ? vexfs_journal_dirty(sb, bh) : 0;
+
+	brelse(bh);
+	return err;
+}
+
+/* Store an inode slot; a deleted inode is stored as all zeroes. */
+static int vexfs_store_inode(struct inode *inode, bool deleted, bool sync)
+{
+	struct super_block *sb = inode->i_sb;
+	struct buffer_head *bh;
+	int err = 0;
+
+	bh = vexfs_inode_table_block(sb, inode->i_ino,
+				     BIT(inode->i_ino % VEXFS_INODES_PER_BLOCK));
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	vexfs_inode_fill_slot(bh, inode, deleted);
 	err = vexfs_journal_dirty(sb, bh);
 	if (VEXFS_SB(sb)->journal)
 		sync = false;	/* durable with its transaction */
@@ -318,6 +368,78 @@ void vexfs_dirty_inode(struct inode *inode, int flags)
 		pr_err_ratelimited("%pg: inode %lu not logged: its operation's handle is full\n",
 				   sb->s_bdev, inode->i_ino);
 	vexfs_journal_end(handle);
+}
+
+/* The slots of ino's table block that inodes[0, n) hold, from ino on. */
+static unsigned long vexfs_slots_of_block(struct super_block *sb,
+					  struct inode **inodes, u32 n)
+{
+	u64 block = vexfs_inode_block(sb, inodes[0]->i_ino);
+	unsigned long mine = 0;
+	u32 i;
+
+	for (i = 0; i < n && vexfs_inode_block(sb, inodes[i]->i_ino) == block; i++)
+		mine |= BIT(inodes[i]->i_ino % VEXFS_INODES_PER_BLOCK);
+	return mine;
+}
+
+/* Table blocks vexfs_log_new_inodes() takes for inodes[0, n). */
+static int vexfs_table_blocks_of(struct super_block *sb, struct inode **inodes,
+				 u32 n)
+{
+	int blocks = 0;
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		blocks += !i || vexfs_inode_block(sb, inodes[i]->i_ino) !=
+				vexfs_inode_block(sb, inodes[i - 1]->i_ino);
+	return blocks;
+}
+
+/*
+ * Log n inodes made together (a batch's new files) under handle, grown as
+ * it needs: inodes that share a table block, as inodes numbered one after
+ * another do, cost one access of it, not one each, and no read of it when
+ * no other inode of it is in use. Without a journal they are marked
+ * dirty, for writeback. As for vexfs_dirty_inode(), a block that cannot
+ * be logged aborts the journal.
+ */
+int vexfs_log_new_inodes(struct super_block *sb, handle_t *handle,
+			 struct inode **inodes, u32 n)
+{
+	struct buffer_head *bh = NULL;
+	int err = 0, done;
+	u32 i;
+
+	if (!VEXFS_SB(sb)->journal) {
+		for (i = 0; i < n; i++)
+			mark_inode_dirty(inodes[i]);
+		return 0;
+	}
+	err = vexfs_journal_reserve(handle, vexfs_table_blocks_of(sb, inodes, n));
+	if (err)
+		return err;
+	for (i = 0; i < n && !err; i++) {
+		u64 ino = inodes[i]->i_ino;
+
+		if (!bh || bh->b_blocknr != vexfs_inode_block(sb, ino)) {
+			err = vexfs_inode_table_done(sb, bh);
+			bh = err ? ERR_PTR(err) :
+			     vexfs_inode_table_block(sb, ino,
+				vexfs_slots_of_block(sb, inodes + i, n - i));
+			if (IS_ERR(bh)) {
+				err = PTR_ERR(bh);
+				bh = NULL;
+				break;
+			}
+		}
+		vexfs_inode_fill_slot(bh, inodes[i], false);
+	}
+	done = vexfs_inode_table_done(sb, bh);
+	err = err ?: done;
+	if (err)
+		vexfs_journal_abort(sb, err, "logging new inodes");
+	return err;
 }
 
 void vexfs_evict_inode(struct inode *inode)

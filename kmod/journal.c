@@ -215,16 +215,20 @@ handle_t *vexfs_journal_begin_truncate(struct inode *inode)
 /*
  * Before a step of a long operation that must stay in one transaction:
  * make sure the handle may still dirty @credits new blocks, growing it by
- * as many when it may not. -E2BIG when the transaction cannot grow (it is
- * full, or its commit has begun): the operation gives up then, whole.
+ * what it lacks. -E2BIG when the transaction cannot grow (it is full, or
+ * its commit has begun): the operation gives up then, whole. Never waits,
+ * so it may be called under the operation's locks.
  */
 int vexfs_journal_reserve(handle_t *handle, int credits)
 {
-	int err;
+	int have, err;
 
-	if (!handle || jbd2_handle_buffer_credits(handle) >= credits)
+	if (!handle)
 		return 0;
-	err = jbd2_journal_extend(handle, credits, 0);
+	have = jbd2_handle_buffer_credits(handle);
+	if (have >= credits)
+		return 0;
+	err = jbd2_journal_extend(handle, credits - have, 0);
 	return err > 0 ? -E2BIG : err;
 }
 

@@ -52,6 +52,10 @@ struct vexfs_inode_info {
 	 */
 	struct mutex map_lock;
 	u8 extent_root[VEXFS_EXTENT_ROOT_SIZE];
+	struct vexfs_extent_cache {		/* the extent last looked up */
+		u32 lblk, len;			/* len 0: none */
+		u64 pblk;
+	} ext_cache;
 
 	u64 xattr_block;
 	u64 parent;				/* see i_parent on disk */
@@ -150,6 +154,8 @@ void vexfs_release_orphans(struct super_block *sb);
 /* alloc.c */
 int vexfs_count_free(struct super_block *sb);
 int vexfs_alloc_inode_nr(struct super_block *sb, u64 *ino);
+bool vexfs_inode_block_unused(struct super_block *sb, u64 ino,
+			      unsigned long mine);
 void vexfs_free_inode_nr(struct super_block *sb, u64 ino);
 int vexfs_alloc_blocks(struct inode *inode, u64 goal, u32 want, u64 *start,
 		       u32 *got);
@@ -179,6 +185,8 @@ struct inode *vexfs_new_inode_unlogged(struct mnt_idmap *idmap,
 				       struct inode *dir, umode_t mode,
 				       dev_t rdev);
 int vexfs_write_inode(struct inode *inode, struct writeback_control *wbc);
+int vexfs_log_new_inodes(struct super_block *sb, handle_t *handle,
+			 struct inode **inodes, u32 n);
 void vexfs_dirty_inode(struct inode *inode, int flags);
 int vexfs_file_mmap(struct file *file, struct vm_area_struct *vma);
 void vexfs_evict_inode(struct inode *inode);

@@ -170,6 +170,29 @@ check "sync the full filesystem" sync
 check "on the full disk, space freed without a sync is written at once" reuse_at_once "$MNT" "$REF"
 check "on the full disk, space freed without a sync takes vectors at once" vectors_at_once "$MNT" "$REF"
 
+# A batch insert whose records need table blocks the full disk lacks
+# fails whole, and leaves no record naming a file it took back: a run of
+# records is written only once every block it needs is allocated.
+batch_when_full() {
+	local ctl=$REPO/build/bin/vexfsctl
+	python3 -c 'import struct, sys
+for name, rows in (("b12", 12), ("b60", 60)):
+    with open(sys.argv[1] + "/" + name + ".fvecs", "wb") as f:
+        for i in range(rows):
+            f.write(struct.pack("<i64f", 64, *[i + j / 64 for j in range(64)]))' "$2" &&
+		mkdir "$1/bt" && "$ctl" collection create "$1/bt" --dim 64 >/dev/null &&
+		"$ctl" import "$1/bt" "$2/b12.fvecs" -q || return 1
+	dd if=/dev/zero of="$1/fill4" bs=4k 2>/dev/null
+	sync
+	if "$ctl" import "$1/bt" "$2/b60.fvecs" --id-start 100 -q 2>"$2/batch.err"; then
+		echo "a batch of 60 succeeded on a full disk"
+		return 1
+	fi
+	grep 'No space left' "$2/batch.err" && [ "$(ls "$1/bt" | wc -l)" = 12 ] &&
+		rm "$1/fill4"
+}
+check "a batch whose records need blocks the full disk lacks fails whole" batch_when_full "$MNT" "$REF"
+
 # A 64-d record is 320 bytes: the table's first data block holds 12 and
 # the 13th spans into a second block. With no block free, the 13th put
 # must fail whole: its first part, which names its file, was once logged
@@ -198,6 +221,8 @@ check_fsck "fsck finds no record of the file whose put failed"
 check "mount again" mount_fs
 check_eq "the collection holds the 12 vectors put" 12 \
 	"$("$REPO/build/bin/vexfsctl" --json collection info "$MNT/st" | python3 -c 'import json, sys; print(json.load(sys.stdin)["count"])')"
+check_eq "the collection of the failed batch holds its first 12 vectors" 12 \
+	"$("$REPO/build/bin/vexfsctl" --json collection info "$MNT/bt" | python3 -c 'import json, sys; print(json.load(sys.stdin)["count"])')"
 expect_fail "the file whose put failed has no vector" -e 'no vector' \
 	"$REPO/build/bin/vexfsctl" get "$MNT/st/f13"
 check "remove the collection and the filler" rm -r "$MNT/st" "$MNT/fill3"

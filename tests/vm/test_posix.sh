@@ -424,6 +424,7 @@ def expect(label):
 for n in sorted(names):
     create(n)
 expect("after create")
+size = os.stat(d).st_size
 for i, n in enumerate(sorted(names)):
     if i % 3 == 0:
         os.unlink(os.path.join(d, n))
@@ -434,10 +435,14 @@ for i in range(200):
     create(n)
     names.add(n)
 expect("after refilling the holes")
+# Each new name fits the record a deleted one left: none needs a new block.
+if os.stat(d).st_size != size:
+    sys.exit("the directory grew from %d to %d bytes with room left in its blocks"
+             % (size, os.stat(d).st_size))
 print(len(names), "names")
 EOF
 }
-check "readdir lists exactly the expected names (600+ entries)" readdir_exact
+check "readdir lists exactly the expected names (600+ entries); deleted records are reused" readdir_exact
 
 # ---------------------------------------------------------------------------
 section "rename"
