@@ -78,13 +78,14 @@ parse_args() {
 }
 
 # Variables the guest command inherits from the caller: the project's own
-# knobs, make's verbosity, and whether this is CI.
+# knobs (fsbench's FSBENCH_* among them), make's verbosity, and
+# whether this is CI.
 passthrough_env() {
 	local name
 	for name in $(compgen -e); do
 		case $name in
 		VEXFS_SCRATCH | VEXFS_RESULTS) ;;
-		VEXFS_* | V | CI) printf 'export %s=%q\n' "$name" "${!name}" ;;
+		VEXFS_* | FSBENCH_* | V | CI) printf 'export %s=%q\n' "$name" "${!name}" ;;
 		esac
 	done
 }
