@@ -9,6 +9,7 @@
 #   make vecbench   vector insert and search benchmark, ioctl vs plain files
 #                   and userspace, in the guest
 #   make membench   kernel memory a collection pins per vector, in the guest
+#   make scalebench batch insert rate as one collection grows to 1,000,000
 #   make recall     HNSW recall through the kernel (indexes built by vexfsd)
 #   make hnsw-peers native HNSW: lib/ vs hnswlib, FAISS and USearch, and the
 #                   recall-vs-QPS plot docs/hnsw-recall-qps.png
@@ -41,7 +42,7 @@ CFLAGS ?= -O2 -g -Wall -Wextra -Wmissing-prototypes -Wshadow -Wstrict-prototypes
 	-Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs fsck bpf bpf-filters daemon unit-tests fuzz reliability test-debug debug-kernel debug-kmod test unit-test native-test vm-test demo vm-shell bench vecbench membench recall hnsw-peers chroma-bench hnswioctl install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
+.PHONY: all kmod mkfs fsck bpf bpf-filters daemon unit-tests fuzz reliability test-debug debug-kernel debug-kmod test unit-test native-test vm-test demo vm-shell bench vecbench membench scalebench recall hnsw-peers chroma-bench hnswioctl install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
 
 all: kmod mkfs fsck bpf bpf-filters daemon unit-tests fuzz
 
@@ -281,6 +282,12 @@ MEMBENCH_SETS ?= 96:200000 768:50000 96:20000:index
 membench: kmod mkfs daemon
 	python3 scripts/memdata.py build/data $(MEMBENCH_SETS) >/dev/null
 	VEXFS_MEMBENCH_SETS="$(MEMBENCH_SETS)" scripts/vm.sh -- tests/bench/run-membench.sh
+
+SCALEBENCH_SET ?= 96:1000000
+
+scalebench: kmod mkfs daemon
+	python3 scripts/memdata.py build/data $(SCALEBENCH_SET) >/dev/null
+	VEXFS_SCALEBENCH_SET=$(SCALEBENCH_SET) scripts/vm.sh --mem 6G -- tests/bench/run-scalebench.sh
 
 clean:
 	rm -rf $(KMOD)
