@@ -38,10 +38,9 @@ struct vexfs_batch {
 	u32 count;
 	u32 dim;
 	bool upsert;			/* VEXFS_BATCH_UPSERT */
-	bool attrs_given;		/* else an upsert keeps the metadata */
 	u64 *ids;
 	u32 *vectors;
-	u64 *attrs;			/* count * VEXFS_ATTR_WORDS */
+	u64 *attrs;			/* count * VEXFS_ATTR_WORDS, or NULL */
 	struct dentry **dentries;
 	struct vexfs_batch_prev *prev;	/* upsert: per entry */
 	u32 *prev_vectors;		/* upsert: count * dim */
@@ -135,16 +134,14 @@ static int vexfs_batch_copy(struct vexfs_batch *b,
 	b->vectors = vexfs_dup_user_array(arg->vectors_ptr, nvals, sizeof(u32));
 	if (IS_ERR(b->vectors))
 		return PTR_ERR(b->vectors);
-	if (arg->attrs_ptr)
+	/* Without: a new file's metadata is zero, an upsert keeps it. */
+	if (arg->attrs_ptr) {
 		b->attrs = vexfs_dup_user_array(arg->attrs_ptr,
 						(size_t)arg->count * VEXFS_ATTR_WORDS,
 						sizeof(u64));
-	else
-		b->attrs = kvcalloc((size_t)arg->count * VEXFS_ATTR_WORDS,
-				    sizeof(u64), VEXFS_GFP_USER_SIZED) ?: ERR_PTR(-ENOMEM);
-	if (IS_ERR(b->attrs))
-		return PTR_ERR(b->attrs);
-	b->attrs_given = arg->attrs_ptr;
+		if (IS_ERR(b->attrs))
+			return PTR_ERR(b->attrs);
+	}
 	b->dentries = kvcalloc(arg->count, sizeof(*b->dentries), VEXFS_GFP_USER_SIZED);
 	if (!b->dentries)
 		return -ENOMEM;
@@ -174,6 +171,12 @@ static void vexfs_batch_release(struct vexfs_batch *b)
 		kvfree(b->ids);
 }
 
+/* The metadata words of entry i, or NULL when the caller gave none. */
+static const u64 *vexfs_batch_attrs(const struct vexfs_batch *b, u32 i)
+{
+	return b->attrs ? b->attrs + (size_t)i * VEXFS_ATTR_WORDS : NULL;
+}
+
 /* An upsert may replace the vector of a regular file the caller may write. */
 static int vexfs_batch_may_replace(struct mnt_idmap *idmap, struct inode *inode)
 {
@@ -182,7 +185,39 @@ static int vexfs_batch_may_replace(struct mnt_idmap *idmap, struct inode *inode)
 	return inode_permission(idmap, inode, MAY_WRITE);
 }
 
-/* Look every name up; any that exists fails the batch, unless upserting. */
+/*
+ * The dentry of a name of the batch: the dcache's, or else a negative one
+ * when the directory does not hold the name, hashed as ->lookup leaves it
+ * (no lookup of the directory can run meanwhile: its lock is held
+ * exclusively). Only a name the directory holds, which the batch will
+ * refuse or replace, goes through lookup_one() for its inode. New names
+ * are most of a batch, and a lookup each would cost them a tenth of its
+ * time.
+ */
+static struct dentry *vexfs_batch_dentry(struct mnt_idmap *idmap,
+					 struct dentry *parent,
+					 const char *name, int len)
+{
+	struct qstr q = QSTR_INIT(name, len);
+	struct dentry *d;
+	u64 ino;
+	int err;
+
+	q.hash = full_name_hash(parent, name, len);
+	d = d_lookup(parent, &q);
+	if (d)
+		return d;
+	err = vexfs_find_entry(d_inode(parent), &q, &ino);
+	if (err != -ENOENT)
+		return err ? ERR_PTR(err) : lookup_one(idmap, name, parent, len);
+	d = d_alloc(parent, &q);
+	if (!d)
+		return ERR_PTR(-ENOMEM);
+	d_add(d, NULL);
+	return d;
+}
+
+/* Find every name; any that exists fails the batch, unless upserting. */
 static int vexfs_batch_lookup(struct vexfs_batch *b, struct mnt_idmap *idmap,
 			      struct dentry *parent)
 {
@@ -191,7 +226,7 @@ static int vexfs_batch_lookup(struct vexfs_batch *b, struct mnt_idmap *idmap,
 
 	for (i = 0; i < b->count; i++) {
 		int len = snprintf(name, sizeof(name), "%llu", b->ids[i]);
-		struct dentry *d = lookup_one(idmap, name, parent, len);
+		struct dentry *d = vexfs_batch_dentry(idmap, parent, name, len);
 
 		if (IS_ERR(d)) {
 			b->bad = i;
@@ -231,10 +266,11 @@ static void vexfs_batch_undo_file(struct vexfs_batch *b, u32 i,
 }
 
 /*
- * Credits one file of a batch can use at worst: its inode, bitmap and
- * table block, its vector record with the table's growth, and its
- * directory entry with the directory's growth. Few are used (the files
- * share inode table, directory and vector table blocks).
+ * Credits one entry of a batch can use at worst: a new file's inode,
+ * bitmap and table block and its directory entry with the directory's
+ * growth, or an upsert's vector record with the table's growth. The
+ * records of a chunk's new files reserve their own (vexfs_run_end()).
+ * Few are used: the files share inode table and directory blocks.
  */
 #define VEXFS_CREDITS_BATCH_FILE \
 	(VEXFS_CREDITS_INODE + VEXFS_CREDITS_VECTOR + VEXFS_CREDITS_ALLOC)
@@ -302,8 +338,7 @@ static int vexfs_batch_replace(struct vexfs_batch *b, u32 i,
 
 	err = vexfs_vector_replace(c, d_inode(b->dentries[i]),
 				   b->vectors + (size_t)i * b->dim,
-				   b->attrs_given ?
-				   b->attrs + (size_t)i * VEXFS_ATTR_WORDS : NULL,
+				   vexfs_batch_attrs(b, i),
 				   b->prev_vectors + (size_t)i * b->dim, p->attrs);
 	return err == -ENODATA ? -EEXIST : err;
 }
@@ -348,7 +383,29 @@ struct vexfs_batch_chunk {
 	struct vexfs_new_vector nv[VEXFS_BATCH_CHUNK];
 	u32 entry[VEXFS_BATCH_CHUNK];	/* the batch entry of each */
 	u32 n;
+	void *records;			/* vexfs_vector_set_new()'s scratch */
 };
+
+static void vexfs_chunk_free(struct vexfs_batch_chunk *ch)
+{
+	if (ch)
+		kvfree(ch->records);
+	kfree(ch);
+}
+
+static struct vexfs_batch_chunk *vexfs_chunk_alloc(struct vexfs_collection *c)
+{
+	struct vexfs_batch_chunk *ch = kmalloc(sizeof(*ch), GFP_KERNEL);
+
+	if (!ch)
+		return NULL;
+	ch->n = 0;
+	ch->records = kvmalloc(vexfs_vector_set_new_scratch(c), GFP_KERNEL);
+	if (ch->records)
+		return ch;
+	kfree(ch);
+	return NULL;
+}
 
 static void vexfs_chunk_add(struct vexfs_batch_chunk *ch, struct vexfs_batch *b,
 			    u32 i, struct inode *inode)
@@ -357,7 +414,7 @@ static void vexfs_chunk_add(struct vexfs_batch_chunk *ch, struct vexfs_batch *b,
 	ch->nv[ch->n] = (struct vexfs_new_vector){
 		.vec = b->vectors + (size_t)i * b->dim,
 		.id = b->ids[i],
-		.attrs = b->attrs + (size_t)i * VEXFS_ATTR_WORDS,
+		.attrs = vexfs_batch_attrs(b, i),
 	};
 	ch->entry[ch->n++] = i;
 }
@@ -375,7 +432,8 @@ static int vexfs_batch_vectors(struct vexfs_batch *b, struct vexfs_batch_chunk *
 
 	if (!ch->n)
 		return 0;
-	err = vexfs_vector_set_new(c, handle, ch->inode, ch->nv, ch->n, &done);
+	err = vexfs_vector_set_new(c, handle, ch->inode, ch->nv, ch->n,
+				   ch->records, &done);
 	if (done) {
 		int logged = vexfs_log_new_inodes(c->dir->i_sb, handle, ch->inode,
 						  done);
@@ -412,19 +470,18 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 	if (IS_DEADDIR(dir))
 		return -ENOENT;
 	made = kvcalloc(b->count, sizeof(*made), VEXFS_GFP_USER_SIZED);
-	chunk = kmalloc(sizeof(*chunk), GFP_KERNEL);
+	chunk = vexfs_chunk_alloc(c);
 	if (!made || !chunk) {
 		kvfree(made);
-		kfree(chunk);
+		vexfs_chunk_free(chunk);
 		return -ENOMEM;
 	}
-	chunk->n = 0;
 	handle = vexfs_journal_begin_whole(dir->i_sb, vexfs_batch_credits(b, c),
 					   (u64)b->count * VEXFS_CREDITS_BATCH_FILE,
 					   VEXFS_REVOKES_DIROP);
 	if (IS_ERR(handle)) {
 		kvfree(made);
-		kfree(chunk);
+		vexfs_chunk_free(chunk);
 		if (PTR_ERR(handle) == -E2BIG)
 			b->bad = b->count;
 		return PTR_ERR(handle);
@@ -448,7 +505,7 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 			err = vexfs_batch_vectors(b, chunk, c, handle);
 		cond_resched();
 	}
-	kfree(chunk);
+	vexfs_chunk_free(chunk);
 	if (err) {
 		/* A batch too large for a transaction is refused as a whole. */
 		if (err == -E2BIG)

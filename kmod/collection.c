@@ -1224,6 +1224,17 @@ static int vexfs_run_end(struct vexfs_collection *c, handle_t *handle,
 /* Bytes of records gathered before they are written. */
 #define VEXFS_RUN_BYTES		(4 * VEXFS_BLOCK_SIZE)
 
+/* Records a run gathers: as many as fit in VEXFS_RUN_BYTES, at least one. */
+static u32 vexfs_run_cap(const struct vexfs_collection *c)
+{
+	return max_t(u32, 1, VEXFS_RUN_BYTES / c->rec_size);
+}
+
+size_t vexfs_vector_set_new_scratch(const struct vexfs_collection *c)
+{
+	return (size_t)vexfs_run_cap(c) * c->rec_size;
+}
+
 static int vexfs_u32_cmp(const void *a, const void *b)
 {
 	u32 x = *(const u32 *)a, y = *(const u32 *)b;
@@ -1257,28 +1268,29 @@ static int vexfs_take_slots(struct vexfs_collection *c, u32 *slots, u32 n)
  * Give n new files (a batch's, still I_NEW, so no lock of theirs is
  * needed) fresh slots with their vectors, ids and metadata, under the
  * caller's handle, which grows as the writes need. Records of slots that
- * follow each other are written together: a table block costs one lookup
- * and one journal access, not one per record. *done: how many files, in
- * order, got their slot; on an error the others got none. The caller
- * logs the files that got one (vexfs_log_new_inodes()).
+ * follow each other are gathered in scratch (of
+ * vexfs_vector_set_new_scratch() bytes, the caller's, so that a batch
+ * allocates it once) and written together: a table block costs one
+ * lookup and one journal access, not one per record. *done: how many
+ * files, in order, got their slot; on an error the others got none. The
+ * caller logs the files that got one (vexfs_log_new_inodes()).
  */
 int vexfs_vector_set_new(struct vexfs_collection *c, handle_t *handle,
 			 struct inode **inodes,
-			 const struct vexfs_new_vector *nv, u32 n, u32 *done)
+			 const struct vexfs_new_vector *nv, u32 n,
+			 void *scratch, u32 *done)
 {
 	struct vexfs_record_run run = {
-		.cap = max_t(u32, 1, VEXFS_RUN_BYTES / c->rec_size),
+		.buf = scratch,
+		.cap = vexfs_run_cap(c),
 	};
 	u32 *slots, i;
 	int err;
 
 	*done = 0;
-	run.buf = kvmalloc_array(run.cap, c->rec_size, GFP_NOFS);
 	slots = kmalloc_array(n, sizeof(*slots), GFP_NOFS);
-	if (!run.buf || !slots) {
-		err = -ENOMEM;
-		goto out_free;
-	}
+	if (!slots)
+		return -ENOMEM;
 	down_write(&c->rwsem);
 	err = vexfs_journal_reserve(handle, VEXFS_CREDITS_VECTOR) ?:
 	      vexfs_persist_slots_for(c, n) ?:
@@ -1301,9 +1313,7 @@ int vexfs_vector_set_new(struct vexfs_collection *c, handle_t *handle,
 		vexfs_give_back(c, slots[i]);
 out_unlock:
 	up_write(&c->rwsem);
-out_free:
 	kfree(slots);
-	kvfree(run.buf);
 	return err;
 }
 

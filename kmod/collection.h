@@ -171,9 +171,11 @@ struct vexfs_new_vector {
 	const u64 *attrs;
 };
 
+size_t vexfs_vector_set_new_scratch(const struct vexfs_collection *c);
 int vexfs_vector_set_new(struct vexfs_collection *c, handle_t *handle,
 			 struct inode **inodes,
-			 const struct vexfs_new_vector *nv, u32 n, u32 *done);
+			 const struct vexfs_new_vector *nv, u32 n,
+			 void *scratch, u32 *done);
 int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 		     const u32 *vec, u64 id, const u64 *attrs);
 int vexfs_vector_replace(struct vexfs_collection *c, struct inode *inode,

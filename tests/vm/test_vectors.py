@@ -155,6 +155,35 @@ def test_bad_input(fd, base):
           f"{before} -> {after}")
 
 
+def test_batch_names(fd, coll, dim):
+    """A batch finds the names its directory holds whether the dcache has
+    them or not, and creates names the dcache knows to be missing."""
+    vec = array.array("f", [2.0] * dim).tobytes()
+    names = [os.path.join(coll, str(i)) for i in (90100, 90102, 90103)]
+    with open(names[0], "w") as f:
+        f.write("x")
+    drop_caches()
+    e = expect_errno("batch: a name only on disk (caches dropped) is EEXIST", errno.EEXIST,
+                     lambda: vx.batch_insert(fd, [90101, 90100], vec * 2, dim))
+    check("batch: ... and error_index names it", e is not None and e.error_index == 1,
+          getattr(e, "error_index", None))
+    check("batch: a name looked up and missing is missing", not os.path.exists(names[1]))
+    vx.batch_insert(fd, [90102, 90103], vec * 2, dim)
+    ffd = os.open(names[1], os.O_RDONLY)
+    _, vid, _ = vx.get_vector(ffd, dim)
+    os.close(ffd)
+    check("batch: a name the dcache knew as missing is created with its vector",
+          vid == 90102, vid)
+    drop_caches()
+    check("batch: its names are in the directory once the caches are dropped",
+          {"90102", "90103"} <= set(os.listdir(coll)) and not os.path.exists(
+              os.path.join(coll, "90101")))
+    expect_errno("batch: a name the last batch made is EEXIST", errno.EEXIST,
+                 lambda: vx.batch_insert(fd, [90103], vec, dim))
+    for name in names:
+        os.unlink(name)
+
+
 def test_files(coll, base):
     path = os.path.join(coll, "doc.txt")
     with open(path, "w") as f:
@@ -608,6 +637,7 @@ def main():
     test_evicted(coll, base, queries, truth)
     fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
     test_bad_input(fd, base)
+    test_batch_names(fd, coll, 128)
     os.close(fd)
     test_predicate(coll, base)
     test_files(coll, base)
