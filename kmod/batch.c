@@ -189,7 +189,8 @@ static int vexfs_batch_may_replace(struct mnt_idmap *idmap, struct inode *inode)
  * The dentry of a name of the batch: the dcache's, or else a negative one
  * when the directory does not hold the name, hashed as ->lookup leaves it
  * (no lookup of the directory can run meanwhile: its lock is held
- * exclusively). Only a name the directory holds, which the batch will
+ * exclusively; and vexfs has no dentry operations that would hash or
+ * revalidate names otherwise). Only a name the directory holds, which the batch will
  * refuse or replace, goes through lookup_one() for its inode. New names
  * are most of a batch, and a lookup each would cost them a tenth of its
  * time.
@@ -467,8 +468,6 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 	u32 i, n = 0;
 	int err = 0, end;
 
-	if (IS_DEADDIR(dir))
-		return -ENOENT;
 	made = kvcalloc(b->count, sizeof(*made), VEXFS_GFP_USER_SIZED);
 	chunk = vexfs_chunk_alloc(c);
 	if (!made || !chunk) {
@@ -536,6 +535,30 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 	return err;
 }
 
+/*
+ * Under the directory's lock, what may_create() checks for a create: the
+ * directory still there, and still writable and searchable by the caller
+ * (the access may have changed while the batch waited for the lock); if
+ * not, the batch is refused as a whole (error_index = count) before a
+ * dentry is made in it. Then every name, and every file.
+ */
+static int vexfs_batch_locked(struct vexfs_batch *b, struct vexfs_collection *c,
+			      struct mnt_idmap *idmap, struct dentry *parent,
+			      umode_t mode)
+{
+	struct inode *dir = d_inode(parent);
+	int err;
+
+	if (IS_DEADDIR(dir))
+		return -ENOENT;
+	err = inode_permission(idmap, dir, MAY_WRITE | MAY_EXEC);
+	if (!err)
+		err = vexfs_batch_lookup(b, idmap, parent);
+	if (!err)
+		err = vexfs_batch_create(b, c, idmap, dir, mode);
+	return err;
+}
+
 /* Checks that need no entry: refused as a whole, error_index = count. */
 static int vexfs_batch_args_ok(const struct vexfs_ioc_batch_insert *arg,
 			       const struct vexfs_collection *c)
@@ -565,7 +588,7 @@ static int vexfs_batch_run(struct file *filp, struct vexfs_ioc_batch_insert *arg
 	/*
 	 * Creating names needs write and search access to the directory:
 	 * checked before anything sized by the caller is allocated, copied
-	 * or sorted. vfs_create() checks again under the lock.
+	 * or sorted, and again under the lock (vexfs_batch_locked()).
 	 */
 	err = inode_permission(idmap, dir, MAY_WRITE | MAY_EXEC);
 	if (err)
@@ -581,10 +604,8 @@ static int vexfs_batch_run(struct file *filp, struct vexfs_ioc_batch_insert *arg
 		err = vexfs_batch_check(b);
 	if (!err) {
 		inode_lock_nested(dir, I_MUTEX_PARENT);
-		err = vexfs_batch_lookup(b, idmap, filp->f_path.dentry);
-		if (!err)
-			err = vexfs_batch_create(b, c, idmap, dir,
-						 arg->mode ? arg->mode : 0644);
+		err = vexfs_batch_locked(b, c, idmap, filp->f_path.dentry,
+					 arg->mode ? arg->mode : 0644);
 		inode_unlock(dir);
 	}
 	mnt_drop_write_file(filp);

@@ -184,6 +184,29 @@ def test_batch_names(fd, coll, dim):
         os.unlink(name)
 
 
+def test_batch_dead_dir():
+    """A batch into a collection removed while its caller holds it open is
+    refused whole, and leaves nothing that keeps the removed directory's
+    inode and blocks from being freed."""
+    d = os.path.join(MNT, "gone")
+    os.sync()
+    before = os.statvfs(MNT)
+    os.mkdir(d)
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    vx.create_collection(fd, 4)
+    os.rmdir(d)
+    e = expect_errno("batch into a removed collection", errno.ENOENT,
+                     lambda: vx.batch_insert(fd, [1, 2], array.array("f", [1.0] * 8).tobytes(), 4))
+    check("batch into a removed collection: refused whole",
+          e is not None and e.error_index == 2, getattr(e, "error_index", None))
+    os.close(fd)
+    os.sync()
+    after = os.statvfs(MNT)
+    check("batch into a removed collection: its blocks and inodes are free once closed",
+          (after.f_bfree, after.f_ffree) == (before.f_bfree, before.f_ffree),
+          f"blocks {before.f_bfree} -> {after.f_bfree}, inodes {before.f_ffree} -> {after.f_ffree}")
+
+
 def test_files(coll, base):
     path = os.path.join(coll, "doc.txt")
     with open(path, "w") as f:
@@ -638,6 +661,7 @@ def main():
     fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
     test_bad_input(fd, base)
     test_batch_names(fd, coll, 128)
+    test_batch_dead_dir()
     os.close(fd)
     test_predicate(coll, base)
     test_files(coll, base)
