@@ -10,6 +10,7 @@
 #                   and userspace, in the guest
 #   make membench   kernel memory a collection pins per vector, in the guest
 #   make scalebench batch insert rate as one collection grows to 1,000,000
+#   make bigbench   a collection twice the guest's memory: import, index, recall
 #   make recall     HNSW recall through the kernel (indexes built by vexfsd)
 #   make hnsw-peers native HNSW: lib/ vs hnswlib, FAISS and USearch, and the
 #                   recall-vs-QPS plot docs/hnsw-recall-qps.png
@@ -42,7 +43,7 @@ CFLAGS ?= -O2 -g -Wall -Wextra -Wmissing-prototypes -Wshadow -Wstrict-prototypes
 	-Werror=implicit-function-declaration
 export CC CFLAGS
 
-.PHONY: all kmod mkfs fsck bpf bpf-filters daemon unit-tests fuzz reliability test-debug debug-kernel debug-kmod test unit-test native-test vm-test demo vm-shell bench vecbench membench scalebench recall hnsw-peers chroma-bench hnswioctl install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
+.PHONY: all kmod mkfs fsck bpf bpf-filters daemon unit-tests fuzz reliability test-debug debug-kernel debug-kmod test unit-test native-test vm-test demo vm-shell bench vecbench membench scalebench bigbench recall hnsw-peers chroma-bench hnswioctl install uninstall install-fs-tools dkms-install dkms-uninstall dkms-test clean
 
 all: kmod mkfs fsck bpf bpf-filters daemon unit-tests fuzz
 
@@ -288,6 +289,12 @@ SCALEBENCH_SET ?= 96:1000000
 scalebench: kmod mkfs daemon
 	python3 scripts/memdata.py build/data $(SCALEBENCH_SET) >/dev/null
 	VEXFS_SCALEBENCH_SET=$(SCALEBENCH_SET) scripts/vm.sh --mem 6G -- tests/bench/run-scalebench.sh
+
+BIGBENCH_SET ?= 256:1000000
+BIGBENCH_MEM ?= 512M
+
+bigbench: kmod mkfs daemon
+	tests/bench/bigbench.sh $(BIGBENCH_SET) $(BIGBENCH_MEM)
 
 clean:
 	rm -rf $(KMOD)
