@@ -26,8 +26,8 @@ if [ ! -s "$out/$name.hnsw" ]; then
 	echo "bigbench: index built in $((SECONDS - start)) s"
 fi
 # Records, inodes, names and the graph, with room for the journal.
-size=$(((n * (64 + 4 * dim + 256 + 64) + $(stat -c %s "$out/$name.hnsw")) * 5 / 4 + (512 << 20)))
+mib=$(((n * (64 + 4 * dim + 256 + 64) + $(stat -c %s "$out/$name.hnsw")) * 5 / 4 / (1 << 20) + 512))
 rm -f "$out/disk.img"
-truncate -s "$size" "$out/disk.img"
+truncate -s "${mib}M" "$out/disk.img"
 VEXFS_BIGBENCH_SET=$dim:$n scripts/vm.sh --mem "$mem" --disk "$out/disk.img" -- tests/bench/run-bigbench.sh
 rm -f "$out/disk.img"
