@@ -16,15 +16,17 @@
 #include "../lib/vexfs_sq8.h"
 
 /* What search needs of a slot, kept in memory for every slot. */
+/* The 4-byte fields together: 64 bytes, not 72, for every vector. */
 struct vexfs_slot {
 	u64 ino;			/* 0: free */
-	u32 seq;			/* change sequence of its last change */
 	u64 id;
 	u64 attrs[VEXFS_ATTR_WORDS];
+	u32 seq;			/* change sequence of its last change */
 	kuid_t uid;
 	kgid_t gid;
 	umode_t mode;
 };
+static_assert(sizeof(struct vexfs_slot) == 64);
 
 /*
  * A loaded collection. Locking: searches and reads take rwsem shared;

@@ -20,9 +20,15 @@
 #include <linux/slab.h>
 #include "vexfs.h"
 
+/*
+ * A name of the index: 24 bytes and the name, so that the names of up to
+ * 8 bytes a collection's files get (ids in decimal, below 10^8) take 32
+ * bytes of slab each. No RCU head: every lookup holds dir_lock, as does
+ * every removal, so no reader can still hold a slot once it is removed
+ * (the table's own resizing takes the bucket locks a removal takes).
+ */
 struct vexfs_dir_slot {
 	struct rhash_head node;
-	struct rcu_head rcu;
 	u64 ino;
 	u32 lblk;			/* block of the directory holding the entry */
 	u16 offset;			/* offset of the record in that block */
@@ -30,6 +36,7 @@ struct vexfs_dir_slot {
 	u8 len;
 	char name[];
 };
+static_assert(sizeof(struct vexfs_dir_slot) == 24);
 
 /*
  * Where a block takes its next entry: the record at off, with slack bytes
@@ -646,7 +653,7 @@ int vexfs_delete_entry(struct inode *dir, const struct qstr *name)
 	err = vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
 	rhashtable_remove_fast(&idx->names, &slot->node, vexfs_dir_params);
-	kfree_rcu(slot, rcu);
+	kfree(slot);
 	idx->count--;
 	vexfs_dir_touch(dir);
 out:

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -164,16 +165,17 @@ int cmd_index_write(int argc, char **argv)
 /* ==== index publish ==== */
 
 /*
- * The whole graph file, 8-byte aligned as the loader wants it; no longer
- * than the largest graph of the collection (a data file given in its
- * place is refused before it is read).
+ * The whole graph file, mapped (page-aligned, as the loader wants it):
+ * its pages are the page cache's, which the kernel can take back while
+ * the publish call copies them, where a copy in this process's memory
+ * would count against the machine's (a graph can be most of it). No
+ * longer than the largest graph of the collection: a data file given in
+ * its place is refused before it is read.
  */
-static int read_graph(const char *path, const struct libvexfs_collection_info *info,
-		      void **buf, uint64_t *len)
+static int map_graph(const char *path, const struct libvexfs_collection_info *info,
+		     void **buf, uint64_t *len)
 {
 	struct stat sb;
-	uint64_t done = 0;
-	ssize_t got;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
@@ -185,22 +187,10 @@ static int read_graph(const char *path, const struct libvexfs_collection_info *i
 				(long long)sb.st_size);
 	}
 	*len = sb.st_size;
-	if (posix_memalign(buf, 4096, *len)) {
-		close(fd);
-		return ctl_fail(ENOMEM, path, NULL);
-	}
-	while (done < *len) {
-		got = read(fd, (char *)*buf + done, *len - done);
-		if (got <= 0) {
-			int err = got ? errno : EIO;
-
-			close(fd);
-			free(*buf);
-			return ctl_fail(err, path, NULL);
-		}
-		done += got;
-	}
+	*buf = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
+	if (*buf == MAP_FAILED)
+		return ctl_fail(errno, path, NULL);
 	return CTL_OK;
 }
 
@@ -351,7 +341,7 @@ int cmd_index_publish(int argc, char **argv)
 	if (rc)
 		return rc;
 	seq = info.seq;
-	rc = read_graph(path, &info, &graph, &len);
+	rc = map_graph(path, &info, &graph, &len);
 	if (rc)
 		goto out_close;
 	rc = graph_fits(path, graph, len, &info, &g);
@@ -364,7 +354,7 @@ int cmd_index_publish(int argc, char **argv)
 		else
 			print_published(dir, path, len, seq, rows != NULL);
 	}
-	free(graph);
+	munmap(graph, len);
 out_close:
 	close(fd);
 	return rc;
