@@ -34,7 +34,7 @@ mkdir "$mnt/c"
 
 echo "scalebench on $(uname -r): $n vectors of dimension $dim, steps of $step, batches of $batch"
 printf '%-20s %10s %14s\n' vectors seconds vectors/s
-first= last=
+first='' last=''
 for ((at = 0; at < n; at += step)); do
 	count=$((n - at < step ? n - at : step))
 	# The step's rows, off the 9p share before the clock starts.
