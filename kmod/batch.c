@@ -190,10 +190,10 @@ static int vexfs_batch_may_replace(struct mnt_idmap *idmap, struct inode *inode)
  * when the directory does not hold the name, hashed as ->lookup leaves it
  * (no lookup of the directory can run meanwhile: its lock is held
  * exclusively; and vexfs has no dentry operations that would hash or
- * revalidate names otherwise). Only a name the directory holds, which the batch will
- * refuse or replace, goes through lookup_one() for its inode. New names
- * are most of a batch, and a lookup each would cost them a tenth of its
- * time.
+ * revalidate names otherwise). Only a name the directory holds, which the
+ * batch will refuse or replace, goes through lookup_one() for its inode.
+ * New names are most of a batch, and a lookup each would cost them a
+ * tenth of its time.
  */
 static struct dentry *vexfs_batch_dentry(struct mnt_idmap *idmap,
 					 struct dentry *parent,

@@ -15,8 +15,10 @@
 #include "../lib/hnsw.h"
 #include "../lib/vexfs_sq8.h"
 
-/* What search needs of a slot, kept in memory for every slot. */
-/* The 4-byte fields together: 64 bytes, not 72, for every vector. */
+/*
+ * What search needs of a slot, kept in memory for every slot; the 4-byte
+ * fields together, so that it takes 64 bytes, not 72.
+ */
 struct vexfs_slot {
 	u64 ino;			/* 0: free */
 	u64 id;

@@ -9,6 +9,9 @@
 #   bench_mount FS SIZE [MKFS OPTIONS...]
 #                           a SIZE image in $work, FS made on it, mounted
 #                           at $mnt; bench_unmount undoes it
+#   meminfo FIELD           a /proc/meminfo field in bytes
+#   cache, pinned           the page cache (the devices' included); the
+#                           kernel memory that cannot be reclaimed
 #
 # A script with more to stop on exit defines bench_cleanup_hook.
 # VEXFS_KO names the module to load (scripts/vm.sh passes VEXFS_* into the
@@ -66,4 +69,17 @@ bench_unmount() {
 	[ -z "$dev" ] || losetup -d "$dev"
 	dev=
 	rm -f "$work"/*.img
+}
+
+meminfo() {
+	awk -v f="$1:" '$1 == f { print $2 * 1024 }' /proc/meminfo
+}
+
+cache() {
+	echo $(($(meminfo Cached) + $(meminfo Buffers)))
+}
+
+# What the kernel cannot give back under memory pressure.
+pinned() {
+	echo $(($(meminfo VmallocUsed) + $(meminfo SUnreclaim)))
 }

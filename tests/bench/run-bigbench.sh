@@ -31,14 +31,6 @@ bench_cleanup_hook() {
 	if mountpoint -q "$mnt"; then umount "$mnt"; fi
 }
 
-meminfo() {
-	awk -v f="$1:" '$1 == f { print $2 * 1024 }' /proc/meminfo
-}
-
-pinned() {
-	echo $(($(meminfo VmallocUsed) + $(meminfo SUnreclaim)))
-}
-
 mib() {
 	echo $(($1 >> 20))
 }
@@ -109,7 +101,7 @@ done
 after=$(pinned)
 echo "bigbench: pinned after the searches $(mib "$after") MiB" \
 	"($(((after - before) / n)) bytes a vector over the mount)"
-echo "bigbench: page cache $(mib $(($(meminfo Cached) + $(meminfo Buffers)))) MiB," \
+echo "bigbench: page cache $(mib "$(cache)") MiB," \
 	"free $(mib "$(meminfo MemFree)") MiB"
 if dmesg | grep -E -i "out of memory|oom-kill|page allocation failure|vmalloc error"; then
 	echo "bigbench: FAIL: the kernel ran out of memory (above)"

@@ -29,20 +29,6 @@ read -r -a sets <<<"${VEXFS_MEMBENCH_SETS:-96:200000 768:50000 96:20000:index}"
 data=${VEXFS_MEMBENCH_DATA:-$repo/build/data}
 vexfsctl=$repo/build/bin/vexfsctl
 
-# meminfo FIELD: its value in bytes.
-meminfo() {
-	awk -v f="$1:" '$1 == f { print $2 * 1024 }' /proc/meminfo
-}
-
-# The page cache, the block devices' (Buffers) included.
-cache() {
-	echo $(($(meminfo Cached) + $(meminfo Buffers)))
-}
-
-pinned() {
-	echo $(($(meminfo VmallocUsed) + $(meminfo SUnreclaim)))
-}
-
 settle() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
