@@ -238,7 +238,8 @@ int vexfs_index_prepare_walk(struct vexfs_collection *c,
 
 /* index_pages.c */
 int vexfs_index_open_pages(struct vexfs_collection *c, struct vexfs_index *idx,
-			   struct inode *inode, u64 len, const char **why);
+			   struct inode *inode, u64 len, bool prove,
+			   const char **why);
 int vexfs_index_page_in(struct vexfs_index *idx, u64 p);
 void vexfs_index_put_pages(struct vexfs_index *idx);
 int vexfs_index_shrinker_init(void);
@@ -246,8 +247,8 @@ void vexfs_index_shrinker_exit(void);
 
 /* index.c */
 int vexfs_index_load(struct vexfs_collection *c, u64 ino);
-int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
-			u32 seq);
+int vexfs_index_publish(struct vexfs_collection *c, const void __user *src,
+			size_t len, u32 seq);
 int vexfs_index_drop(struct vexfs_collection *c);
 int vexfs_index_forget_all(struct vexfs_collection *c);
 void vexfs_index_release(struct vexfs_collection *c, bool destroy);

@@ -188,12 +188,13 @@ fail:
 
 /*
  * The graph of len bytes in inode, built at seq, as pages: NULL when it
- * carries no codes (the caller reads it whole). The caller holds
- * c->rwsem, or has c to itself.
+ * carries no codes (the caller reads it whole). prove: as
+ * vexfs_index_open_pages() says. The caller holds c->rwsem, or has c to
+ * itself.
  */
 static struct vexfs_index *vexfs_index_from_pages(struct vexfs_collection *c,
 						  struct inode *inode, u64 len,
-						  u32 seq)
+						  u32 seq, bool prove)
 {
 	struct vexfs_index *idx = kzalloc(sizeof(*idx), GFP_KERNEL_ACCOUNT);
 	const char *why = "out of memory";
@@ -202,7 +203,7 @@ static struct vexfs_index *vexfs_index_from_pages(struct vexfs_collection *c,
 	if (idx) {
 		idx->len = len;
 		idx->seq = seq;
-		err = vexfs_index_open_pages(c, idx, inode, len, &why);
+		err = vexfs_index_open_pages(c, idx, inode, len, prove, &why);
 		if (!err)
 			return idx;
 	}
@@ -273,7 +274,8 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 	c->index_inode = inode;
 	idx = NULL;
 	if (le32_to_cpu(h.vi_flags) & VEXFS_VINDEX_REACHED)
-		idx = vexfs_index_from_pages(c, inode, len, le64_to_cpu(h.vi_seq));
+		idx = vexfs_index_from_pages(c, inode, len, le64_to_cpu(h.vi_seq),
+					     false);
 	if (!idx)
 		idx = vexfs_index_read_whole(c, inode, len, le64_to_cpu(h.vi_seq));
 	if (IS_ERR(idx))
@@ -391,15 +393,13 @@ static int vexfs_index_create_inode(struct vexfs_collection *c, u32 seq)
 }
 
 /*
- * Store the graph in the index inode, creating it on first use or when a
- * wrap detached the last one. The graph is data, overwritten in place, so
- * a crash must never find a valid header over a half-written graph: the
- * header first says "no graph" on stable storage, then the graph is
- * written and settled, and only then the real header goes out. The
- * caller holds publish_lock.
+ * A graph is data, overwritten in place, so a crash must never find a
+ * valid header over a half-written graph: before a graph is written, the
+ * header says "no graph" on stable storage (in a new index inode on first
+ * use or when a wrap detached the last one); after, the graph is settled,
+ * and only then the real header goes out. The caller holds publish_lock.
  */
-static int vexfs_index_store(struct vexfs_collection *c, const void *buf,
-			     size_t len, u32 seq, time64_t published, u32 flags)
+static int vexfs_index_store_begin(struct vexfs_collection *c, u32 seq)
 {
 	int err;
 
@@ -407,8 +407,15 @@ static int vexfs_index_store(struct vexfs_collection *c, const void *buf,
 		err = vexfs_index_create_inode(c, seq);
 	else
 		err = vexfs_index_write_header(c, 0, seq, 0, 0);
-	if (!err)
-		err = vexfs_index_settle(c);
+	return err ?: vexfs_index_settle(c);
+}
+
+/* Store the graph in buf in the index inode, as store_begin says. */
+static int vexfs_index_store(struct vexfs_collection *c, const void *buf,
+			     size_t len, u32 seq, time64_t published, u32 flags)
+{
+	int err = vexfs_index_store_begin(c, seq);
+
 	if (!err)
 		err = vexfs_table_write(c->index_inode, buf, len,
 					VEXFS_VINDEX_GRAPH_START);
@@ -479,7 +486,7 @@ static int vexfs_index_publish_pages(struct vexfs_collection *c, void *buf,
 	if (err)
 		return err;
 	down_read(&c->rwsem);
-	idx = vexfs_index_from_pages(c, c->index_inode, len, seq);
+	idx = vexfs_index_from_pages(c, c->index_inode, len, seq, false);
 	up_read(&c->rwsem);
 	if (IS_ERR_OR_NULL(idx))
 		return idx ? PTR_ERR(idx) : -EUCLEAN;
@@ -491,8 +498,8 @@ static int vexfs_index_publish_pages(struct vexfs_collection *c, void *buf,
  * Publish buf (len bytes, taken over by this call) built at change
  * sequence seq. The caller holds no collection lock.
  */
-int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
-			u32 seq)
+static int vexfs_index_publish_whole(struct vexfs_collection *c, void *buf,
+				     size_t len, u32 seq)
 {
 	struct vexfs_index *idx = NULL;
 	bool paged = false;
@@ -529,6 +536,184 @@ int vexfs_index_publish(struct vexfs_collection *c, void *buf, size_t len,
 	}
 	mutex_unlock(&c->publish_lock);
 	return err;
+}
+
+/* Pages of a streamed graph copied, checked and written at a time. */
+#define VEXFS_STREAM_PAGES	64
+
+/*
+ * A graph the caller publishes from its memory, as it streams in: g is
+ * its header page hdr, opened for a collection of max_slots slots. The
+ * header is the caller's first page as it was when g was opened, not as
+ * it may be now.
+ */
+struct vexfs_graph_stream {
+	const void __user *src;
+	size_t len;
+	u32 seq;
+	const void *hdr;
+	struct vexfs_hnsw_graph g;
+	u32 max_slots;
+	u64 epoch;			/* of the collection when g was opened */
+};
+
+/*
+ * Copy the graph into the index inode, a few pages at a time, each page
+ * checked as vexfs_hnsw_load() would before it is written: what lands in
+ * the page cache is what was checked, whatever the caller does to its
+ * buffer meanwhile.
+ */
+static int vexfs_index_copy_in(struct vexfs_collection *c,
+			       const struct vexfs_graph_stream *gs)
+{
+	size_t chunk = VEXFS_STREAM_PAGES * VEXFS_HNSW_PAGE_SIZE, off, i;
+	void *buf = kvmalloc(chunk, GFP_KERNEL_ACCOUNT);
+	const char *why = NULL;
+	int err = buf ? 0 : -ENOMEM;
+
+	for (off = 0; !err && off < gs->len; off += chunk) {
+		size_t n = min(chunk, gs->len - off);
+
+		if (copy_from_user(buf, gs->src + off, n)) {
+			err = -EFAULT;
+			break;
+		}
+		if (!off)
+			memcpy(buf, gs->hdr, VEXFS_HNSW_PAGE_SIZE);
+		for (i = off ? 0 : VEXFS_HNSW_PAGE_SIZE;
+		     !err && i + VEXFS_HNSW_PAGE_SIZE <= n;
+		     i += VEXFS_HNSW_PAGE_SIZE)
+			err = vexfs_hnsw_check_page(&gs->g,
+						    (off + i) / VEXFS_HNSW_PAGE_SIZE,
+						    buf + i, gs->max_slots, &why);
+		if (!err)
+			err = vexfs_table_write(c->index_inode, buf, n,
+						VEXFS_VINDEX_GRAPH_START + off);
+		if (!err && fatal_signal_pending(current))
+			err = -EINTR;
+		cond_resched();
+	}
+	if (why)
+		pr_info_ratelimited("collection %lu: index refused: %s\n",
+				    c->dir->i_ino, why);
+	kvfree(buf);
+	return err;
+}
+
+/*
+ * Open the streamed graph from the index inode's pages, proving which
+ * nodes a walk reaches, and install it with a header that says whether
+ * that is all of them. The caller holds publish_lock.
+ */
+static int vexfs_index_install_streamed(struct vexfs_collection *c,
+					const struct vexfs_graph_stream *gs)
+{
+	time64_t published = ktime_get_real_seconds();
+	struct vexfs_index *idx;
+	int err;
+
+	down_read(&c->rwsem);
+	idx = vexfs_index_from_pages(c, c->index_inode, gs->len, gs->seq, true);
+	up_read(&c->rwsem);
+	if (IS_ERR_OR_NULL(idx))
+		return idx ? PTR_ERR(idx) : -EUCLEAN;
+	idx->published = published;
+	err = vexfs_index_write_header(c, gs->len, gs->seq, published,
+				       idx->reached_all ? VEXFS_VINDEX_REACHED : 0);
+	if (err) {
+		vexfs_index_free(idx);
+		return err;
+	}
+	return vexfs_index_install(c, idx, gs->epoch);
+}
+
+/*
+ * Publish a graph that carries its codes without a copy of it in kernel
+ * memory: streamed into the index inode, then opened from its pages, as
+ * a mount opens it. The old index is gone before the first page is
+ * written, so a graph refused past its header leaves the collection
+ * without one (search exact) until the next publish.
+ */
+static int vexfs_index_publish_stream(struct vexfs_collection *c,
+				      const struct vexfs_graph_stream *gs)
+{
+	int err;
+
+	mutex_lock(&c->publish_lock);
+	vexfs_index_unset(c);
+	err = vexfs_index_store_begin(c, gs->seq);
+	if (!err)
+		err = vexfs_index_copy_in(c, gs);
+	if (!err)
+		err = vexfs_index_settle(c);
+	if (!err)
+		err = vexfs_index_install_streamed(c, gs);
+	mutex_unlock(&c->publish_lock);
+	return err;
+}
+
+/*
+ * Open the caller's header page for c: true in *stream when the graph
+ * carries codes, so that it can be streamed.
+ */
+static int vexfs_index_open_stream(struct vexfs_collection *c,
+				   struct vexfs_graph_stream *gs, bool *stream)
+{
+	const char *why = "change sequence ahead of the collection's";
+	int err = -EINVAL;
+
+	down_read(&c->rwsem);
+	gs->epoch = c->epoch;
+	gs->max_slots = c->nslots;
+	if (gs->seq <= c->seq)
+		err = vexfs_hnsw_open(gs->hdr, gs->len, gs->max_slots, NULL,
+				      &gs->g, &why);
+	up_read(&c->rwsem);
+	if (err) {
+		pr_info_ratelimited("collection %lu: index refused: %s\n",
+				    c->dir->i_ino, why);
+		return err;
+	}
+	*stream = gs->g.codes_per_page && gs->g.dim == c->dim &&
+		  gs->g.metric == c->metric;
+	return 0;
+}
+
+/*
+ * Publish the graph of len bytes at src, built at change sequence seq.
+ * One that carries its codes is streamed (its walk reads it from the
+ * inode's pages); any other is copied whole, as its walk needs it whole
+ * in memory. The caller holds no collection lock.
+ */
+int vexfs_index_publish(struct vexfs_collection *c, const void __user *src,
+			size_t len, u32 seq)
+{
+	struct vexfs_graph_stream gs = { .src = src, .len = len, .seq = seq };
+	bool stream = false;
+	void *buf;
+	int err;
+
+	if (len >= VEXFS_HNSW_PAGE_SIZE) {
+		buf = kmalloc(VEXFS_HNSW_PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+		if (!buf)
+			return -ENOMEM;
+		gs.hdr = buf;
+		err = copy_from_user(buf, src, VEXFS_HNSW_PAGE_SIZE) ? -EFAULT :
+		      vexfs_index_open_stream(c, &gs, &stream);
+		if (!err && stream)
+			err = vexfs_index_publish_stream(c, &gs);
+		kfree(buf);
+		if (err || stream)
+			return err;
+	}
+	buf = kvmalloc(len, VEXFS_GFP_USER_SIZED);
+	if (!buf)
+		return -ENOMEM;
+	if (copy_from_user(buf, src, len)) {
+		kvfree(buf);
+		return -EFAULT;
+	}
+	return vexfs_index_publish_whole(c, buf, len, seq);
 }
 
 /*

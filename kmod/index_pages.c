@@ -165,36 +165,141 @@ static int vexfs_index_coding(struct vexfs_index *idx)
 }
 
 /*
- * Every node's slot is covered: a graph gets here only after a publish
- * proved that a walk reaches all its nodes (index.c), and fsck checks it
- * on disk. Reads the node table, a page per 256 nodes.
+ * Held pages past which reading a whole graph through (proving it, or its
+ * node table) lets a quarter of them go, so that a graph larger than
+ * memory can be read through. A step needs three pages at most: they
+ * always fit between two such drops.
  */
-static int vexfs_index_cover_nodes(struct vexfs_index *idx)
+#define VEXFS_THROUGH_HELD	4096
+
+/* Links a step of the reachability proof follows between reschedules. */
+#define VEXFS_PROVE_LINKS	4096
+
+/* Page in the page a step over the graph asked for, within the bound. */
+static int vexfs_index_page_for_step(struct vexfs_index *idx, u64 p)
+{
+	if (idx->held >= VEXFS_THROUGH_HELD)
+		vexfs_index_drop_pages(idx, VEXFS_THROUGH_HELD / 4,
+				       idx->graph.npages);
+	return vexfs_index_page_in(idx, p);
+}
+
+/* Go on after a step of a long pass stopped at its budget. */
+static int vexfs_index_step_pause(void)
+{
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	cond_resched();
+	return 0;
+}
+
+/*
+ * Prove which nodes a walk reaches from the entry point, for a publish:
+ * *seenp gets a bit per node reached (kvfree() it), and reached_all says
+ * whether that is every node. A mount does not prove it again: it trusts
+ * the flag the publish wrote (VEXFS_VINDEX_REACHED), which fsck checks.
+ */
+static int vexfs_index_prove_reach(struct vexfs_index *idx, u64 **seenp)
 {
 	const struct vexfs_hnsw_graph *g = &idx->graph;
-	u32 n;
+	struct vexfs_hnsw_reach r;
+	u64 *seen = kvcalloc(DIV_ROUND_UP(g->node_count, 64) ?: 1,
+			     sizeof(*seen), VEXFS_GFP_USER_SIZED);
+	u32 *queue = kvmalloc_array(g->node_count ?: 1, sizeof(*queue),
+				    VEXFS_GFP_USER_SIZED);
+	int err = -ENOMEM;
+
+	if (!seen || !queue)
+		goto out;
+	vexfs_hnsw_reach_init(&r, g, seen, queue);
+	while ((err = vexfs_hnsw_reach_step(g, &r, VEXFS_PROVE_LINKS))) {
+		if (err == -ENODATA)
+			err = vexfs_index_page_for_step(idx, r.missing);
+		else
+			err = vexfs_index_step_pause();
+		if (err)
+			goto out;
+	}
+	idx->reached_all = r.tail == g->node_count;
+out:
+	kvfree(queue);
+	if (err) {
+		kvfree(seen);
+		seen = NULL;
+	}
+	*seenp = seen;
+	return err;
+}
+
+/* Cover the slots of nodes from..to - 1 (their node page is in memory). */
+static void vexfs_index_cover_run(struct vexfs_index *idx, const u64 *seen,
+				  u32 from, u32 to)
+{
+	for (; from < to; from++)
+		if (!seen || vexfs_hnsw_seen(seen, from))
+			__set_bit(vexfs_hnsw_slot(&idx->graph, from),
+				  idx->in_graph);
+}
+
+/*
+ * Read the node table through, checking its order across pages, and
+ * cover the slots of the nodes in seen, or of every node (seen NULL: a
+ * publish proved a walk reaches them all, and fsck checks it on disk).
+ * A page per 256 nodes.
+ */
+static int vexfs_index_cover_nodes(struct vexfs_index *idx, const u64 *seen,
+				   const char **why)
+{
+	struct vexfs_hnsw_order o = { 0 };
+	u32 from = 0;
+	u64 missing;
 	int err;
 
-	for (n = 0; n < g->node_count; n++) {
-		if (n % VEXFS_HNSW_NODES_PER_PAGE == 0) {
-			err = vexfs_index_page_in(idx, vexfs_hnsw_node_page(g, n));
-			if (err)
-				return err;
-			cond_resched();
+	while ((err = vexfs_hnsw_order_step(&idx->graph, &o, &missing, why))) {
+		if (err == -ENODATA) {
+			err = vexfs_index_page_for_step(idx, missing);
+		} else if (err == -EAGAIN) {
+			vexfs_index_cover_run(idx, seen, from, o.next);
+			from = o.next;
+			err = vexfs_index_step_pause();
 		}
-		__set_bit(vexfs_hnsw_slot(g, n), idx->in_graph);
+		if (err)
+			return err;
 	}
+	vexfs_index_cover_run(idx, seen, from, o.next);
 	return 0;
+}
+
+/*
+ * The slots the graph covers: every node's when a publish proved it
+ * before (a mount), else those of the nodes this proof reaches.
+ */
+static int vexfs_index_cover(struct vexfs_index *idx, bool prove,
+			     const char **why)
+{
+	u64 *seen = NULL;
+	int err = 0;
+
+	idx->reached_all = true;
+	if (prove)
+		err = vexfs_index_prove_reach(idx, &seen);
+	if (!err)
+		err = vexfs_index_cover_nodes(idx, idx->reached_all ? NULL : seen,
+					      why);
+	kvfree(seen);
+	return err;
 }
 
 /*
  * Open the graph of len bytes in inode (an index inode of c) as pages,
  * into idx. -EOPNOTSUPP when it carries no codes (index.c then reads it
- * whole), else an error with *why. The caller holds c->rwsem, or has c to
- * itself.
+ * whole), else an error with *why. prove: the graph was not checked whole
+ * (a publish streamed it in): find which nodes a walk reaches, rather
+ * than trust that all are. The caller holds c->rwsem, or has c to itself.
  */
 int vexfs_index_open_pages(struct vexfs_collection *c, struct vexfs_index *idx,
-			   struct inode *inode, u64 len, const char **why)
+			   struct inode *inode, u64 len, bool prove,
+			   const char **why)
 {
 	struct folio *folio;
 	int err;
@@ -246,7 +351,7 @@ int vexfs_index_open_pages(struct vexfs_collection *c, struct vexfs_index *idx,
 	*why = "a damaged page";
 	err = vexfs_index_coding(idx);
 	if (!err)
-		err = vexfs_index_cover_nodes(idx);
+		err = vexfs_index_cover(idx, prove, why);
 	if (err)
 		return err;
 	/*

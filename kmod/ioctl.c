@@ -654,7 +654,6 @@ static long vexfs_ioc_publish_index(struct file *filp, unsigned int cmd,
 {
 	struct vexfs_ioc_publish_index arg;
 	struct vexfs_collection *c;
-	void *buf;
 	int err = vexfs_copy_arg(&arg, sizeof(arg), cmd, uarg);
 
 	if (err)
@@ -670,19 +669,11 @@ static long vexfs_ioc_publish_index(struct file *filp, unsigned int cmd,
 		return PTR_ERR(c);
 	if (arg.graph_len > vexfs_hnsw_bytes_max(READ_ONCE(c->nslots), c->dim))
 		return -EINVAL;
-	buf = kvmalloc(arg.graph_len, VEXFS_GFP_USER_SIZED);
-	if (!buf)
-		return -ENOMEM;
-	if (copy_from_user(buf, u64_to_user_ptr(arg.graph_ptr), arg.graph_len)) {
-		kvfree(buf);
-		return -EFAULT;
-	}
 	err = mnt_want_write_file(filp);
-	if (err) {
-		kvfree(buf);
+	if (err)
 		return err;
-	}
-	err = vexfs_index_publish(c, buf, arg.graph_len, arg.seq);
+	err = vexfs_index_publish(c, u64_to_user_ptr(arg.graph_ptr),
+				  arg.graph_len, arg.seq);
 	mnt_drop_write_file(filp);
 	return err;
 }

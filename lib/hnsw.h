@@ -305,6 +305,25 @@ int vexfs_hnsw_sq8_params(const struct vexfs_hnsw_graph *g, float *lo,
 			  float *step, uint64_t *missing);
 
 /*
+ * The node table in order, a node page at a time, which no single page
+ * shows: slots increasing across pages, upper records allotted in node
+ * order and every one used. Start from a zeroed *o; a step checks the
+ * rest of the node page holding o->next: -ENODATA with the page in
+ * *missing when it is not in memory, -EAGAIN when pages remain, 0 when
+ * the table is done, -EUCLEAN with *why. vexfs_hnsw_load() runs it over
+ * the whole graph; over pages, a caller steps it as it reads the table.
+ */
+struct vexfs_hnsw_order {
+	uint32_t next;			/* the next node to check */
+	uint32_t last_slot;		/* the slot of the node before it */
+	uint64_t upper;			/* upper records allotted before it */
+};
+
+int vexfs_hnsw_order_step(const struct vexfs_hnsw_graph *g,
+			  struct vexfs_hnsw_order *o, uint64_t *missing,
+			  const char **why);
+
+/*
  * Mark the nodes a search can reach: those linked, on any level, from the
  * entry point. A checked graph may still hold nodes no link leads to (a
  * broken or hostile builder); a walk never finds them, so only reached

@@ -333,25 +333,57 @@ int vexfs_hnsw_check_page(const struct vexfs_hnsw_graph *g, uint64_t p,
 
 /* ==== The whole graph ==== */
 
+int vexfs_hnsw_order_step(const struct vexfs_hnsw_graph *g,
+			  struct vexfs_hnsw_order *o, uint64_t *missing,
+			  const char **why)
+{
+	uint64_t end;
+
+	if (o->next >= g->node_count)
+		return o->upper == g->upper_count ? 0 :
+		       HNSW_UNCLEAN("upper record count");
+	*missing = vexfs_hnsw_node_page(g, o->next);
+	if (!vexfs_hnsw_page(g, *missing))
+		return -ENODATA;
+	end = (o->next / VEXFS_HNSW_NODES_PER_PAGE + 1) * VEXFS_HNSW_NODES_PER_PAGE;
+	if (end > g->node_count)
+		end = g->node_count;
+	for (; o->next < end; o->next++) {
+		const struct vexfs_hnsw_node *n = vexfs_hnsw_node(g, o->next);
+		uint32_t slot = vexfs_hnsw_le32(n->n_slot);
+
+		if (o->next && slot <= o->last_slot)
+			return HNSW_UNCLEAN("slots not increasing");
+		if (vexfs_hnsw_le32(n->n_upper) != o->upper)
+			return HNSW_UNCLEAN("upper records out of order");
+		o->last_slot = slot;
+		o->upper += vexfs_hnsw_le16(n->n_level);
+	}
+	if (o->next < g->node_count)
+		return -EAGAIN;
+	return o->upper == g->upper_count ? 0 : HNSW_UNCLEAN("upper record count");
+}
+
 /*
- * What single pages cannot show: slots increasing across pages, upper
- * records allotted in node order and all used, every link on a level to
- * a node that lives there, the entry point in an empty graph.
+ * What single pages cannot show: the node table in order (above), every
+ * link on a level to a node that lives there, the entry point in an empty
+ * graph.
  */
 static int hnsw_check_across_pages(const struct vexfs_hnsw_graph *g,
 				   const char **why)
 {
-	uint64_t upper = 0;
+	struct vexfs_hnsw_order o = { 0 };
+	uint64_t missing;
 	uint32_t i, l, j;
+	int err;
 
+	while ((err = vexfs_hnsw_order_step(g, &o, &missing, why)) == -EAGAIN)
+		;
+	if (err)
+		return err;
 	for (i = 0; i < g->node_count; i++) {
 		uint32_t level = vexfs_hnsw_level(g, i);
 
-		if (i && vexfs_hnsw_slot(g, i) <= vexfs_hnsw_slot(g, i - 1))
-			return HNSW_UNCLEAN("slots not increasing");
-		if (vexfs_hnsw_le32(vexfs_hnsw_node(g, i)->n_upper) != upper)
-			return HNSW_UNCLEAN("upper records out of order");
-		upper += level;
 		for (l = 1; l <= level; l++) {
 			const struct vexfs_hnsw_links *r = vexfs_hnsw_links_upper(g, i, l);
 
@@ -360,8 +392,6 @@ static int hnsw_check_across_pages(const struct vexfs_hnsw_graph *g,
 					return HNSW_UNCLEAN("link to a node below its level");
 		}
 	}
-	if (upper != g->upper_count)
-		return HNSW_UNCLEAN("upper record count");
 	if (g->node_count == 0)
 		return g->entry == VEXFS_HNSW_NO_NODE && g->max_level == 0 ?
 			0 : HNSW_UNCLEAN("entry point in an empty graph");

@@ -149,7 +149,32 @@ static void reach_pages(struct vexfs_hnsw_graph *g, uint8_t **pages,
 	free(queue);
 }
 
-static void open_pages(const uint8_t *src, size_t size, uint32_t max_slots)
+/*
+ * Check the node table's order over pages, as a streamed publish does:
+ * a graph the whole-graph load took must pass.
+ */
+static void order_pages(struct vexfs_hnsw_graph *g, uint8_t **pages,
+			const uint8_t *src, uint32_t max_slots, bool whole_ok)
+{
+	struct vexfs_hnsw_order o = { 0 };
+	uint64_t missing;
+	int err;
+
+	while ((err = vexfs_hnsw_order_step(g, &o, &missing, NULL)) != 0) {
+		if (err == -ENODATA) {
+			pages[missing] = read_page(g, src, missing, max_slots);
+			if (!pages[missing])
+				return;
+		} else if (err != -EAGAIN) {
+			break;
+		}
+	}
+	if (whole_ok && err)
+		abort();
+}
+
+static void open_pages(const uint8_t *src, size_t size, uint32_t max_slots,
+		       bool whole_ok)
 {
 	struct vexfs_hnsw_graph g;
 	uint64_t npages = size / VEXFS_HNSW_PAGE_SIZE, p;
@@ -167,6 +192,7 @@ static void open_pages(const uint8_t *src, size_t size, uint32_t max_slots)
 				     (const uint8_t *const *)pages, &g, NULL)) {
 			walk_pages(&g, pages, src, max_slots);
 			reach_pages(&g, pages, src, max_slots);
+			order_pages(&g, pages, src, max_slots, whole_ok);
 		}
 	}
 	for (p = 0; p < npages; p++)
@@ -178,6 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vexfs_hnsw_graph g;
 	uint32_t max_slots;
+	bool whole_ok;
 	void *buf;
 
 	if (size < 4)
@@ -189,9 +216,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!buf)
 		return 0;
 	memcpy(buf, data + 4, size);
-	if (!vexfs_hnsw_load(buf, size, max_slots, &g, NULL))
+	whole_ok = !vexfs_hnsw_load(buf, size, max_slots, &g, NULL);
+	if (whole_ok)
 		search(&g);
-	open_pages(buf, size, max_slots);
+	open_pages(buf, size, max_slots, whole_ok);
 	free(buf);
 	return 0;
 }

@@ -470,6 +470,81 @@ static void test_reach_over_pages(void **state)
 	free(queue);
 }
 
+/*
+ * The node table's order over pages (vexfs_hnsw_order_step()), a node
+ * page at a time as it asks for them: it reads the node table and nothing
+ * else. f's graph spans several node pages.
+ */
+static int order_paged(struct paged *pg, const char **why)
+{
+	struct vexfs_hnsw_order o = { 0 };
+	uint64_t missing;
+	int err;
+
+	while ((err = vexfs_hnsw_order_step(&pg->g, &o, &missing, why)) != 0) {
+		if (err == -ENODATA)
+			assert_true(paged_read(pg, missing));
+		else if (err != -EAGAIN)
+			return err;
+	}
+	assert_int_equal(o.next, pg->g.node_count);
+	return 0;
+}
+
+static void test_order_over_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct paged pg;
+
+	assert_true(f->whole.node_count > 2 * VEXFS_HNSW_NODES_PER_PAGE);
+	assert_int_equal(paged_open(&pg, f->buf, f->len), 0);
+	assert_int_equal(order_paged(&pg, NULL), 0);
+	assert_int_equal(pg.reads, f->whole.level0_page - f->whole.node_page);
+	paged_close(&pg, f->len);
+}
+
+/* The first node of node page 1, in a copy of f's graph in *buf. */
+static struct vexfs_hnsw_node *second_page_node(struct fixture *f, void **buf)
+{
+	assert_int_equal(posix_memalign(buf, 4096, f->len), 0);
+	memcpy(*buf, f->buf, f->len);
+	return (struct vexfs_hnsw_node *)((uint8_t *)*buf +
+		(f->whole.node_page + 1) * VEXFS_HNSW_PAGE_SIZE);
+}
+
+/*
+ * What no single node page shows, found over pages as over the whole
+ * graph: a slot no larger than the last one of the page before, upper
+ * records allotted out of node order.
+ */
+static void test_order_refused_over_pages(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t last = vexfs_hnsw_slot(&f->whole, VEXFS_HNSW_NODES_PER_PAGE - 1);
+	struct vexfs_hnsw_graph g;
+	struct vexfs_hnsw_node *n;
+	const char *why = NULL;
+	struct paged pg;
+	void *buf;
+	int bad;
+
+	for (bad = 0; bad < 2; bad++) {
+		n = second_page_node(f, &buf);
+		if (bad == 0)
+			n->n_slot = htole32(last);
+		else
+			n->n_upper = htole32(le32toh(n->n_upper) + 1);
+		assert_int_equal(vexfs_hnsw_load(buf, f->len, N, &g, NULL), -EUCLEAN);
+		assert_int_equal(paged_open(&pg, buf, f->len), 0);
+		assert_int_equal(order_paged(&pg, &why), -EUCLEAN);
+		assert_string_equal(why, bad == 0 ? "slots not increasing" :
+				    "upper records out of order");
+		assert_int_equal(pg.refused, 0);
+		paged_close(&pg, f->len);
+		free(buf);
+	}
+}
+
 /* Remove node id from node n's links on level l. */
 static void unlink_node(struct vexfs_hnsw_graph *g, uint32_t n, uint32_t l,
 			uint32_t id)
@@ -619,6 +694,8 @@ int main(void)
 		cmocka_unit_test(test_paged_walk_same),
 		cmocka_unit_test(test_link_below_level),
 		cmocka_unit_test(test_reach_over_pages),
+		cmocka_unit_test(test_order_over_pages),
+		cmocka_unit_test(test_order_refused_over_pages),
 		cmocka_unit_test(test_reach_skips_link_below_level),
 		cmocka_unit_test(test_damaged_pages),
 		cmocka_unit_test(test_open_refuses),

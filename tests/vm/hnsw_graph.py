@@ -2,13 +2,16 @@
 
 For guest tests that publish graphs of their own making: a valid graph
 whose links the test chooses (none at all, a chain), so the kernel's
-handling of graphs that load but mislead can be checked. Level 0 only.
+handling of graphs that load but mislead can be checked. Level 0 only;
+given the nodes' vectors, the graph carries their SQ8 codes (a kernel
+walks such a graph from its index inode's pages).
 """
 import struct
 
 MAGIC = 0x4E485856
 PAGE = 4096
-HEADER_FMT = "<5I4H5IQQ6Q4I128s"
+HEADER_FMT = "<5I4H5IQQ6Q4I4QII88s"
+INCOMPAT_SQ8 = 1
 NODE_FMT = "<IIHHI"
 NODES_PER_PAGE = PAGE // struct.calcsize(NODE_FMT)
 assert struct.calcsize(HEADER_FMT) == 256
@@ -18,8 +21,19 @@ def _pages(records, per_page):
     return (records + per_page - 1) // per_page * PAGE
 
 
-def build(dim, metric, slots, links, m=2, entry=0):
-    """slots: the slot of each node, increasing; links[n]: node ids of n."""
+def _sq8(vectors, dim):
+    """lo[], the step and each vector's code, as lib/vexfs_sq8.h codes them."""
+    lo = [min(v[i] for v in vectors) for i in range(dim)]
+    span = max(max(v[i] for v in vectors) - lo[i] for i in range(dim))
+    step = span / 255 if span > 0 else 1.0
+    codes = [bytes(min(255, max(0, round((v[i] - lo[i]) / step)))
+                   for i in range(dim)) for v in vectors]
+    return lo, step, codes
+
+
+def build(dim, metric, slots, links, m=2, entry=0, vectors=None):
+    """slots: the slot of each node, increasing; links[n]: node ids of n;
+    vectors[n]: node n's vector, to carry SQ8 codes."""
     m0 = 2 * m
     rec0, rec_up = 4 * (1 + m0), 4 * (1 + m)
     per0 = PAGE // rec0
@@ -28,17 +42,35 @@ def build(dim, metric, slots, links, m=2, entry=0):
     level0_bytes = _pages(n, per0)
     level0_off = PAGE + node_bytes
     upper_off = level0_off + level0_bytes
-    header = struct.pack(HEADER_FMT, MAGIC, 1, 256, 0, dim, metric, 0, m, m0,
-                         entry if n else 0xFFFFFFFF, n, 0, 0, 0, 0, upper_off,
-                         PAGE, node_bytes, level0_off, level0_bytes, upper_off, 0,
-                         rec0, per0, rec_up, PAGE // rec_up, b"")
-    buf = bytearray(upper_off)
+    sq8 = (0, 0, 0, 0, 0, 0)
+    total = upper_off
+    if vectors is not None:
+        lo, step, codes = _sq8(vectors, dim)
+        per_code = PAGE // dim
+        sq8_bytes = _pages(dim, PAGE // 4)
+        codes_off = upper_off + sq8_bytes
+        codes_bytes = _pages(n, per_code)
+        total = codes_off + codes_bytes
+        sq8 = (upper_off, sq8_bytes, codes_off, codes_bytes,
+               struct.unpack("<I", struct.pack("<f", step))[0], per_code)
+    header = struct.pack(HEADER_FMT, MAGIC, 1, 256,
+                         INCOMPAT_SQ8 if vectors is not None else 0, dim,
+                         metric, 0, m, m0, entry if n else 0xFFFFFFFF, n, 0, 0,
+                         0, 0, total, PAGE, node_bytes, level0_off,
+                         level0_bytes, upper_off, 0, rec0, per0, rec_up,
+                         PAGE // rec_up, *sq8, b"")
+    buf = bytearray(total)
     buf[:256] = header
     for i, slot in enumerate(slots):
         struct.pack_into(NODE_FMT, buf, PAGE + i * 16, slot, 0, 0, 0, 0)
         ids = list(links[i])[:m0]
         off = level0_off + (i // per0) * PAGE + (i % per0) * rec0
         struct.pack_into("<%dI" % (1 + len(ids)), buf, off, len(ids), *ids)
+    if vectors is not None:
+        struct.pack_into("<%df" % dim, buf, upper_off, *lo)
+        for i, code in enumerate(codes):
+            off = codes_off + (i // per_code) * PAGE + (i % per_code) * dim
+            buf[off:off + dim] = code
     return bytes(buf)
 
 

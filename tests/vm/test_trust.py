@@ -268,8 +268,9 @@ def cgroup_kernel_bytes(cg):
     return None
 
 
-def test_graph_charged(fs):
-    """trust #8: the kernel memory a published graph pins is the caller's."""
+def kernel_bytes_of(fn):
+    """The kernel memory fn() leaves charged to a memory cgroup it runs in
+    alone, or None when there is no such cgroup to be had."""
     root = "/sys/fs/cgroup"
     if not os.path.exists(os.path.join(root, "cgroup.controllers")):
         sh("mount", "-t", "cgroup2", "none", root, ok=range(256))
@@ -279,17 +280,8 @@ def test_graph_charged(fs):
         cg = os.path.join(root, "vexfs-trust")
         os.makedirs(cg, exist_ok=True)
     except OSError as e:
-        check("trust #8: a memory cgroup to charge", False, e)
-        return
-    c = os.path.join(MNT, "c8")
-    collection(c)
-    n = 2000
-    fd = dirfd(c)
-    vx.batch_insert(fd, list(range(1, n + 1)),
-                    array.array("f", [float(i % 97) for i in range(n * DIM)]).tobytes(), DIM)
-    os.close(fd)
-    # Wide link records make a graph of about a megabyte from few nodes.
-    graph = hnsw_graph.build(DIM, 1, list(range(n)), hnsw_graph.chain(n), m=64)
+        check("a memory cgroup to charge", False, e)
+        return None
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -297,15 +289,35 @@ def test_graph_charged(fs):
         with open(os.path.join(cg, "cgroup.procs"), "w") as f:
             f.write(str(os.getpid()))
         before = cgroup_kernel_bytes(cg)
-        publish(c, graph)
+        fn()
         os.write(w, repr((before, cgroup_kernel_bytes(cg))).encode())
         os._exit(0)
     os.close(w)
     before, after = eval(os.read(r, 4096).decode())  # noqa: S307
     os.waitpid(pid, 0)
-    grown = after - before
-    check("trust #8: publishing a %d-byte graph charges the caller's cgroup" % len(graph),
-          grown >= len(graph) * 8 // 10, f"kernel memory grew by {grown}")
+    return after - before
+
+
+def insert_rows(c, rows):
+    """Files 1..len(rows) holding rows, slots 0.. in order, one batch."""
+    fd = dirfd(c)
+    vx.batch_insert(fd, list(range(1, len(rows) + 1)),
+                    array.array("f", [x for row in rows for x in row]).tobytes(), DIM)
+    os.close(fd)
+
+
+def test_graph_charged(fs):
+    """trust #8: the kernel memory a published graph pins is the caller's."""
+    c = os.path.join(MNT, "c8")
+    collection(c)
+    n = 2000
+    insert_rows(c, [[float((i * DIM + j) % 97) for j in range(DIM)] for i in range(n)])
+    # Wide link records make a graph of about a megabyte from few nodes.
+    graph = hnsw_graph.build(DIM, 1, list(range(n)), hnsw_graph.chain(n), m=64)
+    grown = kernel_bytes_of(lambda: publish(c, graph))
+    if grown is not None:
+        check("trust #8: publishing a %d-byte graph charges the caller's cgroup" % len(graph),
+              grown >= len(graph) * 8 // 10, f"kernel memory grew by {grown}")
 
 
 def test_batch_permission(fs):
@@ -816,13 +828,90 @@ def test_abi_sizes(fs):
           struct.unpack_from("<QQf", res)[0] == 150 and len(arg) == 96, res)
 
 
+def streamed_graph(c, rows, links, slots=None, m=2):
+    n = len(rows)
+    return hnsw_graph.build(DIM, 1, slots or list(range(n)), links(n), m=m,
+                            vectors=rows)
+
+
+def same_answers(c, q, k=10):
+    """Indexed search finds what exact search finds (scanned counts aside)."""
+    return search(c, q, k)[0] == search(c, q, k, exact=True)[0]
+
+
+def test_streamed_publish(fs):
+    """A graph that carries its codes is streamed into its index inode,
+    checked page by page, never copied whole into kernel memory; which
+    nodes a walk reaches is proved from the pages."""
+    c = os.path.join(MNT, "c19")
+    collection(c)
+    n = 600  # three pages of the node table
+    rows = [[float(i), float(i % 7), 0.0, 1.0] for i in range(n)]
+    insert_rows(c, rows)
+    q = [300.2, 6.0, 0.0, 1.0]
+    e = errno_of(lambda: publish(c, streamed_graph(c, rows, hnsw_graph.chain)))
+    check("streamed publish: a connected graph with codes is taken", e == 0, e)
+    check("streamed publish: it covers every slot", coll_info(c)["indexed"] == n, coll_info(c))
+    check("streamed publish: indexed search answers as exact", same_answers(c, q))
+    fs.umount()
+    fs.mount()
+    check("streamed publish: after a remount it still covers every slot",
+          coll_info(c)["indexed"] == n, coll_info(c))
+    check("streamed publish: ... and answers as exact", same_answers(c, q))
+
+    publish(c, streamed_graph(c, rows, lambda k: [[] for _ in range(k)]))
+    check("streamed publish: a linkless graph covers only its entry point",
+          coll_info(c)["indexed"] == 1, coll_info(c))
+    fs.umount()
+    fs.mount()
+    check("streamed publish: ... also after a remount", coll_info(c)["indexed"] == 1,
+          coll_info(c))
+    check("streamed publish: ... and search over it is exact", same_answers(c, q))
+
+    # Slots increasing within each node page, not across the first two.
+    slots = list(range(n))
+    slots[256] = slots[255]
+    e = errno_of(lambda: publish(c, streamed_graph(c, rows, hnsw_graph.chain, slots)))
+    check("streamed publish: slots out of order across node pages are EUCLEAN",
+          e == errno.EUCLEAN, e)
+    check("streamed publish: ... the collection is left without an index",
+          coll_info(c)["indexed"] == 0, coll_info(c))
+    check("streamed publish: ... and search is exact", same_answers(c, q))
+    graph = bytearray(streamed_graph(c, rows, hnsw_graph.chain))
+    level0 = struct.unpack_from(hnsw_graph.HEADER_FMT, graph)[18]  # h_level0_off
+    struct.pack_into("<I", graph, level0 + 4096 + 4, n + 5)  # a link past the nodes
+    e = errno_of(lambda: publish(c, bytes(graph)))
+    check("streamed publish: a link page naming no node is EUCLEAN", e == errno.EUCLEAN, e)
+    fs.umount()
+    fs.mount()
+    check("streamed publish: a refused graph leaves none after a remount",
+          coll_info(c)["indexed"] == 0 and same_answers(c, q), coll_info(c))
+
+    c = os.path.join(MNT, "c19b")
+    collection(c)
+    n = 2000
+    rows = [[float((i * DIM + j) % 97) for j in range(DIM)] for i in range(n)]
+    insert_rows(c, rows)
+    graph = streamed_graph(c, rows, hnsw_graph.chain, m=64)
+    grown = kernel_bytes_of(lambda: publish(c, graph))
+    if grown is not None:
+        check("streamed publish: a %d-byte graph with codes adds under a quarter of it to kernel memory"
+              % len(graph), grown < len(graph) // 4, f"kernel memory grew by {grown}")
+    check("streamed publish: ... and covers every slot", coll_info(c)["indexed"] == n,
+          coll_info(c))
+    fs.umount()
+    out = fs.fsck_clean()
+    check("streamed publish: fsck finds the image clean", out.returncode == 0, out.stdout)
+    fs.mount()
+
+
 TESTS = [test_search_permission, test_get_needs_read, test_index_owner,
          test_scanned, test_graph_length, test_graph_charged,
          test_batch_permission,
          test_free_slots, test_hard_link_race, test_rmdir_collection,
          test_sequence_wrap, test_dir_links, test_orphans_ro_then_rw,
          test_abi_sizes, test_load_before_handle, test_search_scratch,
-         test_logging_failure]
+         test_logging_failure, test_streamed_publish]
 
 
 def main():
