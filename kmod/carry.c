@@ -125,7 +125,7 @@ int vexfs_carry(struct inode *old_dir, struct inode *new_dir,
 	if (vi->parent == new_dir->i_ino ||
 	    (vi->parent != old_dir->i_ino && inode->i_nlink > 1))
 		return 0;
-	from = vexfs_vector_owner(inode, &carry->home);
+	from = vexfs_vector_owner(inode, &carry->home, true);
 	/* A stale or broken home holds nothing to carry; memory may come back. */
 	if (IS_ERR(from))
 		return PTR_ERR(from) == -ENOMEM ? -ENOMEM : 0;

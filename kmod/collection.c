@@ -512,27 +512,45 @@ static int vexfs_collection_reserve(struct vexfs_collection *c, u64 want)
 {
 	u64 cap = max3(want, c->capacity * 2, (u64)64);
 	struct vexfs_slot *slots;
-	u32 *free;
 
 	if (want <= c->capacity)
 		return 0;
 	slots = kvcalloc(cap, sizeof(*slots), VEXFS_GFP_NOFS_SIZED);
-	free = kvmalloc_array(cap, sizeof(u32), VEXFS_GFP_NOFS_SIZED);
-	if (!slots || !free) {
-		kvfree(slots);
-		kvfree(free);
+	if (!slots)
 		return -ENOMEM;
-	}
 	if (c->nslots)
 		memcpy(slots, c->slots, c->nslots * sizeof(*slots));
-	if (c->nfree)
-		memcpy(free, c->free, c->nfree * sizeof(u32));
 	kvfree(c->slots);
-	kvfree(c->free);
 	c->slots = slots;
-	c->free = free;
 	c->capacity = cap;
 	return 0;
+}
+
+/*
+ * Note a free slot for the next vector to take. The stack grows as slots
+ * are freed, not with the table: most collections have few free slots,
+ * and four bytes for every slot would be a sixteenth of the memory a
+ * vector costs. Freeing a slot must not fail (an unlink frees one), so
+ * when the stack cannot grow the slot is only left out of it: free in
+ * memory and on disk, it is taken again after the next load.
+ */
+static void vexfs_free_push(struct vexfs_collection *c, u64 slot)
+{
+	u64 cap = max_t(u64, c->free_cap * 2, 64);
+	u32 *free;
+
+	if (c->nfree == c->free_cap) {
+		free = kvmalloc_array(cap, sizeof(u32),
+				      VEXFS_GFP_NOFS_SIZED | __GFP_NOWARN);
+		if (!free)
+			return;
+		if (c->nfree)
+			memcpy(free, c->free, c->nfree * sizeof(u32));
+		kvfree(c->free);
+		c->free = free;
+		c->free_cap = cap;
+	}
+	c->free[c->nfree++] = slot;
 }
 
 static struct vexfs_collection *vexfs_collection_alloc(struct inode *dir,
@@ -573,7 +591,7 @@ static int vexfs_load_slot(struct vexfs_collection *c, u64 slot,
 		return -EUCLEAN;
 	c->seq = max(c->seq, s->seq);
 	if (!s->ino) {
-		c->free[c->nfree++] = slot;
+		vexfs_free_push(c, slot);
 		return 0;
 	}
 	if (s->ino <= VEXFS_ROOT_INO ||
@@ -641,7 +659,23 @@ static int vexfs_check_header(struct inode *dir, struct inode *table,
 	return 0;
 }
 
-static int vexfs_collection_load(struct inode *dir, struct vexfs_collection **out)
+/* Forget what vexfs_load_slots() took in: a load that failed. */
+static void vexfs_collection_unfill(struct vexfs_collection *c)
+{
+	kvfree(c->slots);
+	kvfree(c->free);
+	c->slots = NULL;
+	c->free = NULL;
+	c->capacity = c->free_cap = c->nfree = 0;
+	c->nslots = c->live = 0;
+	c->seq = 0;
+}
+
+/*
+ * Open dir's vector table: its header checked, into a collection whose
+ * slots are not loaded yet (vexfs_collection_fill()).
+ */
+static int vexfs_collection_open(struct inode *dir, struct vexfs_collection **out)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
 	struct vexfs_vtable_header vh;
@@ -668,16 +702,7 @@ static int vexfs_collection_load(struct inode *dir, struct vexfs_collection **ou
 				   le16_to_cpu(vh.vh_metric));
 	if (!c)
 		goto out_put;
-	err = vexfs_load_slots(c, le64_to_cpu(vh.vh_slots));
-	if (err) {
-		vexfs_collection_release(c);
-		goto out_bad;
-	}
-	/* The index only speeds search up: without it, search is exact. */
-	if (le64_to_cpu(vh.vh_index_ino) &&
-	    vexfs_index_load(c, le64_to_cpu(vh.vh_index_ino)))
-		pr_warn("%pg: collection %lu: index not loaded, searching exactly\n",
-			dir->i_sb->s_bdev, dir->i_ino);
+	c->disk_slots = le64_to_cpu(vh.vh_slots);
 	*out = c;
 	return 0;
 out_bad:
@@ -686,6 +711,50 @@ out_bad:
 			      dir->i_ino, table->i_ino);
 out_put:
 	iput(table);
+	return err;
+}
+
+/*
+ * Load the slots of an open collection, reading the whole table, and its
+ * index. Nothing changes the table before this is done: every change
+ * needs the slots.
+ */
+static int vexfs_collection_fill(struct vexfs_collection *c)
+{
+	struct inode *dir = c->dir;
+	struct vexfs_vtable_header vh;
+	int err;
+
+	err = vexfs_table_read(c->table, &vh, sizeof(vh), 0);
+	if (!err)
+		err = vexfs_check_header(dir, c->table, &vh);
+	if (!err)
+		err = vexfs_load_slots(c, le64_to_cpu(vh.vh_slots));
+	if (err) {
+		vexfs_collection_unfill(c);
+		if (err == -EUCLEAN)
+			vexfs_corrupt(dir->i_sb, "collection %lu: bad vector table %lu",
+				      dir->i_ino, c->table->i_ino);
+		return err;
+	}
+	/* The index only speeds search up: without it, search is exact. */
+	if (le64_to_cpu(vh.vh_index_ino) &&
+	    vexfs_index_load(c, le64_to_cpu(vh.vh_index_ino)))
+		pr_warn("%pg: collection %lu: index not loaded, searching exactly\n",
+			dir->i_sb->s_bdev, dir->i_ino);
+	return 0;
+}
+
+/* dir's collection opened, unless it is already. The caller holds dir_lock. */
+static int vexfs_collection_open_locked(struct inode *dir)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	int err;
+
+	if (vi->coll)
+		return 0;
+	err = vexfs_collection_open(dir, &vi->coll);
+	vi->coll_failed = err;
 	return err;
 }
 
@@ -706,15 +775,39 @@ struct vexfs_collection *vexfs_collection_get(struct inode *dir)
 	if (!S_ISDIR(dir->i_mode))
 		return ERR_PTR(-ENOTDIR);
 	mutex_lock(&vi->dir_lock);
-	if (!vi->coll && vexfs_journal_in_handle(dir->i_sb) &&
+	if (!(vi->coll && vi->coll->loaded) &&
+	    vexfs_journal_in_handle(dir->i_sb) &&
 	    (vi->flags & VEXFS_INODE_COLLECTION)) {
 		err = vi->coll_failed;
 		WARN_ON_ONCE(!err);
 	}
-	if (!vi->coll && !err) {
-		err = vexfs_collection_load(dir, &vi->coll);
+	if (!err)
+		err = vexfs_collection_open_locked(dir);
+	if (!err && !vi->coll->loaded) {
+		err = vexfs_collection_fill(vi->coll);
 		vi->coll_failed = err;
+		if (!err)
+			smp_store_release(&vi->coll->loaded, true);
 	}
+	mutex_unlock(&vi->dir_lock);
+	return err ? ERR_PTR(err) : vi->coll;
+}
+
+/*
+ * The directory's collection for reading one file's vector: its table
+ * open, its slots loaded or not (vexfs_vector_get() then reads the file's
+ * record from the table), so that a vector read right after a mount does
+ * not wait for the whole table to be read.
+ */
+struct vexfs_collection *vexfs_collection_get_table(struct inode *dir)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	int err;
+
+	if (!S_ISDIR(dir->i_mode))
+		return ERR_PTR(-ENOTDIR);
+	mutex_lock(&vi->dir_lock);
+	err = vexfs_collection_open_locked(dir);
 	mutex_unlock(&vi->dir_lock);
 	return err ? ERR_PTR(err) : vi->coll;
 }
@@ -772,6 +865,7 @@ static int __vexfs_collection_create(struct inode *dir, u32 dim, u16 metric)
 		vexfs_collection_release(c);
 		goto out_drop;
 	}
+	c->loaded = true;
 	mutex_lock(&vi->dir_lock);
 	vi->coll = c;
 	vi->flags |= VEXFS_INODE_COLLECTION;
@@ -1104,7 +1198,7 @@ int vexfs_vector_set(struct vexfs_collection *c, struct inode *inode,
 	if (err) {
 		if (fresh) {
 			c->slots[slot].ino = 0;
-			c->free[c->nfree++] = slot;
+			vexfs_free_push(c, slot);
 		}
 		goto out;
 	}
@@ -1144,7 +1238,7 @@ static int vexfs_persist_slots_for(struct vexfs_collection *c, u64 n)
 static void vexfs_give_back(struct vexfs_collection *c, u64 slot)
 {
 	c->slots[slot].ino = 0;
-	c->free[c->nfree++] = slot;
+	vexfs_free_push(c, slot);
 }
 
 /* Records of new vectors, gathered for slots that follow each other. */
@@ -1317,6 +1411,35 @@ out_unlock:
 	return err;
 }
 
+/*
+ * inode's vector, id and metadata words read from its record in the
+ * table, for a collection whose slots are not loaded: nothing changes the
+ * table before they are. The caller holds c->rwsem.
+ */
+static int vexfs_vector_read_record(struct vexfs_collection *c,
+				    struct inode *inode, u32 *vec, u64 *id,
+				    u64 *attrs)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(inode);
+	u64 slot = (u64)vi->aux - 1;
+	struct vexfs_vrec rec;
+	int err, i;
+
+	if (!vi->aux || vi->parent != c->dir->i_ino || slot >= c->disk_slots)
+		return -ENODATA;
+	err = vexfs_table_read(c->table, &rec, sizeof(rec),
+			       vexfs_slot_pos(c, slot));
+	if (err)
+		return err;
+	if (le64_to_cpu(rec.vr_ino) != inode->i_ino)
+		return -ENODATA;
+	*id = le64_to_cpu(rec.vr_id);
+	for (i = 0; i < VEXFS_ATTR_WORDS; i++)
+		attrs[i] = le64_to_cpu(rec.vr_attrs[i]);
+	return vexfs_table_read(c->table, vec, c->dim * sizeof(u32),
+				vexfs_slot_pos(c, slot) + VEXFS_VREC_HEADER);
+}
+
 int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
 		     u32 *vec, u64 *id, u64 *attrs)
 {
@@ -1324,6 +1447,11 @@ int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
 	int err = -ENODATA;
 
 	down_read(&c->rwsem);
+	if (!smp_load_acquire(&c->loaded)) {
+		err = vexfs_vector_read_record(c, inode, vec, id, attrs);
+		up_read(&c->rwsem);
+		return err;
+	}
 	slot = vexfs_find_slot(c, inode);
 	if (slot >= 0) {
 		err = vexfs_read_vectors(c, slot, 1, vec);
@@ -1362,7 +1490,7 @@ int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode)
 		c->slots[slot].ino = inode->i_ino;
 		goto out;
 	}
-	c->free[c->nfree++] = slot;
+	vexfs_free_push(c, slot);
 	c->live--;
 	vi->aux = 0;
 	vi->parent = 0;
@@ -1392,9 +1520,11 @@ void vexfs_vector_forget(struct inode *dir, struct inode *inode)
 /*
  * The collection holding inode's vector, with a reference on its
  * directory in *dirp for the caller to iput(); -ENODATA without a vector.
+ * slots: loaded, else maybe only its table open, enough for
+ * vexfs_vector_get().
  */
 struct vexfs_collection *vexfs_vector_owner(struct inode *inode,
-					    struct inode **dirp)
+					    struct inode **dirp, bool slots)
 {
 	struct vexfs_collection *c;
 	struct inode *dir;
@@ -1406,7 +1536,7 @@ struct vexfs_collection *vexfs_vector_owner(struct inode *inode,
 			     VEXFS_IGET_STALE);
 	if (IS_ERR(dir))
 		return ERR_CAST(dir);
-	c = vexfs_collection_get(dir);
+	c = slots ? vexfs_collection_get(dir) : vexfs_collection_get_table(dir);
 	if (IS_ERR(c)) {
 		iput(dir);
 		return c;

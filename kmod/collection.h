@@ -50,6 +50,13 @@ struct vexfs_collection {
 	struct vexfs_slot *slots;
 	u32 *free;			/* stack of free slot numbers */
 	u64 nfree;
+	u64 free_cap;			/* entries free has room for */
+	/*
+	 * The slots are loaded (vexfs_collection_get()). Until then only
+	 * the table and the fields above slots are there, and only
+	 * vexfs_vector_get() may be called (vexfs_collection_get_table()).
+	 */
+	bool loaded;
 	u32 seq;			/* change sequence, see uapi READ_VECTORS */
 	struct vexfs_index *index;	/* published HNSW graph, or NULL */
 	struct mutex publish_lock;	/* one publish at a time */
@@ -165,6 +172,7 @@ struct vexfs_search_args {
 
 /* collection.c */
 struct vexfs_collection *vexfs_collection_get(struct inode *dir);
+struct vexfs_collection *vexfs_collection_get_table(struct inode *dir);
 int vexfs_collection_create(struct inode *dir, u32 dim, u16 metric);
 void vexfs_collection_free(struct inode *dir);
 void vexfs_collection_destroy_table(struct inode *dir);
@@ -189,7 +197,7 @@ int vexfs_vector_get(struct vexfs_collection *c, struct inode *inode,
 		     u32 *vec, u64 *id, u64 *attrs);
 int vexfs_vector_del(struct vexfs_collection *c, struct inode *inode);
 struct vexfs_collection *vexfs_vector_owner(struct inode *inode,
-					    struct inode **dirp);
+					    struct inode **dirp, bool slots);
 void vexfs_vector_forget(struct inode *dir, struct inode *inode);
 void vexfs_vector_forget_last(struct inode *dir, struct inode *inode);
 void vexfs_collection_drop_vectors(struct inode *dir);

@@ -156,9 +156,13 @@ static long vexfs_ioc_create_collection(struct file *filp, unsigned int cmd,
 	return err;
 }
 
-/* The collection of the directory holding filp's file. */
+/*
+ * The collection of the directory holding filp's file; slots: loaded,
+ * else maybe only its table open (enough to read the file's vector).
+ */
 static struct vexfs_collection *vexfs_file_collection(struct file *filp,
-						      struct inode **dirp)
+						      struct inode **dirp,
+						      bool slots)
 {
 	struct dentry *parent = dget_parent(filp->f_path.dentry);
 	struct inode *dir = d_inode(parent);
@@ -170,7 +174,7 @@ static struct vexfs_collection *vexfs_file_collection(struct file *filp,
 	}
 	ihold(dir);
 	dput(parent);
-	c = vexfs_collection_get(dir);
+	c = slots ? vexfs_collection_get(dir) : vexfs_collection_get_table(dir);
 	if (IS_ERR(c)) {
 		iput(dir);
 		return c;
@@ -273,7 +277,7 @@ static long vexfs_ioc_set_vector(struct file *filp, unsigned int cmd,
 	err = vexfs_may_change(filp);
 	if (err)
 		return err;
-	c = vexfs_file_collection(filp, &dir);
+	c = vexfs_file_collection(filp, &dir, true);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	err = -EINVAL;
@@ -317,7 +321,7 @@ static long vexfs_ioc_get_vector(struct file *filp, unsigned int cmd,
 	err = vexfs_may_read(filp);
 	if (err)
 		return err;
-	c = vexfs_file_collection(filp, &dir);
+	c = vexfs_file_collection(filp, &dir, false);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	err = -EINVAL;
@@ -346,7 +350,7 @@ static long vexfs_ioc_del_vector(struct file *filp)
 
 	if (err)
 		return err;
-	c = vexfs_file_collection(filp, &dir);
+	c = vexfs_file_collection(filp, &dir, true);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	err = mnt_want_write_file(filp);

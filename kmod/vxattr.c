@@ -40,12 +40,13 @@ static u32 *vexfs_xattr_read_vector(struct vexfs_collection *c,
 
 /*
  * The collection holding the vector; a home that is no collection (any
- * more) holds none.
+ * more) holds none. slots: as vexfs_vector_owner() says.
  */
 static struct vexfs_collection *vexfs_xattr_owner(struct inode *inode,
-						  struct inode **dirp)
+						  struct inode **dirp,
+						  bool slots)
 {
-	struct vexfs_collection *c = vexfs_vector_owner(inode, dirp);
+	struct vexfs_collection *c = vexfs_vector_owner(inode, dirp, slots);
 
 	if (PTR_ERR(c) == -ENOTTY || PTR_ERR(c) == -ENOTDIR ||
 	    PTR_ERR(c) == -ESTALE)
@@ -166,7 +167,7 @@ static int vexfs_vector_xattr_get(const struct xattr_handler *handler,
 	u32 *vec;
 	int err;
 
-	c = vexfs_xattr_owner(inode, &dir);
+	c = vexfs_xattr_owner(inode, &dir, false);
 	if (PTR_ERR(c) == -ENODATA)
 		return vexfs_kept_vector_get(inode, buffer, size);
 	if (IS_ERR(c))
@@ -193,7 +194,7 @@ static int vexfs_vector_xattr_remove(struct inode *inode)
 	struct inode *dir;
 	int err;
 
-	c = vexfs_xattr_owner(inode, &dir);
+	c = vexfs_xattr_owner(inode, &dir, true);
 	if (PTR_ERR(c) == -ENODATA)
 		return vexfs_kept_remove(inode);
 	if (IS_ERR(c))
@@ -267,7 +268,7 @@ static int vexfs_meta_xattr_get(const struct xattr_handler *handler,
 	u32 *vec;
 	int i, err = sizeof(*meta);
 
-	c = vexfs_xattr_owner(inode, &dir);
+	c = vexfs_xattr_owner(inode, &dir, false);
 	if (PTR_ERR(c) == -ENODATA)
 		return vexfs_kept_meta_get(inode, meta, size);
 	if (IS_ERR(c))
@@ -308,7 +309,7 @@ static int vexfs_meta_xattr_set(const struct xattr_handler *handler,
 	/* Id 0 would mean "keep" to vexfs_vector_set(): no such id here. */
 	if (size != sizeof(*meta) || !meta->id)
 		return -EINVAL;
-	c = vexfs_xattr_owner(inode, &dir);
+	c = vexfs_xattr_owner(inode, &dir, true);
 	if (PTR_ERR(c) == -ENODATA)
 		return vexfs_kept_meta_set(inode, meta, flags);
 	if (IS_ERR(c))

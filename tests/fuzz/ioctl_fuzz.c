@@ -67,6 +67,7 @@
 
 #include <uapi/vexfs.h>
 #include "hnsw.h"
+#include "vexfs_sq8.h"
 
 #define FUZZ_DIR	"fuzz"
 #define NCOLL		4	/* collections c0..c3 */
@@ -972,6 +973,39 @@ static const float *vector_of(void *ctx, uint32_t slot)
  * the caller frees it), its length and the change sequence of the read.
  * A collection without a live slot has no graph: -1 with errno ENODATA.
  */
+/*
+ * The SQ8 coding of the live vectors and their codes by slot, for a graph
+ * built on them: it carries them, and the kernel streams such a graph in
+ * page by page rather than copying it whole (kmod/index.c).
+ */
+struct coded {
+	float *lo, *hi;
+	uint8_t *codes;
+	struct vexfs_sq8 sq8;
+};
+
+static int code_live(struct coded *cd, const struct vecs *vs, uint32_t metric,
+		     const uint32_t *live, uint32_t nlive)
+{
+	struct vexfs_sq8_trainer t;
+	uint32_t i;
+
+	cd->lo = calloc(vs->dim, sizeof(float));
+	cd->hi = calloc(vs->dim, sizeof(float));
+	cd->codes = calloc(GRAPH_SLOTS, vs->dim);
+	if (!cd->lo || !cd->hi || !cd->codes)
+		return -1;
+	vexfs_sq8_train_begin(&t, vs->dim, metric, cd->lo, cd->hi);
+	for (i = 0; i < nlive; i++)
+		vexfs_sq8_train_add(&t, vs->v + (size_t)live[i] * vs->dim);
+	vexfs_sq8_train_end(&t, &cd->sq8);
+	for (i = 0; i < nlive; i++)
+		vexfs_sq8_encode(&cd->sq8, vs->v + (size_t)live[i] * vs->dim,
+				 cd->codes + (size_t)live[i] * vs->dim);
+	return 0;
+}
+
+/* A graph of c's live slots; every other one (by gseed) built on codes. */
 static int build_graph(int fd, uint32_t c, uint64_t gseed, uint8_t **graph,
 		       size_t *len, uint64_t *seq)
 {
@@ -980,6 +1014,7 @@ static int build_graph(int fd, uint32_t c, uint64_t gseed, uint8_t **graph,
 	struct vexfs_hnsw_build_params bp;
 	struct vexfs_hnsw_builder *b = NULL;
 	struct vecs vs = { .dim = coll_dim[c] };
+	struct coded cd = { 0 };
 	uint64_t *inos = calloc(GRAPH_SLOTS, sizeof(*inos));
 	uint32_t *live = calloc(GRAPH_SLOTS, sizeof(*live)), nlive = 0, i;
 	int ret = -1;
@@ -1008,6 +1043,13 @@ static int build_graph(int fd, uint32_t c, uint64_t gseed, uint8_t **graph,
 	bp.seed = gseed;
 	bp.vector_of = vector_of;
 	bp.ctx = &vs;
+	if (gseed & 1) {
+		errno = ENOMEM;
+		if (code_live(&cd, &vs, coll_metric[c], live, nlive))
+			goto out;
+		bp.sq8 = &cd.sq8;
+		bp.codes = cd.codes;
+	}
 	if (vexfs_hnsw_build(&bp, live, nlive, &b)) {
 		errno = EINVAL;
 		goto out;
@@ -1025,6 +1067,9 @@ static int build_graph(int fd, uint32_t c, uint64_t gseed, uint8_t **graph,
 out:
 	if (b)
 		vexfs_hnsw_builder_free(b);
+	free(cd.lo);
+	free(cd.hi);
+	free(cd.codes);
 	free(vs.v);
 	free(live);
 	free(inos);

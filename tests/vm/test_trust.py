@@ -905,13 +905,72 @@ def test_streamed_publish(fs):
     fs.mount()
 
 
+def get_vector_of(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return vx.get_vector(fd, DIM)
+    finally:
+        os.close(fd)
+
+
+def set_record_field(marker, field, fmt, value):
+    """In every copy of the record whose id is marker (the journal may hold
+    one besides the table), set field; returns the image as it was."""
+    layout = sbedit.struct_layout("vexfs_vrec", 64)
+    id_off = sbedit.find_field(layout, "vr_id")[1]
+    off = sbedit.find_field(layout, field)[1]
+    was = open(IMG, "rb").read()
+    data = bytearray(was)
+    pos = data.find(struct.pack("<Q", marker))
+    while pos >= 0:
+        struct.pack_into(fmt, data, pos - id_off + off, value)
+        pos = data.find(struct.pack("<Q", marker), pos + 1)
+    open(IMG, "wb").write(data)
+    return was
+
+
+def test_vector_read_unloaded(fs):
+    """A file's vector is read from its own record while the collection's
+    slots are not loaded: right after a mount, without reading the rest of
+    the table, so a damaged record elsewhere does not stop it."""
+    c = os.path.join(MNT, "c20")
+    collection(c)
+    for i in range(1, 41):
+        put(os.path.join(c, str(i)), [float(i), 2.0, 3.0, 4.0], 1000 + i)
+    marker = 0x20B020B020B020B0
+    put(os.path.join(c, "bad"), [9.0] * DIM, marker)
+    fs.umount()
+    fs.mount()
+    got = get_vector_of(os.path.join(c, "7"))
+    check("vector read right after a mount: the file's vector, id and words",
+          got == ([7.0, 2.0, 3.0, 4.0], 1007, [0, 0, 0, 0]), got)
+    os.unlink(os.path.join(c, "9"))  # a change: the slots are loaded
+    got = [get_vector_of(os.path.join(c, str(i)))[1] for i in (7, 8, 10)]
+    check("... and once the slots are loaded, the same answers", got == [1007, 1008, 1010], got)
+    fs.umount()
+    was = set_record_field(marker, "vr_seq", "<I", 0xFFFFFFFF)
+    fs.mount()
+    got = get_vector_of(os.path.join(c, "12"))
+    check("a damaged record elsewhere: the file's vector is still read",
+          got[0] == [12.0, 2.0, 3.0, 4.0] and got[1] == 1012, got)
+    e = errno_of(lambda: search(c, [1.0, 2.0, 3.0, 4.0], 3))
+    check("... while a search, which needs every slot, is EUCLEAN", e == errno.EUCLEAN, e)
+    got = get_vector_of(os.path.join(c, "13"))
+    check("... and the vector read after it still works", got[1] == 1013, got)
+    fs.umount()
+    open(IMG, "wb").write(was)
+    fs.mount()
+    res, _ = search(c, [1.0, 2.0, 3.0, 4.0], 3)
+    check("the record restored, search answers again", [r[0] for r in res] == [1001, 1002, 1003], res)
+
+
 TESTS = [test_search_permission, test_get_needs_read, test_index_owner,
          test_scanned, test_graph_length, test_graph_charged,
          test_batch_permission,
          test_free_slots, test_hard_link_race, test_rmdir_collection,
          test_sequence_wrap, test_dir_links, test_orphans_ro_then_rw,
          test_abi_sizes, test_load_before_handle, test_search_scratch,
-         test_logging_failure, test_streamed_publish]
+         test_logging_failure, test_streamed_publish, test_vector_read_unloaded]
 
 
 def main():

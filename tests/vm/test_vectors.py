@@ -207,6 +207,38 @@ def test_batch_dead_dir():
           f"blocks {before.f_bfree} -> {after.f_bfree}, inodes {before.f_ffree} -> {after.f_ffree}")
 
 
+def test_slot_reuse(dev):
+    """Freed slots are taken again, however many were freed at once, before
+    the table grows; and after a remount, which finds them on disk."""
+    d = os.path.join(MNT, "reuse")
+    os.mkdir(d)
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    vx.create_collection(fd, 4)
+
+    def batch(first, n):
+        vx.batch_insert(fd, list(range(first, first + n)),
+                        array.array("f", [float(i) for i in range(4 * n)]).tobytes(), 4)
+    batch(1, 300)
+    slots = vx.get_collection(fd)["slots"]
+    for i in range(1, 201):
+        os.unlink(os.path.join(d, str(i)))
+    batch(1001, 200)
+    info = vx.get_collection(fd)
+    check("200 freed slots taken by the next 200 vectors",
+          info["slots"] == slots and info["count"] == 300, (slots, info))
+    for i in range(1001, 1201):
+        os.unlink(os.path.join(d, str(i)))
+    os.close(fd)
+    remount(dev)
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    slots = vx.get_collection(fd)["slots"]
+    batch(2001, 200)
+    info = vx.get_collection(fd)
+    check("... and after a remount",
+          info["slots"] == slots and info["count"] == 300, (slots, info))
+    os.close(fd)
+
+
 def test_files(coll, base):
     path = os.path.join(coll, "doc.txt")
     with open(path, "w") as f:
@@ -667,6 +699,7 @@ def main():
     test_files(coll, base)
     test_permissions(coll, base)
     test_concurrency(MNT)
+    test_slot_reuse(dev)
     remount(dev)
     fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
     check("count survives the second remount", vx.get_collection(fd)["count"] == 4900, vx.get_collection(fd))
