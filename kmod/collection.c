@@ -745,7 +745,12 @@ static int vexfs_collection_fill(struct vexfs_collection *c)
 	return 0;
 }
 
-/* dir's collection opened, unless it is already. The caller holds dir_lock. */
+/*
+ * dir's collection opened, unless it is already. The caller holds
+ * dir_lock. A failure is remembered as a load's; a success is not, so
+ * that the failure of a load before it still stands for callers in a
+ * handle (vexfs_collection_get()).
+ */
 static int vexfs_collection_open_locked(struct inode *dir)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
@@ -754,7 +759,8 @@ static int vexfs_collection_open_locked(struct inode *dir)
 	if (vi->coll)
 		return 0;
 	err = vexfs_collection_open(dir, &vi->coll);
-	vi->coll_failed = err;
+	if (err)
+		vi->coll_failed = err;
 	return err;
 }
 

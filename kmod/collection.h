@@ -52,9 +52,10 @@ struct vexfs_collection {
 	u64 nfree;
 	u64 free_cap;			/* entries free has room for */
 	/*
-	 * The slots are loaded (vexfs_collection_get()). Until then only
-	 * the table and the fields above slots are there, and only
-	 * vexfs_vector_get() may be called (vexfs_collection_get_table()).
+	 * The slots are loaded (vexfs_collection_get()). Until then the
+	 * collection has its table, dim, metric, rec_size and disk_slots
+	 * (nslots, live and the rest are 0), and only vexfs_vector_get()
+	 * may be called (vexfs_collection_get_table()).
 	 */
 	bool loaded;
 	u32 seq;			/* change sequence, see uapi READ_VECTORS */

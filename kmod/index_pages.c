@@ -7,8 +7,10 @@
  * itself in memory: vexfs_hnsw_open() checks its header page, and every
  * other page is read and checked (vexfs_hnsw_check_page()) when a walk
  * first needs it, then held, its folio referenced, until the index goes.
- * Installing one reads the header, the coding's lo[] and the node table
- * (for the slots it covers); not the links, not a single vector. A walk
+ * Installing one at mount reads the header, the coding's lo[] and the
+ * node table (for the slots it covers); not the links, not a single
+ * vector. A publish, which streams the graph in, reads the links too, to
+ * prove what no single page shows. A walk
  * that needs a page not held stops (lib/hnsw_search.c: -ENODATA), leaves
  * its FPU section, reads the page here and resumes.
  *
@@ -184,10 +186,15 @@ static int vexfs_index_page_for_step(struct vexfs_index *idx, u64 p)
 	return vexfs_index_page_in(idx, p);
 }
 
-/* Go on after a step of a long pass stopped at its budget. */
-static int vexfs_index_step_pause(void)
+/*
+ * Go on after a step of a long pass stopped at its budget. A publish's
+ * proof gives up for a fatal signal (its caller retries); a mount's
+ * reading of the node table does not, for the collection would then be
+ * searched exactly by everyone until the next mount.
+ */
+static int vexfs_index_step_pause(bool prove)
 {
-	if (fatal_signal_pending(current))
+	if (prove && fatal_signal_pending(current))
 		return -EINTR;
 	cond_resched();
 	return 0;
@@ -216,7 +223,7 @@ static int vexfs_index_prove_reach(struct vexfs_index *idx, u64 **seenp)
 		if (err == -ENODATA)
 			err = vexfs_index_page_for_step(idx, r.missing);
 		else
-			err = vexfs_index_step_pause();
+			err = vexfs_index_step_pause(true);
 		if (err)
 			goto out;
 	}
@@ -229,6 +236,28 @@ out:
 	}
 	*seenp = seen;
 	return err;
+}
+
+/*
+ * Prove, for a publish, that every link above level 0 leads to a node that
+ * lives on its level, as vexfs_hnsw_load() checks of a whole graph (a
+ * walk would not follow one that does not, but fsck refuses the graph).
+ */
+static int vexfs_index_prove_levels(struct vexfs_index *idx, const char **why)
+{
+	struct vexfs_hnsw_levels v = { 0 };
+	int err;
+
+	while ((err = vexfs_hnsw_levels_step(&idx->graph, &v, VEXFS_PROVE_LINKS,
+					     why))) {
+		if (err == -ENODATA)
+			err = vexfs_index_page_for_step(idx, v.missing);
+		else if (err == -EAGAIN)
+			err = vexfs_index_step_pause(true);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 /* Cover the slots of nodes from..to - 1 (their node page is in memory). */
@@ -261,7 +290,7 @@ static int vexfs_index_cover_nodes(struct vexfs_index *idx, const u64 *seen,
 		} else if (err == -EAGAIN) {
 			vexfs_index_cover_run(idx, seen, from, o.next);
 			from = o.next;
-			err = vexfs_index_step_pause();
+			err = vexfs_index_step_pause(false);
 		}
 		if (err)
 			return err;
@@ -272,7 +301,8 @@ static int vexfs_index_cover_nodes(struct vexfs_index *idx, const u64 *seen,
 
 /*
  * The slots the graph covers: every node's when a publish proved it
- * before (a mount), else those of the nodes this proof reaches.
+ * before (a mount), else, after proving what a whole-graph load checks
+ * across pages, those of the nodes this proof reaches.
  */
 static int vexfs_index_cover(struct vexfs_index *idx, bool prove,
 			     const char **why)
@@ -282,7 +312,8 @@ static int vexfs_index_cover(struct vexfs_index *idx, bool prove,
 
 	idx->reached_all = true;
 	if (prove)
-		err = vexfs_index_prove_reach(idx, &seen);
+		err = vexfs_index_prove_levels(idx, why) ?:
+		      vexfs_index_prove_reach(idx, &seen);
 	if (!err)
 		err = vexfs_index_cover_nodes(idx, idx->reached_all ? NULL : seen,
 					      why);

@@ -324,6 +324,27 @@ int vexfs_hnsw_order_step(const struct vexfs_hnsw_graph *g,
 			  const char **why);
 
 /*
+ * Every link above level 0 to a node that lives on the link's level, which
+ * no single page shows (a search does not follow a link that breaks it,
+ * so over pages only a publish needs the proof). Start from a zeroed *v;
+ * a step stops at a page not in memory (-ENODATA, the page in v->missing;
+ * put it in place and step again, which resumes where it stopped) or
+ * after budget nodes (-EAGAIN); 0 when done, -EUCLEAN with *why. A step
+ * needs at most three pages at once: a node's, its links', the linked
+ * node's.
+ */
+struct vexfs_hnsw_levels {
+	uint32_t node;			/* the node being checked */
+	uint32_t level;			/* its level being checked, 0: none yet */
+	uint32_t link;			/* the next link on that level */
+	uint64_t missing;		/* the page -ENODATA asked for */
+};
+
+int vexfs_hnsw_levels_step(const struct vexfs_hnsw_graph *g,
+			   struct vexfs_hnsw_levels *v, uint32_t budget,
+			   const char **why);
+
+/*
  * Mark the nodes a search can reach: those linked, on any level, from the
  * entry point. A checked graph may still hold nodes no link leads to (a
  * broken or hostile builder); a walk never finds them, so only reached

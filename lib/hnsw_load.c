@@ -345,7 +345,8 @@ int vexfs_hnsw_order_step(const struct vexfs_hnsw_graph *g,
 	*missing = vexfs_hnsw_node_page(g, o->next);
 	if (!vexfs_hnsw_page(g, *missing))
 		return -ENODATA;
-	end = (o->next / VEXFS_HNSW_NODES_PER_PAGE + 1) * VEXFS_HNSW_NODES_PER_PAGE;
+	end = ((uint64_t)o->next / VEXFS_HNSW_NODES_PER_PAGE + 1) *
+	      VEXFS_HNSW_NODES_PER_PAGE;
 	if (end > g->node_count)
 		end = g->node_count;
 	for (; o->next < end; o->next++) {
@@ -364,34 +365,67 @@ int vexfs_hnsw_order_step(const struct vexfs_hnsw_graph *g,
 	return o->upper == g->upper_count ? 0 : HNSW_UNCLEAN("upper record count");
 }
 
+/* Is page p in memory? If not, say so in *missing. */
+static bool hnsw_levels_has(const struct vexfs_hnsw_graph *g,
+			    uint64_t *missing, uint64_t p)
+{
+	if (vexfs_hnsw_page(g, p))
+		return true;
+	*missing = p;
+	return false;
+}
+
+int vexfs_hnsw_levels_step(const struct vexfs_hnsw_graph *g,
+			   struct vexfs_hnsw_levels *v, uint32_t budget,
+			   const char **why)
+{
+	const struct vexfs_hnsw_links *r;
+	uint32_t id;
+
+	for (; v->node < g->node_count; v->node++, v->level = 0, v->link = 0) {
+		if (!budget--)
+			return -EAGAIN;
+		if (!hnsw_levels_has(g, &v->missing, vexfs_hnsw_node_page(g, v->node)))
+			return -ENODATA;
+		if (!v->level)
+			v->level = 1;
+		for (; v->level <= vexfs_hnsw_level(g, v->node); v->level++, v->link = 0) {
+			if (!hnsw_levels_has(g, &v->missing,
+					     vexfs_hnsw_links_page(g, v->node, v->level)))
+				return -ENODATA;
+			r = vexfs_hnsw_links_upper(g, v->node, v->level);
+			for (; v->link < vexfs_hnsw_le32(r->l_count); v->link++) {
+				id = vexfs_hnsw_le32(r->l_ids[v->link]);
+				if (!hnsw_levels_has(g, &v->missing,
+						     vexfs_hnsw_node_page(g, id)))
+					return -ENODATA;
+				if (vexfs_hnsw_level(g, id) < v->level)
+					return HNSW_UNCLEAN("link to a node below its level");
+			}
+		}
+	}
+	return 0;
+}
+
 /*
- * What single pages cannot show: the node table in order (above), every
- * link on a level to a node that lives there, the entry point in an empty
- * graph.
+ * What single pages cannot show: the node table in order, every link on
+ * a level to a node that lives there (both above), the entry point in an
+ * empty graph.
  */
 static int hnsw_check_across_pages(const struct vexfs_hnsw_graph *g,
 				   const char **why)
 {
+	struct vexfs_hnsw_levels v = { 0 };
 	struct vexfs_hnsw_order o = { 0 };
 	uint64_t missing;
-	uint32_t i, l, j;
 	int err;
 
 	while ((err = vexfs_hnsw_order_step(g, &o, &missing, why)) == -EAGAIN)
 		;
+	while (!err && (err = vexfs_hnsw_levels_step(g, &v, ~0u, why)) == -EAGAIN)
+		;
 	if (err)
 		return err;
-	for (i = 0; i < g->node_count; i++) {
-		uint32_t level = vexfs_hnsw_level(g, i);
-
-		for (l = 1; l <= level; l++) {
-			const struct vexfs_hnsw_links *r = vexfs_hnsw_links_upper(g, i, l);
-
-			for (j = 0; j < vexfs_hnsw_le32(r->l_count); j++)
-				if (vexfs_hnsw_level(g, vexfs_hnsw_le32(r->l_ids[j])) < l)
-					return HNSW_UNCLEAN("link to a node below its level");
-		}
-	}
 	if (g->node_count == 0)
 		return g->entry == VEXFS_HNSW_NO_NODE && g->max_level == 0 ?
 			0 : HNSW_UNCLEAN("entry point in an empty graph");

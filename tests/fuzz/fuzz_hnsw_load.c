@@ -173,6 +173,26 @@ static void order_pages(struct vexfs_hnsw_graph *g, uint8_t **pages,
 		abort();
 }
 
+/* The upper links' levels over pages, as a streamed publish checks them. */
+static void levels_pages(struct vexfs_hnsw_graph *g, uint8_t **pages,
+			 const uint8_t *src, uint32_t max_slots, bool whole_ok)
+{
+	struct vexfs_hnsw_levels v = { 0 };
+	int err;
+
+	while ((err = vexfs_hnsw_levels_step(g, &v, 64, NULL)) != 0) {
+		if (err == -ENODATA) {
+			pages[v.missing] = read_page(g, src, v.missing, max_slots);
+			if (!pages[v.missing])
+				return;
+		} else if (err != -EAGAIN) {
+			break;
+		}
+	}
+	if (whole_ok && err)
+		abort();
+}
+
 static void open_pages(const uint8_t *src, size_t size, uint32_t max_slots,
 		       bool whole_ok)
 {
@@ -193,6 +213,7 @@ static void open_pages(const uint8_t *src, size_t size, uint32_t max_slots,
 			walk_pages(&g, pages, src, max_slots);
 			reach_pages(&g, pages, src, max_slots);
 			order_pages(&g, pages, src, max_slots, whole_ok);
+			levels_pages(&g, pages, src, max_slots, whole_ok);
 		}
 	}
 	for (p = 0; p < npages; p++)

@@ -968,12 +968,6 @@ static const float *vector_of(void *ctx, uint32_t slot)
 #define GRAPH_SLOTS	4096	/* slots read; a graph covers the live ones */
 
 /*
- * Read collection c's vectors through its descriptor fd and build a graph
- * over its live slots, as an index builder does: *graph (page-aligned,
- * the caller frees it), its length and the change sequence of the read.
- * A collection without a live slot has no graph: -1 with errno ENODATA.
- */
-/*
  * The SQ8 coding of the live vectors and their codes by slot, for a graph
  * built on them: it carries them, and the kernel streams such a graph in
  * page by page rather than copying it whole (kmod/index.c).
@@ -1005,7 +999,13 @@ static int code_live(struct coded *cd, const struct vecs *vs, uint32_t metric,
 	return 0;
 }
 
-/* A graph of c's live slots; every other one (by gseed) built on codes. */
+/*
+ * Read collection c's vectors through its descriptor fd and build a graph
+ * over its live slots, as an index builder does: *graph (page-aligned,
+ * the caller frees it), its length and the change sequence of the read.
+ * A collection without a live slot has no graph: -1 with errno ENODATA.
+ * Every other graph (by gseed) is built on codes.
+ */
 static int build_graph(int fd, uint32_t c, uint64_t gseed, uint8_t **graph,
 		       size_t *len, uint64_t *seq)
 {

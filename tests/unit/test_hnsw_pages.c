@@ -545,6 +545,59 @@ static void test_order_refused_over_pages(void **state)
 	}
 }
 
+/*
+ * Every upper link to a node on its level, over pages
+ * (vexfs_hnsw_levels_step()) stopping at every page it lacks and every
+ * few nodes: true of f's graph; and the link a whole-graph load refuses,
+ * to a node that lives on level 0 alone, refused over pages too, though
+ * no page check, order check or reachability sees it.
+ */
+static int levels_paged(struct paged *pg, uint32_t budget, const char **why)
+{
+	struct vexfs_hnsw_levels v = { 0 };
+	int err;
+
+	while ((err = vexfs_hnsw_levels_step(&pg->g, &v, budget, why)) != 0) {
+		if (err == -ENODATA)
+			assert_true(paged_read(pg, v.missing));
+		else if (err != -EAGAIN)
+			return err;
+	}
+	assert_int_equal(v.node, pg->g.node_count);
+	return 0;
+}
+
+static void test_levels_over_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct vexfs_hnsw_graph whole;
+	const char *why = NULL;
+	uint32_t budget;
+	struct paged pg;
+	void *buf = NULL;
+	size_t len;
+
+	assert_true(f->whole.max_level > 0);
+	for (budget = 1; budget <= 4096; budget *= 64) {
+		assert_int_equal(paged_open(&pg, f->buf, f->len), 0);
+		assert_int_equal(levels_paged(&pg, budget, NULL), 0);
+		assert_true(pg.reads < f->whole.sq8_page);
+		paged_close(&pg, f->len);
+	}
+
+	len = graph_for_low_link(f, false, &buf, &whole);
+	link_entry_to(&whole, whole.node_count - 1);
+	assert_int_equal(vexfs_hnsw_load(buf, len, N, &whole, &why), -EUCLEAN);
+	assert_string_equal(why, "link to a node below its level");
+	why = NULL;
+	assert_int_equal(paged_open(&pg, buf, len), 0);
+	assert_int_equal(levels_paged(&pg, 64, &why), -EUCLEAN);
+	assert_string_equal(why, "link to a node below its level");
+	assert_int_equal(pg.refused, 0);
+	paged_close(&pg, len);
+	free(buf);
+}
+
 /* Remove node id from node n's links on level l. */
 static void unlink_node(struct vexfs_hnsw_graph *g, uint32_t n, uint32_t l,
 			uint32_t id)
@@ -696,6 +749,7 @@ int main(void)
 		cmocka_unit_test(test_reach_over_pages),
 		cmocka_unit_test(test_order_over_pages),
 		cmocka_unit_test(test_order_refused_over_pages),
+		cmocka_unit_test(test_levels_over_pages),
 		cmocka_unit_test(test_reach_skips_link_below_level),
 		cmocka_unit_test(test_damaged_pages),
 		cmocka_unit_test(test_open_refuses),
