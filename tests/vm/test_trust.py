@@ -828,10 +828,10 @@ def test_abi_sizes(fs):
           struct.unpack_from("<QQf", res)[0] == 150 and len(arg) == 96, res)
 
 
-def streamed_graph(c, rows, links, slots=None, m=2):
+def streamed_graph(c, rows, links, slots=None, m=2, upper=None):
     n = len(rows)
     return hnsw_graph.build(DIM, 1, slots or list(range(n)), links(n), m=m,
-                            vectors=rows)
+                            vectors=rows, upper=upper)
 
 
 def same_answers(c, q, k=10):
@@ -877,6 +877,17 @@ def test_streamed_publish(fs):
     check("streamed publish: ... the collection is left without an index",
           coll_info(c)["indexed"] == 0, coll_info(c))
     check("streamed publish: ... and search is exact", same_answers(c, q))
+    # The entry point and node 300 on level 1, linked there: taken. Then
+    # the entry linked on level 1 to node 301 too, which lives on level 0
+    # alone: a walk would not follow it, fsck would refuse the graph.
+    e = errno_of(lambda: publish(c, streamed_graph(c, rows, hnsw_graph.chain,
+                                                   upper={0: [300], 300: [0]})))
+    check("streamed publish: a graph with a level above 0 is taken", e == 0, e)
+    check("streamed publish: ... and answers as exact", same_answers(c, q))
+    e = errno_of(lambda: publish(c, streamed_graph(c, rows, hnsw_graph.chain,
+                                                   upper={0: [300, 301], 300: [0]})))
+    check("streamed publish: a level-1 link to a node on level 0 alone is EUCLEAN",
+          e == errno.EUCLEAN, e)
     graph = bytearray(streamed_graph(c, rows, hnsw_graph.chain))
     level0 = struct.unpack_from(hnsw_graph.HEADER_FMT, graph)[18]  # h_level0_off
     struct.pack_into("<I", graph, level0 + 4096 + 4, n + 5)  # a link past the nodes
