@@ -754,13 +754,16 @@ static int vexfs_collection_fill(struct vexfs_collection *c)
 static int vexfs_collection_open_locked(struct inode *dir)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	struct vexfs_collection *c;
 	int err;
 
 	if (vi->coll)
 		return 0;
-	err = vexfs_collection_open(dir, &vi->coll);
+	err = vexfs_collection_open(dir, &c);
 	if (err)
 		vi->coll_failed = err;
+	else
+		smp_store_release(&vi->coll, c);	/* see get_table */
 	return err;
 }
 
@@ -808,10 +811,19 @@ struct vexfs_collection *vexfs_collection_get(struct inode *dir)
 struct vexfs_collection *vexfs_collection_get_table(struct inode *dir)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	struct vexfs_collection *c;
 	int err;
 
 	if (!S_ISDIR(dir->i_mode))
 		return ERR_PTR(-ENOTDIR);
+	/*
+	 * Opened already: a reader does not wait behind a load that holds
+	 * dir_lock while it reads the whole table. The collection is only
+	 * freed with the directory's inode, which the caller holds.
+	 */
+	c = smp_load_acquire(&vi->coll);
+	if (c)
+		return c;
 	mutex_lock(&vi->dir_lock);
 	err = vexfs_collection_open_locked(dir);
 	mutex_unlock(&vi->dir_lock);
@@ -873,7 +885,7 @@ static int __vexfs_collection_create(struct inode *dir, u32 dim, u16 metric)
 	}
 	c->loaded = true;
 	mutex_lock(&vi->dir_lock);
-	vi->coll = c;
+	smp_store_release(&vi->coll, c);	/* see get_table */
 	vi->flags |= VEXFS_INODE_COLLECTION;
 	vi->aux = table->i_ino;
 	mutex_unlock(&vi->dir_lock);
