@@ -110,38 +110,6 @@ static int vexfs_index_mark_covered(struct vexfs_index *idx)
 }
 
 /*
- * A graph a caller publishes, checked whole. One that carries codes and
- * whose every node a walk reaches is walked from the inode (index_pages.c),
- * where a mount finds it too, every node taken as covered: *paged says
- * so. Any other is read whole (vexfs_index_view()).
- */
-static int vexfs_index_check_published(struct vexfs_collection *c,
-				       const void *buf, size_t len, bool *paged)
-{
-	struct vexfs_hnsw_graph g;
-	const char *why;
-	u32 reached = 0;
-	u64 *seen;
-	int err;
-
-	*paged = false;
-	err = vexfs_hnsw_load(buf, len, c->nslots, &g, &why);
-	if (err) {
-		pr_info_ratelimited("collection %lu: index refused: %s\n",
-				    c->dir->i_ino, why);
-		return err;
-	}
-	if (!g.codes_per_page || g.dim != c->dim || g.metric != c->metric)
-		return 0;
-	seen = vexfs_index_reached(&g, &reached);
-	if (!seen)
-		return -ENOMEM;
-	kvfree(seen);
-	*paged = reached == g.node_count;
-	return 0;
-}
-
-/*
  * Validate a graph for c, note the slots it covers and what its walk
  * scores. Takes buf. The caller holds c->rwsem, or has c to itself.
  */
@@ -470,70 +438,40 @@ static void vexfs_index_unset(struct vexfs_collection *c)
 }
 
 /*
- * A graph with codes is walked from the inode's pages: opened from what
- * was written. Takes buf. The caller holds publish_lock.
- */
-static int vexfs_index_publish_pages(struct vexfs_collection *c, void *buf,
-				     size_t len, u32 seq, u64 epoch)
-{
-	time64_t published = ktime_get_real_seconds();
-	struct vexfs_index *idx;
-	int err;
-
-	err = vexfs_index_store(c, buf, len, seq, published,
-				VEXFS_VINDEX_REACHED);
-	kvfree(buf);
-	if (err)
-		return err;
-	down_read(&c->rwsem);
-	idx = vexfs_index_from_pages(c, c->index_inode, len, seq, false);
-	up_read(&c->rwsem);
-	if (IS_ERR_OR_NULL(idx))
-		return idx ? PTR_ERR(idx) : -EUCLEAN;
-	idx->published = published;
-	return vexfs_index_install(c, idx, epoch);
-}
-
-/*
  * Publish buf (len bytes, taken over by this call) built at change
- * sequence seq. The caller holds no collection lock.
+ * sequence seq, checked and read whole: a graph without codes, whose
+ * walk needs it in memory (or one whose header the caller changed after
+ * vexfs_index_publish() looked at it). The caller holds no collection
+ * lock.
  */
 static int vexfs_index_publish_whole(struct vexfs_collection *c, void *buf,
 				     size_t len, u32 seq)
 {
-	struct vexfs_index *idx = NULL;
-	bool paged = false;
+	struct vexfs_index *idx;
 	u64 epoch;
 	int err;
 
 	down_read(&c->rwsem);
 	epoch = c->epoch;
-	err = seq > c->seq ? -EINVAL :
-	      vexfs_index_check_published(c, buf, len, &paged);
-	if (!err && !paged) {
+	if (seq > c->seq) {
+		kvfree(buf);
+		idx = ERR_PTR(-EINVAL);
+	} else {
 		idx = vexfs_index_view(c, buf, len, seq);	/* takes buf */
-		buf = NULL;
-		err = PTR_ERR_OR_ZERO(idx);
 	}
 	up_read(&c->rwsem);
-	if (err) {
-		kvfree(buf);
-		return err;
-	}
+	if (IS_ERR(idx))
+		return PTR_ERR(idx);
 
 	mutex_lock(&c->publish_lock);
 	vexfs_index_unset(c);
-	if (paged) {
-		err = vexfs_index_publish_pages(c, buf, len, seq, epoch);
-	} else {
-		idx->published = ktime_get_real_seconds();
-		err = vexfs_index_store(c, idx->buf, len, seq, idx->published,
-					idx->reached_all ? VEXFS_VINDEX_REACHED : 0);
-		if (err)
-			vexfs_index_free(idx);
-		else
-			err = vexfs_index_install(c, idx, epoch);
-	}
+	idx->published = ktime_get_real_seconds();
+	err = vexfs_index_store(c, idx->buf, len, seq, idx->published,
+				idx->reached_all ? VEXFS_VINDEX_REACHED : 0);
+	if (err)
+		vexfs_index_free(idx);
+	else
+		err = vexfs_index_install(c, idx, epoch);
 	mutex_unlock(&c->publish_lock);
 	return err;
 }
