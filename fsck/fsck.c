@@ -133,6 +133,7 @@ static void print_verbose(const struct fsck *f)
 	printf("\n%12" PRIu64 " regular files\n", s->regular);
 	printf("%12" PRIu64 " directories (%" PRIu64 " collections)\n",
 	       s->dirs, s->collections);
+	printf("%12" PRIu64 " hashed directories\n", s->htrees);
 	printf("%12" PRIu64 " symbolic links\n", s->symlinks);
 	printf("%12" PRIu64 " device files, fifos and sockets\n", s->special);
 	printf("%12" PRIu64 " vector tables holding %" PRIu64 " vectors\n",

@@ -59,7 +59,7 @@ struct fsck_options {
  * (its vector table, and whatever kinds later formats add).
  */
 #define FSCK_HIDDEN_FLAGS \
-	(VEXFS_INODE_FLAGS_KNOWN & ~VEXFS_INODE_COLLECTION)
+	(VEXFS_INODE_FLAGS_KNOWN & ~(VEXFS_INODE_COLLECTION | VEXFS_INODE_HTREE))
 
 /* What the passes learn about one inode slot. */
 struct fsck_ino {
@@ -76,6 +76,7 @@ struct fsck_ino {
 struct fsck_stats {
 	uint64_t regular, dirs, symlinks, special, tables, collections;
 	uint64_t vectors, extent_nodes, xattr_blocks, indexes;
+	uint64_t htrees;		/* hashed directories */
 };
 
 struct fsck {

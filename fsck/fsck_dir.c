@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 
 #include "fsck.h"
+#include "fsck_htree.h"
 #include "fsck_names.h"
 
 struct dirscan {
@@ -336,6 +337,9 @@ static void scan_dir(struct fsck *f, uint64_t dir)
 		s.pblk = pblk;
 		scan_block(&s, block);
 	}
+	/* after the entries' repairs: the tree must agree with what is left */
+	if ((le16toh(raw.i_flags) & VEXFS_INODE_HTREE) && !f->aborted)
+		fsck_htree_check(f, dir);
 	fsck_names_free(&s.names);
 	free(block);
 }

@@ -6,10 +6,12 @@
  * directory. Only blocks that pass their checks are touched, and every
  * block written is resealed.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fsck.h"
+#include "fsck_htree.h"
 
 struct newent {
 	const char *name;
@@ -91,6 +93,12 @@ static int add_block(struct fsck *f, uint64_t dir, struct vexfs_inode *raw,
 	uint64_t nblocks = le64toh(raw->i_size) / VEXFS_BLOCK_SIZE;
 	uint64_t goal = f->l.data_start, pblk;
 
+	/* its hash tree is mapped past the entries: a block cannot be appended */
+	if (le16toh(raw->i_flags) & VEXFS_INODE_HTREE) {
+		fsck_info(f, "Directory inode %" PRIu64 " has no room for %s.",
+			  dir, e->name);
+		return -1;
+	}
 	if (nblocks && !fsck_bmap(f, raw, (uint32_t)(nblocks - 1), &pblk) && pblk)
 		goal = pblk + 1;
 	if (fsck_alloc_block(f, goal, &pblk))
@@ -171,6 +179,8 @@ int fsck_dir_add(struct fsck *f, uint64_t dir, const char *name,
 		ret = add_block(f, dir, &raw, block, &e);
 	else if (ret == 1)
 		ret = 0;
+	if (!ret && (le16toh(raw.i_flags) & VEXFS_INODE_HTREE))
+		ret = fsck_htree_refresh(f, dir);
 out:
 	free(block);
 	return ret;

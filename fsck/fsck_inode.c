@@ -32,6 +32,7 @@ struct usage {
 	uint64_t inside;	/* data blocks below limit */
 	uint64_t beyond;	/* data blocks at or past limit */
 	bool first_mapped;	/* logical block 0 is mapped */
+	bool hashed;		/* a directory with a hash tree past its entries */
 };
 
 /* The module's rules for the fields, before the tree. NULL when fine. */
@@ -58,6 +59,8 @@ static const char *field_fault(const struct vexfs_inode *raw)
 		return "collection flag on a non-directory";
 	if ((flags & VEXFS_INODE_VTABLE) && !S_ISREG(mode))
 		return "vector table flag on a non-regular file";
+	if ((flags & VEXFS_INODE_HTREE) && !S_ISDIR(mode))
+		return "hash tree flag on a non-directory";
 	return NULL;
 }
 
@@ -83,7 +86,9 @@ static void count_extent(struct fsck *f, void *arg, uint32_t lblk,
 	u->blocks += len;
 	if (lblk == 0)
 		u->first_mapped = true;
-	if (end <= u->limit) {
+	if (u->hashed && lblk >= VEXFS_HTREE_LBLK) {
+		/* the hash tree's blocks: past the entries by design */
+	} else if (end <= u->limit) {
 		u->inside += len;
 	} else if (lblk >= u->limit) {
 		u->beyond += len;
@@ -254,6 +259,7 @@ int fsck_check_inode(struct fsck *f, uint64_t ino, struct vexfs_inode *raw)
 		return 0;
 	}
 	u.limit = (le64toh(raw->i_size) + VEXFS_BLOCK_SIZE - 1) / VEXFS_BLOCK_SIZE;
+	u.hashed = le16toh(raw->i_flags) & VEXFS_INODE_HTREE;
 	bad = fsck_extent_check(f, ino, raw, &w);
 	if (raw->i_xattr_block) {
 		if (fsck_check_xattr(f, ino, raw, &rewrite))

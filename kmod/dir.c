@@ -3,15 +3,18 @@
  * Directories: entry blocks on disk and a name index in memory.
  *
  * On disk a directory is a run of blocks of ext2-style records (see
- * vexfs_fs.h), so a crash or an old reader never depends on anything but
- * plain records. In memory, the first operation that needs a name builds
- * an index of the whole directory: a resizable hash table from name to
- * (block, offset, inode) and, per block, the record a new entry goes into
- * (struct vexfs_dir_room). Lookups, creates and deletes then cost O(1)
- * block reads, and a create O(1) records stepped over, whatever the size
- * of the directory; the index lives as long as the directory's inode
- * stays cached. Everything that reads or changes the index holds the
- * directory's dir_lock.
+ * vexfs_fs.h). Records never move, so readdir needs nothing else.
+ *
+ * A directory that outgrows one block gets a hash tree (htree.c), its
+ * name index on disk: a lookup, create or delete then reads the tree's
+ * path and one entry block, whatever the size of the directory, from the
+ * first access after a mount on. A directory of one block, or one larger
+ * than VEXFS_HTREE_FROM_BLOCKS written by a module without the tree, is
+ * "linear": the first operation that needs a name builds an index of it
+ * in memory, a hash table from name to (block, offset, inode) and, per
+ * block, the record a new entry goes into (struct vexfs_dir_room); it
+ * lives as long as the directory's inode stays cached. Everything that
+ * reads or changes either index holds the directory's dir_lock.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -19,6 +22,15 @@
 #include <linux/rhashtable.h>
 #include <linux/slab.h>
 #include "vexfs.h"
+#include "htree.h"
+
+/*
+ * A linear directory of at most this many blocks gets a hash tree when it
+ * must grow: all its names go into the tree in the transaction that adds
+ * the block. A larger one (only a module without the tree writes one)
+ * stays linear rather than log that many blocks at once.
+ */
+#define VEXFS_HTREE_FROM_BLOCKS	64
 
 /*
  * A name of the index: 24 bytes and the name, so that the names of up to
@@ -342,29 +354,6 @@ static struct vexfs_dir_slot *vexfs_index_find(struct vexfs_dir_index *idx,
 	return rhashtable_lookup_fast(&idx->names, name, vexfs_dir_params);
 }
 
-int vexfs_find_entry(struct inode *dir, const struct qstr *name, u64 *ino)
-{
-	struct vexfs_inode_info *vi = VEXFS_I(dir);
-	struct vexfs_dir_index *idx;
-	struct vexfs_dir_slot *slot;
-	int err = 0;
-
-	mutex_lock(&vi->dir_lock);
-	idx = vexfs_index(dir);
-	if (IS_ERR(idx)) {
-		err = PTR_ERR(idx);
-		goto out;
-	}
-	slot = vexfs_index_find(idx, name);
-	if (slot)
-		*ino = slot->ino;
-	else
-		err = -ENOENT;
-out:
-	mutex_unlock(&vi->dir_lock);
-	return err;
-}
-
 /* Names changed: dir's mtime and ctime, and dir logged with them. */
 void vexfs_dir_touch(struct inode *dir)
 {
@@ -372,9 +361,8 @@ void vexfs_dir_touch(struct inode *dir)
 	mark_inode_dirty(dir);
 }
 
-/* Add an empty block at the end of the directory. */
-static int vexfs_dir_grow(struct inode *dir, struct vexfs_dir_index *idx,
-			  u32 *lblk)
+/* Add an empty entry block at lblk, the directory's new end. */
+static int vexfs_dir_add_block(struct inode *dir, u32 lblk)
 {
 	struct vexfs_dirent *de;
 	struct buffer_head *bh;
@@ -383,18 +371,17 @@ static int vexfs_dir_grow(struct inode *dir, struct vexfs_dir_index *idx,
 	bool new;
 	int err;
 
-	*lblk = idx->nblocks;
-	if ((u64)(*lblk + 1) << VEXFS_BLOCK_SHIFT > dir->i_sb->s_maxbytes)
+	if ((u64)(lblk + 1) << VEXFS_BLOCK_SHIFT > dir->i_sb->s_maxbytes ||
+	    lblk + 1 > VEXFS_HTREE_LBLK)
 		return -EFBIG;
-	err = vexfs_index_reserve(idx, *lblk + 1);
-	if (err)
-		return err;
-	err = vexfs_map_alloc(dir, *lblk, 1, &pblk, &len, &new);
+	err = vexfs_map_alloc(dir, lblk, 1, &pblk, &len, &new);
 	if (err)
 		return err;
 	bh = vexfs_new_meta(dir->i_sb, pblk);
 	if (IS_ERR(bh)) {
-		vexfs_truncate_blocks(dir, *lblk);
+		/* A hashed directory keeps the block: the tree lies past it. */
+		if (!vexfs_dir_hashed(dir))
+			vexfs_truncate_blocks(dir, lblk);
 		return PTR_ERR(bh);
 	}
 	de = vexfs_rec(bh->b_data, 0);
@@ -403,15 +390,32 @@ static int vexfs_dir_grow(struct inode *dir, struct vexfs_dir_index *idx,
 	brelse(bh);
 	if (err)
 		return err;
-
-	idx->room[*lblk] = (struct vexfs_dir_room){ 0, VEXFS_BLOCK_PAYLOAD };
-	idx->nblocks = *lblk + 1;
-	i_size_write(dir, (loff_t)idx->nblocks << VEXFS_BLOCK_SHIFT);
+	i_size_write(dir, (loff_t)(lblk + 1) << VEXFS_BLOCK_SHIFT);
 	mark_inode_dirty(dir);
 	return 0;
 }
 
-/* A block with room for need bytes, searched from the last one used. */
+/* Add an empty block at the end of a linear directory. */
+static int vexfs_dir_grow(struct inode *dir, struct vexfs_dir_index *idx,
+			  u32 *lblk)
+{
+	int err;
+
+	*lblk = idx->nblocks;
+	err = vexfs_index_reserve(idx, *lblk + 1) ?:
+	      vexfs_dir_add_block(dir, *lblk);
+	if (err)
+		return err;
+	idx->room[*lblk] = (struct vexfs_dir_room){ 0, VEXFS_BLOCK_PAYLOAD };
+	idx->nblocks = *lblk + 1;
+	return 0;
+}
+
+/*
+ * A block with room for need bytes, searched from the last one used.
+ * Without one, 1 when the directory is to get its hash tree instead of a
+ * block.
+ */
 static int vexfs_dir_find_room(struct inode *dir, struct vexfs_dir_index *idx,
 			       unsigned int need, u32 *lblk)
 {
@@ -424,6 +428,8 @@ static int vexfs_dir_find_room(struct inode *dir, struct vexfs_dir_index *idx,
 			return 0;
 		}
 	}
+	if (idx->nblocks && idx->nblocks <= VEXFS_HTREE_FROM_BLOCKS)
+		return 1;
 	return vexfs_dir_grow(dir, idx, lblk);
 }
 
@@ -480,36 +486,219 @@ static void vexfs_room_after_insert(struct inode *dir, u32 lblk, void *block,
 		*room = (struct vexfs_dir_room){ 0, 0 };
 }
 
-/*
- * Name inode in dir, leaving dir's times (and so the logging of dir's
- * inode) to the caller: a batch sets them once for all its names.
- */
-int vexfs_dir_insert(struct inode *dir, const struct qstr *name,
-		     struct inode *inode)
+/* Where a name's entry is: its block, record and inode. */
+struct vexfs_dir_spot {
+	u32 lblk;
+	unsigned int offset;
+	u64 ino;
+};
+
+/* What a walk of the hash tree looks for in each block it is given. */
+struct vexfs_dir_seek {
+	struct inode *dir;
+	const struct qstr *name;
+	struct vexfs_dir_spot spot;
+};
+
+/* Look for the name in one entry block: 1 found, 0 not there, or an error. */
+static int vexfs_block_seek(void *arg, u32 lblk)
 {
-	struct vexfs_inode_info *vi = VEXFS_I(dir);
-	u8 type = fs_umode_to_dtype(inode->i_mode);
-	struct vexfs_dir_index *idx;
+	struct vexfs_dir_seek *seek = arg;
+	struct buffer_head *bh = vexfs_dir_bread(seek->dir, lblk);
+	unsigned int off;
+	int len, ret = 0;
+
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	for (off = 0; off < VEXFS_BLOCK_PAYLOAD; off += len) {
+		struct vexfs_dirent *de = vexfs_rec(bh->b_data, off);
+
+		len = vexfs_rec_check(seek->dir, lblk, bh->b_data, off);
+		if (len < 0) {
+			ret = len;
+			break;
+		}
+		if (de->d_ino && de->d_name_len == seek->name->len &&
+		    !memcmp(de->d_name, seek->name->name, seek->name->len)) {
+			seek->spot = (struct vexfs_dir_spot){
+				lblk, off, le64_to_cpu(de->d_ino) };
+			ret = 1;
+			break;
+		}
+	}
+	brelse(bh);
+	return ret;
+}
+
+/* The entry of name in a hashed directory, or -ENOENT. */
+static int vexfs_hashed_find(struct vexfs_htree *t, const struct qstr *name,
+			     u32 hash, struct vexfs_dir_spot *spot)
+{
+	struct vexfs_dir_seek seek = { .dir = t->dir, .name = name };
+	int ret = vexfs_htree_find(t, hash, vexfs_block_seek, &seek);
+
+	if (ret <= 0)
+		return ret ?: -ENOENT;
+	*spot = seek.spot;
+	return 0;
+}
+
+/*
+ * An entry block of a hashed directory with room for need bytes, read and
+ * taken into the transaction, with its room: the newest block the tree
+ * remembers with room, else the last block, else a new one.
+ */
+static struct buffer_head *vexfs_hashed_room(struct vexfs_htree *t,
+					     unsigned int need, u32 *lblk,
+					     struct vexfs_dir_room *room)
+{
+	struct inode *dir = t->dir;
+	int err;
+
+	for (;;) {
+		u32 nblocks = dir->i_size >> VEXFS_BLOCK_SHIFT;
+		bool listed = vexfs_htree_room(t, lblk);
+		struct buffer_head *bh;
+
+		if (!listed) {
+			if (!nblocks) {
+				err = vexfs_dir_add_block(dir, 0);
+				if (err)
+					return ERR_PTR(err);
+				nblocks = 1;
+			}
+			*lblk = nblocks - 1;
+		} else if (*lblk >= nblocks) {
+			vexfs_corrupt(dir->i_sb, "directory %lu: room remembered in block %u past its end",
+				      dir->i_ino, *lblk);
+			return ERR_PTR(-EUCLEAN);
+		}
+		bh = vexfs_dir_bread(dir, *lblk);
+		if (IS_ERR(bh))
+			return bh;
+		err = vexfs_block_room(dir, *lblk, bh->b_data, room);
+		if (!err && room->slack >= need) {
+			err = vexfs_journal_access(dir->i_sb, bh);
+			if (!err)
+				return bh;
+		}
+		brelse(bh);
+		if (err)
+			return ERR_PTR(err);
+		/* Full: forget it, or add a block past the last one. */
+		err = listed ? vexfs_htree_room_drop(t) :
+			       vexfs_dir_add_block(dir, nblocks);
+		if (err)
+			return ERR_PTR(err);
+	}
+}
+
+static int vexfs_hashed_insert(struct inode *dir, const struct qstr *name,
+			       u64 ino, u8 type)
+{
+	struct vexfs_dir_spot spot;
+	struct vexfs_dir_room room;
+	struct vexfs_htree t;
+	struct buffer_head *bh;
+	u32 hash, lblk;
+	int err, off;
+
+	err = vexfs_htree_open(dir, &t);
+	if (err)
+		return err;
+	hash = vexfs_htree_hash(&t, name->name, name->len);
+	err = vexfs_hashed_find(&t, name, hash, &spot);
+	if (err != -ENOENT) {
+		vexfs_htree_close(&t);
+		return err ?: -EEXIST;
+	}
+	bh = vexfs_hashed_room(&t, VEXFS_DIRENT_SIZE(name->len), &lblk, &room);
+	if (IS_ERR(bh)) {
+		vexfs_htree_close(&t);
+		return PTR_ERR(bh);
+	}
+	/* The tree first: it fails, if at all, before anything changed. */
+	err = vexfs_htree_insert(&t, hash, lblk);
+	if (!err) {
+		off = vexfs_dir_place(dir, lblk, bh->b_data, &room, name, ino,
+				      type);
+		err = off < 0 ? off :
+		      vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
+	}
+	brelse(bh);
+	vexfs_htree_close(&t);
+	return err;
+}
+
+/*
+ * Give a linear directory its hash tree, every name of its blocks in it,
+ * and drop its index in memory. On failure the tree's blocks go again
+ * and the directory stays linear.
+ */
+static int vexfs_dir_to_htree(struct inode *dir)
+{
+	u32 nblocks = dir->i_size >> VEXFS_BLOCK_SHIFT, lblk;
+	struct vexfs_htree t;
+	int err;
+
+	err = vexfs_htree_create(dir, &t);
+	for (lblk = 0; !err && lblk < nblocks; lblk++) {
+		struct buffer_head *bh = vexfs_dir_bread(dir, lblk);
+		unsigned int off;
+		int len;
+
+		if (IS_ERR(bh)) {
+			err = PTR_ERR(bh);
+			break;
+		}
+		for (off = 0; !err && off < VEXFS_BLOCK_PAYLOAD; off += len) {
+			struct vexfs_dirent *de = vexfs_rec(bh->b_data, off);
+
+			len = vexfs_rec_check(dir, lblk, bh->b_data, off);
+			if (len < 0)
+				err = len;
+			else if (de->d_ino)
+				err = vexfs_htree_insert(&t,
+					vexfs_htree_hash(&t, de->d_name,
+							 de->d_name_len), lblk);
+		}
+		brelse(bh);
+	}
+	if (t.head)
+		vexfs_htree_close(&t);
+	if (err) {
+		vexfs_truncate_blocks(dir, VEXFS_HTREE_LBLK);
+		return err;
+	}
+	VEXFS_I(dir)->flags |= VEXFS_INODE_HTREE;
+	mark_inode_dirty(dir);
+	vexfs_dir_index_free(dir);
+	return 0;
+}
+
+/* Name ino in a linear directory, which may become hashed on the way. */
+static int vexfs_linear_insert(struct inode *dir, const struct qstr *name,
+			       u64 ino, u8 type)
+{
+	struct vexfs_dir_index *idx = vexfs_index(dir);
 	struct vexfs_dir_slot *slot;
 	struct buffer_head *bh;
 	u32 lblk;
 	int err, off;
 
-	if (name->len > VEXFS_NAME_LEN)
-		return -ENAMETOOLONG;
-	slot = vexfs_slot_new(name->name, name->len, inode->i_ino, type);
+	if (IS_ERR(idx))
+		return PTR_ERR(idx);
+	if (vexfs_index_find(idx, name))
+		return -EEXIST;
+	err = vexfs_dir_find_room(dir, idx, VEXFS_DIRENT_SIZE(name->len), &lblk);
+	if (err > 0)
+		return vexfs_dir_to_htree(dir) ?:
+		       vexfs_hashed_insert(dir, name, ino, type);
+	if (err)
+		return err;
+	slot = vexfs_slot_new(name->name, name->len, ino, type);
 	if (!slot)
 		return -ENOMEM;
-
-	mutex_lock(&vi->dir_lock);
-	idx = vexfs_index(dir);
-	if (IS_ERR(idx)) {
-		err = PTR_ERR(idx);
-		goto out_free;
-	}
-	err = vexfs_dir_find_room(dir, idx, VEXFS_DIRENT_SIZE(name->len), &lblk);
-	if (err)
-		goto out_free;
 	bh = vexfs_dir_bread(dir, lblk);
 	if (IS_ERR(bh)) {
 		err = PTR_ERR(bh);
@@ -524,7 +713,7 @@ int vexfs_dir_insert(struct inode *dir, const struct qstr *name,
 	if (err)
 		goto out_brelse;
 	off = vexfs_dir_place(dir, lblk, bh->b_data, &idx->room[lblk], name,
-			      inode->i_ino, type);
+			      ino, type);
 	if (off < 0) {
 		err = off;
 		rhashtable_remove_fast(&idx->names, &slot->node, vexfs_dir_params);
@@ -538,14 +727,34 @@ int vexfs_dir_insert(struct inode *dir, const struct qstr *name,
 				VEXFS_DIRENT_SIZE(name->len));
 	err = vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
-	mutex_unlock(&vi->dir_lock);
 	return err;
 
 out_brelse:
 	brelse(bh);
 out_free:
-	mutex_unlock(&vi->dir_lock);
 	kfree(slot);
+	return err;
+}
+
+/*
+ * Name inode in dir, leaving dir's times (and so the logging of dir's
+ * inode) to the caller: a batch sets them once for all its names.
+ */
+int vexfs_dir_insert(struct inode *dir, const struct qstr *name,
+		     struct inode *inode)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	u8 type = fs_umode_to_dtype(inode->i_mode);
+	int err;
+
+	if (name->len > VEXFS_NAME_LEN)
+		return -ENAMETOOLONG;
+	mutex_lock(&vi->dir_lock);
+	if (vexfs_dir_hashed(dir))
+		err = vexfs_hashed_insert(dir, name, inode->i_ino, type);
+	else
+		err = vexfs_linear_insert(dir, name, inode->i_ino, type);
+	mutex_unlock(&vi->dir_lock);
 	return err;
 }
 
@@ -559,26 +768,83 @@ int vexfs_add_entry(struct inode *dir, const struct qstr *name,
 	return err;
 }
 
-/* Find an indexed entry's block and record, checking they agree. */
-static int vexfs_dir_locate(struct inode *dir, struct vexfs_dir_slot *slot,
+/*
+ * The entry of name, from whichever index the directory has. Called
+ * under dir_lock; a hashed directory's tree is open in t (its head NULL
+ * for a linear one), and the caller closes it.
+ */
+static int vexfs_dir_find(struct inode *dir, const struct qstr *name,
+			  struct vexfs_htree *t, u32 *hash,
+			  struct vexfs_dir_spot *spot)
+{
+	struct vexfs_dir_index *idx;
+	struct vexfs_dir_slot *slot;
+	int err;
+
+	t->head = NULL;
+	if (vexfs_dir_hashed(dir)) {
+		err = vexfs_htree_open(dir, t);
+		if (err)
+			return err;
+		*hash = vexfs_htree_hash(t, name->name, name->len);
+		return vexfs_hashed_find(t, name, *hash, spot);
+	}
+	idx = vexfs_index(dir);
+	if (IS_ERR(idx))
+		return PTR_ERR(idx);
+	slot = vexfs_index_find(idx, name);
+	if (!slot)
+		return -ENOENT;
+	*spot = (struct vexfs_dir_spot){ slot->lblk, slot->offset, slot->ino };
+	return 0;
+}
+
+static void vexfs_dir_found(struct vexfs_htree *t)
+{
+	if (t->head)
+		vexfs_htree_close(t);
+}
+
+int vexfs_find_entry(struct inode *dir, const struct qstr *name, u64 *ino)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	struct vexfs_dir_spot spot;
+	struct vexfs_htree t;
+	u32 hash;
+	int err;
+
+	mutex_lock(&vi->dir_lock);
+	err = vexfs_dir_find(dir, name, &t, &hash, &spot);
+	vexfs_dir_found(&t);
+	mutex_unlock(&vi->dir_lock);
+	if (!err)
+		*ino = spot.ino;
+	return err;
+}
+
+/*
+ * Read an entry's block, check the record is where its index says, and
+ * take the block into the transaction: both callers change the record.
+ * *prev is the record before it, VEXFS_BLOCK_PAYLOAD when it is first.
+ */
+static int vexfs_dir_locate(struct inode *dir, const struct vexfs_dir_spot *spot,
 			    struct buffer_head **bhp, unsigned int *prev)
 {
-	struct buffer_head *bh = vexfs_dir_bread(dir, slot->lblk);
+	struct buffer_head *bh = vexfs_dir_bread(dir, spot->lblk);
 	unsigned int off, last = VEXFS_BLOCK_PAYLOAD;
 	int len;
 
 	if (IS_ERR(bh))
 		return PTR_ERR(bh);
-	for (off = 0; off < slot->offset; off += len) {
-		len = vexfs_rec_len(dir, slot->lblk, bh->b_data, off);
+	for (off = 0; off < spot->offset; off += len) {
+		len = vexfs_rec_len(dir, spot->lblk, bh->b_data, off);
 		if (len < 0)
 			goto bad;
 		last = off;
 	}
-	if (off != slot->offset ||
-	    le64_to_cpu(vexfs_rec(bh->b_data, off)->d_ino) != slot->ino)
+	if (off != spot->offset ||
+	    le64_to_cpu(vexfs_rec(bh->b_data, off)->d_ino) != spot->ino)
 		goto bad;
-	/* Both callers change the record next. */
 	len = vexfs_journal_access(dir->i_sb, bh);
 	if (len) {
 		brelse(bh);
@@ -595,26 +861,6 @@ bad:
 }
 
 /*
- * The indexed entry of name, its block and the record before it.
- * Called under dir_lock; the caller releases *bhp.
- */
-static int vexfs_entry_locked(struct inode *dir, const struct qstr *name,
-			      struct vexfs_dir_index **idxp,
-			      struct vexfs_dir_slot **slotp,
-			      struct buffer_head **bhp, unsigned int *prev)
-{
-	struct vexfs_dir_index *idx = vexfs_index(dir);
-
-	if (IS_ERR(idx))
-		return PTR_ERR(idx);
-	*slotp = vexfs_index_find(idx, name);
-	if (!*slotp)
-		return -ENOENT;
-	*idxp = idx;
-	return vexfs_dir_locate(dir, *slotp, bhp, prev);
-}
-
-/*
  * The record at off grew to slack free bytes by taking in a deleted entry.
  * It has more room than the deleted record had, so a room that pointed
  * there moves to it.
@@ -626,37 +872,61 @@ static void vexfs_room_after_delete(struct vexfs_dir_room *room,
 		*room = (struct vexfs_dir_room){ off, slack };
 }
 
+/* Drop name from the index that found it, before its record goes. */
+static int vexfs_unindex(struct inode *dir, struct vexfs_htree *t, u32 hash,
+			 const struct qstr *name, const struct vexfs_dir_spot *spot)
+{
+	struct vexfs_dir_index *idx;
+	struct vexfs_dir_slot *slot;
+
+	if (t->head)
+		return vexfs_htree_remove(t, hash, spot->lblk) ?:
+		       vexfs_htree_room_add(t, spot->lblk);
+	idx = VEXFS_I(dir)->dir_index;
+	slot = vexfs_index_find(idx, name);
+	rhashtable_remove_fast(&idx->names, &slot->node, vexfs_dir_params);
+	kfree(slot);
+	idx->count--;
+	return 0;
+}
+
 int vexfs_delete_entry(struct inode *dir, const struct qstr *name)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
-	struct vexfs_dir_index *idx;
-	struct vexfs_dir_slot *slot;
+	struct vexfs_dir_spot spot;
 	struct vexfs_dirent *de;
 	struct buffer_head *bh;
+	struct vexfs_htree t;
 	unsigned int prev;
+	u32 hash = 0;
 	int err;
 
 	mutex_lock(&vi->dir_lock);
-	err = vexfs_entry_locked(dir, name, &idx, &slot, &bh, &prev);
+	err = vexfs_dir_find(dir, name, &t, &hash, &spot) ?:
+	      vexfs_dir_locate(dir, &spot, &bh, &prev);
 	if (err)
 		goto out;
-	de = vexfs_rec(bh->b_data, slot->offset);
+	err = vexfs_unindex(dir, &t, hash, name, &spot);
+	if (err) {
+		brelse(bh);
+		goto out;
+	}
+	de = vexfs_rec(bh->b_data, spot.offset);
 	if (prev < VEXFS_BLOCK_PAYLOAD) {
 		le16_add_cpu(&vexfs_rec(bh->b_data, prev)->d_rec_len,
 			     le16_to_cpu(de->d_rec_len));
 	} else {
 		de->d_ino = 0;
-		prev = slot->offset;
+		prev = spot.offset;
 	}
-	vexfs_room_after_delete(&idx->room[slot->lblk], prev,
-				vexfs_rec_slack(vexfs_rec(bh->b_data, prev)));
+	if (!t.head)
+		vexfs_room_after_delete(&vi->dir_index->room[spot.lblk], prev,
+					vexfs_rec_slack(vexfs_rec(bh->b_data, prev)));
 	err = vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
-	rhashtable_remove_fast(&idx->names, &slot->node, vexfs_dir_params);
-	kfree(slot);
-	idx->count--;
 	vexfs_dir_touch(dir);
 out:
+	vexfs_dir_found(&t);
 	mutex_unlock(&vi->dir_lock);
 	return err;
 }
@@ -666,26 +936,34 @@ int vexfs_set_entry(struct inode *dir, const struct qstr *name,
 		    struct inode *inode)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
-	struct vexfs_dir_index *idx;
-	struct vexfs_dir_slot *slot;
+	struct vexfs_dir_spot spot;
 	struct vexfs_dirent *de;
 	struct buffer_head *bh;
+	struct vexfs_htree t;
 	unsigned int prev;
+	u32 hash;
 	int err;
 
 	mutex_lock(&vi->dir_lock);
-	err = vexfs_entry_locked(dir, name, &idx, &slot, &bh, &prev);
+	err = vexfs_dir_find(dir, name, &t, &hash, &spot) ?:
+	      vexfs_dir_locate(dir, &spot, &bh, &prev);
 	if (err)
 		goto out;
-	de = vexfs_rec(bh->b_data, slot->offset);
+	de = vexfs_rec(bh->b_data, spot.offset);
 	de->d_ino = cpu_to_le64(inode->i_ino);
 	de->d_type = fs_umode_to_dtype(inode->i_mode);
 	err = vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
-	slot->ino = inode->i_ino;
-	slot->type = fs_umode_to_dtype(inode->i_mode);
+	if (!t.head) {
+		struct vexfs_dir_slot *slot =
+			vexfs_index_find(vi->dir_index, name);
+
+		slot->ino = inode->i_ino;
+		slot->type = fs_umode_to_dtype(inode->i_mode);
+	}
 	vexfs_dir_touch(dir);
 out:
+	vexfs_dir_found(&t);
 	mutex_unlock(&vi->dir_lock);
 	return err;
 }
@@ -695,11 +973,20 @@ int vexfs_dir_is_empty(struct inode *dir)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
 	struct vexfs_dir_index *idx;
+	struct vexfs_htree t;
 	int ret;
 
 	mutex_lock(&vi->dir_lock);
-	idx = vexfs_index(dir);
-	ret = IS_ERR(idx) ? PTR_ERR(idx) : idx->count == 0;
+	if (vexfs_dir_hashed(dir)) {
+		ret = vexfs_htree_open(dir, &t);
+		if (!ret) {
+			ret = vexfs_htree_names(&t) == 0;
+			vexfs_htree_close(&t);
+		}
+	} else {
+		idx = vexfs_index(dir);
+		ret = IS_ERR(idx) ? PTR_ERR(idx) : idx->count == 0;
+	}
 	mutex_unlock(&vi->dir_lock);
 	return ret;
 }

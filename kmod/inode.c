@@ -128,7 +128,8 @@ static int vexfs_inode_from_disk(struct inode *inode, struct vexfs_inode *raw,
 	vi->aux = le32_to_cpu(raw->i_aux);
 	if (S_ISCHR(inode->i_mode) || S_ISBLK(inode->i_mode))
 		inode->i_rdev = new_decode_dev(vi->aux);
-	if (vi->flags & ~VEXFS_INODE_FLAGS_KNOWN)
+	if ((vi->flags & ~VEXFS_INODE_FLAGS_KNOWN) ||
+	    ((vi->flags & VEXFS_INODE_HTREE) && !S_ISDIR(inode->i_mode)))
 		return -EUCLEAN;
 	vi->xattr_block = le64_to_cpu(raw->i_xattr_block);
 	vi->parent = le64_to_cpu(raw->i_parent);

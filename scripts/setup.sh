@@ -22,7 +22,7 @@ from_bookworm=(
 	qemu-system-x86 busybox-static
 	clang-19 llvm-19 lld-19 libclang-rt-19-dev
 	libelf-dev zlib1g-dev libzstd-dev dwarves pkg-config
-	libcmocka-dev e2fsprogs util-linux attr acl
+	libcmocka-dev libsodium-dev e2fsprogs util-linux attr acl
 	fio stress-ng
 	libhnswlib-dev
 	libmicrohttpd-dev xxd curl prometheus chromium

@@ -176,7 +176,8 @@ struct vexfs_inode {
 #define VEXFS_INODE_COLLECTION	0x0001	/* directory is a vector collection */
 #define VEXFS_INODE_VTABLE	0x0002	/* hidden: a collection's vector table */
 #define VEXFS_INODE_VINDEX	0x0004	/* hidden: a collection's HNSW index */
-#define VEXFS_INODE_FLAGS_KNOWN	0x0007
+#define VEXFS_INODE_HTREE	0x0008	/* directory: names indexed on disk (below) */
+#define VEXFS_INODE_FLAGS_KNOWN	0x000f
 
 #define VEXFS_INODE_SIZE	256
 #define VEXFS_INODES_PER_BLOCK	(VEXFS_BLOCK_SIZE / VEXFS_INODE_SIZE)
@@ -201,6 +202,59 @@ struct vexfs_dirent {
 #define VEXFS_DIRENT_SIZE(name_len) \
 	((VEXFS_DIRENT_HEADER + (name_len) + VEXFS_DIRENT_ALIGN - 1) & \
 	 ~(VEXFS_DIRENT_ALIGN - 1))
+
+/*
+ * A directory's hash tree (VEXFS_INODE_HTREE): the name index on disk, so
+ * that a lookup reads a few blocks whatever the size of the directory. A
+ * B+tree of (hash, entry block) pairs, one per name, kept in the
+ * directory's own blocks past its entries: block VEXFS_HTREE_LBLK is the
+ * head, node n (1 <= n <= h_nodes) is block VEXFS_HTREE_LBLK + n. Entry
+ * blocks are as above and never move, so readdir ignores the tree.
+ *
+ * A name's hash is the low 32 bits of SipHash-2-4 of the name under the
+ * head's key (k0 = h_key[0], k1 = h_key[1]), random per directory, so
+ * names cannot be chosen to collide without reading the device. Within a
+ * node pairs are sorted by hash; equal hashes may span nodes. In a node
+ * above the leaves a pair's hash is its child's n_low; every hash of a
+ * subtree is at least its n_low and at most the next subtree's n_low.
+ * Nodes are never freed or merged: a leaf emptied by deletes stays.
+ */
+#define VEXFS_HTREE_MAGIC	0x45525448	/* "HTRE": head and nodes */
+#define VEXFS_HTREE_LBLK	0x40000000u
+#define VEXFS_HTREE_MAX_NODES	0x00ffffffu
+#define VEXFS_HTREE_MAX_LEVEL	4		/* the root's level at most */
+
+struct vexfs_htree_head {
+	__le32 h_root;			/* node number of the root */
+	__le32 h_nodes;			/* nodes 1..h_nodes exist */
+	__le32 h_level;			/* the root's level; 0: it is a leaf */
+	__le32 h_rooms;			/* entries of h_room in use */
+	__le64 h_names;			/* names in the directory */
+	__le64 h_key[2];		/* SipHash key */
+	__le32 h_reserved[6];
+	__le32 h_room[];		/* entry blocks that may have room */
+};
+
+#define VEXFS_HTREE_ROOMS \
+	((VEXFS_BLOCK_PAYLOAD - (unsigned int)sizeof(struct vexfs_htree_head)) / 4)
+
+struct vexfs_htree_pair {
+	__le32 p_hash;
+	__le32 p_ptr;			/* leaf: entry block; above: child node */
+};
+
+struct vexfs_htree_node {
+	__le16 n_count;			/* pairs in use */
+	__le16 n_level;			/* 0: a leaf */
+	__le32 n_low;			/* no hash below this in the subtree */
+	__le32 n_next;			/* next node of the level, 0: the last */
+	__le32 n_reserved;
+	struct vexfs_htree_pair n_pair[];
+};
+
+#define VEXFS_HTREE_PAIRS \
+	((VEXFS_BLOCK_PAYLOAD - (unsigned int)sizeof(struct vexfs_htree_node)) / \
+	 (unsigned int)sizeof(struct vexfs_htree_pair))
 
 /*
  * Extended attributes live in one block per inode: a header, then packed
@@ -342,6 +396,9 @@ static inline void vexfs_check_layout(void)
 	VEXFS_ASSERT_SIZE(struct vexfs_extent_index, 16);
 	VEXFS_ASSERT_SIZE(struct vexfs_inode, VEXFS_INODE_SIZE);
 	VEXFS_ASSERT_SIZE(struct vexfs_dirent, VEXFS_DIRENT_HEADER);
+	VEXFS_ASSERT_SIZE(struct vexfs_htree_head, 64);
+	VEXFS_ASSERT_SIZE(struct vexfs_htree_node, 16);
+	VEXFS_ASSERT_SIZE(struct vexfs_htree_pair, 8);
 	VEXFS_ASSERT_SIZE(struct vexfs_xattr_header, 16);
 	VEXFS_ASSERT_SIZE(struct vexfs_xattr_entry, 4);
 	VEXFS_ASSERT_SIZE(struct vexfs_kept_vector, 48);

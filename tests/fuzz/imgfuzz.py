@@ -22,6 +22,11 @@ one to three changes, drawn from:
              node header with a bad depth, count or capacity
   dirent     a record naming a free, hidden, out-of-range or ancestor inode
              (a directory loop), a bad record length, name length or type
+  htree      a hashed directory's tree: a head field (root, node count,
+             level, remembered rooms, name count), a node field (count,
+             level, low, next link), a pair's hash or pointer, two pairs
+             swapped, a pair dropped (a name the tree no longer finds), the
+             checksum fixed most of the time
   xattr      bad counts, used bytes, owner, entry lengths
   vtable     a vector-table header field (dimension, record size, slots,
              owner, index inode) with its checksum fixed; a slot record
@@ -88,7 +93,15 @@ INODE = {name: (off, size) for name, off, size, _ in
 I_EXTENT_ROOT = INODE["i_extent_root"][0]
 F_COLLECTION, F_VTABLE, F_VINDEX = 1, 2, 4
 EXT_MAGIC = 0xF30B
-TAIL_KINDS = {0x504D4256, 0x54584556, 0x52494456, 0x52544156}
+TAIL_KINDS = {0x504D4256, 0x54584556, 0x52494456, 0x52544156, 0x45525448}
+F_HTREE = 8
+HTREE_LBLK = 0x40000000
+# struct vexfs_htree_head and struct vexfs_htree_node
+HTREE_HEAD = {"h_root": (0, 4), "h_nodes": (4, 4), "h_level": (8, 4),
+              "h_rooms": (12, 4), "h_names": (16, 8)}
+HTREE_ROOM = 64
+HTREE_NODE = {"n_count": (0, 2), "n_level": (2, 2), "n_low": (4, 4), "n_next": (8, 4)}
+HTREE_PAIR = 16
 VTABLE_HDR = {name: (off, size) for name, off, size, _ in
               sbedit.struct_layout("vexfs_vtable_header", 64)}
 VINDEX_HDR = {name: (off, size) for name, off, size, _ in
@@ -123,7 +136,8 @@ class Image:
         self.inodes = {}        # ino -> (mode, flags)
         self.parent = {}        # directory ino -> parent ino
         self.ext_nodes = []     # (ino, block or None for the root in the inode)
-        self.dir_blocks = []    # (dir ino, block)
+        self.dir_blocks = []    # (dir ino, block): entry blocks
+        self.htree_blocks = []  # (dir ino, tree block number, block)
         self.xattr_blocks = []
         self.xattr_owner = {}   # block -> ino
         self.tables = []        # (ino, {lblk: pblk})
@@ -155,7 +169,10 @@ class Image:
             mapping = self.walk_extents(ino)
             if stat.S_ISDIR(mode):
                 self.parent[ino] = self.field(ino, "i_parent")
-                self.dir_blocks += [(ino, b) for b in mapping.values()]
+                self.dir_blocks += [(ino, b) for lb, b in mapping.items()
+                                    if lb < HTREE_LBLK]
+                self.htree_blocks += [(ino, lb - HTREE_LBLK, b)
+                                      for lb, b in mapping.items() if lb >= HTREE_LBLK]
             if flags & F_VTABLE:
                 self.tables.append((ino, mapping))
             if flags & F_VINDEX:
@@ -246,6 +263,7 @@ def m_bytes(img, rng):
         regions.append("inode")
     for name, lst in (("extent", [b for _, b in img.ext_nodes if b]),
                       ("dir", [b for _, b in img.dir_blocks]),
+                      ("htree", [b for _, _, b in img.htree_blocks]),
                       ("xattr", img.xattr_blocks)):
         if lst:
             regions.append(name)
@@ -272,6 +290,7 @@ def m_bytes(img, rng):
     else:
         blk = rng.choice({"extent": [b for _, b in img.ext_nodes if b],
                           "dir": [b for _, b in img.dir_blocks],
+                          "htree": [b for _, _, b in img.htree_blocks],
                           "xattr": img.xattr_blocks}[what])
     for _ in range(n):
         img.d[blk * BS + rng.randrange(BS - 8)] = rng.randrange(256)
@@ -279,6 +298,7 @@ def m_bytes(img, rng):
         img.fix_block(blk)
     owner = {"extent": {b: i for i, b in img.ext_nodes if b},
              "dir": {b: i for i, b in img.dir_blocks},
+             "htree": {b: i for i, _, b in img.htree_blocks},
              "xattr": img.xattr_owner}.get(what, {}).get(blk)
     if owner:
         img.touch(owner)
@@ -393,6 +413,53 @@ def m_dirent(img, rng):
         img.d[r + 11] = 4               # DT_DIR, so the loop is followed
     img.fix_block(blk)
     return "dirent %s=%#x in block %d of dir %d" % (name, value, blk, dino)
+
+
+def m_htree(img, rng):
+    if not img.htree_blocks:
+        return None
+    dino, n, blk = rng.choice(img.htree_blocks)
+    off = blk * BS
+    if n == 0:
+        field = rng.choice(list(HTREE_HEAD) + ["h_room"])
+        if field == "h_room":
+            at = off + HTREE_ROOM + 4 * rng.randrange(8)
+            put(img.d, at, 4, edge(rng, 4, (u(img.d, at, 4) + 1,)))
+        else:
+            foff, size = HTREE_HEAD[field]
+            old = u(img.d, off + foff, size)
+            put(img.d, off + foff, size, edge(rng, size, (old + 1, old - 1)))
+        what = "head %s" % field
+    else:
+        count = u(img.d, off, 2)
+        kind = rng.choice(["field", "pair", "swap", "drop"] if count else ["field"])
+        pair = off + HTREE_PAIR + 8 * rng.randrange(max(count, 1))
+        if kind == "field":
+            field = rng.choice(list(HTREE_NODE))
+            foff, size = HTREE_NODE[field]
+            old = u(img.d, off + foff, size)
+            put(img.d, off + foff, size, edge(rng, size, (old + 1, old - 1, n)))
+            what = "node %d %s" % (n, field)
+        elif kind == "pair":
+            foff = rng.choice([0, 4])
+            old = u(img.d, pair + foff, 4)
+            put(img.d, pair + foff, 4, edge(rng, 4, (old + 1, old - 1, n)))
+            what = "node %d pair %s" % (n, "hash" if foff == 0 else "pointer")
+        elif kind == "swap":
+            other = off + HTREE_PAIR + 8 * rng.randrange(count)
+            a, b = bytes(img.d[pair:pair + 8]), bytes(img.d[other:other + 8])
+            img.d[pair:pair + 8], img.d[other:other + 8] = b, a
+            what = "node %d pairs swapped" % n
+        else:
+            end = off + HTREE_PAIR + 8 * count
+            img.d[pair:end - 8] = img.d[pair + 8:end]
+            put(img.d, off, 2, count - 1)
+            what = "node %d pair dropped" % n
+    fix = rng.random() < 0.8
+    if fix:
+        img.fix_block(blk)
+    img.touch(dino)
+    return "htree dir %d %s%s" % (dino, what, " crc-fixed" if fix else "")
 
 
 def m_xattr(img, rng):
@@ -523,7 +590,7 @@ def m_vindex(img, rng):
     return "vindex %d graph page %d word %d=%#x" % (ino, lblk - 1, (at % BS) // 4, value)
 
 
-MUTATIONS = [(m_bytes, 3), (m_inode, 3), (m_extent, 3), (m_dirent, 3), (m_xattr, 1),
+MUTATIONS = [(m_bytes, 3), (m_inode, 3), (m_extent, 3), (m_dirent, 3), (m_htree, 2), (m_xattr, 1),
              (m_kept, 1), (m_vtable, 2), (m_vindex, 3)]
 
 
@@ -1045,9 +1112,10 @@ def cmd_run(args):
         base = f.read()
     img = Image(bytearray(base))
     print("imgfuzz: base image %s: %d inodes in use, %d extent nodes, %d dir blocks, "
-          "%d xattr blocks, %d vector tables, %d indexes"
+          "%d hash tree blocks, %d xattr blocks, %d vector tables, %d indexes"
           % (args.base, len(img.inodes), len([b for _, b in img.ext_nodes if b]),
-             len(img.dir_blocks), len(img.xattr_blocks), len(img.tables), len(img.indexes)),
+             len(img.dir_blocks), len(img.htree_blocks), len(img.xattr_blocks),
+             len(img.tables), len(img.indexes)),
           flush=True)
     if not img.indexes or not img.tables:
         print("imgfuzz: the base image has no collection with an index", flush=True)

@@ -45,9 +45,10 @@ populate() {
 		head -c $((i * 1531)) /dev/urandom >"$m/a/file$i"
 	done
 	head -c 200000 /dev/urandom >"$m/a/b/c/big"
+	# Past one leaf of its hash tree: a root above leaves.
 	python3 -c 'import os, sys
-for i in range(200):
-    open(os.path.join(sys.argv[1], "entry-%03d-%s" % (i, "n" * (i % 40))), "w").write(str(i))' "$m/wide"
+for i in range(700):
+    open(os.path.join(sys.argv[1], "entry-%03d-%s" % (i, "n" * (i % 40))), "w").write(str(i) if i < 200 else "")' "$m/wide"
 	# Scattered blocks: an extent tree deeper than the inode's root.
 	python3 -c 'import os, sys
 fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)

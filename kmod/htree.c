@@ -1,0 +1,621 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A directory's hash tree: its name index on disk (see vexfs_fs.h).
+ *
+ * The tree maps a name's hash to the entry blocks that may hold it; it
+ * knows nothing of records, which stay dir.c's. Every change is logged in
+ * the caller's transaction with the entry it goes with, so a crash leaves
+ * the tree and the entries agreeing. Callers hold the directory's
+ * dir_lock. Every node is checked as it is read, and a walk along a level
+ * takes at most h_nodes steps, so a crafted image costs an -EUCLEAN,
+ * never a loop or a read out of bounds.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/random.h>
+#include <linux/siphash.h>
+#include "vexfs.h"
+#include "htree.h"
+
+static struct vexfs_htree_node *vexfs_node_of(struct buffer_head *bh)
+{
+	return (struct vexfs_htree_node *)bh->b_data;
+}
+
+static int vexfs_htree_bad(struct vexfs_htree *t, const char *what, u32 n)
+{
+	vexfs_corrupt(t->dir->i_sb, "directory %lu: hash tree %s (node %u)",
+		      t->dir->i_ino, what, n);
+	return -EUCLEAN;
+}
+
+static struct buffer_head *vexfs_htree_bread(struct inode *dir, u32 n)
+{
+	u64 pblk;
+	u32 len;
+	int err;
+
+	err = vexfs_map_block(dir, VEXFS_HTREE_LBLK + n, &pblk, &len);
+	if (err)
+		return ERR_PTR(err);
+	if (!pblk) {
+		vexfs_corrupt(dir->i_sb, "directory %lu: hash tree block %u missing",
+			      dir->i_ino, n);
+		return ERR_PTR(-EUCLEAN);
+	}
+	return vexfs_bread_meta(dir->i_sb, pblk, VEXFS_HTREE_MAGIC);
+}
+
+static bool vexfs_head_ok(const struct vexfs_htree_head *h)
+{
+	u32 nodes = le32_to_cpu(h->h_nodes), root = le32_to_cpu(h->h_root);
+
+	return nodes && nodes <= VEXFS_HTREE_MAX_NODES && root &&
+	       root <= nodes &&
+	       le32_to_cpu(h->h_level) <= VEXFS_HTREE_MAX_LEVEL &&
+	       le32_to_cpu(h->h_rooms) <= VEXFS_HTREE_ROOMS;
+}
+
+int vexfs_htree_open(struct inode *dir, struct vexfs_htree *t)
+{
+	struct vexfs_htree_head *h;
+
+	t->dir = dir;
+	t->head_bh = vexfs_htree_bread(dir, 0);
+	if (IS_ERR(t->head_bh))
+		return PTR_ERR(t->head_bh);
+	h = (struct vexfs_htree_head *)t->head_bh->b_data;
+	if (!vexfs_head_ok(h)) {
+		brelse(t->head_bh);
+		return vexfs_htree_bad(t, "head is invalid", 0);
+	}
+	t->head = h;
+	t->key.key[0] = le64_to_cpu(h->h_key[0]);
+	t->key.key[1] = le64_to_cpu(h->h_key[1]);
+	return 0;
+}
+
+void vexfs_htree_close(struct vexfs_htree *t)
+{
+	brelse(t->head_bh);
+}
+
+u32 vexfs_htree_hash(const struct vexfs_htree *t, const char *name,
+		     unsigned int len)
+{
+	return (u32)siphash(name, len, &t->key);
+}
+
+/*
+ * A node's fields against its place: its level, a count a node of that
+ * level may have, sorted pairs no lower than n_low, and children and
+ * siblings that exist.
+ */
+static bool vexfs_node_ok(struct vexfs_htree *t,
+			  const struct vexfs_htree_node *node, u32 level)
+{
+	u32 count = le16_to_cpu(node->n_count), nodes = vexfs_htree_nodes(t);
+	u32 prev = le32_to_cpu(node->n_low), i;
+
+	if (le16_to_cpu(node->n_level) != level || count > VEXFS_HTREE_PAIRS ||
+	    (level && !count) || le32_to_cpu(node->n_next) > nodes)
+		return false;
+	for (i = 0; i < count; i++) {
+		u32 hash = le32_to_cpu(node->n_pair[i].p_hash);
+		u32 ptr = le32_to_cpu(node->n_pair[i].p_ptr);
+
+		if (hash < prev || (level && (!ptr || ptr > nodes)))
+			return false;
+		prev = hash;
+	}
+	return true;
+}
+
+static struct buffer_head *vexfs_htree_node(struct vexfs_htree *t, u32 n,
+					    u32 level)
+{
+	struct buffer_head *bh;
+
+	if (!n || n > vexfs_htree_nodes(t))
+		return ERR_PTR(vexfs_htree_bad(t, "points outside itself", n));
+	bh = vexfs_htree_bread(t->dir, n);
+	if (IS_ERR(bh))
+		return bh;
+	if (!vexfs_node_ok(t, vexfs_node_of(bh), level)) {
+		brelse(bh);
+		return ERR_PTR(vexfs_htree_bad(t, "node is invalid", n));
+	}
+	return bh;
+}
+
+/*
+ * The child to descend into for hash: the last whose low is below it
+ * (lookups: an equal run may start in the child before) or at most it
+ * (inserts: the new pair goes after its equals). The first otherwise.
+ */
+static u32 vexfs_child_at(const struct vexfs_htree_node *node, u32 hash,
+			  bool after_equal)
+{
+	u32 count = le16_to_cpu(node->n_count), i;
+
+	for (i = 1; i < count; i++) {
+		u32 low = le32_to_cpu(node->n_pair[i].p_hash);
+
+		if (after_equal ? low > hash : low >= hash)
+			break;
+	}
+	return i - 1;
+}
+
+/* Pairs of a node below hash (first), or at most hash (!first). */
+static u32 vexfs_pair_bound(const struct vexfs_htree_node *node, u32 hash,
+			    bool first)
+{
+	u32 lo = 0, hi = le16_to_cpu(node->n_count);
+
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+		u32 h = le32_to_cpu(node->n_pair[mid].p_hash);
+
+		if (first ? h < hash : h <= hash)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Descend from the root to the leaf where hash belongs, keeping each
+ * level's node and the index of the child taken in path (the leaf at
+ * path->bh[0]). The caller releases it with vexfs_path_put().
+ */
+static int vexfs_htree_descend(struct vexfs_htree *t, u32 hash,
+			       bool after_equal, struct vexfs_htree_path *path)
+{
+	u32 level = vexfs_htree_level(t), n = le32_to_cpu(t->head->h_root);
+
+	memset(path, 0, sizeof(*path));
+	path->top = level;
+	for (;;) {
+		struct buffer_head *bh = vexfs_htree_node(t, n, level);
+		struct vexfs_htree_node *node;
+		u32 i;
+
+		if (IS_ERR(bh)) {
+			vexfs_path_put(path);
+			return PTR_ERR(bh);
+		}
+		path->bh[level] = bh;
+		path->n[level] = n;
+		if (!level)
+			return 0;
+		node = vexfs_node_of(bh);
+		i = vexfs_child_at(node, hash, after_equal);
+		path->at[level] = i;
+		n = le32_to_cpu(node->n_pair[i].p_ptr);
+		level--;
+	}
+}
+
+void vexfs_path_put(struct vexfs_htree_path *path)
+{
+	int i;
+
+	for (i = 0; i <= VEXFS_HTREE_MAX_LEVEL; i++) {
+		brelse(path->bh[i]);
+		path->bh[i] = NULL;
+	}
+}
+
+/*
+ * The leaf after the one in bh, which is released: NULL at the end of the
+ * level. It must start no lower than bh's last hash, so that a link back
+ * is caught, and *steps bounds the walk by the tree's size.
+ */
+static struct buffer_head *vexfs_htree_next(struct vexfs_htree *t,
+					    struct buffer_head *bh, u32 *steps)
+{
+	struct vexfs_htree_node *leaf = vexfs_node_of(bh);
+	u32 next = le32_to_cpu(leaf->n_next), count = le16_to_cpu(leaf->n_count);
+	u32 last = count ? le32_to_cpu(leaf->n_pair[count - 1].p_hash) :
+			   le32_to_cpu(leaf->n_low);
+
+	brelse(bh);
+	if (!next)
+		return NULL;
+	if (++*steps > vexfs_htree_nodes(t))
+		return ERR_PTR(vexfs_htree_bad(t, "level loops", next));
+	bh = vexfs_htree_node(t, next, 0);
+	if (IS_ERR(bh))
+		return bh;
+	if (le32_to_cpu(vexfs_node_of(bh)->n_low) < last) {
+		brelse(bh);
+		return ERR_PTR(vexfs_htree_bad(t, "level out of order", next));
+	}
+	return bh;
+}
+
+/*
+ * Call fn(arg, block) for each pair of hash, in order, until it returns
+ * nonzero (its value is returned) or the pairs run out (0). A pair
+ * naming a block past the directory's entries is corruption.
+ */
+int vexfs_htree_find(struct vexfs_htree *t, u32 hash,
+		     int (*fn)(void *arg, u32 block), void *arg)
+{
+	u32 nblocks = t->dir->i_size >> VEXFS_BLOCK_SHIFT, steps = 0;
+	struct vexfs_htree_path path;
+	struct buffer_head *bh;
+	int ret;
+	u32 i;
+
+	ret = vexfs_htree_descend(t, hash, false, &path);
+	if (ret)
+		return ret;
+	bh = path.bh[0];
+	path.bh[0] = NULL;
+	vexfs_path_put(&path);
+	i = vexfs_pair_bound(vexfs_node_of(bh), hash, true);
+	for (;;) {
+		struct vexfs_htree_node *leaf = vexfs_node_of(bh);
+
+		for (; i < le16_to_cpu(leaf->n_count); i++) {
+			u32 block = le32_to_cpu(leaf->n_pair[i].p_ptr);
+
+			if (le32_to_cpu(leaf->n_pair[i].p_hash) != hash)
+				goto out;
+			if (block >= nblocks) {
+				ret = vexfs_htree_bad(t, "names a block past the entries",
+						      block);
+				goto out;
+			}
+			ret = fn(arg, block);
+			if (ret)
+				goto out;
+		}
+		/* The run of hash may go on in the next leaf. */
+		bh = vexfs_htree_next(t, bh, &steps);
+		if (IS_ERR_OR_NULL(bh))
+			return PTR_ERR_OR_ZERO(bh);
+		if (le32_to_cpu(vexfs_node_of(bh)->n_low) > hash)
+			goto out;
+		i = 0;
+	}
+out:
+	brelse(bh);
+	return ret;
+}
+
+/* Take a block of the tree into the transaction before changing it. */
+static int vexfs_htree_access(struct vexfs_htree *t, struct buffer_head *bh)
+{
+	return vexfs_journal_access(t->dir->i_sb, bh);
+}
+
+static int vexfs_htree_dirty(struct vexfs_htree *t, struct buffer_head *bh)
+{
+	return vexfs_dirty_meta(t->dir->i_sb, bh, VEXFS_HTREE_MAGIC);
+}
+
+/* Map and zero the tree's block n; the caller fills and dirties it. */
+static struct buffer_head *vexfs_htree_new_block(struct inode *dir, u32 n)
+{
+	u64 pblk;
+	u32 len;
+	bool new;
+	int err;
+
+	err = vexfs_map_alloc(dir, VEXFS_HTREE_LBLK + n, 1, &pblk, &len, &new);
+	if (err)
+		return ERR_PTR(err);
+	return vexfs_new_meta(dir->i_sb, pblk);
+}
+
+static void vexfs_pair_insert(struct vexfs_htree_node *node, u32 at,
+			      u32 hash, u32 ptr)
+{
+	u32 count = le16_to_cpu(node->n_count);
+
+	memmove(&node->n_pair[at + 1], &node->n_pair[at],
+		(count - at) * sizeof(node->n_pair[0]));
+	node->n_pair[at].p_hash = cpu_to_le32(hash);
+	node->n_pair[at].p_ptr = cpu_to_le32(ptr);
+	node->n_count = cpu_to_le16(count + 1);
+}
+
+/*
+ * Move the upper half of full into fresh (node number n) and link fresh
+ * after it; returns where a pair at position at of full now goes: in
+ * fresh when *into_fresh. A pair placed at the split point stays in full,
+ * so that fresh's low is never above a pair it holds.
+ */
+static u32 vexfs_node_split(struct vexfs_htree_node *full,
+			    struct vexfs_htree_node *fresh, u32 n, u32 at,
+			    bool *into_fresh)
+{
+	u32 count = le16_to_cpu(full->n_count), mid = count / 2;
+
+	memcpy(fresh->n_pair, &full->n_pair[mid],
+	       (count - mid) * sizeof(full->n_pair[0]));
+	fresh->n_count = cpu_to_le16(count - mid);
+	fresh->n_level = full->n_level;
+	fresh->n_low = full->n_pair[mid].p_hash;
+	fresh->n_next = full->n_next;
+	full->n_next = cpu_to_le32(n);
+	full->n_count = cpu_to_le16(mid);
+	*into_fresh = at > mid;
+	return *into_fresh ? at - mid : at;
+}
+
+/* How many nodes an insert along path makes: full nodes, and a new root. */
+static u32 vexfs_splits_needed(const struct vexfs_htree_path *path)
+{
+	u32 level;
+
+	for (level = 0; level <= path->top; level++)
+		if (le16_to_cpu(vexfs_node_of(path->bh[level])->n_count) <
+		    VEXFS_HTREE_PAIRS)
+			return level;
+	return path->top + 2;
+}
+
+/*
+ * Make the nodes an insert needs before changing anything, so that
+ * running out of space fails the insert with the tree untouched.
+ */
+static int vexfs_htree_prepare(struct vexfs_htree *t, u32 need,
+			       struct buffer_head **fresh)
+{
+	u32 first = vexfs_htree_nodes(t) + 1, i;
+
+	if (need > VEXFS_HTREE_MAX_NODES - vexfs_htree_nodes(t) ||
+	    (need > vexfs_htree_level(t) + 1 &&
+	     vexfs_htree_level(t) == VEXFS_HTREE_MAX_LEVEL))
+		return -ENOSPC;
+	for (i = 0; i < need; i++) {
+		fresh[i] = vexfs_htree_new_block(t->dir, first + i);
+		if (IS_ERR(fresh[i])) {
+			int err = PTR_ERR(fresh[i]);
+
+			while (i--)
+				brelse(fresh[i]);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The root split: a new root, node n, above its two halves, the second
+ * of which starts at hash and is node ptr.
+ */
+static int vexfs_htree_new_root(struct vexfs_htree *t,
+				struct vexfs_htree_path *path,
+				struct buffer_head *bh, u32 n, u32 hash, u32 ptr)
+{
+	struct vexfs_htree_node *root = vexfs_node_of(bh);
+	__le32 low = vexfs_node_of(path->bh[path->top])->n_low;
+
+	root->n_level = cpu_to_le16(path->top + 1);
+	root->n_low = low;
+	vexfs_pair_insert(root, 0, le32_to_cpu(low), path->n[path->top]);
+	vexfs_pair_insert(root, 1, hash, ptr);
+	t->head->h_root = cpu_to_le32(n);
+	t->head->h_level = cpu_to_le32(path->top + 1);
+	return vexfs_htree_dirty(t, bh);
+}
+
+/*
+ * Insert (hash, ptr) at position at of the level's node in path,
+ * splitting it into fresh nodes as far up as it is full.
+ */
+static int vexfs_htree_put(struct vexfs_htree *t,
+			   struct vexfs_htree_path *path,
+			   struct buffer_head **fresh, u32 hash, u32 ptr, u32 at)
+{
+	u32 base = vexfs_htree_nodes(t), level, used = 0;
+	int err;
+
+	for (level = 0; level <= path->top; level++) {
+		struct vexfs_htree_node *node = vexfs_node_of(path->bh[level]);
+		struct vexfs_htree_node *right;
+		bool into_right;
+		u32 n;
+
+		err = vexfs_htree_access(t, path->bh[level]);
+		if (err)
+			return err;
+		if (le16_to_cpu(node->n_count) < VEXFS_HTREE_PAIRS) {
+			vexfs_pair_insert(node, at, hash, ptr);
+			return vexfs_htree_dirty(t, path->bh[level]);
+		}
+		n = base + 1 + used;
+		right = vexfs_node_of(fresh[used++]);
+		at = vexfs_node_split(node, right, n, at, &into_right);
+		vexfs_pair_insert(into_right ? right : node, at, hash, ptr);
+		err = vexfs_htree_dirty(t, path->bh[level]) ?:
+		      vexfs_htree_dirty(t, fresh[used - 1]);
+		if (err)
+			return err;
+		/* The parent takes the new node just after the one split. */
+		hash = le32_to_cpu(right->n_low);
+		ptr = n;
+		at = level < path->top ? path->at[level + 1] + 1 : 0;
+	}
+	return vexfs_htree_new_root(t, path, fresh[used], base + 1 + used,
+				    hash, ptr);
+}
+
+int vexfs_htree_insert(struct vexfs_htree *t, u32 hash, u32 block)
+{
+	struct buffer_head *fresh[VEXFS_HTREE_MAX_LEVEL + 2] = {};
+	struct vexfs_htree_path path;
+	u32 need, at, i;
+	int err;
+
+	err = vexfs_htree_descend(t, hash, true, &path);
+	if (err)
+		return err;
+	need = vexfs_splits_needed(&path);
+	err = vexfs_htree_prepare(t, need, fresh) ?:
+	      vexfs_htree_access(t, t->head_bh);
+	if (err)
+		goto out;
+	at = vexfs_pair_bound(vexfs_node_of(path.bh[0]), hash, false);
+	err = vexfs_htree_put(t, &path, fresh, hash, block, at);
+	if (!err) {
+		le32_add_cpu(&t->head->h_nodes, need);
+		le64_add_cpu(&t->head->h_names, 1);
+		err = vexfs_htree_dirty(t, t->head_bh);
+	}
+out:
+	for (i = 0; i < need; i++)
+		if (!IS_ERR_OR_NULL(fresh[i]))
+			brelse(fresh[i]);
+	vexfs_path_put(&path);
+	return err;
+}
+
+/* Drop the pair (hash, block): it must be there. */
+int vexfs_htree_remove(struct vexfs_htree *t, u32 hash, u32 block)
+{
+	struct vexfs_htree_path path;
+	struct buffer_head *bh;
+	u32 i, steps = 0;
+	int err;
+
+	err = vexfs_htree_descend(t, hash, false, &path);
+	if (err)
+		return err;
+	bh = path.bh[0];
+	path.bh[0] = NULL;
+	vexfs_path_put(&path);
+	i = vexfs_pair_bound(vexfs_node_of(bh), hash, true);
+	for (;;) {
+		struct vexfs_htree_node *leaf = vexfs_node_of(bh);
+		u32 count = le16_to_cpu(leaf->n_count);
+
+		for (; i < count; i++) {
+			if (le32_to_cpu(leaf->n_pair[i].p_hash) != hash)
+				goto missing;
+			if (le32_to_cpu(leaf->n_pair[i].p_ptr) == block)
+				goto found;
+		}
+		bh = vexfs_htree_next(t, bh, &steps);
+		if (IS_ERR(bh))
+			return PTR_ERR(bh);
+		if (!bh)
+			return vexfs_htree_bad(t, "lacks a name", block);
+		if (le32_to_cpu(vexfs_node_of(bh)->n_low) > hash)
+			goto missing;
+		i = 0;
+	}
+found:
+	err = vexfs_htree_access(t, bh) ?: vexfs_htree_access(t, t->head_bh);
+	if (!err) {
+		struct vexfs_htree_node *leaf = vexfs_node_of(bh);
+		u32 count = le16_to_cpu(leaf->n_count);
+
+		memmove(&leaf->n_pair[i], &leaf->n_pair[i + 1],
+			(count - i - 1) * sizeof(leaf->n_pair[0]));
+		leaf->n_count = cpu_to_le16(count - 1);
+		le64_add_cpu(&t->head->h_names, -1);
+		err = vexfs_htree_dirty(t, bh) ?:
+		      vexfs_htree_dirty(t, t->head_bh);
+	}
+	brelse(bh);
+	return err;
+missing:
+	brelse(bh);
+	return vexfs_htree_bad(t, "lacks a name", block);
+}
+
+u64 vexfs_htree_names(const struct vexfs_htree *t)
+{
+	return le64_to_cpu(t->head->h_names);
+}
+
+/*
+ * Entry blocks that may have room, newest last: a delete remembers its
+ * block, an insert tries the newest and forgets it once it is full. A
+ * block past the list's capacity is forgotten: space, not correctness.
+ */
+u32 vexfs_htree_room(const struct vexfs_htree *t, u32 *block)
+{
+	u32 rooms = le32_to_cpu(t->head->h_rooms);
+
+	if (!rooms)
+		return 0;
+	*block = le32_to_cpu(t->head->h_room[rooms - 1]);
+	return rooms;
+}
+
+int vexfs_htree_room_drop(struct vexfs_htree *t)
+{
+	int err = vexfs_htree_access(t, t->head_bh);
+
+	if (err)
+		return err;
+	le32_add_cpu(&t->head->h_rooms, -1);
+	return vexfs_htree_dirty(t, t->head_bh);
+}
+
+int vexfs_htree_room_add(struct vexfs_htree *t, u32 block)
+{
+	u32 rooms = le32_to_cpu(t->head->h_rooms), i;
+	int err;
+
+	for (i = 0; i < rooms; i++)
+		if (le32_to_cpu(t->head->h_room[i]) == block)
+			return 0;
+	if (rooms == VEXFS_HTREE_ROOMS)
+		return 0;
+	err = vexfs_htree_access(t, t->head_bh);
+	if (err)
+		return err;
+	t->head->h_room[rooms] = cpu_to_le32(block);
+	t->head->h_rooms = cpu_to_le32(rooms + 1);
+	return vexfs_htree_dirty(t, t->head_bh);
+}
+
+/*
+ * Give dir an empty tree: the head, with a fresh key, and an empty root
+ * leaf. The caller then inserts the names and sets VEXFS_INODE_HTREE. On
+ * success the tree is open; on failure t->head is NULL and nothing held.
+ */
+int vexfs_htree_create(struct inode *dir, struct vexfs_htree *t)
+{
+	struct buffer_head *root;
+	struct vexfs_htree_head *h;
+	u64 key[2];
+	int err;
+
+	t->dir = dir;
+	t->head = NULL;
+	t->head_bh = vexfs_htree_new_block(dir, 0);
+	if (IS_ERR(t->head_bh))
+		return PTR_ERR(t->head_bh);
+	root = vexfs_htree_new_block(dir, 1);
+	if (IS_ERR(root)) {
+		brelse(t->head_bh);
+		return PTR_ERR(root);
+	}
+	err = vexfs_htree_dirty(t, root);
+	brelse(root);
+	h = (struct vexfs_htree_head *)t->head_bh->b_data;
+	get_random_bytes(key, sizeof(key));
+	h->h_key[0] = cpu_to_le64(key[0]);
+	h->h_key[1] = cpu_to_le64(key[1]);
+	h->h_root = cpu_to_le32(1);
+	h->h_nodes = cpu_to_le32(1);
+	t->head = h;
+	t->key.key[0] = key[0];
+	t->key.key[1] = key[1];
+	err = err ?: vexfs_htree_dirty(t, t->head_bh);
+	if (err) {
+		brelse(t->head_bh);
+		t->head = NULL;
+	}
+	return err;
+}
