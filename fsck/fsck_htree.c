@@ -80,7 +80,7 @@ struct htree_check {
 	uint64_t dir;
 	struct vexfs_inode raw;
 	uint32_t nblocks;		/* entry blocks */
-	uint8_t head[VEXFS_BLOCK_SIZE];
+	uint8_t head[VEXFS_BLOCK_SIZE] __attribute__((aligned(8)));
 	bool key_ok;			/* head readable: its key is known */
 	bool head_ok;			/* and its numbers in range */
 	uint8_t key[16];
@@ -383,8 +383,12 @@ static int rebuild(struct htree_check *c, struct pairs *entries)
 	struct vexfs_htree_head *h = head_of(c);
 	struct pairs level = *entries, up = { 0 };
 	uint32_t next = 1, depth = 0;
+	uint64_t pblk;
 	int ret;
 
+	/* blocks are appended in order: the head's first */
+	if (node_block(c, 0, &pblk))
+		return -1;
 	qsort(entries->v, entries->n, sizeof(*entries->v), pair_cmp);
 	for (;;) {
 		up.n = 0;

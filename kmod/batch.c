@@ -279,16 +279,18 @@ static void vexfs_batch_undo_file(struct vexfs_batch *b, u32 i,
 /*
  * Blocks a batch may dirty: the bytes it adds to the inode table, the
  * vector table and the directory, twice over for the bitmaps and extent
- * blocks their growth touches and for records that straddle blocks, and
- * one file's worth of headers. Measured use is under half of this.
+ * blocks their growth touches and for records that straddle blocks, the
+ * name index's blocks, and one file's worth of headers.
  */
 static u64 vexfs_batch_credits(const struct vexfs_batch *b,
-			       const struct vexfs_collection *c)
+			       const struct vexfs_collection *c,
+			       struct inode *dir)
 {
 	u64 per_file = VEXFS_INODE_SIZE + c->rec_size + VEXFS_DIRENT_HEADER +
 		       VEXFS_NAME_MAX_DIGITS;
 
 	return 2 * DIV_ROUND_UP(b->count * per_file, VEXFS_BLOCK_SIZE) +
+	       vexfs_dir_insert_credits(dir, b->count) +
 	       VEXFS_CREDITS_BATCH_FILE;
 }
 
@@ -475,7 +477,7 @@ static int vexfs_batch_create(struct vexfs_batch *b, struct vexfs_collection *c,
 		vexfs_chunk_free(chunk);
 		return -ENOMEM;
 	}
-	handle = vexfs_journal_begin_whole(dir->i_sb, vexfs_batch_credits(b, c),
+	handle = vexfs_journal_begin_whole(dir->i_sb, vexfs_batch_credits(b, c, dir),
 					   (u64)b->count * VEXFS_CREDITS_BATCH_FILE,
 					   VEXFS_REVOKES_DIROP);
 	if (IS_ERR(handle)) {

@@ -737,6 +737,33 @@ out_free:
 }
 
 /*
+ * Blocks of its name index that naming count files in dir may dirty: a
+ * hashed directory's leaves (one a name, or all of them), the nodes their
+ * splits add and their parents, the head; a small linear directory's
+ * whole tree, made when it grows.
+ */
+u64 vexfs_dir_insert_credits(struct inode *dir, u32 count)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	u64 splits = count / (VEXFS_HTREE_PAIRS / 2) + 1;
+	struct vexfs_htree t;
+	u64 credits;
+
+	mutex_lock(&vi->dir_lock);
+	if (!vexfs_dir_hashed(dir)) {
+		credits = VEXFS_HTREE_FROM_BLOCKS + 2 + splits;
+	} else if (vexfs_htree_open(dir, &t)) {
+		credits = count;	/* the insert will meet the damage */
+	} else {
+		credits = min_t(u64, count, vexfs_htree_nodes(&t)) +
+			  2 * splits * (vexfs_htree_level(&t) + 2) + 1;
+		vexfs_htree_close(&t);
+	}
+	mutex_unlock(&vi->dir_lock);
+	return credits;
+}
+
+/*
  * Name inode in dir, leaving dir's times (and so the logging of dir's
  * inode) to the caller: a batch sets them once for all its names.
  */
@@ -968,21 +995,57 @@ out:
 	return err;
 }
 
+/*
+ * A hashed directory whose tree counts no names: its blocks must agree,
+ * since a count that lies would let rmdir drop a directory that still
+ * names files. An rmdir reads them all, as ext4's does.
+ */
+static int vexfs_hashed_is_empty(struct inode *dir)
+{
+	u32 nblocks = dir->i_size >> VEXFS_BLOCK_SHIFT, lblk;
+	struct vexfs_htree t;
+	int ret = vexfs_htree_open(dir, &t);
+
+	if (ret)
+		return ret;
+	ret = vexfs_htree_names(&t) == 0;
+	vexfs_htree_close(&t);
+	for (lblk = 0; ret == 1 && lblk < nblocks; lblk++) {
+		struct buffer_head *bh = vexfs_dir_bread(dir, lblk);
+		unsigned int off;
+		int len;
+
+		if (IS_ERR(bh))
+			return PTR_ERR(bh);
+		for (off = 0; off < VEXFS_BLOCK_PAYLOAD; off += len) {
+			len = vexfs_rec_len(dir, lblk, bh->b_data, off);
+			if (len < 0) {
+				ret = len;
+				break;
+			}
+			if (vexfs_rec(bh->b_data, off)->d_ino) {
+				vexfs_corrupt(dir->i_sb, "directory %lu: its hash tree counts no names, block %u holds one",
+					      dir->i_ino, lblk);
+				ret = -EUCLEAN;
+				break;
+			}
+		}
+		brelse(bh);
+		cond_resched();
+	}
+	return ret;
+}
+
 /* 1 if empty, 0 if not, negative errno if the directory is unreadable. */
 int vexfs_dir_is_empty(struct inode *dir)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
 	struct vexfs_dir_index *idx;
-	struct vexfs_htree t;
 	int ret;
 
 	mutex_lock(&vi->dir_lock);
 	if (vexfs_dir_hashed(dir)) {
-		ret = vexfs_htree_open(dir, &t);
-		if (!ret) {
-			ret = vexfs_htree_names(&t) == 0;
-			vexfs_htree_close(&t);
-		}
+		ret = vexfs_hashed_is_empty(dir);
 	} else {
 		idx = vexfs_index(dir);
 		ret = IS_ERR(idx) ? PTR_ERR(idx) : idx->count == 0;

@@ -225,6 +225,7 @@ int vexfs_delete_entry(struct inode *dir, const struct qstr *name);
 int vexfs_set_entry(struct inode *dir, const struct qstr *name,
 		    struct inode *inode);
 int vexfs_dir_is_empty(struct inode *dir);
+u64 vexfs_dir_insert_credits(struct inode *dir, u32 count);
 void vexfs_dir_index_free(struct inode *dir);
 
 /* namei.c */

@@ -5,7 +5,9 @@
  * At start-up a small image is made with mkfs.vexfs and populated with
  * the test image builder (tests/unit/imgbuild.c): directories, files,
  * hard and symbolic links, an xattr, a sparse file under a deeper extent
- * tree, a vector collection and its HNSW index. The fuzzer's input is a
+ * tree, a vector collection and its HNSW index, and a directory of 600
+ * names with a hash tree of two levels (flagged by the builder, the tree
+ * then built by fsck -y, as it rebuilds one). The fuzzer's input is a
  * list of patches to that image's non-zero blocks:
  *
  *   byte 0          bit 0: run fsck -y (repairs) rather than -n
@@ -44,8 +46,26 @@ static char path[64];
 static uint64_t table_start, data_start;
 static int fd = -1;		/* the image file, kept equal to base between runs */
 
+/* A directory of many names, flagged hashed: its tree is for fsck to build. */
+static void make_wide(struct img *im, uint64_t file)
+{
+	uint64_t wide = img_mkdir(im, VEXFS_ROOT_INO, "wide");
+	struct vexfs_inode raw;
+	char name[16];
+	int i;
+
+	for (i = 0; i < 600; i++) {
+		snprintf(name, sizeof(name), "name-%03d", i);
+		img_link(im, wide, name, file);
+	}
+	img_read_inode(im, wide, &raw);
+	raw.i_flags = htole16(le16toh(raw.i_flags) | VEXFS_INODE_HTREE);
+	img_write_inode(im, wide, &raw);
+}
+
 static void make_base(void)
 {
+	char *fsck_argv[] = { "fsck.vexfs", "-y", "-f", path, NULL };
 	uint64_t docs, file, coll, table, vfiles[6], sub;
 	struct img im;
 	char cmd[256];
@@ -68,9 +88,18 @@ static void make_base(void)
 	img_create(&im, sub, "deep", 4096 * 3);
 	coll = img_collection(&im, VEXFS_ROOT_INO, "vectors", 8, 6, 2, vfiles, &table);
 	img_index(&im, coll, table, 8, 6);
+	make_wide(&im, file);
 	table_start = im.l.inode_table_start;
 	data_start = im.l.data_start;
 	img_close(&im);
+	optind = 0;
+	if (fsck_main(4, fsck_argv) != 1)
+		abort();
+	/* and the base must then be clean */
+	fsck_argv[1] = "-n";
+	optind = 0;
+	if (fsck_main(4, fsck_argv) != 0)
+		abort();
 }
 
 static void remove_image(void)

@@ -789,6 +789,55 @@ static void test_unattached_file_to_lost_found(void **state)
 	img_close_raw(&im);
 }
 
+/* Flag a directory hashed: its tree, missing, is for fsck to build. */
+static void flag_hashed(struct img *im, uint64_t dir)
+{
+	struct vexfs_inode raw;
+
+	img_read_inode(im, dir, &raw);
+	raw.i_flags = htole16(le16toh(raw.i_flags) | VEXFS_INODE_HTREE);
+	img_write_inode(im, dir, &raw);
+}
+
+static void docs_hashed(struct img *im)
+{
+	flag_hashed(im, pop.docs);
+}
+
+/* A hashed directory without its tree: found, built, then clean. */
+static void test_hashed_dir_without_tree(void **state)
+{
+	(void)state;
+	populate("htree_missing");
+	damage(docs_hashed);
+	assert_fsck("-n", 4);
+	assert_output_has("its hash tree has a block missing");
+	assert_fsck("-y", 1);
+	assert_output_has("Rebuild it");
+	assert_fsck("-nv", 0);
+	assert_output_has("1 hashed directories");
+}
+
+/*
+ * A file found unattached goes to lost+found, made in a hashed root:
+ * the root's tree must take the new name, so the next check is clean.
+ */
+static void test_lost_found_in_hashed_root(void **state)
+{
+	struct img im;
+
+	(void)state;
+	populate("htree_lost_found");
+	img_open(&im, image);
+	flag_hashed(&im, VEXFS_ROOT_INO);
+	img_new_inode(&im, S_IFREG | 0644, 1, 10, 1);
+	img_close(&im);
+	assert_fsck("-y", 1);
+	assert_output_has("lost+found created");
+	assert_fsck("-nv", 0);
+	assert_output_has("1 hashed directories");
+}
+
 /* lost+found already holds the name "#INO" for another file. */
 static void test_lost_found_name_taken(void **state)
 {
@@ -1015,6 +1064,8 @@ int main(void)
 		T(bad_table_header),
 		T(garbage_inode),
 		T(unattached_file_to_lost_found),
+		T(hashed_dir_without_tree),
+		T(lost_found_in_hashed_root),
 		T(unattached_dir_to_lost_found),
 		T(lost_found_name_taken),
 		T(many_orphans),

@@ -8,6 +8,7 @@
         unsorted     the first leaf's first two hashes swapped
         drop-pair    the first leaf's last pair removed: a stale tree, which
                      only fsck can tell from a sound one
+        names-zero   the head's count of names set to 0
 """
 import os
 import sys
@@ -37,8 +38,11 @@ def first_leaf(img, blocks):
 def damage(img, ino, what):
     blocks = tree_blocks(img, ino)
     head = blocks[0] * BS
-    if what == "root-range":
-        put(img.d, head, 4, u(img.d, head + 4, 4) + 1)
+    if what in ("root-range", "names-zero"):
+        if what == "root-range":
+            put(img.d, head, 4, u(img.d, head + 4, 4) + 1)
+        else:
+            put(img.d, head + 16, 8, 0)
         img.fix_block(blocks[0])
         return
     leaf_n = first_leaf(img, blocks)

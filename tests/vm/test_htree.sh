@@ -218,6 +218,19 @@ for what in root-range loop unsorted; do
 	check "umount" umount "$MNT"
 done
 
+section "a tree that counts no names"
+check "set the count to 0" damaged names-zero
+dmesg_mark
+check "mount" mount_fs
+check_eq "rmdir fails with EUCLEAN, the names kept" "Structure needs cleaning" \
+	"$(rmdir "$D" 2>&1 | sed 's/.*: //')"
+check_kmsg "the module reports the count" "counts no names"
+check "every name still there" names verify "$D"
+check "umount" umount "$MNT"
+check "fsck -y corrects it" bash -c '"$1" -y -f "$2" >"$3" 2>&1; [ $? -eq 1 ] && grep -q "counts the entries wrongly" "$3"' \
+	_ "$(fsck_bin)" "$DEV" "$SCRATCH/fsck.out"
+check_fsck "fsck -n finds it clean after"
+
 section "a stale tree: a name the tree lost"
 check "drop a pair" damaged drop-pair
 check "fsck -y rebuilds it" bash -c '"$1" -y -f "$2" >"$3" 2>&1; [ $? -eq 1 ] && grep -q "one pair per entry" "$3"' \
