@@ -83,3 +83,38 @@ cache() {
 pinned() {
 	echo $(($(meminfo VmallocUsed) + $(meminfo SUnreclaim)))
 }
+
+# Write everything back and drop the caches: what follows reads the disk.
+settle() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	sleep 1
+}
+
+# first_access NAME DIM N: after a remount with the caches dropped, the time of
+# one name lookup, then of reading that file's vector (open and
+# GET_VECTOR), then of the first search (which loads the slots).
+first_access() {
+	local bench=$1
+	shift
+	umount "$mnt"
+	settle
+	mount -t vexfs "$dev" "$mnt"
+	python3 -c 'import os, sys, time
+sys.path.insert(0, sys.argv[1])
+import vexfs_ioctl as vx
+c, dim, n = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+name = os.path.join(c, str(n // 2))
+t0 = time.perf_counter()
+os.stat(name)
+t1 = time.perf_counter()
+fd = os.open(name, os.O_RDONLY)
+vec, _, _ = vx.get_vector(fd, dim)
+t2 = time.perf_counter()
+os.close(fd)
+dfd = os.open(c, os.O_RDONLY | os.O_DIRECTORY)
+vx.search(dfd, vec, 10)
+t3 = time.perf_counter()
+print("%s: first access after a mount: name lookup %.1f ms, vector read %.1f ms, first search %.2f s"
+      % (sys.argv[5], 1000 * (t1 - t0), 1000 * (t2 - t1), t3 - t2))' "$repo/tests/vm" "$mnt/c" "$@" "$bench"
+}

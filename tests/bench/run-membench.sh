@@ -29,12 +29,6 @@ read -r -a sets <<<"${VEXFS_MEMBENCH_SETS:-96:200000 768:50000 96:20000:index}"
 data=${VEXFS_MEMBENCH_DATA:-$repo/build/data}
 vexfsctl=$repo/build/bin/vexfsctl
 
-settle() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	sleep 1
-}
-
 # measure DIM N INDEX: prints one result line.
 measure() {
 	local dim=$1 n=$2 index=$3 file size before searched named cache_before cache_after
@@ -81,34 +75,8 @@ with open(sys.argv[4], "rb") as f:
 		$(((searched - before) / n)) $(((named - before) / n)) \
 		$(((searched - before) >> 10)) $(((named - before) >> 10)) \
 		$(((cache_after - cache_before) >> 10)) $((held >> 10)) $((held / n))
-	first_access "$dim" "$n"
+	first_access membench "$dim" "$n"
 	bench_unmount
-}
-
-# first_access DIM N: after a remount with the caches dropped, the time of
-# one name lookup, then of reading that file's vector (open and
-# GET_VECTOR), then of the first search (which loads the slots).
-first_access() {
-	umount "$mnt"
-	settle
-	mount -t vexfs "$dev" "$mnt"
-	python3 -c 'import os, sys, time
-sys.path.insert(0, sys.argv[1])
-import vexfs_ioctl as vx
-c, dim, n = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-name = os.path.join(c, str(n // 2))
-t0 = time.perf_counter()
-os.stat(name)
-t1 = time.perf_counter()
-fd = os.open(name, os.O_RDONLY)
-vec, _, _ = vx.get_vector(fd, dim)
-t2 = time.perf_counter()
-os.close(fd)
-dfd = os.open(c, os.O_RDONLY | os.O_DIRECTORY)
-vx.search(dfd, vec, 10)
-t3 = time.perf_counter()
-print("membench: first access after a mount: name lookup %.0f ms, vector read %.1f ms, first search %.2f s"
-      % (1000 * (t1 - t0), 1000 * (t2 - t1), t3 - t2))' "$repo/tests/vm" "$mnt/c" "$dim" "$n"
 }
 
 bench_load_vexfs

@@ -53,3 +53,4 @@ done
 rm -f "$work/step.fvecs"
 echo "scalebench: last step / first step: $(awk -v a="$first" -v b="$last" 'BEGIN { printf "%.2f", b / a }')"
 echo "scalebench: $(find "$mnt/c" -maxdepth 1 -type f | wc -l) files in the collection"
+first_access scalebench "$dim" "$n"

@@ -45,10 +45,15 @@ populate() {
 		head -c $((i * 1531)) /dev/urandom >"$m/a/file$i"
 	done
 	head -c 200000 /dev/urandom >"$m/a/b/c/big"
-	# Past one leaf of its hash tree: a root above leaves.
+	# Past one leaf of its hash tree (a root above leaves): 200 files,
+	# then 500 more names, hard links to the first, which take no inode.
 	python3 -c 'import os, sys
-for i in range(700):
-    open(os.path.join(sys.argv[1], "entry-%03d-%s" % (i, "n" * (i % 40))), "w").write(str(i) if i < 200 else "")' "$m/wide"
+def name(i):
+    return os.path.join(sys.argv[1], "entry-%03d-%s" % (i, "n" * (i % 40)))
+for i in range(200):
+    open(name(i), "w").write(str(i))
+for i in range(200, 700):
+    os.link(name(0), name(i))' "$m/wide"
 	# Scattered blocks: an extent tree deeper than the inode's root.
 	python3 -c 'import os, sys
 fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)

@@ -73,6 +73,10 @@ check "run the workload and record its writes" record_workload || {
 	exit 1
 }
 log "crash points in the log: $($POWERCUT points "$WORK/log.img" | wc -w)"
+# The collection's batches make it a hashed directory: the crash points
+# cover its tree's creation and splits, and fsck checks the tree at each.
+hashed_dirs() { "$(fsck_bin)" -nfv "$1" | awk '/hashed directories/ { print $1 }'; }
+check "the workload's collection has a hash tree" test "$(hashed_dirs "$WORK/data.img")" -ge 1
 
 section "replay to every crash point"
 check_points() {
