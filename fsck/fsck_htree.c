@@ -119,7 +119,8 @@ static bool read_tree_block(struct htree_check *c, uint32_t n, uint8_t *block)
 		return broken(c, "has a block missing", n);
 	if (!fsck_data_block_valid(c->f, pblk, 1) ||
 	    fsck_read_block(c->f, pblk, block) ||
-	    !vexfs_block_sealed_ok(block, VEXFS_HTREE_MAGIC, pblk))
+	    !vexfs_block_sealed_ok(block, n ? VEXFS_HTREE_MAGIC :
+					      VEXFS_HTREE_HEAD_MAGIC, pblk))
 		return broken(c, "has a block that is not a tree block", n);
 	return true;
 }
@@ -298,17 +299,48 @@ static int entry_pairs(struct htree_check *c, struct pairs *out)
 	return ret;
 }
 
+static void pairs_sort(struct pairs *p)
+{
+	if (p->n)
+		qsort(p->v, p->n, sizeof(*p->v), pair_cmp);
+}
+
 static bool same_pairs(struct pairs *a, struct pairs *b)
 {
-	qsort(a->v, a->n, sizeof(*a->v), pair_cmp);
-	qsort(b->v, b->n, sizeof(*b->v), pair_cmp);
+	pairs_sort(a);
+	pairs_sort(b);
 	return a->n == b->n && (!a->n || !memcmp(a->v, b->v, a->n * sizeof(*a->v)));
 }
 
 /* Pairs a rebuilt node holds: room left for inserts before it splits. */
 #define REBUILD_FILL	(VEXFS_HTREE_PAIRS * 3 / 4)
 
-/* Node k of the rebuilt tree: at VEXFS_HTREE_LBLK + k, mapped if need be. */
+static void note_end(struct fsck *f, void *arg, uint32_t lblk, uint64_t pblk,
+		     uint32_t len)
+{
+	uint64_t *end = arg;
+
+	(void)f;
+	(void)pblk;
+	if ((uint64_t)lblk + len > *end)
+		*end = (uint64_t)lblk + len;
+}
+
+/* One past the last block the directory maps. */
+static uint64_t mapped_end(struct htree_check *c)
+{
+	uint64_t end = 0;
+	struct fsck_walk w = { .extent = note_end, .arg = &end };
+
+	fsck_extent_walk(c->f, &c->raw, &w);
+	return end;
+}
+
+/*
+ * Node k of the rebuilt tree: at VEXFS_HTREE_LBLK + k, mapped if need be.
+ * A block is only ever appended past every mapped one: a hole inside the
+ * tree's blocks (a lost extent) cannot be filled, and the rebuild fails.
+ */
 static int node_block(struct htree_check *c, uint32_t k, uint64_t *pblk)
 {
 	uint64_t goal;
@@ -317,6 +349,8 @@ static int node_block(struct htree_check *c, uint32_t k, uint64_t *pblk)
 		return -1;
 	if (*pblk)
 		return 0;
+	if (VEXFS_HTREE_LBLK + (uint64_t)k < mapped_end(c))
+		return -1;
 	goal = c->f->l.data_start;
 	if (k && !fsck_bmap(c->f, &c->raw, VEXFS_HTREE_LBLK + k - 1, &goal) &&
 	    goal)
@@ -338,7 +372,8 @@ static int write_node(struct htree_check *c, uint32_t k, uint8_t *block)
 
 	if (node_block(c, k, &pblk))
 		return -1;
-	vexfs_block_seal(block, VEXFS_HTREE_MAGIC, pblk);
+	vexfs_block_seal(block, k ? VEXFS_HTREE_MAGIC : VEXFS_HTREE_HEAD_MAGIC,
+			 pblk);
 	return fsck_write_block(c->f, pblk, block);
 }
 
@@ -389,7 +424,7 @@ static int rebuild(struct htree_check *c, struct pairs *entries)
 	/* blocks are appended in order: the head's first */
 	if (node_block(c, 0, &pblk))
 		return -1;
-	qsort(entries->v, entries->n, sizeof(*entries->v), pair_cmp);
+	pairs_sort(entries);
 	for (;;) {
 		up.n = 0;
 		ret = write_level(c, &level, (uint16_t)depth, &next, &up);
@@ -402,7 +437,7 @@ static int rebuild(struct htree_check *c, struct pairs *entries)
 		depth++;
 	}
 	free(level.v);
-	if (ret || depth > VEXFS_HTREE_MAX_LEVEL)
+	if (ret || depth > VEXFS_HTREE_MAX_LEVEL || next - 1 > VEXFS_HTREE_MAX_NODES)
 		return -1;
 	memset(c->head, 0, sizeof(c->head));
 	h->h_root = htole32(next - 1);
@@ -464,6 +499,19 @@ static struct htree_check *check_start(struct fsck *f, uint64_t dir,
 	return c;
 }
 
+/* A module without trees must not mount a filesystem that has one. */
+static void check_feature(struct fsck *f, uint64_t dir)
+{
+	uint64_t incompat = le64toh(f->sb.s_feature_incompat);
+
+	if ((incompat & VEXFS_FEATURE_INCOMPAT_HTREE) ||
+	    !fsck_fixable(f, "Directory inode %" PRIu64 " has a hash tree, but the superblock lacks the hash tree feature.  Set it.",
+			  dir))
+		return;
+	f->sb.s_feature_incompat = htole64(incompat | VEXFS_FEATURE_INCOMPAT_HTREE);
+	f->super_dirty = true;
+}
+
 void fsck_htree_check(struct fsck *f, uint64_t dir)
 {
 	struct pairs entries = { 0 };
@@ -471,12 +519,14 @@ void fsck_htree_check(struct fsck *f, uint64_t dir)
 	bool sound;
 
 	f->stats.htrees++;
+	check_feature(f, dir);
 	c = check_start(f, dir, &entries, &sound);
 	if (!c)
 		return;
+	/* the blocks it rewrites may be another owner's too: not then */
 	if ((!sound || !tree_matches(c, &entries)) &&
-	    fsck_fixable(f, "Directory inode %" PRIu64 ": its hash tree %s (node %u).  Rebuild it.",
-			 dir, c->fault, c->fault_node) &&
+	    fsck_fixable_unshared(f, "Directory inode %" PRIu64 ": its hash tree %s (node %u).  Rebuild it.",
+				  dir, c->fault, c->fault_node) &&
 	    rebuild(c, &entries))
 		fsck_fix_failed(f);
 	check_free(c, &entries);
@@ -489,6 +539,8 @@ int fsck_htree_refresh(struct fsck *f, uint64_t dir)
 	bool sound;
 	int ret = 0;
 
+	if (f->dup_blocks)
+		return -1;
 	c = check_start(f, dir, &entries, &sound);
 	if (!c)
 		return -1;

@@ -641,7 +641,8 @@ static int vexfs_dir_to_htree(struct inode *dir)
 	struct vexfs_htree t;
 	int err;
 
-	err = vexfs_htree_create(dir, &t);
+	err = vexfs_super_add_incompat(dir->i_sb, VEXFS_FEATURE_INCOMPAT_HTREE) ?:
+	      vexfs_htree_create(dir, &t);
 	for (lblk = 0; !err && lblk < nblocks; lblk++) {
 		struct buffer_head *bh = vexfs_dir_bread(dir, lblk);
 		unsigned int off;
@@ -667,7 +668,9 @@ static int vexfs_dir_to_htree(struct inode *dir)
 	if (t.head)
 		vexfs_htree_close(&t);
 	if (err) {
-		vexfs_truncate_blocks(dir, VEXFS_HTREE_LBLK);
+		if (vexfs_truncate_blocks(dir, VEXFS_HTREE_LBLK))
+			vexfs_journal_abort(dir->i_sb, err,
+					    "dropping a hash tree half made");
 		return err;
 	}
 	VEXFS_I(dir)->flags |= VEXFS_INODE_HTREE;
@@ -907,8 +910,8 @@ static int vexfs_unindex(struct inode *dir, struct vexfs_htree *t, u32 hash,
 	struct vexfs_dir_slot *slot;
 
 	if (t->head)
-		return vexfs_htree_remove(t, hash, spot->lblk) ?:
-		       vexfs_htree_room_add(t, spot->lblk);
+		return vexfs_htree_room_add(t, spot->lblk) ?:
+		       vexfs_htree_remove(t, hash, spot->lblk);
 	idx = VEXFS_I(dir)->dir_index;
 	slot = vexfs_index_find(idx, name);
 	rhashtable_remove_fast(&idx->names, &slot->node, vexfs_dir_params);

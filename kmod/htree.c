@@ -29,6 +29,7 @@ static int vexfs_htree_bad(struct vexfs_htree *t, const char *what, u32 n)
 	return -EUCLEAN;
 }
 
+/* The tree's block n: the head (0, its own magic) or a node. */
 static struct buffer_head *vexfs_htree_bread(struct inode *dir, u32 n)
 {
 	u64 pblk;
@@ -43,14 +44,20 @@ static struct buffer_head *vexfs_htree_bread(struct inode *dir, u32 n)
 			      dir->i_ino, n);
 		return ERR_PTR(-EUCLEAN);
 	}
-	return vexfs_bread_meta(dir->i_sb, pblk, VEXFS_HTREE_MAGIC);
+	return vexfs_bread_meta(dir->i_sb, pblk, n ? VEXFS_HTREE_MAGIC :
+						  VEXFS_HTREE_HEAD_MAGIC);
 }
 
-static bool vexfs_head_ok(const struct vexfs_htree_head *h)
+/*
+ * The head's numbers in range; its nodes no more than the blocks the
+ * directory holds, which bounds any walk of a crafted tree.
+ */
+static bool vexfs_head_ok(struct inode *dir, const struct vexfs_htree_head *h)
 {
 	u32 nodes = le32_to_cpu(h->h_nodes), root = le32_to_cpu(h->h_root);
+	u64 held = dir->i_blocks >> (VEXFS_BLOCK_SHIFT - 9);
 
-	return nodes && nodes <= VEXFS_HTREE_MAX_NODES && root &&
+	return nodes && nodes <= VEXFS_HTREE_MAX_NODES && nodes < held && root &&
 	       root <= nodes &&
 	       le32_to_cpu(h->h_level) <= VEXFS_HTREE_MAX_LEVEL &&
 	       le32_to_cpu(h->h_rooms) <= VEXFS_HTREE_ROOMS;
@@ -65,7 +72,7 @@ int vexfs_htree_open(struct inode *dir, struct vexfs_htree *t)
 	if (IS_ERR(t->head_bh))
 		return PTR_ERR(t->head_bh);
 	h = (struct vexfs_htree_head *)t->head_bh->b_data;
-	if (!vexfs_head_ok(h)) {
+	if (!vexfs_head_ok(dir, h)) {
 		brelse(t->head_bh);
 		return vexfs_htree_bad(t, "head is invalid", 0);
 	}
@@ -226,6 +233,10 @@ static struct buffer_head *vexfs_htree_next(struct vexfs_htree *t,
 		return NULL;
 	if (++*steps > vexfs_htree_nodes(t))
 		return ERR_PTR(vexfs_htree_bad(t, "level loops", next));
+	/* A run of equal hashes a crafted tree makes long: stay killable. */
+	cond_resched();
+	if (fatal_signal_pending(current))
+		return ERR_PTR(-EINTR);
 	bh = vexfs_htree_node(t, next, 0);
 	if (IS_ERR(bh))
 		return bh;
@@ -238,13 +249,15 @@ static struct buffer_head *vexfs_htree_next(struct vexfs_htree *t,
 
 /*
  * Call fn(arg, block) for each pair of hash, in order, until it returns
- * nonzero (its value is returned) or the pairs run out (0). A pair
- * naming a block past the directory's entries is corruption.
+ * nonzero (its value is returned) or the pairs run out (0); a block named
+ * by the pair before is not searched again. A pair naming a block past
+ * the directory's entries is corruption.
  */
 int vexfs_htree_find(struct vexfs_htree *t, u32 hash,
 		     int (*fn)(void *arg, u32 block), void *arg)
 {
 	u32 nblocks = t->dir->i_size >> VEXFS_BLOCK_SHIFT, steps = 0;
+	u32 searched = U32_MAX;
 	struct vexfs_htree_path path;
 	struct buffer_head *bh;
 	int ret;
@@ -270,6 +283,9 @@ int vexfs_htree_find(struct vexfs_htree *t, u32 hash,
 						      block);
 				goto out;
 			}
+			if (block == searched)
+				continue;
+			searched = block;
 			ret = fn(arg, block);
 			if (ret)
 				goto out;
@@ -298,30 +314,64 @@ static int vexfs_htree_dirty(struct vexfs_htree *t, struct buffer_head *bh)
 	return vexfs_dirty_meta(t->dir->i_sb, bh, VEXFS_HTREE_MAGIC);
 }
 
-/* Map and zero the tree's block n; the caller fills and dirties it. */
-static struct buffer_head *vexfs_htree_new_block(struct inode *dir, u32 n)
+static int vexfs_head_dirty(struct vexfs_htree *t)
 {
+	return vexfs_dirty_meta(t->dir->i_sb, t->head_bh, VEXFS_HTREE_HEAD_MAGIC);
+}
+
+/*
+ * Before changing the tree: the credits the change may need, so that it
+ * fails, if at all, before anything changed rather than half done.
+ */
+static int vexfs_htree_reserve(struct vexfs_htree *t, int credits)
+{
+	struct super_block *sb = t->dir->i_sb;
+
+	return vexfs_journal_reserve(vexfs_journal_in_handle(sb) ?
+				     journal_current_handle() : NULL, credits);
+}
+
+/*
+ * Map the tree's block n, which must be a block of its own: one already
+ * mapped there (left by an insert that failed) must not be a block the
+ * caller holds, or zeroing it would wipe that block in memory. Without
+ * held (a new tree), nothing may be mapped there yet.
+ */
+static struct buffer_head *vexfs_htree_new_block(struct vexfs_htree *t, u32 n,
+						 struct buffer_head **held,
+						 int nheld)
+{
+	struct inode *dir = t->dir;
 	u64 pblk;
 	u32 len;
 	bool new;
-	int err;
+	int err, i;
 
 	err = vexfs_map_alloc(dir, VEXFS_HTREE_LBLK + n, 1, &pblk, &len, &new);
 	if (err)
 		return ERR_PTR(err);
+	if (!new && !held)
+		return ERR_PTR(vexfs_htree_bad(t, "block mapped before the tree", n));
+	for (i = 0; !new && i < nheld; i++)
+		if (held[i] && held[i]->b_blocknr == pblk)
+			return ERR_PTR(vexfs_htree_bad(t, "maps a block twice", n));
 	return vexfs_new_meta(dir->i_sb, pblk);
 }
 
-static void vexfs_pair_insert(struct vexfs_htree_node *node, u32 at,
-			      u32 hash, u32 ptr)
+static int vexfs_pair_insert(struct vexfs_htree *t,
+			     struct vexfs_htree_node *node, u32 at,
+			     u32 hash, u32 ptr)
 {
 	u32 count = le16_to_cpu(node->n_count);
 
+	if (at > count || count >= VEXFS_HTREE_PAIRS)
+		return vexfs_htree_bad(t, "node changed under an insert", 0);
 	memmove(&node->n_pair[at + 1], &node->n_pair[at],
 		(count - at) * sizeof(node->n_pair[0]));
 	node->n_pair[at].p_hash = cpu_to_le32(hash);
 	node->n_pair[at].p_ptr = cpu_to_le32(ptr);
 	node->n_count = cpu_to_le16(count + 1);
+	return 0;
 }
 
 /*
@@ -362,26 +412,36 @@ static u32 vexfs_splits_needed(const struct vexfs_htree_path *path)
 
 /*
  * Make the nodes an insert needs before changing anything, so that
- * running out of space fails the insert with the tree untouched.
+ * running out of space fails the insert with the tree untouched. No
+ * fresh node may be a block the insert holds (the head, its path).
  */
-static int vexfs_htree_prepare(struct vexfs_htree *t, u32 need,
+static int vexfs_htree_prepare(struct vexfs_htree *t,
+			       struct vexfs_htree_path *path, u32 need,
 			       struct buffer_head **fresh)
 {
-	u32 first = vexfs_htree_nodes(t) + 1, i;
+	struct buffer_head *held[VEXFS_HTREE_MAX_LEVEL + 2 + VEXFS_HTREE_MAX_LEVEL + 2];
+	u32 first = vexfs_htree_nodes(t) + 1, i, nheld = 0;
 
 	if (need > VEXFS_HTREE_MAX_NODES - vexfs_htree_nodes(t) ||
 	    (need > vexfs_htree_level(t) + 1 &&
 	     vexfs_htree_level(t) == VEXFS_HTREE_MAX_LEVEL))
 		return -ENOSPC;
+	held[nheld++] = t->head_bh;
+	for (i = 0; i <= path->top; i++)
+		held[nheld++] = path->bh[i];
 	for (i = 0; i < need; i++) {
-		fresh[i] = vexfs_htree_new_block(t->dir, first + i);
+		fresh[i] = vexfs_htree_new_block(t, first + i, held, nheld);
 		if (IS_ERR(fresh[i])) {
 			int err = PTR_ERR(fresh[i]);
 
-			while (i--)
+			fresh[i] = NULL;
+			while (i--) {
 				brelse(fresh[i]);
+				fresh[i] = NULL;
+			}
 			return err;
 		}
+		held[nheld++] = fresh[i];
 	}
 	return 0;
 }
@@ -399,11 +459,12 @@ static int vexfs_htree_new_root(struct vexfs_htree *t,
 
 	root->n_level = cpu_to_le16(path->top + 1);
 	root->n_low = low;
-	vexfs_pair_insert(root, 0, le32_to_cpu(low), path->n[path->top]);
-	vexfs_pair_insert(root, 1, hash, ptr);
 	t->head->h_root = cpu_to_le32(n);
 	t->head->h_level = cpu_to_le32(path->top + 1);
-	return vexfs_htree_dirty(t, bh);
+	return vexfs_pair_insert(t, root, 0, le32_to_cpu(low),
+				 path->n[path->top]) ?:
+	       vexfs_pair_insert(t, root, 1, hash, ptr) ?:
+	       vexfs_htree_dirty(t, bh);
 }
 
 /*
@@ -426,15 +487,15 @@ static int vexfs_htree_put(struct vexfs_htree *t,
 		err = vexfs_htree_access(t, path->bh[level]);
 		if (err)
 			return err;
-		if (le16_to_cpu(node->n_count) < VEXFS_HTREE_PAIRS) {
-			vexfs_pair_insert(node, at, hash, ptr);
-			return vexfs_htree_dirty(t, path->bh[level]);
-		}
+		if (le16_to_cpu(node->n_count) < VEXFS_HTREE_PAIRS)
+			return vexfs_pair_insert(t, node, at, hash, ptr) ?:
+			       vexfs_htree_dirty(t, path->bh[level]);
 		n = base + 1 + used;
 		right = vexfs_node_of(fresh[used++]);
 		at = vexfs_node_split(node, right, n, at, &into_right);
-		vexfs_pair_insert(into_right ? right : node, at, hash, ptr);
-		err = vexfs_htree_dirty(t, path->bh[level]) ?:
+		err = vexfs_pair_insert(t, into_right ? right : node, at, hash,
+					ptr) ?:
+		      vexfs_htree_dirty(t, path->bh[level]) ?:
 		      vexfs_htree_dirty(t, fresh[used - 1]);
 		if (err)
 			return err;
@@ -445,6 +506,16 @@ static int vexfs_htree_put(struct vexfs_htree *t,
 	}
 	return vexfs_htree_new_root(t, path, fresh[used], base + 1 + used,
 				    hash, ptr);
+}
+
+/*
+ * Credits an insert along path may use: its path and head, and for each
+ * node it makes the node and its allocation (a bitmap block, an extent
+ * path).
+ */
+static int vexfs_insert_credits(const struct vexfs_htree_path *path, u32 need)
+{
+	return path->top + 2 + need * (1 + VEXFS_CREDITS_ALLOC);
 }
 
 int vexfs_htree_insert(struct vexfs_htree *t, u32 hash, u32 block)
@@ -458,21 +529,24 @@ int vexfs_htree_insert(struct vexfs_htree *t, u32 hash, u32 block)
 	if (err)
 		return err;
 	need = vexfs_splits_needed(&path);
-	err = vexfs_htree_prepare(t, need, fresh) ?:
+	err = vexfs_htree_reserve(t, vexfs_insert_credits(&path, need)) ?:
+	      vexfs_htree_prepare(t, &path, need, fresh) ?:
 	      vexfs_htree_access(t, t->head_bh);
 	if (err)
 		goto out;
+	/* From here on a failure leaves half a change: end the journal. */
 	at = vexfs_pair_bound(vexfs_node_of(path.bh[0]), hash, false);
 	err = vexfs_htree_put(t, &path, fresh, hash, block, at);
 	if (!err) {
 		le32_add_cpu(&t->head->h_nodes, need);
 		le64_add_cpu(&t->head->h_names, 1);
-		err = vexfs_htree_dirty(t, t->head_bh);
+		err = vexfs_head_dirty(t);
 	}
+	if (err)
+		vexfs_journal_abort(t->dir->i_sb, err, "inserting in a hash tree");
 out:
 	for (i = 0; i < need; i++)
-		if (!IS_ERR_OR_NULL(fresh[i]))
-			brelse(fresh[i]);
+		brelse(fresh[i]);
 	vexfs_path_put(&path);
 	return err;
 }
@@ -512,7 +586,8 @@ int vexfs_htree_remove(struct vexfs_htree *t, u32 hash, u32 block)
 		i = 0;
 	}
 found:
-	err = vexfs_htree_access(t, bh) ?: vexfs_htree_access(t, t->head_bh);
+	err = vexfs_htree_reserve(t, 2) ?:
+	      vexfs_htree_access(t, bh) ?: vexfs_htree_access(t, t->head_bh);
 	if (!err) {
 		struct vexfs_htree_node *leaf = vexfs_node_of(bh);
 		u32 count = le16_to_cpu(leaf->n_count);
@@ -522,7 +597,7 @@ found:
 		leaf->n_count = cpu_to_le16(count - 1);
 		le64_add_cpu(&t->head->h_names, -1);
 		err = vexfs_htree_dirty(t, bh) ?:
-		      vexfs_htree_dirty(t, t->head_bh);
+		      vexfs_head_dirty(t);
 	}
 	brelse(bh);
 	return err;
@@ -558,7 +633,7 @@ int vexfs_htree_room_drop(struct vexfs_htree *t)
 	if (err)
 		return err;
 	le32_add_cpu(&t->head->h_rooms, -1);
-	return vexfs_htree_dirty(t, t->head_bh);
+	return vexfs_head_dirty(t);
 }
 
 int vexfs_htree_room_add(struct vexfs_htree *t, u32 block)
@@ -576,7 +651,7 @@ int vexfs_htree_room_add(struct vexfs_htree *t, u32 block)
 		return err;
 	t->head->h_room[rooms] = cpu_to_le32(block);
 	t->head->h_rooms = cpu_to_le32(rooms + 1);
-	return vexfs_htree_dirty(t, t->head_bh);
+	return vexfs_head_dirty(t);
 }
 
 /*
@@ -593,10 +668,13 @@ int vexfs_htree_create(struct inode *dir, struct vexfs_htree *t)
 
 	t->dir = dir;
 	t->head = NULL;
-	t->head_bh = vexfs_htree_new_block(dir, 0);
+	err = vexfs_htree_reserve(t, 3 + 2 * VEXFS_CREDITS_ALLOC);
+	if (err)
+		return err;
+	t->head_bh = vexfs_htree_new_block(t, 0, NULL, 0);
 	if (IS_ERR(t->head_bh))
 		return PTR_ERR(t->head_bh);
-	root = vexfs_htree_new_block(dir, 1);
+	root = vexfs_htree_new_block(t, 1, NULL, 0);
 	if (IS_ERR(root)) {
 		brelse(t->head_bh);
 		return PTR_ERR(root);
@@ -612,7 +690,7 @@ int vexfs_htree_create(struct inode *dir, struct vexfs_htree *t)
 	t->head = h;
 	t->key.key[0] = key[0];
 	t->key.key[1] = key[1];
-	err = err ?: vexfs_htree_dirty(t, t->head_bh);
+	err = err ?: vexfs_head_dirty(t);
 	if (err) {
 		brelse(t->head_bh);
 		t->head = NULL;

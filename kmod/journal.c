@@ -456,6 +456,8 @@ static struct vexfs_seal vexfs_seals[] = {
 	VEXFS_SEAL(VEXFS_DIR_MAGIC),
 	VEXFS_SEAL(VEXFS_EXTENT_MAGIC),
 	VEXFS_SEAL(VEXFS_XATTR_MAGIC),
+	VEXFS_SEAL(VEXFS_HTREE_HEAD_MAGIC),
+	VEXFS_SEAL(VEXFS_HTREE_MAGIC),
 };
 
 static struct vexfs_seal *vexfs_seal_of(u32 magic)

@@ -82,6 +82,30 @@ static int vexfs_write_super(struct super_block *sb, bool clean, bool wait)
 	return err;
 }
 
+/*
+ * Set an incompatible feature before the first structure that needs it
+ * is written: the superblock is on disk before the journal can commit
+ * that structure, so no module that lacks the feature mounts it.
+ */
+int vexfs_super_add_incompat(struct super_block *sb, u64 feature)
+{
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+	struct vexfs_super_block *raw = sbi->raw;
+	int err;
+
+	if (le64_to_cpu(READ_ONCE(raw->s_feature_incompat)) & feature)
+		return 0;
+	lock_buffer(sbi->sbh);
+	raw->s_feature_incompat =
+		cpu_to_le64(le64_to_cpu(raw->s_feature_incompat) | feature);
+	unlock_buffer(sbi->sbh);
+	err = vexfs_write_super(sb, false, true);
+	if (err)
+		pr_err("%pg: cannot write the superblock's features (%d)\n",
+		       sb->s_bdev, err);
+	return err;
+}
+
 static int vexfs_sync_fs(struct super_block *sb, int wait)
 {
 	int err;

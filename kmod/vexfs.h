@@ -93,6 +93,9 @@ static inline struct vexfs_inode_info *VEXFS_I(struct inode *inode)
 #define VEXFS_GFP_USER_SIZED	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 #define VEXFS_GFP_NOFS_SIZED	(GFP_NOFS | __GFP_ACCOUNT | __GFP_NOWARN)
 
+/* super.c */
+int vexfs_super_add_incompat(struct super_block *sb, u64 feature);
+
 /* Report an inconsistency found on disk; the caller returns -EUCLEAN. */
 #define vexfs_corrupt(sb, fmt, ...) \
 	pr_err_ratelimited("%pg: corrupted: " fmt "\n", (sb)->s_bdev, ##__VA_ARGS__)

@@ -53,7 +53,9 @@
 #define VEXFS_FEATURE_COMPAT_SUPP	0ull
 #define VEXFS_FEATURE_RO_COMPAT_SUPP	0ull
 #define VEXFS_FEATURE_INCOMPAT_EXTENTS	(1ull << 0)	/* files map blocks with extent trees */
-#define VEXFS_FEATURE_INCOMPAT_SUPP	VEXFS_FEATURE_INCOMPAT_EXTENTS
+#define VEXFS_FEATURE_INCOMPAT_HTREE	(1ull << 1)	/* directories with hash trees */
+#define VEXFS_FEATURE_INCOMPAT_SUPP \
+	(VEXFS_FEATURE_INCOMPAT_EXTENTS | VEXFS_FEATURE_INCOMPAT_HTREE)
 
 /* s_state */
 #define VEXFS_STATE_CLEAN	0x0001	/* unmounted cleanly */
@@ -217,9 +219,12 @@ struct vexfs_dirent {
  * node pairs are sorted by hash; equal hashes may span nodes. In a node
  * above the leaves a pair's hash is its child's n_low; every hash of a
  * subtree is at least its n_low and at most the next subtree's n_low.
- * Nodes are never freed or merged: a leaf emptied by deletes stays.
+ * Nodes are never freed or merged: a leaf emptied by deletes stays. The
+ * first directory to get a tree sets VEXFS_FEATURE_INCOMPAT_HTREE, so a
+ * module that does not know trees refuses the filesystem.
  */
-#define VEXFS_HTREE_MAGIC	0x45525448	/* "HTRE": head and nodes */
+#define VEXFS_HTREE_HEAD_MAGIC	0x44485448	/* "HTHD": the head */
+#define VEXFS_HTREE_MAGIC	0x45525448	/* "HTRE": a node */
 #define VEXFS_HTREE_LBLK	0x40000000u
 #define VEXFS_HTREE_MAX_NODES	0x00ffffffu
 #define VEXFS_HTREE_MAX_LEVEL	4		/* the root's level at most */

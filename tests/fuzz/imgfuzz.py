@@ -93,7 +93,7 @@ INODE = {name: (off, size) for name, off, size, _ in
 I_EXTENT_ROOT = INODE["i_extent_root"][0]
 F_COLLECTION, F_VTABLE, F_VINDEX = 1, 2, 4
 EXT_MAGIC = 0xF30B
-TAIL_KINDS = {0x504D4256, 0x54584556, 0x52494456, 0x52544156, 0x45525448}
+TAIL_KINDS = {0x504D4256, 0x54584556, 0x52494456, 0x52544156, 0x45525448, 0x44485448}
 F_HTREE = 8
 HTREE_LBLK = 0x40000000
 # struct vexfs_htree_head and struct vexfs_htree_node

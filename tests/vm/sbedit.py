@@ -96,7 +96,7 @@ INODE_SIZE = 256
 TAIL_SIZE = 8           # struct vexfs_block_tail: t_magic, t_checksum
 TAIL_MAGICS = {0x504D4256: "bitmap", 0x54584556: "extent",
                0x52494456: "dir", 0x52544156: "xattr",
-               0x45525448: "htree"}
+               0x45525448: "htree", 0x44485448: "htree head"}
 
 
 def inode_checksum_offset():

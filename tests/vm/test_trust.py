@@ -688,7 +688,15 @@ def logged_steps(top):
         finally:
             os.close(fd)
 
-    yield "create", lambda: os.close(os.open(os.path.join(d, "f"), os.O_CREAT | os.O_WRONLY))
+    def create(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY))
+
+    yield "create", lambda: create(os.path.join(d, "f"))
+    # g's one block is full: its next name gives it a hash tree; h's
+    # root leaf is full: its next name splits it under a new root.
+    yield "create: hash tree made", lambda: create(os.path.join(top, "g", "g%03d" % GROW_NAMES))
+    yield "create: root split", lambda: create(os.path.join(top, "h", "h%03d" % SPLIT_NAMES))
+    yield "unlink in a hash tree", lambda: os.unlink(os.path.join(top, "h", "h000"))
     yield "write", write_big
     yield "mkdir", lambda: os.mkdir(os.path.join(d, "s"))
     yield "xattr", lambda: os.setxattr(os.path.join(d, "f"), "user.k", b"v" * 300)
@@ -701,6 +709,24 @@ def logged_steps(top):
     yield "truncate", lambda: os.truncate(big, 4096)
     yield "rmdir", lambda: os.rmdir(os.path.join(d, "s"))
     yield "unlink big", lambda: os.unlink(big)
+
+
+# Names of four bytes (records of 24 bytes) that fill one directory block,
+# and the pairs that fill a hash tree's root leaf (VEXFS_HTREE_PAIRS).
+GROW_NAMES = 170
+SPLIT_NAMES = 509
+
+
+def hashed_base(top):
+    """g: one full block, linear; h: a hash tree whose root leaf is full."""
+    for prefix, count in (("g", GROW_NAMES), ("h", SPLIT_NAMES)):
+        os.mkdir(os.path.join(top, prefix))
+        for i in range(count):
+            path = os.path.join(top, prefix, "%s%03d" % (prefix, i))
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY))
+    # g must be one block still, h past one: else the steps miss their aim
+    assert os.stat(os.path.join(top, "g")).st_size == 4096
+    assert os.stat(os.path.join(top, "h")).st_size > 4096
 
 
 # Steps whose last work (freeing an inode as its last reference goes) may
@@ -739,6 +765,7 @@ def test_logging_failure(fs):
     sh("mount", "-t", "vexfs", dev, mnt)
     os.mkdir(os.path.join(mnt, "d"))
     collection(os.path.join(mnt, "c"))
+    hashed_base(mnt)
     sh("umount", mnt)
     sh("losetup", "-d", dev)
     unclean, unwritable, failed_at, nth = [], [], {}, 0
