@@ -47,9 +47,6 @@ struct vexfs_batch {
 	u32 bad;			/* first bad entry */
 };
 
-/* Names are ids in decimal: at most 20 digits. */
-#define VEXFS_NAME_MAX_DIGITS	20
-
 struct vexfs_id_pos {
 	u64 id;
 	u32 pos;
@@ -290,7 +287,7 @@ static u64 vexfs_batch_credits(const struct vexfs_batch *b,
 		       VEXFS_NAME_MAX_DIGITS;
 
 	return 2 * DIV_ROUND_UP(b->count * per_file, VEXFS_BLOCK_SIZE) +
-	       vexfs_dir_insert_credits(dir, b->count) +
+	       vexfs_dir_insert_credits(dir, b->ids, b->count) +
 	       VEXFS_CREDITS_BATCH_FILE;
 }
 

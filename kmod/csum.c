@@ -13,12 +13,6 @@
 #include <linux/crc32c.h>
 #include "vexfs.h"
 
-/* Past jbd2's own private bits, which it sets on journalled buffers. */
-enum vexfs_bh_state_bits {
-	BH_Vexfs_Verified = BH_JBDPrivateStart,
-};
-
-BUFFER_FNS(Vexfs_Verified, vexfs_verified)
 
 u32 vexfs_super_csum(const struct vexfs_super_block *raw)
 {
@@ -83,6 +77,7 @@ struct buffer_head *vexfs_bread_meta(struct super_block *sb, u64 blocknr,
 		return ERR_PTR(-ENOMEM);
 	if (!buffer_uptodate(bh)) {
 		clear_buffer_vexfs_verified(bh);
+		clear_buffer_vexfs_checked(bh);
 		if (bh_read(bh, 0) < 0) {
 			brelse(bh);
 			return ERR_PTR(-EIO);
@@ -132,6 +127,7 @@ struct buffer_head *vexfs_new_meta(struct super_block *sb, u64 blocknr)
 		return ERR_PTR(err);
 	}
 	memset(bh->b_data, 0, bh->b_size);
+	clear_buffer_vexfs_checked(bh);
 	set_buffer_uptodate(bh);
 	set_buffer_vexfs_verified(bh);
 	unlock_buffer(bh);

@@ -21,6 +21,7 @@
 #include <linux/jhash.h>
 #include <linux/rhashtable.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include "vexfs.h"
 #include "htree.h"
 
@@ -543,10 +544,33 @@ static int vexfs_hashed_find(struct vexfs_htree *t, const struct qstr *name,
 	return 0;
 }
 
+/* The room a hashed directory's last insert left, if it is in lblk. */
+static bool vexfs_room_known(struct inode *dir, u32 lblk,
+			     struct vexfs_dir_room *room)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+
+	if (!vi->room_slack || vi->room_lblk != lblk)
+		return false;
+	*room = (struct vexfs_dir_room){ vi->room_off, vi->room_slack };
+	return true;
+}
+
+static void vexfs_room_remember(struct inode *dir, u32 lblk,
+				const struct vexfs_dir_room *room)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+
+	vi->room_lblk = lblk;
+	vi->room_off = room->off;
+	vi->room_slack = room->slack;
+}
+
 /*
  * An entry block of a hashed directory with room for need bytes, read and
  * taken into the transaction, with its room: the newest block the tree
- * remembers with room, else the last block, else a new one.
+ * remembers with room, else the last block, else a new one. The room the
+ * last insert left is known without a scan of its block.
  */
 static struct buffer_head *vexfs_hashed_room(struct vexfs_htree *t,
 					     unsigned int need, u32 *lblk,
@@ -576,7 +600,9 @@ static struct buffer_head *vexfs_hashed_room(struct vexfs_htree *t,
 		bh = vexfs_dir_bread(dir, *lblk);
 		if (IS_ERR(bh))
 			return bh;
-		err = vexfs_block_room(dir, *lblk, bh->b_data, room);
+		err = 0;
+		if (!vexfs_room_known(dir, *lblk, room))
+			err = vexfs_block_room(dir, *lblk, bh->b_data, room);
 		if (!err && room->slack >= need) {
 			err = vexfs_journal_access(dir->i_sb, bh);
 			if (!err)
@@ -593,10 +619,15 @@ static struct buffer_head *vexfs_hashed_room(struct vexfs_htree *t,
 	}
 }
 
+/*
+ * Name ino in a hashed directory. The caller holds dir's i_rwsem and
+ * found the name absent (the VFS's lookup, a batch's), so no second
+ * lookup is made here.
+ */
 static int vexfs_hashed_insert(struct inode *dir, const struct qstr *name,
 			       u64 ino, u8 type)
 {
-	struct vexfs_dir_spot spot;
+	unsigned int need = VEXFS_DIRENT_SIZE(name->len);
 	struct vexfs_dir_room room;
 	struct vexfs_htree t;
 	struct buffer_head *bh;
@@ -607,12 +638,7 @@ static int vexfs_hashed_insert(struct inode *dir, const struct qstr *name,
 	if (err)
 		return err;
 	hash = vexfs_htree_hash(&t, name->name, name->len);
-	err = vexfs_hashed_find(&t, name, hash, &spot);
-	if (err != -ENOENT) {
-		vexfs_htree_close(&t);
-		return err ?: -EEXIST;
-	}
-	bh = vexfs_hashed_room(&t, VEXFS_DIRENT_SIZE(name->len), &lblk, &room);
+	bh = vexfs_hashed_room(&t, need, &lblk, &room);
 	if (IS_ERR(bh)) {
 		vexfs_htree_close(&t);
 		return PTR_ERR(bh);
@@ -624,6 +650,11 @@ static int vexfs_hashed_insert(struct inode *dir, const struct qstr *name,
 				      type);
 		err = off < 0 ? off :
 		      vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
+		if (off >= 0) {
+			vexfs_room_after_insert(dir, lblk, bh->b_data, &room,
+						off, need);
+			vexfs_room_remember(dir, lblk, &room);
+		}
 	}
 	brelse(bh);
 	vexfs_htree_close(&t);
@@ -668,6 +699,7 @@ static int vexfs_dir_to_htree(struct inode *dir)
 	if (t.head)
 		vexfs_htree_close(&t);
 	if (err) {
+		VEXFS_I(dir)->leaf_n = 0;
 		if (vexfs_truncate_blocks(dir, VEXFS_HTREE_LBLK))
 			vexfs_journal_abort(dir->i_sb, err,
 					    "dropping a hash tree half made");
@@ -739,17 +771,52 @@ out_free:
 	return err;
 }
 
+static int vexfs_key_cmp(const void *a, const void *b)
+{
+	u32 x = *(const u32 *)a, y = *(const u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /*
- * Blocks of its name index that naming count files in dir may dirty: a
- * hashed directory's leaves (one a name, or all of them), the nodes their
- * splits add and their parents, the head; a small linear directory's
- * whole tree, made when it grows.
+ * The leaves of dir's tree that naming the ids (in decimal) would change,
+ * found by walking the tree for their keys, sorted: a run of ids shares a
+ * few, scattered ones take one each. Called under dir_lock.
  */
-u64 vexfs_dir_insert_credits(struct inode *dir, u32 count)
+static int vexfs_leaves_for_ids(struct vexfs_htree *t, const u64 *ids,
+				u32 count, u32 *leaves)
+{
+	char name[VEXFS_NAME_MAX_DIGITS + 1];
+	u32 *keys, i;
+	int err;
+
+	keys = kvmalloc_array(count, sizeof(*keys), VEXFS_GFP_USER_SIZED);
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < count; i++) {
+		int len = snprintf(name, sizeof(name), "%llu", ids[i]);
+
+		keys[i] = vexfs_htree_hash(t, name, len);
+	}
+	sort(keys, count, sizeof(*keys), vexfs_key_cmp, NULL);
+	err = vexfs_htree_leaves_for(t, keys, count, leaves);
+	kvfree(keys);
+	return err;
+}
+
+/*
+ * Blocks of its name index that naming files of the ids in dir may
+ * dirty: a hashed directory's leaves those names fall in, the nodes their
+ * splits add and their parents; a small linear directory's whole tree,
+ * made when it grows. An estimate, as the rest of a batch's: each insert
+ * still reserves what it needs.
+ */
+u64 vexfs_dir_insert_credits(struct inode *dir, const u64 *ids, u32 count)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
 	u64 splits = count / (VEXFS_HTREE_PAIRS / 2) + 1;
 	struct vexfs_htree t;
+	u32 leaves = count;
 	u64 credits;
 
 	mutex_lock(&vi->dir_lock);
@@ -758,8 +825,8 @@ u64 vexfs_dir_insert_credits(struct inode *dir, u32 count)
 	} else if (vexfs_htree_open(dir, &t)) {
 		credits = count;	/* the insert will meet the damage */
 	} else {
-		credits = min_t(u64, count, vexfs_htree_nodes(&t)) +
-			  2 * splits * (vexfs_htree_level(&t) + 2) + 1;
+		vexfs_leaves_for_ids(&t, ids, count, &leaves);
+		credits = leaves + 2 * splits * (vexfs_htree_level(&t) + 2) + 1;
 		vexfs_htree_close(&t);
 	}
 	mutex_unlock(&vi->dir_lock);
@@ -952,6 +1019,8 @@ int vexfs_delete_entry(struct inode *dir, const struct qstr *name)
 	if (!t.head)
 		vexfs_room_after_delete(&vi->dir_index->room[spot.lblk], prev,
 					vexfs_rec_slack(vexfs_rec(bh->b_data, prev)));
+	else if (vi->room_lblk == spot.lblk)
+		vi->room_slack = 0;	/* records merged: the room moved */
 	err = vexfs_dirty_meta(dir->i_sb, bh, VEXFS_DIR_MAGIC);
 	brelse(bh);
 	vexfs_dir_touch(dir);
@@ -999,20 +1068,16 @@ out:
 }
 
 /*
- * A hashed directory whose tree counts no names: its blocks must agree,
- * since a count that lies would let rmdir drop a directory that still
- * names files. An rmdir reads them all, as ext4's does.
+ * A hashed directory is empty when no block holds a name: its tree keeps
+ * no count, since one kept would cost every create a change to the head,
+ * and one that lied would let rmdir drop a directory that still names
+ * files. An rmdir reads the blocks up to the first name, as ext4's does.
  */
 static int vexfs_hashed_is_empty(struct inode *dir)
 {
 	u32 nblocks = dir->i_size >> VEXFS_BLOCK_SHIFT, lblk;
-	struct vexfs_htree t;
-	int ret = vexfs_htree_open(dir, &t);
+	int ret = 1;
 
-	if (ret)
-		return ret;
-	ret = vexfs_htree_names(&t) == 0;
-	vexfs_htree_close(&t);
 	for (lblk = 0; ret == 1 && lblk < nblocks; lblk++) {
 		struct buffer_head *bh = vexfs_dir_bread(dir, lblk);
 		unsigned int off;
@@ -1022,14 +1087,8 @@ static int vexfs_hashed_is_empty(struct inode *dir)
 			return PTR_ERR(bh);
 		for (off = 0; off < VEXFS_BLOCK_PAYLOAD; off += len) {
 			len = vexfs_rec_len(dir, lblk, bh->b_data, off);
-			if (len < 0) {
-				ret = len;
-				break;
-			}
-			if (vexfs_rec(bh->b_data, off)->d_ino) {
-				vexfs_corrupt(dir->i_sb, "directory %lu: its hash tree counts no names, block %u holds one",
-					      dir->i_ino, lblk);
-				ret = -EUCLEAN;
+			if (len < 0 || vexfs_rec(bh->b_data, off)->d_ino) {
+				ret = len < 0 ? len : 0;
 				break;
 			}
 		}

@@ -17,8 +17,10 @@
  *
  * The extent a lookup last found stays at hand (ext_cache): a run of
  * lookups in one extent (records of a vector table, entries of a
- * directory, blocks of a file) then reads no tree block. Growth only maps
- * holes, which leaves it true; truncation drops it.
+ * directory, blocks of a file) then reads no tree block. A directory's
+ * hash tree, past its entries, has a slot of its own, so that lookups
+ * going back and forth between the two keep both. Growth only maps holes,
+ * which leaves them true; truncation drops them.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -75,9 +77,20 @@ static void vexfs_node_init(struct vexfs_extent_header *eh, u16 max, u16 depth)
 	eh->eh_reserved[1] = 0;
 }
 
+static struct vexfs_extent_cache *vexfs_cache_of(struct inode *inode, u32 lblk)
+{
+	return &VEXFS_I(inode)->ext_cache[lblk >= VEXFS_HTREE_LBLK];
+}
+
+static void vexfs_cache_drop(struct inode *inode)
+{
+	VEXFS_I(inode)->ext_cache[0].len = 0;
+	VEXFS_I(inode)->ext_cache[1].len = 0;
+}
+
 void vexfs_extent_root_init(struct inode *inode)
 {
-	VEXFS_I(inode)->ext_cache.len = 0;
+	vexfs_cache_drop(inode);
 	memset(VEXFS_I(inode)->extent_root, 0, VEXFS_EXTENT_ROOT_SIZE);
 	vexfs_node_init(vexfs_root(inode), VEXFS_EXTENT_ROOT_MAX, 0);
 }
@@ -251,7 +264,7 @@ static u32 vexfs_next_start(struct vexfs_path *path, int depth)
 static bool vexfs_lookup_cached(struct inode *inode, u32 lblk, u64 *pblk,
 				u32 *len)
 {
-	struct vexfs_extent_cache *ec = &VEXFS_I(inode)->ext_cache;
+	struct vexfs_extent_cache *ec = vexfs_cache_of(inode, lblk);
 
 	if (lblk - ec->lblk >= ec->len)
 		return false;
@@ -282,7 +295,7 @@ static int vexfs_lookup_locked(struct inode *inode, u32 lblk, u64 *pblk,
 		u32 n = le32_to_cpu(ex->ee_len);
 
 		if (lblk - start < n) {
-			VEXFS_I(inode)->ext_cache = (struct vexfs_extent_cache){
+			*vexfs_cache_of(inode, lblk) = (struct vexfs_extent_cache){
 				.lblk = start, .len = n,
 				.pblk = le64_to_cpu(ex->ee_pblk),
 			};
@@ -617,7 +630,7 @@ int vexfs_truncate_blocks(struct inode *inode, u32 from)
 	int left;
 
 	mutex_lock(&vi->map_lock);
-	vi->ext_cache.len = 0;
+	vexfs_cache_drop(inode);
 	left = vexfs_trim_node(inode, root, from);
 	if (left == 0 && le16_to_cpu(root->eh_depth))
 		vexfs_node_init(root, VEXFS_EXTENT_ROOT_MAX, 0);

@@ -87,19 +87,36 @@ void vexfs_htree_close(struct vexfs_htree *t)
 	brelse(t->head_bh);
 }
 
+/*
+ * A name's key in the tree (its "hash", see vexfs_fs.h): a canonical
+ * decimal below 2^32 is its own key, any other name the low 32 bits of
+ * SipHash-2-4 under the tree's key.
+ */
 u32 vexfs_htree_hash(const struct vexfs_htree *t, const char *name,
 		     unsigned int len)
 {
+	u64 id = 0;
+	unsigned int i;
+
+	if (len && len <= 10 && (name[0] != '0' || len == 1)) {
+		for (i = 0; i < len && name[i] >= '0' && name[i] <= '9'; i++)
+			id = id * 10 + (name[i] - '0');
+		if (i == len && id <= U32_MAX)
+			return id;
+	}
 	return (u32)siphash(name, len, &t->key);
 }
 
 /*
  * A node's fields against its place: its level, a count a node of that
- * level may have, sorted pairs no lower than n_low, and children and
- * siblings that exist.
+ * level may have, a sibling that exists; with pairs, also sorted pairs no
+ * lower than n_low and children that exist. Those last hold for as long
+ * as the block stays in memory (the module's changes keep them, and the
+ * node count only grows), so they are checked once per read of it.
  */
 static bool vexfs_node_ok(struct vexfs_htree *t,
-			  const struct vexfs_htree_node *node, u32 level)
+			  const struct vexfs_htree_node *node, u32 level,
+			  bool pairs)
 {
 	u32 count = le16_to_cpu(node->n_count), nodes = vexfs_htree_nodes(t);
 	u32 prev = le32_to_cpu(node->n_low), i;
@@ -107,7 +124,7 @@ static bool vexfs_node_ok(struct vexfs_htree *t,
 	if (le16_to_cpu(node->n_level) != level || count > VEXFS_HTREE_PAIRS ||
 	    (level && !count) || le32_to_cpu(node->n_next) > nodes)
 		return false;
-	for (i = 0; i < count; i++) {
+	for (i = 0; pairs && i < count; i++) {
 		u32 hash = le32_to_cpu(node->n_pair[i].p_hash);
 		u32 ptr = le32_to_cpu(node->n_pair[i].p_ptr);
 
@@ -128,10 +145,12 @@ static struct buffer_head *vexfs_htree_node(struct vexfs_htree *t, u32 n,
 	bh = vexfs_htree_bread(t->dir, n);
 	if (IS_ERR(bh))
 		return bh;
-	if (!vexfs_node_ok(t, vexfs_node_of(bh), level)) {
+	if (!vexfs_node_ok(t, vexfs_node_of(bh), level,
+			   !buffer_vexfs_checked(bh))) {
 		brelse(bh);
 		return ERR_PTR(vexfs_htree_bad(t, "node is invalid", n));
 	}
+	set_buffer_vexfs_checked(bh);
 	return bh;
 }
 
@@ -173,15 +192,72 @@ static u32 vexfs_pair_bound(const struct vexfs_htree_node *node, u32 hash,
 }
 
 /*
+ * Remember the leaf a descent reached and the keys it alone takes: above
+ * its low, below the low of what follows it. Keys of a run (a batch of
+ * ids) then go straight to their leaf. A split forgets it.
+ */
+static void vexfs_leaf_remember(struct vexfs_htree *t,
+				const struct vexfs_htree_path *path)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(t->dir);
+	u64 bound = 1ull << 32;
+	u32 level;
+
+	for (level = 1; level <= path->top; level++) {
+		struct vexfs_htree_node *node = vexfs_node_of(path->bh[level]);
+		u32 at = path->at[level] + 1;
+
+		if (at < le16_to_cpu(node->n_count))
+			bound = min_t(u64, bound, le32_to_cpu(node->n_pair[at].p_hash));
+	}
+	vi->leaf_n = path->n[0];
+	vi->leaf_low = le32_to_cpu(vexfs_node_of(path->bh[0])->n_low);
+	vi->leaf_bound = bound;
+}
+
+static void vexfs_leaf_forget(struct inode *dir)
+{
+	VEXFS_I(dir)->leaf_n = 0;
+}
+
+/*
+ * The remembered leaf, when hash is strictly inside the keys it alone
+ * takes (a descent for a lookup or an insert would reach it): a path of
+ * that leaf alone. 0 when not.
+ */
+static int vexfs_leaf_known(struct vexfs_htree *t, u32 hash,
+			    struct vexfs_htree_path *path)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(t->dir);
+	struct buffer_head *bh;
+
+	if (!vi->leaf_n || hash <= vi->leaf_low || hash >= vi->leaf_bound)
+		return 0;
+	bh = vexfs_htree_node(t, vi->leaf_n, 0);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	memset(path, 0, sizeof(*path));
+	path->bh[0] = bh;
+	path->n[0] = vi->leaf_n;
+	return 1;
+}
+
+/*
  * Descend from the root to the leaf where hash belongs, keeping each
  * level's node and the index of the child taken in path (the leaf at
- * path->bh[0]). The caller releases it with vexfs_path_put().
+ * path->bh[0]); from the remembered leaf alone when it is that one and
+ * the caller needs no more (leaf_only). The caller releases it with
+ * vexfs_path_put().
  */
 static int vexfs_htree_descend(struct vexfs_htree *t, u32 hash,
-			       bool after_equal, struct vexfs_htree_path *path)
+			       bool after_equal, bool leaf_only,
+			       struct vexfs_htree_path *path)
 {
 	u32 level = vexfs_htree_level(t), n = le32_to_cpu(t->head->h_root);
+	int known = leaf_only ? vexfs_leaf_known(t, hash, path) : 0;
 
+	if (known)
+		return known < 0 ? known : 0;
 	memset(path, 0, sizeof(*path));
 	path->top = level;
 	for (;;) {
@@ -195,8 +271,10 @@ static int vexfs_htree_descend(struct vexfs_htree *t, u32 hash,
 		}
 		path->bh[level] = bh;
 		path->n[level] = n;
-		if (!level)
+		if (!level) {
+			vexfs_leaf_remember(t, path);
 			return 0;
+		}
 		node = vexfs_node_of(bh);
 		i = vexfs_child_at(node, hash, after_equal);
 		path->at[level] = i;
@@ -263,7 +341,7 @@ int vexfs_htree_find(struct vexfs_htree *t, u32 hash,
 	int ret;
 	u32 i;
 
-	ret = vexfs_htree_descend(t, hash, false, &path);
+	ret = vexfs_htree_descend(t, hash, false, true, &path);
 	if (ret)
 		return ret;
 	bh = path.bh[0];
@@ -332,6 +410,16 @@ static int vexfs_htree_reserve(struct vexfs_htree *t, int credits)
 }
 
 /*
+ * Blocks the tree maps at once as it grows: an eighth of its nodes, from
+ * 2 (a new tree's head and root) to 64, so that its blocks make few
+ * extents and the directory's extent tree stays small.
+ */
+static u32 vexfs_htree_grain(const struct vexfs_htree *t)
+{
+	return t->head ? clamp_t(u32, vexfs_htree_nodes(t) / 8, 1, 64) : 2;
+}
+
+/*
  * Map the tree's block n, which must be a block of its own: one already
  * mapped there (left by an insert that failed) must not be a block the
  * caller holds, or zeroing it would wipe that block in memory. Without
@@ -347,7 +435,8 @@ static struct buffer_head *vexfs_htree_new_block(struct vexfs_htree *t, u32 n,
 	bool new;
 	int err, i;
 
-	err = vexfs_map_alloc(dir, VEXFS_HTREE_LBLK + n, 1, &pblk, &len, &new);
+	err = vexfs_map_alloc(dir, VEXFS_HTREE_LBLK + n, vexfs_htree_grain(t),
+			      &pblk, &len, &new);
 	if (err)
 		return ERR_PTR(err);
 	if (!new && !held)
@@ -525,21 +614,30 @@ int vexfs_htree_insert(struct vexfs_htree *t, u32 hash, u32 block)
 	u32 need, at, i;
 	int err;
 
-	err = vexfs_htree_descend(t, hash, true, &path);
+	/* The remembered leaf, while it has room; the whole path when not. */
+	err = vexfs_htree_descend(t, hash, true, true, &path);
+	if (!err && le16_to_cpu(vexfs_node_of(path.bh[0])->n_count) >=
+		    VEXFS_HTREE_PAIRS && !path.top && vexfs_htree_level(t)) {
+		vexfs_path_put(&path);
+		err = vexfs_htree_descend(t, hash, true, false, &path);
+	}
 	if (err)
 		return err;
 	need = vexfs_splits_needed(&path);
+	if (need)
+		vexfs_leaf_forget(t->dir);
 	err = vexfs_htree_reserve(t, vexfs_insert_credits(&path, need)) ?:
-	      vexfs_htree_prepare(t, &path, need, fresh) ?:
-	      vexfs_htree_access(t, t->head_bh);
+	      vexfs_htree_prepare(t, &path, need, fresh);
+	/* The head changes only with the node count. */
+	if (!err && need)
+		err = vexfs_htree_access(t, t->head_bh);
 	if (err)
 		goto out;
 	/* From here on a failure leaves half a change: end the journal. */
 	at = vexfs_pair_bound(vexfs_node_of(path.bh[0]), hash, false);
 	err = vexfs_htree_put(t, &path, fresh, hash, block, at);
-	if (!err) {
+	if (!err && need) {
 		le32_add_cpu(&t->head->h_nodes, need);
-		le64_add_cpu(&t->head->h_names, 1);
 		err = vexfs_head_dirty(t);
 	}
 	if (err)
@@ -551,6 +649,42 @@ out:
 	return err;
 }
 
+/*
+ * How many leaves inserting the sorted keys would change: one descent per
+ * leaf, which takes every key below the low of what follows it.
+ */
+int vexfs_htree_leaves_for(struct vexfs_htree *t, const u32 *keys, u32 n,
+			   u32 *leaves)
+{
+	struct vexfs_htree_path path;
+	u32 i = 0, level;
+	int err;
+
+	*leaves = 0;
+	while (i < n) {
+		u64 bound = 1ull << 32;
+
+		err = vexfs_htree_descend(t, keys[i], true, false, &path);
+		if (err)
+			return err;
+		for (level = 1; level <= path.top; level++) {
+			struct vexfs_htree_node *node = vexfs_node_of(path.bh[level]);
+			u32 at = path.at[level] + 1;
+
+			if (at < le16_to_cpu(node->n_count))
+				bound = min_t(u64, bound,
+					      le32_to_cpu(node->n_pair[at].p_hash));
+		}
+		vexfs_path_put(&path);
+		(*leaves)++;
+		do
+			i++;
+		while (i < n && keys[i] < bound);
+		cond_resched();
+	}
+	return 0;
+}
+
 /* Drop the pair (hash, block): it must be there. */
 int vexfs_htree_remove(struct vexfs_htree *t, u32 hash, u32 block)
 {
@@ -559,7 +693,7 @@ int vexfs_htree_remove(struct vexfs_htree *t, u32 hash, u32 block)
 	u32 i, steps = 0;
 	int err;
 
-	err = vexfs_htree_descend(t, hash, false, &path);
+	err = vexfs_htree_descend(t, hash, false, true, &path);
 	if (err)
 		return err;
 	bh = path.bh[0];
@@ -586,8 +720,7 @@ int vexfs_htree_remove(struct vexfs_htree *t, u32 hash, u32 block)
 		i = 0;
 	}
 found:
-	err = vexfs_htree_reserve(t, 2) ?:
-	      vexfs_htree_access(t, bh) ?: vexfs_htree_access(t, t->head_bh);
+	err = vexfs_htree_reserve(t, 1) ?: vexfs_htree_access(t, bh);
 	if (!err) {
 		struct vexfs_htree_node *leaf = vexfs_node_of(bh);
 		u32 count = le16_to_cpu(leaf->n_count);
@@ -595,20 +728,13 @@ found:
 		memmove(&leaf->n_pair[i], &leaf->n_pair[i + 1],
 			(count - i - 1) * sizeof(leaf->n_pair[0]));
 		leaf->n_count = cpu_to_le16(count - 1);
-		le64_add_cpu(&t->head->h_names, -1);
-		err = vexfs_htree_dirty(t, bh) ?:
-		      vexfs_head_dirty(t);
+		err = vexfs_htree_dirty(t, bh);
 	}
 	brelse(bh);
 	return err;
 missing:
 	brelse(bh);
 	return vexfs_htree_bad(t, "lacks a name", block);
-}
-
-u64 vexfs_htree_names(const struct vexfs_htree *t)
-{
-	return le64_to_cpu(t->head->h_names);
 }
 
 /*
@@ -668,13 +794,14 @@ int vexfs_htree_create(struct inode *dir, struct vexfs_htree *t)
 
 	t->dir = dir;
 	t->head = NULL;
+	vexfs_leaf_forget(dir);
 	err = vexfs_htree_reserve(t, 3 + 2 * VEXFS_CREDITS_ALLOC);
 	if (err)
 		return err;
 	t->head_bh = vexfs_htree_new_block(t, 0, NULL, 0);
 	if (IS_ERR(t->head_bh))
 		return PTR_ERR(t->head_bh);
-	root = vexfs_htree_new_block(t, 1, NULL, 0);
+	root = vexfs_htree_new_block(t, 1, &t->head_bh, 1);
 	if (IS_ERR(root)) {
 		brelse(t->head_bh);
 		return PTR_ERR(root);

@@ -48,7 +48,8 @@ int vexfs_htree_find(struct vexfs_htree *t, u32 hash,
 		     int (*fn)(void *arg, u32 block), void *arg);
 int vexfs_htree_insert(struct vexfs_htree *t, u32 hash, u32 block);
 int vexfs_htree_remove(struct vexfs_htree *t, u32 hash, u32 block);
-u64 vexfs_htree_names(const struct vexfs_htree *t);
+int vexfs_htree_leaves_for(struct vexfs_htree *t, const u32 *keys, u32 n,
+			   u32 *leaves);
 u32 vexfs_htree_room(const struct vexfs_htree *t, u32 *block);
 int vexfs_htree_room_drop(struct vexfs_htree *t);
 int vexfs_htree_room_add(struct vexfs_htree *t, u32 block);

@@ -33,7 +33,10 @@ static struct inode *vexfs_alloc_inode(struct super_block *sb)
 	vi->xattr_block = 0;
 	vi->parent = 0;
 	vi->last_pblk = 0;
-	vi->ext_cache.len = 0;
+	vi->room_slack = 0;
+	vi->leaf_n = 0;
+	vi->ext_cache[0].len = 0;
+	vi->ext_cache[1].len = 0;
 	vi->wchunk = NULL;
 	vi->wchunk_task = NULL;
 	jbd2_journal_init_jbd_inode(&vi->jinode, &vi->vfs_inode);

@@ -52,10 +52,14 @@ struct vexfs_inode_info {
 	 */
 	struct mutex map_lock;
 	u8 extent_root[VEXFS_EXTENT_ROOT_SIZE];
-	struct vexfs_extent_cache {		/* the extent last looked up */
+	/*
+	 * The extent last looked up below VEXFS_HTREE_LBLK, and from it on
+	 * (a directory's hash tree): lookups alternate between the two.
+	 */
+	struct vexfs_extent_cache {
 		u32 lblk, len;			/* len 0: none */
 		u64 pblk;
-	} ext_cache;
+	} ext_cache[2];
 
 	u64 xattr_block;
 	u64 parent;				/* see i_parent on disk */
@@ -66,9 +70,18 @@ struct vexfs_inode_info {
 	struct vexfs_write_chunk *wchunk;	/* a write in progress: write.c */
 	struct task_struct *wchunk_task;	/* its writer */
 
-	/* Directories: name index built on first use, under dir_lock. */
+	/*
+	 * Directories, under dir_lock: a linear one's name index, built on
+	 * first use; a hashed one's block that took the last entry and the
+	 * record the next goes into (slack 0: not known).
+	 */
 	struct mutex dir_lock;
 	struct vexfs_dir_index *dir_index;
+	u32 room_lblk;
+	u16 room_off, room_slack;
+	/* a hashed one's leaf last reached, and the keys it alone takes */
+	u32 leaf_n, leaf_low;			/* leaf_n 0: none */
+	u64 leaf_bound;
 	struct vexfs_collection *coll;		/* collections: loaded table */
 	int coll_failed;			/* error of the last load, or 0 */
 	struct jbd2_inode jinode;		/* ordered data of this inode */
@@ -95,6 +108,20 @@ static inline struct vexfs_inode_info *VEXFS_I(struct inode *inode)
 
 /* super.c */
 int vexfs_super_add_incompat(struct super_block *sb, u64 feature);
+
+/*
+ * Buffer state past jbd2's own private bits: a metadata block whose tail
+ * (magic, checksum) was checked since it was read, and one whose contents
+ * a reader checked as well (a hash tree node's order), so that a block
+ * read many times is checked once.
+ */
+enum vexfs_bh_state_bits {
+	BH_Vexfs_Verified = BH_JBDPrivateStart,
+	BH_Vexfs_Checked,
+};
+
+BUFFER_FNS(Vexfs_Verified, vexfs_verified)
+BUFFER_FNS(Vexfs_Checked, vexfs_checked)
 
 /* Report an inconsistency found on disk; the caller returns -EUCLEAN. */
 #define vexfs_corrupt(sb, fmt, ...) \
@@ -228,7 +255,9 @@ int vexfs_delete_entry(struct inode *dir, const struct qstr *name);
 int vexfs_set_entry(struct inode *dir, const struct qstr *name,
 		    struct inode *inode);
 int vexfs_dir_is_empty(struct inode *dir);
-u64 vexfs_dir_insert_credits(struct inode *dir, u32 count);
+/* A collection's files are named by their ids in decimal: 20 digits at most. */
+#define VEXFS_NAME_MAX_DIGITS	20
+u64 vexfs_dir_insert_credits(struct inode *dir, const u64 *ids, u32 count);
 void vexfs_dir_index_free(struct inode *dir);
 
 /* namei.c */

@@ -213,9 +213,14 @@ struct vexfs_dirent {
  * head, node n (1 <= n <= h_nodes) is block VEXFS_HTREE_LBLK + n. Entry
  * blocks are as above and never move, so readdir ignores the tree.
  *
- * A name's hash is the low 32 bits of SipHash-2-4 of the name under the
- * head's key (k0 = h_key[0], k1 = h_key[1]), random per directory, so
- * names cannot be chosen to collide without reading the device. Within a
+ * A name's hash (its key in the tree) is its value when it is a decimal
+ * number below 2^32 without leading zeros (a collection names its files
+ * by id: a run of ids then lands in a few neighbouring leaves, and such
+ * names never collide), else the low 32 bits of SipHash-2-4 of the name
+ * under the head's key (k0 = h_key[0], k1 = h_key[1]), random per
+ * directory, so names cannot be chosen to collide without reading the
+ * device. Blocks past the last node may be mapped already: the tree maps
+ * several at a time as it grows. Within a
  * node pairs are sorted by hash; equal hashes may span nodes. In a node
  * above the leaves a pair's hash is its child's n_low; every hash of a
  * subtree is at least its n_low and at most the next subtree's n_low.
@@ -234,9 +239,8 @@ struct vexfs_htree_head {
 	__le32 h_nodes;			/* nodes 1..h_nodes exist */
 	__le32 h_level;			/* the root's level; 0: it is a leaf */
 	__le32 h_rooms;			/* entries of h_room in use */
-	__le64 h_names;			/* names in the directory */
 	__le64 h_key[2];		/* SipHash key */
-	__le32 h_reserved[6];
+	__le32 h_reserved[8];
 	__le32 h_room[];		/* entry blocks that may have room */
 };
 

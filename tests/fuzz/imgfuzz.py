@@ -23,7 +23,7 @@ one to three changes, drawn from:
   dirent     a record naming a free, hidden, out-of-range or ancestor inode
              (a directory loop), a bad record length, name length or type
   htree      a hashed directory's tree: a head field (root, node count,
-             level, remembered rooms, name count), a node field (count,
+             level, remembered rooms), a node field (count,
              level, low, next link), a pair's hash or pointer, two pairs
              swapped, a pair dropped (a name the tree no longer finds), the
              checksum fixed most of the time
@@ -98,7 +98,7 @@ F_HTREE = 8
 HTREE_LBLK = 0x40000000
 # struct vexfs_htree_head and struct vexfs_htree_node
 HTREE_HEAD = {"h_root": (0, 4), "h_nodes": (4, 4), "h_level": (8, 4),
-              "h_rooms": (12, 4), "h_names": (16, 8)}
+              "h_rooms": (12, 4)}
 HTREE_ROOM = 64
 HTREE_NODE = {"n_count": (0, 2), "n_level": (2, 2), "n_low": (4, 4), "n_next": (8, 4)}
 HTREE_PAIR = 16

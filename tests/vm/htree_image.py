@@ -4,11 +4,12 @@
     htree_image.py show IMG INO          the tree's blocks: "n pblk" lines
     htree_image.py damage IMG INO WHAT   one change, the checksum fixed:
         root-range   the head's root past its node count (the module: EUCLEAN)
-        loop         the first leaf's next link pointing at itself
+        loop         the first leaf's next link pointing at itself, and its
+                     last pair pointing at another entry block: looking
+                     up that pair's name walks on past the leaf's end
         unsorted     the first leaf's first two hashes swapped
         drop-pair    the first leaf's last pair removed: a stale tree, which
                      only fsck can tell from a sound one
-        names-zero   the head's count of names set to 0
 """
 import os
 import sys
@@ -38,11 +39,8 @@ def first_leaf(img, blocks):
 def damage(img, ino, what):
     blocks = tree_blocks(img, ino)
     head = blocks[0] * BS
-    if what in ("root-range", "names-zero"):
-        if what == "root-range":
-            put(img.d, head, 4, u(img.d, head + 4, 4) + 1)
-        else:
-            put(img.d, head + 16, 8, 0)
+    if what == "root-range":
+        put(img.d, head, 4, u(img.d, head + 4, 4) + 1)
         img.fix_block(blocks[0])
         return
     leaf_n = first_leaf(img, blocks)
@@ -51,6 +49,9 @@ def damage(img, ino, what):
     pairs = leaf + imgfuzz.HTREE_PAIR
     if what == "loop":
         put(img.d, leaf + 8, 4, leaf_n)
+        last = pairs + 8 * (count - 1) + 4
+        nblocks = img.field(ino, "i_size") // BS
+        put(img.d, last, 4, (u(img.d, last, 4) + 1) % nblocks)
     elif what == "unsorted":
         if count < 2 or u(img.d, pairs, 4) == u(img.d, pairs + 8, 4):
             sys.exit("the first leaf has no two distinct hashes to swap")
