@@ -343,6 +343,7 @@ void vexfs_dir_index_free(struct inode *dir)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
 
+	vexfs_htree_forget(dir);
 	if (vi->dir_index) {
 		vexfs_index_destroy(vi->dir_index);
 		vi->dir_index = NULL;
@@ -699,7 +700,7 @@ static int vexfs_dir_to_htree(struct inode *dir)
 	if (t.head)
 		vexfs_htree_close(&t);
 	if (err) {
-		VEXFS_I(dir)->leaf_n = 0;
+		vexfs_htree_forget(dir);
 		if (vexfs_truncate_blocks(dir, VEXFS_HTREE_LBLK))
 			vexfs_journal_abort(dir->i_sb, err,
 					    "dropping a hash tree half made");

@@ -63,14 +63,24 @@ static bool vexfs_head_ok(struct inode *dir, const struct vexfs_htree_head *h)
 	       le32_to_cpu(h->h_rooms) <= VEXFS_HTREE_ROOMS;
 }
 
+/*
+ * Open dir's tree: its head, held by the inode once read (it never moves
+ * while the directory lives), its numbers checked at every open.
+ */
 int vexfs_htree_open(struct inode *dir, struct vexfs_htree *t)
 {
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
 	struct vexfs_htree_head *h;
 
 	t->dir = dir;
-	t->head_bh = vexfs_htree_bread(dir, 0);
-	if (IS_ERR(t->head_bh))
-		return PTR_ERR(t->head_bh);
+	if (!vi->htree_head) {
+		t->head_bh = vexfs_htree_bread(dir, 0);
+		if (IS_ERR(t->head_bh))
+			return PTR_ERR(t->head_bh);
+		vi->htree_head = t->head_bh;
+	}
+	t->head_bh = vi->htree_head;
+	get_bh(t->head_bh);
 	h = (struct vexfs_htree_head *)t->head_bh->b_data;
 	if (!vexfs_head_ok(dir, h)) {
 		brelse(t->head_bh);
@@ -85,6 +95,16 @@ int vexfs_htree_open(struct inode *dir, struct vexfs_htree *t)
 void vexfs_htree_close(struct vexfs_htree *t)
 {
 	brelse(t->head_bh);
+}
+
+/* Let go of the head the inode holds (eviction, a tree dropped). */
+void vexfs_htree_forget(struct inode *dir)
+{
+	struct vexfs_inode_info *vi = VEXFS_I(dir);
+
+	brelse(vi->htree_head);
+	vi->htree_head = NULL;
+	vi->leaf_n = 0;
 }
 
 /*

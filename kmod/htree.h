@@ -42,6 +42,7 @@ static inline bool vexfs_dir_hashed(struct inode *dir)
 int vexfs_htree_create(struct inode *dir, struct vexfs_htree *t);
 int vexfs_htree_open(struct inode *dir, struct vexfs_htree *t);
 void vexfs_htree_close(struct vexfs_htree *t);
+void vexfs_htree_forget(struct inode *dir);
 u32 vexfs_htree_hash(const struct vexfs_htree *t, const char *name,
 		     unsigned int len);
 int vexfs_htree_find(struct vexfs_htree *t, u32 hash,

@@ -35,6 +35,7 @@ static struct inode *vexfs_alloc_inode(struct super_block *sb)
 	vi->last_pblk = 0;
 	vi->room_slack = 0;
 	vi->leaf_n = 0;
+	vi->htree_head = NULL;
 	vi->ext_cache[0].len = 0;
 	vi->ext_cache[1].len = 0;
 	vi->wchunk = NULL;

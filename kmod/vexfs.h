@@ -79,7 +79,8 @@ struct vexfs_inode_info {
 	struct vexfs_dir_index *dir_index;
 	u32 room_lblk;
 	u16 room_off, room_slack;
-	/* a hashed one's leaf last reached, and the keys it alone takes */
+	/* a hashed one's head, held, and leaf last reached with its keys */
+	struct buffer_head *htree_head;
 	u32 leaf_n, leaf_low;			/* leaf_n 0: none */
 	u64 leaf_bound;
 	struct vexfs_collection *coll;		/* collections: loaded table */
