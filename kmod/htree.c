@@ -345,6 +345,23 @@ static struct buffer_head *vexfs_htree_next(struct vexfs_htree *t,
 	return bh;
 }
 
+/* The leaf where a run of hash would start, and the run's first pair in *at. */
+static struct buffer_head *vexfs_htree_first(struct vexfs_htree *t, u32 hash,
+					     u32 *at)
+{
+	struct vexfs_htree_path path;
+	struct buffer_head *bh;
+	int err = vexfs_htree_descend(t, hash, false, true, &path);
+
+	if (err)
+		return ERR_PTR(err);
+	bh = path.bh[0];
+	path.bh[0] = NULL;
+	vexfs_path_put(&path);
+	*at = vexfs_pair_bound(vexfs_node_of(bh), hash, true);
+	return bh;
+}
+
 /*
  * Call fn(arg, block) for each pair of hash, in order, until it returns
  * nonzero (its value is returned) or the pairs run out (0); a block named
@@ -355,19 +372,12 @@ int vexfs_htree_find(struct vexfs_htree *t, u32 hash,
 		     int (*fn)(void *arg, u32 block), void *arg)
 {
 	u32 nblocks = t->dir->i_size >> VEXFS_BLOCK_SHIFT, steps = 0;
-	u32 searched = U32_MAX;
-	struct vexfs_htree_path path;
-	struct buffer_head *bh;
-	int ret;
-	u32 i;
+	u32 searched = U32_MAX, i;
+	struct buffer_head *bh = vexfs_htree_first(t, hash, &i);
+	int ret = 0;
 
-	ret = vexfs_htree_descend(t, hash, false, true, &path);
-	if (ret)
-		return ret;
-	bh = path.bh[0];
-	path.bh[0] = NULL;
-	vexfs_path_put(&path);
-	i = vexfs_pair_bound(vexfs_node_of(bh), hash, true);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
 	for (;;) {
 		struct vexfs_htree_node *leaf = vexfs_node_of(bh);
 
@@ -708,18 +718,12 @@ int vexfs_htree_leaves_for(struct vexfs_htree *t, const u32 *keys, u32 n,
 /* Drop the pair (hash, block): it must be there. */
 int vexfs_htree_remove(struct vexfs_htree *t, u32 hash, u32 block)
 {
-	struct vexfs_htree_path path;
-	struct buffer_head *bh;
 	u32 i, steps = 0;
+	struct buffer_head *bh = vexfs_htree_first(t, hash, &i);
 	int err;
 
-	err = vexfs_htree_descend(t, hash, false, true, &path);
-	if (err)
-		return err;
-	bh = path.bh[0];
-	path.bh[0] = NULL;
-	vexfs_path_put(&path);
-	i = vexfs_pair_bound(vexfs_node_of(bh), hash, true);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
 	for (;;) {
 		struct vexfs_htree_node *leaf = vexfs_node_of(bh);
 		u32 count = le16_to_cpu(leaf->n_count);
