@@ -429,9 +429,16 @@ static int rebuild(struct htree_check *c, struct pairs *entries)
 	struct vexfs_htree_head *h = head_of(c);
 	struct pairs level = *entries, up = { 0 };
 	uint32_t next = 1, depth = 0;
-	uint64_t pblk;
+	uint64_t pblk, nodes = entries->n;
 	int ret;
 
+	/* levels the packed tree needs, known before anything is written */
+	for (nodes = (nodes + REBUILD_FILL - 1) / REBUILD_FILL; nodes > 1;
+	     nodes = (nodes + REBUILD_FILL - 1) / REBUILD_FILL)
+		depth++;
+	if (depth > VEXFS_HTREE_MAX_LEVEL)
+		return -1;
+	depth = 0;
 	/* blocks are appended in order: the head's first */
 	if (node_block(c, 0, &pblk))
 		return -1;

@@ -670,7 +670,7 @@ static int vexfs_hashed_insert(struct inode *dir, const struct qstr *name,
 static int vexfs_dir_to_htree(struct inode *dir)
 {
 	u32 nblocks = dir->i_size >> VEXFS_BLOCK_SHIFT, lblk;
-	struct vexfs_htree t;
+	struct vexfs_htree t = {};
 	int err;
 
 	err = vexfs_super_add_incompat(dir->i_sb, VEXFS_FEATURE_INCOMPAT_HTREE) ?:
