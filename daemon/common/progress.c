@@ -11,6 +11,7 @@
 
 #define BAR_WIDTH		30
 #define REDRAW_INTERVAL		0.1	/* seconds: drawing costs more than it tells */
+#define LINE_INTERVAL		5.0	/* seconds between lines of a stream's count */
 
 enum progress_style progress_style_for_stderr(bool quiet)
 {
@@ -37,6 +38,19 @@ static double rate(const struct progress *p, uint64_t done, double now)
 	return secs > 0 ? done / secs : 0;
 }
 
+static bool total_known(const struct progress *p)
+{
+	return p->total != PROGRESS_TOTAL_UNKNOWN;
+}
+
+static void draw_count(struct progress *p, uint64_t done, double now)
+{
+	fprintf(stderr, "\r%s %llu  %.0f/s  ", p->label, (unsigned long long)done,
+		rate(p, done, now));
+	fflush(stderr);
+	p->last_draw = now;
+}
+
 static void draw_bar(struct progress *p, uint64_t done, double now)
 {
 	unsigned int fill = p->total ? (unsigned int)(done * BAR_WIDTH / p->total) : BAR_WIDTH;
@@ -59,6 +73,13 @@ static void draw_bar(struct progress *p, uint64_t done, double now)
 	p->last_draw = now;
 }
 
+static void print_count_line(struct progress *p, uint64_t done, double now)
+{
+	fprintf(stderr, "%s: %llu, %.0f/s\n", p->label, (unsigned long long)done,
+		rate(p, done, now));
+	p->last_draw = now;
+}
+
 static void print_line(struct progress *p, uint64_t done, double now)
 {
 	fprintf(stderr, "%s: %llu/%llu (%u%%), %.0f/s\n", p->label,
@@ -77,10 +98,20 @@ void progress_update(struct progress *p, uint64_t done)
 		return;
 	case PROGRESS_BAR:
 		now = monotonic_seconds();
-		if (now - p->last_draw >= REDRAW_INTERVAL)
+		if (now - p->last_draw < REDRAW_INTERVAL)
+			return;
+		if (total_known(p))
 			draw_bar(p, done, now);
+		else
+			draw_count(p, done, now);
 		return;
 	case PROGRESS_LINES:
+		if (!total_known(p)) {
+			now = monotonic_seconds();
+			if (now - p->last_draw >= LINE_INTERVAL)
+				print_count_line(p, done, now);
+			return;
+		}
 		tenth = p->total ? (unsigned int)(done * 10 / p->total) : 10;
 		if (tenth > p->last_tenth && done < p->total) {
 			p->last_tenth = tenth;
@@ -96,7 +127,10 @@ void progress_finish(struct progress *p, uint64_t done)
 	case PROGRESS_NONE:
 		return;
 	case PROGRESS_BAR:
-		draw_bar(p, done, monotonic_seconds());
+		if (total_known(p))
+			draw_bar(p, done, monotonic_seconds());
+		else
+			draw_count(p, done, monotonic_seconds());
 		fputc('\n', stderr);
 		return;
 	case PROGRESS_LINES:

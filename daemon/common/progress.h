@@ -2,6 +2,7 @@
 /*
  * Progress of a long job on stderr: a bar redrawn in place on a terminal,
  * a plain line every tenth of the way otherwise (logs, CI), or nothing.
+ * Without a known total: the count and rate, redrawn or every few seconds.
  */
 #ifndef PROGRESS_H
 #define PROGRESS_H
@@ -14,6 +15,9 @@ enum progress_style {
 	PROGRESS_BAR,		/* a terminal: redraw one line */
 	PROGRESS_LINES,		/* anything else: append lines */
 };
+
+/* A total not known ahead (a stream): count and rate, no bar or ETA. */
+#define PROGRESS_TOTAL_UNKNOWN	UINT64_MAX
 
 struct progress {
 	enum progress_style style;

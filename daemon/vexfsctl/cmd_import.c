@@ -4,9 +4,10 @@
  * insert, one file per vector named by its id (the row's own id in CSV
  * and JSON lines, else id-start + row).
  *
- * Formats: .fvecs, .bvecs, .npy (vecio.h), .csv and .jsonl (textvec.h).
- * The data is read one batch at a time, so memory stays at one batch
- * whatever the size of the file. Each batch is all or nothing in the
+ * Formats: .fvecs, .bvecs, .npy (vecio.h), .csv and .jsonl (textvec.h),
+ * the text ones also from standard input ("-") or a pipe, so a program
+ * making embeddings can stream them in. The data is read one batch at a
+ * time, so memory stays at one batch whatever the size of the input. Each batch is all or nothing in the
  * kernel; a failure stops the import with the batches before it in place.
  *
  * Resuming (--resume): before each batch every row's name is looked up;
@@ -66,7 +67,8 @@ struct import_job {
 	struct textvec_reader tdata;
 	struct vecio attrs;
 	bool have_attrs;		/* metadata words go to the kernel */
-	uint64_t total;			/* rows in the file (text: lines) */
+	uint64_t total;			/* rows in the file (text: lines), or
+					 * PROGRESS_TOTAL_UNKNOWN (a stream) */
 	uint64_t rows;			/* rows read from the file */
 	/* one batch */
 	float *vecs;
@@ -165,7 +167,8 @@ static int open_text(struct import_job *j, enum textvec_format format,
 	err = textvec_open(&j->tdata, j->args->data, format);
 	if (err)
 		return ctl_fail_msg(err, "%s", j->tdata.err);
-	j->total = textvec_count_rows(j->args->data, format);
+	if (!textvec_count_rows(j->args->data, format, &j->total))
+		j->total = PROGRESS_TOTAL_UNKNOWN;
 	return CTL_OK;
 }
 
@@ -176,6 +179,8 @@ static int open_data(struct import_job *j, uint32_t coll_dim)
 
 	if (tformat)
 		return open_text(j, tformat, coll_dim);
+	if (textvec_is_stdin(j->args->data))
+		return ctl_usage_error("standard input (-) is read as text: give --format csv or --format jsonl");
 	err = vecio_open_format(&j->data, j->args->data,
 				j->args->format ? vecio_format_parse(j->args->format) : 0);
 	if (err)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -428,6 +429,11 @@ static bool has_suffix(const char *s, const char *suffix)
 	return ls >= lx && !strcasecmp(s + ls - lx, suffix);
 }
 
+bool textvec_is_stdin(const char *path)
+{
+	return !strcmp(path, "-");
+}
+
 enum textvec_format textvec_format_of(const char *path)
 {
 	if (has_suffix(path, ".csv"))
@@ -502,9 +508,9 @@ int textvec_open(struct textvec_reader *r, const char *path,
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	snprintf(r->path, sizeof(r->path), "%s", path);
+	snprintf(r->path, sizeof(r->path), "%s", textvec_is_stdin(path) ? "stdin" : path);
 	r->format = format;
-	r->f = fopen(path, "r");
+	r->f = textvec_is_stdin(path) ? fdopen(dup(STDIN_FILENO), "r") : fopen(path, "r");
 	if (!r->f)
 		return reader_fail(r, -errno, "%s", strerror(errno));
 	if (format != TEXTVEC_CSV)
@@ -548,22 +554,31 @@ int textvec_next(struct textvec_reader *r, float *vec, uint32_t dim,
 	return 1;
 }
 
-uint64_t textvec_count_rows(const char *path, enum textvec_format format)
+bool textvec_count_rows(const char *path, enum textvec_format format,
+			uint64_t *rows)
 {
-	FILE *f = fopen(path, "r");
 	char *line = NULL;
 	size_t cap = 0;
-	uint64_t rows = 0;
+	struct stat st;
+	FILE *f;
 
+	*rows = 0;
+	if (textvec_is_stdin(path))
+		return false;
+	f = fopen(path, "r");
 	if (!f)
-		return 0;
+		return true;
+	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return false;
+	}
 	while (getline(&line, &cap, f) >= 0)
-		rows += !textvec_blank(line);
+		*rows += !textvec_blank(line);
 	free(line);
 	fclose(f);
-	if (format == TEXTVEC_CSV && rows)
-		rows--;	/* the header */
-	return rows;
+	if (format == TEXTVEC_CSV && *rows)
+		(*rows)--;	/* the header */
+	return true;
 }
 
 void textvec_close(struct textvec_reader *r)

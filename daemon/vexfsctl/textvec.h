@@ -125,9 +125,13 @@ struct textvec_reader {
 	char err[TEXTVEC_ERR_LEN];
 };
 
+/* "-": the rows come from standard input. */
+bool textvec_is_stdin(const char *path);
+
 /* The format of a file name: .csv, .jsonl, .ndjson; 0 for neither. */
 enum textvec_format textvec_format_of(const char *path);
 
+/* Open path for reading rows; "-" reads standard input. */
 int textvec_open(struct textvec_reader *r, const char *path,
 		 enum textvec_format format);
 
@@ -138,9 +142,13 @@ int textvec_open(struct textvec_reader *r, const char *path,
 int textvec_next(struct textvec_reader *r, float *vec, uint32_t dim,
 		 struct textvec_row *row);
 
-/* Data rows in the file, counted by lines (for progress: a CSV record
- * holding line breaks counts more than once). */
-uint64_t textvec_count_rows(const char *path, enum textvec_format format);
+/*
+ * Data rows in the file, counted by lines (for progress: a CSV record
+ * holding line breaks counts more than once) into *rows. False for a
+ * stream (standard input, a pipe), whose rows counting would consume.
+ */
+bool textvec_count_rows(const char *path, enum textvec_format format,
+			uint64_t *rows);
 
 void textvec_close(struct textvec_reader *r);
 

@@ -138,6 +138,7 @@ static const struct command commands[] = {
 	  "         [--id-start N] [--attrs-from ATTRS.ivecs] [--resume | --upsert] [-q]\n"
 	  "  One file per row of DATA in the collection DIR, named by its id;\n"
 	  "  --upsert replaces the vectors of the files that exist, keeping their ids.\n"
+	  "  DATA - reads CSV or JSON lines (--format) from standard input.\n"
 	  "Example: vexfsctl import /mnt/v/sift sift5k_base.fvecs --batch 1000\n" },
 	{ "search", NULL, cmd_search,
 	  "search DIR (--query \"X1,X2,...\" | --query-file F.fvecs|F.npy [--row R])\n"
