@@ -299,6 +299,14 @@ uint32_t vexfs_vtable_csum(const struct vexfs_vtable_header *vh)
 	return vexfs_crc32c(VEXFS_CRC_SEED, &copy, sizeof(copy));
 }
 
+uint32_t vexfs_change_map_csum(const struct vexfs_change_map *cm)
+{
+	struct vexfs_change_map copy = *cm;
+
+	copy.cm_checksum = 0;
+	return vexfs_crc32c(VEXFS_CRC_SEED, &copy, sizeof(copy));
+}
+
 /* ---- inode table -------------------------------------------------- */
 
 uint64_t vexfs_inode_blocknr(const struct vexfs_layout *l, uint64_t ino)

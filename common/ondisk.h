@@ -94,6 +94,8 @@ bool vexfs_inode_mode_valid(uint16_t mode);
 
 /* crc32c(VEXFS_CRC_SEED, header) with vh_checksum zero, as the module seals it. */
 uint32_t vexfs_vtable_csum(const struct vexfs_vtable_header *vh);
+/* The same for a vector table's change map, cm_checksum zero. */
+uint32_t vexfs_change_map_csum(const struct vexfs_change_map *cm);
 
 /* Where inode @ino lives: its inode table block and its slot in it. */
 uint64_t vexfs_inode_blocknr(const struct vexfs_layout *l, uint64_t ino);

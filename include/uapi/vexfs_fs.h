@@ -51,7 +51,8 @@
  */
 #define VEXFS_FEATURE_COMPAT_JOURNAL	(1ull << 0)	/* journal area holds a jbd2 journal */
 #define VEXFS_FEATURE_COMPAT_SUPP	0ull
-#define VEXFS_FEATURE_RO_COMPAT_SUPP	0ull
+#define VEXFS_FEATURE_RO_COMPAT_CHANGE_MAP (1ull << 0)	/* vector tables keep change maps */
+#define VEXFS_FEATURE_RO_COMPAT_SUPP	VEXFS_FEATURE_RO_COMPAT_CHANGE_MAP
 #define VEXFS_FEATURE_INCOMPAT_EXTENTS	(1ull << 0)	/* files map blocks with extent trees */
 #define VEXFS_FEATURE_INCOMPAT_HTREE	(1ull << 1)	/* directories with hash trees */
 #define VEXFS_FEATURE_INCOMPAT_SUPP \
@@ -356,6 +357,36 @@ struct vexfs_vrec {
 };
 
 /*
+ * The change map, in block 0 of a vector table after its header: for each
+ * run of 2^cm_shift slots, a change sequence at least the vr_seq of every
+ * slot in it. A run whose entry is not above an index's vi_seq holds no
+ * slot changed since that index was built, so a search right after a
+ * mount reads the records of the changed runs only, not the whole table.
+ *
+ * Every write of a record raises its run's entry in the same transaction.
+ * When the slots outgrow the entries, cm_shift grows by one and pairs of
+ * entries merge into their larger. A table without a map (cm_magic 0:
+ * made by an older module) is read whole, as before, and gets its map at
+ * its next change. The first map written sets
+ * VEXFS_FEATURE_RO_COMPAT_CHANGE_MAP: a module that would change records
+ * without keeping their maps mounts the filesystem read-only only.
+ */
+#define VEXFS_CHANGE_MAP_MAGIC	0x50414d43	/* "CMAP" */
+#define VEXFS_CHANGE_MAP_OFFSET	sizeof(struct vexfs_vtable_header)
+#define VEXFS_CHANGE_MAP_ENTRIES \
+	((VEXFS_BLOCK_SIZE - sizeof(struct vexfs_vtable_header) - 16) / 4)
+#define VEXFS_CHANGE_MAP_MAX_SHIFT	32
+
+struct vexfs_change_map {
+	__le32 cm_magic;
+	__le32 cm_checksum;		/* crc32c(VEXFS_CRC_SEED, map), this field zero */
+	__le16 cm_shift;		/* 2^cm_shift slots an entry */
+	__le16 cm_reserved;
+	__le32 cm_reserved2;
+	__le32 cm_seq[VEXFS_CHANGE_MAP_ENTRIES];
+};
+
+/*
  * Change sequences run from 0 to VEXFS_SEQ_MAX. The collection restarts
  * them below every number an index could carry before they would pass it,
  * so a larger vr_seq or vi_seq on disk is corruption.
@@ -412,6 +443,8 @@ static inline void vexfs_check_layout(void)
 	VEXFS_ASSERT_SIZE(struct vexfs_xattr_entry, 4);
 	VEXFS_ASSERT_SIZE(struct vexfs_kept_vector, 48);
 	VEXFS_ASSERT_SIZE(struct vexfs_vtable_header, 64);
+	VEXFS_ASSERT_SIZE(struct vexfs_change_map,
+			  VEXFS_BLOCK_SIZE - sizeof(struct vexfs_vtable_header));
 	VEXFS_ASSERT_SIZE(struct vexfs_vrec, 64);
 	VEXFS_ASSERT_SIZE(struct vexfs_vindex_header, 64);
 }
