@@ -138,6 +138,7 @@ static void print_verbose(const struct fsck *f)
 	printf("%12" PRIu64 " device files, fifos and sockets\n", s->special);
 	printf("%12" PRIu64 " vector tables holding %" PRIu64 " vectors\n",
 	       s->tables, s->vectors);
+	printf("%12" PRIu64 " of them with a change map\n", s->cmaps);
 	printf("%12" PRIu64 " HNSW indexes\n", s->indexes);
 	printf("%12" PRIu64 " extent tree blocks\n", s->extent_nodes);
 	printf("%12" PRIu64 " xattr blocks\n", s->xattr_blocks);

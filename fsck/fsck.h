@@ -77,6 +77,7 @@ struct fsck_stats {
 	uint64_t regular, dirs, symlinks, special, tables, collections;
 	uint64_t vectors, extent_nodes, xattr_blocks, indexes;
 	uint64_t htrees;		/* hashed directories */
+	uint64_t cmaps;			/* vector tables with a sound change map */
 };
 
 struct fsck {
@@ -245,6 +246,28 @@ struct fsck_table_info {
 void fsck_check_index(struct fsck *f, const struct fsck_table_info *t,
 		      uint64_t ino);
 void fsck_check_orphan_index(struct fsck *f, uint64_t ino);
+
+/*
+ * fsck_cmap.c: a vector table's change map, against the records pass 5
+ * reads. The caller sets the first four fields, then starts, notes every
+ * slot below @slots as the pass leaves it, and finishes.
+ */
+struct fsck_cmap {
+	uint64_t dir, ino;		/* the collection, its table */
+	const struct vexfs_inode *raw;	/* the table's inode */
+	uint64_t slots;			/* vh_slots */
+	struct vexfs_change_map disk;	/* as read */
+	bool present;			/* cm_magic is not 0 */
+	const char *fault;		/* why the map is not sound; NULL: it is */
+	unsigned int shift;		/* the smallest covering the slots */
+	uint32_t seq[VEXFS_CHANGE_MAP_ENTRIES];	/* highest vr_seq per run */
+	uint64_t under;			/* slots above their entry on disk */
+	uint64_t under_slot;		/* the first of them */
+	uint32_t under_seq;		/* and its vr_seq */
+};
+void fsck_cmap_start(struct fsck_cmap *m, const struct vexfs_change_map *disk);
+void fsck_cmap_note(struct fsck_cmap *m, uint64_t slot, uint32_t seq);
+void fsck_cmap_finish(struct fsck *f, const struct fsck_cmap *m, bool changed);
 
 /* fsck_bitmap.c: pass 6. */
 int fsck_pass6(struct fsck *f);

@@ -138,7 +138,11 @@ static void release_index(struct fsck *f, uint64_t ino)
 		fsck_fix_failed(f);
 }
 
-/* Forget the index in the table header, as VEXFS_IOC_DROP_INDEX does. */
+/*
+ * Forget the index in the table header, as VEXFS_IOC_DROP_INDEX does.
+ * Only the header's bytes are written back: the change map after it, in
+ * the same block, stays as it is.
+ */
 static void forget_index(struct fsck *f, const struct fsck_table_info *t)
 {
 	struct vexfs_vtable_header vh;

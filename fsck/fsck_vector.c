@@ -12,9 +12,11 @@
  * module frees one), a file whose slot does not name it forgets it
  * (i_aux and i_parent zero, as after VEXFS_IOC_DEL_VECTOR), and a table
  * no collection names is released. A bad header is only reported. The
- * collections' indexes are checked in fsck_index.c.
+ * collections' indexes are checked in fsck_index.c, the tables' change
+ * maps in fsck_cmap.c, against the records as this pass leaves them.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,7 +33,19 @@ struct table {
 	uint32_t rec_size;
 	uint64_t slots;
 	uint32_t seq;		/* highest vr_seq of any slot, free ones too */
+	bool changed;		/* a record was rewritten */
+	struct fsck_cmap map;
 };
+
+/* Block 0 of a table: its header, then its change map. */
+struct table_head {
+	struct vexfs_vtable_header vh;
+	struct vexfs_change_map cm;
+};
+
+_Static_assert(offsetof(struct table_head, cm) == VEXFS_CHANGE_MAP_OFFSET &&
+	       sizeof(struct table_head) == VEXFS_BLOCK_SIZE,
+	       "the change map fills block 0 after the header");
 
 static bool usable(const struct fsck *f, uint64_t ino)
 {
@@ -89,68 +103,86 @@ static bool points_back(struct fsck *f, const struct table *t, uint64_t slot,
 	return le32toh(raw.i_aux) == slot + 1 && le64toh(raw.i_parent) == t->dir;
 }
 
-static void clear_slot(struct fsck *f, const struct table *t, uint64_t slot,
+/* True when the slot was freed. */
+static bool clear_slot(struct fsck *f, struct table *t, uint64_t slot,
 		       uint64_t ino)
 {
 	uint8_t *zero;
+	bool done = false;
 
 	if (!fsck_fixable(f, "Collection inode %" PRIu64 ", slot %" PRIu64 " names inode %" PRIu64 ", which does not point back at it.  Free the slot.",
 			  t->dir, slot, ino))
-		return;
+		return false;
 	zero = calloc(1, t->rec_size);
 	if (!zero || fsck_file_io(f, &t->raw, VEXFS_VTABLE_DATA_START + slot * t->rec_size,
 				  zero, t->rec_size, true))
 		fsck_fix_failed(f);
+	else
+		done = t->changed = true;
 	free(zero);
+	return done;
 }
 
 /*
  * A change sequence above VEXFS_SEQ_MAX is one the module never writes.
  * Clamping it keeps the slot out of any index built before (the index
- * carries a lower number), so the slot is searched exactly.
+ * carries a lower number), so the slot is searched exactly. True when
+ * it was clamped.
  */
-static void clamp_seq(struct fsck *f, const struct table *t, uint64_t slot,
+static bool clamp_seq(struct fsck *f, struct table *t, uint64_t slot,
 		      const struct vexfs_vrec *rec)
 {
 	struct vexfs_vrec fixed = *rec;
 
 	if (!fsck_fixable(f, "Collection inode %" PRIu64 ", slot %" PRIu64 " has change sequence %" PRIu32 ", above the largest, %u.  Clamp it.",
 			  t->dir, slot, le32toh(rec->vr_seq), VEXFS_SEQ_MAX))
-		return;
+		return false;
 	fixed.vr_seq = htole32(VEXFS_SEQ_MAX);
 	if (fsck_file_io(f, &t->raw, VEXFS_VTABLE_DATA_START + slot * t->rec_size,
-			 &fixed, sizeof(fixed), true))
+			 &fixed, sizeof(fixed), true)) {
 		fsck_fix_failed(f);
+		return false;
+	}
+	t->changed = true;
+	return true;
 }
 
-static void check_slot(struct fsck *f, struct table *t, uint64_t slot,
-		       const struct vexfs_vrec *rec)
+/* Returns the slot's change sequence as the checks leave it on disk. */
+static uint32_t check_slot(struct fsck *f, struct table *t, uint64_t slot,
+			   const struct vexfs_vrec *rec)
 {
 	uint64_t ino = le64toh(rec->vr_ino);
+	uint32_t seq = le32toh(rec->vr_seq);
 
-	if (le32toh(rec->vr_seq) > VEXFS_SEQ_MAX) {
-		clamp_seq(f, t, slot, rec);
+	if (seq > VEXFS_SEQ_MAX) {
+		if (clamp_seq(f, t, slot, rec))
+			seq = VEXFS_SEQ_MAX;
 		t->seq = VEXFS_SEQ_MAX;
-	} else if (le32toh(rec->vr_seq) > t->seq) {
-		t->seq = le32toh(rec->vr_seq);
+	} else if (seq > t->seq) {
+		t->seq = seq;
 	}
 	if (!ino)
-		return;
+		return seq;
 	/* a damaged inode's fields are unknown: leave its slot be */
 	if (fsck_ino_valid(f, ino) && (fsck_ino(f, ino)->state & INO_BAD))
-		return;
+		return seq;
 	if (points_back(f, t, slot, ino)) {
 		fsck_ino(f, ino)->state |= INO_VEC_OK;
 		f->stats.vectors++;
-		return;
+		return seq;
 	}
-	clear_slot(f, t, slot, ino);
+	/* a freed slot is zeroed, its sequence with it */
+	return clear_slot(f, t, slot, ino) ? 0 : seq;
 }
 
-/* Read the slots a chunk at a time: a table can be large. */
-static void check_slots(struct fsck *f, struct table *t)
+/*
+ * Read the slots a chunk at a time: a table can be large. Returns 0 when
+ * every slot was read and checked.
+ */
+static int check_slots(struct fsck *f, struct table *t)
 {
 	uint64_t per = SLOT_CHUNK_BYTES / t->rec_size, slot, i, n;
+	uint32_t seq;
 	uint8_t *buf;
 
 	if (!per)
@@ -158,18 +190,21 @@ static void check_slots(struct fsck *f, struct table *t)
 	buf = malloc(per * t->rec_size);
 	if (!buf) {
 		f->aborted = true;
-		return;
+		return -1;
 	}
 	for (slot = 0; slot < t->slots && !f->aborted; slot += n) {
 		n = t->slots - slot < per ? t->slots - slot : per;
 		if (fsck_file_io(f, &t->raw, VEXFS_VTABLE_DATA_START + slot * t->rec_size,
 				 buf, n * t->rec_size, false))
 			break;
-		for (i = 0; i < n; i++)
-			check_slot(f, t, slot + i,
-				   (const void *)(buf + i * t->rec_size));
+		for (i = 0; i < n; i++) {
+			seq = check_slot(f, t, slot + i,
+					 (const void *)(buf + i * t->rec_size));
+			fsck_cmap_note(&t->map, slot + i, seq);
+		}
 	}
 	free(buf);
+	return slot < t->slots || f->aborted ? -1 : 0;
 }
 
 static bool table_inode_ok(struct fsck *f, uint64_t dir, uint64_t ino)
@@ -204,9 +239,24 @@ static void check_table_inode(struct fsck *f, struct table *t)
 		fsck_fix_failed(f);
 }
 
+/* The table's records, then its change map against them. */
+static void check_records(struct fsck *f, struct table *t,
+			  const struct vexfs_change_map *cm)
+{
+	t->map.dir = t->dir;
+	t->map.ino = t->ino;
+	t->map.raw = &t->raw;
+	t->map.slots = t->slots;
+	fsck_cmap_start(&t->map, cm);
+	/* slots left unread leave the map unjudged */
+	if (!check_slots(f, t))
+		fsck_cmap_finish(f, &t->map, t->changed);
+}
+
 static void check_collection(struct fsck *f, uint64_t dir)
 {
-	struct vexfs_vtable_header vh;
+	struct table_head head;
+	struct vexfs_vtable_header *vh = &head.vh;
 	struct vexfs_inode raw;
 	struct table t = { .dir = dir };
 	const char *fault;
@@ -229,8 +279,8 @@ static void check_collection(struct fsck *f, uint64_t dir)
 		return;
 	check_table_inode(f, &t);
 	fault = "unreadable";
-	if (!fsck_file_io(f, &t.raw, 0, &vh, sizeof(vh), false))
-		fault = header_fault(&vh, &t, f->l.inodes_count);
+	if (!fsck_file_io(f, &t.raw, 0, &head, sizeof(head), false))
+		fault = header_fault(vh, &t, f->l.inodes_count);
 	if (fault) {
 		fsck_unfixable(f, "Collection inode %" PRIu64 ", vector table inode %" PRIu64 ": bad header (%s).",
 			       dir, t.ino, fault);
@@ -238,16 +288,16 @@ static void check_collection(struct fsck *f, uint64_t dir)
 		return;
 	}
 	fsck_ino(f, dir)->state |= INO_TABLE_OK;
-	t.rec_size = le32toh(vh.vh_rec_size);
-	t.slots = le64toh(vh.vh_slots);
-	check_slots(f, &t);
-	if (vh.vh_index_ino && !f->aborted) {
+	t.rec_size = le32toh(vh->vh_rec_size);
+	t.slots = le64toh(vh->vh_slots);
+	check_records(f, &t, &head.cm);
+	if (vh->vh_index_ino && !f->aborted) {
 		struct fsck_table_info info = {
 			.dir = dir, .raw = &t.raw, .slots = t.slots, .seq = t.seq,
-			.dim = le32toh(vh.vh_dim), .metric = le16toh(vh.vh_metric),
+			.dim = le32toh(vh->vh_dim), .metric = le16toh(vh->vh_metric),
 		};
 
-		fsck_check_index(f, &info, le64toh(vh.vh_index_ino));
+		fsck_check_index(f, &info, le64toh(vh->vh_index_ino));
 	}
 }
 

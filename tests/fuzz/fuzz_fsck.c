@@ -5,7 +5,8 @@
  * At start-up a small image is made with mkfs.vexfs and populated with
  * the test image builder (tests/unit/imgbuild.c): directories, files,
  * hard and symbolic links, an xattr, a sparse file under a deeper extent
- * tree, a vector collection and its HNSW index, and a directory of 600
+ * tree, a vector collection (records of several change sequences under a
+ * change map) and its HNSW index, and a directory of 600
  * names with a hash tree of two levels (flagged by the builder, the tree
  * then built by fsck -y, as it rebuilds one). The fuzzer's input is a
  * list of patches to that image's non-zero blocks:
@@ -69,7 +70,8 @@ static void make_base(void)
 	uint64_t docs, file, coll, table, vfiles[6], sub;
 	struct img im;
 	char cmd[256];
-	int tmp = mkstemp(path);
+	int tmp = mkstemp(path), i;
+	uint32_t magic;
 
 	if (tmp < 0)
 		abort();
@@ -88,6 +90,9 @@ static void make_base(void)
 	img_create(&im, sub, "deep", 4096 * 3);
 	coll = img_collection(&im, VEXFS_ROOT_INO, "vectors", 8, 6, 2, vfiles, &table);
 	img_index(&im, coll, table, 8, 6);
+	for (i = 0; i < 8; i++)
+		img_set_seq(&im, table, i, 3 + 5 * (i % 3));
+	img_change_map(&im, table, 0);
 	make_wide(&im, file);
 	table_start = im.l.inode_table_start;
 	data_start = im.l.data_start;
@@ -99,6 +104,12 @@ static void make_base(void)
 	fsck_argv[1] = "-n";
 	optind = 0;
 	if (fsck_main(4, fsck_argv) != 0)
+		abort();
+	/* the fuzzer is to damage a change map: the base must keep its own */
+	img_open(&im, path);
+	img_file_io(&im, table, VEXFS_CHANGE_MAP_OFFSET, &magic, sizeof(magic), 0);
+	img_close_raw(&im);
+	if (le32toh(magic) != VEXFS_CHANGE_MAP_MAGIC)
 		abort();
 }
 
@@ -159,8 +170,11 @@ static void reseal(uint64_t blk, unsigned int off)
 	memcpy(&magic, b, 4);
 	if (le32toh(magic) == VEXFS_VTABLE_MAGIC) {
 		struct vexfs_vtable_header *vh = (void *)b;
+		struct vexfs_change_map *cm = (void *)(b + VEXFS_CHANGE_MAP_OFFSET);
 
 		vh->vh_checksum = htole32(vexfs_vtable_csum(vh));
+		if (cm->cm_magic)
+			cm->cm_checksum = htole32(vexfs_change_map_csum(cm));
 		return;
 	}
 	if (le32toh(magic) == VEXFS_VINDEX_MAGIC) {

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <endian.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -539,9 +540,12 @@ static void write_table_header(struct img *im, uint64_t table, uint64_t dir,
 		.vh_owner = htole64(dir),
 		.vh_slots = htole64(slots),
 	};
+	uint8_t block[BS] = { 0 };
 
 	vh.vh_checksum = htole32(vexfs_vtable_csum(&vh));
-	img_file_io(im, table, 0, &vh, sizeof(vh), 1);
+	/* the rest of the block zero, as the module allocates it: no change map */
+	memcpy(block, &vh, sizeof(vh));
+	img_file_io(im, table, 0, block, sizeof(block), 1);
 }
 
 static void write_slot(struct img *im, uint64_t table, uint32_t dim,
@@ -603,6 +607,56 @@ uint64_t img_collection(struct img *im, uint64_t parent, const char *name,
 	for (i = 0; i < nfree; i++)
 		write_slot(im, *table, dim, nfiles + i, 0);
 	return dir;
+}
+
+static uint64_t rec_size_of(struct img *im, uint64_t table,
+			    uint64_t *slots)
+{
+	struct vexfs_vtable_header vh;
+
+	img_file_io(im, table, 0, &vh, sizeof(vh), 0);
+	*slots = le64toh(vh.vh_slots);
+	return le32toh(vh.vh_rec_size);
+}
+
+void img_set_seq(struct img *im, uint64_t table, uint64_t slot, uint32_t seq)
+{
+	uint64_t slots, rec = rec_size_of(im, table, &slots);
+	uint32_t le = htole32(seq);
+
+	img_file_io(im, table, VEXFS_VTABLE_DATA_START + slot * rec +
+		    offsetof(struct vexfs_vrec, vr_seq), &le, sizeof(le), 1);
+}
+
+void img_change_map(struct img *im, uint64_t table, unsigned int shift)
+{
+	struct vexfs_change_map cm = {
+		.cm_magic = htole32(VEXFS_CHANGE_MAP_MAGIC),
+		.cm_shift = htole16((uint16_t)shift),
+	};
+	uint64_t slots, rec = rec_size_of(im, table, &slots), slot;
+	struct vexfs_super_block *sb;
+	uint8_t block[BS];
+	uint32_t seq, *entry;
+
+	for (slot = 0; slot < slots; slot++) {
+		if ((slot >> shift) >= VEXFS_CHANGE_MAP_ENTRIES)
+			die("change map shift too small for the slots");
+		img_file_io(im, table, VEXFS_VTABLE_DATA_START + slot * rec +
+			    offsetof(struct vexfs_vrec, vr_seq), &seq, sizeof(seq), 0);
+		entry = &cm.cm_seq[slot >> shift];
+		if (le32toh(seq) > le32toh(*entry))
+			*entry = seq;
+	}
+	cm.cm_checksum = htole32(vexfs_change_map_csum(&cm));
+	img_file_io(im, table, VEXFS_CHANGE_MAP_OFFSET, &cm, sizeof(cm), 1);
+
+	img_read_block(im, 0, block);
+	sb = (struct vexfs_super_block *)block;
+	sb->s_feature_ro_compat = htole64(le64toh(sb->s_feature_ro_compat) |
+					  VEXFS_FEATURE_RO_COMPAT_CHANGE_MAP);
+	vexfs_super_csum_set(sb);
+	img_write_block(im, 0, block);
 }
 
 /* Vectors as write_slot() writes them, for the graph builder. */

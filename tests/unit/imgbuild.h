@@ -83,6 +83,16 @@ uint64_t img_collection(struct img *im, uint64_t parent, const char *name,
 uint64_t img_index(struct img *im, uint64_t dir, uint64_t table, uint32_t dim,
 		   uint32_t nlive);
 
+/* Set the change sequence of slot @slot of a table (the builder writes 0). */
+void img_set_seq(struct img *im, uint64_t table, uint64_t slot, uint32_t seq);
+/*
+ * Give a table the change map of its records, each entry the highest
+ * vr_seq of its 2^@shift slots (the module keeps the smallest shift that
+ * covers them), and set the change map feature, as the module does
+ * before its first map.
+ */
+void img_change_map(struct img *im, uint64_t table, unsigned int shift);
+
 /* The physical block of logical block @lblk (trees of depth 0 or 1). */
 uint64_t img_bmap(struct img *im, uint64_t ino, uint32_t lblk);
 /* Read or write bytes of a file's data. */

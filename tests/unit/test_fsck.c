@@ -447,12 +447,16 @@ static void index_names_file(struct img *im)
 	set_table_index(im, pop.file);
 }
 
-/* -n reports (exit 4) without writing, -y repairs (exit 1), then clean. */
-static void expect_repair(const char *name, damage_fn fn, const char *says)
+/*
+ * On an image @make makes: -n reports (exit 4) without writing, -y
+ * repairs (exit 1), then clean.
+ */
+static void expect_repair_on(void (*make)(const char *), const char *name,
+			     damage_fn fn, const char *says)
 {
 	uint32_t before;
 
-	populate(name);
+	make(name);
 	damage(fn);
 	before = image_hash();
 	assert_fsck("-n", 4);
@@ -461,6 +465,11 @@ static void expect_repair(const char *name, damage_fn fn, const char *says)
 	assert_fsck("-y", 1);
 	assert_output_has(says);
 	assert_fsck("-n", 0);
+}
+
+static void expect_repair(const char *name, damage_fn fn, const char *says)
+{
+	expect_repair_on(populate, name, fn, says);
 }
 
 /* Reported, and still there after -y. */
@@ -695,6 +704,332 @@ UNREPAIRED_TEST(extents_out_of_order, "out of order")
 UNREPAIRED_TEST(shared_block, "also used by something else")
 UNREPAIRED_TEST(bad_table_header, "bad header (checksum mismatch)")
 UNREPAIRED_TEST(garbage_inode, "contents are invalid")
+
+/* ---- the vector table's change map ---------------------------------- */
+
+/* The change sequences populate_mapped() gives slots 0-3 (3 is free). */
+static const uint32_t slot_seqs[4] = { 5, 9, 7, 12 };
+
+static void set_slot_seqs(struct img *im)
+{
+	uint64_t slot;
+
+	for (slot = 0; slot < 4; slot++)
+		img_set_seq(im, pop.table, slot, slot_seqs[slot]);
+}
+
+/* populate(), with changed records and a change map over them. */
+static void populate_mapped(const char *name)
+{
+	struct img im;
+
+	populate(name);
+	img_open(&im, image);
+	set_slot_seqs(&im);
+	img_change_map(&im, pop.table, 0);
+	img_close(&im);
+}
+
+static void read_map(struct vexfs_change_map *cm)
+{
+	struct img im;
+
+	img_open(&im, image);
+	img_file_io(&im, pop.table, VEXFS_CHANGE_MAP_OFFSET, cm, sizeof(*cm), 0);
+	img_close_raw(&im);
+}
+
+/* Change the map through @edit, then reseal it or not. */
+static void edit_map(struct img *im, void (*edit)(struct vexfs_change_map *),
+		     bool reseal)
+{
+	struct vexfs_change_map cm;
+
+	img_file_io(im, pop.table, VEXFS_CHANGE_MAP_OFFSET, &cm, sizeof(cm), 0);
+	edit(&cm);
+	if (reseal)
+		cm.cm_checksum = htole32(vexfs_change_map_csum(&cm));
+	img_file_io(im, pop.table, VEXFS_CHANGE_MAP_OFFSET, &cm, sizeof(cm), 1);
+}
+
+/* The map is sound, of shift 0, and its entries are @seqs. */
+static void assert_map(const uint32_t seqs[4])
+{
+	struct vexfs_change_map cm;
+	int i;
+
+	read_map(&cm);
+	assert_int_equal(le32toh(cm.cm_magic), VEXFS_CHANGE_MAP_MAGIC);
+	assert_int_equal(le32toh(cm.cm_checksum), vexfs_change_map_csum(&cm));
+	assert_int_equal(le16toh(cm.cm_shift), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(le32toh(cm.cm_seq[i]), seqs[i]);
+}
+
+static uint64_t ro_compat(void)
+{
+	struct img im;
+	uint64_t ro;
+
+	img_open(&im, image);
+	ro = le64toh(im.sb.s_feature_ro_compat);
+	img_close_raw(&im);
+	return ro;
+}
+
+static void lower_entry_1(struct vexfs_change_map *cm)
+{
+	cm->cm_seq[1] = htole32(3);
+}
+
+static void flip_entry_0(struct vexfs_change_map *cm)
+{
+	cm->cm_seq[0] ^= htole32(1);
+}
+
+static void shift_33(struct vexfs_change_map *cm)
+{
+	cm->cm_shift = htole16(33);
+}
+
+static void reserved_set(struct vexfs_change_map *cm)
+{
+	cm->cm_reserved2 = htole32(1);
+}
+
+static void entry_2_too_large(struct vexfs_change_map *cm)
+{
+	cm->cm_seq[2] = htole32(0xffffffffu);
+}
+
+static void shift_2(struct vexfs_change_map *cm)
+{
+	cm->cm_shift = htole16(2);
+	cm->cm_seq[0] = htole32(12);
+	memset(&cm->cm_seq[1], 0, 3 * sizeof(cm->cm_seq[0]));
+}
+
+static void map_entry_low(struct img *im)
+{
+	edit_map(im, lower_entry_1, true);
+}
+
+static void map_checksum(struct img *im)
+{
+	edit_map(im, flip_entry_0, false);
+}
+
+static void map_shift_out_of_range(struct img *im)
+{
+	edit_map(im, shift_33, true);
+}
+
+static void map_reserved(struct img *im)
+{
+	edit_map(im, reserved_set, true);
+}
+
+static void map_entry_too_large(struct img *im)
+{
+	edit_map(im, entry_2_too_large, true);
+}
+
+static void map_coarse(struct img *im)
+{
+	edit_map(im, shift_2, true);
+}
+
+static void map_no_feature(struct img *im)
+{
+	set_super_field(im, offsetof(struct vexfs_super_block, s_feature_ro_compat),
+			8, le64toh(im->sb.s_feature_ro_compat) &
+			   ~VEXFS_FEATURE_RO_COMPAT_CHANGE_MAP, 1);
+}
+
+/* A table whose map matches its records is clean, and left as it is. */
+static void test_change_map_clean(void **state)
+{
+	uint32_t before;
+
+	(void)state;
+	populate_mapped("cmap_clean");
+	before = image_hash();
+	assert_fsck("-n", 0);
+	assert_null(strstr(output, "Fix?"));
+	assert_fsck("-y", 0);
+	assert_int_equal(image_hash(), before);
+	assert_fsck("-nv", 0);
+	assert_output_has("1 of them with a change map");
+}
+
+/* Runs larger than they need be, entries above their slots: only slower. */
+static void test_change_map_coarse_clean(void **state)
+{
+	uint32_t before;
+
+	(void)state;
+	populate_mapped("cmap_coarse");
+	damage(map_coarse);
+	before = image_hash();
+	assert_fsck("-n", 0);
+	assert_fsck("-y", 0);
+	assert_int_equal(image_hash(), before);
+}
+
+/* An entry below a slot's vr_seq would hide the slot from search. */
+static void test_change_map_entry_low(void **state)
+{
+	(void)state;
+	expect_repair_on(populate_mapped, "cmap_low", map_entry_low,
+			 "change map entry 1 is 3, below the change sequence 9 of slot 1");
+	assert_map(slot_seqs);
+}
+
+static void test_change_map_checksum(void **state)
+{
+	(void)state;
+	expect_repair_on(populate_mapped, "cmap_csum", map_checksum,
+			 "bad change map (checksum mismatch).  Rewrite it.");
+	assert_map(slot_seqs);
+}
+
+static void test_change_map_shift(void **state)
+{
+	(void)state;
+	expect_repair_on(populate_mapped, "cmap_shift", map_shift_out_of_range,
+			 "bad change map (shift out of range)");
+	assert_map(slot_seqs);
+}
+
+static void test_change_map_reserved(void **state)
+{
+	(void)state;
+	expect_repair_on(populate_mapped, "cmap_reserved", map_reserved,
+			 "bad change map (reserved fields not zero)");
+	assert_map(slot_seqs);
+}
+
+/* Above every sequence a record can carry: the module refuses the map. */
+static void test_change_map_entry_too_large(void **state)
+{
+	(void)state;
+	expect_repair_on(populate_mapped, "cmap_too_large", map_entry_too_large,
+			 "bad change map (an entry above the largest change sequence)");
+	assert_map(slot_seqs);
+}
+
+/* A map the superblock does not vouch for: the bit is set. */
+static void test_change_map_no_feature(void **state)
+{
+	(void)state;
+	expect_repair_on(populate_mapped, "cmap_feature", map_no_feature,
+			 "lacks the change map feature.  Set it.");
+	assert_true(ro_compat() & VEXFS_FEATURE_RO_COMPAT_CHANGE_MAP);
+	assert_map(slot_seqs);
+}
+
+/* A slot fsck frees is zeroed: the map is rewritten over what is left. */
+static void test_change_map_after_slot_freed(void **state)
+{
+	static const uint32_t after[4] = { 5, 9, 7, 0 };
+
+	(void)state;
+	expect_repair_on(populate_mapped, "cmap_freed", dangling_slot,
+			 "slot 3 names inode");
+	assert_map(after);
+}
+
+static void shift_1(struct vexfs_change_map *cm)
+{
+	cm->cm_shift = htole16(1);
+}
+
+static void lower_entry_375(struct vexfs_change_map *cm)
+{
+	cm->cm_seq[375] = htole32(29);
+}
+
+static void map_shift_too_small(struct img *im)
+{
+	edit_map(im, shift_1, true);
+}
+
+static void map_run_low(struct img *im)
+{
+	edit_map(im, lower_entry_375, true);
+}
+
+/*
+ * 2,102 slots need runs of 4 (shift 2) to fit 1,004 entries: a map of
+ * shift 1 leaves slots without an entry, and a rewrite picks shift 2.
+ */
+static void make_large_table(const char *name)
+{
+	uint64_t files[2];
+	struct img im;
+
+	fresh_image(name);
+	img_open(&im, image);
+	pop.coll = img_collection(&im, VEXFS_ROOT_INO, "big", 8, 2, 2100, files,
+				  &pop.table);
+	img_set_seq(&im, pop.table, 0, 1);
+	img_set_seq(&im, pop.table, 1500, 30);
+	img_set_seq(&im, pop.table, 2101, 40);
+	img_change_map(&im, pop.table, 2);
+	img_close(&im);
+}
+
+static void assert_large_map(void)
+{
+	struct vexfs_change_map cm;
+
+	read_map(&cm);
+	assert_int_equal(le32toh(cm.cm_checksum), vexfs_change_map_csum(&cm));
+	assert_int_equal(le16toh(cm.cm_shift), 2);
+	assert_int_equal(le32toh(cm.cm_seq[0]), 1);
+	assert_int_equal(le32toh(cm.cm_seq[375]), 30);
+	assert_int_equal(le32toh(cm.cm_seq[525]), 40);
+	assert_int_equal(le32toh(cm.cm_seq[374]), 0);
+}
+
+static void test_change_map_large(void **state)
+{
+	uint32_t before;
+
+	(void)state;
+	make_large_table("cmap_large");
+	before = image_hash();
+	assert_fsck("-n", 0);
+	assert_int_equal(image_hash(), before);
+	expect_repair_on(make_large_table, "cmap_large_shift", map_shift_too_small,
+			 "bad change map (too few entries for its slots)");
+	assert_large_map();
+	expect_repair_on(make_large_table, "cmap_large_low", map_run_low,
+			 "change map entry 375 is 29, below the change sequence 30 of slot 1500");
+	assert_large_map();
+}
+
+/* A table an older module wrote has no map: no fault, and none is made. */
+static void test_no_change_map(void **state)
+{
+	struct vexfs_change_map cm;
+	uint32_t before;
+
+	(void)state;
+	populate("cmap_none");
+	damage(set_slot_seqs);
+	before = image_hash();
+	assert_fsck("-n", 0);
+	assert_fsck("-y", 0);
+	assert_int_equal(image_hash(), before);
+	damage(dangling_slot);
+	assert_fsck("-y", 1);
+	assert_fsck("-nv", 0);
+	assert_output_has("0 of them with a change map");
+	read_map(&cm);
+	assert_int_equal(cm.cm_magic, 0);
+	assert_false(ro_compat() & VEXFS_FEATURE_RO_COMPAT_CHANGE_MAP);
+}
 
 /* ---- clean images, lost+found, releases, operational errors ---------- */
 
@@ -1027,6 +1362,17 @@ int main(void)
 		T(orphan_index),
 		T(index_names_file),
 		T(bad_graph_shared_block),
+		T(change_map_clean),
+		T(change_map_coarse_clean),
+		T(change_map_entry_low),
+		T(change_map_checksum),
+		T(change_map_shift),
+		T(change_map_reserved),
+		T(change_map_entry_too_large),
+		T(change_map_no_feature),
+		T(change_map_after_slot_freed),
+		T(change_map_large),
+		T(no_change_map),
 		T(leaked_block_bit),
 		T(cleared_block_bit),
 		T(leaked_inode_bit),
