@@ -372,6 +372,19 @@ static loff_t vexfs_slot_pos(struct vexfs_collection *c, u64 slot)
 	return VEXFS_VTABLE_DATA_START + slot * c->rec_size;
 }
 
+/*
+ * The change map raised for the records of slots [first, first + n),
+ * their sequences in memory already, and written ahead of them.
+ */
+static int vexfs_note_changes(struct vexfs_collection *c, u64 first, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		vexfs_cmap_note(&c->cmap, first + i, c->slots[first + i].seq);
+	return vexfs_cmap_write(c);
+}
+
 static void vexfs_fill_record(const struct vexfs_slot *s,
 			      struct vexfs_vrec *rec)
 {
@@ -405,7 +418,8 @@ static int __must_check vexfs_write_slot(struct vexfs_collection *c, u64 slot,
 	vexfs_fill_record(&c->slots[slot], rec);
 	if (vec)
 		memcpy(rec + 1, vec, c->dim * sizeof(u32));
-	err = vexfs_table_write(c->table, rec, c->rec_size, vexfs_slot_pos(c, slot));
+	err = vexfs_note_changes(c, slot, 1) ?:
+	      vexfs_table_write(c->table, rec, c->rec_size, vexfs_slot_pos(c, slot));
 	kfree(rec);
 	return err;
 }
@@ -417,7 +431,8 @@ static int __must_check vexfs_write_slot_header(struct vexfs_collection *c,
 	struct vexfs_vrec rec = { 0 };
 
 	vexfs_fill_record(&c->slots[slot], &rec);
-	return vexfs_table_write(c->table, &rec, sizeof(rec),
+	return vexfs_note_changes(c, slot, 1) ?:
+	       vexfs_table_write(c->table, &rec, sizeof(rec),
 				 vexfs_slot_pos(c, slot));
 }
 
@@ -563,6 +578,7 @@ static struct vexfs_collection *vexfs_collection_alloc(struct inode *dir,
 		return NULL;
 	init_rwsem(&c->rwsem);
 	mutex_init(&c->publish_lock);
+	mutex_init(&c->unit_lock);
 	c->dir = dir;
 	c->table = table;
 	c->dim = dim;
@@ -575,25 +591,22 @@ static void vexfs_collection_release(struct vexfs_collection *c)
 {
 	kvfree(c->slots);
 	kvfree(c->free);
+	kvfree(c->units);
 	kfree(c);
 }
 
-/* Take one record read from disk into the image. */
-static int vexfs_load_slot(struct vexfs_collection *c, u64 slot,
-			   const struct vexfs_vrec *rec)
+/* Take one record read from disk into slot's image; nothing is counted. */
+static int vexfs_decode_slot(struct vexfs_collection *c, struct vexfs_slot *s,
+			     const struct vexfs_vrec *rec)
 {
-	struct vexfs_slot *s = &c->slots[slot];
 	int i;
 
 	s->ino = le64_to_cpu(rec->vr_ino);
 	s->seq = le32_to_cpu(rec->vr_seq);
 	if (s->seq > VEXFS_SEQ_MAX)
 		return -EUCLEAN;
-	c->seq = max(c->seq, s->seq);
-	if (!s->ino) {
-		vexfs_free_push(c, slot);
+	if (!s->ino)
 		return 0;
-	}
 	if (s->ino <= VEXFS_ROOT_INO ||
 	    s->ino >= VEXFS_SB(c->dir->i_sb)->inodes_count)
 		return -EUCLEAN;
@@ -603,34 +616,125 @@ static int vexfs_load_slot(struct vexfs_collection *c, u64 slot,
 	s->uid = make_kuid(&init_user_ns, le32_to_cpu(rec->vr_uid));
 	s->gid = make_kgid(&init_user_ns, le32_to_cpu(rec->vr_gid));
 	s->mode = le16_to_cpu(rec->vr_mode);
-	c->live++;
 	return 0;
+}
+
+/* Bytes of records read at a time into slot images. */
+#define VEXFS_SLOT_READ_BYTES	(64 * 1024)
+
+/* Read the records of slots [first, first + n) into their images. */
+static int vexfs_read_slots(struct vexfs_collection *c, u64 first, u64 n)
+{
+	u32 per_chunk = max_t(u32, 1, VEXFS_SLOT_READ_BYTES / c->rec_size);
+	void *buf;
+	int err = 0;
+
+	buf = kvmalloc((size_t)min_t(u64, n, per_chunk) * c->rec_size ?: 1,
+		       GFP_NOFS);
+	if (!buf)
+		return -ENOMEM;
+	while (!err && n) {
+		u32 k = min_t(u64, per_chunk, n), i;
+
+		err = vexfs_table_read(c->table, buf, (size_t)k * c->rec_size,
+				       vexfs_slot_pos(c, first));
+		for (i = 0; !err && i < k; i++)
+			err = vexfs_decode_slot(c, &c->slots[first + i],
+						buf + (size_t)i * c->rec_size);
+		first += k;
+		n -= k;
+		cond_resched();
+	}
+	kvfree(buf);
+	return err;
+}
+
+/* Count what the images of all slots hold: live ones, free ones, the sequence. */
+static void vexfs_account_slots(struct vexfs_collection *c)
+{
+	u64 slot;
+
+	for (slot = 0; slot < c->nslots; slot++) {
+		const struct vexfs_slot *s = &c->slots[slot];
+
+		c->seq = max(c->seq, s->seq);
+		if (s->ino)
+			c->live++;
+		else
+			vexfs_free_push(c, slot);
+	}
 }
 
 static int vexfs_load_slots(struct vexfs_collection *c, u64 nslots)
 {
-	u32 per_chunk = max_t(u32, 1, (64 * 1024) / c->rec_size);
-	u64 slot = 0;
-	void *buf;
-	int err = 0;
+	int err = vexfs_collection_reserve(c, nslots);
 
-	buf = kvmalloc((size_t)per_chunk * c->rec_size, GFP_NOFS);
-	if (!buf)
-		return -ENOMEM;
-	err = vexfs_collection_reserve(c, nslots);
 	c->nslots = nslots;
 	c->disk_slots = nslots;
-	while (!err && slot < nslots) {
-		u32 n = min_t(u64, per_chunk, nslots - slot), i;
+	if (!err)
+		err = vexfs_read_slots(c, 0, nslots);
+	if (!err)
+		vexfs_account_slots(c);
+	return err;
+}
 
-		err = vexfs_table_read(c->table, buf, (size_t)n * c->rec_size,
-				       vexfs_slot_pos(c, slot));
-		for (i = 0; !err && i < n; i++)
-			err = vexfs_load_slot(c, slot + i, buf + (size_t)i * c->rec_size);
-		slot += n;
-		cond_resched();
+/*
+ * Slots read on demand: a unit is the records of a block or so, read as
+ * one; the runs units are read in are as long as a read of the whole
+ * table makes them.
+ */
+static int vexfs_slots_go_lazy(struct vexfs_collection *c, u64 nslots)
+{
+	u64 units;
+	int err = vexfs_collection_reserve(c, nslots);
+
+	if (err)
+		return err;
+	c->unit_slots = max_t(u32, 1, VEXFS_BLOCK_SIZE / c->rec_size);
+	units = DIV_ROUND_UP(nslots, c->unit_slots);
+	c->units = kvcalloc(BITS_TO_LONGS(units) ?: 1, sizeof(long),
+			    VEXFS_GFP_NOFS_SIZED);
+	if (!c->units)
+		return -ENOMEM;
+	c->nslots = nslots;
+	c->disk_slots = nslots;
+	smp_store_release(&c->slots_lazy, true);
+	return 0;
+}
+
+/*
+ * Make sure slots [first, first + n) are read, when they are read on
+ * demand. Readers of a unit wait for the one reading it.
+ */
+int vexfs_slots_ensure(struct vexfs_collection *c, u64 first, u64 n)
+{
+	u32 us = c->unit_slots;
+	u32 max_run = max_t(u32, 1, VEXFS_SLOT_READ_BYTES / (us * c->rec_size));
+	u64 u, end_u, run_end;
+	int err = 0;
+
+	if (!smp_load_acquire(&c->slots_lazy) || first >= c->nslots || !n)
+		return 0;
+	n = min(n, c->nslots - first);
+	u = first / us;
+	end_u = DIV_ROUND_UP(first + n, us);
+	while (!err && (u = find_next_zero_bit(c->units, end_u, u)) < end_u) {
+		mutex_lock(&c->unit_lock);
+		run_end = find_next_bit(c->units, min(end_u, u + max_run), u);
+		if (run_end > u) {
+			err = vexfs_read_slots(c, u * us,
+					       min_t(u64, run_end * us, c->nslots) - u * us);
+			/* The images are in place before a bit says so. */
+			smp_wmb();
+			if (!err)
+				bitmap_set(c->units, u, run_end - u);
+		}
+		mutex_unlock(&c->unit_lock);
+		u = run_end;
 	}
-	kvfree(buf);
+	if (err == -EUCLEAN)
+		vexfs_corrupt(c->dir->i_sb, "collection %lu: bad vector table %lu",
+			      c->dir->i_ino, c->table->i_ino);
 	return err;
 }
 
@@ -659,13 +763,17 @@ static int vexfs_check_header(struct inode *dir, struct inode *table,
 	return 0;
 }
 
-/* Forget what vexfs_load_slots() took in: a load that failed. */
+/* Forget what a load took in: a load that failed. */
 static void vexfs_collection_unfill(struct vexfs_collection *c)
 {
 	kvfree(c->slots);
 	kvfree(c->free);
+	kvfree(c->units);
 	c->slots = NULL;
 	c->free = NULL;
+	c->units = NULL;
+	smp_store_release(&c->slots_lazy, false);
+	c->cmap_from_disk = false;
 	c->capacity = c->free_cap = c->nfree = 0;
 	c->nslots = c->live = 0;
 	c->seq = 0;
@@ -714,6 +822,49 @@ out_put:
 	return err;
 }
 
+/* Block 0 of c's table: its header, checked, and its change map. */
+static int vexfs_read_table_head(struct vexfs_collection *c, void *blk)
+{
+	int err = vexfs_table_read(c->table, blk, VEXFS_BLOCK_SIZE, 0);
+
+	return err ?: vexfs_check_header(c->dir, c->table, blk);
+}
+
+static struct vexfs_change_map *vexfs_table_head_map(void *blk)
+{
+	return blk + VEXFS_CHANGE_MAP_OFFSET;
+}
+
+/* Does the filesystem say its tables' change maps are kept? */
+static bool vexfs_maps_kept(struct super_block *sb)
+{
+	return le64_to_cpu(READ_ONCE(VEXFS_SB(sb)->raw->s_feature_ro_compat)) &
+	       VEXFS_FEATURE_RO_COMPAT_CHANGE_MAP;
+}
+
+/*
+ * With every slot read: the change map made exact. One read from disk
+ * that fell short of a slot was damaged: said, and every bit of the
+ * index checked again against the slots. Written at the next change
+ * unless the disk's is good.
+ */
+static void vexfs_settle_cmap(struct vexfs_collection *c, bool disk_ok)
+{
+	u64 slot;
+
+	for (slot = 0; disk_ok && slot < c->nslots; slot++) {
+		if (c->slots[slot].seq <= c->cmap.seq[slot >> c->cmap.shift])
+			continue;
+		vexfs_corrupt(c->dir->i_sb, "collection %lu: change map of table %lu misses slot %llu",
+			      c->dir->i_ino, c->table->i_ino, slot);
+		disk_ok = false;
+		if (c->index)
+			vexfs_index_recheck(c);
+	}
+	vexfs_cmap_build(&c->cmap, c->slots, c->nslots);
+	c->cmap.dirty = !disk_ok;
+}
+
 /*
  * Load the slots of an open collection, reading the whole table, and its
  * index. Nothing changes the table before this is done: every change
@@ -722,14 +873,23 @@ out_put:
 static int vexfs_collection_fill(struct vexfs_collection *c)
 {
 	struct inode *dir = c->dir;
-	struct vexfs_vtable_header vh;
+	struct vexfs_vtable_header *vh;
+	bool disk_ok;
+	void *blk;
+	u64 index_ino;
 	int err;
 
-	err = vexfs_table_read(c->table, &vh, sizeof(vh), 0);
+	blk = kmalloc(VEXFS_BLOCK_SIZE, GFP_NOFS);
+	if (!blk)
+		return -ENOMEM;
+	vh = blk;
+	err = vexfs_read_table_head(c, blk);
 	if (!err)
-		err = vexfs_check_header(dir, c->table, &vh);
-	if (!err)
-		err = vexfs_load_slots(c, le64_to_cpu(vh.vh_slots));
+		err = vexfs_load_slots(c, le64_to_cpu(vh->vh_slots));
+	disk_ok = !err && vexfs_maps_kept(dir->i_sb) &&
+		  vexfs_cmap_decode(&c->cmap, vexfs_table_head_map(blk), c->nslots);
+	index_ino = le64_to_cpu(vh->vh_index_ino);
+	kfree(blk);
 	if (err) {
 		vexfs_collection_unfill(c);
 		if (err == -EUCLEAN)
@@ -737,12 +897,68 @@ static int vexfs_collection_fill(struct vexfs_collection *c)
 				      dir->i_ino, c->table->i_ino);
 		return err;
 	}
+	vexfs_settle_cmap(c, disk_ok);
 	/* The index only speeds search up: without it, search is exact. */
-	if (le64_to_cpu(vh.vh_index_ino) &&
-	    vexfs_index_load(c, le64_to_cpu(vh.vh_index_ino)))
+	if (index_ino && vexfs_index_load(c, index_ino, false))
 		pr_warn("%pg: collection %lu: index not loaded, searching exactly\n",
 			dir->i_sb->s_bdev, dir->i_ino);
 	return 0;
+}
+
+/*
+ * A collection whose slots were read on demand: the rest of them read, and
+ * counted. Searches go on meanwhile; they look at no count.
+ */
+static int vexfs_collection_fill_rest(struct vexfs_collection *c)
+{
+	int err = vexfs_slots_ensure(c, 0, c->nslots);
+
+	if (err)
+		return err;
+	vexfs_account_slots(c);
+	vexfs_settle_cmap(c, c->cmap_from_disk);
+	c->cmap_from_disk = false;
+	smp_store_release(&c->slots_lazy, false);
+	return 0;
+}
+
+/*
+ * Ready an open collection for search without reading its table whole:
+ * its change map, its index walked from pages, and the slots changed
+ * since the index was built (vexfs_index_load()); other slots as the
+ * search meets them. -EOPNOTSUPP when one of those is missing: a table
+ * without a map, no index, or one that is not walked from pages.
+ */
+static int vexfs_collection_fill_lazy(struct vexfs_collection *c)
+{
+	struct vexfs_vtable_header *vh;
+	u64 nslots, index_ino;
+	void *blk;
+	int err;
+
+	if (!vexfs_maps_kept(c->dir->i_sb))
+		return -EOPNOTSUPP;
+	blk = kmalloc(VEXFS_BLOCK_SIZE, GFP_NOFS);
+	if (!blk)
+		return -ENOMEM;
+	vh = blk;
+	err = vexfs_read_table_head(c, blk);
+	nslots = le64_to_cpu(vh->vh_slots);
+	index_ino = le64_to_cpu(vh->vh_index_ino);
+	if (!err && (!index_ino ||
+		     !vexfs_cmap_decode(&c->cmap, vexfs_table_head_map(blk), nslots)))
+		err = -EOPNOTSUPP;
+	kfree(blk);
+	if (!err)
+		err = vexfs_slots_go_lazy(c, nslots);
+	if (!err) {
+		c->cmap_from_disk = true;
+		c->seq = vexfs_cmap_max(&c->cmap);
+		err = vexfs_index_load(c, index_ino, true);
+	}
+	if (err)
+		vexfs_collection_unfill(c);
+	return err;
 }
 
 /*
@@ -767,8 +983,23 @@ static int vexfs_collection_open_locked(struct inode *dir)
 	return err;
 }
 
+/* Is c ready for search, its slots read on demand? */
+static bool vexfs_collection_try_lazy(struct vexfs_collection *c)
+{
+	return c->slots_lazy || !vexfs_collection_fill_lazy(c);
+}
+
+/* Slots all read, from a collection opened or read on demand. */
+static int vexfs_collection_load(struct vexfs_collection *c)
+{
+	if (c->slots_lazy)
+		return vexfs_collection_fill_rest(c);
+	return vexfs_collection_fill(c);
+}
+
 /*
  * The directory's collection, loaded on first use; -ENOTTY if none.
+ * For search (lazy), loading may leave slots to be read on demand.
  *
  * Loading reads the whole table: inside a journal handle it would hold up
  * every commit, so operations that run in a handle load first, with
@@ -776,9 +1007,11 @@ static int vexfs_collection_open_locked(struct inode *dir)
  * failed is not tried again; one never tried means a path that forgot to
  * pin, which is a bug (it still works, slowly).
  */
-struct vexfs_collection *vexfs_collection_get(struct inode *dir)
+static struct vexfs_collection *vexfs_collection_get_how(struct inode *dir,
+							 bool lazy)
 {
 	struct vexfs_inode_info *vi = VEXFS_I(dir);
+	struct vexfs_collection *c;
 	int err = 0;
 
 	if (!S_ISDIR(dir->i_mode))
@@ -792,14 +1025,25 @@ struct vexfs_collection *vexfs_collection_get(struct inode *dir)
 	}
 	if (!err)
 		err = vexfs_collection_open_locked(dir);
-	if (!err && !vi->coll->loaded) {
-		err = vexfs_collection_fill(vi->coll);
+	c = vi->coll;
+	if (!err && !c->loaded && !(lazy && vexfs_collection_try_lazy(c))) {
+		err = vexfs_collection_load(c);
 		vi->coll_failed = err;
 		if (!err)
-			smp_store_release(&vi->coll->loaded, true);
+			smp_store_release(&c->loaded, true);
 	}
 	mutex_unlock(&vi->dir_lock);
-	return err ? ERR_PTR(err) : vi->coll;
+	return err ? ERR_PTR(err) : c;
+}
+
+struct vexfs_collection *vexfs_collection_get(struct inode *dir)
+{
+	return vexfs_collection_get_how(dir, false);
+}
+
+struct vexfs_collection *vexfs_collection_get_search(struct inode *dir)
+{
+	return vexfs_collection_get_how(dir, true);
 }
 
 /*
@@ -878,7 +1122,8 @@ static int __vexfs_collection_create(struct inode *dir, u32 dim, u16 metric)
 	c = vexfs_collection_alloc(dir, table, dim, metric);
 	if (!c)
 		goto out_drop;
-	err = vexfs_write_header(c);
+	c->cmap.dirty = true;
+	err = vexfs_write_header(c) ?: vexfs_cmap_write(c);
 	if (err) {
 		vexfs_collection_release(c);
 		goto out_drop;
@@ -1295,7 +1540,7 @@ static int vexfs_run_credits(struct vexfs_collection *c,
 	loff_t end = pos + (loff_t)run->n * c->rec_size;
 
 	return ((end - 1) >> VEXFS_BLOCK_SHIFT) - (pos >> VEXFS_BLOCK_SHIFT) + 1 +
-	       VEXFS_CREDITS_ALLOC;
+	       1 /* the change map */ + VEXFS_CREDITS_ALLOC;
 }
 
 /*
@@ -1312,6 +1557,8 @@ static int vexfs_run_end(struct vexfs_collection *c, handle_t *handle,
 		return err;
 	if (!err)
 		err = vexfs_journal_reserve(handle, vexfs_run_credits(c, run));
+	if (!err)
+		err = vexfs_note_changes(c, run->first, run->n);
 	if (!err)
 		err = vexfs_table_write(c->table, run->buf,
 					(size_t)run->n * c->rec_size,

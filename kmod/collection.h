@@ -31,6 +31,16 @@ struct vexfs_slot {
 static_assert(sizeof(struct vexfs_slot) == 64);
 
 /*
+ * The change map in memory (change_map.c): seq[e] is at least the change
+ * sequence of every slot from e << shift to (e + 1) << shift.
+ */
+struct vexfs_cmap {
+	u32 seq[VEXFS_CHANGE_MAP_ENTRIES];
+	u16 shift;
+	bool dirty;			/* changed since it was written */
+};
+
+/*
  * A loaded collection. Locking: searches and reads take rwsem shared;
  * anything that changes slots, vectors or the table takes it exclusive.
  * The table inode's own i_rwsem is taken inside, for its page cache.
@@ -58,6 +68,19 @@ struct vexfs_collection {
 	 * may be called (vexfs_collection_get_table()).
 	 */
 	bool loaded;
+	/*
+	 * Slots read on demand (vexfs_collection_get_search()): a search
+	 * right after a mount reads the runs of slots changed since the
+	 * index was built, then the slots its walk meets, a unit at a time;
+	 * a slot may be looked at once vexfs_slot_ready(). Anything else
+	 * loads them all first, and this ends false.
+	 */
+	bool slots_lazy;
+	unsigned long *units;		/* a bit a unit of slots read */
+	u32 unit_slots;			/* slots a unit */
+	struct mutex unit_lock;		/* one reader of units at a time */
+	struct vexfs_cmap cmap;		/* exact once loaded */
+	bool cmap_from_disk;		/* cmap as read, not yet checked */
 	u32 seq;			/* change sequence, see uapi READ_VECTORS */
 	struct vexfs_index *index;	/* published HNSW graph, or NULL */
 	struct mutex publish_lock;	/* one publish at a time */
@@ -140,6 +163,13 @@ static inline bool vexfs_index_walks_codes(const struct vexfs_index *idx)
 	return idx->codes || idx->pages;
 }
 
+/* May slot's image in c->slots be looked at (see slots_lazy)? */
+static inline bool vexfs_slot_ready(const struct vexfs_collection *c, u64 slot)
+{
+	return !smp_load_acquire(&c->slots_lazy) ||
+	       test_bit_acquire(slot / c->unit_slots, c->units);
+}
+
 /* Is slot searched through the index, rather than exactly? */
 static inline bool vexfs_slot_covered(const struct vexfs_collection *c,
 				      u64 slot)
@@ -171,8 +201,21 @@ struct vexfs_search_args {
 	struct super_block *sb;
 };
 
+/* change_map.c */
+void vexfs_cmap_note(struct vexfs_cmap *m, u64 slot, u32 seq);
+void vexfs_cmap_build(struct vexfs_cmap *m, const struct vexfs_slot *slots,
+		      u64 nslots);
+bool vexfs_cmap_decode(struct vexfs_cmap *m, const struct vexfs_change_map *raw,
+		       u64 nslots);
+u32 vexfs_cmap_max(const struct vexfs_cmap *m);
+bool vexfs_cmap_next_changed(const struct vexfs_cmap *m, u32 seq, u64 nslots,
+			     u32 *e, u64 *first, u64 *n);
+int vexfs_cmap_write(struct vexfs_collection *c);
+
 /* collection.c */
 struct vexfs_collection *vexfs_collection_get(struct inode *dir);
+struct vexfs_collection *vexfs_collection_get_search(struct inode *dir);
+int vexfs_slots_ensure(struct vexfs_collection *c, u64 first, u64 n);
 struct vexfs_collection *vexfs_collection_get_table(struct inode *dir);
 int vexfs_collection_create(struct inode *dir, u32 dim, u16 metric);
 void vexfs_collection_free(struct inode *dir);
@@ -255,12 +298,13 @@ int vexfs_index_shrinker_init(void);
 void vexfs_index_shrinker_exit(void);
 
 /* index.c */
-int vexfs_index_load(struct vexfs_collection *c, u64 ino);
+int vexfs_index_load(struct vexfs_collection *c, u64 ino, bool paged_only);
 int vexfs_index_publish(struct vexfs_collection *c, const void __user *src,
 			size_t len, u32 seq);
 int vexfs_index_drop(struct vexfs_collection *c);
 int vexfs_index_forget_all(struct vexfs_collection *c);
 void vexfs_index_release(struct vexfs_collection *c, bool destroy);
+void vexfs_index_recheck(struct vexfs_collection *c);
 u64 vexfs_index_covered(struct vexfs_collection *c);
 u64 vexfs_index_memory(const struct vexfs_index *idx);
 struct vexfs_index_scratch *vexfs_index_scratch_take(struct vexfs_index *idx,

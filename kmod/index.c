@@ -54,17 +54,45 @@ static void vexfs_index_free(struct vexfs_index *idx)
 }
 
 /*
- * Slots changed after the graph was built are not covered by it. The
- * caller holds c->rwsem for writing, or has the collection to itself.
+ * Slots changed after the graph was built are not covered by it: those in
+ * the runs the change map says changed since, read first when slots are
+ * read on demand. The caller holds c->rwsem for writing, or has the
+ * collection to itself.
  */
-static void vexfs_index_uncover_changed(struct vexfs_collection *c,
-					struct vexfs_index *idx)
+static int vexfs_index_uncover_changed(struct vexfs_collection *c,
+				       struct vexfs_index *idx)
 {
+	u64 first, n, slot;
+	u32 e = 0;
+	int err;
+
+	while (vexfs_cmap_next_changed(&c->cmap, idx->seq, idx->nbits, &e,
+				       &first, &n)) {
+		err = vexfs_slots_ensure(c, first, n);
+		if (err)
+			return err;
+		for (slot = first; slot < first + n; slot++)
+			if (c->slots[slot].seq > idx->seq)
+				__clear_bit(slot, idx->in_graph);
+		cond_resched();
+	}
+	for (slot = c->nslots; slot < idx->nbits; slot++)
+		__clear_bit(slot, idx->in_graph);
+	return 0;
+}
+
+/*
+ * The change map it trusted was wrong: every covered slot checked against
+ * its sequence. The slots are all read; no other change runs.
+ */
+void vexfs_index_recheck(struct vexfs_collection *c)
+{
+	struct vexfs_index *idx = c->index;
 	unsigned long slot;
 
 	for_each_set_bit(slot, idx->in_graph, idx->nbits)
 		if (slot >= c->nslots || c->slots[slot].seq > idx->seq)
-			__clear_bit(slot, idx->in_graph);
+			clear_bit(slot, idx->in_graph);
 }
 
 /*
@@ -201,7 +229,12 @@ static struct vexfs_index *vexfs_index_read_whole(struct vexfs_collection *c,
 	return vexfs_index_view(c, buf, len, seq);
 }
 
-int vexfs_index_load(struct vexfs_collection *c, u64 ino)
+/*
+ * Load the index stored in inode ino. paged_only: for a collection whose
+ * slots are read on demand, only an index walked from pages will do;
+ * anything else is -EOPNOTSUPP and leaves nothing behind.
+ */
+int vexfs_index_load(struct vexfs_collection *c, u64 ino, bool paged_only)
 {
 	struct vexfs_vindex_header h;
 	struct vexfs_index *idx;
@@ -226,10 +259,14 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 	    (le32_to_cpu(h.vi_flags) & ~VEXFS_VINDEX_REACHED))
 		goto out_put;
 	/* A publish was cut short: no graph, the inode is kept for the next. */
-	if (!len) {
+	if (!len && !paged_only) {
 		c->index_inode = inode;
 		return 0;
 	}
+	err = -EOPNOTSUPP;
+	if (paged_only && (!len || !(le32_to_cpu(h.vi_flags) & VEXFS_VINDEX_REACHED)))
+		goto out_put;
+	err = -EUCLEAN;
 	if (le64_to_cpu(h.vi_seq) > c->seq ||
 	    VEXFS_VINDEX_GRAPH_START + len > i_size_read(inode) ||
 	    len > vexfs_hnsw_bytes_max(c->nslots, c->dim)) {
@@ -238,18 +275,25 @@ int vexfs_index_load(struct vexfs_collection *c, u64 ino)
 				    i_size_read(inode), c->seq);
 		goto out_put;
 	}
-	/* The inode stays referenced either way: a new publish reuses it. */
-	c->index_inode = inode;
 	idx = NULL;
 	if (le32_to_cpu(h.vi_flags) & VEXFS_VINDEX_REACHED)
 		idx = vexfs_index_from_pages(c, inode, len, le64_to_cpu(h.vi_seq),
 					     false);
-	if (!idx)
+	if (!idx && !paged_only)
 		idx = vexfs_index_read_whole(c, inode, len, le64_to_cpu(h.vi_seq));
-	if (IS_ERR(idx))
-		return PTR_ERR(idx);
+	err = idx ? PTR_ERR_OR_ZERO(idx) : -EOPNOTSUPP;
+	if (!err) {
+		err = vexfs_index_uncover_changed(c, idx);
+		if (err)
+			vexfs_index_free(idx);
+	}
+	if (err && paged_only)
+		goto out_put;
+	/* The inode stays referenced either way: a new publish reuses it. */
+	c->index_inode = inode;
+	if (err)
+		return err;
 	idx->published = le64_to_cpu(h.vi_published);
-	vexfs_index_uncover_changed(c, idx);
 	c->index = idx;
 	return 0;
 out_put:
@@ -409,7 +453,7 @@ static int vexfs_index_install(struct vexfs_collection *c,
 	down_write(&c->rwsem);
 	if (c->epoch == epoch && !c->index_detached) {
 		/* Slots changed since the view was made are not covered. */
-		vexfs_index_uncover_changed(c, idx);
+		WARN_ON_ONCE(vexfs_index_uncover_changed(c, idx));
 		old = c->index;
 		c->index = idx;
 		idx = NULL;

@@ -544,7 +544,7 @@ static long vexfs_ioc_search(struct file *filp, unsigned int cmd,
 	err = vexfs_may_search(filp);
 	if (err)
 		return err;
-	c = vexfs_collection_get(file_inode(filp));
+	c = vexfs_collection_get_search(file_inode(filp));
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	if (arg.dim != c->dim)

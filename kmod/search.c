@@ -101,6 +101,14 @@ static bool vexfs_slot_wanted(const struct vexfs_collection *c,
  * covered: it jumps over them a word of in_graph at a time, so a fully
  * indexed collection costs a bitmap walk, not a look at every slot.
  */
+/* The first slot from i on (end: none before end) idx does not cover. */
+static u64 vexfs_next_uncovered(const struct vexfs_index *idx, u64 i, u64 end)
+{
+	if (!idx || i >= idx->nbits)
+		return i;
+	return find_next_zero_bit(idx->in_graph, min(end, idx->nbits), i);
+}
+
 static u32 vexfs_pick_candidates(struct vexfs_collection *c,
 				 const struct vexfs_search_args *a,
 				 bool used_index, u64 start, u64 end, u32 *cand)
@@ -109,27 +117,59 @@ static u32 vexfs_pick_candidates(struct vexfs_collection *c,
 	u32 n = 0;
 	u64 i;
 
-	for (i = start; i < end; i++) {
-		if (idx && i < idx->nbits) {
-			i = find_next_zero_bit(idx->in_graph,
-					       min(end, idx->nbits), i);
-			if (i >= end)
-				break;
-		}
+	for (i = start; (i = vexfs_next_uncovered(idx, i, end)) < end; i++)
 		if (vexfs_slot_wanted(c, a, i))
 			cand[n++] = i;
-	}
 	return n;
 }
 
+/* Slots read on demand: read those the exact pass looks at in [start, end). */
+static int vexfs_read_uncovered(struct vexfs_collection *c, bool used_index,
+				u64 start, u64 end)
+{
+	const struct vexfs_index *idx = used_index ? c->index : NULL;
+	int err = 0;
+	u64 i;
+
+	if (!smp_load_acquire(&c->slots_lazy))
+		return 0;
+	if (!idx)
+		return vexfs_slots_ensure(c, start, end - start);
+	for (i = start; !err && (i = vexfs_next_uncovered(idx, i, end)) < end; i++)
+		if (!vexfs_slot_ready(c, i))
+			err = vexfs_slots_ensure(c, i, 1);
+	return err;
+}
+
 /* ==== the index pass ==== */
+
+/* Slots not read yet a walk remembers, to read them before the next. */
+#define VEXFS_WALK_UNREAD	128
 
 struct vexfs_index_ctx {
 	const struct vexfs_collection *c;
 	const struct vexfs_search_args *a;
 	u64 readable;			/* covered nodes the caller may read */
 	u64 wanted;			/* of those, the ones accepted */
+	u32 unread[VEXFS_WALK_UNREAD];	/* slots met that were not read */
+	u32 nunread;
+	bool more_unread;		/* more than unread[] holds */
 };
+
+/*
+ * A covered slot whose record is not read yet (slots read on demand) is
+ * taken as it comes, and remembered: the walk is done again once it is
+ * read, and only a walk that met no such slot answers. Reading cannot
+ * happen here, inside an FPU section.
+ */
+static bool vexfs_accept_unread(struct vexfs_index_ctx *x, u32 slot)
+{
+	if (x->nunread < VEXFS_WALK_UNREAD)
+		x->unread[x->nunread++] = slot;
+	else
+		x->more_unread = true;
+	return true;
+}
 
 /* Graph nodes that are stale, dead or unwanted are walked, not returned. */
 static bool vexfs_accept(void *ctx, uint32_t slot)
@@ -140,12 +180,32 @@ static bool vexfs_accept(void *ctx, uint32_t slot)
 
 	if (!vexfs_slot_covered(x->c, slot))
 		return false;
+	if (!vexfs_slot_ready(x->c, slot))
+		return vexfs_accept_unread(x, slot);
 	if (!s->ino || !vexfs_slot_readable(x->a, s))
 		return false;
 	x->readable++;
 	wanted = vexfs_slot_selected(x->a, s);
 	x->wanted += wanted;
 	return wanted;
+}
+
+/*
+ * Read the slots a walk met unread, for the walk to be done again: each
+ * round reads at least one unit more, so the rounds end.
+ */
+static int vexfs_read_unread(struct vexfs_collection *c,
+			     struct vexfs_index_ctx *x)
+{
+	int err = 0;
+	u32 i;
+
+	for (i = 0; !err && i < x->nunread; i++)
+		err = vexfs_slots_ensure(c, x->unread[i], 1);
+	x->nunread = 0;
+	x->more_unread = false;
+	x->readable = x->wanted = 0;
+	return err;
 }
 
 /*
@@ -181,6 +241,17 @@ static bool vexfs_filter_sparse(const struct vexfs_index_ctx *x)
 	       x->wanted * VEXFS_FILTER_SPARSE < x->readable;
 }
 
+/*
+ * Live vectors, or while slots are read on demand (and not counted), the
+ * graph's nodes: an estimate good enough for the planner.
+ */
+static u64 vexfs_live_estimate(const struct vexfs_collection *c)
+{
+	if (smp_load_acquire(&c->slots_lazy))
+		return c->index ? c->index->graph.node_count : 0;
+	return c->live;
+}
+
 static bool vexfs_filter_wants_exact(const struct vexfs_collection *c,
 				     const struct vexfs_search_args *a,
 				     const struct vexfs_index_ctx *x,
@@ -189,7 +260,7 @@ static bool vexfs_filter_wants_exact(const struct vexfs_collection *c,
 	if (!a->filter)
 		return false;
 	if (!x)
-		return c->live < (u64)VEXFS_FILTER_SMALL * a->k;
+		return vexfs_live_estimate(c) < (u64)VEXFS_FILTER_SMALL * a->k;
 	return found < a->k || x->wanted * VEXFS_FILTER_SPARSE < x->readable;
 }
 
@@ -271,12 +342,15 @@ vexfs_search_index(struct vexfs_collection *c,
 		goto out;
 	s = &x->s;
 
-	vexfs_fpu_begin();
 	if (on_codes) {
+		vexfs_fpu_begin();
 		vexfs_sq8_query_init(&code_q, &idx->sq8, scan->sq8_ops,
 				     q.vector, qcode);
+		vexfs_fpu_end();
 		q.sq8 = &code_q;
 	}
+walk:
+	vexfs_fpu_begin();
 	err = vexfs_hnsw_search_start(g, &q, s);
 	vexfs_fpu_end();
 	while (!err) {
@@ -312,6 +386,12 @@ vexfs_search_index(struct vexfs_collection *c,
 	}
 	if (err)
 		goto out;
+	if (ctx.nunread || ctx.more_unread) {
+		err = vexfs_read_unread(c, &ctx);
+		if (err)
+			goto out;
+		goto walk;
+	}
 	vexfs_fpu_begin();
 	found = vexfs_hnsw_search_results(g, &q, s, res);
 	vexfs_fpu_end();
@@ -382,8 +462,12 @@ static int vexfs_search_exact(struct vexfs_collection *c,
 		return -ENOMEM;
 	for (start = 0; start < c->nslots; start += chunk) {
 		u64 end = min_t(u64, start + chunk, c->nslots);
-		u32 n = vexfs_pick_candidates(c, a, used_index, start, end,
-					      cand);
+		u32 n;
+
+		err = vexfs_read_uncovered(c, used_index, start, end);
+		if (err)
+			break;
+		n = vexfs_pick_candidates(c, a, used_index, start, end, cand);
 
 		/* After an indexed walk, most searches find no candidate. */
 		if (n && !recs) {

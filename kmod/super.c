@@ -87,27 +87,40 @@ static int vexfs_write_super(struct super_block *sb, bool clean, bool wait)
 }
 
 /*
- * Set an incompatible feature before the first structure that needs it
- * is written: the superblock is on disk before the journal can commit
- * that structure, so no module that lacks the feature mounts it.
+ * Set a feature before the first structure that needs it is written: the
+ * superblock is on disk before the journal can commit that structure, so
+ * no module that lacks the feature mounts it (incompat) or writes to it
+ * (ro_compat).
  */
-int vexfs_super_add_incompat(struct super_block *sb, u64 feature)
+static int vexfs_super_add_feature(struct super_block *sb, __le64 *field,
+				   u64 feature)
 {
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
-	struct vexfs_super_block *raw = sbi->raw;
 	int err;
 
-	if (le64_to_cpu(READ_ONCE(raw->s_feature_incompat)) & feature)
+	if (le64_to_cpu(READ_ONCE(*field)) & feature)
 		return 0;
 	lock_buffer(sbi->sbh);
-	raw->s_feature_incompat =
-		cpu_to_le64(le64_to_cpu(raw->s_feature_incompat) | feature);
+	*field = cpu_to_le64(le64_to_cpu(*field) | feature);
 	unlock_buffer(sbi->sbh);
 	err = vexfs_write_super(sb, false, true);
 	if (err)
 		pr_err("%pg: cannot write the superblock's features (%d)\n",
 		       sb->s_bdev, err);
 	return err;
+}
+
+int vexfs_super_add_incompat(struct super_block *sb, u64 feature)
+{
+	return vexfs_super_add_feature(sb, &VEXFS_SB(sb)->raw->s_feature_incompat,
+				       feature);
+}
+
+/* The same for a feature that older modules may still read, not write. */
+int vexfs_super_add_ro_compat(struct super_block *sb, u64 feature)
+{
+	return vexfs_super_add_feature(sb, &VEXFS_SB(sb)->raw->s_feature_ro_compat,
+				       feature);
 }
 
 static int vexfs_sync_fs(struct super_block *sb, int wait)

@@ -109,6 +109,7 @@ static inline struct vexfs_inode_info *VEXFS_I(struct inode *inode)
 
 /* super.c */
 int vexfs_super_add_incompat(struct super_block *sb, u64 feature);
+int vexfs_super_add_ro_compat(struct super_block *sb, u64 feature);
 
 /*
  * Buffer state past jbd2's own private bits: a metadata block whose tail

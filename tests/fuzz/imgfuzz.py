@@ -248,6 +248,18 @@ class Image:
         put(self.d, off + csum_off, 4, sbedit.crc32c(SEED, self.d[off:off + 64]))
 
 
+# A vector table's change map: after its 64-byte header in block 0.
+CMAP_OFF = 64
+CMAP_MAGIC = 0x50414D43
+CMAP_ENTRIES = (BS - 64 - 16) // 4
+
+
+def seal_cmap(d, at):
+    """The change map at byte at: crc32c of the whole map, the field zero."""
+    put(d, at + 4, 4, 0)
+    put(d, at + 4, 4, sbedit.crc32c(SEED, d[at:at + BS - CMAP_OFF]))
+
+
 def edge(rng, size, extra=()):
     """A value worth trying in a field of size bytes."""
     top = (1 << (8 * size)) - 1
@@ -556,6 +568,31 @@ def m_vtable(img, rng):
     return "vtable %d slot %d %s=%#x" % (ino, slot, name, value)
 
 
+def m_cmap(img, rng):
+    """A change map's shift or an entry, mostly with its checksum sealed:
+    a map that lies about what changed since the index."""
+    if not img.tables:
+        return None
+    ino, mapping = rng.choice(img.tables)
+    if 0 not in mapping:
+        return None
+    at = mapping[0] * BS + CMAP_OFF
+    if u(img.d, at, 4) != CMAP_MAGIC:
+        return None
+    if rng.random() < 0.3:
+        value = edge(rng, 2, [0, 1, 31, 32, 33, u(img.d, at + 8, 2) + 1])
+        put(img.d, at + 8, 2, value)
+        what = "shift=%#x" % value
+    else:
+        e = rng.randrange(CMAP_ENTRIES)
+        value = edge(rng, 4, [0, 1, 0xFFFFFFFE, 0xFFFFFFFF])
+        put(img.d, at + 16 + 4 * e, 4, value)
+        what = "entry %d=%#x" % (e, value)
+    if rng.random() < 0.8:
+        seal_cmap(img.d, at)
+    return "vtable %d change map %s" % (ino, what)
+
+
 def m_vindex(img, rng):
     if not img.indexes:
         return None
@@ -591,7 +628,7 @@ def m_vindex(img, rng):
 
 
 MUTATIONS = [(m_bytes, 3), (m_inode, 3), (m_extent, 3), (m_dirent, 3), (m_htree, 2), (m_xattr, 1),
-             (m_kept, 1), (m_vtable, 2), (m_vindex, 3)]
+             (m_kept, 1), (m_vtable, 2), (m_cmap, 1), (m_vindex, 3)]
 
 
 def mutate(base, seed):
