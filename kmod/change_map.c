@@ -28,7 +28,7 @@ static u32 vexfs_cmap_csum(const struct vexfs_change_map *raw)
 }
 
 /* Widen the runs until slots [0, nslots) have entries: pairs merge. */
-static void vexfs_cmap_fit(struct vexfs_cmap *m, u64 nslots)
+void vexfs_cmap_cover(struct vexfs_cmap *m, u64 nslots)
 {
 	u32 i;
 
@@ -46,7 +46,7 @@ void vexfs_cmap_note(struct vexfs_cmap *m, u64 slot, u32 seq)
 {
 	u32 *e;
 
-	vexfs_cmap_fit(m, slot + 1);
+	vexfs_cmap_cover(m, slot + 1);
 	e = &m->seq[slot >> m->shift];
 	if (seq > *e) {
 		*e = seq;
@@ -62,7 +62,7 @@ void vexfs_cmap_build(struct vexfs_cmap *m, const struct vexfs_slot *slots,
 
 	memset(m->seq, 0, sizeof(m->seq));
 	m->shift = 0;
-	vexfs_cmap_fit(m, nslots);
+	vexfs_cmap_cover(m, nslots);
 	for (i = 0; i < nslots; i++) {
 		u32 *e = &m->seq[i >> m->shift];
 
@@ -87,11 +87,11 @@ bool vexfs_cmap_decode(struct vexfs_cmap *m, const struct vexfs_change_map *raw,
 	    raw->cm_reserved2 ||
 	    (nslots && ((nslots - 1) >> shift) >= VEXFS_CHANGE_MAP_ENTRIES))
 		return false;
-	for (i = 0; i < VEXFS_CHANGE_MAP_ENTRIES; i++) {
-		m->seq[i] = le32_to_cpu(raw->cm_seq[i]);
-		if (m->seq[i] > VEXFS_SEQ_MAX)
+	for (i = 0; i < VEXFS_CHANGE_MAP_ENTRIES; i++)
+		if (le32_to_cpu(raw->cm_seq[i]) > VEXFS_SEQ_MAX)
 			return false;
-	}
+	for (i = 0; i < VEXFS_CHANGE_MAP_ENTRIES; i++)
+		m->seq[i] = le32_to_cpu(raw->cm_seq[i]);
 	m->shift = shift;
 	m->dirty = false;
 	return true;

@@ -364,7 +364,10 @@ int vexfs_write_header(struct vexfs_collection *c)
 	};
 
 	vh.vh_checksum = cpu_to_le32(vexfs_vtable_csum(&vh));
-	return vexfs_table_write(c->table, &vh, sizeof(vh), 0);
+	/* The map has an entry for every slot the header counts. */
+	vexfs_cmap_cover(&c->cmap, c->disk_slots);
+	return vexfs_cmap_write(c) ?:
+	       vexfs_table_write(c->table, &vh, sizeof(vh), 0);
 }
 
 static loff_t vexfs_slot_pos(struct vexfs_collection *c, u64 slot)
@@ -708,13 +711,14 @@ static int vexfs_slots_go_lazy(struct vexfs_collection *c, u64 nslots)
  */
 int vexfs_slots_ensure(struct vexfs_collection *c, u64 first, u64 n)
 {
-	u32 us = c->unit_slots;
-	u32 max_run = max_t(u32, 1, VEXFS_SLOT_READ_BYTES / (us * c->rec_size));
+	u32 us, max_run;
 	u64 u, end_u, run_end;
 	int err = 0;
 
 	if (!smp_load_acquire(&c->slots_lazy) || first >= c->nslots || !n)
 		return 0;
+	us = c->unit_slots;
+	max_run = max_t(u32, 1, VEXFS_SLOT_READ_BYTES / (us * c->rec_size));
 	n = min(n, c->nslots - first);
 	u = first / us;
 	end_u = DIV_ROUND_UP(first + n, us);
@@ -726,12 +730,14 @@ int vexfs_slots_ensure(struct vexfs_collection *c, u64 first, u64 n)
 					       min_t(u64, run_end * us, c->nslots) - u * us);
 			/* The images are in place before a bit says so. */
 			smp_wmb();
-			if (!err)
-				bitmap_set(c->units, u, run_end - u);
+			for (; !err && u < run_end; u++)
+				set_bit(u, c->units);
 		}
 		mutex_unlock(&c->unit_lock);
 		u = run_end;
 	}
+	/* Images another reader wrote, seen by their bits just above. */
+	smp_rmb();
 	if (err == -EUCLEAN)
 		vexfs_corrupt(c->dir->i_sb, "collection %lu: bad vector table %lu",
 			      c->dir->i_ino, c->table->i_ino);
@@ -915,6 +921,8 @@ static int vexfs_collection_fill_rest(struct vexfs_collection *c)
 
 	if (err)
 		return err;
+	/* The map's highest entry may be above every record (a wrap). */
+	c->seq = c->index ? c->index->seq : 0;
 	vexfs_account_slots(c);
 	vexfs_settle_cmap(c, c->cmap_from_disk);
 	c->cmap_from_disk = false;
@@ -936,7 +944,11 @@ static int vexfs_collection_fill_lazy(struct vexfs_collection *c)
 	void *blk;
 	int err;
 
-	if (!vexfs_maps_kept(c->dir->i_sb))
+	/*
+	 * Without a journal a crash can leave a record on disk and not the
+	 * map raised before it: such a map is not trusted.
+	 */
+	if (!vexfs_maps_kept(c->dir->i_sb) || !VEXFS_SB(c->dir->i_sb)->journal)
 		return -EOPNOTSUPP;
 	blk = kmalloc(VEXFS_BLOCK_SIZE, GFP_NOFS);
 	if (!blk)
@@ -986,7 +998,9 @@ static int vexfs_collection_open_locked(struct inode *dir)
 /* Is c ready for search, its slots read on demand? */
 static bool vexfs_collection_try_lazy(struct vexfs_collection *c)
 {
-	return c->slots_lazy || !vexfs_collection_fill_lazy(c);
+	if (!c->lazy_ready && !vexfs_collection_fill_lazy(c))
+		smp_store_release(&c->lazy_ready, true);
+	return c->lazy_ready;
 }
 
 /* Slots all read, from a collection opened or read on demand. */
@@ -1016,6 +1030,15 @@ static struct vexfs_collection *vexfs_collection_get_how(struct inode *dir,
 
 	if (!S_ISDIR(dir->i_mode))
 		return ERR_PTR(-ENOTDIR);
+	/*
+	 * Ready already: no wait behind a load that holds dir_lock while it
+	 * reads the rest of the table. Freed only with dir, which the caller
+	 * holds.
+	 */
+	c = smp_load_acquire(&vi->coll);
+	if (c && (smp_load_acquire(&c->loaded) ||
+		  (lazy && smp_load_acquire(&c->lazy_ready))))
+		return c;
 	mutex_lock(&vi->dir_lock);
 	if (!(vi->coll && vi->coll->loaded) &&
 	    vexfs_journal_in_handle(dir->i_sb) &&
@@ -1123,7 +1146,7 @@ static int __vexfs_collection_create(struct inode *dir, u32 dim, u16 metric)
 	if (!c)
 		goto out_drop;
 	c->cmap.dirty = true;
-	err = vexfs_write_header(c) ?: vexfs_cmap_write(c);
+	err = vexfs_write_header(c);
 	if (err) {
 		vexfs_collection_release(c);
 		goto out_drop;

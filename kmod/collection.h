@@ -76,6 +76,7 @@ struct vexfs_collection {
 	 * loads them all first, and this ends false.
 	 */
 	bool slots_lazy;
+	bool lazy_ready;		/* set up for search: slots, map, index */
 	unsigned long *units;		/* a bit a unit of slots read */
 	u32 unit_slots;			/* slots a unit */
 	struct mutex unit_lock;		/* one reader of units at a time */
@@ -202,6 +203,7 @@ struct vexfs_search_args {
 };
 
 /* change_map.c */
+void vexfs_cmap_cover(struct vexfs_cmap *m, u64 nslots);
 void vexfs_cmap_note(struct vexfs_cmap *m, u64 slot, u32 seq);
 void vexfs_cmap_build(struct vexfs_cmap *m, const struct vexfs_slot *slots,
 		      u64 nslots);

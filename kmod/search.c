@@ -143,17 +143,22 @@ static int vexfs_read_uncovered(struct vexfs_collection *c, bool used_index,
 
 /* ==== the index pass ==== */
 
-/* Slots not read yet a walk remembers, to read them before the next. */
-#define VEXFS_WALK_UNREAD	128
+/*
+ * Slots not read yet a walk remembers, to read them before the next walk;
+ * after this many walks the rest of the table is read at once.
+ */
+#define VEXFS_WALK_UNREAD	1024
+#define VEXFS_WALK_ROUNDS	8
 
 struct vexfs_index_ctx {
 	const struct vexfs_collection *c;
 	const struct vexfs_search_args *a;
 	u64 readable;			/* covered nodes the caller may read */
 	u64 wanted;			/* of those, the ones accepted */
-	u32 unread[VEXFS_WALK_UNREAD];	/* slots met that were not read */
+	u32 *unread;			/* slots met that were not read */
 	u32 nunread;
 	bool more_unread;		/* more than unread[] holds */
+	u32 rounds;			/* walks that met unread slots */
 };
 
 /*
@@ -164,7 +169,7 @@ struct vexfs_index_ctx {
  */
 static bool vexfs_accept_unread(struct vexfs_index_ctx *x, u32 slot)
 {
-	if (x->nunread < VEXFS_WALK_UNREAD)
+	if (x->unread && x->nunread < VEXFS_WALK_UNREAD)
 		x->unread[x->nunread++] = slot;
 	else
 		x->more_unread = true;
@@ -191,8 +196,9 @@ static bool vexfs_accept(void *ctx, uint32_t slot)
 }
 
 /*
- * Read the slots a walk met unread, for the walk to be done again: each
- * round reads at least one unit more, so the rounds end.
+ * Read the slots a walk met unread, for the walk to be done again. A walk that goes on meeting more (a caller who may read few of
+ * the vectors walks far) gets the whole table after a few rounds, so the
+ * rounds end.
  */
 static int vexfs_read_unread(struct vexfs_collection *c,
 			     struct vexfs_index_ctx *x)
@@ -200,8 +206,12 @@ static int vexfs_read_unread(struct vexfs_collection *c,
 	int err = 0;
 	u32 i;
 
-	for (i = 0; !err && i < x->nunread; i++)
-		err = vexfs_slots_ensure(c, x->unread[i], 1);
+	if (++x->rounds >= VEXFS_WALK_ROUNDS || !x->unread) {
+		err = vexfs_slots_ensure(c, 0, c->nslots);
+	} else {
+		for (i = 0; !err && i < x->nunread; i++)
+			err = vexfs_slots_ensure(c, x->unread[i], 1);
+	}
 	x->nunread = 0;
 	x->more_unread = false;
 	x->readable = x->wanted = 0;
@@ -333,6 +343,10 @@ vexfs_search_index(struct vexfs_collection *c,
 	s16 *qcode = NULL;
 	int err, found;
 
+	/* Without memory for the list, a walk that meets one reads them all. */
+	if (smp_load_acquire(&c->slots_lazy))
+		ctx.unread = kmalloc_array(VEXFS_WALK_UNREAD, sizeof(u32),
+					   GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	x = vexfs_index_scratch_take(c->index, a->ef);
 	res = kvmalloc_array(want, sizeof(*res), VEXFS_GFP_USER_SIZED);
 	if (on_codes)
@@ -408,6 +422,7 @@ walk:
 		vexfs_fpu_end();
 	}
 out:
+	kfree(ctx.unread);
 	kfree(qcode);
 	kvfree(res);
 	vexfs_index_scratch_give(c->index, x);

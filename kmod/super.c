@@ -96,17 +96,28 @@ static int vexfs_super_add_feature(struct super_block *sb, __le64 *field,
 				   u64 feature)
 {
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
-	int err;
+	int err = 0;
 
-	if (le64_to_cpu(READ_ONCE(*field)) & feature)
-		return 0;
+	/*
+	 * Held across the write: no one goes on to write a structure that
+	 * needs the feature until the superblock with it is on disk.
+	 */
+	mutex_lock(&sbi->feature_lock);
+	if (le64_to_cpu(*field) & feature)
+		goto out;
 	lock_buffer(sbi->sbh);
 	*field = cpu_to_le64(le64_to_cpu(*field) | feature);
 	unlock_buffer(sbi->sbh);
 	err = vexfs_write_super(sb, false, true);
-	if (err)
+	if (err) {
+		lock_buffer(sbi->sbh);
+		*field = cpu_to_le64(le64_to_cpu(*field) & ~feature);
+		unlock_buffer(sbi->sbh);
 		pr_err("%pg: cannot write the superblock's features (%d)\n",
 		       sb->s_bdev, err);
+	}
+out:
+	mutex_unlock(&sbi->feature_lock);
 	return err;
 }
 
@@ -319,6 +330,7 @@ static int vexfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	if (!sbi)
 		return -ENOMEM;
 	mutex_init(&sbi->alloc_lock);
+	mutex_init(&sbi->feature_lock);
 	sb->s_fs_info = sbi;
 
 	err = -EINVAL;

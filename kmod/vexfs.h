@@ -32,6 +32,7 @@ struct vexfs_sb_info {
 	u64 data_start;
 
 	struct mutex alloc_lock;		/* bitmaps, free counts, goals */
+	struct mutex feature_lock;		/* a feature being set */
 	u64 free_blocks;
 	bool blocks_held;	/* an allocation failed on uncommitted frees */
 	u64 free_inodes;

@@ -35,6 +35,44 @@ cold_remount() {
 # py ARGS: run Python with the test's ioctl helpers, the collection in C.
 py() { python3 - "$C" "$TESTS_DIR" "$SCRATCH" "$@"; }
 
+# search_finds WHAT...: each of the vectors saved in expect.json as it is
+# now: "changed" and "added" ones found first at distance 0, "deleted"
+# ones never returned.
+search_finds() {
+	py "$@" <<'PY'
+import json, os, sys
+sys.path.insert(0, sys.argv[2])
+import vexfs_ioctl as vx
+e = json.load(open(sys.argv[3] + "/expect.json"))
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+for what in sys.argv[4:]:
+    for fid, vec in e[what].items():
+        res, _ = vx.search(fd, vec, 10 if what == "deleted" else 1)
+        if what == "deleted":
+            assert all(r[0] != int(fid) for r in res), (what, fid, res)
+        else:
+            assert res and res[0][0] == int(fid) and res[0][2] == 0.0, (what, fid, res)
+PY
+}
+
+# edit_map PYTHON: run PYTHON on the image with `img` (imgfuzz.Image) and
+# `at`, the byte where the 128-dimension table's change map starts.
+edit_map() {
+	python3 - "$IMG" "$REPO/tests/fuzz" "$1" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+import imgfuzz
+img = imgfuzz.Image(bytearray(open(sys.argv[1], "rb").read()))
+dim_off = imgfuzz.VTABLE_HDR["vh_dim"][0]
+(mapping,) = [m for _, m in img.tables
+              if imgfuzz.u(img.d, m[0] * imgfuzz.BS + dim_off, 4) == 128]
+at = mapping[0] * imgfuzz.BS + imgfuzz.CMAP_OFF
+assert imgfuzz.u(img.d, at, 4) == imgfuzz.CMAP_MAGIC, "no change map"
+exec(sys.argv[3])
+open(sys.argv[1], "wb").write(img.d)
+PY
+}
+
 section "an index, then changes it does not cover"
 setup_vexfs 512M -N 16384
 C=$MNT/sift
@@ -76,6 +114,13 @@ json.dump({"changed": changed, "deleted": deleted, "added": added,
            "private": private}, open(scratch + "/expect.json", "w"))
 PY
 check "4,940 vectors in the collection" test "$(info_field "$C" count)" = 4940
+# The header counts slots ahead of those used (1,024 at a time): the map
+# has an entry for each of them, however few are used.
+check "a collection of ten vectors" "$CTL" collection create "$MNT/few" --dim 4
+for i in $(seq 10); do "$CTL" put "$MNT/few/$i" --vector "$i,1,2,3" --id "$i" >/dev/null; done
+umount "$MNT"
+check_fsck "fsck: clean, the small table's map covering every slot its header counts"
+mount_fs
 TABLE_BYTES=$((4 * 1024 + 4950 * REC))
 
 section "the first search after a mount"
@@ -95,19 +140,7 @@ PY
 read_kib=$((($(sectors_read) - before) / 2))
 log "     the first search read $read_kib KiB; the table holds $((TABLE_BYTES / 1024)) KiB"
 check "  ... reading less than half the table" test $((read_kib * 1024)) -lt $((TABLE_BYTES / 2))
-check "every changed, added, deleted and private vector as it is now" py <<'PY'
-import json, os, sys
-sys.path.insert(0, sys.argv[2])
-import vexfs_ioctl as vx
-e = json.load(open(sys.argv[3] + "/expect.json"))
-fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
-for fid, vec in list(e["changed"].items()) + list(e["added"].items()):
-    res, _ = vx.search(fd, vec, 1)
-    assert res and res[0][0] == int(fid) and res[0][2] == 0.0, (fid, res)
-for fid, vec in e["deleted"].items():
-    res, _ = vx.search(fd, vec, 10)
-    assert res and all(r[0] != int(fid) for r in res), (fid, res)
-PY
+check "every changed, added and deleted vector as it is now" search_finds changed added deleted
 check "the private vector is hidden from another user" setpriv --reuid=65534 --regid=65534 \
 	--clear-groups python3 - "$C" "$TESTS_DIR" "$SCRATCH" <<'PY'
 import json, os, sys
@@ -141,49 +174,21 @@ section "a change map that hides a change"
 # and searches find them again.
 umount "$MNT"
 check "fsck: clean before the damage" "$(fsck_bin)" -n -f "$DEV"
-check "set every entry of the map to the index's sequence, its checksum sealed" \
-	python3 - "$IMG" "$REPO/tests/fuzz" <<'PY'
-import sys
-sys.path.insert(0, sys.argv[2])
-import imgfuzz
-img = imgfuzz.Image(bytearray(open(sys.argv[1], "rb").read()))
-(ino, mapping), = img.tables
+check "set every entry of the map to the index's sequence, its checksum sealed" edit_map '
 (_, imap), = img.indexes
 off, size = imgfuzz.VINDEX_HDR["vi_seq"]
 seq = imgfuzz.u(img.d, imap[0] * imgfuzz.BS + off, size)
-at = mapping[0] * imgfuzz.BS + imgfuzz.CMAP_OFF
-assert imgfuzz.u(img.d, at, 4) == imgfuzz.CMAP_MAGIC, "no change map"
 for e in range(imgfuzz.CMAP_ENTRIES):
     imgfuzz.put(img.d, at + 16 + 4 * e, 4, seq)
-imgfuzz.seal_cmap(img.d, at)
-open(sys.argv[1], "wb").write(img.d)
-PY
+imgfuzz.seal_cmap(img.d, at)'
 expect_fail "fsck -n finds the map hiding changes" -e "change map" "$(fsck_bin)" -n -f "$DEV"
 mount_fs
 dmesg_mark "hidden change"
-check "searches after the mount never return a deleted file" py <<'PY'
-import json, os, sys
-sys.path.insert(0, sys.argv[2])
-import vexfs_ioctl as vx
-e = json.load(open(sys.argv[3] + "/expect.json"))
-fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
-for fid, vec in e["deleted"].items():
-    res, _ = vx.search(fd, vec, 10)
-    assert all(r[0] != int(fid) for r in res), (fid, res)
-PY
+check "searches after the mount never return a deleted file" search_finds deleted
 check "reading the table whole (collection info) says the map missed a slot" \
 	test "$(info_field "$C" count)" = 4940
 check_kmsg "  ... in the kernel log" "change map of table [0-9]+ misses slot"
-check "then every changed and added vector is found again" py <<'PY'
-import json, os, sys
-sys.path.insert(0, sys.argv[2])
-import vexfs_ioctl as vx
-e = json.load(open(sys.argv[3] + "/expect.json"))
-fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
-for fid, vec in list(e["changed"].items()) + list(e["added"].items()):
-    res, _ = vx.search(fd, vec, 1)
-    assert res and res[0][0] == int(fid) and res[0][2] == 0.0, (fid, res)
-PY
+check "then every changed and added vector is found again" search_finds changed added
 check "a change writes the mended map" "$CTL" put "$C/200" --vector "$(printf '1,%.0s' $(seq 127))1" --id 200
 umount "$MNT"
 check_fsck "fsck: clean again"
@@ -191,27 +196,9 @@ mount_fs
 
 section "a map that fails its checks"
 umount "$MNT"
-check "flip a byte of the map on disk" python3 - "$IMG" "$REPO/tests/fuzz" <<'PY'
-import sys
-sys.path.insert(0, sys.argv[2])
-import imgfuzz
-img = imgfuzz.Image(bytearray(open(sys.argv[1], "rb").read()))
-(ino, mapping), = img.tables
-at = mapping[0] * imgfuzz.BS + 64 + 16 + 4 * 3
-img.d[at] ^= 0x40
-open(sys.argv[1], "wb").write(img.d)
-PY
+check "flip a byte of the map on disk" edit_map 'img.d[at + 16 + 4 * 3] ^= 0x40'
 mount_fs
-check "searches read the table whole instead, and answer" py <<'PY'
-import json, os, sys
-sys.path.insert(0, sys.argv[2])
-import vexfs_ioctl as vx
-e = json.load(open(sys.argv[3] + "/expect.json"))
-fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
-for fid, vec in list(e["added"].items())[:5]:
-    res, _ = vx.search(fd, vec, 1)
-    assert res and res[0][0] == int(fid) and res[0][2] == 0.0, (fid, res)
-PY
+check "searches read the table whole instead, and answer" search_finds changed added deleted
 umount "$MNT"
 check "fsck -y rewrites the map" bash -c '"$1" -y -f "$2"; [ $? -eq 1 ]' _ "$(fsck_bin)" "$DEV"
 check_fsck "  ... and it checks clean"
