@@ -114,16 +114,28 @@ static long vexfs_ioc_get_collection(struct file *filp, unsigned int cmd,
 {
 	struct vexfs_ioc_collection arg;
 	struct vexfs_collection *c;
+	bool shape;
 	int err = vexfs_copy_arg(&arg, sizeof(arg), cmd, uarg);
 
 	if (err)
 		return err;
-	c = vexfs_collection_get(file_inode(filp));
+	if (arg.flags & ~VEXFS_COLLECTION_SHAPE)
+		return -EINVAL;
+	shape = arg.flags & VEXFS_COLLECTION_SHAPE;
+	c = shape ? vexfs_collection_get_table(file_inode(filp)) :
+		    vexfs_collection_get(file_inode(filp));
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	memset(&arg, 0, sizeof(arg));
 	arg.size = sizeof(arg);
-	vexfs_fill_collection(c, &arg);
+	if (shape) {
+		arg.dim = c->dim;
+		arg.metric = c->metric;
+		arg.elem_type = VEXFS_ELEM_F32;
+		arg.flags = VEXFS_COLLECTION_SHAPE;
+	} else {
+		vexfs_fill_collection(c, &arg);
+	}
 	return vexfs_copy_arg_out(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
 

@@ -60,9 +60,10 @@ int libvexfs_collection_create(int dirfd, uint32_t dim, unsigned int metric)
 	return call_ioctl(dirfd, VEXFS_IOC_CREATE_COLLECTION, &c);
 }
 
-int libvexfs_collection_info(int dirfd, struct libvexfs_collection_info *info)
+static int collection_info(int dirfd, struct libvexfs_collection_info *info,
+			   uint32_t flags)
 {
-	struct vexfs_ioc_collection c = { .size = sizeof(c) };
+	struct vexfs_ioc_collection c = { .size = sizeof(c), .flags = flags };
 	int err = call_ioctl(dirfd, VEXFS_IOC_GET_COLLECTION, &c);
 
 	if (err)
@@ -82,6 +83,16 @@ int libvexfs_collection_info(int dirfd, struct libvexfs_collection_info *info)
 		.walk_codes = c.flags & VEXFS_COLLECTION_WALK_CODES,
 	};
 	return 0;
+}
+
+int libvexfs_collection_info(int dirfd, struct libvexfs_collection_info *info)
+{
+	return collection_info(dirfd, info, 0);
+}
+
+int libvexfs_collection_shape(int dirfd, struct libvexfs_collection_info *info)
+{
+	return collection_info(dirfd, info, VEXFS_COLLECTION_SHAPE);
 }
 
 int libvexfs_vector_set(int fd, const float *vec, uint32_t dim, uint64_t id,

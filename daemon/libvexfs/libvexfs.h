@@ -64,6 +64,12 @@ int libvexfs_version(int fd, struct libvexfs_version *info);
 int libvexfs_collection_create(int dirfd, uint32_t dim, unsigned int metric);
 
 int libvexfs_collection_info(int dirfd, struct libvexfs_collection_info *info);
+/*
+ * Only dim, metric and elem_type (the rest 0), read from the table's
+ * header: cheap right after a mount, where the full answer reads the
+ * whole collection.
+ */
+int libvexfs_collection_shape(int dirfd, struct libvexfs_collection_info *info);
 
 /*
  * Give the file fd a vector of dim floats (dim must be the collection's),

@@ -232,7 +232,7 @@ int cmd_recall(int argc, char **argv)
 
 	rc = parse_recall_args(argc, argv, &a);
 	if (!rc)
-		rc = ctl_open_collection(a.dir, &j.dirfd, &j.info);
+		rc = ctl_open_collection_shape(a.dir, &j.dirfd, &j.info);
 	if (!rc)
 		rc = open_inputs(&j);
 	if (!rc)

@@ -500,7 +500,7 @@ int cmd_search(int argc, char **argv)
 	if (!rc)
 		rc = load_queries(&a, &in);
 	if (!rc)
-		rc = ctl_open_collection(a.dir, &dirfd, &info);
+		rc = ctl_open_collection_shape(a.dir, &dirfd, &info);
 	if (!rc)
 		rc = run_search(&a, dirfd, info.dim, &in, &o);
 	release_out(&a, &in, &o);

@@ -162,15 +162,16 @@ const char *ctl_explain_vector(const float *vec, uint32_t dim, uint32_t coll_dim
 	return NULL;
 }
 
-int ctl_open_collection(const char *dir, int *fd,
-			struct libvexfs_collection_info *info)
+static int open_collection(const char *dir, int *fd,
+			   struct libvexfs_collection_info *info, bool shape)
 {
 	int err;
 
 	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fd < 0)
 		return ctl_fail(errno, dir, NULL);
-	err = libvexfs_collection_info(*fd, info);
+	err = shape ? libvexfs_collection_shape(*fd, info) :
+		      libvexfs_collection_info(*fd, info);
 	if (err == -ENOTTY)
 		ctl_fail(err, dir, "%s", ctl_explain_enotty(*fd, false));
 	else if (err)
@@ -183,6 +184,18 @@ int ctl_open_collection(const char *dir, int *fd,
 	return CTL_OK;
 }
 
+int ctl_open_collection(const char *dir, int *fd,
+			struct libvexfs_collection_info *info)
+{
+	return open_collection(dir, fd, info, false);
+}
+
+int ctl_open_collection_shape(const char *dir, int *fd,
+			      struct libvexfs_collection_info *info)
+{
+	return open_collection(dir, fd, info, true);
+}
+
 int ctl_collection_of_file(const char *file, struct libvexfs_collection_info *info)
 {
 	char *copy = strdup(file);
@@ -190,7 +203,7 @@ int ctl_collection_of_file(const char *file, struct libvexfs_collection_info *in
 
 	if (!copy)
 		return ctl_fail(ENOMEM, NULL, NULL);
-	rc = ctl_open_collection(dirname(copy), &fd, info);
+	rc = ctl_open_collection_shape(dirname(copy), &fd, info);
 	if (rc == CTL_OK)
 		close(fd);
 	free(copy);

@@ -75,8 +75,14 @@ int ctl_want_args(int argc, char **argv, int n, const char *names);
  */
 int ctl_open_collection(const char *dir, int *fd,
 			struct libvexfs_collection_info *info);
+/*
+ * The same, for dim, metric and elem_type only: right after a mount it
+ * does not make the module read the whole collection.
+ */
+int ctl_open_collection_shape(const char *dir, int *fd,
+			      struct libvexfs_collection_info *info);
 
-/* The collection holding file (its parent directory), as above. */
+/* The collection holding file (its parent directory): its shape, as above. */
 int ctl_collection_of_file(const char *file,
 			   struct libvexfs_collection_info *info);
 

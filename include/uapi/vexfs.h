@@ -108,6 +108,14 @@ struct vexfs_ioc_collection {
  * on disk. Without it, an index walks on a float copy of its vectors.
  */
 #define VEXFS_COLLECTION_WALK_CODES	0x1
+/*
+ * vexfs_ioc_collection.flags into GET_COLLECTION: only dim, metric and
+ * elem_type are wanted, and come from the table's header without reading
+ * the collection (a search right after a mount need not wait for that);
+ * the counts are 0. Set in the answer when that is what it holds. Other
+ * flags in are refused.
+ */
+#define VEXFS_COLLECTION_SHAPE		0x2
 
 /*
  * A vector and its metadata on one file. Replacing a vector keeps its

@@ -38,6 +38,7 @@ def c_program():
                         ("VEXFS_METRIC_COSINE", _abi.METRIC_COSINE), ("VEXFS_ELEM_F32", _abi.ELEM_F32),
                         ("VEXFS_SEARCH_EXACT", _abi.SEARCH_EXACT),
                         ("VEXFS_COLLECTION_WALK_CODES", _abi.COLLECTION_WALK_CODES),
+                        ("VEXFS_COLLECTION_SHAPE", _abi.COLLECTION_SHAPE),
                         ("VEXFS_MAX_BATCH_BYTES", _abi.MAX_BATCH_BYTES),
                         ("VEXFS_PRED_EQ", _abi.PRED_EQ), ("VEXFS_PRED_ANY_BITS", _abi.PRED_ANY_BITS),
                         ("VEXFS_CAP_BPF_FILTER", _abi.CAPABILITIES["bpf_filter"]),

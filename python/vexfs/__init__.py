@@ -380,14 +380,14 @@ def open_collection(path, dim=None, metric="l2", create=True):
             raise _error(exc.errno, "mkdir", path) from None
     fd = _open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        info = _get_collection(fd, path, missing_ok=create and dim is not None)
+        info = _get_collection(fd, path, missing_ok=create and dim is not None, shape=True)
         if info is None:
             buf = _abi.COLLECTION.pack(dim=dim, metric=_abi.METRICS[metric], elem_type=_abi.ELEM_F32)
             try:
                 fcntl.ioctl(fd, _abi.IOC_CREATE_COLLECTION, buf)
             except OSError as exc:
                 raise _translate(exc, "create collection", path, fd) from None
-            info = _get_collection(fd, path)
+            info = _get_collection(fd, path, shape=True)
         if dim is not None and info.dim != dim:
             raise _error(errno.EINVAL, "the collection has dimension %d, not %d" % (info.dim, dim), path)
         if dim is not None and info.metric != metric:
@@ -404,8 +404,11 @@ def _index_walk(f):
     return "codes" if f["flags"] & _abi.COLLECTION_WALK_CODES else "floats"
 
 
-def _get_collection(fd, path, missing_ok=False):
-    buf = _abi.COLLECTION.pack()
+def _get_collection(fd, path, missing_ok=False, shape=False):
+    """The collection's CollectionInfo; shape: dim, metric and element type
+    only (the counts 0), which right after a mount does not make the module
+    read the whole collection."""
+    buf = _abi.COLLECTION.pack(flags=_abi.COLLECTION_SHAPE if shape else 0)
     try:
         fcntl.ioctl(fd, _abi.IOC_GET_COLLECTION, buf)
     except OSError as exc:

@@ -50,6 +50,7 @@ PRED_EQ, PRED_NE, PRED_LT, PRED_LE, PRED_GT, PRED_GE = 1, 2, 3, 4, 5, 6
 PRED_ALL_BITS, PRED_ANY_BITS = 7, 8
 
 COLLECTION_WALK_CODES = 1 << 0   # GET_COLLECTION flags: the index walks on codes
+COLLECTION_SHAPE = 1 << 1        # and in: dim, metric, elem_type only, not loading it
 SEARCH_EXACT = 1 << 0
 SEARCH_ATTRS = 1 << 1      # results carry their metadata words
 SEARCH_VECTORS = 1 << 2    # and their vectors

@@ -141,6 +141,33 @@ read_kib=$((($(sectors_read) - before) / 2))
 log "     the first search read $read_kib KiB; the table holds $((TABLE_BYTES / 1024)) KiB"
 check "  ... reading less than half the table" test $((read_kib * 1024)) -lt $((TABLE_BYTES / 2))
 check "every changed, added and deleted vector as it is now" search_finds changed added deleted
+
+# The clients ask the collection's shape (GET_COLLECTION with
+# VEXFS_COLLECTION_SHAPE), which the table's header answers: their first
+# search does not read the table whole either.
+check "remount with the caches dropped" cold_remount
+before=$(sectors_read)
+check "vexfsctl search right after a mount finds an added vector (k 1, ef 10)" bash -c \
+	'"$1" search "$2" --query "$(printf -- "-3000,%.0s" $(seq 127))-3000" -k 1 --ef 10 | grep -qw 900000' \
+	_ "$CTL" "$C"
+read_kib=$((($(sectors_read) - before) / 2))
+log "     vexfsctl's first search read $read_kib KiB"
+check "  ... reading less than half the table" test $((read_kib * 1024)) -lt $((TABLE_BYTES / 2))
+check "remount with the caches dropped" cold_remount
+before=$(sectors_read)
+check "the Python package's first search finds a changed vector" \
+	env PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$REPO/python" python3 - "$C" "$SCRATCH" <<'PY'
+import json, sys
+import vexfs
+e = json.load(open(sys.argv[2] + "/expect.json"))
+fid, vec = next(iter(e["changed"].items()))
+with vexfs.open_collection(sys.argv[1]) as c:
+    res = c.search(vec, k=1, ef=10)
+    assert res and res[0].id == int(fid) and res[0].distance == 0.0, res
+PY
+read_kib=$((($(sectors_read) - before) / 2))
+log "     the Python package's first search read $read_kib KiB"
+check "  ... reading less than half the table" test $((read_kib * 1024)) -lt $((TABLE_BYTES / 2))
 check "the private vector is hidden from another user" setpriv --reuid=65534 --regid=65534 \
 	--clear-groups python3 - "$C" "$TESTS_DIR" "$SCRATCH" <<'PY'
 import json, os, sys
