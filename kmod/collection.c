@@ -571,8 +571,6 @@ static void vexfs_free_push(struct vexfs_collection *c, u64 slot)
 	c->free[c->nfree++] = slot;
 }
 
-static void vexfs_collection_fill_work(struct work_struct *work);
-
 static struct vexfs_collection *vexfs_collection_alloc(struct inode *dir,
 						       struct inode *table,
 						       u32 dim, u16 metric)
@@ -584,7 +582,6 @@ static struct vexfs_collection *vexfs_collection_alloc(struct inode *dir,
 	init_rwsem(&c->rwsem);
 	mutex_init(&c->publish_lock);
 	mutex_init(&c->unit_lock);
-	INIT_WORK(&c->fill_work, vexfs_collection_fill_work);
 	c->dir = dir;
 	c->table = table;
 	c->dim = dim;
@@ -1006,53 +1003,6 @@ static bool vexfs_collection_try_lazy(struct vexfs_collection *c)
 	return c->lazy_ready;
 }
 
-/* Units of slots the background fill reads between looks at fill_stop. */
-#define VEXFS_FILL_STEP_UNITS	256
-
-/*
- * The slots a collection searched on demand has not read yet, read in the
- * background: searches meet fewer unread ones as units come in, and once
- * all are in, the collection is loaded as any other, without the wait a
- * first search would have had.
- */
-static void vexfs_collection_fill_work(struct work_struct *work)
-{
-	struct vexfs_collection *c = container_of(work, struct vexfs_collection,
-						  fill_work);
-	u64 step = (u64)VEXFS_FILL_STEP_UNITS * c->unit_slots, first;
-
-	for (first = 0; first < c->nslots; first += step) {
-		if (READ_ONCE(c->fill_stop) || vexfs_slots_ensure(c, first, step))
-			return;
-		cond_resched();
-	}
-	if (!READ_ONCE(c->fill_stop))
-		vexfs_collection_get(c->dir);
-}
-
-/*
- * A search of c is done. The first after a mount answers from what it
- * read; a second means the collection is in use, and the rest of it is
- * read in the background.
- */
-void vexfs_collection_searched(struct vexfs_collection *c)
-{
-	if (smp_load_acquire(&c->slots_lazy) &&
-	    atomic_inc_return(&c->lazy_searches) == 2)
-		queue_work(system_long_wq, &c->fill_work);
-}
-
-/* dir is leaving memory: no background read of its collection goes on. */
-void vexfs_collection_stop_fill(struct inode *dir)
-{
-	struct vexfs_collection *c = VEXFS_I(dir)->coll;
-
-	if (!c)
-		return;
-	WRITE_ONCE(c->fill_stop, true);
-	cancel_work_sync(&c->fill_work);
-}
-
 /* Slots all read, from a collection opened or read on demand. */
 static int vexfs_collection_load(struct vexfs_collection *c)
 {
@@ -1224,7 +1174,6 @@ void vexfs_collection_free(struct inode *dir)
 
 	if (!c)
 		return;
-	vexfs_collection_stop_fill(dir);
 	vi->coll = NULL;
 	vexfs_index_release(c, false);
 	iput(c->table);
@@ -1240,7 +1189,6 @@ void vexfs_collection_destroy_table(struct inode *dir)
 
 	if (!(vi->flags & VEXFS_INODE_COLLECTION))
 		return;
-	vexfs_collection_stop_fill(dir);
 	/* Loading it finds the index inode too; a broken table is just dropped. */
 	c = vexfs_collection_get(dir);
 	if (!IS_ERR(c)) {

@@ -11,7 +11,6 @@
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/uidgid.h>
-#include <linux/workqueue.h>
 #include <uapi/vexfs.h>
 #include "../lib/hnsw.h"
 #include "../lib/vexfs_sq8.h"
@@ -78,9 +77,6 @@ struct vexfs_collection {
 	 */
 	bool slots_lazy;
 	bool lazy_ready;		/* set up for search: slots, map, index */
-	atomic_t lazy_searches;		/* searches while slots_lazy */
-	struct work_struct fill_work;	/* the rest read in the background */
-	bool fill_stop;			/* the collection is going away */
 	unsigned long *units;		/* a bit a unit of slots read */
 	u32 unit_slots;			/* slots a unit */
 	struct mutex unit_lock;		/* one reader of units at a time */
@@ -222,8 +218,6 @@ int vexfs_cmap_write(struct vexfs_collection *c);
 struct vexfs_collection *vexfs_collection_get(struct inode *dir);
 struct vexfs_collection *vexfs_collection_get_search(struct inode *dir);
 int vexfs_slots_ensure(struct vexfs_collection *c, u64 first, u64 n);
-void vexfs_collection_searched(struct vexfs_collection *c);
-void vexfs_collection_stop_fill(struct inode *dir);
 struct vexfs_collection *vexfs_collection_get_table(struct inode *dir);
 int vexfs_collection_create(struct inode *dir, u32 dim, u16 metric);
 void vexfs_collection_free(struct inode *dir);

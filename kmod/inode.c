@@ -448,8 +448,6 @@ void vexfs_evict_inode(struct inode *inode)
 	bool deleted = !inode->i_nlink && !is_bad_inode(inode);
 	handle_t *handle = NULL;
 
-	if (S_ISDIR(inode->i_mode))
-		vexfs_collection_stop_fill(inode);
 	truncate_inode_pages_final(&inode->i_data);
 	/* The table and index are inodes of their own, with their own handles. */
 	if (deleted && S_ISDIR(inode->i_mode))

@@ -586,6 +586,5 @@ out:
 	if (!err)
 		*count = vexfs_final_permission(args, out, c->dim, *count);
 	kvfree(scan);
-	vexfs_collection_searched(c);
 	return err;
 }

@@ -168,18 +168,6 @@ PY
 read_kib=$((($(sectors_read) - before) / 2))
 log "     the Python package's first search read $read_kib KiB"
 check "  ... reading less than half the table" test $((read_kib * 1024)) -lt $((TABLE_BYTES / 2))
-# A second search says the collection is in use: the rest of the table is
-# read in the background, with no further request.
-read_whole() {
-	local _
-	"$CTL" search "$C" --query "$(printf -- "-3000,%.0s" $(seq 127))-3000" -k 1 >/dev/null || return 1
-	for _ in $(seq 3000); do
-		[ $((($(sectors_read) - before) * 512)) -lt "$TABLE_BYTES" ] || return 0
-		sleep 0.1
-	done
-	return 1
-}
-check "after a second search the rest of the table is read in the background" read_whole
 check "the private vector is hidden from another user" setpriv --reuid=65534 --regid=65534 \
 	--clear-groups python3 - "$C" "$TESTS_DIR" "$SCRATCH" <<'PY'
 import json, os, sys
