@@ -163,9 +163,10 @@ struct vexfs_index_ctx {
 
 /*
  * A covered slot whose record is not read yet (slots read on demand) is
- * taken as it comes, and remembered: the walk is done again once it is
- * read, and only a walk that met no such slot answers. Reading cannot
- * happen here, inside an FPU section.
+ * taken as it comes, and remembered; reading cannot happen here, inside
+ * an FPU section. Once the walk is over they are read: if each is one the
+ * walk takes, the walk stands, else it is done again (vexfs_walk_stands()),
+ * so the answer is always that of a walk on the collection read whole.
  */
 static bool vexfs_accept_unread(struct vexfs_index_ctx *x, u32 slot)
 {
@@ -176,17 +177,12 @@ static bool vexfs_accept_unread(struct vexfs_index_ctx *x, u32 slot)
 	return true;
 }
 
-/* Graph nodes that are stale, dead or unwanted are walked, not returned. */
-static bool vexfs_accept(void *ctx, uint32_t slot)
+/* A covered, read slot: does the walk take it, and what does it count? */
+static bool vexfs_accept_read(struct vexfs_index_ctx *x,
+			      const struct vexfs_slot *s)
 {
-	struct vexfs_index_ctx *x = ctx;
-	const struct vexfs_slot *s = &x->c->slots[slot];
 	bool wanted;
 
-	if (!vexfs_slot_covered(x->c, slot))
-		return false;
-	if (!vexfs_slot_ready(x->c, slot))
-		return vexfs_accept_unread(x, slot);
 	if (!s->ino || !vexfs_slot_readable(x->a, s))
 		return false;
 	x->readable++;
@@ -195,10 +191,22 @@ static bool vexfs_accept(void *ctx, uint32_t slot)
 	return wanted;
 }
 
+/* Graph nodes that are stale, dead or unwanted are walked, not returned. */
+static bool vexfs_accept(void *ctx, uint32_t slot)
+{
+	struct vexfs_index_ctx *x = ctx;
+
+	if (!vexfs_slot_covered(x->c, slot))
+		return false;
+	if (!vexfs_slot_ready(x->c, slot))
+		return vexfs_accept_unread(x, slot);
+	return vexfs_accept_read(x, &x->c->slots[slot]);
+}
+
 /*
- * Read the slots a walk met unread, for the walk to be done again. A walk that goes on meeting more (a caller who may read few of
- * the vectors walks far) gets the whole table after a few rounds, so the
- * rounds end.
+ * Read the slots a walk met unread. A walk that goes on meeting more (a
+ * caller who may read few of the vectors walks far) gets the whole table
+ * after a few rounds, so the rounds end.
  */
 static int vexfs_read_unread(struct vexfs_collection *c,
 			     struct vexfs_index_ctx *x)
@@ -206,16 +214,38 @@ static int vexfs_read_unread(struct vexfs_collection *c,
 	int err = 0;
 	u32 i;
 
-	if (++x->rounds >= VEXFS_WALK_ROUNDS || !x->unread) {
-		err = vexfs_slots_ensure(c, 0, c->nslots);
-	} else {
-		for (i = 0; !err && i < x->nunread; i++)
-			err = vexfs_slots_ensure(c, x->unread[i], 1);
-	}
+	if (++x->rounds >= VEXFS_WALK_ROUNDS || !x->unread)
+		return vexfs_slots_ensure(c, 0, c->nslots);
+	for (i = 0; !err && i < x->nunread; i++)
+		err = vexfs_slots_ensure(c, x->unread[i], 1);
+	return err;
+}
+
+/*
+ * Does the walk stand, its unread slots now read? It does when the walk
+ * took each as the read slot would have been taken: then it went as a walk
+ * on the collection read whole would have. Not with a filter, whose
+ * planner looked at the counts while it walked.
+ */
+static bool vexfs_walk_stands(struct vexfs_index_ctx *x)
+{
+	const struct vexfs_slot *slots = x->c->slots;
+	u32 i;
+
+	if (x->more_unread || !x->unread || x->a->filter)
+		return false;
+	for (i = 0; i < x->nunread; i++)
+		if (!vexfs_accept_read(x, &slots[x->unread[i]]))
+			return false;
+	return true;
+}
+
+/* For the walk to be done again. */
+static void vexfs_walk_reset(struct vexfs_index_ctx *x)
+{
 	x->nunread = 0;
 	x->more_unread = false;
 	x->readable = x->wanted = 0;
-	return err;
 }
 
 /*
@@ -404,7 +434,10 @@ walk:
 		err = vexfs_read_unread(c, &ctx);
 		if (err)
 			goto out;
-		goto walk;
+		if (!vexfs_walk_stands(&ctx)) {
+			vexfs_walk_reset(&ctx);
+			goto walk;
+		}
 	}
 	vexfs_fpu_begin();
 	found = vexfs_hnsw_search_results(g, &q, s, res);
