@@ -706,6 +706,27 @@ static int vexfs_slots_go_lazy(struct vexfs_collection *c, u64 nslots)
 }
 
 /*
+ * Start reading the blocks of the unit holding slot, unless it is read:
+ * a search that met many unread slots has their reads in flight at once,
+ * not one after the other.
+ */
+void vexfs_slots_readahead(struct vexfs_collection *c, u64 slot)
+{
+	u64 unit, first, last, pblk;
+	u32 lblk, len;
+
+	if (slot >= c->nslots || vexfs_slot_ready(c, slot))
+		return;
+	unit = slot / c->unit_slots;
+	first = vexfs_slot_pos(c, unit * c->unit_slots) >> VEXFS_BLOCK_SHIFT;
+	last = (vexfs_slot_pos(c, min_t(u64, (unit + 1) * c->unit_slots, c->nslots)) - 1) >>
+	       VEXFS_BLOCK_SHIFT;
+	for (lblk = first; lblk <= last; lblk++)
+		if (!vexfs_map_block(c->table, lblk, &pblk, &len) && pblk)
+			sb_breadahead(c->table->i_sb, pblk);
+}
+
+/*
  * Make sure slots [first, first + n) are read, when they are read on
  * demand. Readers of a unit wait for the one reading it.
  */

@@ -218,6 +218,7 @@ int vexfs_cmap_write(struct vexfs_collection *c);
 struct vexfs_collection *vexfs_collection_get(struct inode *dir);
 struct vexfs_collection *vexfs_collection_get_search(struct inode *dir);
 int vexfs_slots_ensure(struct vexfs_collection *c, u64 first, u64 n);
+void vexfs_slots_readahead(struct vexfs_collection *c, u64 slot);
 struct vexfs_collection *vexfs_collection_get_table(struct inode *dir);
 int vexfs_collection_create(struct inode *dir, u32 dim, u16 metric);
 void vexfs_collection_free(struct inode *dir);

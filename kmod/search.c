@@ -216,6 +216,8 @@ static int vexfs_read_unread(struct vexfs_collection *c,
 
 	if (++x->rounds >= VEXFS_WALK_ROUNDS || !x->unread)
 		return vexfs_slots_ensure(c, 0, c->nslots);
+	for (i = 0; i < x->nunread; i++)
+		vexfs_slots_readahead(c, x->unread[i]);
 	for (i = 0; !err && i < x->nunread; i++)
 		err = vexfs_slots_ensure(c, x->unread[i], 1);
 	return err;
