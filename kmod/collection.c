@@ -727,6 +727,30 @@ void vexfs_slots_readahead(struct vexfs_collection *c, u64 slot)
 }
 
 /*
+ * Slots [first, end) just read on demand: any the index covers though it
+ * changed after the index was built (the change map hid it) leaves the
+ * cover before a search can look at it, and the map is no longer taken
+ * at its word. Under unit_lock.
+ */
+static void vexfs_slots_check_cover(struct vexfs_collection *c, u64 first,
+				    u64 end)
+{
+	struct vexfs_index *idx = c->index;
+	u64 slot;
+
+	for (slot = first; idx && slot < min(end, idx->nbits); slot++) {
+		if (c->slots[slot].seq <= idx->seq ||
+		    !test_bit(slot, idx->in_graph))
+			continue;
+		clear_bit(slot, idx->in_graph);
+		if (c->cmap_from_disk)
+			vexfs_corrupt(c->dir->i_sb, "collection %lu: change map of table %lu misses slot %llu",
+				      c->dir->i_ino, c->table->i_ino, slot);
+		c->cmap_from_disk = false;
+	}
+}
+
+/*
  * Make sure slots [first, first + n) are read, when they are read on
  * demand. Readers of a unit wait for the one reading it.
  */
@@ -747,8 +771,11 @@ int vexfs_slots_ensure(struct vexfs_collection *c, u64 first, u64 n)
 		mutex_lock(&c->unit_lock);
 		run_end = find_next_bit(c->units, min(end_u, u + max_run), u);
 		if (run_end > u) {
-			err = vexfs_read_slots(c, u * us,
-					       min_t(u64, run_end * us, c->nslots) - u * us);
+			u64 end = min_t(u64, run_end * us, c->nslots);
+
+			err = vexfs_read_slots(c, u * us, end - u * us);
+			if (!err)
+				vexfs_slots_check_cover(c, u * us, end);
 			/* The images are in place before a bit says so. */
 			smp_wmb();
 			for (; !err && u < run_end; u++)

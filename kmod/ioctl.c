@@ -119,7 +119,8 @@ static long vexfs_ioc_get_collection(struct file *filp, unsigned int cmd,
 
 	if (err)
 		return err;
-	if (arg.flags & ~VEXFS_COLLECTION_SHAPE)
+	/* WALK_CODES, which an answer carries, may come back in: ignored. */
+	if (arg.flags & ~(VEXFS_COLLECTION_SHAPE | VEXFS_COLLECTION_WALK_CODES))
 		return -EINVAL;
 	shape = arg.flags & VEXFS_COLLECTION_SHAPE;
 	c = shape ? vexfs_collection_get_table(file_inode(filp)) :

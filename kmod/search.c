@@ -225,8 +225,8 @@ static int vexfs_read_unread(struct vexfs_collection *c,
 
 /*
  * Does the walk stand, its unread slots now read? It does when the walk
- * took each as the read slot would have been taken: then it went as a walk
- * on the collection read whole would have. Not with a filter, whose
+ * took each as the read slot would have been taken, still covered: then
+ * it went as a walk on the collection read whole would have. Not with a filter, whose
  * planner looked at the counts while it walked.
  */
 static bool vexfs_walk_stands(struct vexfs_index_ctx *x)
@@ -237,7 +237,8 @@ static bool vexfs_walk_stands(struct vexfs_index_ctx *x)
 	if (x->more_unread || !x->unread || x->a->filter)
 		return false;
 	for (i = 0; i < x->nunread; i++)
-		if (!vexfs_accept_read(x, &slots[x->unread[i]]))
+		if (!vexfs_slot_covered(x->c, x->unread[i]) ||
+		    !vexfs_accept_read(x, &slots[x->unread[i]]))
 			return false;
 	return true;
 }

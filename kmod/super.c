@@ -93,11 +93,13 @@ static int vexfs_write_super(struct super_block *sb, bool clean, bool wait)
  * (ro_compat).
  */
 static int vexfs_super_add_feature(struct super_block *sb, __le64 *field,
-				   u64 feature)
+				   u64 *on_disk, u64 feature)
 {
 	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
 	int err = 0;
 
+	if (smp_load_acquire(on_disk) & feature)
+		return 0;
 	/*
 	 * Held across the write: no one goes on to write a structure that
 	 * needs the feature until the superblock with it is on disk.
@@ -115,7 +117,9 @@ static int vexfs_super_add_feature(struct super_block *sb, __le64 *field,
 		unlock_buffer(sbi->sbh);
 		pr_err("%pg: cannot write the superblock's features (%d)\n",
 		       sb->s_bdev, err);
+		goto out;
 	}
+	smp_store_release(on_disk, *on_disk | feature);
 out:
 	mutex_unlock(&sbi->feature_lock);
 	return err;
@@ -123,15 +127,19 @@ out:
 
 int vexfs_super_add_incompat(struct super_block *sb, u64 feature)
 {
-	return vexfs_super_add_feature(sb, &VEXFS_SB(sb)->raw->s_feature_incompat,
-				       feature);
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+
+	return vexfs_super_add_feature(sb, &sbi->raw->s_feature_incompat,
+				       &sbi->incompat_on_disk, feature);
 }
 
 /* The same for a feature that older modules may still read, not write. */
 int vexfs_super_add_ro_compat(struct super_block *sb, u64 feature)
 {
-	return vexfs_super_add_feature(sb, &VEXFS_SB(sb)->raw->s_feature_ro_compat,
-				       feature);
+	struct vexfs_sb_info *sbi = VEXFS_SB(sb);
+
+	return vexfs_super_add_feature(sb, &sbi->raw->s_feature_ro_compat,
+				       &sbi->ro_compat_on_disk, feature);
 }
 
 static int vexfs_sync_fs(struct super_block *sb, int wait)
@@ -346,6 +354,8 @@ static int vexfs_fill_super(struct super_block *sb, struct fs_context *fc)
 		goto out_free;
 	}
 	sbi->raw = (struct vexfs_super_block *)sbi->sbh->b_data;
+	sbi->incompat_on_disk = le64_to_cpu(sbi->raw->s_feature_incompat);
+	sbi->ro_compat_on_disk = le64_to_cpu(sbi->raw->s_feature_ro_compat);
 	err = vexfs_check_super(sb, sbi->raw, silent);
 	if (err)
 		goto out_release;

@@ -33,6 +33,8 @@ struct vexfs_sb_info {
 
 	struct mutex alloc_lock;		/* bitmaps, free counts, goals */
 	struct mutex feature_lock;		/* a feature being set */
+	u64 incompat_on_disk;			/* features the disk has */
+	u64 ro_compat_on_disk;
 	u64 free_blocks;
 	bool blocks_held;	/* an allocation failed on uncommitted frees */
 	u64 free_inodes;

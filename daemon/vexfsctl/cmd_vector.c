@@ -303,7 +303,7 @@ static bool in_collection(const char *file)
 
 	if (copy) {
 		fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		err = fd < 0 ? 0 : libvexfs_collection_info(fd, &info);
+		err = fd < 0 ? 0 : libvexfs_collection_shape(fd, &info);
 		if (fd >= 0)
 			close(fd);
 	}

@@ -87,7 +87,7 @@ struct vexfs_ioc_collection {
 	__u32 dim;			/* in (create) / out: 1..VEXFS_MAX_DIM */
 	__u16 metric;			/* in / out: VEXFS_METRIC_* */
 	__u16 elem_type;		/* in / out: VEXFS_ELEM_* */
-	__u32 flags;			/* must be 0 */
+	__u32 flags;			/* VEXFS_COLLECTION_*; create: 0 */
 	__u64 count;			/* out: vectors stored */
 	__u64 slots;			/* out: slots in the table, free ones included */
 	__u64 bytes;			/* out: bytes of the vector table */
@@ -112,8 +112,9 @@ struct vexfs_ioc_collection {
  * vexfs_ioc_collection.flags into GET_COLLECTION: only dim, metric and
  * elem_type are wanted, and come from the table's header without reading
  * the collection (a search right after a mount need not wait for that);
- * the counts are 0. Set in the answer when that is what it holds. Other
- * flags in are refused.
+ * the counts are 0. Set in the answer when that is what it holds.
+ * VEXFS_COLLECTION_WALK_CODES in (an answer's buffer used again) is
+ * ignored; other flags in are refused.
  */
 #define VEXFS_COLLECTION_SHAPE		0x2
 

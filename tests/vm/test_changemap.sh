@@ -153,6 +153,33 @@ check "vexfsctl search right after a mount finds an added vector (k 1, ef 10)" b
 read_kib=$((($(sectors_read) - before) / 2))
 log "     vexfsctl's first search read $read_kib KiB"
 check "  ... reading less than half the table" test $((read_kib * 1024)) -lt $((TABLE_BYTES / 2))
+check "GET_COLLECTION with VEXFS_COLLECTION_SHAPE: the shape alone; unknown flags refused" \
+	env PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$REPO/python" python3 - "$C" "$MNT" <<'PY'
+import errno, fcntl, os, sys
+from vexfs import _abi
+def ask(path, flags):
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    buf = _abi.COLLECTION.pack(flags=flags)
+    try:
+        fcntl.ioctl(fd, _abi.IOC_GET_COLLECTION, buf)
+        return _abi.COLLECTION.unpack(buf)
+    except OSError as e:
+        return e.errno
+    finally:
+        os.close(fd)
+f = ask(sys.argv[1], _abi.COLLECTION_SHAPE)
+assert f["dim"] == 128 and f["count"] == 0 and f["flags"] == _abi.COLLECTION_SHAPE, f
+f = ask(sys.argv[1], _abi.COLLECTION_WALK_CODES)
+assert f["count"] == 4940, f
+assert ask(sys.argv[1], 1 << 2) == errno.EINVAL
+assert ask(sys.argv[2], _abi.COLLECTION_SHAPE) == errno.ENOTTY
+PY
+check "remount with the caches dropped" cold_remount
+before=$(sectors_read)
+check "vexfsctl get right after a mount" bash -c '"$1" get "$2/900003" | grep -q -- -3021' _ "$CTL" "$C"
+read_kib=$((($(sectors_read) - before) / 2))
+log "     vexfsctl get read $read_kib KiB"
+check "  ... reading less than a tenth of the table" test $((read_kib * 1024)) -lt $((TABLE_BYTES / 10))
 check "remount with the caches dropped" cold_remount
 before=$(sectors_read)
 check "the Python package's first search finds a changed vector" \
