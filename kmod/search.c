@@ -226,8 +226,8 @@ static int vexfs_read_unread(struct vexfs_collection *c,
 /*
  * Does the walk stand, its unread slots now read? It does when the walk
  * took each as the read slot would have been taken, still covered: then
- * it went as a walk on the collection read whole would have. Not with a filter, whose
- * planner looked at the counts while it walked.
+ * it went as a walk on the collection read whole would have. Not with a
+ * filter, whose planner looked at the counts while it walked.
  */
 static bool vexfs_walk_stands(struct vexfs_index_ctx *x)
 {
